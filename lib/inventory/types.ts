@@ -1,0 +1,195 @@
+/**
+ * The Inventory: plain typed data about one account, as collected from live AWS APIs or from
+ * files exported with the AWS CLI. No SDK type crosses this boundary, so the checks are pure
+ * functions that run the same on live data, exported files and test fixtures.
+ */
+
+/**
+ * Every piece of collected data says whether it was read, and if not, which call (or file)
+ * failed and why: a check whose input is `unread` reports ERROR, never PASS.
+ */
+export type Source<T> =
+  | { state: 'read'; data: T }
+  | { state: 'unread'; call: string; reason: string; code?: string };
+
+/** Builds the `unread` form from a caught error, keeping the AWS error name (AccessDenied, ...). */
+export function unread(call: string, error: unknown): { state: 'unread'; call: string; reason: string; code?: string } {
+  const err = error as { name?: string; message?: string; Code?: string } | undefined;
+  const code = err?.Code ?? (err?.name && err.name !== 'Error' ? err.name : undefined);
+  const reason = err?.message ?? String(error);
+  return code ? { state: 'unread', call, reason, code } : { state: 'unread', call, reason };
+}
+
+/** `GetAccountSummary`'s SummaryMap, of which the checks need the root key and MFA counters. */
+export interface AccountSummary {
+  /** 1 when the root user has at least one access key (active or not), real-time. */
+  accountAccessKeysPresent: number;
+  accountMfaEnabled: number;
+  /** The whole map, for details and future checks. */
+  summaryMap: Record<string, number>;
+}
+
+export type KeySlotName = 'access_key_1' | 'access_key_2';
+
+/** One access key slot of a credential report row. Dates are ISO 8601 strings or null for `N/A`. */
+export interface CredentialReportKey {
+  slot: KeySlotName;
+  active: boolean;
+  /** The key's creation date (AWS calls it last_rotated); null when the slot holds no key. */
+  lastRotated: string | null;
+  lastUsedDate: string | null;
+  lastUsedRegion: string | null;
+  lastUsedService: string | null;
+}
+
+export interface CredentialReportRow {
+  /** `<root_account>` for the root user. */
+  user: string;
+  arn: string;
+  isRoot: boolean;
+  userCreationTime: string | null;
+  passwordEnabled: boolean | null;
+  mfaActive: boolean | null;
+  keys: [CredentialReportKey, CredentialReportKey];
+}
+
+export interface CredentialReport {
+  /** When AWS generated the report (it can be up to 4 hours old). */
+  generatedAt: string | null;
+  rows: CredentialReportRow[];
+}
+
+/**
+ * A policy document as found in the account. IAM hands documents over URL-encoded; the collector
+ * decodes and parses them. One that cannot be decoded or parsed keeps its error, so that the
+ * checks report ERROR for the principals it reaches instead of skipping it.
+ */
+export type PolicyDocument = { ok: true; document: unknown } | { ok: false; error: string };
+
+export interface InlinePolicy {
+  name: string;
+  document: PolicyDocument;
+}
+
+export interface AttachedPolicyRef {
+  name: string;
+  arn: string;
+}
+
+export interface ManagedPolicy {
+  name: string;
+  arn: string;
+  path: string;
+  defaultVersionId: string | null;
+  /** The default version's document. */
+  document: PolicyDocument;
+  awsManaged: boolean;
+}
+
+export interface PermissionsBoundaryRef {
+  arn: string;
+  type: string;
+}
+
+export interface IamUser {
+  name: string;
+  arn: string;
+  id: string;
+  path: string;
+  createDate: string | null;
+  groups: string[];
+  inlinePolicies: InlinePolicy[];
+  attachedPolicies: AttachedPolicyRef[];
+  permissionsBoundary: PermissionsBoundaryRef | null;
+}
+
+export interface IamGroup {
+  name: string;
+  arn: string;
+  id: string;
+  path: string;
+  inlinePolicies: InlinePolicy[];
+  attachedPolicies: AttachedPolicyRef[];
+}
+
+export interface IamRole {
+  name: string;
+  arn: string;
+  id: string;
+  path: string;
+  createDate: string | null;
+  trustPolicy: PolicyDocument;
+  inlinePolicies: InlinePolicy[];
+  attachedPolicies: AttachedPolicyRef[];
+  permissionsBoundary: PermissionsBoundaryRef | null;
+}
+
+/** `GetAccountAuthorizationDetails`, all pages merged, every document decoded. */
+export interface AuthorizationDetails {
+  users: IamUser[];
+  groups: IamGroup[];
+  roles: IamRole[];
+  /** Managed policies (customer and AWS managed) by ARN. */
+  policies: Record<string, ManagedPolicy>;
+}
+
+export interface CacheCluster {
+  id: string;
+  arn: string | null;
+  engine: string | null;
+  status: string | null;
+  replicationGroupId: string | null;
+}
+
+export interface ReplicationGroup {
+  id: string;
+  arn: string | null;
+  status: string | null;
+}
+
+export interface ElastiCacheInventory {
+  cacheClusters: CacheCluster[];
+  replicationGroups: ReplicationGroup[];
+}
+
+export interface DaxCluster {
+  name: string;
+  arn: string | null;
+  status: string | null;
+  iamRoleArn: string | null;
+}
+
+/** DAX does not exist in every region: `available: false` there is a fact, not a failure. */
+export type DaxInventory = { available: true; clusters: DaxCluster[] } | { available: false; reason: string };
+
+export interface RegionInventory {
+  region: string;
+  elastiCache: Source<ElastiCacheInventory>;
+  dax: Source<DaxInventory>;
+}
+
+/** Real-time access key metadata from `ListAccessKeys`, fetched only for offenders. */
+export interface AccessKeyMetadata {
+  accessKeyId: string;
+  status: 'Active' | 'Inactive' | string;
+  createDate: string | null;
+}
+
+export interface Inventory {
+  accountId: string;
+  /** `aws`, `aws-cn`, `aws-us-gov`: needed to build ARNs. */
+  partition: string;
+  /** Where the inventory came from: `live`, `offline:<dir>`, `demo`. */
+  origin: string;
+  /** The moment ages are computed against. */
+  collectedAt: string;
+  accountSummary: Source<AccountSummary>;
+  credentialReport: Source<CredentialReport>;
+  authorizationDetails: Source<AuthorizationDetails>;
+  regions: RegionInventory[];
+  /**
+   * `ListAccessKeys` results by user name, for the users whose report rows show an over-age key
+   * (at most `keyIdLookups` of them). Users not looked up are absent.
+   */
+  accessKeys: Record<string, Source<AccessKeyMetadata[]>>;
+}
