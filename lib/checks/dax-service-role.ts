@@ -1,0 +1,175 @@
+import type { AuthorizationDetails, IamRole, PolicyDocument } from '#lib/inventory/types.ts';
+import { isAllActions, normalizeStatements, wildcardMatch } from '#lib/policy/statements.ts';
+import type { Check, Finding } from './types.ts';
+import { allRolesArn, errorFinding, makeFinding } from './types.ts';
+import { describeUnread, gatherRegional } from './regional.ts';
+
+const ID = 'dax-service-role' as const;
+const DAX_SERVICE = 'dax.amazonaws.com';
+const DAX_SLR_PATH = '/aws-service-role/dax.amazonaws.com/';
+
+type Trust = { trusts: boolean } | { error: string };
+
+function assumeRoleAction(action: string): boolean {
+  const a = action.toLowerCase();
+  return isAllActions(a) || a === 'sts:*' || a === 'sts:assumerole';
+}
+
+/** Does the trust policy let the DAX service assume the role? Found by trust, never by name. */
+export function trustsDax(trustPolicy: PolicyDocument): Trust {
+  if (!trustPolicy.ok) return { error: trustPolicy.error };
+  const read = normalizeStatements(trustPolicy.document);
+  if (!read.ok) return { error: read.error };
+  const trusts = read.statements.some((s) => {
+    if (s.effect !== 'Allow' || !s.actions?.some(assumeRoleAction) || s.principal === null || s.principal === '*') {
+      return false;
+    }
+    const services = Object.entries(s.principal).find(([type]) => type.toLowerCase() === 'service')?.[1] ?? [];
+    return services.some((svc) => wildcardMatch(svc.toLowerCase(), DAX_SERVICE));
+  });
+  return { trusts };
+}
+
+/** The DynamoDB actions a role's policies allow, by policy, for the details. */
+function dynamoDbPermissions(role: IamRole, auth: AuthorizationDetails): { policy: string; actions: string[]; resources: string[] }[] {
+  const documents: { policy: string; document: PolicyDocument | undefined }[] = [
+    ...role.inlinePolicies.map((p) => ({ policy: `${p.name} (inline)`, document: p.document })),
+    ...role.attachedPolicies.map((p) => ({ policy: p.arn, document: auth.policies[p.arn]?.document })),
+  ];
+  const out: { policy: string; actions: string[]; resources: string[] }[] = [];
+  for (const { policy, document } of documents) {
+    if (!document?.ok) continue;
+    const read = normalizeStatements(document.document);
+    if (!read.ok) continue;
+    for (const s of read.statements) {
+      if (s.effect !== 'Allow' || !s.actions) continue;
+      const actions = s.actions.filter((a) => isAllActions(a) || a.toLowerCase().startsWith('dynamodb:'));
+      if (actions.length > 0) out.push({ policy, actions, resources: s.resources ?? [] });
+    }
+  }
+  return out;
+}
+
+export const daxServiceRole: Check = {
+  id: ID,
+  title: 'DAX clusters have a service role that trusts dax.amazonaws.com',
+  severity: 'high',
+  rationale:
+    'A DAX cluster reaches DynamoDB by assuming its service role. If that role is deleted or stops trusting ' +
+    `${DAX_SERVICE}, the cluster can no longer read or write its tables.`,
+  remediation: {
+    text: 'Create a role that trusts dax.amazonaws.com with the DynamoDB permissions the cluster needs, and use it for the cluster.',
+    command:
+      'aws iam create-role --role-name DAXServiceRole --assume-role-policy-document \'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dax.amazonaws.com"},"Action":"sts:AssumeRole"}]}\'',
+  },
+  references: {
+    cis: {},
+    securityHub: [],
+    awsConfig: [],
+    docs: ['https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/DAX.create-cluster.console.create-service-role.html'],
+  },
+
+  evaluate(inventory): Finding[] {
+    const accountResource = allRolesArn(inventory);
+    const clusters = gatherRegional(inventory, (r) => r.dax, (d) => (d.available ? d.clusters : []));
+    const clusterArn = (c: (typeof clusters.items)[number]) =>
+      c.arn ?? `arn:${inventory.partition}:dax:${c.region}:${inventory.accountId}:cache/${c.name}`;
+    const findings: Finding[] = [];
+
+    // Regions whose clusters could not be listed: their clusters' roles are unchecked.
+    for (const u of clusters.unread) {
+      findings.push(
+        errorFinding(inventory, daxServiceRole, `arn:${inventory.partition}:dax:${u.region}:${inventory.accountId}:cache/*`, u, `DAX clusters in ${u.region} could not be listed`),
+      );
+    }
+
+    const auth = inventory.authorizationDetails;
+    if (auth.state === 'unread') {
+      findings.push(errorFinding(inventory, daxServiceRole, accountResource, auth));
+      for (const c of clusters.items) findings.push(errorFinding(inventory, daxServiceRole, clusterArn(c), auth, `the role of DAX cluster ${c.name} could not be checked`));
+      return findings;
+    }
+
+    const trust = new Map(auth.data.roles.map((r) => [r.arn, trustsDax(r.trustPolicy)]));
+    const trusting = auth.data.roles.filter((r) => {
+      const t = trust.get(r.arn);
+      return t !== undefined && 'trusts' in t && t.trusts;
+    });
+    const unreadableTrust = auth.data.roles.filter((r) => 'error' in (trust.get(r.arn) ?? { trusts: false }));
+    const serviceLinked = auth.data.roles.filter((r) => r.path === DAX_SLR_PATH).map((r) => r.arn);
+    const rolesFound = trusting.map((r) => ({ name: r.name, arn: r.arn, dynamodbPermissions: dynamoDbPermissions(r, auth.data) }));
+
+    for (const c of clusters.items) {
+      const role = c.iamRoleArn ? auth.data.roles.find((r) => r.arn === c.iamRoleArn) : undefined;
+      const base = { cluster: c.name, region: c.region, status: c.status, iamRoleArn: c.iamRoleArn };
+      const t = role ? trust.get(role.arn) : undefined;
+      if (role && t && 'error' in t) {
+        findings.push(
+          makeFinding(inventory, ID, {
+            resource: clusterArn(c),
+            status: 'ERROR',
+            severity: 'high',
+            title: `the trust policy of ${role.name}, the role of DAX cluster ${c.name}, cannot be read: ${t.error}`,
+            details: base,
+          }),
+        );
+      } else if (!role) {
+        findings.push(
+          makeFinding(inventory, ID, {
+            resource: clusterArn(c),
+            status: 'FAIL',
+            severity: 'high',
+            title: `DAX cluster ${c.name} (${c.region}) uses ${c.iamRoleArn ?? 'no role'}, which does not exist`,
+            details: { ...base, rolesTrustingDax: rolesFound },
+          }),
+        );
+      } else if (!(t && 'trusts' in t && t.trusts)) {
+        findings.push(
+          makeFinding(inventory, ID, {
+            resource: clusterArn(c),
+            status: 'FAIL',
+            severity: 'high',
+            title: `DAX cluster ${c.name} (${c.region}) uses ${role.name}, which does not trust ${DAX_SERVICE}`,
+            details: { ...base, rolesTrustingDax: rolesFound },
+          }),
+        );
+      } else {
+        findings.push(
+          makeFinding(inventory, ID, {
+            resource: clusterArn(c),
+            status: 'PASS',
+            severity: 'informational',
+            title: `DAX cluster ${c.name} (${c.region}) uses ${role.name}, which trusts ${DAX_SERVICE}`,
+            details: { ...base, dynamodbPermissions: dynamoDbPermissions(role, auth.data) },
+          }),
+        );
+      }
+    }
+
+    const accountDetails: Record<string, unknown> = {
+      rolesTrustingDax: rolesFound,
+      serviceLinkedRole: serviceLinked.length > 0 ? serviceLinked : 'AWSServiceRoleForDAX not found (DAX creates it with the first cluster)',
+      clusters: clusters.items.map((c) => ({ name: c.name, region: c.region, iamRoleArn: c.iamRoleArn })),
+      regions: inventory.regions.map((r) => ({ region: r.region, dax: r.dax.state === 'read' ? (r.dax.data.available ? 'read' : 'not available') : 'unread' })),
+    };
+    if (unreadableTrust.length > 0) {
+      accountDetails.unreadableTrustPolicies = unreadableTrust.map((r) => ({ role: r.arn, error: (trust.get(r.arn) as { error: string }).error }));
+    }
+    const account = (fields: Pick<Finding, 'status' | 'severity' | 'title'>) =>
+      makeFinding(inventory, ID, { resource: accountResource, ...fields, details: accountDetails });
+
+    if (trusting.length > 0) {
+      findings.push(account({ status: 'PASS', severity: 'informational', title: `${trusting.length} role(s) trust ${DAX_SERVICE}: ${trusting.map((r) => r.name).join(', ')}` }));
+    } else if (unreadableTrust.length > 0) {
+      // A role whose trust policy cannot be read might be the DAX role: never conclude "missing".
+      findings.push(account({ status: 'ERROR', severity: 'high', title: `no readable role trusts ${DAX_SERVICE}, and ${unreadableTrust.length} trust policy(ies) cannot be read` }));
+    } else if (clusters.items.length > 0) {
+      findings.push(account({ status: 'FAIL', severity: 'high', title: `no role trusts ${DAX_SERVICE}, yet ${clusters.items.length} DAX cluster(s) exist` }));
+    } else if (clusters.unread.length > 0) {
+      findings.push(account({ status: 'ERROR', severity: 'high', title: `no role trusts ${DAX_SERVICE}, and DAX clusters could not be listed: ${describeUnread(clusters.unread)} failed` }));
+    } else {
+      findings.push(account({ status: 'WARN', severity: 'low', title: `no role trusts ${DAX_SERVICE}: create one before the first DAX cluster` }));
+    }
+    return findings;
+  },
+};

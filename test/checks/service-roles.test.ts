@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { elastiCacheServiceLinkedRole } from '#lib/checks/elasticache-service-linked-role.ts';
+import { daxServiceRole, trustsDax } from '#lib/checks/dax-service-role.ts';
+import { ACCOUNT, denied, inventory, region, role, settings, trustFor } from '../fixtures/build-inventory.ts';
+
+const ecPath = '/aws-service-role/elasticache.amazonaws.com/';
+const withClusters = region('us-east-1', {
+  elastiCache: { state: 'read', data: { cacheClusters: [{ id: 'sessions-001', arn: null, engine: 'redis', status: 'available', replicationGroupId: 'sessions' }], replicationGroups: [{ id: 'sessions', arn: null, status: 'available' }] } },
+});
+
+describe('elasticache-service-linked-role', () => {
+  const only = (inv: ReturnType<typeof inventory>) => {
+    const findings = elastiCacheServiceLinkedRole.evaluate(inv, settings());
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.resource).toBe(`arn:aws:iam::${ACCOUNT}:role${ecPath}AWSServiceRoleForElastiCache`);
+    return findings[0]!;
+  };
+
+  it('PASS when a role exists under the service path, even with a name suffix', () => {
+    const f = only(inventory({ auth: { roles: [role('AWSServiceRoleForElastiCache_2', { path: ecPath })] }, regions: [withClusters] }));
+    expect(f.status).toBe('PASS');
+    expect(f.title).toContain('AWSServiceRoleForElastiCache_2');
+  });
+
+  it('a role with the right name but another path does not count', () => {
+    const f = only(inventory({ auth: { roles: [role('AWSServiceRoleForElastiCache')] }, regions: [withClusters] }));
+    expect(f.status).toBe('FAIL');
+  });
+
+  it('missing with clusters: FAIL high, naming the region', () => {
+    const f = only(inventory({ regions: [region('eu-west-1'), withClusters] }));
+    expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(f.title).toContain('us-east-1');
+  });
+
+  it('missing without clusters: WARN low with the create command', () => {
+    const f = only(inventory({ regions: [region('us-east-1'), region('eu-west-1')] }));
+    expect(f).toMatchObject({ status: 'WARN', severity: 'low' });
+    expect(f.details.command).toBe('aws iam create-service-linked-role --aws-service-name elasticache.amazonaws.com');
+  });
+
+  it('missing, and a region could not be listed: ERROR (cannot tell FAIL from WARN)', () => {
+    const f = only(inventory({ regions: [region('us-east-1', { elastiCache: denied('elasticache:DescribeCacheClusters') })] }));
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('elasticache:DescribeCacheClusters in us-east-1');
+  });
+
+  it('missing, with clusters in a readable region: FAIL even if another region failed', () => {
+    const f = only(inventory({ regions: [withClusters, region('eu-west-1', { elastiCache: denied('elasticache:DescribeCacheClusters') })] }));
+    expect(f.status).toBe('FAIL');
+  });
+
+  it('ERROR when the roles could not be read', () => {
+    const f = only(inventory({ authorizationDetails: denied('iam:GetAccountAuthorizationDetails') }));
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('iam:GetAccountAuthorizationDetails');
+  });
+});
+
+describe('dax-service-role', () => {
+  const daxRegion = (name: string, clusters: { name: string; iamRoleArn: string | null }[]) =>
+    region(name, { dax: { state: 'read', data: { available: true, clusters: clusters.map((c) => ({ ...c, arn: `arn:aws:dax:${name}:${ACCOUNT}:cache/${c.name}`, status: 'available' })) } } });
+  const daxRole = role('CacheReader', {
+    path: '/service-role/',
+    trust: trustFor('dax.amazonaws.com'),
+    inlinePolicies: [{ name: 'dynamo', document: { ok: true, document: { Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 's3:GetObject'], Resource: '*' }] } } }],
+  });
+  const evaluate = (inv: ReturnType<typeof inventory>) => new Map(daxServiceRole.evaluate(inv, settings()).map((f) => [f.resource, f]));
+  const accountLevel = `arn:aws:iam::${ACCOUNT}:role/*`;
+
+  it('finds the role by its trust policy, whatever its name, and lists its DynamoDB permissions', () => {
+    const f = evaluate(inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('us-east-1', [{ name: 'orders', iamRoleArn: daxRole.arn }])] }));
+    expect(f.get(accountLevel)).toMatchObject({ status: 'PASS' });
+    const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/orders`)!;
+    expect(cluster.status).toBe('PASS');
+    expect(cluster.details.dynamodbPermissions).toEqual([{ policy: 'dynamo (inline)', actions: ['dynamodb:GetItem'], resources: ['*'] }]);
+  });
+
+  it('a cluster whose role was deleted: FAIL high', () => {
+    const f = evaluate(
+      inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('eu-west-1', [{ name: 'legacy', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/DeletedDaxRole` }])] }),
+    );
+    const cluster = f.get(`arn:aws:dax:eu-west-1:${ACCOUNT}:cache/legacy`)!;
+    expect(cluster).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(cluster.title).toContain('does not exist');
+    expect(f.get(accountLevel)?.status).toBe('PASS');
+  });
+
+  it('a cluster whose role does not trust dax.amazonaws.com: FAIL high', () => {
+    const ec2Role = role('NotForDax', { trust: trustFor('ec2.amazonaws.com') });
+    const f = evaluate(inventory({ auth: { roles: [daxRole, ec2Role] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: ec2Role.arn }])] }));
+    expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)).toMatchObject({ status: 'FAIL' });
+  });
+
+  it('no role trusts DAX and clusters exist: account-level FAIL high', () => {
+    const f = evaluate(inventory({ regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/Gone` }])] }));
+    expect(f.get(accountLevel)).toMatchObject({ status: 'FAIL', severity: 'high' });
+  });
+
+  it('no role trusts DAX and no clusters: WARN low', () => {
+    const f = evaluate(inventory({ regions: [daxRegion('us-east-1', [])] }));
+    expect(f.get(accountLevel)).toMatchObject({ status: 'WARN', severity: 'low' });
+  });
+
+  it('a region without DAX counts as no clusters, not an error', () => {
+    const f = evaluate(inventory({ regions: [region('ap-east-2', { dax: { state: 'read', data: { available: false, reason: 'DAX is not offered here' } } })] }));
+    expect(f.get(accountLevel)?.status).toBe('WARN');
+    expect([...f.values()].every((x) => x.status !== 'ERROR')).toBe(true);
+  });
+
+  it('DAX clusters could not be listed: ERROR for that region, and no WARN on a guess', () => {
+    const f = evaluate(inventory({ regions: [region('us-east-1', { dax: denied('dax:DescribeClusters') })] }));
+    expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/*`)).toMatchObject({ status: 'ERROR' });
+    expect(f.get(accountLevel)?.status).toBe('ERROR');
+  });
+
+  it('roles unreadable: ERROR at account level and for each known cluster', () => {
+    const f = evaluate(inventory({ authorizationDetails: denied('iam:GetAccountAuthorizationDetails'), regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: daxRole.arn }])] }));
+    expect(f.get(accountLevel)?.status).toBe('ERROR');
+    expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
+  });
+
+  it('an unreadable trust policy is never taken for "no DAX role"', () => {
+    const broken = role('Mystery', { trustPolicy: { ok: false, error: 'the policy document is not valid JSON' } });
+    const f = evaluate(inventory({ auth: { roles: [broken] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: broken.arn }])] }));
+    expect(f.get(accountLevel)?.status).toBe('ERROR');
+    expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
+  });
+
+  it('trust detection accepts a list of services and any case, and rejects other services', () => {
+    const doc = (principal: unknown, action: unknown = 'sts:AssumeRole') => ({ ok: true as const, document: { Statement: { Effect: 'allow', Principal: principal, Action: action } } });
+    expect(trustsDax(doc({ Service: ['ec2.amazonaws.com', 'DAX.amazonaws.com'] }))).toEqual({ trusts: true });
+    expect(trustsDax(doc({ Service: 'dax.amazonaws.com' }, ['sts:TagSession']))).toEqual({ trusts: false });
+    expect(trustsDax(doc({ AWS: `arn:aws:iam::${ACCOUNT}:root` }))).toEqual({ trusts: false });
+  });
+});
