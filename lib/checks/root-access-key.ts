@@ -121,8 +121,16 @@ export const rootAccessKey: Check = {
       ];
     }
 
+    // The report alone can be 4 hours old: it cannot rule out a key created since, so no PASS on it.
     if (summary.state === 'unread') {
-      details.note = 'based on the credential report alone, which can be up to 4 hours old';
+      return [
+        finding({
+          status: 'ERROR',
+          severity: 'critical',
+          title: `the credential report shows no root key, but ${summary.call} failed${summary.code ? ` (${summary.code})` : ''}, so a key created since the report cannot be ruled out`,
+          details,
+        }),
+      ];
     }
     return [finding({ status: 'PASS', severity: 'informational', title: 'the root user has no access key', details })];
   },

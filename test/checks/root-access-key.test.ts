@@ -73,8 +73,21 @@ describe('root-access-key', () => {
       inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 5) })] }),
     );
     expect(fail).toMatchObject({ status: 'FAIL', severity: 'critical' });
-    const pass = evaluate(inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>')] }));
-    expect(pass.status).toBe('PASS');
-    expect(pass.details.summaryUnread).toMatchObject({ call: 'iam:GetAccountSummary' });
+    const inactive = evaluate(
+      inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>', { access_key_1: key('access_key_1', { lastRotated: daysAgo(9) }) })] }),
+    );
+    expect(inactive).toMatchObject({ status: 'FAIL', severity: 'high' });
+  });
+
+  it('report alone showing no key is ERROR, not PASS: a key created since the report cannot be ruled out', () => {
+    const f = evaluate(inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>')] }));
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('iam:GetAccountSummary failed (AccessDenied)');
+    expect(f.details.summaryUnread).toMatchObject({ call: 'iam:GetAccountSummary' });
+  });
+
+  it('summary alone showing no key is PASS: it is real-time', () => {
+    const f = evaluate(inventory({ summary: { keysPresent: 0 }, report: denied('iam:GetCredentialReport') }));
+    expect(f.status).toBe('PASS');
   });
 });
