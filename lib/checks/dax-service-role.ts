@@ -91,7 +91,10 @@ export const daxServiceRole: Check = {
     }
 
     const trust = new Map(auth.data.roles.map((r) => [r.arn, trustsDax(r.trustPolicy)]));
+    // The service-linked role AWSServiceRoleForDAX trusts dax.amazonaws.com too, but it manages
+    // network interfaces; a cluster cannot use it to reach DynamoDB, so it is not a service role.
     const trusting = auth.data.roles.filter((r) => {
+      if (r.path.startsWith('/aws-service-role/')) return false;
       const t = trust.get(r.arn);
       return t !== undefined && 'trusts' in t && t.trusts;
     });

@@ -76,6 +76,13 @@ describe('dax-service-role', () => {
     expect(cluster.details.dynamodbPermissions).toEqual([{ policy: 'dynamo (inline)', actions: ['dynamodb:GetItem'], resources: ['*'] }]);
   });
 
+  it('the DAX service-linked role trusts dax.amazonaws.com but is not a service role', () => {
+    const slr = role('AWSServiceRoleForDAX', { path: '/aws-service-role/dax.amazonaws.com/', trust: trustFor('dax.amazonaws.com') });
+    const f = evaluate(inventory({ auth: { roles: [slr] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/Gone` }])] }));
+    expect(f.get(accountLevel)).toMatchObject({ status: 'FAIL' });
+    expect(f.get(accountLevel)!.details.serviceLinkedRole).toEqual([slr.arn]);
+  });
+
   it('a cluster whose role was deleted: FAIL high', () => {
     const f = evaluate(
       inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('eu-west-1', [{ name: 'legacy', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/DeletedDaxRole` }])] }),

@@ -1,0 +1,221 @@
+/**
+ * Which identity-policy statements reach an IAM user, and which of them grant "all actions".
+ * Pure functions over the inventory's authorization details, shared by checks that reason about
+ * a principal's effective access.
+ */
+import type { AuthorizationDetails, IamUser, PolicyDocument } from '#lib/inventory/types.ts';
+import { isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
+
+/** Where a policy reaches the user from; `path` is the readable form used in titles and details. */
+export interface PolicyOrigin {
+  policy: string;
+  /** Managed policies only: inline policies have no ARN. */
+  policyArn?: string;
+  via: 'user' | 'group';
+  group?: string;
+  inline: boolean;
+  path: string;
+}
+
+export interface ReachingStatement {
+  origin: PolicyOrigin;
+  statement: NormalizedStatement;
+}
+
+/** A policy (or a group) reaching the user whose statements cannot be known. */
+export interface UnreadablePolicy {
+  /** What could not be read, named for a reader: `inline policy P on group G`, `group G`. */
+  what: string;
+  policy?: string;
+  policyArn?: string;
+  via: 'user' | 'group';
+  group?: string;
+  path: string;
+  reason: string;
+}
+
+export interface ReachingPolicies {
+  statements: ReachingStatement[];
+  unreadable: UnreadablePolicy[];
+}
+
+function describe(origin: Omit<PolicyOrigin, 'path'>, userName: string): string {
+  if (origin.inline) {
+    return origin.via === 'user'
+      ? `directly via inline policy ${origin.policy} (inline on user ${userName})`
+      : `via group ${origin.group}, inline policy ${origin.policy} (inline on group ${origin.group})`;
+  }
+  return origin.via === 'user'
+    ? `directly via policy ${origin.policy}`
+    : `via group ${origin.group}, policy ${origin.policy}`;
+}
+
+function unreadableName(origin: Omit<PolicyOrigin, 'path'>, userName: string): string {
+  const owner = origin.via === 'user' ? `user ${userName}` : `group ${origin.group}`;
+  return origin.inline
+    ? `inline policy ${origin.policy} on ${owner}`
+    : `policy ${origin.policy} (${origin.policyArn}) attached to ${owner}`;
+}
+
+/** Reads a policy document down to its statements, or says why it cannot. */
+export function readDocument(document: PolicyDocument): { ok: true; statements: NormalizedStatement[] } | { ok: false; error: string } {
+  if (!document.ok) return { ok: false, error: document.error };
+  return normalizeStatements(document.document);
+}
+
+/**
+ * Every statement of every identity policy that applies to the user: its inline and attached
+ * policies, and the inline and attached policies of each group it belongs to. A policy or group
+ * that cannot be read is returned as unreadable, never dropped, so callers cannot mistake
+ * "unknown" for "grants nothing".
+ */
+export function policiesReachingUser(user: IamUser, details: AuthorizationDetails): ReachingPolicies {
+  const statements: ReachingStatement[] = [];
+  const unreadable: UnreadablePolicy[] = [];
+
+  const add = (base: Omit<PolicyOrigin, 'path'>, document: PolicyDocument | undefined, missing?: string) => {
+    const origin: PolicyOrigin = { ...base, path: describe(base, user.name) };
+    const result = document ? readDocument(document) : { ok: false as const, error: missing ?? 'not found' };
+    if (!result.ok) {
+      unreadable.push({
+        what: unreadableName(origin, user.name),
+        policy: origin.policy,
+        ...(origin.policyArn ? { policyArn: origin.policyArn } : {}),
+        via: origin.via,
+        ...(origin.group ? { group: origin.group } : {}),
+        path: origin.path,
+        reason: result.error,
+      });
+      return;
+    }
+    for (const statement of result.statements) statements.push({ origin, statement });
+  };
+
+  const addManaged = (ref: { name: string; arn: string }, via: 'user' | 'group', group?: string) => {
+    const policy = details.policies[ref.arn];
+    add(
+      { policy: ref.name, policyArn: ref.arn, via, ...(group ? { group } : {}), inline: false },
+      policy?.document,
+      'not in the GetAccountAuthorizationDetails policies',
+    );
+  };
+
+  for (const inline of user.inlinePolicies) add({ policy: inline.name, via: 'user', inline: true }, inline.document);
+  for (const ref of user.attachedPolicies) addManaged(ref, 'user');
+
+  const groups = new Map(details.groups.map((g) => [g.name, g]));
+  for (const groupName of user.groups) {
+    const group = groups.get(groupName);
+    if (!group) {
+      unreadable.push({
+        what: `group ${groupName}`,
+        via: 'group',
+        group: groupName,
+        path: `via group ${groupName}`,
+        reason: 'not in the GetAccountAuthorizationDetails groups',
+      });
+      continue;
+    }
+    for (const inline of group.inlinePolicies) {
+      add({ policy: inline.name, via: 'group', group: group.name, inline: true }, inline.document);
+    }
+    for (const ref of group.attachedPolicies) addManaged(ref, 'group', group.name);
+  }
+  return { statements, unreadable };
+}
+
+/**
+ * `*`, or an ARN pattern whose every part after the partition is `*` (`arn:aws:*:*:*:*`): both
+ * match every resource, and calling the second "narrower" would understate it.
+ */
+export function isEveryResource(pattern: string): boolean {
+  const p = pattern.trim();
+  if (p === '*') return true;
+  const parts = p.split(':');
+  if (parts[0] !== 'arn' || parts.length < 2) return false;
+  if (parts[1] === '*') return parts.slice(2).every((x) => x === '*');
+  return parts.length >= 3 && parts.slice(2).every((x) => x === '*');
+}
+
+/**
+ * How an Allow statement grants "all actions", if it does:
+ * - `full`: all actions on every resource;
+ * - `resources`: all actions on the listed resources only;
+ * - `all-except-actions`: NotAction on every resource;
+ * - `all-except-resources`: all actions with NotResource.
+ */
+export type GrantKind = 'full' | 'resources' | 'all-except-actions' | 'all-except-resources';
+
+export function allActionsGrant(statement: NormalizedStatement): GrantKind | null {
+  if (statement.effect !== 'Allow') return null;
+  const everyResource = coversEveryResource(statement);
+  if (statement.actions?.some(isAllActions)) {
+    if (everyResource) return 'full';
+    return statement.notResources ? 'all-except-resources' : 'resources';
+  }
+  if (statement.notActions && !statement.notResources && coversEveryResource(statement)) {
+    // An empty NotAction excludes nothing: that is every action.
+    return statement.notActions.length === 0 ? 'full' : 'all-except-actions';
+  }
+  return null;
+}
+
+/**
+ * IAM refuses an identity statement without Resource or NotResource, so one can only come from a
+ * hand-made or damaged export; counting it as every resource keeps an Allow from passing unseen.
+ */
+function coversEveryResource(statement: NormalizedStatement): boolean {
+  if (statement.resources) return statement.resources.some(isEveryResource);
+  if (statement.notResources) return statement.notResources.length === 0;
+  return statement.effect === 'Allow';
+}
+
+/** An unconditional Deny of every action on every resource: nothing any Allow grants survives it. */
+export function isFullDeny(statement: NormalizedStatement): boolean {
+  return (
+    statement.effect === 'Deny' &&
+    statement.condition === null &&
+    statement.notActions === null &&
+    statement.notResources === null &&
+    (statement.actions?.some(isAllActions) ?? false) &&
+    (statement.resources?.some(isEveryResource) ?? false)
+  );
+}
+
+/** Values for the policy variables that name the user itself (`arn:...:user/${aws:username}`). */
+export interface PolicyVariables {
+  username: string;
+  userid: string;
+}
+
+export function resolvePolicyVariables(pattern: string, variables: PolicyVariables): string {
+  return pattern.replace(/\$\{aws:(username|userid)\}/gi, (_m, name: string) =>
+    name.toLowerCase() === 'username' ? variables.username : variables.userid,
+  );
+}
+
+/**
+ * Whether a statement's Action/NotAction and Resource/NotResource cover one action on one
+ * resource (conditions are not evaluated: callers decide what a condition means for them).
+ */
+export function statementCovers(
+  statement: NormalizedStatement,
+  action: string,
+  resource: string,
+  variables?: PolicyVariables,
+): boolean {
+  const a = action.toLowerCase();
+  const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.trim().toLowerCase(), a);
+  const resourceMatches = (pattern: string) =>
+    wildcardMatch(variables ? resolvePolicyVariables(pattern.trim(), variables) : pattern.trim(), resource);
+
+  const actionOk = statement.actions
+    ? statement.actions.some(actionMatches)
+    : statement.notActions
+      ? !statement.notActions.some(actionMatches)
+      : false;
+  if (!actionOk) return false;
+  if (statement.resources) return statement.resources.some(resourceMatches);
+  if (statement.notResources) return !statement.notResources.some(resourceMatches);
+  return statement.effect === 'Allow';
+}
