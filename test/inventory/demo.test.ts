@@ -1,0 +1,112 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadOffline } from '#lib/inventory/offline.ts';
+import type { Inventory } from '#lib/inventory/types.ts';
+import { ALL_CHECKS } from '#lib/checks/index.ts';
+import type { Finding } from '#lib/checks/types.ts';
+import { parseSettings } from '#lib/settings.ts';
+
+const DEMO = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));
+const DEMO_NEXT = fileURLToPath(new URL('../../examples/demo-account-next', import.meta.url));
+const A = 'arn:aws:iam::123456789012';
+
+/** The demo must not depend on today's date: the manifest fixes it, so a clock far away changes nothing. */
+const farFuture = (): Date => new Date('2031-01-01T00:00:00Z');
+
+function allSources(inventory: Inventory) {
+  return [
+    inventory.accountSummary,
+    inventory.credentialReport,
+    inventory.authorizationDetails,
+    ...inventory.regions.flatMap((r) => [r.elastiCache, r.dax]),
+    ...Object.values(inventory.accessKeys),
+  ];
+}
+
+function evaluate(inventory: Inventory): Finding[] {
+  const settings = parseSettings({});
+  return ALL_CHECKS.flatMap((check) => check.evaluate(inventory, settings));
+}
+
+/** `checkId resource` -> status, to compare with the design in examples/demo-account/README.md. */
+function statusByResource(findings: Finding[]): Record<string, string> {
+  return Object.fromEntries(findings.map((f) => [`${f.checkId} ${f.resource}`, f.status]));
+}
+
+describe.each([
+  ['examples/demo-account', DEMO, '2026-11-01T00:00:00.000Z'],
+  ['examples/demo-account-next', DEMO_NEXT, '2026-11-02T00:00:00.000Z'],
+])('%s', (_name, dir, collectedAt) => {
+  it('loads with every source read, as of its manifest date', async () => {
+    const inventory = await loadOffline(dir, { now: farFuture });
+    expect(inventory).toMatchObject({ accountId: '123456789012', partition: 'aws', collectedAt });
+    expect(inventory.regions.map((r) => r.region)).toEqual(['eu-west-1', 'us-east-1']);
+    const unread = allSources(inventory).filter((s) => s.state !== 'read');
+    expect(unread).toEqual([]);
+  });
+});
+
+describe('the demo account exercises every check as designed', () => {
+  it('produces the designed status for every resource', async () => {
+    const findings = evaluate(await loadOffline(DEMO, { now: farFuture }));
+    expect(findings.some((f) => f.status === 'PASS')).toBe(true);
+    expect(findings.some((f) => f.status === 'FAIL')).toBe(true);
+    expect(findings.filter((f) => f.status === 'ERROR')).toEqual([]);
+
+    expect(statusByResource(findings)).toEqual({
+      [`root-access-key ${A}:root`]: 'FAIL',
+
+      [`access-key-age ${A}:user/service/ci-deploy#access_key_1`]: 'PASS',
+      [`access-key-age ${A}:user/alice#access_key_1`]: 'WARN',
+      [`access-key-age ${A}:user/service/legacy-etl#access_key_1`]: 'FAIL',
+      // legacy-etl's access_key_2 is inactive and the root key too: neither is age-checked.
+
+      [`user-full-access ${A}:user/alice`]: 'FAIL',
+      [`user-full-access ${A}:user/bob`]: 'FAIL',
+      [`user-full-access ${A}:user/carol`]: 'FAIL',
+      [`user-full-access ${A}:user/dave`]: 'FAIL',
+      [`user-full-access ${A}:user/erin`]: 'WARN',
+      [`user-full-access ${A}:user/frank`]: 'PASS',
+      [`user-full-access ${A}:user/grace`]: 'PASS',
+      [`user-full-access ${A}:user/heidi`]: 'FAIL',
+      [`user-full-access ${A}:user/service/ci-deploy`]: 'PASS',
+      [`user-full-access ${A}:user/service/legacy-etl`]: 'PASS',
+
+      [`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`]: 'PASS',
+
+      [`dax-service-role ${A}:role/*`]: 'PASS',
+      ['dax-service-role arn:aws:dax:us-east-1:123456789012:cache/orders-dax']: 'PASS',
+      ['dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax']: 'FAIL',
+    });
+
+    const byResource = new Map(findings.map((f) => [`${f.checkId} ${f.resource}`, f]));
+    const severity = (key: string) => byResource.get(key)?.severity;
+    // Severities the specification fixes for these cases.
+    expect(severity(`root-access-key ${A}:root`)).toBe('high'); // inactive, not active, key
+    expect(severity(`user-full-access ${A}:user/alice`)).toBe('critical'); // * on *, directly
+    expect(severity(`user-full-access ${A}:user/bob`)).toBe('critical'); // * on *, via a group
+    expect(severity(`user-full-access ${A}:user/carol`)).toBe('high'); // all actions on itself
+    expect(severity(`user-full-access ${A}:user/dave`)).toBe('high'); // conditional: one step lower
+    expect(severity(`user-full-access ${A}:user/heidi`)).toBe('high'); // NotAction on *
+    expect(severity('dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax')).toBe('high');
+    // The over-age key is named by the ID found in access-keys/legacy-etl.json.
+    expect(JSON.stringify(byResource.get(`access-key-age ${A}:user/service/legacy-etl#access_key_1`)?.details)).toContain('AKIAR7DEMOLEGACYETL1');
+  });
+
+  it('the next night has one new FAIL (zoe) and one resolved FAIL (legacy-etl rotated its key), nothing else changed', async () => {
+    const before = evaluate(await loadOffline(DEMO, { now: farFuture }));
+    const after = evaluate(await loadOffline(DEMO_NEXT, { now: farFuture }));
+    const failing = (findings: Finding[]) => new Set(findings.filter((f) => f.status === 'FAIL').map((f) => f.id));
+    const [failBefore, failAfter] = [failing(before), failing(after)];
+
+    expect([...failAfter].filter((id) => !failBefore.has(id))).toEqual([`123456789012#user-full-access#${A}:user/zoe`]);
+    expect([...failBefore].filter((id) => !failAfter.has(id))).toEqual([
+      `123456789012#access-key-age#${A}:user/service/legacy-etl#access_key_1`,
+    ]);
+    const statuses = statusByResource(after);
+    expect(statuses[`access-key-age ${A}:user/service/legacy-etl#access_key_1`]).toBe('PASS');
+    expect(statuses[`access-key-age ${A}:user/alice#access_key_1`]).toBe('WARN');
+    expect(statuses[`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`]).toBe('PASS');
+    expect(after.find((f) => f.resource === `${A}:user/zoe`)?.severity).toBe('critical');
+  });
+});
