@@ -1,0 +1,569 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetAccountSummaryCommand,
+  GetCredentialReportCommand,
+  type GetAccountAuthorizationDetailsResponse,
+  type GetCredentialReportResponse,
+  IAMClient,
+  ListAccessKeysCommand,
+} from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  type CacheCluster as SdkCacheCluster,
+  DescribeCacheClustersCommand,
+  DescribeReplicationGroupsCommand,
+  ElastiCacheClient,
+  type ReplicationGroup as SdkReplicationGroup,
+} from '@aws-sdk/client-elasticache';
+import { type Cluster as SdkDaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
+import type { Settings } from '#lib/settings.ts';
+import { normalizeAuthorizationDetails } from './authorization-details.ts';
+import { parseCredentialReport } from './credential-report.ts';
+import { accountFromArn, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
+import {
+  type AccessKeyMetadata,
+  type AccountSummary,
+  type AuthorizationDetails,
+  type CredentialReport,
+  type DaxInventory,
+  type ElastiCacheInventory,
+  type Inventory,
+  type RegionInventory,
+  type Source,
+  unread,
+} from './types.ts';
+
+/**
+ * Every IAM permission the live collector needs, and nothing else: the README's policy and the
+ * deployed role derive from this list. `sts:GetCallerIdentity` needs no permission.
+ */
+export const LIVE_READ_ACTIONS = [
+  'iam:GetAccountSummary',
+  'iam:GenerateCredentialReport',
+  'iam:GetCredentialReport',
+  'iam:GetAccountAuthorizationDetails',
+  'iam:ListAccessKeys',
+  'elasticache:DescribeCacheClusters',
+  'elasticache:DescribeReplicationGroups',
+  'dax:DescribeClusters',
+] as const;
+
+export type LiveReadAction = (typeof LIVE_READ_ACTIONS)[number];
+
+/**
+ * Credential report polling. AWS usually finishes a report within seconds, so the first polls are
+ * quick; the cap keeps a slow report from costing more than one call every 5 s against IAM's low,
+ * shared rate limit. The total wait is bounded by `settings.reportWaitSeconds`.
+ */
+export const REPORT_BACKOFF = { initialMs: 500, maxMs: 5_000 } as const;
+
+/** At most this many `ListAccessKeys` calls in flight, to stay well under IAM's rate limit. */
+export const KEY_LOOKUP_CONCURRENCY = 5;
+
+/** IAM's largest page: the fewer pages, the fewer calls against the shared rate limit. */
+export const AUTHORIZATION_DETAILS_PAGE_SIZE = 1000;
+
+/** The region name recorded when no region could be resolved, so that regional checks say ERROR. */
+export const NO_REGION = '(no region)';
+export const NO_REGION_REASON = 'no region configured: pass --region or set AWS_REGION';
+
+export interface LiveOptions {
+  settings: Settings;
+  /** A named profile for every client; otherwise the SDK's default credential chain, untouched. */
+  profile?: string;
+  /** Overrides `settings.regions`; when both are empty, the SDK's default region. */
+  regions?: string[];
+  /** Progress lines for the slow steps (report generation, paging). */
+  onProgress?: (message: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+  /** SDK attempts per call (standard retry mode). */
+  maxAttempts?: number;
+}
+
+type Unread = Extract<Source<never>, { state: 'unread' }>;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `unread()` keeps the AWS error code; Node network errors carry theirs in `code` (ENOTFOUND,
+ * ECONNREFUSED) under the name `Error`, which `unread()` does not look at.
+ */
+function failure(call: string, error: unknown): Unread {
+  const result = unread(call, error);
+  const nodeCode = (error as { code?: unknown } | null | undefined)?.code;
+  if (!result.code && typeof nodeCode === 'string' && nodeCode) return { ...result, code: nodeCode };
+  return result;
+}
+
+function errorCodes(error: unknown): string[] {
+  const e = error as { name?: unknown; Code?: unknown } | null | undefined;
+  return [e?.name, e?.Code].filter((v): v is string => typeof v === 'string');
+}
+
+/** The SDK names errors after the exception class, and keeps IAM's wire code in `Code`: match either. */
+function hasCode(error: unknown, ...codes: string[]): boolean {
+  return errorCodes(error).some((c) => codes.includes(c));
+}
+
+const REPORT_IN_PROGRESS = ['ReportInProgress', 'CredentialReportNotReadyException'];
+const REPORT_GONE = ['ReportNotPresent', 'CredentialReportNotPresentException', 'ReportExpired', 'CredentialReportExpiredException'];
+
+/** The service sent an HTTP response (success or error), so its regional endpoint exists and is reachable. */
+function answered(outcome: Outcome<unknown>): boolean {
+  if (outcome.ok) return true;
+  const status = (outcome.error as { $metadata?: { httpStatusCode?: unknown } } | null | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number';
+}
+
+/**
+ * How a missing regional endpoint surfaces. SDK v3 resolves every region to
+ * `dax.<region>.amazonaws.com` and lets DNS fail: Node's `getaddrinfo ENOTFOUND <host>` error,
+ * name `Error`, `code: 'ENOTFOUND'`, passed through unchanged after the SDK's retries. SDK v2
+ * called it `UnknownEndpoint`; endpoint rule sets say "Could not resolve endpoint". EAI_AGAIN is
+ * a temporary DNS failure, not an absent service, so it is not listed.
+ */
+export function isMissingEndpoint(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 5) return false;
+  const e = error as { code?: unknown; name?: unknown; Code?: unknown; message?: unknown; hostname?: unknown; cause?: unknown };
+  const hostname = typeof e.hostname === 'string' ? e.hostname : null;
+  if (e.code === 'ENOTFOUND') return hostname === null || /(^|\.)dax\./.test(hostname);
+  if (e.name === 'UnknownEndpoint' || e.Code === 'UnknownEndpoint') return true;
+  if (typeof e.message === 'string' && /getaddrinfo ENOTFOUND|Could not resolve endpoint|UnknownEndpoint|Inaccessible host/i.test(e.message)) {
+    return true;
+  }
+  return isMissingEndpoint(e.cause, depth + 1);
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** Follows a Marker/NextToken chain; a token that repeats would loop forever, so it is an error. */
+async function allPages<T>(what: string, fetch: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await fetch(token);
+    items.push(...(page.items ?? []));
+    token = page.next || undefined;
+    if (token !== undefined) {
+      if (seen.has(token)) throw new Error(`${what} returned the same pagination token twice`);
+      seen.add(token);
+    }
+  } while (token !== undefined);
+  return items;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+interface ClientBase {
+  maxAttempts: number;
+  retryMode: 'standard';
+  profile?: string;
+}
+
+/** The region the SDK would use on its own (AWS_REGION, the profile's `region`), or undefined. */
+async function resolveDefaultRegion(base: ClientBase): Promise<string | undefined> {
+  const probe = new STSClient(base);
+  try {
+    const region = await probe.config.region();
+    return region || undefined;
+  } catch {
+    return undefined;
+  } finally {
+    probe.destroy();
+  }
+}
+
+function pickRegions(requested: string[] | undefined, configured: string[], fallback: string | undefined): string[] {
+  const chosen = requested && requested.length > 0 ? requested : configured.length > 0 ? configured : fallback ? [fallback] : [];
+  return [...new Set(chosen)];
+}
+
+interface Context {
+  settings: Settings;
+  progress: (message: string) => void;
+  sleep: (ms: number) => Promise<void>;
+}
+
+async function readAccountSummary(iam: IAMClient): Promise<Source<AccountSummary>> {
+  const call = 'iam:GetAccountSummary';
+  try {
+    const out = await iam.send(new GetAccountSummaryCommand({}));
+    return { state: 'read', data: normalizeAccountSummary(out, call) };
+  } catch (error) {
+    return failure(call, error);
+  }
+}
+
+/**
+ * Tracks the report wait against its bound. Time slept is counted as it was asked for, so an
+ * injected sleep makes the bound deterministic; the wall clock also counts, so slow calls cannot
+ * stretch the wait past the bound either.
+ */
+function waitClock(sleep: (ms: number) => Promise<void>) {
+  const started = performance.now();
+  let slept = 0;
+  return {
+    elapsed: () => Math.max(slept, performance.now() - started),
+    async sleep(ms: number) {
+      slept += ms;
+      await sleep(ms);
+    },
+  };
+}
+
+function parseReport(out: GetCredentialReportResponse): Source<CredentialReport> {
+  const call = 'iam:GetCredentialReport';
+  if (!out.Content || out.Content.length === 0) return { state: 'unread', call, reason: 'GetCredentialReport returned no content' };
+  try {
+    // fatal: a report with broken bytes must fail loudly rather than parse with replacement characters.
+    const csv = new TextDecoder('utf-8', { fatal: true }).decode(out.Content);
+    const generated = out.GeneratedTime instanceof Date && !Number.isNaN(out.GeneratedTime.getTime()) ? out.GeneratedTime.toISOString() : null;
+    return { state: 'read', data: parseCredentialReport(csv, generated) };
+  } catch (error) {
+    return failure(call, error);
+  }
+}
+
+/**
+ * GenerateCredentialReport until COMPLETE, then GetCredentialReport, all within
+ * `reportWaitSeconds`. A report that vanished or expired between the two calls is generated again,
+ * once: a second disappearance means something else is wrong, and looping would hide it.
+ */
+async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Source<CredentialReport>> {
+  const boundMs = ctx.settings.reportWaitSeconds * 1000;
+  const clock = waitClock(ctx.sleep);
+  let wait: number = REPORT_BACKOFF.initialMs;
+  const backoff = async (): Promise<boolean> => {
+    const remaining = boundMs - clock.elapsed();
+    if (remaining <= 0) return false;
+    await clock.sleep(Math.min(wait, remaining));
+    wait = Math.min(wait * 2, REPORT_BACKOFF.maxMs);
+    return true;
+  };
+  const stillGenerating = (call: string): Unread => ({
+    state: 'unread',
+    call,
+    reason: `the credential report was still being generated after ${ctx.settings.reportWaitSeconds} s (reportWaitSeconds); run again in a minute or raise reportWaitSeconds`,
+  });
+
+  ctx.progress('generating the IAM credential report…');
+  let regenerated = false;
+  let phase: 'generate' | 'get' = 'generate';
+  for (;;) {
+    if (phase === 'generate') {
+      let state: string | undefined;
+      try {
+        state = (await iam.send(new GenerateCredentialReportCommand({}))).State;
+      } catch (error) {
+        return failure('iam:GenerateCredentialReport', error);
+      }
+      if (state === 'COMPLETE') {
+        phase = 'get';
+        continue;
+      }
+      if (!(await backoff())) return stillGenerating('iam:GenerateCredentialReport');
+      ctx.progress(`the IAM credential report is still being generated (${Math.round(clock.elapsed() / 1000)} s)…`);
+      continue;
+    }
+    try {
+      return parseReport(await iam.send(new GetCredentialReportCommand({})));
+    } catch (error) {
+      if (hasCode(error, ...REPORT_IN_PROGRESS)) {
+        if (!(await backoff())) return stillGenerating('iam:GetCredentialReport');
+        ctx.progress(`waiting for the IAM credential report (${Math.round(clock.elapsed() / 1000)} s)…`);
+        continue;
+      }
+      if (hasCode(error, ...REPORT_GONE) && !regenerated && clock.elapsed() < boundMs) {
+        regenerated = true;
+        phase = 'generate';
+        wait = REPORT_BACKOFF.initialMs;
+        ctx.progress(`the IAM credential report was not available (${errorCodes(error).at(-1) ?? 'gone'}); generating it again…`);
+        continue;
+      }
+      return failure('iam:GetCredentialReport', error);
+    }
+  }
+}
+
+/** Every page must be read: a partial list of users or policies would pass users it never saw. */
+async function readAuthorizationDetails(iam: IAMClient, ctx: Context): Promise<Source<AuthorizationDetails>> {
+  const call = 'iam:GetAccountAuthorizationDetails';
+  const pages: GetAccountAuthorizationDetailsResponse[] = [];
+  const counts = { users: 0, groups: 0, roles: 0, policies: 0 };
+  try {
+    await allPages('GetAccountAuthorizationDetails', async (marker) => {
+      const out = await iam.send(
+        new GetAccountAuthorizationDetailsCommand({ MaxItems: AUTHORIZATION_DETAILS_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
+      );
+      pages.push(out);
+      counts.users += out.UserDetailList?.length ?? 0;
+      counts.groups += out.GroupDetailList?.length ?? 0;
+      counts.roles += out.RoleDetailList?.length ?? 0;
+      counts.policies += out.Policies?.length ?? 0;
+      ctx.progress(
+        `read IAM authorization details page ${pages.length} (${counts.users} users, ${counts.groups} groups, ${counts.roles} roles, ${counts.policies} policies so far)`,
+      );
+      if (out.IsTruncated && !out.Marker) throw new Error('GetAccountAuthorizationDetails said IsTruncated but returned no Marker');
+      return { items: [], next: out.IsTruncated ? out.Marker : undefined };
+    });
+    return { state: 'read', data: normalizeAuthorizationDetails(pages, call) };
+  } catch (error) {
+    return failure(call, error);
+  }
+}
+
+/** Users (not root) whose report shows an active key past the age limit, oldest key first. */
+export function keyLookupCandidates(report: CredentialReport, settings: Settings, collectedAt: Date): string[] {
+  const candidates: { user: string; rotated: number }[] = [];
+  const seen = new Set<string>();
+  for (const row of report.rows) {
+    if (row.isRoot || seen.has(row.user)) continue;
+    let oldest = Infinity;
+    for (const key of row.keys) {
+      if (!key.active || !key.lastRotated) continue;
+      const rotated = Date.parse(key.lastRotated);
+      // Same whole-day age as the access-key-age check, so every lookup names a key it reports as FAIL.
+      const ageDays = Math.floor((collectedAt.getTime() - rotated) / DAY_MS);
+      if (ageDays > settings.maxKeyAgeDays) oldest = Math.min(oldest, rotated);
+    }
+    if (oldest !== Infinity) {
+      seen.add(row.user);
+      candidates.push({ user: row.user, rotated: oldest });
+    }
+  }
+  candidates.sort((a, b) => a.rotated - b.rotated || a.user.localeCompare(b.user));
+  return candidates.slice(0, settings.keyIdLookups).map((c) => c.user);
+}
+
+async function lookupAccessKeys(
+  iam: IAMClient,
+  users: string[],
+  ctx: Context,
+): Promise<Record<string, Source<AccessKeyMetadata[]>>> {
+  if (users.length === 0) return {};
+  ctx.progress(`looking up the access key IDs of ${users.length} user(s) with over-age keys…`);
+  const results = await mapLimit(users, KEY_LOOKUP_CONCURRENCY, async (user): Promise<[string, Source<AccessKeyMetadata[]>]> => {
+    try {
+      const out = await iam.send(new ListAccessKeysCommand({ UserName: user }));
+      const keys = (out.AccessKeyMetadata ?? [])
+        .filter((k) => typeof k.AccessKeyId === 'string' && k.AccessKeyId !== '')
+        .map((k) => ({
+          accessKeyId: k.AccessKeyId!,
+          status: k.Status ?? 'unknown',
+          createDate: k.CreateDate instanceof Date && !Number.isNaN(k.CreateDate.getTime()) ? k.CreateDate.toISOString() : null,
+        }));
+      return [user, { state: 'read', data: keys }];
+    } catch (error) {
+      return [user, failure('iam:ListAccessKeys', error)];
+    }
+  });
+  return Object.fromEntries(results);
+}
+
+async function readRegion(region: string, base: ClientBase, ctx: Context): Promise<RegionInventory> {
+  const elastiCache = new ElastiCacheClient({ ...base, region });
+  const dax = new DAXClient({ ...base, region });
+  try {
+    const [clusters, groups, daxClusters] = await Promise.all([
+      attempt(() =>
+        allPages<SdkCacheCluster>('DescribeCacheClusters', async (Marker) => {
+          const out = await elastiCache.send(new DescribeCacheClustersCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }));
+          if (Marker) ctx.progress(`${region}: reading more ElastiCache clusters…`);
+          return { items: out.CacheClusters, next: out.Marker };
+        }),
+      ),
+      attempt(() =>
+        allPages<SdkReplicationGroup>('DescribeReplicationGroups', async (Marker) => {
+          const out = await elastiCache.send(new DescribeReplicationGroupsCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }));
+          if (Marker) ctx.progress(`${region}: reading more ElastiCache replication groups…`);
+          return { items: out.ReplicationGroups, next: out.Marker };
+        }),
+      ),
+      attempt(() =>
+        allPages<SdkDaxCluster>('DescribeClusters', async (NextToken) => {
+          const out = await dax.send(new DescribeClustersCommand({ MaxResults: 100, ...(NextToken ? { NextToken } : {}) }));
+          if (NextToken) ctx.progress(`${region}: reading more DAX clusters…`);
+          return { items: out.Clusters, next: out.NextToken };
+        }),
+      ),
+    ]);
+    return {
+      region,
+      elastiCache: elastiCacheSource(region, clusters, groups),
+      dax: daxSource(region, daxClusters, answered(clusters) || answered(groups)),
+    };
+  } finally {
+    elastiCache.destroy();
+    dax.destroy();
+  }
+}
+
+function elastiCacheSource(region: string, clusters: Outcome<SdkCacheCluster[]>, groups: Outcome<SdkReplicationGroup[]>): Source<ElastiCacheInventory> {
+  if (!clusters.ok) return failure('elasticache:DescribeCacheClusters', clusters.error);
+  if (!groups.ok) return failure('elasticache:DescribeReplicationGroups', groups.error);
+  try {
+    return {
+      state: 'read',
+      data: {
+        cacheClusters: normalizeCacheClusters({ CacheClusters: clusters.value }, `elasticache:DescribeCacheClusters in ${region}`),
+        replicationGroups: normalizeReplicationGroups({ ReplicationGroups: groups.value }, `elasticache:DescribeReplicationGroups in ${region}`),
+      },
+    };
+  } catch (error) {
+    return failure('elasticache:DescribeCacheClusters', error);
+  }
+}
+
+/**
+ * A DAX endpoint that does not resolve means "DAX is not offered here" only when the region itself
+ * is reachable: offline, or with DNS down, every endpoint fails the same way, and calling that
+ * "no DAX" would let the DAX checks pass on data never read. ElastiCache, called in the same region
+ * at the same time, is the witness.
+ */
+function daxSource(region: string, outcome: Outcome<SdkDaxCluster[]>, regionReachable: boolean): Source<DaxInventory> {
+  const call = 'dax:DescribeClusters';
+  if (outcome.ok) {
+    try {
+      return { state: 'read', data: { available: true, clusters: normalizeDaxClusters({ Clusters: outcome.value }, `${call} in ${region}`) } };
+    } catch (error) {
+      return failure(call, error);
+    }
+  }
+  if (!isMissingEndpoint(outcome.error)) return failure(call, outcome.error);
+  const detail = failure(call, outcome.error);
+  if (regionReachable) {
+    return { state: 'read', data: { available: false, reason: `DAX is not available in ${region} (${detail.reason})` } };
+  }
+  return {
+    ...detail,
+    reason: `${detail.reason}; ElastiCache in ${region} did not answer either, so this looks like a network or DNS failure rather than DAX being absent from the region`,
+  };
+}
+
+function noRegion(): RegionInventory {
+  return {
+    region: NO_REGION,
+    elastiCache: { state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: NO_REGION_REASON },
+    dax: { state: 'unread', call: 'dax:DescribeClusters', reason: NO_REGION_REASON },
+  };
+}
+
+async function callerIdentity(sts: STSClient): Promise<Outcome<{ accountId: string; partition: string }>> {
+  return attempt(async () => {
+    const out = await sts.send(new GetCallerIdentityCommand({}));
+    const fromArn = out.Arn ? accountFromArn(out.Arn) : null;
+    const accountId = out.Account ?? fromArn?.accountId;
+    if (!accountId) throw new Error('GetCallerIdentity returned no account');
+    return { accountId, partition: fromArn?.partition ?? 'aws' };
+  });
+}
+
+/** When STS is unreachable, any ARN the account returned still names it; the root row first. */
+function accountFromInventory(report: Source<CredentialReport>, details: Source<AuthorizationDetails>): { accountId: string; partition: string } | null {
+  function* arns(): Generator<string> {
+    if (report.state === 'read') {
+      const rows = report.data.rows;
+      for (const row of rows) if (row.isRoot) yield row.arn;
+      for (const row of rows) yield row.arn;
+    }
+    if (details.state === 'read') {
+      const d = details.data;
+      for (const entity of [...d.users, ...d.roles, ...d.groups]) yield entity.arn;
+      yield* Object.keys(d.policies);
+    }
+  }
+  for (const arn of arns()) {
+    const found = accountFromArn(arn);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Collects the inventory from the live AWS APIs with the calls of SPEC section 2: a fixed number
+ * of IAM calls whatever the account's size, plus at most `keyIdLookups` ListAccessKeys calls.
+ * Never throws for an AWS failure: each failure becomes an `unread` source naming its call.
+ */
+export async function collectLive(options: LiveOptions): Promise<Inventory> {
+  const { settings } = options;
+  const collectedAt = (options.now ?? (() => new Date()))();
+  const ctx: Context = {
+    settings,
+    progress: options.onProgress ?? (() => {}),
+    sleep: options.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+  };
+  const base: ClientBase = {
+    maxAttempts: options.maxAttempts ?? 3,
+    retryMode: 'standard',
+    ...(options.profile ? { profile: options.profile } : {}),
+  };
+
+  const defaultRegion = await resolveDefaultRegion(base);
+  // IAM is global: any region of the partition reaches it; us-east-1 when nothing is configured.
+  const globalRegion = defaultRegion ?? 'us-east-1';
+  const iam = new IAMClient({ ...base, region: globalRegion });
+  const sts = new STSClient({ ...base, region: globalRegion });
+  const regionNames = pickRegions(options.regions, settings.regions, defaultRegion);
+  if (regionNames.length > 0) ctx.progress(`reading ElastiCache and DAX in ${regionNames.join(', ')}…`);
+
+  try {
+    const [identity, accountSummary, reportAndKeys, authorizationDetails, regions] = await Promise.all([
+      callerIdentity(sts),
+      readAccountSummary(iam),
+      readCredentialReport(iam, ctx).then(async (report) => ({
+        report,
+        accessKeys: report.state === 'read' ? await lookupAccessKeys(iam, keyLookupCandidates(report.data, settings, collectedAt), ctx) : {},
+      })),
+      readAuthorizationDetails(iam, ctx),
+      regionNames.length > 0 ? Promise.all(regionNames.map((region) => readRegion(region, base, ctx))) : Promise.resolve([noRegion()]),
+    ]);
+
+    let account = identity.ok ? identity.value : null;
+    if (!identity.ok) {
+      const fallback = accountFromInventory(reportAndKeys.report, authorizationDetails);
+      const why = failure('sts:GetCallerIdentity', identity.error);
+      ctx.progress(
+        `could not identify the account (sts:GetCallerIdentity: ${why.reason}); ${fallback ? `using ${fallback.accountId} from the IAM data` : 'account ID unknown'}`,
+      );
+      account = fallback;
+    }
+
+    return {
+      accountId: account?.accountId ?? 'unknown',
+      partition: account?.partition ?? 'aws',
+      origin: 'live',
+      collectedAt: collectedAt.toISOString(),
+      accountSummary,
+      credentialReport: reportAndKeys.report,
+      authorizationDetails,
+      regions,
+      accessKeys: reportAndKeys.accessKeys,
+    };
+  } finally {
+    iam.destroy();
+    sts.destroy();
+  }
+}

@@ -1,0 +1,635 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetAccountSummaryCommand,
+  GetCredentialReportCommand,
+  ListAccessKeysCommand,
+} from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { DescribeCacheClustersCommand, DescribeReplicationGroupsCommand } from '@aws-sdk/client-elasticache';
+import { DescribeClustersCommand } from '@aws-sdk/client-dax';
+import {
+  collectLive,
+  isMissingEndpoint,
+  KEY_LOOKUP_CONCURRENCY,
+  LIVE_READ_ACTIONS,
+  NO_REGION,
+  NO_REGION_REASON,
+  REPORT_BACKOFF,
+  type LiveOptions,
+} from '#lib/inventory/live.ts';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
+import type { Inventory, Source } from '#lib/inventory/types.ts';
+import { parseSettings, type SettingsInput } from '#lib/settings.ts';
+import {
+  ADMINISTRATOR_ACCESS,
+  cacheCluster,
+  credentialReportCsv,
+  credentialReportResponse,
+  daxCluster,
+  daxError,
+  daysBefore,
+  dnsNotFoundError,
+  elastiCacheError,
+  FIXTURE_ACCOUNT_ID,
+  FIXTURE_NOW,
+  generateAccount,
+  iamError,
+  listAccessKeysResponse,
+  mockIam,
+  replicationGroup,
+  roleArn,
+  rootReportRow,
+  stsError,
+  userReportRow,
+  type GeneratedAccount,
+  type ReportKeyInput,
+} from '../fixtures/aws.ts';
+import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts, type RegionWorld } from './mock-aws.ts';
+
+const REGIONS = ['eu-west-1', 'us-east-1'];
+
+function world(): Record<string, RegionWorld> {
+  return {
+    // 130 clusters: more than one page of DescribeCacheClusters at MaxRecords 100.
+    'eu-west-1': {
+      cacheClusters: Array.from({ length: 130 }, (_, i) => cacheCluster({ id: `cache-${i + 1}`, region: 'eu-west-1', replicationGroupId: i < 2 ? 'sessions' : undefined })),
+      replicationGroups: [replicationGroup({ id: 'sessions', region: 'eu-west-1' })],
+      daxClusters: [daxCluster({ name: 'orders', region: 'eu-west-1', iamRoleArn: roleArn('DAXServiceRole') })],
+    },
+    'us-east-1': {
+      cacheClusters: [],
+      replicationGroups: [],
+      daxClusters: [daxCluster({ name: 'catalog', region: 'us-east-1', iamRoleArn: roleArn('missing-role') })],
+    },
+  };
+}
+
+function options(overrides: Omit<Partial<LiveOptions>, 'settings'> & { settings?: SettingsInput } = {}): LiveOptions & { waits: number[]; progress: string[] } {
+  const { sleep, waits } = recordingSleep();
+  const progress: string[] = [];
+  const { settings, ...rest } = overrides;
+  return {
+    sleep,
+    waits,
+    progress,
+    onProgress: (m) => progress.push(m),
+    now: () => FIXTURE_NOW,
+    regions: REGIONS,
+    ...rest,
+    settings: parseSettings(settings ?? {}),
+  };
+}
+
+function read<T>(source: Source<T>): T {
+  if (source.state !== 'read') throw new Error(`expected read, got unread ${source.call}: ${source.reason}`);
+  return source.data;
+}
+
+function expectAllReadExcept(inv: Inventory, except: string[]): void {
+  const sources: [string, Source<unknown>][] = [
+    ['accountSummary', inv.accountSummary],
+    ['credentialReport', inv.credentialReport],
+    ['authorizationDetails', inv.authorizationDetails],
+    ...inv.regions.flatMap((r): [string, Source<unknown>][] => [
+      [`${r.region}.elastiCache`, r.elastiCache],
+      [`${r.region}.dax`, r.dax],
+    ]),
+    ...Object.entries(inv.accessKeys).map(([user, s]): [string, Source<unknown>] => [`accessKeys.${user}`, s]),
+  ];
+  for (const [name, source] of sources) {
+    if (!except.includes(name)) expect(source.state, `${name} should be read`).toBe('read');
+  }
+}
+
+// 2,400 users plus groups, roles and policies: three pages at MaxItems 1000. Read-only, so shared.
+const account: GeneratedAccount = generateAccount({ users: 2400, overAgeKeyRatio: 0.01 });
+
+beforeEach(() => {
+  resetAws('eu-west-1');
+  mockIam(iam, account);
+  serveRegions(world());
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('collectLive: happy path', () => {
+  it('reads every source, polls the report with backoff and pages authorization details', async () => {
+    iam
+      .on(GenerateCredentialReportCommand)
+      .resolvesOnce({ State: 'STARTED', Description: 'No report exists. Starting a new report generation task' })
+      .resolvesOnce({ State: 'INPROGRESS' })
+      .resolves({ State: 'COMPLETE' });
+    const opts = options();
+    const inv = await collectLive(opts);
+
+    expect(inv.accountId).toBe(FIXTURE_ACCOUNT_ID);
+    expect(inv.partition).toBe('aws');
+    expect(inv.origin).toBe('live');
+    expect(inv.collectedAt).toBe(FIXTURE_NOW.toISOString());
+    expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(1);
+
+    // Summary.
+    expect(read(inv.accountSummary)).toMatchObject({ accountAccessKeysPresent: 0, accountMfaEnabled: 1 });
+
+    // Report: two waits that double, then Get only once Generate said COMPLETE.
+    expect(opts.waits).toEqual([REPORT_BACKOFF.initialMs, REPORT_BACKOFF.initialMs * 2]);
+    const calls = iam.calls().map((c) => (c.args[0] as object).constructor.name);
+    const generates = calls.flatMap((name, i) => (name === 'GenerateCredentialReportCommand' ? [i] : []));
+    const gets = calls.flatMap((name, i) => (name === 'GetCredentialReportCommand' ? [i] : []));
+    expect(generates).toHaveLength(3);
+    expect(gets).toHaveLength(1);
+    expect(gets[0]).toBeGreaterThan(generates[2]!);
+    const report = read(inv.credentialReport);
+    expect(report.rows).toHaveLength(account.users.length + 1);
+    expect(report.rows[0]).toMatchObject({ user: '<root_account>', isRoot: true });
+    expect(report.generatedAt).toBe(account.credentialReport().GeneratedTime!.toISOString());
+    expect(opts.progress).toContain('generating the IAM credential report…');
+
+    // Authorization details: three pages, each Marker passed on, MaxItems 1000.
+    const pageCalls = iam.commandCalls(GetAccountAuthorizationDetailsCommand);
+    expect(pageCalls).toHaveLength(Math.ceil(account.entityCount / 1000));
+    expect(pageCalls).toHaveLength(3);
+    const firstPage = account.authorizationDetailsPage({ MaxItems: 1000 });
+    const secondPage = account.authorizationDetailsPage({ MaxItems: 1000, Marker: firstPage.Marker! });
+    expect(pageCalls.map((c) => c.args[0].input)).toEqual([
+      { MaxItems: 1000 },
+      { MaxItems: 1000, Marker: firstPage.Marker },
+      { MaxItems: 1000, Marker: secondPage.Marker },
+    ]);
+    expect(opts.progress.filter((m) => m.startsWith('read IAM authorization details page'))).toHaveLength(3);
+    const details = read(inv.authorizationDetails);
+    expect(details.users).toHaveLength(account.entities.users.length);
+    expect(details.groups).toHaveLength(account.entities.groups.length);
+    expect(details.roles).toHaveLength(account.entities.roles.length);
+    expect(Object.keys(details.policies)).toHaveLength(account.entities.policies.length);
+
+    // Documents arrive URL-encoded and leave decoded.
+    expect(account.entities.policies[0]!.PolicyVersionList![0]!.Document).toMatch(/^%7B/);
+    expect(details.policies[ADMINISTRATOR_ACCESS.Arn!]!.document).toEqual({
+      ok: true,
+      document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+    });
+    const daxRole = details.roles.find((r) => r.name === 'DAXServiceRole')!;
+    expect(daxRole.trustPolicy).toEqual({ ok: true, document: JSON.parse(decodeURIComponent(account.entities.roles.find((r) => r.RoleName === 'DAXServiceRole')!.AssumeRolePolicyDocument!)) });
+    expect(daxRole.trustPolicy.ok && JSON.stringify(daxRole.trustPolicy.document)).toContain('dax.amazonaws.com');
+
+    // Two regions, each with its own resources; ElastiCache paged.
+    expect(inv.regions.map((r) => r.region)).toEqual(REGIONS);
+    const [eu, us] = inv.regions;
+    expect(read(eu!.elastiCache).cacheClusters).toHaveLength(130);
+    expect(read(eu!.elastiCache).replicationGroups.map((g) => g.id)).toEqual(['sessions']);
+    expect(read(eu!.elastiCache).cacheClusters[0]).toMatchObject({ id: 'cache-1', replicationGroupId: 'sessions', engine: 'redis' });
+    expect(read(eu!.dax)).toEqual({ available: true, clusters: [expect.objectContaining({ name: 'orders', iamRoleArn: roleArn('DAXServiceRole') })] });
+    expect(read(us!.elastiCache)).toEqual({ cacheClusters: [], replicationGroups: [] });
+    expect(read(us!.dax)).toMatchObject({ available: true, clusters: [{ name: 'catalog' }] });
+    const clusterCalls = elastiCache.commandCalls(DescribeCacheClustersCommand).map((c) => c.args[0].input);
+    expect(clusterCalls.filter((i) => i.Marker)).toHaveLength(1);
+    expect(clusterCalls).toHaveLength(3); // eu-west-1 twice (130 clusters), us-east-1 once
+
+    // The over-age users of the generated account were looked up.
+    expect(Object.keys(inv.accessKeys).sort()).toEqual([...account.overAgeUsers].sort());
+    expectAllReadExcept(inv, []);
+  });
+
+  it('exports the IAM actions it calls, and calls nothing else', async () => {
+    await collectLive(options());
+    const called = new Set<string>();
+    const service = { IAMClient: 'iam', ElastiCacheClient: 'elasticache', DAXClient: 'dax' } as Record<string, string>;
+    for (const [stub, name] of [
+      [iam, 'IAMClient'],
+      [elastiCache, 'ElastiCacheClient'],
+      [dax, 'DAXClient'],
+    ] as const) {
+      for (const call of stub.calls()) called.add(`${service[name]}:${(call.args[0] as object).constructor.name.replace(/Command$/, '')}`);
+    }
+    expect([...called].every((action) => (LIVE_READ_ACTIONS as readonly string[]).includes(action))).toBe(true);
+    expect(new Set(LIVE_READ_ACTIONS)).toEqual(called);
+  });
+});
+
+describe('collectLive: credential report', () => {
+  it('gives up once reportWaitSeconds is spent while the report stays in progress on Get', async () => {
+    iam.on(GetCredentialReportCommand).rejects(iamError('ReportInProgress', 'Report is in progress'));
+    const opts = options({ settings: { reportWaitSeconds: 3 } });
+    const inv = await collectLive(opts);
+    expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GetCredentialReport' });
+    expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('still being generated after 3 s');
+    expect(opts.waits.reduce((a, b) => a + b, 0)).toBe(3000);
+    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(opts.waits.length + 1);
+    expect(inv.accessKeys).toEqual({});
+    expectAllReadExcept(inv, ['credentialReport']);
+  });
+
+  it('backs off exponentially up to the cap while Generate stays in progress, within the bound', async () => {
+    iam.on(GenerateCredentialReportCommand).resolves({ State: 'INPROGRESS' });
+    const opts = options({ settings: { reportWaitSeconds: 20 } });
+    const inv = await collectLive(opts);
+    expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GenerateCredentialReport' });
+    expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('after 20 s');
+    const { waits } = opts;
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(20_000);
+    expect(Math.max(...waits)).toBe(REPORT_BACKOFF.maxMs);
+    // Each wait doubles the one before until the cap; the last one is cut to what the bound leaves.
+    for (let i = 1; i < waits.length - 1; i++) expect(waits[i]).toBe(Math.min(waits[i - 1]! * 2, REPORT_BACKOFF.maxMs));
+    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(waits.length + 1);
+    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(0);
+  });
+
+  it('generates the report again when Get says ReportNotPresent, then reads it', async () => {
+    iam.on(GetCredentialReportCommand).rejectsOnce(iamError('ReportNotPresent')).resolves(account.credentialReport());
+    const inv = await collectLive(options());
+    expect(read(inv.credentialReport).rows).toHaveLength(account.users.length + 1);
+    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(2);
+    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(2);
+  });
+
+  it('generates again only once when the report keeps expiring', async () => {
+    iam.on(GetCredentialReportCommand).rejects(iamError('ReportExpired', 'The report has expired'));
+    const inv = await collectLive(options());
+    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', code: 'ReportExpired', reason: 'The report has expired' });
+    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(2);
+    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(2);
+  });
+
+  it('LimitExceeded on Generate: unread, and no Get', async () => {
+    iam.on(GenerateCredentialReportCommand).rejects(iamError('LimitExceeded', 'Rate exceeded'));
+    const inv = await collectLive(options());
+    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GenerateCredentialReport', code: 'LimitExceeded', reason: 'Rate exceeded' });
+    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(0);
+    expectAllReadExcept(inv, ['credentialReport']);
+  });
+
+  it('a report that does not parse is unread with the parser message', async () => {
+    const garbage = 'this,is\nnot,a credential report\n';
+    iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(garbage));
+    const inv = await collectLive(options());
+    let expected = '';
+    try {
+      parseCredentialReport(garbage, null);
+    } catch (error) {
+      expect(error).toBeInstanceOf(CredentialReportFormatError);
+      expected = (error as Error).message;
+    }
+    expect(expected).not.toBe('');
+    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', code: 'CredentialReportFormatError', reason: expected });
+  });
+
+  it('a report whose bytes are not UTF-8 is unread, not read with replacement characters', async () => {
+    const bytes = new TextEncoder().encode(account.reportCsv);
+    bytes[bytes.length - 5] = 0xff;
+    iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(bytes));
+    const inv = await collectLive(options());
+    expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GetCredentialReport' });
+  });
+});
+
+describe('collectLive: AccessDenied', () => {
+  const cases: { call: string; deny: () => void; source: (inv: Inventory) => Source<unknown>[]; code: string; unreadNames: string[] }[] = [
+    {
+      call: 'iam:GetAccountSummary',
+      deny: () => iam.on(GetAccountSummaryCommand).rejects(iamError('AccessDenied')),
+      source: (inv) => [inv.accountSummary],
+      code: 'AccessDenied',
+      unreadNames: ['accountSummary'],
+    },
+    {
+      call: 'iam:GenerateCredentialReport',
+      deny: () => iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied')),
+      source: (inv) => [inv.credentialReport],
+      code: 'AccessDenied',
+      unreadNames: ['credentialReport'],
+    },
+    {
+      call: 'iam:GetCredentialReport',
+      deny: () => iam.on(GetCredentialReportCommand).rejects(iamError('AccessDenied')),
+      source: (inv) => [inv.credentialReport],
+      code: 'AccessDenied',
+      unreadNames: ['credentialReport'],
+    },
+    {
+      call: 'iam:GetAccountAuthorizationDetails',
+      deny: () => iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError('AccessDenied')),
+      source: (inv) => [inv.authorizationDetails],
+      code: 'AccessDenied',
+      unreadNames: ['authorizationDetails'],
+    },
+    {
+      call: 'elasticache:DescribeCacheClusters',
+      deny: () => serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], cacheClustersError: elastiCacheError('AccessDenied') } }),
+      source: (inv) => [inv.regions[0]!.elastiCache],
+      code: 'AccessDenied',
+      unreadNames: ['eu-west-1.elastiCache'],
+    },
+    {
+      call: 'elasticache:DescribeReplicationGroups',
+      deny: () => serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], replicationGroupsError: elastiCacheError('AccessDenied') } }),
+      source: (inv) => [inv.regions[0]!.elastiCache],
+      code: 'AccessDenied',
+      unreadNames: ['eu-west-1.elastiCache'],
+    },
+    {
+      // DAX speaks JSON: AWS's code there is AccessDeniedException.
+      call: 'dax:DescribeClusters',
+      deny: () => serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], daxError: daxError('AccessDeniedException') } }),
+      source: (inv) => [inv.regions[0]!.dax],
+      code: 'AccessDeniedException',
+      unreadNames: ['eu-west-1.dax'],
+    },
+    {
+      call: 'iam:ListAccessKeys',
+      deny: () => iam.on(ListAccessKeysCommand).rejects(iamError('AccessDenied')),
+      source: (inv) => Object.values(inv.accessKeys),
+      code: 'AccessDenied',
+      unreadNames: [], // every looked-up user, taken from the inventory below
+    },
+  ];
+
+  it.each(cases)('$call denied: that source unread with code $code, the others read', async ({ call, deny, source, code, unreadNames }) => {
+    deny();
+    const inv = await collectLive(options());
+    const denied = source(inv);
+    expect(denied.length).toBeGreaterThan(0);
+    for (const s of denied) expect(s).toMatchObject({ state: 'unread', call, code });
+    const names = call === 'iam:ListAccessKeys' ? Object.keys(inv.accessKeys).map((u) => `accessKeys.${u}`) : unreadNames;
+    expectAllReadExcept(inv, names);
+  });
+
+  it('one failing authorization details page makes the whole source unread', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number; Marker?: string }) => {
+      if (input.Marker) throw iamError('ServiceFailure', 'Internal failure');
+      return account.authorizationDetailsPage(input);
+    });
+    const inv = await collectLive(options());
+    expect(inv.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', code: 'ServiceFailure', reason: 'Internal failure' });
+    expect(iam.commandCalls(GetAccountAuthorizationDetailsCommand)).toHaveLength(2);
+  });
+
+  it('a truncated page without a Marker is an error, not a silently short list', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number }) => ({ ...account.authorizationDetailsPage(input), Marker: undefined }));
+    const inv = await collectLive(options());
+    expect(inv.authorizationDetails).toMatchObject({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails' });
+  });
+
+  it('STS failing: the account comes from the credential report root row', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(stsError('ExpiredToken', 'The security token included in the request is expired'));
+    const opts = options();
+    const inv = await collectLive(opts);
+    expect(inv.accountId).toBe(FIXTURE_ACCOUNT_ID);
+    expect(inv.partition).toBe('aws');
+    expect(opts.progress.some((m) => m.includes('sts:GetCallerIdentity') && m.includes('expired'))).toBe(true);
+  });
+
+  it('STS and the report failing: the account comes from the authorization details', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(stsError('ExpiredToken'));
+    iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
+    const other = generateAccount({ users: 3, accountId: '210987654321' });
+    iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number; Marker?: string }) => other.authorizationDetailsPage(input));
+    const inv = await collectLive(options());
+    expect(inv.accountId).toBe('210987654321');
+  });
+
+  it('everything denied: accountId unknown, every source unread, no throw', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(stsError('AccessDenied'));
+    iam.on(GetAccountSummaryCommand).rejects(iamError('AccessDenied'));
+    iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
+    iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError('AccessDenied'));
+    serveRegions(Object.fromEntries(REGIONS.map((r) => [r, { cacheClustersError: elastiCacheError('AccessDenied'), daxError: daxError('AccessDeniedException') }])));
+    const inv = await collectLive(options());
+    expect(inv.accountId).toBe('unknown');
+    expect(inv.partition).toBe('aws');
+    for (const s of [inv.accountSummary, inv.credentialReport, inv.authorizationDetails, ...inv.regions.flatMap((r) => [r.elastiCache, r.dax])]) {
+      expect(s.state).toBe('unread');
+    }
+  });
+});
+
+describe('collectLive: DAX availability', () => {
+  it('a region without DAX gives available:false while another region is read', async () => {
+    const w = world();
+    serveRegions({
+      ...w,
+      'ap-south-2': { cacheClusters: [cacheCluster({ id: 'hyd-1', region: 'ap-south-2' })], daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com') },
+    });
+    const inv = await collectLive(options({ regions: ['eu-west-1', 'ap-south-2'] }));
+    const [eu, hyd] = inv.regions;
+    expect(read(eu!.dax)).toMatchObject({ available: true, clusters: [{ name: 'orders' }] });
+    const unavailable = read(hyd!.dax);
+    expect(unavailable.available).toBe(false);
+    expect(!unavailable.available && unavailable.reason).toContain('ap-south-2');
+    expect(read(hyd!.elastiCache).cacheClusters.map((c) => c.id)).toEqual(['hyd-1']);
+  });
+
+  it('ElastiCache answering with an error still proves the region reachable', async () => {
+    serveRegions({
+      ...world(),
+      'ap-south-2': { cacheClustersError: elastiCacheError('AccessDenied'), daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com') },
+    });
+    const inv = await collectLive(options({ regions: ['ap-south-2'] }));
+    expect(read(inv.regions[0]!.dax).available).toBe(false);
+    expect(inv.regions[0]!.elastiCache).toMatchObject({ state: 'unread', code: 'AccessDenied' });
+  });
+
+  it('offline (ElastiCache unreachable too): DAX is unread, never "not available"', async () => {
+    serveRegions({
+      ...world(),
+      'ap-south-2': {
+        cacheClustersError: dnsNotFoundError('elasticache.ap-south-2.amazonaws.com'),
+        replicationGroupsError: dnsNotFoundError('elasticache.ap-south-2.amazonaws.com'),
+        daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com'),
+      },
+    });
+    const inv = await collectLive(options({ regions: ['ap-south-2', 'eu-west-1'] }));
+    const [hyd, eu] = inv.regions;
+    expect(hyd!.dax).toMatchObject({ state: 'unread', call: 'dax:DescribeClusters', code: 'ENOTFOUND' });
+    expect(hyd!.dax.state === 'unread' && hyd!.dax.reason).toContain('network or DNS failure');
+    expect(hyd!.elastiCache).toMatchObject({ state: 'unread', code: 'ENOTFOUND' });
+    expect(read(eu!.dax).available).toBe(true);
+  });
+
+  it('a temporary DNS failure (EAI_AGAIN) is not "not available"', async () => {
+    serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], daxError: dnsNotFoundError('dax.eu-west-1.amazonaws.com', 'EAI_AGAIN') } });
+    const inv = await collectLive(options({ regions: ['eu-west-1'] }));
+    expect(inv.regions[0]!.dax).toMatchObject({ state: 'unread', code: 'EAI_AGAIN' });
+  });
+
+  it('recognises the ways a missing endpoint surfaces', () => {
+    expect(isMissingEndpoint(dnsNotFoundError('dax.ap-south-2.amazonaws.com'))).toBe(true);
+    expect(isMissingEndpoint(Object.assign(new Error('Inaccessible host: `dax.xx-1.amazonaws.com`'), { name: 'UnknownEndpoint' }))).toBe(true);
+    expect(isMissingEndpoint(new Error('Could not resolve endpoint for dax in xx-1'))).toBe(true);
+    expect(isMissingEndpoint(Object.assign(new Error('wrapped'), { cause: dnsNotFoundError('dax.xx-1.amazonaws.com') }))).toBe(true);
+    expect(isMissingEndpoint(dnsNotFoundError('dax.xx-1.amazonaws.com', 'EAI_AGAIN'))).toBe(false);
+    expect(isMissingEndpoint(dnsNotFoundError('proxy.corp.example'))).toBe(false);
+    expect(isMissingEndpoint(daxError('AccessDeniedException'))).toBe(false);
+  });
+});
+
+describe('collectLive: regions and clients', () => {
+  it('without regions, audits the SDK default region and sends IAM there', async () => {
+    resetAws('eu-central-1');
+    mockIam(iam, account);
+    serveRegions({ 'eu-central-1': { daxClusters: [] } });
+    const regionsSeen: string[] = [];
+    iam.on(GetAccountSummaryCommand).callsFake(async (_input, getClient) => {
+      regionsSeen.push(await (getClient() as { config: { region: () => Promise<string> } }).config.region());
+      return account.summary;
+    });
+    const inv = await collectLive(options({ regions: [] }));
+    expect(inv.regions.map((r) => r.region)).toEqual(['eu-central-1']);
+    expect(regionsSeen).toEqual(['eu-central-1']);
+  });
+
+  it('settings.regions apply when no regions option is given; the option overrides them', async () => {
+    serveRegions({ ...world(), 'ap-southeast-2': {} });
+    const fromSettings = await collectLive(options({ regions: undefined, settings: { regions: ['us-east-1', 'ap-southeast-2'] } }));
+    expect(fromSettings.regions.map((r) => r.region)).toEqual(['us-east-1', 'ap-southeast-2']);
+    const overridden = await collectLive(options({ regions: ['eu-west-1'], settings: { regions: ['us-east-1'] } }));
+    expect(overridden.regions.map((r) => r.region)).toEqual(['eu-west-1']);
+  });
+
+  it('no region anywhere: regional sources unread with the reason, IAM still read in us-east-1', async () => {
+    resetAws(null);
+    mockIam(iam, account);
+    const regionsSeen: string[] = [];
+    iam.on(GetAccountSummaryCommand).callsFake(async (_input, getClient) => {
+      regionsSeen.push(await (getClient() as { config: { region: () => Promise<string> } }).config.region());
+      return account.summary;
+    });
+    const inv = await collectLive(options({ regions: [] }));
+    expect(inv.regions).toEqual([
+      {
+        region: NO_REGION,
+        elastiCache: { state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: NO_REGION_REASON },
+        dax: { state: 'unread', call: 'dax:DescribeClusters', reason: NO_REGION_REASON },
+      },
+    ]);
+    expect(NO_REGION_REASON).toBe('no region configured: pass --region or set AWS_REGION');
+    expect(regionsSeen).toEqual(['us-east-1']);
+    expect(read(inv.accountSummary).accountAccessKeysPresent).toBe(0);
+    expect(elastiCache.calls()).toHaveLength(0);
+    expect(dax.calls()).toHaveLength(0);
+  });
+
+  it('passes the profile and maxAttempts to every client, in standard retry mode', async () => {
+    const seen: { profile?: string; maxAttempts: number; retryMode: string }[] = [];
+    const record = async (getClient: () => unknown) => {
+      type Value<T> = T | (() => Promise<T>);
+      const config = (getClient() as { config: { profile?: string; maxAttempts: Value<number>; retryMode: Value<string> } }).config;
+      const value = async <T>(v: Value<T>): Promise<T> => (typeof v === 'function' ? (v as () => Promise<T>)() : v);
+      seen.push({ profile: config.profile, maxAttempts: await value(config.maxAttempts), retryMode: await value(config.retryMode) });
+    };
+    iam.on(GetAccountSummaryCommand).callsFake(async (_i, getClient) => {
+      await record(getClient);
+      return account.summary;
+    });
+    sts.on(GetCallerIdentityCommand).callsFake(async (_i, getClient) => {
+      await record(getClient);
+      return { Account: FIXTURE_ACCOUNT_ID, Arn: `arn:aws:iam::${FIXTURE_ACCOUNT_ID}:user/auditor` };
+    });
+    dax.on(DescribeClustersCommand).callsFake(async (_i, getClient) => {
+      await record(getClient);
+      return { Clusters: [] };
+    });
+    elastiCache.on(DescribeReplicationGroupsCommand).callsFake(async (_i, getClient) => {
+      await record(getClient);
+      return { ReplicationGroups: [] };
+    });
+    await collectLive(options({ profile: 'audit', maxAttempts: 7, regions: ['eu-west-1'] }));
+    expect(seen).toHaveLength(4);
+    for (const s of seen) expect(s).toEqual({ profile: 'audit', maxAttempts: 7, retryMode: 'standard' });
+  });
+
+  it('partition comes from the caller ARN (aws-cn)', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Account: '111122223333', Arn: 'arn:aws-cn:sts::111122223333:assumed-role/Auditor/session' });
+    const inv = await collectLive(options());
+    expect(inv).toMatchObject({ accountId: '111122223333', partition: 'aws-cn' });
+  });
+});
+
+describe('collectLive: key ID lookups', () => {
+  const key = (ageDays: number, active = true, hours = 0): ReportKeyInput => ({ active, lastRotated: new Date(daysBefore(ageDays).getTime() - hours * 3_600_000) });
+
+  /** Users with their keys; the expected candidates are derived from these ages below, not listed. */
+  const people: { name: string; keys: [ReportKeyInput | null, ReportKeyInput | null] }[] = [
+    { name: 'ancient', keys: [key(400), null] },
+    { name: 'just-over', keys: [key(91), null] },
+    { name: 'at-limit', keys: [key(90, true, 23), null] }, // 90 days and 23 hours: 90 whole days, not over
+    { name: 'inactive-old', keys: [key(500, false), null] },
+    { name: 'slot-two', keys: [key(10), key(200)] },
+    { name: 'rotating', keys: [key(300, false), key(5)] },
+    { name: 'mid', keys: [key(300), key(250)] },
+    { name: 'young', keys: [key(30), null] },
+    { name: 'never', keys: [null, null] },
+  ];
+  const maxKeyAgeDays = 90;
+  const expectedOrder = people
+    .map((p) => ({ name: p.name, ages: p.keys.filter((k): k is ReportKeyInput => !!k && k.active).map((k) => Math.floor((FIXTURE_NOW.getTime() - k.lastRotated.getTime()) / 86_400_000)) }))
+    .map((p) => ({ name: p.name, oldest: Math.max(-1, ...p.ages.filter((a) => a > maxKeyAgeDays)) }))
+    .filter((p) => p.oldest > 0)
+    .sort((a, b) => b.oldest - a.oldest)
+    .map((p) => p.name);
+
+  beforeEach(() => {
+    const csv = credentialReportCsv([
+      rootReportRow({ keys: [key(1000)] }),
+      ...people.map((p) => userReportRow({ name: p.name, keys: p.keys })),
+    ]);
+    iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(csv));
+    iam.on(ListAccessKeysCommand).callsFake((input: { UserName: string }) => {
+      const p = people.find((x) => x.name === input.UserName)!;
+      return listAccessKeysResponse(
+        p.name,
+        p.keys.flatMap((k, i) => (k ? [{ id: `AKIA${p.name.toUpperCase().replace(/-/g, '').padEnd(12, 'X')}000${i + 1}`, active: k.active, createDate: k.lastRotated }] : [])),
+      );
+    });
+  });
+
+  it('looks up only users with an over-age active key, oldest first, capped at keyIdLookups', async () => {
+    expect(expectedOrder.length).toBeGreaterThan(3); // the cap below must bite
+    const inv = await collectLive(options({ settings: { keyIdLookups: 3, maxKeyAgeDays } }));
+    const looked = iam.commandCalls(ListAccessKeysCommand).map((c) => c.args[0].input.UserName);
+    expect(looked).toEqual(expectedOrder.slice(0, 3));
+    expect(Object.keys(inv.accessKeys)).toEqual(expectedOrder.slice(0, 3));
+    const ancient = read(inv.accessKeys.ancient!);
+    expect(ancient).toEqual([{ accessKeyId: 'AKIAANCIENTXXXXX0001', status: 'Active', createDate: key(400).lastRotated.toISOString() }]);
+    expect(looked).not.toContain('<root_account>');
+  });
+
+  it('all candidates when under the cap; none with keyIdLookups 0', async () => {
+    const all = await collectLive(options({ settings: { keyIdLookups: 50, maxKeyAgeDays } }));
+    expect(Object.keys(all.accessKeys)).toEqual(expectedOrder);
+    for (const name of ['at-limit', 'inactive-old', 'rotating', 'young', 'never']) expect(all.accessKeys[name]).toBeUndefined();
+
+    iam.resetHistory();
+    const none = await collectLive(options({ settings: { keyIdLookups: 0, maxKeyAgeDays } }));
+    expect(none.accessKeys).toEqual({});
+    expect(iam.commandCalls(ListAccessKeysCommand)).toHaveLength(0);
+  });
+
+  it('a user deleted since the report: that lookup unread with NoSuchEntity, the others read', async () => {
+    iam.on(ListAccessKeysCommand, { UserName: 'ancient' }).rejects(iamError('NoSuchEntity', 'The user with name ancient cannot be found.'));
+    const inv = await collectLive(options({ settings: { keyIdLookups: 2, maxKeyAgeDays } }));
+    expect(inv.accessKeys.ancient).toMatchObject({ state: 'unread', call: 'iam:ListAccessKeys', code: 'NoSuchEntity' });
+    expect(inv.accessKeys[expectedOrder[1]!]!.state).toBe('read');
+  });
+
+  it(`runs at most ${KEY_LOOKUP_CONCURRENCY} lookups at a time`, async () => {
+    const many = generateAccount({ users: 40, overAgeKeyRatio: 1 });
+    mockIam(iam, many);
+    let inFlight = 0;
+    let peak = 0;
+    iam.on(ListAccessKeysCommand).callsFake(async (input: { UserName: string }) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return many.listAccessKeys(input.UserName);
+    });
+    const inv = await collectLive(options({ settings: { keyIdLookups: 30 } }));
+    expect(Object.keys(inv.accessKeys)).toEqual(many.overAgeUsers.slice(0, 30));
+    expect(peak).toBe(KEY_LOOKUP_CONCURRENCY);
+  });
+});
