@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import type { Inventory, Source } from '#lib/inventory/types.ts';
+import type { Settings } from '#lib/settings.ts';
+import type { Check, Finding, Severity, Status } from '#lib/checks/types.ts';
+import { makeFinding, rootArn, SEVERITIES, severityRank, STATUSES } from '#lib/checks/types.ts';
+import { selectChecks } from '#lib/checks/index.ts';
+import type { CheckId } from '#lib/checks/ids.ts';
+
+export type Trigger = 'schedule' | 'on-demand' | 'local';
+
+export interface SourceReport {
+  source: string;
+  state: 'read' | 'unread';
+  call?: string;
+  reason?: string;
+  code?: string;
+}
+
+export interface CheckOutcome {
+  checkId: CheckId;
+  findings: number;
+  byStatus: Record<Status, number>;
+  /** Reasons of the check's ERROR findings: a check in ERROR resolves nothing downstream. */
+  errors: string[];
+}
+
+export interface RunSummary {
+  runId: string;
+  accountId: string;
+  partition: string;
+  trigger: Trigger;
+  origin: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  collectedAt: string;
+  /** True when every source was read and every selected check ran without an ERROR finding. */
+  complete: boolean;
+  checks: CheckId[];
+  counts: {
+    total: number;
+    byStatus: Record<Status, number>;
+    /** FAIL findings by severity: what the exit code and alerts are about. */
+    failBySeverity: Record<Severity, number>;
+  };
+  checksInError: { checkId: CheckId; reasons: string[] }[];
+  sources: SourceReport[];
+}
+
+export interface AuditResult {
+  run: RunSummary;
+  findings: Finding[];
+  outcomes: CheckOutcome[];
+}
+
+function zeroByStatus(): Record<Status, number> {
+  return Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+}
+
+/**
+ * Runs the checks on an inventory. A check that throws is a bug, but it must not silence the
+ * others nor pass for compliant: it becomes one ERROR finding naming the exception.
+ */
+export function evaluateChecks(inventory: Inventory, settings: Settings, checks: readonly Check[]): { findings: Finding[]; outcomes: CheckOutcome[] } {
+  const findings: Finding[] = [];
+  const outcomes: CheckOutcome[] = [];
+  for (const check of checks) {
+    let produced: Finding[];
+    try {
+      produced = check.evaluate(inventory, settings);
+    } catch (error) {
+      produced = [
+        makeFinding(inventory, check.id, {
+          resource: rootArn(inventory),
+          status: 'ERROR',
+          severity: check.severity,
+          title: `the check failed unexpectedly: ${(error as Error).message}`,
+          details: { exception: String((error as Error).stack ?? error) },
+        }),
+      ];
+    }
+    const byStatus = zeroByStatus();
+    for (const f of produced) byStatus[f.status] += 1;
+    outcomes.push({
+      checkId: check.id,
+      findings: produced.length,
+      byStatus,
+      errors: produced.filter((f) => f.status === 'ERROR').map((f) => `${f.resource}: ${f.title}`),
+    });
+    findings.push(...produced);
+  }
+  return { findings, outcomes };
+}
+
+/** Every Source of the inventory, flattened, to tell the reader what was and was not read. */
+export function describeSources(inventory: Inventory): SourceReport[] {
+  const entry = (source: string, s: Source<unknown>): SourceReport =>
+    s.state === 'read'
+      ? { source, state: 'read' }
+      : { source, state: 'unread', call: s.call, reason: s.reason, ...(s.code ? { code: s.code } : {}) };
+  return [
+    entry('account summary', inventory.accountSummary),
+    entry('credential report', inventory.credentialReport),
+    entry('authorization details', inventory.authorizationDetails),
+    ...inventory.regions.flatMap((r) => [entry(`elasticache ${r.region}`, r.elastiCache), entry(`dax ${r.region}`, r.dax)]),
+    ...Object.entries(inventory.accessKeys).map(([user, s]) => entry(`access keys of ${user}`, s)),
+  ];
+}
+
+/** Sortable and unique: time first, so runs list in order; random suffix, so overlapping runs differ. */
+export function newRunId(at: Date): string {
+  return `${at.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface RunAuditOptions {
+  /** Produces the inventory: live APIs, exported files or the demo account. */
+  collect: () => Promise<Inventory>;
+  settings: Settings;
+  trigger: Trigger;
+  now?: () => Date;
+}
+
+/** The whole audit: collect, evaluate, summarize. Handlers and the command line are shells around it. */
+export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const inventory = await options.collect();
+  const checks = selectChecks(options.settings.checks);
+  const { findings, outcomes } = evaluateChecks(inventory, options.settings, checks);
+  const ended = now();
+
+  const byStatus = zeroByStatus();
+  const failBySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of findings) {
+    byStatus[f.status] += 1;
+    if (f.status === 'FAIL') failBySeverity[f.severity] += 1;
+  }
+  const checksInError = outcomes.filter((o) => o.errors.length > 0).map((o) => ({ checkId: o.checkId, reasons: o.errors }));
+  const sources = describeSources(inventory);
+  return {
+    run: {
+      runId: newRunId(started),
+      accountId: inventory.accountId,
+      partition: inventory.partition,
+      trigger: options.trigger,
+      origin: inventory.origin,
+      startedAt: started.toISOString(),
+      endedAt: ended.toISOString(),
+      durationMs: ended.getTime() - started.getTime(),
+      collectedAt: inventory.collectedAt,
+      complete: checksInError.length === 0 && sources.every((src) => src.state === 'read'),
+      checks: checks.map((c) => c.id),
+      counts: { total: findings.length, byStatus, failBySeverity },
+      checksInError,
+      sources,
+    },
+    findings,
+    outcomes,
+  };
+}
+
+/**
+ * 2 when the audit is incomplete (an ERROR finding, or a source that could not be read even if
+ * no status depended on it), 1 on a FAIL at or above the threshold, else 0.
+ */
+export function exitCodeFor(result: Pick<AuditResult, 'findings' | 'run'>, failOn: Severity | 'none'): 0 | 1 | 2 {
+  const { findings, run } = result;
+  if (!run.complete || findings.some((f) => f.status === 'ERROR')) return 2;
+  if (failOn === 'none') return 0;
+  const threshold = severityRank(failOn);
+  return findings.some((f) => f.status === 'FAIL' && severityRank(f.severity) >= threshold) ? 1 : 0;
+}
