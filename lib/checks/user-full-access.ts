@@ -24,40 +24,33 @@ import {
 } from '#lib/policy/grants.ts';
 import { statementLabel, type NormalizedStatement } from '#lib/policy/statements.ts';
 
-/** One statement that grants all actions, and the path by which it reaches the user. */
-export interface FullAccessGrant {
+/** A statement reaching the user, named by the path it takes (policy, directly or via a group). */
+interface StatementOnPath {
   policy: string;
   policyArn?: string;
   via: 'user' | 'group';
   group?: string;
   path: string;
   statement: string;
-  access: GrantKind;
   actions?: string[];
   notActions?: string[];
-  /** For NotResource grants this is `*`, read together with `notResources`. */
-  resources: string[];
   notResources?: string[];
   conditional: boolean;
   condition?: Record<string, unknown>;
+}
+
+/** One statement that grants all actions, and the path by which it reaches the user. */
+export interface FullAccessGrant extends StatementOnPath {
+  access: GrantKind;
+  /** For NotResource grants this is `*`, read together with `notResources`. */
+  resources: string[];
   /** The statement also lets the user write its own policies: full access one call away. */
   selfEscalation: boolean;
   severity: Severity;
 }
 
-export interface DenyStatement {
-  policy: string;
-  policyArn?: string;
-  via: 'user' | 'group';
-  group?: string;
-  path: string;
-  statement: string;
-  actions?: string[];
-  notActions?: string[];
+export interface DenyStatement extends StatementOnPath {
   resources?: string[];
-  notResources?: string[];
-  conditional: boolean;
-  condition?: Record<string, unknown>;
   /** An unconditional Deny of every action on every resource. */
   full: boolean;
 }
