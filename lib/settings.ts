@@ -2,6 +2,22 @@ import { z } from 'zod';
 import { CHECK_IDS } from '#lib/checks/ids.ts';
 
 /**
+ * A mute entry: `check` and `resource` match exactly, or as an anchored glob where `*` matches
+ * any run of characters (`arn:aws:iam::123456789012:user/ci-*`). A reason is mandatory, so a mute
+ * explains itself; after `expires` it stops muting.
+ */
+const muteSchema = z
+  .object({
+    check: z.string().min(1),
+    resource: z.string().min(1),
+    reason: z.string().trim().min(1, 'a mute needs a reason'),
+    expires: z.iso.date().or(z.iso.datetime({ offset: true })).optional(),
+  })
+  .strict();
+
+export type MuteEntry = z.output<typeof muteSchema>;
+
+/**
  * The one validated settings object. Every field has a default, so `{}` is valid; bounds keep an
  * on-demand payload from asking for nonsense (a negative key age, a million lookups).
  */
@@ -20,6 +36,14 @@ export const settingsSchema = z
     keyIdLookups: z.number().int().min(0).max(1000).default(50),
     /** Upper bound on the wait for `GenerateCredentialReport` to finish. */
     reportWaitSeconds: z.number().int().min(1).max(600).default(60),
+    /** When a run publishes an alert: new or regressed FAIL/ERROR, any open FAIL, or every run. */
+    alertOn: z.enum(['new', 'open', 'always']).default('new'),
+    /** FAIL findings below this severity are not alerted (ERROR always is). */
+    minAlertSeverity: z.enum(['critical', 'high', 'medium', 'low', 'informational']).default('low'),
+    /** How long history items live before DynamoDB's TTL removes them. */
+    historyTtlDays: z.number().int().min(1).max(3650).default(400),
+    /** Findings to store and report as muted, never alerted. */
+    mutes: z.array(muteSchema).max(1000).default([]),
   })
   .strict()
   .refine((s) => s.warnKeyAgeDays <= s.maxKeyAgeDays, {

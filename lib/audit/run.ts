@@ -37,6 +37,8 @@ export interface RunSummary {
   /** True when every source was read and every selected check ran without an ERROR finding. */
   complete: boolean;
   checks: CheckId[];
+  /** Regions audited: a regional finding outside them is out of this run's scope, not resolved. */
+  regions: string[];
   counts: {
     total: number;
     byStatus: Record<Status, number>;
@@ -150,6 +152,7 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
       collectedAt: inventory.collectedAt,
       complete: checksInError.length === 0 && sources.every((src) => src.state === 'read'),
       checks: checks.map((c) => c.id),
+      regions: inventory.regions.map((r) => r.region),
       counts: { total: findings.length, byStatus, failBySeverity },
       checksInError,
       sources,
