@@ -4,7 +4,8 @@ import type { RunSummary } from '#lib/audit/run.ts';
 /**
  * What a run means for one finding, against the state stored by earlier runs:
  * - `new`: never seen before, and not PASS;
- * - `regressed`: seen before as PASS or WARN, or resolved, and now FAIL or ERROR;
+ * - `regressed`: seen before and not open (PASS, or resolved) and now open, or WARN before and
+ *   now FAIL or ERROR (a key that crossed the age limit);
  * - `open`: open before (FAIL, WARN or ERROR, not resolved) and still open;
  * - `resolved`: open before, and now PASS or absent from a complete run;
  * - `unchanged`: PASS before and now, a new PASS, or gone while PASS.
