@@ -1,0 +1,42 @@
+import type { Severity } from '#lib/checks/types.ts';
+import { SEVERITIES } from '#lib/checks/types.ts';
+
+/**
+ * The single-table key schema (docs/store.md). Kept apart from the store so that the CDK stack
+ * and the docs can name the same attributes without importing the SDK-heavy store.
+ */
+
+/** The sparse GSI that holds only open findings. */
+export const OPEN_INDEX = 'open';
+/** History items carry their expiry here; production enables TTL on it (CDK), locally nothing expires. */
+export const TTL_ATTRIBUTE = 'expiresAt';
+/** The table name of local mode. */
+export const LOCAL_TABLE_NAME = 'account-auditor';
+
+export type ItemType = 'finding' | 'run' | 'account' | 'history';
+
+/** Attributes the store adds for keys and bookkeeping, stripped when items are read back. */
+export const KEY_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
+
+export const ACCOUNTS_PK = 'ACCOUNTS';
+export const FINDING_PREFIX = 'FINDING#';
+export const RUN_PREFIX = 'RUN#';
+export const HISTORY_PREFIX = 'HISTORY#';
+
+export const accountPk = (accountId: string): string => `ACCOUNT#${accountId}`;
+export const findingSk = (checkId: string, resource: string): string => `${FINDING_PREFIX}${checkId}#${resource}`;
+export const runSk = (startedAt: string, runId: string): string => `${RUN_PREFIX}${startedAt}#${runId}`;
+export const historyPk = (findingId: string): string => `${FINDING_PREFIX}${findingId}`;
+export const historySk = (at: string, runId: string): string => `${HISTORY_PREFIX}${at}#${runId}`;
+export const openPk = (accountId: string): string => `OPEN#${accountId}`;
+
+/** 1 for critical … 5 for informational: the GSI sort key then lists the most severe first. */
+export function severityDigit(severity: Severity): number {
+  const index = SEVERITIES.indexOf(severity);
+  if (index < 0) throw new Error(`unknown severity: ${String(severity)}`);
+  return index + 1;
+}
+
+export const openSkPrefix = (severity: Severity): string => `${severityDigit(severity)}#`;
+export const openSk = (severity: Severity, checkId: string, resource: string): string =>
+  `${openSkPrefix(severity)}${checkId}#${resource}`;

@@ -1,0 +1,478 @@
+import type { CreateTableCommandInput, DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { NativeAttributeValue, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Severity } from '#lib/checks/types.ts';
+import type { HistoryEntry, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
+import { isOpen } from '#lib/reconcile/types.ts';
+import type { ItemType } from './keys.ts';
+import {
+  accountPk,
+  ACCOUNTS_PK,
+  FINDING_PREFIX,
+  findingSk,
+  HISTORY_PREFIX,
+  historyPk,
+  historySk,
+  KEY_ATTRIBUTES,
+  OPEN_INDEX,
+  openPk,
+  openSk,
+  openSkPrefix,
+  RUN_PREFIX,
+  runSk,
+  TTL_ATTRIBUTE,
+} from './keys.ts';
+
+export { LOCAL_TABLE_NAME, OPEN_INDEX, TTL_ATTRIBUTE } from './keys.ts';
+
+type Item = Record<string, NativeAttributeValue>;
+
+/**
+ * A write that still failed after every retry. It fails the run: the message names how many items
+ * and which, and since every write of saveRun is idempotent, running saveRun again is the repair.
+ */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  /** One line per item that was not written (`finding <id>`, `history <findingId> at <at>`). */
+  readonly failedItems: readonly string[];
+
+  constructor(message: string, failedItems: readonly string[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+    this.failedItems = failedItems;
+  }
+}
+
+export interface StoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  historyTtlDays: number;
+  /** Attempts per BatchWriteItem batch, the first included, before its leftovers fail the run. */
+  maxBatchAttempts?: number;
+  /** Injected by tests to record the backoff instead of waiting. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Injected by tests to make the jitter predictable; in [0, 1). */
+  random?: () => number;
+  /** Requests in flight at once (conditional puts, batches). */
+  concurrency?: number;
+}
+
+export interface SaveResult {
+  /** Current-state items written. */
+  written: number;
+  /** Finding ids whose stored state came from a newer observation: left as they were, without history. */
+  skippedStale: string[];
+  /** History items written. */
+  history: number;
+}
+
+export interface AccountEntry {
+  accountId: string;
+  lastRunAt: string;
+  lastRunId: string;
+}
+
+const BATCH_SIZE = 25;
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 5_000;
+const DAY_SECONDS = 86_400;
+/** How many failed item names an error message spells out; the rest are counted. */
+const NAMED_IN_MESSAGE = 10;
+
+/** Error names DynamoDB (or the SDK after its own retries) uses for "try again later". */
+const RETRYABLE_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs fn over items with at most `limit` in flight; never rejects, so one failure does not orphan the rest. */
+async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        results[index] = { status: 'fulfilled', value: await fn(items[index]!) };
+      } catch (reason) {
+        results[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : String(error);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function omit(item: Item, keys: readonly string[]): Item {
+  const out: Item = { ...item };
+  for (const key of keys) delete out[key];
+  return out;
+}
+
+/** Epoch milliseconds of an observation time; ISO strings of different shapes still compare right. */
+function epochMs(iso: string, what: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new StoreError(`${what} is not a date: ${JSON.stringify(iso)}`);
+  return ms;
+}
+
+/** A change worth a history item: the three changes the reader follows, or any other change of status. */
+function needsHistory(r: ReconciledFinding): boolean {
+  if (r.change === 'new' || r.change === 'regressed' || r.change === 'resolved') return true;
+  // A first-seen PASS (previousStatus null) is not a change of status: no item per compliant resource.
+  return r.previousStatus !== null && r.previousStatus !== r.state.status;
+}
+
+function summarize(failed: readonly string[]): string {
+  const named = failed.slice(0, NAMED_IN_MESSAGE).join('; ');
+  return failed.length > NAMED_IN_MESSAGE ? `${named}; and ${failed.length - NAMED_IN_MESSAGE} more` : named;
+}
+
+/**
+ * The findings store: current state, run records, known accounts and history, in one table
+ * (key schema in docs/store.md). Every read a user needs is one Query; every write is idempotent.
+ */
+export class FindingsStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly historyTtlDays: number;
+  private readonly maxBatchAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly concurrency: number;
+
+  constructor(options: StoreOptions) {
+    this.doc = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.tableName = options.tableName;
+    this.historyTtlDays = options.historyTtlDays;
+    this.maxBatchAttempts = Math.max(1, options.maxBatchAttempts ?? 8);
+    this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
+    this.concurrency = Math.max(1, options.concurrency ?? 16);
+  }
+
+  /** Every current-state item of the account, by finding id: what reconcile compares a run against. */
+  async loadState(accountId: string): Promise<Map<string, StoredFinding>> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': accountPk(accountId), ':prefix': FINDING_PREFIX },
+      // The state decides what is new or resolved: it must include the latest writes.
+      ConsistentRead: true,
+    });
+    return new Map(items.map((item) => {
+      const finding = toFinding(item);
+      return [finding.id, finding];
+    }));
+  }
+
+  /**
+   * Persists a reconciled run: the findings' current state (conditional, so an older run never
+   * overwrites newer state), then their history, then the run record and the account entry.
+   * Writing the same run again leaves the same items, so after a StoreError the repair is to call
+   * it again. The run record comes last: a run whose findings could not all be stored has none.
+   */
+  async saveRun(reconciled: ReconciledRun): Promise<SaveResult> {
+    const { run } = reconciled;
+    const observedAt = epochMs(run.collectedAt, `run ${run.runId} collectedAt`);
+    const expiresAt = Math.floor(observedAt / 1000) + this.historyTtlDays * DAY_SECONDS;
+
+    const outcomes = await settleAll(reconciled.findings, this.concurrency, (r) => this.putFinding(r.state, observedAt));
+    const skippedStale: string[] = [];
+    const failed: string[] = [];
+    const historyItems: { item: Item; label: string }[] = [];
+    let written = 0;
+    outcomes.forEach((outcome, index) => {
+      const r = reconciled.findings[index]!;
+      if (outcome.status === 'rejected') {
+        failed.push(`finding ${r.state.id} (${describeError(outcome.reason)})`);
+      } else if (outcome.value === 'stale') {
+        skippedStale.push(r.state.id);
+      } else {
+        written += 1;
+        if (needsHistory(r)) historyItems.push({ item: this.historyItem(r, run, expiresAt), label: `history ${r.state.id} at ${run.collectedAt}` });
+      }
+    });
+
+    failed.push(...(await this.batchPut(historyItems)));
+    if (failed.length > 0) {
+      throw new StoreError(
+        `run ${run.runId} was not fully stored: ${failed.length} of ${reconciled.findings.length + historyItems.length} items failed after retries ` +
+          `(${summarize(failed)}); the run record was not written; saving the same run again is safe`,
+        failed,
+      );
+    }
+
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: runItem(run) }));
+    await this.putAccount(run);
+    return { written, skippedStale, history: historyItems.length };
+  }
+
+  /** Open findings of the account, most severe first, from the sparse GSI (muted ones included). */
+  async openFindings(accountId: string, filter: { severity?: Severity; checkId?: string } = {}): Promise<StoredFinding[]> {
+    const values: Item = { ':pk': openPk(accountId) };
+    let keyCondition = 'GSI1PK = :pk';
+    if (filter.severity) {
+      keyCondition += ' AND begins_with(GSI1SK, :severity)';
+      values[':severity'] = openSkPrefix(filter.severity);
+    }
+    const input: Omit<QueryCommandInput, 'TableName'> = { IndexName: OPEN_INDEX, KeyConditionExpression: keyCondition, ExpressionAttributeValues: values };
+    if (filter.checkId) {
+      input.FilterExpression = 'checkId = :checkId';
+      values[':checkId'] = filter.checkId;
+    }
+    return (await this.queryAll(input)).map(toFinding);
+  }
+
+  /** The latest runs of the account, newest first. */
+  async latestRuns(accountId: string, limit = 10): Promise<RunRecord[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': accountPk(accountId), ':prefix': RUN_PREFIX },
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+    return items.map((item) => omit(item, KEY_ATTRIBUTES) as RunRecord);
+  }
+
+  /** Every change of status of a finding still within its TTL, oldest first. */
+  async history(findingId: string): Promise<HistoryEntry[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': historyPk(findingId), ':prefix': HISTORY_PREFIX },
+    });
+    return items.map((item) => omit(item, [...KEY_ATTRIBUTES, TTL_ATTRIBUTE]) as HistoryEntry);
+  }
+
+  /** Accounts with at least one stored run, with their latest run. */
+  async accounts(): Promise<AccountEntry[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': ACCOUNTS_PK },
+    });
+    return items.map((item) => ({ accountId: String(item.accountId), lastRunAt: String(item.lastRunAt), lastRunId: String(item.lastRunId) }));
+  }
+
+  /** One logical Query, followed across pages (1 MB each) until done or `limit` items. */
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, limit?: number): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          ...(limit !== undefined ? { Limit: limit - items.length } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && (limit === undefined || items.length < limit));
+    return items;
+  }
+
+  /**
+   * The whole item is replaced, so a finding that is no longer open loses GSI1PK/GSI1SK and leaves
+   * the sparse index. The condition compares observation times of runs (observedAt), not lastSeen:
+   * a finding resolved by absence keeps its old lastSeen, and comparing that would let an older,
+   * overlapping run that still saw the finding reopen it.
+   */
+  private async putFinding(state: StoredFinding, observedAt: number): Promise<'written' | 'stale'> {
+    const item: Item = {
+      ...state,
+      PK: accountPk(state.accountId),
+      SK: findingSk(state.checkId, state.resource),
+      type: 'finding' satisfies ItemType,
+      observedAt,
+      ...(isOpen(state) ? { GSI1PK: openPk(state.accountId), GSI1SK: openSk(state.severity, state.checkId, state.resource) } : {}),
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          // Equal is allowed: the same run written twice leaves the same item.
+          ConditionExpression: 'attribute_not_exists(PK) OR observedAt <= :observedAt',
+          ExpressionAttributeValues: { ':observedAt': observedAt },
+        }),
+      );
+      return 'written';
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return 'stale';
+      throw error;
+    }
+  }
+
+  private historyItem(r: ReconciledFinding, run: RunRecord, expiresAt: number): Item {
+    const entry: HistoryEntry = {
+      findingId: r.state.id,
+      at: run.collectedAt,
+      runId: run.runId,
+      change: r.change,
+      status: r.state.status,
+      previousStatus: r.previousStatus,
+      severity: r.state.severity,
+      title: r.state.title,
+    };
+    return {
+      ...entry,
+      PK: historyPk(entry.findingId),
+      SK: historySk(entry.at, entry.runId),
+      type: 'history' satisfies ItemType,
+      [TTL_ATTRIBUTE]: expiresAt,
+    };
+  }
+
+  /** An older run must not move the account's latest run back; losing that race is not an error. */
+  private async putAccount(run: RunRecord): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { PK: ACCOUNTS_PK, SK: run.accountId, type: 'account' satisfies ItemType, accountId: run.accountId, lastRunAt: run.startedAt, lastRunId: run.runId },
+          ConditionExpression: 'attribute_not_exists(PK) OR lastRunAt <= :startedAt',
+          ExpressionAttributeValues: { ':startedAt': run.startedAt },
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+
+  /** BatchWriteItem in batches of 25, each retrying its UnprocessedItems; returns the labels of items never written. */
+  private async batchPut(entries: readonly { item: Item; label: string }[]): Promise<string[]> {
+    // One batch may not name the same key twice; the last entry for a key wins.
+    const byKey = new Map<string, { item: Item; label: string }>();
+    for (const entry of entries) byKey.set(`${String(entry.item.PK)}\u0000${String(entry.item.SK)}`, entry);
+    const unique = [...byKey.values()];
+    const batches: { item: Item; label: string }[][] = [];
+    for (let i = 0; i < unique.length; i += BATCH_SIZE) batches.push(unique.slice(i, i + BATCH_SIZE));
+    const results = await settleAll(batches, this.concurrency, (batch) => this.writeBatch(batch));
+    return results.flatMap((result, index) =>
+      result.status === 'fulfilled' ? result.value : batches[index]!.map((e) => `${e.label} (${describeError(result.reason)})`),
+    );
+  }
+
+  private async writeBatch(batch: readonly { item: Item; label: string }[]): Promise<string[]> {
+    const labels = new Map(batch.map((e) => [`${String(e.item.PK)}\u0000${String(e.item.SK)}`, e.label]));
+    let pending: Item[] = batch.map((e) => e.item);
+    let lastError: unknown = null;
+    for (let attempt = 1; pending.length > 0 && attempt <= this.maxBatchAttempts; attempt++) {
+      if (attempt > 1) await this.sleep(this.backoff(attempt - 1));
+      try {
+        const output = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } }),
+        );
+        pending = (output.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) => (request.PutRequest?.Item ? [request.PutRequest.Item] : []));
+        lastError = null;
+      } catch (error) {
+        // Throttling that outlasted the SDK's own retries gets ours too; anything else will not heal.
+        if (!RETRYABLE_ERRORS.has(errorName(error))) throw error;
+        lastError = error;
+      }
+    }
+    const reason = lastError ? describeError(lastError) : 'still unprocessed';
+    return pending.map((item) => `${labels.get(`${String(item.PK)}\u0000${String(item.SK)}`) ?? `${String(item.PK)} ${String(item.SK)}`} (${reason} after ${this.maxBatchAttempts} attempts)`);
+  }
+
+  /** Exponential backoff with "equal jitter": half the window fixed, half random, so waits still grow. */
+  private backoff(retry: number): number {
+    const window = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (retry - 1));
+    return Math.round(window / 2 + this.random() * (window / 2));
+  }
+}
+
+function toFinding(item: Item): StoredFinding {
+  return omit(item, [...KEY_ATTRIBUTES, 'observedAt']) as StoredFinding;
+}
+
+function runItem(run: RunRecord): Item {
+  return { ...run, PK: accountPk(run.accountId), SK: runSk(run.startedAt, run.runId), type: 'run' satisfies ItemType };
+}
+
+/** The table as local mode creates it; the CDK stack mirrors it (plus TTL on expiresAt, PITR, encryption). */
+export function tableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'PK', AttributeType: 'S' },
+      { AttributeName: 'SK', AttributeType: 'S' },
+      { AttributeName: 'GSI1PK', AttributeType: 'S' },
+      { AttributeName: 'GSI1SK', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'PK', KeyType: 'HASH' },
+      { AttributeName: 'SK', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: OPEN_INDEX,
+        KeySchema: [
+          { AttributeName: 'GSI1PK', KeyType: 'HASH' },
+          { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
+        ],
+        // ALL: openFindings returns whole findings without a second read per item.
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
+
+async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | null> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table ?? null;
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return null;
+    throw error;
+  }
+}
+
+const isActive = (table: TableDescription): boolean =>
+  table.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+
+/**
+ * Creates the table if missing and waits until it and its index are ACTIVE (local mode). An
+ * existing table without the open index is refused: openFindings would fail on every call.
+ */
+export async function ensureTable(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { timeoutMs?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<void> {
+  const sleep = options.sleep ?? defaultSleep;
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  let table = await describeTable(client, tableName);
+  if (!table) {
+    try {
+      table = (await client.send(new CreateTableCommand(tableDefinition(tableName)))).TableDescription ?? null;
+    } catch (error) {
+      // Another process created it first: fine, wait for it like for our own.
+      if (errorName(error) !== 'ResourceInUseException') throw error;
+    }
+  }
+  for (let delay = 50; !table || !isActive(table); delay = Math.min(delay * 2, 2_000)) {
+    if (Date.now() > deadline) throw new StoreError(`table ${tableName} did not become ACTIVE in time (status ${table?.TableStatus ?? 'unknown'})`);
+    await sleep(delay);
+    table = await describeTable(client, tableName);
+  }
+  if (!(table.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === OPEN_INDEX)) {
+    throw new StoreError(`table ${tableName} exists without the "${OPEN_INDEX}" index; it was not created by account-auditor`);
+  }
+}

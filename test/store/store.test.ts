@@ -1,0 +1,421 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { startLocalStore } from '#lib/store/local.ts';
+import type { StoreOptions } from '#lib/store/store.ts';
+import { ensureTable, FindingsStore, StoreError, tableDefinition } from '#lib/store/store.ts';
+import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
+
+const DAY_SECONDS = 86_400;
+const alice = userArn('alice');
+const bob = userArn('bob');
+const carol = userArn('carol');
+const dave = userArn('dave');
+
+let local: LocalStore;
+let client: DynamoDBClient;
+
+beforeEach(async () => {
+  local = await startLocalStore(null);
+  client = local.client;
+});
+
+afterEach(async () => {
+  await local.close();
+});
+
+function makeStore(options: Partial<StoreOptions> = {}): FindingsStore {
+  return new FindingsStore({ client, tableName: local.tableName, historyTtlDays: 400, ...options });
+}
+
+const dump = () => dumpTable(client, local.tableName);
+const itemOf = (items: Record<string, unknown>[], id: string) => items.find((i) => i.type === 'finding' && i.id === id);
+
+/** One run in which every listed state is new (FAIL/WARN/ERROR) or a new PASS. */
+function firstRun(runId: string, at: string, states: StoredFinding[]): ReconciledRun {
+  return reconciledRun(
+    runRecord(runId, at),
+    states.map((s) => change(s.status === 'PASS' ? 'unchanged' : 'new', null, s)),
+  );
+}
+
+describe('table', () => {
+  it('is on-demand, keyed PK/SK, with the sparse "open" GSI projecting everything', async () => {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: local.tableName }));
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(Table?.KeySchema).toEqual(tableDefinition('x').KeySchema);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus, i.Projection?.ProjectionType])).toEqual([['open', 'ACTIVE', 'ALL']]);
+  });
+
+  it('ensureTable is idempotent, and refuses a table without the open index', async () => {
+    await ensureTable(client, local.tableName);
+    await client.send(
+      new CreateTableCommand({
+        TableName: 'someone-elses',
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }],
+      }),
+    );
+    await expect(ensureTable(client, 'someone-elses')).rejects.toThrow(/without the "open" index/);
+  });
+});
+
+describe('FindingsStore', () => {
+  it('round-trips current state, run records and the account entry', async () => {
+    const store = makeStore();
+    const muted = stored('access-key-age', `${bob}#access_key_1`, 'WARN', {
+      at: T0,
+      runId: 'r0',
+      severity: 'low',
+      mute: { reason: 'rotating next sprint', expires: '2027-01-01', check: 'access-key-age', resource: `${bob}#*` },
+    });
+    const states = [stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0', severity: 'critical' }), muted, stored('user-full-access', carol, 'PASS', { at: T0, runId: 'r0' })];
+    const run = firstRun('r0', T0, states);
+
+    const result = await store.saveRun(run);
+
+    expect(result).toEqual({ written: 3, skippedStale: [], history: 2 });
+    const state = await store.loadState(ACCOUNT);
+    expect(state).toEqual(new Map(states.map((s) => [s.id, s])));
+    expect(await store.latestRuns(ACCOUNT)).toEqual([run.run]);
+    expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T0, lastRunId: 'r0' }]);
+    expect(await store.loadState('999999999999')).toEqual(new Map());
+  });
+
+  it('answers every access pattern with Query alone, never a Scan', async () => {
+    const store = makeStore();
+    await store.saveRun(firstRun('r0', T0, [stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' })]));
+    const sent = recordCommands(client);
+    const id = `${ACCOUNT}#user-full-access#${alice}`;
+
+    await store.loadState(ACCOUNT);
+    await store.openFindings(ACCOUNT);
+    await store.openFindings(ACCOUNT, { severity: 'high', checkId: 'user-full-access' });
+    await store.latestRuns(ACCOUNT, 5);
+    await store.history(id);
+    await store.accounts();
+
+    expect(sent.map((c) => c.name)).toEqual(Array(6).fill('QueryCommand'));
+    expect(sent.map((c) => [c.input.IndexName, c.input.KeyConditionExpression, c.input.FilterExpression])).toEqual([
+      [undefined, 'PK = :pk AND begins_with(SK, :prefix)', undefined],
+      ['open', 'GSI1PK = :pk', undefined],
+      ['open', 'GSI1PK = :pk AND begins_with(GSI1SK, :severity)', 'checkId = :checkId'],
+      [undefined, 'PK = :pk AND begins_with(SK, :prefix)', undefined],
+      [undefined, 'PK = :pk AND begins_with(SK, :prefix)', undefined],
+      [undefined, 'PK = :pk', undefined],
+    ]);
+    expect(sent[3]!.input).toMatchObject({ ScanIndexForward: false, Limit: 5, ExpressionAttributeValues: { ':prefix': 'RUN#' } });
+    expect(sent[4]!.input).toMatchObject({ ExpressionAttributeValues: { ':pk': `FINDING#${id}`, ':prefix': 'HISTORY#' } });
+
+    // Writing uses only puts and batch writes.
+    sent.length = 0;
+    await store.saveRun(firstRun('r1', T1, [stored('user-full-access', bob, 'FAIL', { at: T1, runId: 'r1' })]));
+    expect(new Set(sent.map((c) => c.name))).toEqual(new Set(['PutItemCommand', 'BatchWriteItemCommand']));
+  });
+
+  it('follows Query pages past 1 MB', async () => {
+    const store = makeStore();
+    const big = 'x'.repeat(20_000);
+    const states = Array.from({ length: 60 }, (_, i) =>
+      stored('access-key-age', `${userArn(`user${String(i).padStart(3, '0')}`)}#access_key_1`, 'FAIL', { at: T0, runId: 'r0', details: { big } }),
+    );
+    await store.saveRun(firstRun('r0', T0, states));
+    const sent = recordCommands(client);
+
+    expect((await store.loadState(ACCOUNT)).size).toBe(60);
+    expect((await store.openFindings(ACCOUNT)).length).toBe(60);
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    expect(sent.every((c) => c.name === 'QueryCommand')).toBe(true);
+  });
+
+  it('saving the same run twice leaves identical items', async () => {
+    const store = makeStore();
+    await store.saveRun(firstRun('r0', T0, [stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' }), stored('user-full-access', bob, 'FAIL', { at: T0, runId: 'r0' })]));
+    const run1 = reconciledRun(runRecord('r1', T1), [
+      change('resolved', 'FAIL', stored('user-full-access', alice, 'PASS', { at: T1, runId: 'r1', firstSeen: T0, resolvedAt: T1 })),
+      change('open', 'FAIL', stored('user-full-access', bob, 'FAIL', { at: T1, runId: 'r1', firstSeen: T0, lastChanged: T0 })),
+      change('new', null, stored('access-key-age', `${carol}#access_key_2`, 'WARN', { at: T1, runId: 'r1', severity: 'low' })),
+    ]);
+
+    const first = await store.saveRun(run1);
+    const after = await dump();
+    const second = await store.saveRun(run1);
+
+    expect(await dump()).toEqual(after);
+    expect(second).toEqual(first);
+    expect(first).toEqual({ written: 3, skippedStale: [], history: 2 });
+    // r0: 2 findings + 2 history + run; r1: 1 new finding + 2 history + run; 1 account entry.
+    expect(after.map((i) => i.type).sort()).toEqual(['account', 'finding', 'finding', 'finding', 'history', 'history', 'history', 'history', 'run', 'run']);
+  });
+
+  it('an older run saved after a newer one changes none of the findings they share, but its run record is stored', async () => {
+    const store = makeStore();
+    const x = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' });
+    const y = stored('access-key-age', `${bob}#access_key_1`, 'FAIL', { at: T0, runId: 'r0', severity: 'medium' });
+    await store.saveRun(firstRun('r0', T0, [x, y]));
+
+    // The newer run (T2): x still open, y gone (resolved by absence: its lastSeen stays T0), z new.
+    const newer = reconciledRun(runRecord('r2', T2), [
+      change('open', 'FAIL', { ...x, lastSeen: T2, runId: 'r2' }),
+      change('resolved', 'FAIL', { ...y, resolvedAt: T2, lastChanged: T2, runId: 'r2' }),
+      change('new', null, stored('user-full-access', carol, 'FAIL', { at: T2, runId: 'r2' })),
+    ]);
+    await store.saveRun(newer);
+    const before = await dump();
+
+    // The older run (T1) finishes last: it saw x turn WARN, y still open, and w for the first time.
+    const w = stored('user-full-access', dave, 'FAIL', { at: T1, runId: 'r1' });
+    const older = reconciledRun(runRecord('r1', T1), [
+      change('open', 'FAIL', { ...x, status: 'WARN', lastSeen: T1, lastChanged: T1, runId: 'r1' }),
+      change('open', 'FAIL', { ...y, lastSeen: T1, runId: 'r1' }),
+      change('new', null, w),
+    ]);
+    const result = await store.saveRun(older);
+
+    expect(result.skippedStale.sort()).toEqual([x.id, y.id].sort());
+    expect(result).toMatchObject({ written: 1, history: 1 });
+    const after = await dump();
+    expect(itemOf(after, x.id)).toEqual(itemOf(before, x.id));
+    expect(itemOf(after, y.id)).toEqual(itemOf(before, y.id));
+    expect((await store.loadState(ACCOUNT)).get(w.id)).toEqual(w);
+    // y stays resolved although its lastSeen (T0) is older than the stale run's observation (T1).
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id).sort()).toEqual([x.id, w.id, `${ACCOUNT}#user-full-access#${carol}`].sort());
+    expect((await store.history(x.id)).map((h) => h.runId)).toEqual(['r0']);
+    expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r2', 'r1', 'r0']);
+    expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T2, lastRunId: 'r2' }]);
+  });
+
+  it('latestRuns is newest first and honours the limit', async () => {
+    const store = makeStore();
+    for (const [id, at] of [['r1', T1], ['r3', T3], ['r0', T0], ['r2', T2]] as const) await store.saveRun(reconciledRun(runRecord(id, at), []));
+    expect((await store.latestRuns(ACCOUNT, 2)).map((r) => r.runId)).toEqual(['r3', 'r2']);
+    expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r3', 'r2', 'r1', 'r0']);
+    await expect(store.latestRuns(ACCOUNT, 0)).rejects.toThrow(RangeError);
+  });
+
+  it('moves findings in and out of the open index as they open and resolve', async () => {
+    const store = makeStore();
+    const a = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0', severity: 'critical' });
+    const b = stored('access-key-age', `${bob}#access_key_1`, 'WARN', { at: T0, runId: 'r0', severity: 'medium' });
+    const c = stored('user-full-access', carol, 'FAIL', { at: T0, runId: 'r0', severity: 'high' });
+    const d = stored('root-access-key', `arn:aws:iam::${ACCOUNT}:root`, 'PASS', { at: T0, runId: 'r0', severity: 'low' });
+    await store.saveRun(firstRun('r0', T0, [b, d, c, a]));
+
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([a.id, c.id, b.id]);
+    expect((await store.openFindings(ACCOUNT))[0]).toEqual(a);
+    expect((await store.openFindings(ACCOUNT, { severity: 'high' })).map((f) => f.id)).toEqual([c.id]);
+    expect(await store.openFindings(ACCOUNT, { severity: 'low' })).toEqual([]);
+    expect((await store.openFindings(ACCOUNT, { checkId: 'user-full-access' })).map((f) => f.id)).toEqual([a.id, c.id]);
+    expect((await store.openFindings(ACCOUNT, { checkId: 'access-key-age', severity: 'medium' })).map((f) => f.id)).toEqual([b.id]);
+    expect(await store.openFindings('999999999999')).toEqual([]);
+    let items = await dump();
+    expect(itemOf(items, a.id)).toMatchObject({ GSI1PK: `OPEN#${ACCOUNT}`, GSI1SK: `1#user-full-access#${alice}` });
+    expect(itemOf(items, b.id)).toMatchObject({ GSI1SK: `3#access-key-age#${bob}#access_key_1` });
+    expect(itemOf(items, d.id)).not.toHaveProperty('GSI1PK');
+
+    // a fixed (PASS), c gone from a complete run (resolved, status kept), b still open.
+    await store.saveRun(
+      reconciledRun(runRecord('r1', T1), [
+        change('resolved', 'FAIL', { ...a, status: 'PASS', lastSeen: T1, lastChanged: T1, resolvedAt: T1, runId: 'r1' }),
+        change('resolved', 'FAIL', { ...c, resolvedAt: T1, lastChanged: T1, runId: 'r1' }),
+        change('open', 'WARN', { ...b, lastSeen: T1, runId: 'r1' }),
+      ]),
+    );
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([b.id]);
+    items = await dump();
+    for (const id of [a.id, c.id, d.id]) {
+      expect(itemOf(items, id)).not.toHaveProperty('GSI1PK');
+      expect(itemOf(items, id)).not.toHaveProperty('GSI1SK');
+    }
+
+    // a regresses.
+    await store.saveRun(reconciledRun(runRecord('r2', T2), [change('regressed', 'PASS', { ...a, lastSeen: T2, lastChanged: T2, runId: 'r2' })]));
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([a.id, b.id]);
+    expect((await store.openFindings(ACCOUNT, { severity: 'critical' }))[0]).toMatchObject({ id: a.id, runId: 'r2', resolvedAt: null });
+  });
+
+  it('keeps one history item per change of status, oldest first, expiring historyTtlDays after it', async () => {
+    const store = makeStore({ historyTtlDays: 30 });
+    const a = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' });
+    const k = stored('access-key-age', `${bob}#access_key_1`, 'WARN', { at: T0, runId: 'r0', severity: 'low' });
+    const e = stored('user-full-access', carol, 'FAIL', { at: T0, runId: 'r0' });
+    const p = stored('user-full-access', dave, 'PASS', { at: T0, runId: 'r0' });
+    await store.saveRun(firstRun('r0', T0, [a, k, e, p]));
+    await store.saveRun(
+      reconciledRun(runRecord('r1', T1), [
+        change('resolved', 'FAIL', { ...a, status: 'PASS', lastSeen: T1, lastChanged: T1, resolvedAt: T1, runId: 'r1' }),
+        change('open', 'WARN', { ...k, lastSeen: T1, runId: 'r1' }), // no change of status: no item
+        change('open', 'FAIL', { ...e, status: 'ERROR', lastSeen: T1, lastChanged: T1, runId: 'r1' }), // still open, but FAIL -> ERROR
+        change('unchanged', 'PASS', { ...p, resolvedAt: T1, runId: 'r1' }), // gone while PASS
+      ]),
+    );
+    await store.saveRun(
+      reconciledRun(runRecord('r2', T2), [
+        change('regressed', 'PASS', { ...a, lastSeen: T2, lastChanged: T2, runId: 'r2' }),
+        change('regressed', 'WARN', { ...k, status: 'FAIL', severity: 'medium', lastSeen: T2, lastChanged: T2, runId: 'r2' }),
+      ]),
+    );
+
+    expect(await store.history(a.id)).toEqual([
+      { findingId: a.id, at: T0, runId: 'r0', change: 'new', status: 'FAIL', previousStatus: null, severity: 'high', title: a.title },
+      { findingId: a.id, at: T1, runId: 'r1', change: 'resolved', status: 'PASS', previousStatus: 'FAIL', severity: 'high', title: a.title },
+      { findingId: a.id, at: T2, runId: 'r2', change: 'regressed', status: 'FAIL', previousStatus: 'PASS', severity: 'high', title: a.title },
+    ]);
+    expect((await store.history(k.id)).map((h) => [h.runId, h.change, h.status, h.severity])).toEqual([
+      ['r0', 'new', 'WARN', 'low'],
+      ['r2', 'regressed', 'FAIL', 'medium'],
+    ]);
+    expect((await store.history(e.id)).map((h) => [h.runId, h.change, h.previousStatus, h.status])).toEqual([
+      ['r0', 'new', null, 'FAIL'],
+      ['r1', 'open', 'FAIL', 'ERROR'],
+    ]);
+    expect(await store.history(p.id)).toEqual([]);
+
+    const history = (await dump()).filter((i) => i.type === 'history');
+    expect(history).toHaveLength(7);
+    for (const item of history) {
+      expect(item.expiresAt).toBe(Date.parse(String(item.at)) / 1000 + 30 * DAY_SECONDS);
+      expect(item.PK).toBe(`FINDING#${String(item.findingId)}`);
+      expect(item.SK).toBe(`HISTORY#${String(item.at)}#${String(item.runId)}`);
+    }
+  });
+
+  it('runs the conditional puts with bounded concurrency', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'PutItemCommand') return next(args);
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        try {
+          await delay(5);
+          return await next(args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      { step: 'initialize', name: 'countInFlight' },
+    );
+    const store = makeStore({ concurrency: 3 });
+    const states = Array.from({ length: 12 }, (_, i) => stored('user-full-access', userArn(`u${i}`), 'FAIL', { at: T0, runId: 'r0' }));
+
+    expect(await store.saveRun(firstRun('r0', T0, states))).toMatchObject({ written: 12, history: 12 });
+    expect(peak).toBe(3);
+  });
+});
+
+describe('BatchWriteItem retries', () => {
+  interface Injection {
+    /** BatchWriteItem calls still to answer with leftovers. */
+    remaining: number;
+    /** Of each such call, how many requests actually reach the table. */
+    keep: (requests: number) => number;
+    calls: number[];
+  }
+
+  /**
+   * Makes the first `remaining` BatchWriteItem calls hand back part of their requests as
+   * UnprocessedItems, as DynamoDB does under load: the rest really is written.
+   */
+  function injectUnprocessed(injection: Injection): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'BatchWriteItemCommand') return next(args);
+        const input = args.input as { RequestItems: Record<string, unknown[]> };
+        const [table, requests] = Object.entries(input.RequestItems)[0]!;
+        injection.calls.push(requests.length);
+        if (injection.remaining <= 0) return next(args);
+        injection.remaining -= 1;
+        const kept = requests.slice(0, injection.keep(requests.length));
+        const left = requests.slice(kept.length);
+        if (kept.length > 0) await next({ ...args, input: { ...input, RequestItems: { [table]: kept } } });
+        return { output: { $metadata: {}, UnprocessedItems: { [table]: left } }, response: {} } as never;
+      },
+      { step: 'initialize', name: 'injectUnprocessed' },
+    );
+  }
+
+  const states = (n: number) => Array.from({ length: n }, (_, i) => stored('user-full-access', userArn(`u${String(i).padStart(2, '0')}`), 'FAIL', { at: T0, runId: 'r0' }));
+
+  it('retries UnprocessedItems with growing, jittered waits until everything is written', async () => {
+    const injection: Injection = { remaining: 3, keep: (n) => Math.floor(n / 2), calls: [] };
+    injectUnprocessed(injection);
+    const waits: number[] = [];
+    const store = makeStore({ concurrency: 1, sleep: async (ms) => void waits.push(ms) });
+    const findings = states(30);
+
+    const result = await store.saveRun(firstRun('r0', T0, findings));
+
+    expect(result).toEqual({ written: 30, skippedStale: [], history: 30 });
+    // Batches of 25 and 5: the first loses half three times (25 -> 13 -> 7 -> 4 -> done).
+    expect(injection.calls).toEqual([25, 13, 7, 4, 5]);
+    expect(waits).toHaveLength(3);
+    // Equal jitter: retry n waits between half and all of 50 ms * 2^(n-1).
+    waits.forEach((ms, i) => {
+      const window = 50 * 2 ** i;
+      expect(ms).toBeGreaterThanOrEqual(window / 2);
+      expect(ms).toBeLessThanOrEqual(window);
+    });
+    for (const f of findings) expect(await store.history(f.id)).toHaveLength(1);
+  });
+
+  it('fails loudly with StoreError when items stay unprocessed, losing nothing already written', async () => {
+    const injection: Injection = { remaining: Number.POSITIVE_INFINITY, keep: () => 0, calls: [] };
+    injectUnprocessed(injection);
+    const waits: number[] = [];
+    const store = makeStore({ maxBatchAttempts: 4, sleep: async (ms) => void waits.push(ms), random: () => 0.5 });
+    const findings = states(30);
+    const run = firstRun('r0', T0, findings);
+
+    const error: unknown = await store.saveRun(run).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(StoreError);
+    const storeError = error as StoreError;
+    expect(storeError.message).toMatch(/run r0 was not fully stored: 30 of 60 items failed/);
+    expect(storeError.message).toMatch(/and 20 more/);
+    expect(storeError.failedItems).toHaveLength(30);
+    expect(storeError.failedItems[0]).toMatch(/^history 123456789012#user-full-access#arn:aws:iam::123456789012:user\/u\d\d at 2026-11-01T02:00:00.000Z \(still unprocessed after 4 attempts\)$/);
+    expect(injection.calls).toHaveLength(8); // two batches, four attempts each
+    expect(waits.sort((x, y) => x - y)).toEqual([38, 38, 75, 75, 150, 150]);
+    // The current state is intact; no run record claims a run that was not fully stored.
+    expect(await store.loadState(ACCOUNT)).toEqual(new Map(findings.map((f) => [f.id, f])));
+    expect(await store.latestRuns(ACCOUNT)).toEqual([]);
+    expect(await store.accounts()).toEqual([]);
+
+    // Saving the same run again, once DynamoDB cooperates, repairs it.
+    injection.remaining = 0;
+    expect(await store.saveRun(run)).toEqual({ written: 30, skippedStale: [], history: 30 });
+    expect(await store.history(findings[7]!.id)).toHaveLength(1);
+    expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r0']);
+  });
+
+  it('names the findings whose state could not be written, and writes no history for them', async () => {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const item = (args.input as { Item?: { resource?: string } }).Item;
+        if (context.commandName === 'PutItemCommand' && item?.resource === bob) {
+          throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'rejectBob' },
+    );
+    const store = makeStore();
+    const a = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' });
+    const b = stored('user-full-access', bob, 'FAIL', { at: T0, runId: 'r0' });
+
+    const error = (await store.saveRun(firstRun('r0', T0, [a, b])).catch((e: unknown) => e)) as StoreError;
+
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.failedItems).toEqual([`finding ${b.id} (ValidationException: Item size has exceeded the maximum allowed size)`]);
+    expect(error.message).toMatch(/1 of 3 items failed/);
+    expect([...(await store.loadState(ACCOUNT)).keys()]).toEqual([a.id]);
+    expect(await store.history(a.id)).toHaveLength(1);
+    expect(await store.history(b.id)).toEqual([]);
+  });
+});
