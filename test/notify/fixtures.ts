@@ -1,0 +1,101 @@
+import type { CheckId } from '#lib/checks/ids.ts';
+import type { Severity, Status } from '#lib/checks/types.ts';
+import { SEVERITIES, STATUSES, findingId } from '#lib/checks/types.ts';
+import type { SourceReport } from '#lib/audit/run.ts';
+import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord } from '#lib/reconcile/types.ts';
+import { isOpen } from '#lib/reconcile/types.ts';
+
+export const ACCOUNT = '123456789012';
+export const RUN_ID = '20250301T020000000Z-abcd1234';
+export const AT = '2025-03-01T02:00:00.000Z';
+const EARLIER = '2025-02-01T02:00:00.000Z';
+
+export interface FindingSpec {
+  change: Change;
+  status: Status;
+  severity?: Severity;
+  checkId?: CheckId;
+  resource?: string;
+  title?: string;
+  previousStatus?: Status | null;
+  details?: Record<string, unknown>;
+  mute?: Mute | null;
+}
+
+/** A reconciled finding as `reconcile()` would produce it for the given change. */
+export function finding(spec: FindingSpec): ReconciledFinding {
+  const checkId = spec.checkId ?? 'user-full-access';
+  const resource = spec.resource ?? `arn:aws:iam::${ACCOUNT}:user/alice`;
+  const resolved = spec.change === 'resolved';
+  const previousStatus =
+    spec.previousStatus !== undefined ? spec.previousStatus : spec.change === 'new' ? null : spec.change === 'regressed' ? 'PASS' : resolved ? 'FAIL' : spec.status;
+  return {
+    change: spec.change,
+    previousStatus,
+    state: {
+      id: findingId(ACCOUNT, checkId, resource),
+      accountId: ACCOUNT,
+      checkId,
+      resource,
+      status: spec.status,
+      severity: spec.severity ?? 'high',
+      title: spec.title ?? `${checkId} finding for ${resource}`,
+      details: spec.details ?? {},
+      firstSeen: spec.change === 'new' ? AT : EARLIER,
+      lastSeen: AT,
+      lastChanged: AT,
+      resolvedAt: resolved ? AT : null,
+      runId: RUN_ID,
+      mute: spec.mute ?? null,
+    },
+  };
+}
+
+export const MUTE: Mute = { reason: 'break-glass user, reviewed quarterly', expires: null, check: 'user-full-access', resource: '*' };
+
+/** A run record whose counts agree with its findings, as the reconciler computes them. */
+export function reconciledRun(findings: ReconciledFinding[], overrides: Partial<RunRecord> = {}): ReconciledRun {
+  const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+  const failBySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  const current = findings.filter((f) => f.change !== 'resolved');
+  for (const f of current) {
+    byStatus[f.state.status] += 1;
+    if (f.state.status === 'FAIL') failBySeverity[f.state.severity] += 1;
+  }
+  const open = findings.filter((f) => isOpen(f.state));
+  const count = (c: Change) => findings.filter((f) => f.change === c).length;
+  const checksInError = overrides.checksInError ?? [];
+  const sources: SourceReport[] = overrides.sources ?? [
+    { source: 'account summary', state: 'read' },
+    { source: 'credential report', state: 'read' },
+    { source: 'authorization details', state: 'read' },
+  ];
+  const run: RunRecord = {
+    runId: RUN_ID,
+    accountId: ACCOUNT,
+    partition: 'aws',
+    trigger: 'schedule',
+    origin: 'live',
+    startedAt: AT,
+    endedAt: AT,
+    durationMs: 1200,
+    collectedAt: AT,
+    complete: checksInError.length === 0 && sources.every((s) => s.state === 'read'),
+    checks: ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
+    regions: ['eu-west-1'],
+    counts: {
+      total: current.length,
+      byStatus,
+      failBySeverity,
+      new: count('new'),
+      regressed: count('regressed'),
+      resolved: count('resolved'),
+      open: open.length,
+      muted: open.filter((f) => f.state.mute !== null).length,
+    },
+    checksInError,
+    sources,
+    ...overrides,
+  };
+  return { run, findings };
+}
