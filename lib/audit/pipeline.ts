@@ -1,0 +1,53 @@
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { AuditResult, RunAuditOptions } from './run.ts';
+import { runAudit } from './run.ts';
+import { reconcile } from '#lib/reconcile/reconcile.ts';
+import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
+import type { FindingsStore, SaveResult } from '#lib/store/store.ts';
+import type { Alert } from '#lib/notify/alert.ts';
+import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
+
+export interface PipelineOptions extends RunAuditOptions {
+  /** Where state lives between runs; without one, every open finding counts as new. */
+  store?: FindingsStore | null;
+  /** Where alerts go; without one, the alert is built (for display) but not published. */
+  topic?: { client: SNSClient; topicArn: string } | null;
+  /** Named in alerts as where the full list is. */
+  tableName?: string;
+  /** Evaluate and reconcile, but write nothing and publish nothing. */
+  dryRun?: boolean;
+}
+
+export interface PipelineResult {
+  result: AuditResult;
+  reconciled: ReconciledRun;
+  /** null when nothing was stored (no store, or a dry run). */
+  saved: SaveResult | null;
+  alert: {
+    wanted: boolean;
+    reason: string;
+    alert: Alert;
+    /** The SNS message ID when it was published. */
+    messageId: string | null;
+  };
+}
+
+/**
+ * The whole nightly job: collect, evaluate, reconcile with stored state, persist, alert. The
+ * Lambda handler and the command line are shells around it.
+ */
+export async function auditAndRecord(options: PipelineOptions): Promise<PipelineResult> {
+  const result = await runAudit(options);
+  const store = options.dryRun ? null : (options.store ?? null);
+  const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
+  const reconciled = reconcile(result, previous, options.settings.mutes);
+  const saved = store ? await store.saveRun(reconciled) : null;
+
+  const decision = shouldAlert(reconciled, options.settings);
+  const alert = buildAlert(reconciled, options.settings, options.tableName ? { tableName: options.tableName } : {});
+  let messageId: string | null = null;
+  if (decision.alert && options.topic && !options.dryRun) {
+    messageId = (await publishAlert(options.topic.client, options.topic.topicArn, alert)).messageId;
+  }
+  return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
+}
