@@ -1,5 +1,5 @@
 import type { AuthorizationDetails, IamRole, PolicyDocument } from '#lib/inventory/types.ts';
-import { isAllActions, normalizeStatements, wildcardMatch } from '#lib/policy/statements.ts';
+import { isAllActions, normalizeStatements, statementLabel, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 import type { Check, Finding } from './types.ts';
 import { allRolesArn, errorFinding, makeFinding } from './types.ts';
 import { describeUnread, gatherRegional } from './regional.ts';
@@ -8,11 +8,51 @@ const ID = 'dax-service-role' as const;
 const DAX_SERVICE = 'dax.amazonaws.com';
 const DAX_SLR_PATH = '/aws-service-role/dax.amazonaws.com/';
 
-type Trust = { trusts: boolean } | { error: string };
+/**
+ * `trusts`: some Allow lets dax.amazonaws.com call sts:AssumeRole and no unconditional Deny takes it
+ * back. `deniedBy` names the Deny that does; `conditionalDenies` the Denies that may, depending on
+ * their conditions (not evaluated: the role is still counted as trusting DAX).
+ */
+type Trust = { trusts: boolean; deniedBy?: string; conditionalDenies?: string[] } | { error: string };
 
 function assumeRoleAction(action: string): boolean {
   const a = action.toLowerCase();
   return isAllActions(a) || a === 'sts:*' || a === 'sts:assumerole';
+}
+
+function servicesOf(principal: Record<string, string[]>): string[] {
+  return Object.entries(principal).find(([type]) => type.toLowerCase() === 'service')?.[1] ?? [];
+}
+
+function namesDax(services: string[]): boolean {
+  return services.some((svc) => wildcardMatch(svc.trim().toLowerCase(), DAX_SERVICE));
+}
+
+/** Whether an Allow grants DAX the assume call: a Service principal naming it, sts:AssumeRole. */
+function allowsDax(s: NormalizedStatement): boolean {
+  if (s.effect !== 'Allow' || !s.actions?.some(assumeRoleAction) || s.principal === null || s.principal === '*') {
+    return false;
+  }
+  return namesDax(servicesOf(s.principal));
+}
+
+/**
+ * Whether a Deny reaches DAX assuming the role: its Principal is everyone (`*`, `{"AWS": "*"}`)
+ * or a Service naming DAX, and its Action (or NotAction) covers sts:AssumeRole. Read widely: a
+ * Deny taken for broader than it is can only turn a PASS into a FAIL, never the reverse.
+ * (IAM refuses NotPrincipal in a role trust policy, so it is not read here.)
+ */
+function deniesDax(s: NormalizedStatement): boolean {
+  if (s.effect !== 'Deny' || s.principal === null) return false;
+  const principalCovers =
+    s.principal === '*' ||
+    Object.entries(s.principal).some(([type, ids]) => type.toLowerCase() === 'aws' && ids.some((id) => id.trim() === '*')) ||
+    namesDax(servicesOf(s.principal));
+  if (!principalCovers) return false;
+  const covers = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.trim().toLowerCase(), 'sts:assumerole');
+  if (s.actions) return s.actions.some(covers);
+  if (s.notActions) return !s.notActions.some(covers);
+  return false;
 }
 
 /** Does the trust policy let the DAX service assume the role? Found by trust, never by name. */
@@ -20,14 +60,13 @@ export function trustsDax(trustPolicy: PolicyDocument): Trust {
   if (!trustPolicy.ok) return { error: trustPolicy.error };
   const read = normalizeStatements(trustPolicy.document);
   if (!read.ok) return { error: read.error };
-  const trusts = read.statements.some((s) => {
-    if (s.effect !== 'Allow' || !s.actions?.some(assumeRoleAction) || s.principal === null || s.principal === '*') {
-      return false;
-    }
-    const services = Object.entries(s.principal).find(([type]) => type.toLowerCase() === 'service')?.[1] ?? [];
-    return services.some((svc) => wildcardMatch(svc.toLowerCase(), DAX_SERVICE));
-  });
-  return { trusts };
+  if (!read.statements.some(allowsDax)) return { trusts: false };
+  const denies = read.statements.filter(deniesDax);
+  // An explicit Deny overrides any Allow: one without a condition always applies.
+  const unconditional = denies.find((s) => s.condition === null);
+  if (unconditional) return { trusts: false, deniedBy: statementLabel(unconditional) };
+  if (denies.length > 0) return { trusts: true, conditionalDenies: denies.map(statementLabel) };
+  return { trusts: true };
 }
 
 /** The DynamoDB actions a role's policies allow, by policy, for the details. */
@@ -132,8 +171,8 @@ export const daxServiceRole: Check = {
             resource: clusterArn(c),
             status: 'FAIL',
             severity: 'high',
-            title: `DAX cluster ${c.name} (${c.region}) uses ${role.name}, which does not trust ${DAX_SERVICE}`,
-            details: { ...base, rolesTrustingDax: rolesFound },
+            title: `DAX cluster ${c.name} (${c.region}) uses ${role.name}, which does not trust ${DAX_SERVICE}${t && 'deniedBy' in t && t.deniedBy ? ` (its trust policy denies it: ${t.deniedBy})` : ''}`,
+            details: { ...base, ...(t && 'deniedBy' in t && t.deniedBy ? { trustDeniedBy: t.deniedBy } : {}), rolesTrustingDax: rolesFound },
           }),
         );
       } else {
@@ -143,7 +182,12 @@ export const daxServiceRole: Check = {
             status: 'PASS',
             severity: 'informational',
             title: `DAX cluster ${c.name} (${c.region}) uses ${role.name}, which trusts ${DAX_SERVICE}`,
-            details: { ...base, dynamodbPermissions: dynamoDbPermissions(role, auth.data) },
+            details: {
+              ...base,
+              dynamodbPermissions: dynamoDbPermissions(role, auth.data),
+              // Conditions are not evaluated: a conditional Deny may still stop DAX at times.
+              ...(t.conditionalDenies ? { conditionalTrustDenies: t.conditionalDenies } : {}),
+            },
           }),
         );
       }
@@ -155,6 +199,12 @@ export const daxServiceRole: Check = {
       clusters: clusters.items.map((c) => ({ name: c.name, region: c.region, iamRoleArn: c.iamRoleArn })),
       regions: inventory.regions.map((r) => ({ region: r.region, dax: r.dax.state === 'read' ? (r.dax.data.available ? 'read' : 'not available') : 'unread' })),
     };
+    // Roles that would trust DAX but for an unconditional Deny: why they are not counted.
+    const deniedTrust = auth.data.roles.flatMap((r) => {
+      const t = trust.get(r.arn);
+      return t && 'deniedBy' in t && t.deniedBy ? [{ role: r.arn, deniedBy: t.deniedBy }] : [];
+    });
+    if (deniedTrust.length > 0) accountDetails.trustDeniedRoles = deniedTrust;
     if (unreadableTrust.length > 0) {
       accountDetails.unreadableTrustPolicies = unreadableTrust.map((r) => ({ role: r.arn, error: (trust.get(r.arn) as { error: string }).error }));
     }

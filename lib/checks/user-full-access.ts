@@ -51,7 +51,7 @@ export interface FullAccessGrant extends StatementOnPath {
 
 export interface DenyStatement extends StatementOnPath {
   resources?: string[];
-  /** An unconditional Deny of every action on every resource. */
+  /** An unconditional Deny of every action on every resource of the account's partition. */
   full: boolean;
 }
 
@@ -163,7 +163,7 @@ function toGrant(
   };
 }
 
-function toDeny({ origin, statement }: ReachingStatement): DenyStatement {
+function toDeny({ origin, statement }: ReachingStatement, partition: string): DenyStatement {
   return {
     ...originFields(origin),
     statement: statementLabel(statement),
@@ -172,7 +172,7 @@ function toDeny({ origin, statement }: ReachingStatement): DenyStatement {
     ...(statement.resources ? { resources: statement.resources } : {}),
     ...(statement.notResources ? { notResources: statement.notResources } : {}),
     ...conditionFields(statement),
-    full: isFullDeny(statement),
+    full: isFullDeny(statement, partition),
   };
 }
 
@@ -254,8 +254,10 @@ function describeGrant(grant: FullAccessGrant): string {
     }
     case 'resources':
       return `${when}can do all actions on ${list(grant.resources)}${self} ${grant.path}`;
-    case 'all-except-actions':
-      return `${when}can do all actions except ${list(grant.notActions ?? [])}${self} ${grant.path}`;
+    case 'all-except-actions': {
+      const where = grant.notResources ? ` on every resource except ${list(grant.notResources)}` : '';
+      return `${when}can do all actions except ${list(grant.notActions ?? [])}${where}${self} ${grant.path}`;
+    }
     case 'all-except-resources':
       return `${when}can do all actions on every resource except ${list(grant.notResources ?? [])}${self} ${grant.path}`;
   }
@@ -289,7 +291,7 @@ function evaluateUser(inventory: Inventory, details: AuthorizationDetails, user:
   }
   // Worst first, so the title speaks of the grant that sets the severity.
   grants.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
-  const denies = reach.statements.filter((r) => r.statement.effect === 'Deny').map(toDeny);
+  const denies = reach.statements.filter((r) => r.statement.effect === 'Deny').map((r) => toDeny(r, inventory.partition));
   const fullDeny = denies.find((d) => d.full);
   const boundary = assessBoundary(user, details, reach.statements, vars);
   const unreadable: UnreadablePolicy[] = reach.unreadable;

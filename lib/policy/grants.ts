@@ -127,13 +127,21 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
 /**
  * `*`, or an ARN pattern whose every part after the partition is `*` (`arn:aws:*:*:*:*`): both
  * match every resource, and calling the second "narrower" would understate it.
+ *
+ * Without `partition` any partition segment is accepted: the lenient reading, right for an Allow
+ * (reading a grant too widely can only report more). With `partition` (the audited account's:
+ * `aws`, `aws-cn`, `aws-us-gov`...) the pattern's partition segment must match it, so a Deny on
+ * `arn:aws-cn:*:*:*:*` is not mistaken for a Deny of everything in an `aws` account, where it
+ * denies nothing.
  */
-export function isEveryResource(pattern: string): boolean {
+export function isEveryResource(pattern: string, partition?: string): boolean {
   const p = pattern.trim();
   if (p === '*') return true;
   const parts = p.split(':');
   if (parts[0] !== 'arn' || parts.length < 2) return false;
-  if (parts[1] === '*') return parts.slice(2).every((x) => x === '*');
+  const segment = parts[1]!;
+  if (partition !== undefined && !wildcardMatch(segment, partition)) return false;
+  if (segment === '*') return parts.slice(2).every((x) => x === '*');
   return parts.length >= 3 && parts.slice(2).every((x) => x === '*');
 }
 
@@ -141,7 +149,8 @@ export function isEveryResource(pattern: string): boolean {
  * How an Allow statement grants "all actions", if it does:
  * - `full`: all actions on every resource;
  * - `resources`: all actions on the listed resources only;
- * - `all-except-actions`: NotAction on every resource;
+ * - `all-except-actions`: NotAction on every resource, or on every resource but the NotResource
+ *   list (read `notActions` and `notResources` together);
  * - `all-except-resources`: all actions with NotResource.
  */
 export type GrantKind = 'full' | 'resources' | 'all-except-actions' | 'all-except-resources';
@@ -149,14 +158,14 @@ export type GrantKind = 'full' | 'resources' | 'all-except-actions' | 'all-excep
 export function allActionsGrant(statement: NormalizedStatement): GrantKind | null {
   if (statement.effect !== 'Allow') return null;
   const everyResource = coversEveryResource(statement);
-  if (statement.actions?.some(isAllActions)) {
+  // An empty NotAction excludes nothing: that is every action.
+  if (statement.actions?.some(isAllActions) || statement.notActions?.length === 0) {
     if (everyResource) return 'full';
     return statement.notResources ? 'all-except-resources' : 'resources';
   }
-  if (statement.notActions && !statement.notResources && coversEveryResource(statement)) {
-    // An empty NotAction excludes nothing: that is every action.
-    return statement.notActions.length === 0 ? 'full' : 'all-except-actions';
-  }
+  // NotAction with NotResource allows almost every action almost everywhere: as wide as NotAction
+  // on `*` less a few resources, never "nothing in particular".
+  if (statement.notActions && (everyResource || statement.notResources)) return 'all-except-actions';
   return null;
 }
 
@@ -165,20 +174,23 @@ export function allActionsGrant(statement: NormalizedStatement): GrantKind | nul
  * hand-made or damaged export; counting it as every resource keeps an Allow from passing unseen.
  */
 function coversEveryResource(statement: NormalizedStatement): boolean {
-  if (statement.resources) return statement.resources.some(isEveryResource);
+  if (statement.resources) return statement.resources.some((r) => isEveryResource(r));
   if (statement.notResources) return statement.notResources.length === 0;
   return statement.effect === 'Allow';
 }
 
-/** An unconditional Deny of every action on every resource: nothing any Allow grants survives it. */
-export function isFullDeny(statement: NormalizedStatement): boolean {
+/**
+ * An unconditional Deny of every action on every resource of the account's partition: nothing
+ * any Allow grants survives it. A Deny naming another partition's resources denies nothing here.
+ */
+export function isFullDeny(statement: NormalizedStatement, partition: string): boolean {
   return (
     statement.effect === 'Deny' &&
     statement.condition === null &&
     statement.notActions === null &&
     statement.notResources === null &&
     (statement.actions?.some(isAllActions) ?? false) &&
-    (statement.resources?.some(isEveryResource) ?? false)
+    (statement.resources?.some((r) => isEveryResource(r, partition)) ?? false)
   );
 }
 

@@ -140,4 +140,80 @@ describe('dax-service-role', () => {
     expect(trustsDax(doc({ Service: 'dax.amazonaws.com' }, ['sts:TagSession']))).toEqual({ trusts: false });
     expect(trustsDax(doc({ AWS: `arn:aws:iam::${ACCOUNT}:root` }))).toEqual({ trusts: false });
   });
+
+  describe('Deny statements in the trust policy', () => {
+    const allowDax = { Effect: 'Allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' };
+    const trustDoc = (...statements: unknown[]) => ({ ok: true as const, document: { Version: '2012-10-17', Statement: statements } });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['Service dax.amazonaws.com, sts:AssumeRole', { Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      ['a Service list naming DAX, sts:*', { Principal: { Service: ['ec2.amazonaws.com', 'dax.amazonaws.com'] }, Action: 'sts:*' }],
+      ['Principal "*", Action "*"', { Principal: '*', Action: '*' }],
+      ['Principal {"AWS": "*"}, Action in any case', { Principal: { AWS: '*' }, Action: ['sts:TagSession', 'STS:AssumeRole'] }],
+      ['a Service wildcard, NotAction leaving AssumeRole in', { Principal: { Service: '*.amazonaws.com' }, NotAction: 'sts:TagSession' }],
+    ])('an unconditional Deny (%s) overrides the Allow', (_label, deny) => {
+      expect(trustsDax(trustDoc(allowDax, { Sid: 'NoDax', Effect: 'Deny', ...deny }))).toEqual({ trusts: false, deniedBy: 'Sid NoDax' });
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['another service', { Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      ['an account principal', { Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: '*' }],
+      ['another action', { Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:TagSession' }],
+      ['a NotAction excluding AssumeRole', { Principal: '*', NotAction: 'sts:AssumeRole' }],
+    ])('a Deny that does not reach DAX assuming the role (%s) leaves the trust', (_label, deny) => {
+      expect(trustsDax(trustDoc(allowDax, { Effect: 'Deny', ...deny }))).toEqual({ trusts: true });
+    });
+
+    it('a conditional Deny keeps the trust, and is named', () => {
+      const deny = { Sid: 'OnlyFromOrg', Effect: 'Deny', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringNotEquals: { 'aws:SourceAccount': ACCOUNT } } };
+      expect(trustsDax(trustDoc(allowDax, deny))).toEqual({ trusts: true, conditionalDenies: ['Sid OnlyFromOrg'] });
+    });
+
+    it('a Deny without any Allow is still no trust', () => {
+      expect(trustsDax(trustDoc({ Effect: 'Deny', Principal: '*', Action: '*' }))).toEqual({ trusts: false });
+    });
+
+    it('a cluster whose role trusts DAX but denies it unconditionally: FAIL high, naming the Deny; no role counted', () => {
+      const denied = role('DeniedDax', {
+        trust: { Statement: [allowDax, { Sid: 'Lockout', Effect: 'Deny', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      });
+      const f = evaluate(inventory({ auth: { roles: [denied] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: denied.arn }])] }));
+      const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)!;
+      expect(cluster).toMatchObject({ status: 'FAIL', severity: 'high' });
+      expect(cluster.title).toBe(`DAX cluster c1 (us-east-1) uses DeniedDax, which does not trust dax.amazonaws.com (its trust policy denies it: Sid Lockout)`);
+      expect(cluster.details.trustDeniedBy).toBe('Sid Lockout');
+      const account = f.get(accountLevel)!;
+      expect(account).toMatchObject({ status: 'FAIL', severity: 'high' });
+      expect(account.details.rolesTrustingDax).toEqual([]);
+      expect(account.details.trustDeniedRoles).toEqual([{ role: denied.arn, deniedBy: 'Sid Lockout' }]);
+    });
+
+    it('a cluster whose role has only a conditional Deny: PASS, with the Deny noted', () => {
+      const guarded = role('GuardedDax', {
+        trust: { Statement: [allowDax, { Sid: 'SourceOnly', Effect: 'Deny', Principal: '*', Action: 'sts:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }] },
+      });
+      const f = evaluate(inventory({ auth: { roles: [guarded] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: guarded.arn }])] }));
+      const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)!;
+      expect(cluster.status).toBe('PASS');
+      expect(cluster.details.conditionalTrustDenies).toEqual(['Sid SourceOnly']);
+      expect(f.get(accountLevel)?.status).toBe('PASS');
+    });
+  });
+
+  it('excludes roles under the service-linked path by path, not by name', () => {
+    // Any name under /aws-service-role/ is excluded; a role merely named like the SLR is not.
+    const slr = role('AWSServiceRoleForDAX', { path: '/aws-service-role/dax.amazonaws.com/', trust: trustFor('dax.amazonaws.com') });
+    const slrRenamed = role('SomethingElse', { path: '/aws-service-role/dax.amazonaws.com/', trust: trustFor('dax.amazonaws.com') });
+    const lookalike = role('AWSServiceRoleForDAX', { path: '/service-role/', trust: trustFor('dax.amazonaws.com') });
+
+    const onlySlr = evaluate(inventory({ auth: { roles: [slr, slrRenamed] }, regions: [daxRegion('us-east-1', [])] })).get(accountLevel)!;
+    expect(onlySlr).toMatchObject({ status: 'WARN', severity: 'low' });
+    expect(onlySlr.details.rolesTrustingDax).toEqual([]);
+    expect(onlySlr.details.serviceLinkedRole).toEqual([slr.arn, slrRenamed.arn]);
+
+    const withLookalike = evaluate(inventory({ auth: { roles: [slr, lookalike] }, regions: [daxRegion('us-east-1', [])] })).get(accountLevel)!;
+    expect(withLookalike.status).toBe('PASS');
+    expect(withLookalike.title).toBe('1 role(s) trust dax.amazonaws.com: AWSServiceRoleForDAX');
+    expect((withLookalike.details.rolesTrustingDax as { arn: string }[]).map((r) => r.arn)).toEqual([lookalike.arn]);
+  });
 });

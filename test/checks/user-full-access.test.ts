@@ -275,6 +275,55 @@ describe('user-full-access: narrower grants', () => {
     });
   });
 
+  it('fails high for Allow NotAction with NotResource, naming both exceptions', () => {
+    const f = evaluateOne({
+      users: [inlineUser('erin', { Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::x' })],
+    });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe(
+      'erin can do all actions except iam:* on every resource except arn:aws:s3:::x directly via inline policy Inline (inline on user erin)',
+    );
+    expect(grantsOf(f)).toEqual([
+      expect.objectContaining({
+        access: 'all-except-actions',
+        notActions: ['iam:*'],
+        resources: ['*'],
+        notResources: ['arn:aws:s3:::x'],
+        selfEscalation: false,
+        severity: 'high',
+      }),
+    ]);
+    expect(f.details.commands).toEqual(['aws iam delete-user-policy --user-name erin --policy-name Inline']);
+  });
+
+  it('notes self-escalation for NotAction with NotResource when neither excludes the self-grant calls on the user', () => {
+    const f = evaluateOne({
+      users: [inlineUser('erin', { Effect: 'Allow', NotAction: ['s3:*'], NotResource: ['arn:aws:s3:::x', 'arn:aws:s3:::x/*'] })],
+    });
+    expect(f.status).toBe('FAIL');
+    expect(f.title).toContain(
+      'can do all actions except s3:* on every resource except arn:aws:s3:::x, arn:aws:s3:::x/* (can grant itself any permission)',
+    );
+    expect(grantsOf(f)[0]).toMatchObject({ access: 'all-except-actions', selfEscalation: true });
+  });
+
+  it('drops the self-escalation note when the NotResource excludes the user itself', () => {
+    const f = evaluateOne({
+      users: [inlineUser('erin', { Effect: 'Allow', NotAction: 's3:*', NotResource: `arn:aws:iam::${ACCOUNT}:user/*` })],
+    });
+    expect(f.status).toBe('FAIL');
+    expect(grantsOf(f)[0]).toMatchObject({ access: 'all-except-actions', selfEscalation: false });
+  });
+
+  it('reads an empty NotAction on narrower resources as all actions on them', () => {
+    const f = evaluateOne({ users: [inlineUser('erin', { Effect: 'Allow', NotAction: [], Resource: 'arn:aws:s3:::data/*' })] });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('high');
+    expect(f.title).toContain('erin can do all actions on arn:aws:s3:::data/*');
+    expect(grantsOf(f)[0]).toMatchObject({ access: 'resources', resources: ['arn:aws:s3:::data/*'] });
+  });
+
   it('ignores NotAction on narrower resources (not "all actions" anywhere in particular)', () => {
     const f = evaluateOne({
       users: [inlineUser('erin', { Effect: 'Allow', NotAction: 'iam:*', Resource: 'arn:aws:s3:::data/*' })],
@@ -372,6 +421,49 @@ describe('user-full-access: Deny statements', () => {
     });
     expect(f.status).toBe('FAIL');
     expect(deniesOf(f)[0]).toMatchObject({ notResources: ['arn:aws:s3:::x'], full: false });
+  });
+
+  it('still fails when Deny *:* names every resource of another partition only (arn:aws-cn in an aws account)', () => {
+    const f = evaluateOne({
+      users: [inlineUser('alice', allow(), { Sid: 'ChinaOnly', Effect: 'Deny', Action: '*', Resource: 'arn:aws-cn:*:*:*:*' })],
+    });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('critical');
+    expect(f.title).not.toContain('no effective full access');
+    expect(deniesOf(f)).toEqual([expect.objectContaining({ statement: 'Sid ChinaOnly', resources: ['arn:aws-cn:*:*:*:*'], full: false })]);
+    expect(f.details.reason).toContain('do not neutralise');
+  });
+
+  it.each(['arn:aws:*:*:*:*', 'arn:*:*:*:*:*', 'arn:aws:*'])(
+    'passes when the unconditional Deny *:* is on %s, every resource of the account partition',
+    (resource) => {
+      const f = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: resource })] });
+      expect(f.status).toBe('PASS');
+      expect(deniesOf(f)[0]).toMatchObject({ full: true });
+    },
+  );
+
+  it("judges a Deny's partition against the audited account's partition, not against aws", () => {
+    const run = (denyResource: string) => {
+      const inv: Inventory = {
+        ...inventory({ users: [inlineUser('li', allow(), { Effect: 'Deny', Action: '*', Resource: denyResource })] }),
+        partition: 'aws-cn',
+      };
+      const findings = userFullAccess.evaluate(inv, settings);
+      expect(findings).toHaveLength(1);
+      return findings[0]!;
+    };
+    expect(run('arn:aws-cn:*:*:*:*').status).toBe('PASS');
+    const f = run('arn:aws:*:*:*:*');
+    expect(f.status).toBe('FAIL');
+    expect(deniesOf(f)[0]).toMatchObject({ full: false });
+  });
+
+  it('still counts an Allow on another partition\'s every-resource pattern as full access (lenient for grants)', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', allow({ Resource: 'arn:aws-cn:*:*:*:*' }))] });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('critical');
+    expect(grantsOf(f)[0]).toMatchObject({ access: 'full' });
   });
 
   it('drops the self-grant note when an unconditional Deny blocks both self-grant calls', () => {
