@@ -24,7 +24,8 @@ export type MuteEntry = z.output<typeof muteSchema>;
 export const settingsSchema = z
   .object({
     maxKeyAgeDays: z.number().int().min(1).max(3650).default(90),
-    warnKeyAgeDays: z.number().int().min(0).max(3650).default(80),
+    /** Default: 8/9 of maxKeyAgeDays (80 for 90), so a lower limit alone is valid. */
+    warnKeyAgeDays: z.number().int().min(0).max(3650).optional(),
     /** Regions audited for ElastiCache and DAX; empty means the SDK's default region. */
     regions: z
       .array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be a region name such as eu-west-1'))
@@ -46,10 +47,11 @@ export const settingsSchema = z
     mutes: z.array(muteSchema).max(1000).default([]),
   })
   .strict()
-  .refine((s) => s.warnKeyAgeDays <= s.maxKeyAgeDays, {
+  .refine((s) => s.warnKeyAgeDays === undefined || s.warnKeyAgeDays <= s.maxKeyAgeDays, {
     message: 'warnKeyAgeDays must not exceed maxKeyAgeDays',
     path: ['warnKeyAgeDays'],
-  });
+  })
+  .transform((s) => ({ ...s, warnKeyAgeDays: s.warnKeyAgeDays ?? Math.round((s.maxKeyAgeDays * 8) / 9) }));
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

@@ -5,11 +5,13 @@ import type { Check, Finding, Severity, Status } from '#lib/checks/types.ts';
 import { makeFinding, rootArn, SEVERITIES, severityRank, STATUSES } from '#lib/checks/types.ts';
 import { selectChecks } from '#lib/checks/index.ts';
 import type { CheckId } from '#lib/checks/ids.ts';
+import { inputsOf, type InventoryInput } from '#lib/checks/inputs.ts';
 
 export type Trigger = 'schedule' | 'on-demand' | 'local';
 
 export interface SourceReport {
   source: string;
+  input: InventoryInput;
   state: 'read' | 'unread';
   call?: string;
   reason?: string;
@@ -34,7 +36,7 @@ export interface RunSummary {
   endedAt: string;
   durationMs: number;
   collectedAt: string;
-  /** True when every source was read and every selected check ran without an ERROR finding. */
+  /** True when every source the selected checks read was read and no check ended in ERROR. */
   complete: boolean;
   checks: CheckId[];
   /** Regions audited: a regional finding outside them is out of this run's scope, not resolved. */
@@ -96,16 +98,16 @@ export function evaluateChecks(inventory: Inventory, settings: Settings, checks:
 
 /** Every Source of the inventory, flattened, to tell the reader what was and was not read. */
 export function describeSources(inventory: Inventory): SourceReport[] {
-  const entry = (source: string, s: Source<unknown>): SourceReport =>
+  const entry = (source: string, input: InventoryInput, s: Source<unknown>): SourceReport =>
     s.state === 'read'
-      ? { source, state: 'read' }
-      : { source, state: 'unread', call: s.call, reason: s.reason, ...(s.code ? { code: s.code } : {}) };
+      ? { source, input, state: 'read' }
+      : { source, input, state: 'unread', call: s.call, reason: s.reason, ...(s.code ? { code: s.code } : {}) };
   return [
-    entry('account summary', inventory.accountSummary),
-    entry('credential report', inventory.credentialReport),
-    entry('authorization details', inventory.authorizationDetails),
-    ...inventory.regions.flatMap((r) => [entry(`elasticache ${r.region}`, r.elastiCache), entry(`dax ${r.region}`, r.dax)]),
-    ...Object.entries(inventory.accessKeys).map(([user, s]) => entry(`access keys of ${user}`, s)),
+    entry('account summary', 'accountSummary', inventory.accountSummary),
+    entry('credential report', 'credentialReport', inventory.credentialReport),
+    entry('authorization details', 'authorizationDetails', inventory.authorizationDetails),
+    ...inventory.regions.flatMap((r) => [entry(`elasticache ${r.region}`, 'elastiCache', r.elastiCache), entry(`dax ${r.region}`, 'dax', r.dax)]),
+    ...Object.entries(inventory.accessKeys).map(([user, s]) => entry(`access keys of ${user}`, 'accessKeys', s)),
   ];
 }
 
@@ -138,7 +140,9 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
     if (f.status === 'FAIL') failBySeverity[f.severity] += 1;
   }
   const checksInError = outcomes.filter((o) => o.errors.length > 0).map((o) => ({ checkId: o.checkId, reasons: o.errors }));
-  const sources = describeSources(inventory);
+  // Only the sources the selected checks read count: an unrelated failure does not make a narrowed run incomplete.
+  const needed = inputsOf(checks.map((c) => c.id));
+  const sources = describeSources(inventory).filter((src) => needed.has(src.input));
   return {
     run: {
       runId: newRunId(started),

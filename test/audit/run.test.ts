@@ -33,13 +33,26 @@ describe('runAudit', () => {
     expect(new Set(result.findings.map((f) => f.id)).size).toBe(result.findings.length);
   });
 
-  it('an unread source makes the run incomplete even when no selected check needed it', async () => {
-    const inv = inventory({ regions: [], authorizationDetails: denied('iam:GetAccountAuthorizationDetails') });
-    const result = await runAudit({ collect: async () => inv, settings: settings({ checks: ['root-access-key'] }), trigger: 'local' });
+  it('an unread source a selected check reads makes the run incomplete even when no status depended on it', async () => {
+    const inv = inventory({
+      rows: [reportRow('<root_account>'), reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })],
+      accessKeys: { alice: denied('iam:ListAccessKeys') },
+    });
+    const result = await runAudit({ collect: async () => inv, settings: settings({ checks: ['access-key-age'] }), trigger: 'local' });
     expect(result.findings.every((f) => f.status !== 'ERROR')).toBe(true);
     expect(result.run.complete).toBe(false);
-    expect(result.run.sources).toContainEqual(expect.objectContaining({ source: 'authorization details', state: 'unread', code: 'AccessDenied' }));
+    expect(result.run.sources).toContainEqual(expect.objectContaining({ source: 'access keys of alice', state: 'unread', code: 'AccessDenied' }));
     expect(exitCodeFor(result, 'high')).toBe(2);
+  });
+
+  it('a source no selected check reads does not make a narrowed run incomplete', async () => {
+    const inv = inventory({ authorizationDetails: denied('iam:GetAccountAuthorizationDetails') });
+    const narrowed = await runAudit({ collect: async () => inv, settings: settings({ checks: ['root-access-key'] }), trigger: 'local' });
+    expect(narrowed.run.complete).toBe(true);
+    expect(narrowed.run.sources.map((s) => s.source)).toEqual(['account summary', 'credential report']);
+    expect(exitCodeFor(narrowed, 'high')).toBe(0);
+    const full = await runAudit({ collect: async () => inv, settings: settings(), trigger: 'local' });
+    expect(full.run.complete).toBe(false);
   });
 });
 
@@ -59,5 +72,14 @@ describe('exitCodeFor', () => {
     const r = await result({ summary: { keysPresent: 1 }, report: denied('iam:GetCredentialReport') });
     expect(r.findings.map((f) => f.status).sort()).toEqual(['ERROR', 'FAIL']);
     expect(exitCodeFor(r, 'critical')).toBe(2);
+  });
+});
+
+describe('settings', () => {
+  it('the default warning age follows maxKeyAgeDays, from any source of settings', () => {
+    expect(settings().warnKeyAgeDays).toBe(80);
+    expect(settings({ maxKeyAgeDays: 60 }).warnKeyAgeDays).toBe(53);
+    expect(settings({ maxKeyAgeDays: 60, warnKeyAgeDays: 30 }).warnKeyAgeDays).toBe(30);
+    expect(() => settings({ maxKeyAgeDays: 60, warnKeyAgeDays: 70 })).toThrow(/warnKeyAgeDays must not exceed maxKeyAgeDays/);
   });
 });

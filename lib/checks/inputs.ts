@@ -1,0 +1,16 @@
+import type { CheckId } from './ids.ts';
+
+/** The parts of the Inventory a check reads; a source none of the selected checks reads cannot make a run incomplete. */
+export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizationDetails' | 'elastiCache' | 'dax' | 'accessKeys';
+
+export const CHECK_INPUTS: Record<CheckId, readonly InventoryInput[]> = {
+  'root-access-key': ['accountSummary', 'credentialReport'],
+  'access-key-age': ['credentialReport', 'accessKeys'],
+  'user-full-access': ['authorizationDetails'],
+  'elasticache-service-linked-role': ['authorizationDetails', 'elastiCache'],
+  'dax-service-role': ['authorizationDetails', 'dax'],
+};
+
+export function inputsOf(checks: readonly CheckId[]): Set<InventoryInput> {
+  return new Set(checks.flatMap((c) => CHECK_INPUTS[c]));
+}
