@@ -110,6 +110,16 @@ export function remediationFor(checkId: string, resource: string): string | null
   return user ? command.replaceAll('<user>', user) : command;
 }
 
+/**
+ * A check that knows the exact fix puts it in the finding (user-full-access: one command per
+ * granting path, e.g. remove-user-from-group); it beats the check's generic command.
+ */
+function findingCommand(details: Record<string, unknown>): string | null {
+  const commands = Array.isArray(details.commands) ? details.commands.filter((c): c is string => typeof c === 'string') : [];
+  if (commands.length > 0) return commands.join(' && ');
+  return typeof details.command === 'string' ? details.command : null;
+}
+
 export interface Limits {
   text: number;
   reasons: number;
@@ -126,7 +136,7 @@ export function toItem(f: ReconciledFinding, limits: Limits): AlertItem {
     severity: s.severity,
     title: clip(s.title, limits.text),
     // A resolved finding needs no fix; the command would only add bytes.
-    remediation: f.change === 'resolved' ? null : remediationFor(s.checkId, s.resource),
+    remediation: f.change === 'resolved' ? null : (findingCommand(s.details) ?? remediationFor(s.checkId, s.resource)),
     firstSeen: s.firstSeen,
     previousStatus: f.previousStatus,
   };

@@ -65,7 +65,7 @@ export function select(run: ReconciledRun, settings: AlertSettings): Selection {
     if (f.change === 'resolved') {
       // A resolved finding keeps its last open status when it vanished; one fixed to PASS does not.
       const was = f.previousStatus ?? state.status;
-      if (state.mute === null && alertable(was, state.severity, threshold)) selection.resolved.push(f);
+      if (state.mute === null && alertable(was, f.previousSeverity ?? state.severity, threshold)) selection.resolved.push(f);
       continue;
     }
     if (f.change === 'unchanged' || !isOpen(state)) continue;

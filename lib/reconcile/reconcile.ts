@@ -49,7 +49,7 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
       runId: run.runId,
       mute: findMute(finding, mutes, at),
     };
-    reconciled.push({ change, previousStatus: prev?.status ?? null, state });
+    reconciled.push({ change, previousStatus: prev?.status ?? null, previousSeverity: prev?.severity ?? null, state });
   }
 
   const failedChecks = new Set(run.checksInError.map((c) => c.checkId));
@@ -69,6 +69,7 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
     reconciled.push({
       change: wasOpen ? 'resolved' : 'unchanged',
       previousStatus: prev.status,
+      previousSeverity: prev.severity,
       state: { ...prev, resolvedAt: at, lastChanged: wasOpen ? at : prev.lastChanged, runId: run.runId },
     });
   }

@@ -45,6 +45,8 @@ export function isOpen(state: Pick<StoredFinding, 'status' | 'resolvedAt'>): boo
 export interface ReconciledFinding {
   change: Change;
   previousStatus: Status | null;
+  /** The severity stored before this run: a finding resolved to PASS is judged by what it was. */
+  previousSeverity: Finding['severity'] | null;
   /** The state to store after this run (for a finding resolved by absence: the old one, resolved). */
   state: StoredFinding;
 }

@@ -18,6 +18,7 @@ export interface FindingSpec {
   resource?: string;
   title?: string;
   previousStatus?: Status | null;
+  previousSeverity?: Severity | null;
   details?: Record<string, unknown>;
   mute?: Mute | null;
 }
@@ -32,6 +33,7 @@ export function finding(spec: FindingSpec): ReconciledFinding {
   return {
     change: spec.change,
     previousStatus,
+    previousSeverity: spec.previousSeverity !== undefined ? spec.previousSeverity : previousStatus === null ? null : (spec.severity ?? 'high'),
     state: {
       id: findingId(ACCOUNT, checkId, resource),
       accountId: ACCOUNT,
@@ -66,9 +68,9 @@ export function reconciledRun(findings: ReconciledFinding[], overrides: Partial<
   const count = (c: Change) => findings.filter((f) => f.change === c).length;
   const checksInError = overrides.checksInError ?? [];
   const sources: SourceReport[] = overrides.sources ?? [
-    { source: 'account summary', state: 'read' },
-    { source: 'credential report', state: 'read' },
-    { source: 'authorization details', state: 'read' },
+    { source: 'account summary', input: 'accountSummary', state: 'read' },
+    { source: 'credential report', input: 'credentialReport', state: 'read' },
+    { source: 'authorization details', input: 'authorizationDetails', state: 'read' },
   ];
   const run: RunRecord = {
     runId: RUN_ID,

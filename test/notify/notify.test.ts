@@ -85,7 +85,7 @@ describe('subject', () => {
     const run = reconciledRun(findings, {
       accountId: 'acct\nwith\u0007control “quotes” and a very long name that goes on and on',
       checksInError: [{ checkId: 'root-access-key', reasons: ['x'] }],
-      sources: [{ source: 'credential report', state: 'unread', call: 'iam:GetCredentialReport', reason: 'denied', code: 'AccessDenied' }],
+      sources: [{ source: 'credential report', input: 'credentialReport', state: 'unread', call: 'iam:GetCredentialReport', reason: 'denied', code: 'AccessDenied' }],
     });
     const { subject, summary } = buildAlert(run, OPEN, { maxBytes: SNS_MAX_BYTES });
     expect(subject.length).toBeLessThan(100);
@@ -157,9 +157,9 @@ describe('message', () => {
   it('says what could not be read and which permission is missing', () => {
     const run = reconciledRun([], {
       sources: [
-        { source: 'account summary', state: 'read' },
-        { source: 'credential report', state: 'unread', call: 'iam:GetCredentialReport', reason: 'User: x is not authorized to perform: iam:GetCredentialReport', code: 'AccessDenied' },
-        { source: 'elasticache eu-west-1', state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: 'Rate exceeded', code: 'Throttling' },
+        { source: 'account summary', input: 'accountSummary', state: 'read' },
+        { source: 'credential report', input: 'credentialReport', state: 'unread', call: 'iam:GetCredentialReport', reason: 'User: x is not authorized to perform: iam:GetCredentialReport', code: 'AccessDenied' },
+        { source: 'elasticache eu-west-1', input: 'elastiCache', state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: 'Rate exceeded', code: 'Throttling' },
       ],
     });
     const alert = buildAlert(run, NEW);
@@ -361,7 +361,7 @@ describe('shouldAlert', () => {
 
     it('always alerts an incomplete run, even without an ERROR finding', () => {
       const run = reconciledRun([], {
-        sources: [{ source: 'access keys of bob', state: 'unread', call: 'iam:ListAccessKeys', reason: 'denied', code: 'AccessDenied' }],
+        sources: [{ source: 'access keys of bob', input: 'accessKeys', state: 'unread', call: 'iam:ListAccessKeys', reason: 'denied', code: 'AccessDenied' }],
       });
       expect(run.run.complete).toBe(false);
       const decision = shouldAlert(run, settings);
@@ -448,5 +448,27 @@ describe('publishAlert', () => {
   it('lets an SNS failure fail loudly', async () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('not authorized to perform SNS:Publish'), { name: 'AuthorizationErrorException' }));
     await expect(publishAlert(new SNSClient({ region: 'eu-west-1' }), TOPIC, buildAlert(typicalRun(), NEW))).rejects.toThrow('SNS:Publish');
+  });
+});
+
+describe('judged by what they were', () => {
+  it('a finding resolved to PASS (now informational) is listed as resolved by its previous severity', () => {
+    const run = reconciledRun([
+      finding({ change: 'new', status: 'FAIL', severity: 'critical', resource: 'arn:aws:iam::123456789012:user/zoe' }),
+      finding({ change: 'resolved', status: 'PASS', severity: 'informational', previousStatus: 'FAIL', previousSeverity: 'medium', resource: 'arn:aws:iam::123456789012:user/legacy#access_key_1', checkId: 'access-key-age' }),
+    ]);
+    const alert = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'medium' });
+    expect(alert.summary.resolved.map((i) => i.resource)).toEqual(['arn:aws:iam::123456789012:user/legacy#access_key_1']);
+    const high = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'high' });
+    expect(high.summary.resolved).toEqual([]);
+  });
+
+  it("the fix line uses the finding's own commands when the check gives them", () => {
+    const run = reconciledRun([
+      finding({ change: 'new', status: 'FAIL', severity: 'critical', resource: 'arn:aws:iam::123456789012:user/bob', details: { commands: ['aws iam remove-user-from-group --user-name bob --group-name Operators'] } }),
+    ]);
+    const alert = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'low' });
+    expect(alert.summary.new[0]!.remediation).toBe('aws iam remove-user-from-group --user-name bob --group-name Operators');
+    expect(alert.email).toContain('fix: aws iam remove-user-from-group --user-name bob --group-name Operators');
   });
 });

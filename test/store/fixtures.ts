@@ -39,7 +39,7 @@ export function stored(
 }
 
 export function change(change: Change, previousStatus: Status | null, state: StoredFinding): ReconciledFinding {
-  return { change, previousStatus, state };
+  return { change, previousStatus, previousSeverity: previousStatus === null ? null : state.severity, state };
 }
 
 export function runRecord(runId: string, collectedAt: string, fields: Partial<RunRecord> = {}): RunRecord {
@@ -67,7 +67,7 @@ export function runRecord(runId: string, collectedAt: string, fields: Partial<Ru
       muted: 0,
     },
     checksInError: [],
-    sources: [{ source: 'credential report', state: 'read' }],
+    sources: [{ source: 'credential report', input: 'credentialReport', state: 'read' }],
     ...fields,
   };
 }
