@@ -1,6 +1,8 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import type { AuditResult } from '#lib/audit/run.ts';
+import type { PipelineResult } from '#lib/audit/pipeline.ts';
+import type { HistoryEntry, ReconciledFinding, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import type { Check, Finding, Status } from '#lib/checks/types.ts';
 import { severityRank, STATUSES } from '#lib/checks/types.ts';
 import { ALL_CHECKS } from '#lib/checks/index.ts';
@@ -87,15 +89,115 @@ export function renderTable(result: AuditResult, options: TableOptions = {}): st
   return out.join('\n');
 }
 
-/** `--format json`: the run and every finding, nothing else, so it pipes into jq. */
-export function renderJson(result: AuditResult): string {
-  return JSON.stringify({ run: result.run, findings: sortFindings(result.findings) }, null, 2);
+/** Each finding of this run with what the run means for it (new, open, resolved…), worst first. */
+function findingsWithChanges(p: PipelineResult) {
+  const byId = new Map(p.reconciled.findings.map((r) => [r.state.id, r]));
+  return sortFindings(p.result.findings).map((f) => {
+    const r = byId.get(f.id);
+    return { ...f, change: r?.change ?? 'unchanged', firstSeen: r?.state.firstSeen ?? null, mute: r?.state.mute ?? null };
+  });
 }
 
-const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'resource', 'title', 'details'] as const;
+/** Findings resolved because they are gone from this run (a deleted key, a removed user). */
+function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
+  const current = new Set(p.result.findings.map((f) => f.id));
+  return p.reconciled.findings.filter((r) => r.change === 'resolved' && !current.has(r.state.id));
+}
 
-/** `--format csv`: one row per finding, details as a JSON cell. */
-export function renderCsv(result: AuditResult): string {
-  const rows = sortFindings(result.findings).map((f) => [f.id, f.accountId, f.checkId, f.status, f.severity, f.resource, f.title, JSON.stringify(f.details)]);
+/**
+ * `--format json`: the run record (run ID; counts with new, resolved, open), this run's findings
+ * each with its change, and the findings resolved by absence. Nothing else goes to stdout.
+ */
+export function renderJson(p: PipelineResult): string {
+  const resolved = resolvedByAbsence(p).map((r) => ({ id: r.state.id, checkId: r.state.checkId, resource: r.state.resource, status: r.state.status, title: r.state.title, resolvedAt: r.state.resolvedAt }));
+  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved }, null, 2);
+}
+
+const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change', 'resource', 'title', 'details'] as const;
+
+/** `--format csv`: one row per finding of this run, details as a JSON cell. */
+export function renderCsv(p: PipelineResult): string {
+  const rows = findingsWithChanges(p).map((f) => [f.id, f.accountId, f.checkId, f.status, f.severity, f.change, f.resource, f.title, JSON.stringify(f.details)]);
   return stringify([[...CSV_COLUMNS], ...rows]);
+}
+
+const CHANGE_LINES_SHOWN = 20;
+
+/** What changed since the last run: the part of the report a nightly reader looks at first. */
+export function renderChanges(p: PipelineResult, where: string | null): string {
+  const c = p.reconciled.run.counts;
+  if (where === null) return 'state not kept (--no-store): every open finding counts as new';
+  const out = [`since the last run (state in ${where}): ${c.new} new, ${c.regressed} regressed, ${c.resolved} resolved · ${c.open} open${c.muted ? ` (${c.muted} muted)` : ''}`];
+  const line = (label: string, r: ReconciledFinding) =>
+    `  ${label.padEnd(9)} ${r.state.status.padEnd(5)} ${r.state.status === 'PASS' ? '' : `${r.state.severity} `}${r.state.checkId}: ${r.state.title}${r.state.mute ? ` [muted: ${r.state.mute.reason}]` : ''}`;
+  for (const change of ['new', 'regressed', 'resolved'] as const) {
+    const list = p.reconciled.findings.filter((r) => r.change === change);
+    for (const r of list.slice(0, CHANGE_LINES_SHOWN)) out.push(line(change, r));
+    if (list.length > CHANGE_LINES_SHOWN) out.push(`  … and ${list.length - CHANGE_LINES_SHOWN} more ${change}`);
+  }
+  if (p.saved && p.saved.skippedStale.length > 0) {
+    out.push(`  ${p.saved.skippedStale.length} finding(s) not saved: a newer run already stored them`);
+  }
+  return out.join('\n');
+}
+
+/** The alert as it would be (or was) published, for the terminal. */
+export function renderAlert(p: PipelineResult): string {
+  const { alert } = p;
+  const head = alert.messageId
+    ? `alert published (SNS message ${alert.messageId}): ${alert.reason}`
+    : alert.wanted
+      ? `alert that would be published (no --topic): ${alert.reason}`
+      : `no alert: ${alert.reason}`;
+  if (!alert.wanted) return head;
+  return [head, `Subject: ${alert.alert.subject}`, '', alert.alert.email].join('\n');
+}
+
+function simpleTable(head: string[], rows: string[][], width: number): string {
+  const table = new Table({ head, style: { head: [], border: [], compact: true }, wordWrap: true, colWidths: fitColumns(head.length, width) });
+  for (const r of rows) table.push(r);
+  return table.toString();
+}
+
+/** Even columns with the last one widest: titles are the long part. */
+function fitColumns(n: number, width: number): number[] {
+  const w = Math.max(100, Math.min(width, 220)) - n - 1;
+  const small = Math.floor((w * 0.45) / (n - 1));
+  return [...Array.from({ length: n - 1 }, () => small), w - small * (n - 1)];
+}
+
+/** `account-auditor findings`: the open findings, most severe first, as the store lists them. */
+export function renderOpenFindings(findings: StoredFinding[], width = 160): string {
+  if (findings.length === 0) return 'no open findings';
+  return simpleTable(
+    ['Severity', 'Status', 'Check', 'Open since', 'Finding'],
+    findings.map((f) => [f.severity, f.status, f.checkId, f.lastChanged.slice(0, 10), `${f.title}${f.mute ? ` [muted: ${f.mute.reason}]` : ''}\n${f.id}`]),
+    width,
+  );
+}
+
+/** `account-auditor runs`: the latest runs, newest first. */
+export function renderRuns(runs: RunRecord[], width = 160): string {
+  if (runs.length === 0) return 'no runs stored yet';
+  return simpleTable(
+    ['Started', 'Run', 'Origin', 'Complete', 'Changes'],
+    runs.map((r) => [
+      r.startedAt,
+      r.runId,
+      `${r.trigger} · ${r.origin}`,
+      r.complete ? 'yes' : `no (${r.checksInError.map((c) => c.checkId).join(', ') || 'sources not read'})`,
+      `${r.counts.new} new, ${r.counts.regressed} regressed, ${r.counts.resolved} resolved, ${r.counts.open} open · ${r.counts.byStatus.FAIL} FAIL, ${r.counts.byStatus.ERROR} ERROR`,
+    ]),
+    width,
+  );
+}
+
+/** `account-auditor history <id>`: every change of status, oldest first. */
+export function renderHistory(entries: HistoryEntry[], width = 160): string {
+  if (entries.length === 0) return 'no history for this finding (check the ID with `account-auditor findings`)';
+  return simpleTable(
+    ['At', 'Change', 'Status', 'Run', 'Title'],
+    entries.map((e) => [e.at, e.change, `${e.previousStatus ?? '-'} → ${e.status}`, e.runId, e.title]),
+    width,
+  );
 }

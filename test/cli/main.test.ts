@@ -7,7 +7,9 @@ import { main } from '#lib/cli/main.ts';
 async function cli(...args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await main(['node', 'account-auditor', ...args], {
+  // Tests never touch the state folder of the checkout: runs keep no state unless a test says where.
+  const stateless = args[0] === 'run' && !args.includes('--state-dir') ? [...args, '--no-store'] : args;
+  const code = await main(['node', 'account-auditor', ...stateless], {
     stdout: (t) => {
       stdout += t;
     },
@@ -37,7 +39,7 @@ describe('account-auditor run --demo', () => {
   it('--format json prints only JSON on stdout: { run, findings } with stable IDs', async () => {
     const { stdout } = await cli('run', '--demo', '--format', 'json');
     const parsed = JSON.parse(stdout) as { run: Record<string, unknown>; findings: Record<string, unknown>[] };
-    expect(Object.keys(parsed)).toEqual(['run', 'findings']);
+    expect(Object.keys(parsed)).toEqual(['run', 'findings', 'resolved']);
     expect(parsed.run).toMatchObject({ accountId: '123456789012', origin: 'demo', complete: true });
     expect(parsed.findings.length).toBeGreaterThan(5);
     for (const f of parsed.findings) {
@@ -49,7 +51,7 @@ describe('account-auditor run --demo', () => {
     const json = JSON.parse((await cli('run', '--demo', '--format', 'json')).stdout) as { findings: unknown[] };
     const { stdout } = await cli('run', '--demo', '--format', 'csv');
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toBe('id,accountId,checkId,status,severity,resource,title,details');
+    expect(lines[0]).toBe('id,accountId,checkId,status,severity,change,resource,title,details');
     // Rows can hold quoted newlines only in details; the demo has none, so lines = rows.
     expect(lines.length - 1).toBe(json.findings.length);
   });

@@ -72,7 +72,7 @@ interface JsonOutput {
 async function audit(): Promise<{ code: number; out: JsonOutput; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(['node', 'account-auditor', 'run', '--region', 'us-east-1', '--format', 'json', '--quiet'], {
+  const code = await main(['node', 'account-auditor', 'run', '--region', 'us-east-1', '--format', 'json', '--quiet', '--no-store'], {
     stdout: (t) => {
       stdout += t;
     },
