@@ -29,7 +29,7 @@ describe('README', () => {
   it('the quick start commands exist', () => {
     expect(readme).toContain('npm ci && npm run demo');
     expect(readme).toContain('npm test');
-    expect(pkg.scripts.demo).toContain('--demo');
+    expect(pkg.scripts.demo).toMatch(/account-auditor.js demo$/);
     expect(pkg.scripts.test).toContain('vitest run');
   });
 });

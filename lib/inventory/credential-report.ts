@@ -60,6 +60,23 @@ function keySlot(record: Record<string, string>, slot: KeySlotName, line: number
 }
 
 /**
+ * The header as column names, refusing a name that appears twice: records are keyed by name, so
+ * the last of two `access_key_1_active` columns would silently win and could hide an active key.
+ */
+function uniqueColumns(header: string[]): string[] {
+  const seen = new Set<string>();
+  for (const [index, name] of header.entries()) {
+    if (seen.has(name)) {
+      throw new CredentialReportFormatError(
+        `credential report line 1: column ${name} appears twice (again as column ${index + 1}); a report has each column once`,
+      );
+    }
+    seen.add(name);
+  }
+  return header;
+}
+
+/**
  * Parses the credential report CSV exactly as `GetCredentialReport` returns it (after base64
  * decoding). Anything that does not look like a report throws a CredentialReportFormatError
  * naming the line and column, because a misread report could hide an active key.
@@ -68,11 +85,12 @@ export function parseCredentialReport(csv: string, generatedAt: string | null): 
   let records: Record<string, string>[];
   try {
     records = parse(csv.replace(/^\uFEFF/, ''), {
-      columns: true,
+      columns: uniqueColumns,
       skip_empty_lines: true,
       trim: true,
     }) as Record<string, string>[];
   } catch (error) {
+    if (error instanceof CredentialReportFormatError) throw error;
     throw new CredentialReportFormatError(`credential report is not valid CSV: ${(error as Error).message}`);
   }
   if (records.length === 0) throw new CredentialReportFormatError('credential report has no rows');

@@ -53,11 +53,39 @@ export const LIVE_READ_ACTIONS = [
 export type LiveReadAction = (typeof LIVE_READ_ACTIONS)[number];
 
 /**
- * Credential report polling. AWS usually finishes a report within seconds, so the first polls are
- * quick; the cap keeps a slow report from costing more than one call every 5 s against IAM's low,
- * shared rate limit. The total wait is bounded by `settings.reportWaitSeconds`.
+ * Credential report calls per run, and why so few: SPEC section 2 budgets the IAM calls of a run
+ * whatever the account's size, at 12 plus the key lookups for a 5,000-user account (1
+ * GetAccountSummary + at most 5 report calls + 6 GetAccountAuthorizationDetails pages). So at most
+ * MAX_GENERATE_REPORT_CALLS GenerateCredentialReport calls (the first and 3 polls, a re-generation
+ * after ReportNotPresent/ReportExpired included), and at most MAX_REPORT_CALLS report calls in all
+ * (GetCredentialReport, and its retries after ReportInProgress, included). A backoff that doubles
+ * from a short first wait would spend ~16 calls over a 60 s bound instead.
  */
-export const REPORT_BACKOFF = { initialMs: 500, maxMs: 5_000 } as const;
+export const MAX_GENERATE_REPORT_CALLS = 4;
+export const MAX_REPORT_CALLS = MAX_GENERATE_REPORT_CALLS + 1;
+
+/**
+ * The waits between report calls, as shares of `settings.reportWaitSeconds`: one per poll, each
+ * twice the one before, adding up to the whole bound (1/7, 2/7, 4/7 for 3 polls). Polls come
+ * sooner at first, when a small account's report is usually ready, and the bound is used in full.
+ */
+export const REPORT_WAIT_SHARES: readonly number[] = Array.from(
+  { length: MAX_GENERATE_REPORT_CALLS - 1 },
+  (_, i) => 2 ** i / (2 ** (MAX_GENERATE_REPORT_CALLS - 1) - 1),
+);
+
+/** The waits in milliseconds for a bound, rounded so that they add up to the bound exactly. */
+export function reportWaitsMs(boundMs: number): number[] {
+  let cumulative = 0;
+  let before = 0;
+  return REPORT_WAIT_SHARES.map((share) => {
+    cumulative += share;
+    const until = Math.round(boundMs * Math.min(cumulative, 1));
+    const wait = until - before;
+    before = until;
+    return wait;
+  });
+}
 
 /** At most this many `ListAccessKeys` calls in flight, to stay well under IAM's rate limit. */
 export const KEY_LOOKUP_CONCURRENCY = 5;
@@ -248,26 +276,40 @@ function parseReport(out: GetCredentialReportResponse): Source<CredentialReport>
 }
 
 /**
- * GenerateCredentialReport until COMPLETE, then GetCredentialReport, all within
- * `reportWaitSeconds`. A report that vanished or expired between the two calls is generated again,
- * once: a second disappearance means something else is wrong, and looping would hide it.
+ * GenerateCredentialReport until COMPLETE, then GetCredentialReport, within `reportWaitSeconds`
+ * and within MAX_REPORT_CALLS calls (MAX_GENERATE_REPORT_CALLS of them Generate): the waits follow
+ * REPORT_WAIT_SHARES, and a call is made only when the budget leaves room for it (a Generate only
+ * when a Get can still follow). A report that vanished or expired between the two calls is
+ * generated again, once: a second disappearance means something else is wrong, and looping would
+ * hide it.
  */
 async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Source<CredentialReport>> {
   const boundMs = ctx.settings.reportWaitSeconds * 1000;
   const clock = waitClock(ctx.sleep);
-  let wait: number = REPORT_BACKOFF.initialMs;
-  const backoff = async (): Promise<boolean> => {
-    const remaining = boundMs - clock.elapsed();
-    if (remaining <= 0) return false;
-    await clock.sleep(Math.min(wait, remaining));
-    wait = Math.min(wait * 2, REPORT_BACKOFF.maxMs);
-    return true;
-  };
-  const stillGenerating = (call: string): Unread => ({
+  const waits = reportWaitsMs(boundMs);
+  let calls = 0;
+  let generates = 0;
+  const canGenerate = (): boolean => generates < MAX_GENERATE_REPORT_CALLS && calls + 2 <= MAX_REPORT_CALLS;
+  const canGet = (): boolean => calls < MAX_REPORT_CALLS;
+  const stillGenerating = (call: string, outOfCalls: boolean): Unread => ({
     state: 'unread',
     call,
-    reason: `the credential report was still being generated after ${ctx.settings.reportWaitSeconds} s (reportWaitSeconds); run again in a minute or raise reportWaitSeconds`,
+    reason: outOfCalls
+      ? `the credential report was still being generated after ${calls} report calls in ${Math.round(clock.elapsed() / 1000)} s ` +
+        `(at most ${MAX_REPORT_CALLS} per run, to spare IAM's rate limit); run again in a minute`
+      : `the credential report was still being generated after ${ctx.settings.reportWaitSeconds} s (reportWaitSeconds); run again in a minute or raise reportWaitSeconds`,
   });
+  /**
+   * Waits before the next call, when both the bound and the call budget allow one; otherwise says
+   * why not, without sleeping for a call that will not be made.
+   */
+  const backoff = async (call: string, nextAllowed: boolean): Promise<Unread | null> => {
+    const remaining = boundMs - clock.elapsed();
+    if (waits.length === 0 || remaining <= 0) return stillGenerating(call, false);
+    if (!nextAllowed) return stillGenerating(call, true);
+    await clock.sleep(Math.min(waits.shift()!, remaining));
+    return null;
+  };
 
   ctx.progress('generating the IAM credential report…');
   let regenerated = false;
@@ -275,6 +317,8 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
   for (;;) {
     if (phase === 'generate') {
       let state: string | undefined;
+      calls++;
+      generates++;
       try {
         state = (await iam.send(new GenerateCredentialReportCommand({}))).State;
       } catch (error) {
@@ -284,22 +328,24 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
         phase = 'get';
         continue;
       }
-      if (!(await backoff())) return stillGenerating('iam:GenerateCredentialReport');
+      const stop = await backoff('iam:GenerateCredentialReport', canGenerate());
+      if (stop) return stop;
       ctx.progress(`the IAM credential report is still being generated (${Math.round(clock.elapsed() / 1000)} s)…`);
       continue;
     }
     try {
+      calls++;
       return parseReport(await iam.send(new GetCredentialReportCommand({})));
     } catch (error) {
       if (hasCode(error, ...REPORT_IN_PROGRESS)) {
-        if (!(await backoff())) return stillGenerating('iam:GetCredentialReport');
+        const stop = await backoff('iam:GetCredentialReport', canGet());
+        if (stop) return stop;
         ctx.progress(`waiting for the IAM credential report (${Math.round(clock.elapsed() / 1000)} s)…`);
         continue;
       }
-      if (hasCode(error, ...REPORT_GONE) && !regenerated && clock.elapsed() < boundMs) {
+      if (hasCode(error, ...REPORT_GONE) && !regenerated && clock.elapsed() < boundMs && canGenerate()) {
         regenerated = true;
         phase = 'generate';
-        wait = REPORT_BACKOFF.initialMs;
         ctx.progress(`the IAM credential report was not available (${errorCodes(error).at(-1) ?? 'gone'}); generating it again…`);
         continue;
       }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
+import { NO_REGION } from './live.ts';
 import {
   accountFromArn,
   normalizeAccountSummary,
@@ -56,7 +57,9 @@ const SUMMARY = 'account-summary.json';
 const REPORT_JSON = 'credential-report.json';
 const REPORT_CSV = 'credential-report.csv';
 const DETAILS = 'account-authorization-details.json';
+/** Any file named like a page; only NUMBERED_PAGE names are pages, the others are refused by name. */
 const DETAILS_PAGE = /^account-authorization-details-(.+)\.json$/;
+const NUMBERED_PAGE = /^account-authorization-details-(\d+)\.json$/;
 const CALLER = 'caller-identity.json';
 const MANIFEST = 'manifest.json';
 const ACCESS_KEYS = 'access-keys';
@@ -110,7 +113,7 @@ export const OFFLINE_FILES: readonly OfflineFile[] = [
     file: 'account-authorization-details-<N>.json',
     command: 'aws iam get-account-authorization-details --max-items 1000 [--starting-token <NextToken>]',
     required: false,
-    feeds: 'instead of account-authorization-details.json: pages -1, -2, ... merged in numeric order',
+    feeds: 'instead of account-authorization-details.json: pages -1, -2, ... -N without a gap, each but the last with its NextToken',
   },
   {
     file: `${ACCESS_KEYS}/<UserName>.json`,
@@ -421,6 +424,70 @@ async function loadCredentialReport(dir: string, files: string[]): Promise<Sourc
 const pageOrder = new Intl.Collator('en', { numeric: true });
 const DETAIL_LISTS = ['UserDetailList', 'GroupDetailList', 'RoleDetailList', 'Policies'];
 
+const pageFile = (n: number): string => `account-authorization-details-${n}.json`;
+
+function listing(names: string[]): string {
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/**
+ * The page files must be the pages of one export, numbered 1 to N without a gap: a missing page
+ * would drop its users, groups, roles and policies from the audit, and a file that is not named by
+ * its page number may be a page the user meant to include (or a stale copy), so neither is guessed.
+ */
+function checkPageNames(names: string[]): Unread | null {
+  const unnumbered = names.filter((name) => !NUMBERED_PAGE.test(name));
+  if (unnumbered.length > 0) {
+    return {
+      state: 'unread',
+      call: unnumbered[0]!,
+      reason:
+        `${listing(unnumbered)} ${unnumbered.length === 1 ? 'is' : 'are'} not named like a page (${pageFile(1)}, ${pageFile(2)}, ...): ` +
+        'rename a page of this export after its number, or move any other file out of the folder',
+      code: 'InvalidFile',
+    };
+  }
+  const byNumber = new Map<number, string[]>();
+  for (const name of names) {
+    const n = Number(NUMBERED_PAGE.exec(name)![1]);
+    byNumber.set(n, [...(byNumber.get(n) ?? []), name]);
+  }
+  for (const [n, same] of byNumber) {
+    if (same.length > 1) {
+      return { state: 'unread', call: same[1]!, reason: `${listing(same)} are both page ${n}: keep one`, code: 'InvalidFile' };
+    }
+  }
+  if (byNumber.has(0)) {
+    return { state: 'unread', call: byNumber.get(0)![0]!, reason: `${byNumber.get(0)![0]} is an extra page: pages are numbered from 1`, code: 'InvalidFile' };
+  }
+  const last = Math.max(...byNumber.keys());
+  const missing = Array.from({ length: last }, (_, i) => i + 1).filter((n) => !byNumber.has(n));
+  if (missing.length > 0) {
+    const first = missing[0]!;
+    const how =
+      first === 1
+        ? `aws iam get-account-authorization-details --max-items 1000 > ${pageFile(1)}`
+        : `aws iam get-account-authorization-details --max-items 1000 --starting-token <the NextToken of ${pageFile(first - 1)}> > ${pageFile(first)}`;
+    return {
+      state: 'unread',
+      call: pageFile(first),
+      reason:
+        `page ${missing.join(', ')} of ${last} ${missing.length === 1 ? 'is' : 'are'} missing (${listing(missing.map(pageFile))}; the folder has ${listing(names)}): ` +
+        `pages must run from 1 to the last without a gap, or the users, groups, roles and policies of the missing pages go unaudited; export it with ${how}`,
+      code: 'FileNotFound',
+    };
+  }
+  return null;
+}
+
+/** How a page says that more follow: the CLI's NextToken (with --max-items), or the API's IsTruncated and Marker. */
+function continuation(raw: Record<string, unknown>): { token: string | null } | null {
+  if (typeof raw.NextToken === 'string') return { token: raw.NextToken };
+  if (raw.IsTruncated === true) return { token: null };
+  if (raw.IsTruncated !== false && typeof raw.Marker === 'string' && raw.Marker !== '') return { token: null };
+  return null;
+}
+
 async function loadAuthorizationDetails(dir: string, entries: string[]): Promise<Source<AuthorizationDetails>> {
   const pages = entries.filter((name) => DETAILS_PAGE.test(name)).sort(pageOrder.compare);
   const single = entries.includes(DETAILS);
@@ -433,7 +500,13 @@ async function loadAuthorizationDetails(dir: string, entries: string[]): Promise
     };
   }
   if (!single && pages.length === 0) return notFound(DETAILS, commandFor(DETAILS));
-  const files = single ? [DETAILS] : pages;
+  if (!single) {
+    const problem = checkPageNames(pages);
+    if (problem) return problem;
+  }
+  const pageNumber = (name: string): number => Number(NUMBERED_PAGE.exec(name)?.[1] ?? 0);
+  const files = single ? [DETAILS] : [...pages].sort((a, b) => pageNumber(a) - pageNumber(b));
+  const tokens = new Map<string, string>();
   const merged: AuthorizationDetails = { users: [], groups: [], roles: [], policies: {} };
   for (const [index, file] of files.entries()) {
     const page = await source(file, async () => {
@@ -442,14 +515,32 @@ async function loadAuthorizationDetails(dir: string, entries: string[]): Promise
       if (!isRecord(raw) || !DETAIL_LISTS.some((key) => key in raw)) {
         throw new FileProblem(`has none of ${DETAIL_LISTS.join(', ')}: this is not the output of aws iam get-account-authorization-details`, 'InvalidFile');
       }
+      const more = continuation(raw);
+      const isLast = index === files.length - 1;
       // A page that says there is more, last in line, means users, roles or policies are missing.
-      if (index === files.length - 1 && (typeof raw.NextToken === 'string' || raw.IsTruncated === true)) {
-        const next = `account-authorization-details-${files.length + 1}.json`;
+      if (isLast && more) {
+        const next = pageFile(files.length + 1);
         const how =
-          typeof raw.NextToken === 'string'
-            ? `aws iam get-account-authorization-details --max-items 1000 --starting-token ${raw.NextToken} > ${next}`
+          more.token !== null
+            ? `aws iam get-account-authorization-details --max-items 1000 --starting-token ${more.token} > ${next}` +
+              (single ? ` (after renaming ${DETAILS} to ${pageFile(1)})` : '')
             : `aws iam get-account-authorization-details > ${DETAILS}, without --max-items`;
         throw new FileProblem(`the export is incomplete: this last page says more follow; export the rest with ${how}`, 'InvalidFile');
+      }
+      // A page that says it is the last, followed by more pages: those come from another export.
+      if (!isLast && !more) {
+        const extra = files.slice(index + 1);
+        throw new FileProblem(
+          `has no NextToken, so it is the last page of its export, yet ${listing(extra)} follow${extra.length === 1 ? 's' : ''}: ` +
+            `${extra.length === 1 ? 'it is an extra page' : 'they are extra pages'} (from another export?); keep only the pages of one export, numbered from 1`,
+          'InvalidFile',
+        );
+      }
+      // The same token twice: one page is a copy of another, and its entities would count twice.
+      if (more?.token) {
+        const twin = tokens.get(more.token);
+        if (twin) throw new FileProblem(`has the same NextToken as ${twin}: one of them is a copy of the other page`, 'InvalidFile');
+        tokens.set(more.token, file);
       }
       return normalizeAuthorizationDetails([raw], file);
     });
@@ -553,6 +644,22 @@ async function loadRegion(dir: string, region: string): Promise<RegionInventory>
   return { region, elastiCache, dax };
 }
 
+/**
+ * A folder without region subfolders (and no regions asked for) says nothing about ElastiCache or
+ * DAX: like the live collector without a region, one placeholder region whose sources are unread,
+ * so that the regional checks report ERROR instead of "no clusters anywhere".
+ */
+export const NO_REGION_FOLDER_REASON =
+  'no <region>/ folder in the export: export ElastiCache and DAX per region (see `account-auditor files`)';
+
+function noRegion(): RegionInventory {
+  return {
+    region: NO_REGION,
+    elastiCache: { state: 'unread', call: `<region>/${CACHE_CLUSTERS}`, reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
+    dax: { state: 'unread', call: `<region>/${DAX_CLUSTERS}`, reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
+  };
+}
+
 const callerSchema = z.object({ Account: z.string().regex(/^\d{12}$/), Arn: z.string(), UserId: z.string().optional() });
 const manifestSchema = z
   .object({
@@ -631,7 +738,7 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
     loadCredentialReport(dir, files),
     loadAuthorizationDetails(dir, files),
     loadAccessKeys(dir),
-    Promise.all(regions.map((region) => loadRegion(dir, region))),
+    regions.length > 0 ? Promise.all(regions.map((region) => loadRegion(dir, region))) : Promise.resolve([noRegion()]),
   ]);
 
   // Every file that names the account must name the same one: a folder mixing two accounts'

@@ -14,9 +14,12 @@ import {
   isMissingEndpoint,
   KEY_LOOKUP_CONCURRENCY,
   LIVE_READ_ACTIONS,
+  MAX_GENERATE_REPORT_CALLS,
+  MAX_REPORT_CALLS,
   NO_REGION,
   NO_REGION_REASON,
-  REPORT_BACKOFF,
+  REPORT_WAIT_SHARES,
+  reportWaitsMs,
   type LiveOptions,
 } from '#lib/inventory/live.ts';
 import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
@@ -135,8 +138,8 @@ describe('collectLive: happy path', () => {
     // Summary.
     expect(read(inv.accountSummary)).toMatchObject({ accountAccessKeysPresent: 0, accountMfaEnabled: 1 });
 
-    // Report: two waits that double, then Get only once Generate said COMPLETE.
-    expect(opts.waits).toEqual([REPORT_BACKOFF.initialMs, REPORT_BACKOFF.initialMs * 2]);
+    // Report: two waits, 1/7 then 2/7 of the 60 s bound, then Get only once Generate said COMPLETE.
+    expect(opts.waits).toEqual([8571, 17143]);
     const calls = iam.calls().map((c) => (c.args[0] as object).constructor.name);
     const generates = calls.flatMap((name, i) => (name === 'GenerateCredentialReportCommand' ? [i] : []));
     const gets = calls.flatMap((name, i) => (name === 'GetCredentialReportCommand' ? [i] : []));
@@ -212,31 +215,130 @@ describe('collectLive: happy path', () => {
 });
 
 describe('collectLive: credential report', () => {
+  /** Every report-related IAM call, in order, as `Generate` / `Get`. */
+  const reportCalls = (): string[] =>
+    iam
+      .calls()
+      .map((c) => (c.args[0] as object).constructor.name)
+      .filter((name) => name === 'GenerateCredentialReportCommand' || name === 'GetCredentialReportCommand')
+      .map((name) => (name === 'GenerateCredentialReportCommand' ? 'Generate' : 'Get'));
+
+  it('caps the report calls for the IAM budget: 4 Generate, 5 in all, waits doubling over the whole bound', () => {
+    expect(MAX_GENERATE_REPORT_CALLS).toBe(4);
+    expect(MAX_REPORT_CALLS).toBe(5);
+    expect(REPORT_WAIT_SHARES).toEqual([1 / 7, 2 / 7, 4 / 7]);
+    expect(reportWaitsMs(60_000)).toEqual([8571, 17143, 34286]);
+    expect(reportWaitsMs(60_000).reduce((a, b) => a + b, 0)).toBe(60_000);
+    expect(reportWaitsMs(1_000)).toEqual([143, 286, 571]);
+  });
+
   it('gives up once reportWaitSeconds is spent while the report stays in progress on Get', async () => {
     iam.on(GetCredentialReportCommand).rejects(iamError('ReportInProgress', 'Report is in progress'));
     const opts = options({ settings: { reportWaitSeconds: 3 } });
     const inv = await collectLive(opts);
     expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GetCredentialReport' });
     expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('still being generated after 3 s');
+    expect(opts.waits).toEqual(reportWaitsMs(3000));
     expect(opts.waits.reduce((a, b) => a + b, 0)).toBe(3000);
-    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(opts.waits.length + 1);
+    // Get retries come out of the same budget: one Generate, then four Gets, and no more.
+    expect(reportCalls()).toEqual(['Generate', 'Get', 'Get', 'Get', 'Get']);
     expect(inv.accessKeys).toEqual({});
     expectAllReadExcept(inv, ['credentialReport']);
   });
 
-  it('backs off exponentially up to the cap while Generate stays in progress, within the bound', async () => {
+  it('polls Generate at most 3 times, spread geometrically over the bound, while it stays in progress', async () => {
     iam.on(GenerateCredentialReportCommand).resolves({ State: 'INPROGRESS' });
     const opts = options({ settings: { reportWaitSeconds: 20 } });
     const inv = await collectLive(opts);
     expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GenerateCredentialReport' });
     expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('after 20 s');
-    const { waits } = opts;
-    expect(waits.reduce((a, b) => a + b, 0)).toBe(20_000);
-    expect(Math.max(...waits)).toBe(REPORT_BACKOFF.maxMs);
-    // Each wait doubles the one before until the cap; the last one is cut to what the bound leaves.
-    for (let i = 1; i < waits.length - 1; i++) expect(waits[i]).toBe(Math.min(waits[i - 1]! * 2, REPORT_BACKOFF.maxMs));
-    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(waits.length + 1);
+    // 20 s × 1/7, 2/7, 4/7: each wait twice the one before, the bound used in full, no wait after the last poll.
+    expect(opts.waits).toEqual([2857, 5714, 11429]);
+    expect(opts.waits.reduce((a, b) => a + b, 0)).toBe(20_000);
+    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(MAX_GENERATE_REPORT_CALLS);
     expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(0);
+  });
+
+  it('the longest bound (600 s) does not buy more calls', async () => {
+    iam.on(GenerateCredentialReportCommand).resolves({ State: 'INPROGRESS' });
+    const opts = options({ settings: { reportWaitSeconds: 600 } });
+    const inv = await collectLive(opts);
+    expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GenerateCredentialReport' });
+    expect(reportCalls()).toEqual(['Generate', 'Generate', 'Generate', 'Generate']);
+    expect(opts.waits).toEqual(reportWaitsMs(600_000));
+  });
+
+  it('a report COMPLETE on the last allowed poll is still read', async () => {
+    iam
+      .on(GenerateCredentialReportCommand)
+      .resolvesOnce({ State: 'STARTED' })
+      .resolvesOnce({ State: 'INPROGRESS' })
+      .resolvesOnce({ State: 'INPROGRESS' })
+      .resolves({ State: 'COMPLETE' });
+    const opts = options();
+    const inv = await collectLive(opts);
+    expect(read(inv.credentialReport).rows).toHaveLength(account.users.length + 1);
+    expect(reportCalls()).toEqual(['Generate', 'Generate', 'Generate', 'Generate', 'Get']);
+    expect(opts.waits).toEqual(reportWaitsMs(60_000));
+  });
+
+  const scripts: { name: string; script: () => void; expected: string[]; unreadCall?: string; reason?: string }[] = [
+    {
+      name: 'regenerated after ReportNotPresent, the new report never completes',
+      script: () => {
+        iam.on(GenerateCredentialReportCommand).resolvesOnce({ State: 'COMPLETE' }).resolves({ State: 'INPROGRESS' });
+        iam.on(GetCredentialReportCommand).rejects(iamError('ReportNotPresent'));
+      },
+      // A third Generate would leave no call for its Get: stop at four calls, before the bound is spent.
+      expected: ['Generate', 'Get', 'Generate', 'Generate'],
+      unreadCall: 'iam:GenerateCredentialReport',
+      reason: 'after 4 report calls in 9 s (at most 5 per run',
+    },
+    {
+      name: 'slow Generate, then ReportExpired, then regenerated at once',
+      script: () => {
+        iam.on(GenerateCredentialReportCommand).resolvesOnce({ State: 'STARTED' }).resolves({ State: 'COMPLETE' });
+        iam.on(GetCredentialReportCommand).rejectsOnce(iamError('ReportExpired')).resolves(account.credentialReport());
+      },
+      expected: ['Generate', 'Generate', 'Get', 'Generate', 'Get'],
+    },
+    {
+      name: 'slow Generate three times, then ReportNotPresent: no room left to generate again',
+      script: () => {
+        iam
+          .on(GenerateCredentialReportCommand)
+          .resolvesOnce({ State: 'STARTED' })
+          .resolvesOnce({ State: 'INPROGRESS' })
+          .resolvesOnce({ State: 'INPROGRESS' })
+          .resolves({ State: 'COMPLETE' });
+        iam.on(GetCredentialReportCommand).rejects(iamError('ReportNotPresent', 'no report'));
+      },
+      expected: ['Generate', 'Generate', 'Generate', 'Generate', 'Get'],
+      unreadCall: 'iam:GetCredentialReport',
+    },
+    {
+      name: 'Generate slow, then Get in progress forever',
+      script: () => {
+        iam.on(GenerateCredentialReportCommand).resolvesOnce({ State: 'STARTED' }).resolves({ State: 'COMPLETE' });
+        iam.on(GetCredentialReportCommand).rejects(iamError('ReportInProgress'));
+      },
+      expected: ['Generate', 'Generate', 'Get', 'Get', 'Get'],
+      unreadCall: 'iam:GetCredentialReport',
+    },
+  ];
+
+  it.each(scripts)('within the call budget: $name', async ({ script, expected, unreadCall, reason }) => {
+    script();
+    const opts = options();
+    const inv = await collectLive(opts);
+    const calls = reportCalls();
+    expect(calls).toEqual(expected);
+    expect(calls.length).toBeLessThanOrEqual(MAX_REPORT_CALLS);
+    expect(calls.filter((c) => c === 'Generate').length).toBeLessThanOrEqual(MAX_GENERATE_REPORT_CALLS);
+    expect(opts.waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000);
+    if (unreadCall) expect(inv.credentialReport).toMatchObject({ state: 'unread', call: unreadCall });
+    else expect(read(inv.credentialReport).rows).toHaveLength(account.users.length + 1);
+    if (reason) expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain(reason);
   });
 
   it('generates the report again when Get says ReportNotPresent, then reads it', async () => {

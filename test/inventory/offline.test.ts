@@ -2,8 +2,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOffline, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
+import { loadOffline, NO_REGION_FOLDER_REASON, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
+import { NO_REGION } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
+import { daxServiceRole, elastiCacheServiceLinkedRole, userFullAccess } from '#lib/checks/index.ts';
+import { parseSettings } from '#lib/settings.ts';
 
 const ACCOUNT = '111122223333';
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -176,16 +179,128 @@ describe('loadOffline: authorization details', () => {
     ]);
   });
 
-  it('merges page files in numeric order (-1, -2, -10), not text order', async () => {
-    const dir = await folder({
-      ...fullFolder(),
-      'account-authorization-details.json': undefined,
-      'account-authorization-details-10.json': { ...details([user('u10')]), Policies: [] },
-      'account-authorization-details-2.json': { ...details([user('u2')]), NextToken: 'token-2' },
-      'account-authorization-details-1.json': { ...details([user('u1')]), NextToken: 'token-1' },
+  it('merges page files in numeric order (-1, -2, ... -10), not text order', async () => {
+    const pages = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => i + 1)
+        .reverse()
+        .map((n) => [`account-authorization-details-${n}.json`, { ...details([user(`u${n}`)]), ...(n < 10 ? { NextToken: `token-${n}` } : {}) }]),
+    );
+    const dir = await folder({ ...fullFolder(), 'account-authorization-details.json': undefined, ...pages });
+    const inventory = await loadOffline(dir, { now });
+    expect(read(inventory.authorizationDetails).users.map((u) => u.name)).toEqual(Array.from({ length: 10 }, (_, i) => `u${i + 1}`));
+  });
+
+  /** A folder of page files instead of the single file; `undefined` deletes a page. */
+  async function pagesFolder(pages: Record<string, unknown>): Promise<string> {
+    return folder({ ...fullFolder(), 'account-authorization-details.json': undefined, ...pages });
+  }
+
+  it('a missing middle page makes the source unread, naming the page, so its admins cannot vanish into a PASS', async () => {
+    const dir = await pagesFolder({
+      'account-authorization-details-1.json': { ...details([user('ann')]), NextToken: 'tok1' },
+      // page 2, with the administrator, was never exported
+      'account-authorization-details-3.json': details([user('zed', ACCOUNT, { Version: '2012-10-17', Statement: [] })]),
     });
     const inventory = await loadOffline(dir, { now });
-    expect(read(inventory.authorizationDetails).users.map((u) => u.name)).toEqual(['u1', 'u2', 'u10']);
+    const problem = unreadOf(inventory.authorizationDetails);
+    expect(problem).toMatchObject({ call: 'account-authorization-details-2.json', code: 'FileNotFound' });
+    expect(problem.reason).toContain('page 2 of 3 is missing');
+    expect(problem.reason).toContain('account-authorization-details-1.json and account-authorization-details-3.json');
+    expect(problem.reason).toContain('--starting-token <the NextToken of account-authorization-details-1.json> > account-authorization-details-2.json');
+    const findings = userFullAccess.evaluate(inventory, parseSettings({}));
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.every((f) => f.status === 'ERROR')).toBe(true);
+  });
+
+  it('a missing first page, or several missing pages, are named too', async () => {
+    const noFirst = unreadOf(
+      (await loadOffline(await pagesFolder({ 'account-authorization-details-2.json': details([user('ann')]) }), { now })).authorizationDetails,
+    );
+    expect(noFirst).toMatchObject({ call: 'account-authorization-details-1.json', code: 'FileNotFound' });
+    expect(noFirst.reason).toContain('aws iam get-account-authorization-details --max-items 1000 > account-authorization-details-1.json');
+
+    const gaps = unreadOf(
+      (
+        await loadOffline(
+          await pagesFolder({
+            'account-authorization-details-1.json': { ...details([user('ann')]), NextToken: 'a' },
+            'account-authorization-details-3.json': { ...details([]), NextToken: 'c' },
+            'account-authorization-details-5.json': details([]),
+          }),
+          { now },
+        )
+      ).authorizationDetails,
+    );
+    expect(gaps.reason).toContain('page 2, 4 of 5 are missing (account-authorization-details-2.json and account-authorization-details-4.json;');
+  });
+
+  it('a page that says it is the last, followed by more pages: the extra pages are named', async () => {
+    const dir = await pagesFolder({
+      'account-authorization-details-1.json': { ...details([user('ann')]), NextToken: 'tok1' },
+      'account-authorization-details-2.json': details([]),
+      'account-authorization-details-3.json': details([user('bob')]),
+    });
+    const problem = unreadOf((await loadOffline(dir, { now })).authorizationDetails);
+    expect(problem).toMatchObject({ call: 'account-authorization-details-2.json', code: 'InvalidFile' });
+    expect(problem.reason).toBe(
+      'account-authorization-details-2.json: has no NextToken, so it is the last page of its export, yet account-authorization-details-3.json follows: ' +
+        'it is an extra page (from another export?); keep only the pages of one export, numbered from 1',
+    );
+  });
+
+  it('accepts the API form of "more follow" (IsTruncated with a Marker) on every page but the last', async () => {
+    const dir = await pagesFolder({
+      'account-authorization-details-1.json': { ...details([user('ann')]), IsTruncated: true, Marker: 'm1' },
+      'account-authorization-details-2.json': { ...details([user('bob')]), Marker: 'm2' },
+      'account-authorization-details-3.json': { ...details([user('cid')]), IsTruncated: false },
+    });
+    expect(read((await loadOffline(dir, { now })).authorizationDetails).users.map((u) => u.name)).toEqual(['ann', 'bob', 'cid']);
+  });
+
+  it('refuses a page file not named by its number, naming it, rather than merging or ignoring it', async () => {
+    const withPages = await pagesFolder({
+      'account-authorization-details-1.json': { ...details([user('ann')]), NextToken: 'tok1' },
+      'account-authorization-details-2.json': details([user('bob')]),
+      'account-authorization-details-old.json': details([user('old-admin')]),
+    });
+    const problem = unreadOf((await loadOffline(withPages, { now })).authorizationDetails);
+    expect(problem).toMatchObject({ call: 'account-authorization-details-old.json', code: 'InvalidFile' });
+    expect(problem.reason).toContain('account-authorization-details-old.json is not named like a page (account-authorization-details-1.json');
+
+    // Alone, it is not "file not found" either: it may be the export the user meant.
+    const alone = await pagesFolder({ 'account-authorization-details-final.json': details([user('ann')]) });
+    expect(unreadOf((await loadOffline(alone, { now })).authorizationDetails)).toMatchObject({
+      call: 'account-authorization-details-final.json',
+      code: 'InvalidFile',
+    });
+  });
+
+  it('refuses two files for one page, a page 0, and two pages with the same NextToken', async () => {
+    const twice = await pagesFolder({
+      'account-authorization-details-1.json': details([user('ann')]),
+      'account-authorization-details-01.json': details([user('ann')]),
+    });
+    expect(unreadOf((await loadOffline(twice, { now })).authorizationDetails).reason).toContain('are both page 1: keep one');
+
+    const zero = await pagesFolder({
+      'account-authorization-details-0.json': { ...details([user('ann')]), NextToken: 'z' },
+      'account-authorization-details-1.json': details([user('bob')]),
+    });
+    expect(unreadOf((await loadOffline(zero, { now })).authorizationDetails)).toMatchObject({
+      call: 'account-authorization-details-0.json',
+      reason: 'account-authorization-details-0.json is an extra page: pages are numbered from 1',
+    });
+
+    const copy = await pagesFolder({
+      'account-authorization-details-1.json': { ...details([user('ann')]), NextToken: 'tok1' },
+      'account-authorization-details-2.json': { ...details([user('bob')]), NextToken: 'tok2' },
+      'account-authorization-details-3.json': { ...details([user('bob')]), NextToken: 'tok2' },
+      'account-authorization-details-4.json': details([user('cid')]),
+    });
+    expect(unreadOf((await loadOffline(copy, { now })).authorizationDetails)).toMatchObject({
+      call: 'account-authorization-details-3.json',
+      reason: 'account-authorization-details-3.json: has the same NextToken as account-authorization-details-2.json: one of them is a copy of the other page',
+    });
   });
 
   it('marks the export incomplete when the last page still has a NextToken', async () => {
@@ -275,6 +390,15 @@ describe('loadOffline: credential report', () => {
     expect(problem.reason).toMatch(/^credential-report\.csv: credential report lacks column\(s\): user_creation_time, /);
   });
 
+  it('reports a CSV whose header repeats a column, naming it', async () => {
+    const [header, ...rows] = reportCsv().split('\n');
+    const csv = [`${header},access_key_1_active`, ...rows.map((r) => `${r},false`)].join('\n');
+    const dir = await folder({ ...fullFolder(), 'credential-report.json': undefined, 'credential-report.csv': csv });
+    const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
+    expect(problem).toMatchObject({ call: 'credential-report.csv', code: 'InvalidFile' });
+    expect(problem.reason).toBe('credential-report.csv: credential report line 1: column access_key_1_active appears twice (again as column 23); a report has each column once');
+  });
+
   it('reports a JSON file without Content', async () => {
     const dir = await folder({ ...fullFolder(), 'credential-report.json': { State: 'STARTED', Description: 'No report exists. Starting a new report generation task' } });
     const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
@@ -341,6 +465,33 @@ describe('loadOffline: a missing file makes only its own source unread', () => {
     expect(inventory.regions.map((r) => r.region)).toEqual(['us-east-1', 'ap-south-1']);
     expect(unreadOf(region(inventory, 'ap-south-1').dax)).toMatchObject({ call: 'ap-south-1/dax-clusters.json', code: 'FileNotFound' });
     expect(read(region(inventory, 'us-east-1').dax)).toMatchObject({ available: true });
+  });
+
+  it('without any region folder (and no regions option), ElastiCache and DAX are unread, never "no clusters"', async () => {
+    const files = Object.fromEntries(Object.entries(fullFolder()).filter(([name]) => !/^(us-east-1|eu-west-1)\//.test(name)));
+    const inventory = await loadOffline(await folder(files), { now });
+    expect(inventory.regions).toEqual([
+      {
+        region: NO_REGION,
+        elastiCache: { state: 'unread', call: '<region>/cache-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
+        dax: { state: 'unread', call: '<region>/dax-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
+      },
+    ]);
+    expect(NO_REGION_FOLDER_REASON).toBe('no <region>/ folder in the export: export ElastiCache and DAX per region (see `account-auditor files`)');
+    // The IAM sources are still read, and the regional checks say ERROR instead of passing or warning.
+    expect(inventory.authorizationDetails.state).toBe('read');
+    const settings = parseSettings({});
+    for (const check of [elastiCacheServiceLinkedRole, daxServiceRole]) {
+      const statuses = check.evaluate(inventory, settings).map((f) => f.status);
+      expect(statuses, check.id).toContain('ERROR');
+      expect(statuses, check.id).not.toContain('PASS');
+    }
+  });
+
+  it('a folder that is not a region does not count as one', async () => {
+    const files = Object.fromEntries(Object.entries(fullFolder()).filter(([name]) => !/^(us-east-1|eu-west-1)\//.test(name)));
+    const inventory = await loadOffline(await folder({ ...files, 'backup-2024/cache-clusters.json': { CacheClusters: [] } }), { now });
+    expect(inventory.regions.map((r) => r.region)).toEqual([NO_REGION]);
   });
 
   it('rejects a region option that is not a region name (it becomes a path)', async () => {

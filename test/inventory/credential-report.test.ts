@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
+import { credentialReportCsv, daysBefore, rootReportRow, userReportRow } from '../fixtures/aws.ts';
+
+/** A well-formed report: the root user, and ann with an active key in slot 1. */
+function report(): string {
+  return credentialReportCsv([rootReportRow(), userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: daysBefore(200) }] })]);
+}
+
+/** Appends a column to the header and a value to every row. */
+function withExtraColumn(csv: string, name: string, value: string): string {
+  const [header, ...rows] = csv.split('\n');
+  return [`${header},${name}`, ...rows.map((row) => `${row},${value}`)].join('\n');
+}
+
+function formatError(csv: string): CredentialReportFormatError {
+  try {
+    parseCredentialReport(csv, null);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CredentialReportFormatError);
+    return error as CredentialReportFormatError;
+  }
+  throw new Error('expected a CredentialReportFormatError');
+}
+
+describe('parseCredentialReport: duplicate columns', () => {
+  it('reads the well-formed report (the baseline for the cases below)', () => {
+    const parsed = parseCredentialReport(report(), null);
+    expect(parsed.rows.find((r) => r.user === 'ann')!.keys[0].active).toBe(true);
+  });
+
+  it('refuses a header that repeats access_key_1_active, rather than letting the last column hide an active key', () => {
+    // The repeated column says "false" for everyone: read by name, ann's active key would vanish.
+    const error = formatError(withExtraColumn(report(), 'access_key_1_active', 'false'));
+    expect(error.message).toBe(
+      'credential report line 1: column access_key_1_active appears twice (again as column 23); a report has each column once',
+    );
+  });
+
+  it('refuses any repeated column, even one the checks do not read', () => {
+    const error = formatError(withExtraColumn(report(), 'cert_1_active', 'false'));
+    expect(error.message).toContain('column cert_1_active appears twice');
+  });
+
+  it('compares the names as trimmed, as the records are keyed', () => {
+    const error = formatError(withExtraColumn(report(), ' user ', 'someone'));
+    expect(error.message).toContain('column user appears twice');
+  });
+});
