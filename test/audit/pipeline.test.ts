@@ -1,0 +1,90 @@
+/**
+ * The nightly pipeline end to end on the demo account, against dynalite in-process (real
+ * DynamoDB semantics): mutes stored and never alerted, an expired mute alerting again, and a
+ * third night regressing what the second resolved.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
+import { loadOffline } from '#lib/inventory/offline.ts';
+import { parseSettings, type SettingsInput } from '#lib/settings.ts';
+import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import { FindingsStore } from '#lib/store/store.ts';
+
+const ZOE = 'arn:aws:iam::123456789012:user/zoe';
+const ZOE_ID = `123456789012#user-full-access#${ZOE}`;
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:audit';
+
+let local: LocalStore;
+let store: FindingsStore;
+const sns = mockClient(SNSClient);
+
+beforeEach(async () => {
+  local = await startLocalStore(null);
+  store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+  sns.reset();
+  sns.on(PublishCommand).resolves({ MessageId: 'm' });
+});
+afterEach(async () => {
+  await local.close();
+});
+
+const night = (dir: string, settings: SettingsInput = {}) =>
+  auditAndRecord({
+    collect: () => loadOffline(dir),
+    settings: parseSettings(settings),
+    trigger: 'schedule',
+    store,
+    topic: { client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC },
+  });
+
+describe('auditAndRecord with a DynamoDB store', () => {
+  it('a muted new admin is stored and reported as muted, never alerted', async () => {
+    await night(DEMO_DIR);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1); // the first night: everything is new
+    const mutes = [{ check: 'user-full-access', resource: 'arn:aws:iam::123456789012:user/z*', reason: 'approved admin, ticket OPS-12' }];
+    const next = await night(DEMO_NEXT_DIR, { mutes });
+    expect(next.reconciled.run.counts).toMatchObject({ new: 1, muted: 1 });
+    expect(next.alert.wanted).toBe(false);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+    const open = await store.openFindings('123456789012', { checkId: 'user-full-access' });
+    expect(open.find((f) => f.id === ZOE_ID)?.mute).toMatchObject({ reason: 'approved admin, ticket OPS-12' });
+  });
+
+  it('an expired mute stops muting: the finding is stored unmuted and the alert goes out', async () => {
+    await night(DEMO_DIR);
+    const mutes = [{ check: 'user-full-access', resource: ZOE, reason: 'until the migration', expires: '2026-11-02' }];
+    // The next snapshot is observed at 2026-11-02T00:00Z: the mute ended at that instant.
+    const next = await night(DEMO_NEXT_DIR, { mutes });
+    expect(next.reconciled.run.counts.muted).toBe(0);
+    expect(next.alert.wanted).toBe(true);
+    const publish = sns.commandCalls(PublishCommand).at(-1)!.args[0].input;
+    expect(publish.Subject).toContain('1 new (1 critical)');
+    expect((await store.openFindings('123456789012')).find((f) => f.id === ZOE_ID)?.mute).toBeNull();
+  });
+
+  it('resolved then regressed across three nights, with the history to show it', async () => {
+    const legacy = '123456789012#access-key-age#arn:aws:iam::123456789012:user/service/legacy-etl#access_key_1';
+    await night(DEMO_DIR);
+    await night(DEMO_NEXT_DIR);
+    // A third night, an older key shows up again in the same slot: the 2026-11-01 export, re-observed later.
+    const third = await auditAndRecord({
+      collect: async () => ({ ...(await loadOffline(DEMO_DIR)), collectedAt: '2026-11-03T00:00:00.000Z' }),
+      settings: parseSettings({}),
+      trigger: 'schedule',
+      store,
+    });
+    expect(third.reconciled.findings.find((r) => r.state.id === legacy)?.change).toBe('regressed');
+    expect((await store.history(legacy)).map((h) => h.change)).toEqual(['new', 'resolved', 'regressed']);
+  });
+
+  it('a dry run writes nothing and publishes nothing', async () => {
+    const dry = await auditAndRecord({ collect: () => loadOffline(DEMO_DIR), settings: parseSettings({}), trigger: 'on-demand', store, dryRun: true, topic: { client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC } });
+    expect(dry.saved).toBeNull();
+    expect(dry.alert.wanted).toBe(true);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(await store.accounts()).toEqual([]);
+  });
+});
