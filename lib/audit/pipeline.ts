@@ -41,13 +41,16 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
   const store = options.dryRun ? null : (options.store ?? null);
   const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
   const reconciled = reconcile(result, previous, options.settings.mutes);
-  const saved = store ? await store.saveRun(reconciled) : null;
 
+  // Publish before saving: if publishing fails, nothing is saved and a retry alerts again; saving
+  // first would let the retry see the findings as known and drop the alert. The cost is a
+  // possible duplicate alert when the save fails after a publish, never a lost one.
   const decision = shouldAlert(reconciled, options.settings);
   const alert = buildAlert(reconciled, options.settings, options.tableName ? { tableName: options.tableName } : {});
   let messageId: string | null = null;
   if (decision.alert && options.topic && !options.dryRun) {
     messageId = (await publishAlert(options.topic.client, options.topic.topicArn, alert)).messageId;
   }
+  const saved = store ? await store.saveRun(reconciled) : null;
   return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
 }

@@ -88,3 +88,14 @@ describe('auditAndRecord with a DynamoDB store', () => {
     expect(await store.accounts()).toEqual([]);
   });
 });
+
+describe('publishing and saving', () => {
+  it('a failed publish saves nothing, so the retry alerts again instead of losing the alert', async () => {
+    sns.on(PublishCommand).rejectsOnce(new Error('SNS unavailable')).resolves({ MessageId: 'retry' });
+    await expect(night(DEMO_DIR)).rejects.toThrow('SNS unavailable');
+    expect(await store.accounts()).toEqual([]);
+    const retry = await night(DEMO_DIR);
+    expect(retry.alert.messageId).toBe('retry');
+    expect(retry.reconciled.run.counts.new).toBe(10);
+  });
+});
