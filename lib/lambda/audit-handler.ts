@@ -1,0 +1,93 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { collectLive } from '#lib/inventory/live.ts';
+import type { Inventory } from '#lib/inventory/types.ts';
+import type { Settings } from '#lib/settings.ts';
+import { FindingsStore } from '#lib/store/store.ts';
+import { ConfigurationError, type DeployedConfig, loadConfig } from './config.ts';
+import { parseEvent, PayloadError } from './event.ts';
+import { recordRunMetrics } from './metrics.ts';
+import { type AuditSummary, summarize } from './summary.ts';
+
+export interface AuditHandlerDeps {
+  /** The findings table's client; the table itself is named by the environment. */
+  dynamodb: DynamoDBClient;
+  /** The alert topic's client (the topic's region). */
+  sns: SNSClient;
+  logger: Logger;
+  metrics: Metrics;
+  /** Where the deployment's configuration is read from; process.env in Lambda. */
+  env?: Record<string, string | undefined>;
+  /** Produces the inventory; the live AWS APIs by default. */
+  collect?: (settings: Settings, progress: (message: string) => void) => Promise<Inventory>;
+}
+
+const collectFromAws = (settings: Settings, progress: (message: string) => void): Promise<Inventory> => collectLive({ settings, onProgress: progress });
+
+/**
+ * The audit function: the event becomes a request (scheduled, or an on-demand payload that may only
+ * narrow the deployment), the shared pipeline runs it, and the invocation returns a compact summary.
+ * Configuration is read on the first invocation rather than at import, so bundling or synthesizing
+ * the stack never needs the function's environment; a bad configuration then fails every
+ * invocation with the variable named, before anything is read.
+ */
+export function createAuditHandler(deps: AuditHandlerDeps) {
+  const { logger, metrics } = deps;
+  const env = deps.env ?? process.env;
+  const collect = deps.collect ?? collectFromAws;
+  let config: DeployedConfig | undefined;
+
+  const audit = async (event: unknown, _context: Context): Promise<AuditSummary> => {
+    try {
+      config ??= loadConfig(env);
+      const request = parseEvent(event, config);
+      logger.appendKeys({ trigger: request.trigger, dryRun: request.dryRun });
+      logger.info('audit started', {
+        checks: request.settings.checks.length > 0 ? request.settings.checks : 'all',
+        regions: request.settings.regions.length > 0 ? request.settings.regions : 'default',
+        notify: request.notify,
+        ...(request.event ? { scheduledEvent: request.event } : {}),
+      });
+
+      const started = performance.now();
+      const pipeline = await auditAndRecord({
+        collect: () => collect(request.settings, (message) => logger.debug(message)),
+        settings: request.settings,
+        trigger: request.trigger,
+        // A dry run still reads the state: what is new is the point of previewing.
+        store: new FindingsStore({ client: deps.dynamodb, tableName: config.tableName, historyTtlDays: request.settings.historyTtlDays }),
+        topic: request.notify ? { client: deps.sns, topicArn: config.topicArn } : null,
+        tableName: config.tableName,
+        dryRun: request.dryRun,
+      });
+      const durationMs = Math.round(performance.now() - started);
+
+      logger.appendKeys({ runId: pipeline.reconciled.run.runId });
+      recordRunMetrics(metrics, pipeline, durationMs);
+      const summary = summarize(pipeline, request, durationMs);
+      const { counts, checksInError, complete, saved, alert } = summary;
+      logger.info('audit finished', { complete, counts, checksInError: checksInError.map((c) => c.checkId), saved, alert });
+      if (!complete) logger.warn('the audit is incomplete: some checks could not read their data', { checksInError, sourcesNotRead: summary.sourcesNotRead });
+      return summary;
+    } catch (error) {
+      if (error instanceof PayloadError) logger.warn('payload rejected; nothing was read, written or published', { problems: error.problems });
+      else if (error instanceof ConfigurationError) logger.error('the function is misconfigured', error);
+      else logger.error('the audit failed', error as Error);
+      throw error;
+    }
+  };
+
+  // resetKeys: the run ID and trigger of one invocation must not label the next one's logs.
+  return middy(audit)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+export type AuditHandler = ReturnType<typeof createAuditHandler>;
