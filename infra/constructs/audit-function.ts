@@ -121,9 +121,9 @@ export class AuditFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
       // No retry: a retry is a new run that reconciles against whatever the failed one already
-      // saved, so a failure after saving (the publish) would come back as "nothing new" and its
-      // alert would be lost while the heartbeat turned green. The event waits in the queue instead,
-      // the errors alarm fires, and the next night runs anyway.
+      // saved (the pipeline publishes before it saves, and retries a failed save itself), so it
+      // would only repeat the alert or report "nothing new". The event waits in the queue
+      // instead, the errors alarm fires, and the next night runs anyway.
       retryAttempts: 0,
       // Lambda keeps retrying throttles (an on-demand run holding the single slot) this long.
       maxEventAge: Duration.hours(6),

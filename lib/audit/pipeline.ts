@@ -3,7 +3,7 @@ import type { AuditResult, RunAuditOptions } from './run.ts';
 import { runAudit } from './run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
-import type { FindingsStore, SaveResult } from '#lib/store/store.ts';
+import { StoreError, type FindingsStore, type SaveResult } from '#lib/store/store.ts';
 import type { Alert } from '#lib/notify/alert.ts';
 import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
 
@@ -51,6 +51,23 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
   if (decision.alert && options.topic && !options.dryRun) {
     messageId = (await publishAlert(options.topic.client, options.topic.topicArn, alert)).messageId;
   }
-  const saved = store ? await store.saveRun(reconciled) : null;
+  const saved = store ? await saveRun(store, reconciled) : null;
   return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
+}
+
+/** Whole-run save attempts: a rerun of the same reconciled run is idempotent and completes a partial save. */
+export const SAVE_ATTEMPTS = 3;
+
+/**
+ * Nothing else ever saves this run again (the Lambda does not retry, the CLI exits), so a partial
+ * save (state written, history not) is completed here or the history items are lost for good.
+ */
+async function saveRun(store: FindingsStore, reconciled: ReconciledRun): Promise<SaveResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.saveRun(reconciled);
+    } catch (error) {
+      if (!(error instanceof StoreError) || attempt >= SAVE_ATTEMPTS) throw error;
+    }
+  }
 }

@@ -34,10 +34,18 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
   const reconciled: ReconciledFinding[] = [];
   const seen = new Set<string>();
 
+  // State stored by a run that observed the account later than this one: this run is stale for
+  // that finding. The store will not overwrite it, and this run must not call it new, resolved
+  // or regressed either (re-auditing an old export, or an on-demand run overlapping the nightly).
+  const newer = (prev: StoredFinding) => prev.lastSeen > at || (prev.resolvedAt !== null && prev.resolvedAt > at);
+
   for (const finding of result.findings) {
     seen.add(finding.id);
     const prev = previous.get(finding.id);
-    const change = changeFor(prev, finding.status);
+    const mute = findMute(finding, mutes, at);
+    let change = prev && newer(prev) ? 'unchanged' : changeFor(prev, finding.status);
+    // A mute that ended on a still-failing finding: it must alert again, as if it had just appeared.
+    if (change === 'open' && prev?.mute && !mute && ALERTABLE.has(finding.status)) change = 'regressed';
     const reopened = prev !== undefined && prev.resolvedAt !== null && finding.status !== 'PASS';
     const statusChanged = !prev || prev.status !== finding.status || reopened || change === 'resolved';
     const state: StoredFinding = {
@@ -47,7 +55,7 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
       lastChanged: statusChanged ? at : prev.lastChanged,
       resolvedAt: finding.status !== 'PASS' ? null : change === 'resolved' ? at : (prev?.resolvedAt ?? null),
       runId: run.runId,
-      mute: findMute(finding, mutes, at),
+      mute,
     };
     reconciled.push({ change, previousStatus: prev?.status ?? null, previousSeverity: prev?.severity ?? null, state });
   }
@@ -59,7 +67,7 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
   };
   let openOutOfScope = 0;
   for (const prev of previous.values()) {
-    if (seen.has(prev.id) || prev.resolvedAt !== null) continue;
+    if (seen.has(prev.id) || prev.resolvedAt !== null || newer(prev)) continue;
     if (!inScope(prev)) {
       if (isOpen(prev)) openOutOfScope += 1;
       continue;

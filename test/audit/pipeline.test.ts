@@ -99,3 +99,35 @@ describe('publishing and saving', () => {
     expect(retry.reconciled.run.counts.new).toBe(10);
   });
 });
+
+describe('a save that fails part way', () => {
+  it('is retried as a whole, so the history of a partial save is completed', async () => {
+    const original = store.saveRun.bind(store);
+    let calls = 0;
+    store.saveRun = async (run) => {
+      calls += 1;
+      if (calls === 1) {
+        const { StoreError } = await import('#lib/store/store.ts');
+        throw new StoreError('1 history item still unprocessed', ['history']);
+      }
+      return original(run);
+    };
+    const result = await night(DEMO_DIR);
+    expect(calls).toBe(2);
+    expect(result.saved?.written).toBeGreaterThan(0);
+    expect((await store.latestRuns('123456789012')).map((r) => r.runId)).toEqual([result.reconciled.run.runId]);
+  });
+
+  it('gives up after SAVE_ATTEMPTS and fails loudly, the alert already published', async () => {
+    const { StoreError } = await import('#lib/store/store.ts');
+    const { SAVE_ATTEMPTS } = await import('#lib/audit/pipeline.ts');
+    let calls = 0;
+    store.saveRun = async () => {
+      calls += 1;
+      throw new StoreError('throttled', ['x']);
+    };
+    await expect(night(DEMO_DIR)).rejects.toThrow('throttled');
+    expect(calls).toBe(SAVE_ATTEMPTS);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+});

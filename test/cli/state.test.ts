@@ -63,6 +63,8 @@ describe('local state', () => {
     await cli('run', '--from', DEMO_NEXT_DIR, '--state-dir', stateDir, '--format', 'json');
     const stale = await cli('run', '--from', DEMO_DIR, '--state-dir', stateDir);
     expect(stale.stdout).toMatch(/not saved: a newer run already stored them/);
+    // Nor does it report the newer state's differences as news.
+    expect(stale.stdout).toMatch(/: 0 new, 0 regressed, 0 resolved/);
     const open = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json')).stdout) as { resource: string }[];
     // zoe is an admin in the newer snapshot only: still open after the older one ran.
     expect(open.map((f) => f.resource)).toContain('arn:aws:iam::123456789012:user/zoe');

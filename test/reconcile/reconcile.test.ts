@@ -93,6 +93,27 @@ describe('reconcile', () => {
   });
 });
 
+describe('mutes and stale runs across nights', () => {
+  it('a finding first seen muted alerts again (regressed) on the night its mute expires', () => {
+    const mutes = [{ check: 'user-full-access', resource: alice, reason: 'migration', expires: '2026-11-02' }];
+    const r1 = reconcile(auditResult([finding('user-full-access', alice, 'FAIL', 'critical')], { at: T1 }), new Map(), mutes);
+    expect(r1.findings[0]!.state.mute).not.toBeNull();
+    const r2 = reconcile(auditResult([finding('user-full-access', alice, 'FAIL', 'critical')], { at: T2 }), stateAfter(r1), mutes);
+    expect(r2.findings[0]).toMatchObject({ change: 'regressed', state: { mute: null } });
+    expect(r2.run.counts.regressed).toBe(1);
+    // Still unmuted the night after: just open, not regressed again.
+    const r3 = reconcile(auditResult([finding('user-full-access', alice, 'FAIL', 'critical')], { at: T3 }), stateAfter(r2, stateAfter(r1)), mutes);
+    expect(r3.findings[0]!.change).toBe('open');
+  });
+
+  it('an older run arriving after a newer one calls nothing new, resolved or regressed', () => {
+    const s3 = stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'PASS'), finding('user-full-access', bob, 'FAIL')], { at: T3 }), new Map(), []));
+    const stale = reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: T1 }), s3, []);
+    expect(stale.findings.map((r) => r.change)).toEqual(['unchanged']);
+    expect(stale.run.counts).toMatchObject({ new: 0, regressed: 0, resolved: 0 });
+  });
+});
+
 describe('findMute', () => {
   const f = { checkId: 'user-full-access' as const, resource: `arn:aws:iam::${ACCOUNT}:user/ci-deploy` };
   it('matches exactly or by an anchored glob, never by a substring', () => {
