@@ -1,0 +1,220 @@
+/**
+ * `npm run bench [-- --latency MS] [--json] [--sizes 100,1000,10000]`
+ *
+ * The whole audit at 100, 1,000 and 10,000 IAM users, each size in a fresh child process
+ * (bench/run-size.ts) so that peak RSS is per size; then the Lambda bundle's size and its cold
+ * import time. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
+ * dynalite on loopback, and every process gets fake credentials and a socket guard.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { bundleHandler } from '#lib/lambda/bundling.ts';
+import { ENV, HANDLER_EXPORT } from '#lib/lambda/contract.ts';
+import { guardNetwork, safeEnv } from './safety.ts';
+
+guardNetwork();
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+
+const { values: args } = parseArgs({
+  options: {
+    latency: { type: 'string', default: '50' },
+    json: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '100,1000,10000' },
+    'import-runs': { type: 'string', default: '5' },
+  },
+});
+const LATENCY_MS = Number(args.latency);
+const SIZES = args.sizes.split(',').map((s) => Number(s.trim()));
+const IMPORT_RUNS = Number(args['import-runs']);
+if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--latency must be a number of milliseconds >= 0, got ${args.latency}`);
+if (SIZES.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--sizes must be positive integers, got ${args.sizes}`);
+
+/** Targets (issue 5). */
+const TARGET = {
+  fixedIamCalls: 12,
+  wallMs10k: 10_000,
+  evaluateMs10k: 1_000,
+  rssMb10k: 512,
+  bundleBytes: 2 * 1024 * 1024,
+  coldImportMs: 400,
+  growth1kTo10k: 4,
+};
+
+interface SizeResult {
+  users: number;
+  latencyMs: number;
+  entities: number;
+  calls: { iam: number; iamByCommand: Record<string, number>; sts: number; elastiCache: number; dax: number; dynamodbLocal: number };
+  keyIdLookups: number;
+  reportPollSleeps: number[];
+  stagesMs: { collect: number; evaluate: number; reconcile: number; persist: number; alert: number };
+  detailMs: { loadState: number; reconcileOnly: number };
+  totalMs: number;
+  peakRssMb: number;
+  rssMbAfter: Record<string, number>;
+  findings: number;
+  byStatus: Record<string, number>;
+  complete: boolean;
+  unreadSources: string[];
+  saved: { written: number; history: number; skippedStale: number };
+  alert: { wanted: boolean; bytes: number; subject: string };
+}
+
+function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
+  return new Promise((done, fail) => {
+    const started = performance.now();
+    const child = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr, wallMs: performance.now() - started }));
+  });
+}
+
+function progress(message: string): void {
+  if (!args.json) process.stderr.write(`bench: ${message}\n`);
+}
+
+async function runSize(users: number): Promise<SizeResult> {
+  progress(`${users} users at ${LATENCY_MS} ms per AWS call…`);
+  const out = await run(process.execPath, ['--no-warnings', '--import', 'tsx', join(HERE, 'run-size.ts'), '--users', String(users), '--latency', String(LATENCY_MS)], safeEnv());
+  const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (out.code !== 0 || !line) throw new Error(`the ${users}-user run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
+  return JSON.parse(line.slice('BENCH_RESULT '.length)) as SizeResult;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The bundle as the stack deploys it, then `import()` of it timed in fresh Node processes. */
+async function bundleFigures(): Promise<{ bytes: number; importMs: number[]; importMedianMs: number; processMs: number[] }> {
+  progress('bundling the Lambda handler…');
+  const dir = await mkdtemp(join(tmpdir(), 'auditor-bench-bundle-'));
+  try {
+    const bundle = await bundleHandler(dir);
+    const script = `
+      const t0 = performance.now();
+      const mod = await import(${JSON.stringify(pathToFileURL(bundle.file).href)});
+      const ms = performance.now() - t0;
+      if (typeof mod[${JSON.stringify(HANDLER_EXPORT)}] !== 'function') throw new Error('no handler export');
+      process.stdout.write('IMPORT_MS ' + ms + '\\n');
+    `;
+    const env = safeEnv({
+      [ENV.tableName]: 'account-auditor-bench',
+      [ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:account-auditor-bench',
+      HOME: dir,
+      // Any SDK call the import might make could only hit a closed loopback port.
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    });
+    const importMs: number[] = [];
+    const processMs: number[] = [];
+    for (let i = 0; i < IMPORT_RUNS; i++) {
+      progress(`cold import ${i + 1}/${IMPORT_RUNS}…`);
+      const out = await run(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], env);
+      const line = out.stdout.split('\n').find((l) => l.startsWith('IMPORT_MS '));
+      if (out.code !== 0 || !line) throw new Error(`importing the bundle failed (exit ${out.code}):\n${out.stderr}`);
+      importMs.push(Number(line.slice('IMPORT_MS '.length)));
+      processMs.push(out.wallMs);
+    }
+    return { bytes: bundle.bytes, importMs, importMedianMs: median(importMs), processMs };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** No ANSI colours: the output is meant to be read in logs and pasted into issues. */
+const PLAIN = { style: { head: [] as string[], border: [] as string[] } };
+const okOver = (ok: boolean): 'ok' | 'over' => (ok ? 'ok' : 'over');
+const ms = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+
+const started = performance.now();
+const results: SizeResult[] = [];
+for (const users of SIZES) results.push(await runSize(users));
+const bundle = await bundleFigures();
+
+const bySize = (n: number) => results.find((r) => r.users === n);
+const r1k = bySize(1000);
+const r10k = bySize(10_000);
+const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' }[] = [
+  ...results.map((r) => ({
+    target: `IAM calls ≤ ${TARGET.fixedIamCalls} + keyIdLookups (${r.keyIdLookups}) at ${r.users} users`,
+    actual: `${r.calls.iam}`,
+    verdict: okOver(r.calls.iam <= TARGET.fixedIamCalls + r.keyIdLookups),
+  })),
+  r10k
+    ? { target: `whole audit at 10,000 users (${LATENCY_MS} ms) < 10 s`, actual: ms(r10k.totalMs), verdict: LATENCY_MS === 50 ? okOver(r10k.totalMs < TARGET.wallMs10k) : 'n/a' }
+    : { target: 'whole audit at 10,000 users < 10 s', actual: 'not run', verdict: 'n/a' },
+  r10k
+    ? { target: 'evaluation at 10,000 users < 1 s', actual: ms(r10k.stagesMs.evaluate), verdict: okOver(r10k.stagesMs.evaluate < TARGET.evaluateMs10k) }
+    : { target: 'evaluation at 10,000 users < 1 s', actual: 'not run', verdict: 'n/a' },
+  r10k
+    ? { target: 'peak RSS at 10,000 users < 512 MB', actual: `${Math.round(r10k.peakRssMb)} MB`, verdict: okOver(r10k.peakRssMb < TARGET.rssMb10k) }
+    : { target: 'peak RSS at 10,000 users < 512 MB', actual: 'not run', verdict: 'n/a' },
+  { target: 'Lambda bundle < 2 MB', actual: `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB (${bundle.bytes} B)`, verdict: okOver(bundle.bytes < TARGET.bundleBytes) },
+  { target: `cold import < 400 ms (median of ${IMPORT_RUNS})`, actual: ms(bundle.importMedianMs), verdict: okOver(bundle.importMedianMs < TARGET.coldImportMs) },
+  r1k && r10k
+    ? { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: `×${(r10k.totalMs / r1k.totalMs).toFixed(2)}`, verdict: okOver(r10k.totalMs / r1k.totalMs <= TARGET.growth1kTo10k) }
+    : { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: 'not run', verdict: 'n/a' },
+];
+const benchMs = performance.now() - started;
+
+if (args.json) {
+  process.stdout.write(
+    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, targets, benchMs }, null, 2)}\n`,
+  );
+} else {
+  const sizes = new Table({
+    ...PLAIN,
+    head: ['users', 'IAM calls', 'STS', 'ElastiCache', 'DAX', 'DDB (local)', 'collect', 'evaluate', 'reconcile', 'persist', 'alert', 'total', 'peak RSS', 'findings'],
+  });
+  for (const r of results) {
+    sizes.push([
+      r.users.toLocaleString('en-US'),
+      r.calls.iam,
+      r.calls.sts,
+      r.calls.elastiCache,
+      r.calls.dax,
+      r.calls.dynamodbLocal,
+      ms(r.stagesMs.collect),
+      ms(r.stagesMs.evaluate),
+      ms(r.stagesMs.reconcile),
+      ms(r.stagesMs.persist),
+      ms(r.stagesMs.alert),
+      ms(r.totalMs),
+      `${Math.round(r.peakRssMb)} MB`,
+      r.findings.toLocaleString('en-US'),
+    ]);
+  }
+  const lambda = new Table({ ...PLAIN, head: ['Lambda bundle', 'cold import (median)', `cold import runs`] });
+  lambda.push([`${(bundle.bytes / 1024 / 1024).toFixed(2)} MB`, ms(bundle.importMedianMs), bundle.importMs.map((v) => Math.round(v)).join(', ') + ' ms']);
+  const verdicts = new Table({ ...PLAIN, head: ['target', 'actual', ''] });
+  for (const t of targets) verdicts.push([t.target, t.actual, t.verdict]);
+
+  console.log(`account-auditor benchmark: ${LATENCY_MS} ms simulated round trip per AWS call, regions eu-west-1 + us-east-1`);
+  console.log(sizes.toString());
+  for (const r of results) {
+    const iamDetail = Object.entries(r.calls.iamByCommand).map(([k, v]) => `${k} ${v}`).join(', ');
+    const notes = [
+      `IAM: ${iamDetail}`,
+      `reconcile = loadState ${ms(r.detailMs.loadState)} + reconcile ${ms(r.detailMs.reconcileOnly)}`,
+      `stored ${r.saved.written} findings + ${r.saved.history} history`,
+      r.complete ? 'complete' : `INCOMPLETE: ${r.unreadSources.join('; ')}`,
+    ];
+    console.log(`  ${r.users} users (${r.entities} IAM entities): ${notes.join('; ')}`);
+  }
+  console.log(lambda.toString());
+  console.log(verdicts.toString());
+  console.log(`benchmark wall time: ${ms(benchMs)}`);
+}
