@@ -2,23 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '#lib/cli/main.ts';
+import { runCli } from './run-cli.ts';
 
 async function cli(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
   // Tests never touch the state folder of the checkout: runs keep no state unless a test says where.
-  const stateless = args[0] === 'run' && !args.includes('--state-dir') ? [...args, '--no-store'] : args;
-  const code = await main(['node', 'account-auditor', ...stateless], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    columns: 160,
-  });
-  return { code, stdout, stderr };
+  return runCli(args[0] === 'run' && !args.includes('--state-dir') ? [...args, '--no-store'] : args);
 }
 
 describe('account-auditor run --demo', () => {

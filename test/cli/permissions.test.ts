@@ -14,55 +14,13 @@ import {
 import { main } from '#lib/cli/main.ts';
 import type { CheckId } from '#lib/checks/ids.ts';
 import {
-  ADMINISTRATOR_ACCESS,
-  accountSummaryResponse,
-  authorizationDetailsPage,
-  credentialReportCsv,
-  credentialReportResponse,
-  daxCluster,
   daxError,
-  daysBefore,
   elastiCacheError,
   FIXTURE_NOW,
   iamError,
-  listAccessKeysResponse,
-  roleArn,
-  roleDetail,
-  rootReportRow,
-  serviceTrust,
-  userDetail,
-  userReportRow,
-  type AuthorizationDetailsEntities,
 } from '../fixtures/aws.ts';
 import { iam, resetAws, serveRegions } from '../inventory/mock-aws.ts';
-
-/**
- * An account in which every check's verdict depends on every call it makes: no root key (only
- * the real-time summary can prove it), no ElastiCache service-linked role (so whether clusters
- * exist decides FAIL or WARN), a DAX cluster, and an over-age key (so ListAccessKeys is called).
- */
-const entities: AuthorizationDetailsEntities = {
-  users: [userDetail({ name: 'alice', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })],
-  groups: [],
-  roles: [roleDetail({ name: 'DaxToDynamoDB', path: '/service-role/', trust: serviceTrust('dax.amazonaws.com') })],
-  policies: [ADMINISTRATOR_ACCESS],
-};
-const report = credentialReportCsv([
-  rootReportRow(),
-  userReportRow({ name: 'alice', keys: [{ active: true, lastRotated: daysBefore(10) }] }),
-  userReportRow({ name: 'bob', keys: [{ active: true, lastRotated: daysBefore(200) }] }),
-]);
-
-function serveHealthyAccount(): void {
-  iam.on(GetAccountSummaryCommand).resolves(accountSummaryResponse({ rootKeysPresent: 0 }));
-  iam.on(GenerateCredentialReportCommand).resolves({ State: 'COMPLETE' });
-  iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(report));
-  iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input) => authorizationDetailsPage(entities, input));
-  iam.on(ListAccessKeysCommand).resolves(listAccessKeysResponse('bob', [{ id: 'AKIABOB0000000000001', active: true, createDate: daysBefore(200) }]));
-  serveRegions({
-    'us-east-1': { cacheClusters: [], replicationGroups: [], daxClusters: [daxCluster({ name: 'orders', region: 'us-east-1', iamRoleArn: roleArn('DaxToDynamoDB', '/service-role/') })] },
-  });
-}
+import { serveSmallAccount } from '../inventory/small-account.ts';
 
 interface JsonOutput {
   run: { complete: boolean; sources: { source: string; state: string; call?: string; code?: string }[]; checksInError: { checkId: CheckId }[] };
@@ -114,7 +72,7 @@ describe('AccessDenied on one call, end to end', () => {
     resetAws('us-east-1');
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(FIXTURE_NOW);
-    serveHealthyAccount();
+    serveSmallAccount();
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -8,22 +8,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DEMO_DIR, DEMO_NEXT_DIR, main } from '#lib/cli/main.ts';
+import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
+import { runCli } from './run-cli.ts';
 
-async function cli(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'account-auditor', ...args], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    columns: 160,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 
 interface RunJson {
   run: { runId: string; counts: { new: number; resolved: number; open: number; regressed: number } };

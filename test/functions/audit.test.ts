@@ -8,10 +8,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, type PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
 import {
-  GenerateCredentialReportCommand,
   GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
-  GetCredentialReportCommand,
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -27,61 +25,19 @@ import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import type { SettingsInput } from '#lib/settings.ts';
 import {
-  ADMINISTRATOR_ACCESS,
   accountSummaryResponse,
-  authorizationDetailsPage,
-  credentialReportCsv,
-  credentialReportResponse,
-  daxCluster,
-  daysBefore,
   FIXTURE_ACCOUNT_ID,
   FIXTURE_NOW,
   iamError,
-  listAccessKeysResponse,
-  roleArn,
-  roleDetail,
-  rootReportRow,
-  serviceTrust,
-  userDetail,
-  userReportRow,
-  type AuthorizationDetailsEntities,
 } from '../fixtures/aws.ts';
-import { dax, elastiCache, iam, resetAws, serveRegions, sts } from '../inventory/mock-aws.ts';
+import { dax, elastiCache, iam, resetAws, sts } from '../inventory/mock-aws.ts';
+import { serveSmallAccount } from '../inventory/small-account.ts';
 
 const ACCOUNT = FIXTURE_ACCOUNT_ID;
 const REGION = 'us-east-1';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:account-auditor-alerts`;
 const sns = mockClient(SNSClient);
 
-/**
- * A small account with one of each verdict: alice is an admin (FAIL critical), bob's key is 200
- * days old (FAIL medium), alice's key is fresh, root has no key, no ElastiCache service-linked role
- * and no clusters (WARN), a DAX cluster whose role trusts DAX (PASS).
- */
-const entities: AuthorizationDetailsEntities = {
-  users: [userDetail({ name: 'alice', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })],
-  groups: [],
-  roles: [roleDetail({ name: 'DaxToDynamoDB', path: '/service-role/', trust: serviceTrust('dax.amazonaws.com') })],
-  policies: [ADMINISTRATOR_ACCESS],
-};
-const report = credentialReportCsv([
-  rootReportRow(),
-  userReportRow({ name: 'alice', keys: [{ active: true, lastRotated: daysBefore(10) }] }),
-  userReportRow({ name: 'bob', keys: [{ active: true, lastRotated: daysBefore(200) }] }),
-]);
-
-function serveAccount(): void {
-  iam.on(GetAccountSummaryCommand).resolves(accountSummaryResponse({ rootKeysPresent: 0 }));
-  iam.on(GenerateCredentialReportCommand).resolves({ State: 'COMPLETE' });
-  iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(report));
-  iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input) => authorizationDetailsPage(entities, input));
-  iam.on(ListAccessKeysCommand).callsFake((input: { UserName: string }) =>
-    listAccessKeysResponse(input.UserName, [{ id: `AKIA${input.UserName.toUpperCase().padEnd(16, '0')}`, active: true, createDate: daysBefore(input.UserName === 'bob' ? 200 : 10) }]),
-  );
-  serveRegions({
-    [REGION]: { cacheClusters: [], replicationGroups: [], daxClusters: [daxCluster({ name: 'orders', region: REGION, iamRoleArn: roleArn('DaxToDynamoDB', '/service-role/') })] },
-  });
-}
 
 const SCHEDULED_EVENT = {
   version: '0',
@@ -180,7 +136,7 @@ beforeEach(async () => {
   vi.stubEnv('AWS_LAMBDA_INITIALIZATION_TYPE', 'on-demand');
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(FIXTURE_NOW);
-  serveAccount();
+  serveSmallAccount(REGION);
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'message-1' });
   local = await startLocalStore(null);
