@@ -18,6 +18,7 @@ import {
   type ReplicationGroup as SdkReplicationGroup,
 } from '@aws-sdk/client-elasticache';
 import { type Cluster as SdkDaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
+import { ageInDays } from '#lib/checks/key-facts.ts';
 import type { Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
@@ -112,8 +113,6 @@ export interface LiveOptions {
 }
 
 type Unread = Extract<Source<never>, { state: 'unread' }>;
-
-const DAY_MS = 86_400_000;
 
 /**
  * `unread()` keeps the AWS error code; Node network errors carry theirs in `code` (ENOTFOUND,
@@ -390,10 +389,8 @@ export function keyLookupCandidates(report: CredentialReport, settings: Settings
     let oldest = Infinity;
     for (const key of row.keys) {
       if (!key.active || !key.lastRotated) continue;
-      const rotated = Date.parse(key.lastRotated);
-      // Same whole-day age as the access-key-age check, so every lookup names a key it reports as FAIL.
-      const ageDays = Math.floor((collectedAt.getTime() - rotated) / DAY_MS);
-      if (ageDays > settings.maxKeyAgeDays) oldest = Math.min(oldest, rotated);
+      // The access-key-age check's own age, so every lookup names a key it reports as FAIL.
+      if (ageInDays(key.lastRotated, collectedAt.toISOString()) > settings.maxKeyAgeDays) oldest = Math.min(oldest, Date.parse(key.lastRotated));
     }
     if (oldest !== Infinity) {
       seen.add(row.user);
