@@ -63,7 +63,7 @@ interface SizeResult {
   byStatus: Record<string, number>;
   complete: boolean;
   unreadSources: string[];
-  saved: { written: number; history: number; skippedStale: number };
+  saved: { written: number; history: number; skippedStale: number; compliantNotStored: number };
   alert: { wanted: boolean; bytes: number; subject: string };
 }
 
@@ -209,7 +209,7 @@ if (args.json) {
     const notes = [
       `IAM: ${iamDetail}`,
       `reconcile = loadState ${ms(r.detailMs.loadState)} + reconcile ${ms(r.detailMs.reconcileOnly)}`,
-      `stored ${r.saved.written} findings + ${r.saved.history} history`,
+      `stored ${r.saved.written} findings + ${r.saved.history} history (${r.saved.compliantNotStored} compliant, not stored)`,
       r.complete ? 'complete' : `INCOMPLETE: ${r.unreadSources.join('; ')}`,
     ];
     console.log(`  ${r.users} users (${r.entities} IAM entities): ${notes.join('; ')}`);

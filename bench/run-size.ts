@@ -176,12 +176,16 @@ const result = await runAudit({
 });
 const t1 = performance.now();
 rssAfter.evaluate = rssMb();
+// As auditAndRecord: the lease, then the stored state read under it.
+const lease = await store.acquireLease(result.run.accountId, result.run.runId);
 const previous = await store.loadState(result.run.accountId);
+const observed = await store.loadObserved(result.run.accountId);
 const t2a = performance.now();
-const reconciled = reconcile(result, previous, settings.mutes);
+const reconciled = reconcile(result, previous, settings.mutes, observed);
 const t2 = performance.now();
 rssAfter.reconcile = rssMb();
-const saved = await store.saveRun(reconciled);
+const saved = await store.saveRun(reconciled, { lease });
+await store.releaseLease(lease);
 const t3 = performance.now();
 rssAfter.persist = rssMb();
 const decision = shouldAlert(reconciled, settings);
@@ -226,7 +230,7 @@ const out = {
   byStatus: result.run.counts.byStatus,
   complete: result.run.complete,
   unreadSources: result.run.sources.filter((s) => s.state === 'unread').map((s) => `${s.source}: ${s.reason}`),
-  saved: { written: saved.written, history: saved.history, skippedStale: saved.skippedStale.length },
+  saved: { written: saved.written, history: saved.history, skippedStale: saved.skippedStale.length, compliantNotStored: saved.compliantNotStored },
   alert: { wanted: decision.alert, bytes: Buffer.byteLength(alert.message ?? ''), subject: alert.subject },
 };
 process.stdout.write(`BENCH_RESULT ${JSON.stringify(out)}\n`);

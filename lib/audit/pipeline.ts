@@ -3,7 +3,7 @@ import type { AuditResult, RunAuditOptions } from './run.ts';
 import { runAudit } from './run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
-import { StoreError, type FindingsStore, type SaveResult } from '#lib/store/store.ts';
+import { StoreBusyError, StoreError, type FindingsStore, type Lease, type SaveResult } from '#lib/store/store.ts';
 import type { Alert } from '#lib/notify/alert.ts';
 import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
 
@@ -39,8 +39,20 @@ export interface PipelineResult {
 export async function auditAndRecord(options: PipelineOptions): Promise<PipelineResult> {
   const result = await runAudit(options);
   const store = options.dryRun ? null : (options.store ?? null);
+  // The lease comes before reading the state, so no other run writes between that read and our
+  // save: what this run calls new or resolved is against the state it will overwrite.
+  const lease = store ? await store.acquireLease(result.run.accountId, result.run.runId) : null;
+  try {
+    return await recordRun(options, result, store, lease);
+  } finally {
+    if (store && lease) await store.releaseLease(lease);
+  }
+}
+
+async function recordRun(options: PipelineOptions, result: AuditResult, store: FindingsStore | null, lease: Lease | null): Promise<PipelineResult> {
   const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
-  const reconciled = reconcile(result, previous, options.settings.mutes);
+  const observed = options.store ? await options.store.loadObserved(result.run.accountId) : new Map<string, number>();
+  const reconciled = reconcile(result, previous, options.settings.mutes, observed);
 
   // Publish before saving: if publishing fails, nothing is saved and a retry alerts again; saving
   // first would let the retry see the findings as known and drop the alert. The cost is a
@@ -51,7 +63,7 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
   if (decision.alert && options.topic && !options.dryRun) {
     messageId = (await publishAlert(options.topic.client, options.topic.topicArn, alert)).messageId;
   }
-  const saved = store ? await saveRun(store, reconciled) : null;
+  const saved = store && lease ? await saveRun(store, reconciled, lease) : null;
   return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
 }
 
@@ -62,12 +74,13 @@ export const SAVE_ATTEMPTS = 3;
  * Nothing else ever saves this run again (the Lambda does not retry, the CLI exits), so a partial
  * save (state written, history not) is completed here or the history items are lost for good.
  */
-async function saveRun(store: FindingsStore, reconciled: ReconciledRun): Promise<SaveResult> {
+async function saveRun(store: FindingsStore, reconciled: ReconciledRun, lease: Lease): Promise<SaveResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await store.saveRun(reconciled);
+      return await store.saveRun(reconciled, { lease });
     } catch (error) {
-      if (!(error instanceof StoreError) || attempt >= SAVE_ATTEMPTS) throw error;
+      // Busy means the lease was lost: another run owns the state now, so saving again is wrong.
+      if (!(error instanceof StoreError) || error instanceof StoreBusyError || attempt >= SAVE_ATTEMPTS) throw error;
     }
   }
 }

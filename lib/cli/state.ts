@@ -41,7 +41,8 @@ export async function openStore(flags: StateFlags, historyTtlDays: number): Prom
   const dir = resolve(flags.stateDir ?? DEFAULT_STATE_DIR);
   const local = await startLocalStore(dir);
   return {
-    store: new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays }),
+    // The folder's lock file already makes this process the only writer.
+    store: new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays, exclusive: true }),
     where: dir,
     tableName: local.tableName,
     close: () => local.close(),

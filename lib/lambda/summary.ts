@@ -31,7 +31,7 @@ export interface AuditSummary {
   dryRun: boolean;
   notify: boolean;
   /** null on a dry run: nothing was written. */
-  saved: { written: number; skippedStale: number; history: number } | null;
+  saved: { written: number; skippedStale: number; history: number; compliantNotStored: number } | null;
   alert: {
     /** Whether the run called for an alert under alertOn/minAlertSeverity, and why. */
     wanted: boolean;
@@ -88,7 +88,9 @@ export function summarize(pipeline: PipelineResult, request: AuditRequest, durat
     moreNewFindings: Math.max(0, changed.length - SUMMARY_LIMITS.newFindings),
     dryRun: request.dryRun,
     notify: request.notify,
-    saved: pipeline.saved ? { written: pipeline.saved.written, skippedStale: pipeline.saved.skippedStale.length, history: pipeline.saved.history } : null,
+    saved: pipeline.saved
+      ? { written: pipeline.saved.written, skippedStale: pipeline.saved.skippedStale.length, history: pipeline.saved.history, compliantNotStored: pipeline.saved.compliantNotStored }
+      : null,
     alert: {
       wanted,
       reason,

@@ -2,6 +2,8 @@ import type { AuditResult } from '#lib/audit/run.ts';
 import type { Finding, Status } from '#lib/checks/types.ts';
 import type { MuteEntry } from '#lib/settings.ts';
 import { findMute } from './mutes.ts';
+import type { Scope } from './scope.ts';
+import { coveredScopes, scopeOf } from './scope.ts';
 import type { Change, ReconciledFinding, ReconciledRun, StoredFinding } from './types.ts';
 import { isOpen } from './types.ts';
 
@@ -15,22 +17,26 @@ function changeFor(previous: StoredFinding | undefined, status: Status): Change 
   return previous.status === 'WARN' && ALERTABLE.has(status) ? 'regressed' : 'open';
 }
 
-/** The region of a regional ARN (`arn:aws:dax:eu-west-1:…`), or null for global ones (IAM). */
-function regionOf(resource: string): string | null {
-  const parts = resource.split(':');
-  return parts[0] === 'arn' && parts[3] ? parts[3] : null;
-}
-
 /**
  * Compares one run's findings with the state stored by earlier runs of the same account.
  *
  * A stored finding absent from this run is resolved only when this run could have seen it:
  * its check ran, ended without ERROR (a check in ERROR resolves nothing), and, for a regional
  * resource, its region was audited. Anything else keeps its stored state untouched.
+ *
+ * `observed` is, per scope, the latest observation time (epoch ms) of a stored run that covered
+ * it (FindingsStore.loadObserved): a finding with no stored state in a scope a newer run covered
+ * was compliant or absent then, so this run is stale for it.
  */
-export function reconcile(result: AuditResult, previous: ReadonlyMap<string, StoredFinding>, mutes: readonly MuteEntry[]): ReconciledRun {
+export function reconcile(
+  result: AuditResult,
+  previous: ReadonlyMap<string, StoredFinding>,
+  mutes: readonly MuteEntry[],
+  observed: ReadonlyMap<Scope, number> = new Map(),
+): ReconciledRun {
   const { run } = result;
   const at = run.collectedAt;
+  const atMs = Date.parse(at);
   const reconciled: ReconciledFinding[] = [];
   const seen = new Set<string>();
 
@@ -38,12 +44,14 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
   // that finding. The store will not overwrite it, and this run must not call it new, resolved
   // or regressed either (re-auditing an old export, or an on-demand run overlapping the nightly).
   const newer = (prev: StoredFinding) => prev.lastSeen > at || (prev.resolvedAt !== null && prev.resolvedAt > at);
+  const seenLater = (f: Finding) => (observed.get(scopeOf(f)) ?? Number.NEGATIVE_INFINITY) > atMs;
 
   for (const finding of result.findings) {
     seen.add(finding.id);
     const prev = previous.get(finding.id);
     const mute = findMute(finding, mutes, at);
-    let change = prev && newer(prev) ? 'unchanged' : changeFor(prev, finding.status);
+    const stale = prev ? newer(prev) : seenLater(finding);
+    let change = stale ? 'unchanged' : changeFor(prev, finding.status);
     // A mute that ended on a still-failing finding: it must alert again, as if it had just appeared.
     if (change === 'open' && prev?.mute && !mute && ALERTABLE.has(finding.status)) change = 'regressed';
     const reopened = prev !== undefined && prev.resolvedAt !== null && finding.status !== 'PASS';
@@ -60,11 +68,8 @@ export function reconcile(result: AuditResult, previous: ReadonlyMap<string, Sto
     reconciled.push({ change, previousStatus: prev?.status ?? null, previousSeverity: prev?.severity ?? null, state });
   }
 
-  const failedChecks = new Set(run.checksInError.map((c) => c.checkId));
-  const inScope = (f: Finding): boolean => {
-    const region = regionOf(f.resource);
-    return run.checks.includes(f.checkId) && !failedChecks.has(f.checkId) && (region === null || run.regions.includes(region));
-  };
+  const covered = coveredScopes(run);
+  const inScope = (f: Finding): boolean => covered.has(scopeOf(f));
   let openOutOfScope = 0;
   for (const prev of previous.values()) {
     if (seen.has(prev.id) || prev.resolvedAt !== null || newer(prev)) continue;

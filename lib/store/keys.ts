@@ -13,7 +13,7 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 /** The table name of local mode. */
 export const LOCAL_TABLE_NAME = 'account-auditor';
 
-export type ItemType = 'finding' | 'run' | 'account' | 'history';
+export type ItemType = 'finding' | 'run' | 'account' | 'history' | 'lease' | 'observed';
 
 /** Attributes the store adds for keys and bookkeeping, stripped when items are read back. */
 export const KEY_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
@@ -22,6 +22,10 @@ export const ACCOUNTS_PK = 'ACCOUNTS';
 export const FINDING_PREFIX = 'FINDING#';
 export const RUN_PREFIX = 'RUN#';
 export const HISTORY_PREFIX = 'HISTORY#';
+/** The account's write lease, beside its findings and runs (no finding or run key starts with it). */
+export const LEASE_SK = 'LEASE';
+/** Per scope (check, or check in a region), the latest observation a stored run covered. */
+export const OBSERVED_SK = 'OBSERVED';
 
 export const accountPk = (accountId: string): string => `ACCOUNT#${accountId}`;
 export const findingSk = (checkId: string, resource: string): string => `${FINDING_PREFIX}${checkId}#${resource}`;

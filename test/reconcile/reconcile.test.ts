@@ -112,6 +112,28 @@ describe('mutes and stale runs across nights', () => {
     expect(stale.findings.map((r) => r.change)).toEqual(['unchanged']);
     expect(stale.run.counts).toMatchObject({ new: 0, regressed: 0, resolved: 0 });
   });
+
+  it('a compliant resource has no stored state: the scopes a newer run covered say it was seen later', () => {
+    // A newer run (T3) covered user-full-access globally and DAX in eu-west-1 only, storing nothing for alice or the cluster.
+    const observed = new Map([
+      ['user-full-access', Date.parse(T3)],
+      ['dax-service-role@eu-west-1', Date.parse(T3)],
+    ]);
+    const daxUs = `arn:aws:dax:us-east-1:${ACCOUNT}:cache/orders`;
+    const older = auditResult([finding('user-full-access', alice, 'FAIL'), finding('dax-service-role', daxEu, 'FAIL'), finding('dax-service-role', daxUs, 'FAIL')], {
+      at: T1,
+      regions: ['eu-west-1', 'us-east-1'],
+    });
+    const stale = reconcile(older, new Map(), [], observed);
+    expect(stale.findings.map((r) => [r.state.resource, r.change])).toEqual([
+      [alice, 'unchanged'],
+      [daxEu, 'unchanged'],
+      [daxUs, 'new'], // a scope the newer run did not cover
+    ]);
+    // The same findings in a run newer than every observed scope are news.
+    const newer = reconcile({ ...older, run: { ...older.run, collectedAt: '2026-11-05T00:00:00.000Z' } }, new Map(), [], observed);
+    expect(newer.findings.map((r) => r.change)).toEqual(['new', 'new', 'new']);
+  });
 });
 
 describe('findMute', () => {

@@ -6,7 +6,7 @@ import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import type { LocalStore } from '#lib/store/local.ts';
 import { startLocalStore } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
-import { ensureTable, FindingsStore, StoreError, tableDefinition } from '#lib/store/store.ts';
+import { ensureTable, FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
 import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
 
 const DAY_SECONDS = 86_400;
@@ -78,9 +78,10 @@ describe('FindingsStore', () => {
 
     const result = await store.saveRun(run);
 
-    expect(result).toEqual({ written: 3, skippedStale: [], history: 2 });
+    // carol's PASS has no stored state to follow: it is counted, not written.
+    expect(result).toEqual({ written: 2, skippedStale: [], history: 2, compliantNotStored: 1 });
     const state = await store.loadState(ACCOUNT);
-    expect(state).toEqual(new Map(states.map((s) => [s.id, s])));
+    expect(state).toEqual(new Map(states.filter((s) => s.status !== 'PASS').map((s) => [s.id, s])));
     expect(await store.latestRuns(ACCOUNT)).toEqual([run.run]);
     expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T0, lastRunId: 'r0' }]);
     expect(await store.loadState('999999999999')).toEqual(new Map());
@@ -111,10 +112,22 @@ describe('FindingsStore', () => {
     expect(sent[3]!.input).toMatchObject({ ScanIndexForward: false, Limit: 5, ExpressionAttributeValues: { ':prefix': 'RUN#' } });
     expect(sent[4]!.input).toMatchObject({ ExpressionAttributeValues: { ':pk': `FINDING#${id}`, ':prefix': 'HISTORY#' } });
 
-    // Writing uses only puts and batch writes.
+    // Writing: the lease (put, delete), one Query of the stored observation times, batch writes,
+    // then the run record and account entry (puts).
     sent.length = 0;
     await store.saveRun(firstRun('r1', T1, [stored('user-full-access', bob, 'FAIL', { at: T1, runId: 'r1' })]));
-    expect(new Set(sent.map((c) => c.name))).toEqual(new Set(['PutItemCommand', 'BatchWriteItemCommand']));
+    expect(sent.map((c) => c.name)).toEqual([
+      'PutItemCommand', // lease
+      'QueryCommand', // stored observation times
+      'GetItemCommand', // observed scopes
+      'BatchWriteItemCommand', // state
+      'BatchWriteItemCommand', // history
+      'PutItemCommand', // observed scopes
+      'PutItemCommand', // run record
+      'PutItemCommand', // account entry
+      'DeleteItemCommand', // lease
+    ]);
+    expect(sent[1]!.input).toMatchObject({ ProjectionExpression: 'SK, observedAt', ConsistentRead: true });
   });
 
   it('follows Query pages past 1 MB', async () => {
@@ -147,9 +160,9 @@ describe('FindingsStore', () => {
 
     expect(await dump()).toEqual(after);
     expect(second).toEqual(first);
-    expect(first).toEqual({ written: 3, skippedStale: [], history: 2 });
-    // r0: 2 findings + 2 history + run; r1: 1 new finding + 2 history + run; 1 account entry.
-    expect(after.map((i) => i.type).sort()).toEqual(['account', 'finding', 'finding', 'finding', 'history', 'history', 'history', 'history', 'run', 'run']);
+    expect(first).toEqual({ written: 3, skippedStale: [], history: 2, compliantNotStored: 0 });
+    // r0: 2 findings + 2 history + run; r1: 1 new finding + 2 history + run; 1 account entry; the observed scopes.
+    expect(after.map((i) => i.type).sort()).toEqual(['account', 'finding', 'finding', 'finding', 'history', 'history', 'history', 'history', 'observed', 'run', 'run']);
   });
 
   it('an older run saved after a newer one changes none of the findings they share, but its run record is stored', async () => {
@@ -167,23 +180,39 @@ describe('FindingsStore', () => {
     await store.saveRun(newer);
     const before = await dump();
 
-    // The older run (T1) finishes last: it saw x turn WARN, y still open, and w for the first time.
+    // The older run (T1) finishes last: it saw x turn WARN, y still open, w failing (the newer
+    // run covered user-full-access and stored nothing for w: compliant by then), and, in a
+    // check the newer run did not run, v for the first time.
     const w = stored('user-full-access', dave, 'FAIL', { at: T1, runId: 'r1' });
-    const older = reconciledRun(runRecord('r1', T1), [
+    const v = stored('dax-service-role', `arn:aws:dax:eu-west-1:${ACCOUNT}:cache/orders`, 'FAIL', { at: T1, runId: 'r1' });
+    const older = reconciledRun(runRecord('r1', T1, { checks: ['user-full-access', 'access-key-age', 'dax-service-role'] }), [
       change('open', 'FAIL', { ...x, status: 'WARN', lastSeen: T1, lastChanged: T1, runId: 'r1' }),
       change('open', 'FAIL', { ...y, lastSeen: T1, runId: 'r1' }),
       change('new', null, w),
+      change('new', null, v),
     ]);
     const result = await store.saveRun(older);
 
-    expect(result.skippedStale.sort()).toEqual([x.id, y.id].sort());
+    expect(result.skippedStale.sort()).toEqual([x.id, y.id, w.id].sort());
     expect(result).toMatchObject({ written: 1, history: 1 });
     const after = await dump();
     expect(itemOf(after, x.id)).toEqual(itemOf(before, x.id));
     expect(itemOf(after, y.id)).toEqual(itemOf(before, y.id));
-    expect((await store.loadState(ACCOUNT)).get(w.id)).toEqual(w);
+    expect(itemOf(after, w.id)).toBeUndefined();
+    expect((await store.loadState(ACCOUNT)).get(v.id)).toEqual(v);
     // y stays resolved although its lastSeen (T0) is older than the stale run's observation (T1).
-    expect((await store.openFindings(ACCOUNT)).map((f) => f.id).sort()).toEqual([x.id, w.id, `${ACCOUNT}#user-full-access#${carol}`].sort());
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id).sort()).toEqual([x.id, v.id, `${ACCOUNT}#user-full-access#${carol}`].sort());
+    // The observed scopes keep the newest time of each: the older run moved none back.
+    expect(await store.loadObserved(ACCOUNT)).toEqual(
+      new Map([
+        ['user-full-access', Date.parse(T2)],
+        ['user-full-access@eu-west-1', Date.parse(T2)],
+        ['access-key-age', Date.parse(T2)],
+        ['access-key-age@eu-west-1', Date.parse(T2)],
+        ['dax-service-role', Date.parse(T1)],
+        ['dax-service-role@eu-west-1', Date.parse(T1)],
+      ]),
+    );
     expect((await store.history(x.id)).map((h) => h.runId)).toEqual(['r0']);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r2', 'r1', 'r0']);
     expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T2, lastRunId: 'r2' }]);
@@ -215,7 +244,7 @@ describe('FindingsStore', () => {
     let items = await dump();
     expect(itemOf(items, a.id)).toMatchObject({ GSI1PK: `OPEN#${ACCOUNT}`, GSI1SK: `1#user-full-access#${alice}` });
     expect(itemOf(items, b.id)).toMatchObject({ GSI1SK: `3#access-key-age#${bob}#access_key_1` });
-    expect(itemOf(items, d.id)).not.toHaveProperty('GSI1PK');
+    expect(itemOf(items, d.id)).toBeUndefined(); // a PASS never open is not stored
 
     // a fixed (PASS), c gone from a complete run (resolved, status kept), b still open.
     await store.saveRun(
@@ -227,7 +256,7 @@ describe('FindingsStore', () => {
     );
     expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([b.id]);
     items = await dump();
-    for (const id of [a.id, c.id, d.id]) {
+    for (const id of [a.id, c.id]) {
       expect(itemOf(items, id)).not.toHaveProperty('GSI1PK');
       expect(itemOf(items, id)).not.toHaveProperty('GSI1SK');
     }
@@ -284,12 +313,12 @@ describe('FindingsStore', () => {
     }
   });
 
-  it('runs the conditional puts with bounded concurrency', async () => {
+  it('runs the batch writes with bounded concurrency', async () => {
     let inFlight = 0;
     let peak = 0;
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName !== 'PutItemCommand') return next(args);
+        if (context.commandName !== 'BatchWriteItemCommand') return next(args);
         inFlight += 1;
         peak = Math.max(peak, inFlight);
         try {
@@ -302,10 +331,86 @@ describe('FindingsStore', () => {
       { step: 'initialize', name: 'countInFlight' },
     );
     const store = makeStore({ concurrency: 3 });
-    const states = Array.from({ length: 12 }, (_, i) => stored('user-full-access', userArn(`u${i}`), 'FAIL', { at: T0, runId: 'r0' }));
+    const states = Array.from({ length: 120 }, (_, i) => stored('user-full-access', userArn(`u${i}`), 'FAIL', { at: T0, runId: 'r0' }));
 
-    expect(await store.saveRun(firstRun('r0', T0, states))).toMatchObject({ written: 12, history: 12 });
+    expect(await store.saveRun(firstRun('r0', T0, states))).toMatchObject({ written: 120, history: 120 });
     expect(peak).toBe(3);
+  });
+});
+
+describe('the write lease', () => {
+  /** A store whose clock the test moves, and whose waits move it too (no real sleeping). */
+  function clocked(start: number, options: Partial<StoreOptions> = {}) {
+    const clock = { now: start, waits: [] as number[] };
+    const store = makeStore({
+      leaseMs: 60_000,
+      leaseWaitMs: 10_000,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        clock.waits.push(ms);
+        clock.now += ms;
+      },
+      ...options,
+    });
+    return { store, clock };
+  }
+  const START = Date.parse(T1);
+
+  it('lets one run at a time write an account: the other waits, then is refused with the holder named', async () => {
+    const { store, clock } = clocked(START);
+    const lease = await store.acquireLease(ACCOUNT, 'r1');
+    expect(lease).toEqual({ accountId: ACCOUNT, runId: 'r1', until: START + 60_000 });
+    const before = await dump();
+
+    const error = (await store.saveRun(firstRun('r2', T2, [stored('user-full-access', alice, 'FAIL', { at: T2, runId: 'r2' })])).catch((e: unknown) => e)) as StoreBusyError;
+
+    expect(error).toBeInstanceOf(StoreBusyError);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.message).toBe(`account ${ACCOUNT} is being saved by run r1 (lease until ${new Date(START + 60_000).toISOString()}); nothing was saved, run again after that`);
+    // It waited (with growing backoff) for about leaseWaitMs before giving up, and wrote nothing.
+    expect(clock.now - START).toBeGreaterThanOrEqual(10_000);
+    expect(clock.waits.length).toBeGreaterThan(3);
+    expect(await dump()).toEqual(before);
+    // Another account is not blocked.
+    expect((await store.acquireLease('999999999999', 'r2')).runId).toBe('r2');
+  });
+
+  it('a run waiting for the lease gets it as soon as the holder releases it', async () => {
+    const { store } = clocked(START);
+    const lease = await store.acquireLease(ACCOUNT, 'r1');
+    const waiting = store.saveRun(firstRun('r2', T2, [stored('user-full-access', alice, 'FAIL', { at: T2, runId: 'r2' })]));
+    await store.releaseLease(lease);
+    expect(await waiting).toMatchObject({ written: 1 });
+    expect((await dump()).filter((i) => i.type === 'lease')).toEqual([]);
+  });
+
+  it('a lease left by a crashed run is taken over once it ends; the same run renews its own', async () => {
+    const { store, clock } = clocked(START);
+    await store.acquireLease(ACCOUNT, 'crashed');
+    clock.now = START + 60_001;
+    const lease = await store.acquireLease(ACCOUNT, 'r2', { wait: false });
+    expect(lease.runId).toBe('r2');
+    clock.now += 30_000;
+    expect((await store.acquireLease(ACCOUNT, 'r2', { wait: false })).until).toBe(clock.now + 60_000);
+    // The crashed run's late release does not free r2's lease.
+    await store.releaseLease({ accountId: ACCOUNT, runId: 'crashed', until: 0 });
+    await expect(store.acquireLease(ACCOUNT, 'r3', { wait: false })).rejects.toThrow(/being saved by run r2/);
+  });
+
+  it('an exclusive store (local mode, behind its lock file) takes over any lease at once', async () => {
+    await makeStore().acquireLease(ACCOUNT, 'killed-cli-run');
+    const { store } = clocked(START, { exclusive: true });
+    expect(await store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]))).toMatchObject({ written: 1 });
+  });
+
+  it('a save whose lease was lost to another run writes nothing', async () => {
+    const { store, clock } = clocked(START);
+    const mine = await store.acquireLease(ACCOUNT, 'r1');
+    clock.now = mine.until + 1;
+    await store.acquireLease(ACCOUNT, 'r2', { wait: false });
+    const before = await dump();
+    await expect(store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine })).rejects.toThrow(StoreBusyError);
+    expect(await dump()).toEqual(before);
   });
 });
 
@@ -351,9 +456,9 @@ describe('BatchWriteItem retries', () => {
 
     const result = await store.saveRun(firstRun('r0', T0, findings));
 
-    expect(result).toEqual({ written: 30, skippedStale: [], history: 30 });
-    // Batches of 25 and 5: the first loses half three times (25 -> 13 -> 7 -> 4 -> done).
-    expect(injection.calls).toEqual([25, 13, 7, 4, 5]);
+    expect(result).toEqual({ written: 30, skippedStale: [], history: 30, compliantNotStored: 0 });
+    // States in batches of 25 and 5, the first losing half three times (25 -> 13 -> 7 -> 4 -> done); then history.
+    expect(injection.calls).toEqual([25, 13, 7, 4, 5, 25, 5]);
     expect(waits).toHaveLength(3);
     // Equal jitter: retry n waits between half and all of 50 ms * 2^(n-1).
     waits.forEach((ms, i) => {
@@ -376,20 +481,21 @@ describe('BatchWriteItem retries', () => {
 
     expect(error).toBeInstanceOf(StoreError);
     const storeError = error as StoreError;
-    expect(storeError.message).toMatch(/run r0 was not fully stored: 30 of 60 items failed/);
+    expect(storeError.message).toMatch(/run r0 was not fully stored: 30 of 30 items failed/);
     expect(storeError.message).toMatch(/and 20 more/);
     expect(storeError.failedItems).toHaveLength(30);
-    expect(storeError.failedItems[0]).toMatch(/^history 123456789012#user-full-access#arn:aws:iam::123456789012:user\/u\d\d at 2026-11-01T02:00:00.000Z \(still unprocessed after 4 attempts\)$/);
-    expect(injection.calls).toHaveLength(8); // two batches, four attempts each
+    expect(storeError.failedItems[0]).toMatch(/^finding 123456789012#user-full-access#arn:aws:iam::123456789012:user\/u\d\d \(still unprocessed after 4 attempts\)$/);
+    // Two batches of state, four attempts each; no history is written for states that were not.
+    expect(injection.calls).toHaveLength(8);
     expect(waits.sort((x, y) => x - y)).toEqual([38, 38, 75, 75, 150, 150]);
-    // The current state is intact; no run record claims a run that was not fully stored.
-    expect(await store.loadState(ACCOUNT)).toEqual(new Map(findings.map((f) => [f.id, f])));
+    // Nothing was stored, and no run record claims a run that was not fully stored.
+    expect(await store.loadState(ACCOUNT)).toEqual(new Map());
     expect(await store.latestRuns(ACCOUNT)).toEqual([]);
     expect(await store.accounts()).toEqual([]);
 
     // Saving the same run again, once DynamoDB cooperates, repairs it.
     injection.remaining = 0;
-    expect(await store.saveRun(run)).toEqual({ written: 30, skippedStale: [], history: 30 });
+    expect(await store.saveRun(run)).toEqual({ written: 30, skippedStale: [], history: 30, compliantNotStored: 0 });
     expect(await store.history(findings[7]!.id)).toHaveLength(1);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r0']);
   });
@@ -397,8 +503,10 @@ describe('BatchWriteItem retries', () => {
   it('names the findings whose state could not be written, and writes no history for them', async () => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        const item = (args.input as { Item?: { resource?: string } }).Item;
-        if (context.commandName === 'PutItemCommand' && item?.resource === bob) {
+        // DynamoDB rejects a whole batch for one oversized item, and the item alone when put.
+        const input = args.input as { Item?: { resource?: string }; RequestItems?: Record<string, { PutRequest: { Item: { resource?: string } } }[]> };
+        const items = input.Item ? [input.Item] : Object.values(input.RequestItems ?? {}).flat().map((r) => r.PutRequest.Item);
+        if (items.some((item) => item.resource === bob)) {
           throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
         }
         return next(args);
