@@ -17,6 +17,10 @@ const muteSchema = z
 
 export type MuteEntry = z.output<typeof muteSchema>;
 
+/** The retry modes of the AWS SDK v3 (`retryMode`, `AWS_RETRY_MODE`). */
+export const AWS_RETRY_MODES = ['standard', 'adaptive'] as const;
+export type AwsRetryMode = (typeof AWS_RETRY_MODES)[number];
+
 /**
  * The one validated settings object. Every field has a default, so `{}` is valid; bounds keep an
  * on-demand payload from asking for nonsense (a negative key age, a million lookups).
@@ -37,6 +41,16 @@ export const settingsSchema = z
     keyIdLookups: z.number().int().min(0).max(1000).default(50),
     /** Upper bound on the wait for `GenerateCredentialReport` to finish. */
     reportWaitSeconds: z.number().int().min(1).max(600).default(60),
+    /**
+     * Attempts per AWS read call of the collector (IAM, STS, ElastiCache, DAX; the first one
+     * included), through the SDK's retry strategy: throttling (`Throttling`,
+     * `RequestLimitExceeded`…), HTTP 5xx and network errors are retried with backoff until then.
+     * Bounded so that a throttled account cannot stretch a run past the Lambda timeout, or add
+     * load to a rate limit shared with production.
+     */
+    awsMaxAttempts: z.number().int().min(1).max(10).default(3),
+    /** The SDK's retry mode: `standard`, or `adaptive` (also slows the client down while throttled). */
+    awsRetryMode: z.enum(AWS_RETRY_MODES).default('standard'),
     /** When a run publishes an alert: new or regressed FAIL/ERROR, any open FAIL, or every run. */
     alertOn: z.enum(['new', 'open', 'always']).default('new'),
     /** FAIL findings below this severity are not alerted (ERROR always is). */
@@ -68,4 +82,13 @@ export function parseSettings(input: unknown): Settings {
     throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+/**
+ * The SDK retry configuration the settings give: the collector's clients take it
+ * (`new IAMClient({ ...awsRetryConfig(settings), region })`), and any other client meant to
+ * retry alike can.
+ */
+export function awsRetryConfig(settings: Pick<Settings, 'awsMaxAttempts' | 'awsRetryMode'>): { maxAttempts: number; retryMode: AwsRetryMode } {
+  return { maxAttempts: settings.awsMaxAttempts, retryMode: settings.awsRetryMode };
 }

@@ -7,6 +7,7 @@ import {
   type GetAccountAuthorizationDetailsResponse,
   type GetCredentialReportResponse,
   IAMClient,
+  type IAMClientConfig,
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -19,7 +20,7 @@ import {
 } from '@aws-sdk/client-elasticache';
 import { type Cluster as SdkDaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { ageInDays } from '#lib/checks/key-facts.ts';
-import type { Settings } from '#lib/settings.ts';
+import { type AwsRetryMode, awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
 import { accountFromArn, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
@@ -98,6 +99,9 @@ export const AUTHORIZATION_DETAILS_PAGE_SIZE = 1000;
 export const NO_REGION = '(no region)';
 export const NO_REGION_REASON = 'no region configured: pass --region or set AWS_REGION';
 
+/** A retry strategy as the SDK clients take it (`retryStrategy` in their configuration). */
+export type SdkRetryStrategy = NonNullable<IAMClientConfig['retryStrategy']>;
+
 export interface LiveOptions {
   settings: Settings;
   /** A named profile for every client; otherwise the SDK's default credential chain, untouched. */
@@ -106,23 +110,74 @@ export interface LiveOptions {
   regions?: string[];
   /** Progress lines for the slow steps (report generation, paging). */
   onProgress?: (message: string) => void;
-  sleep?: (ms: number) => Promise<void>;
+  /** The credential report wait; it must stop when `signal` aborts (the default one does). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => Date;
-  /** SDK attempts per call (standard retry mode). */
+  /** SDK attempts per call, the first one included; overrides `settings.awsMaxAttempts`. */
   maxAttempts?: number;
+  /**
+   * The time budget. When it aborts, the calls in flight are aborted (the SDK's `abortSignal`),
+   * the credential report wait stops at once, no further call starts, and every source not read
+   * yet becomes `unread` with code TIME_BUDGET_CODE, so that the checks needing it say ERROR.
+   * Sources already read stay read, and collectLive still returns, promptly.
+   */
+  signal?: AbortSignal;
+  /**
+   * Builds each client's retry strategy (one per client, as the SDK does) from the retry settings,
+   * instead of the SDK building its own from `maxAttempts` and `retryMode`. For tests: the SDK's
+   * own strategy classes with a backoff that does not sleep for seconds.
+   */
+  retryStrategy?: (retry: { maxAttempts: number; retryMode: AwsRetryMode }) => SdkRetryStrategy;
+}
+
+/** The code and reason of every source the time budget stopped before it was read. */
+export const TIME_BUDGET_CODE = 'TimeBudgetExceeded';
+export const TIME_BUDGET_REASON = 'stopped before the Lambda timeout: time budget exhausted';
+
+/** Thrown instead of starting (or waiting for) a call once the time budget is spent. */
+class TimeBudgetError extends Error {
+  override name = TIME_BUDGET_CODE;
+  constructor() {
+    super(TIME_BUDGET_REASON);
+  }
 }
 
 type Unread = Extract<Source<never>, { state: 'unread' }>;
 
 /**
  * `unread()` keeps the AWS error code; Node network errors carry theirs in `code` (ENOTFOUND,
- * ECONNREFUSED) under the name `Error`, which `unread()` does not look at.
+ * ECONNRESET) under the name `Error`, which `unread()` does not look at. The SDK counts its
+ * attempts in `$metadata.attempts`: a failure that survived its retries says how many there were.
  */
 function failure(call: string, error: unknown): Unread {
-  const result = unread(call, error);
+  if (error instanceof TimeBudgetError) return { state: 'unread', call, reason: TIME_BUDGET_REASON, code: TIME_BUDGET_CODE };
+  let result: Unread = unread(call, error);
   const nodeCode = (error as { code?: unknown } | null | undefined)?.code;
-  if (!result.code && typeof nodeCode === 'string' && nodeCode) return { ...result, code: nodeCode };
+  if (!result.code && typeof nodeCode === 'string' && nodeCode) result = { ...result, code: nodeCode };
+  const attempts = (error as { $metadata?: { attempts?: unknown } } | null | undefined)?.$metadata?.attempts;
+  if (typeof attempts === 'number' && attempts > 1) result = { ...result, reason: `${result.reason} (gave up after ${attempts} attempts)` };
   return result;
+}
+
+/**
+ * Runs one step (a call, a wait) under the time budget: refused once the budget is spent, and
+ * abandoned the moment it runs out, whatever the step does with the signal itself.
+ */
+function budgeted(signal: AbortSignal | undefined) {
+  return async <T>(step: () => Promise<T>): Promise<T> => {
+    if (!signal) return step();
+    if (signal.aborted) throw new TimeBudgetError();
+    let onAbort = (): void => {};
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new TimeBudgetError());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([step(), stopped]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
 }
 
 function errorCodes(error: unknown): string[] {
@@ -206,13 +261,28 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 interface ClientBase {
   maxAttempts: number;
-  retryMode: 'standard';
+  retryMode: AwsRetryMode;
   profile?: string;
+  retryStrategy?: LiveOptions['retryStrategy'];
+}
+
+/**
+ * One client's configuration. The retry settings are given explicitly, so AWS_MAX_ATTEMPTS or a
+ * profile's `max_attempts` cannot lift the bound; a strategy is built per client because it holds
+ * state (the retry quota, adaptive mode's rate).
+ */
+function clientConfig(base: ClientBase, region?: string) {
+  const { retryStrategy, ...config } = base;
+  return {
+    ...config,
+    ...(retryStrategy ? { retryStrategy: retryStrategy({ maxAttempts: base.maxAttempts, retryMode: base.retryMode }) } : {}),
+    ...(region ? { region } : {}),
+  };
 }
 
 /** The region the SDK would use on its own (AWS_REGION, the profile's `region`), or undefined. */
 async function resolveDefaultRegion(base: ClientBase): Promise<string | undefined> {
-  const probe = new STSClient(base);
+  const probe = new STSClient(clientConfig(base));
   try {
     const region = await probe.config.region();
     return region || undefined;
@@ -231,13 +301,18 @@ function pickRegions(requested: string[] | undefined, configured: string[], fall
 interface Context {
   settings: Settings;
   progress: (message: string) => void;
+  /** Sleeps under the time budget. */
   sleep: (ms: number) => Promise<void>;
+  /** Runs a call under the time budget. */
+  budgeted: <T>(step: () => Promise<T>) => Promise<T>;
+  /** The SDK's per-call options: the time budget's signal aborts the call in flight. */
+  http: { abortSignal: AbortSignal } | undefined;
 }
 
-async function readAccountSummary(iam: IAMClient): Promise<Source<AccountSummary>> {
+async function readAccountSummary(iam: IAMClient, ctx: Context): Promise<Source<AccountSummary>> {
   const call = 'iam:GetAccountSummary';
   try {
-    const out = await iam.send(new GetAccountSummaryCommand({}));
+    const out = await ctx.budgeted(() => iam.send(new GetAccountSummaryCommand({}), ctx.http));
     return { state: 'read', data: normalizeAccountSummary(out, call) };
   } catch (error) {
     return failure(call, error);
@@ -261,12 +336,20 @@ function waitClock(sleep: (ms: number) => Promise<void>) {
   };
 }
 
+/** The report's content is not a credential report: empty, not UTF-8, or not the expected CSV. */
+const REPORT_FORMAT_CODE = 'CredentialReportFormatError';
+
 function parseReport(out: GetCredentialReportResponse): Source<CredentialReport> {
   const call = 'iam:GetCredentialReport';
-  if (!out.Content || out.Content.length === 0) return { state: 'unread', call, reason: 'GetCredentialReport returned no content' };
+  if (!out.Content || out.Content.length === 0) return { state: 'unread', call, reason: 'GetCredentialReport returned no content', code: REPORT_FORMAT_CODE };
+  let csv: string;
   try {
     // fatal: a report with broken bytes must fail loudly rather than parse with replacement characters.
-    const csv = new TextDecoder('utf-8', { fatal: true }).decode(out.Content);
+    csv = new TextDecoder('utf-8', { fatal: true }).decode(out.Content);
+  } catch (error) {
+    return { state: 'unread', call, reason: `the credential report cannot be decoded as UTF-8 text: ${(error as Error).message}`, code: REPORT_FORMAT_CODE };
+  }
+  try {
     const generated = out.GeneratedTime instanceof Date && !Number.isNaN(out.GeneratedTime.getTime()) ? out.GeneratedTime.toISOString() : null;
     return { state: 'read', data: parseCredentialReport(csv, generated) };
   } catch (error) {
@@ -293,6 +376,8 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
   const stillGenerating = (call: string, outOfCalls: boolean): Unread => ({
     state: 'unread',
     call,
+    // IAM's own code for a report not ready yet, so the finding's title names why.
+    code: 'ReportInProgress',
     reason: outOfCalls
       ? `the credential report was still being generated after ${calls} report calls in ${Math.round(clock.elapsed() / 1000)} s ` +
         `(at most ${MAX_REPORT_CALLS} per run, to spare IAM's rate limit); run again in a minute`
@@ -313,43 +398,48 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
   ctx.progress('generating the IAM credential report…');
   let regenerated = false;
   let phase: 'generate' | 'get' = 'generate';
-  for (;;) {
-    if (phase === 'generate') {
-      let state: string | undefined;
-      calls++;
-      generates++;
-      try {
-        state = (await iam.send(new GenerateCredentialReportCommand({}))).State;
-      } catch (error) {
-        return failure('iam:GenerateCredentialReport', error);
-      }
-      if (state === 'COMPLETE') {
-        phase = 'get';
-        continue;
-      }
-      const stop = await backoff('iam:GenerateCredentialReport', canGenerate());
-      if (stop) return stop;
-      ctx.progress(`the IAM credential report is still being generated (${Math.round(clock.elapsed() / 1000)} s)…`);
-      continue;
-    }
-    try {
-      calls++;
-      return parseReport(await iam.send(new GetCredentialReportCommand({})));
-    } catch (error) {
-      if (hasCode(error, ...REPORT_IN_PROGRESS)) {
-        const stop = await backoff('iam:GetCredentialReport', canGet());
+  try {
+    for (;;) {
+      if (phase === 'generate') {
+        let state: string | undefined;
+        calls++;
+        generates++;
+        try {
+          state = (await ctx.budgeted(() => iam.send(new GenerateCredentialReportCommand({}), ctx.http))).State;
+        } catch (error) {
+          return failure('iam:GenerateCredentialReport', error);
+        }
+        if (state === 'COMPLETE') {
+          phase = 'get';
+          continue;
+        }
+        const stop = await backoff('iam:GenerateCredentialReport', canGenerate());
         if (stop) return stop;
-        ctx.progress(`waiting for the IAM credential report (${Math.round(clock.elapsed() / 1000)} s)…`);
+        ctx.progress(`the IAM credential report is still being generated (${Math.round(clock.elapsed() / 1000)} s)…`);
         continue;
       }
-      if (hasCode(error, ...REPORT_GONE) && !regenerated && clock.elapsed() < boundMs && canGenerate()) {
-        regenerated = true;
-        phase = 'generate';
-        ctx.progress(`the IAM credential report was not available (${errorCodes(error).at(-1) ?? 'gone'}); generating it again…`);
-        continue;
+      try {
+        calls++;
+        return parseReport(await ctx.budgeted(() => iam.send(new GetCredentialReportCommand({}), ctx.http)));
+      } catch (error) {
+        if (hasCode(error, ...REPORT_IN_PROGRESS)) {
+          const stop = await backoff('iam:GetCredentialReport', canGet());
+          if (stop) return stop;
+          ctx.progress(`waiting for the IAM credential report (${Math.round(clock.elapsed() / 1000)} s)…`);
+          continue;
+        }
+        if (hasCode(error, ...REPORT_GONE) && !regenerated && clock.elapsed() < boundMs && canGenerate()) {
+          regenerated = true;
+          phase = 'generate';
+          ctx.progress(`the IAM credential report was not available (${errorCodes(error).at(-1) ?? 'gone'}); generating it again…`);
+          continue;
+        }
+        return failure('iam:GetCredentialReport', error);
       }
-      return failure('iam:GetCredentialReport', error);
     }
+  } catch (error) {
+    // The wait between calls ran out of time budget: the report is unread for the call it awaited.
+    return failure(phase === 'generate' ? 'iam:GenerateCredentialReport' : 'iam:GetCredentialReport', error);
   }
 }
 
@@ -360,8 +450,8 @@ async function readAuthorizationDetails(iam: IAMClient, ctx: Context): Promise<S
   const counts = { users: 0, groups: 0, roles: 0, policies: 0 };
   try {
     await allPages('GetAccountAuthorizationDetails', async (marker) => {
-      const out = await iam.send(
-        new GetAccountAuthorizationDetailsCommand({ MaxItems: AUTHORIZATION_DETAILS_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
+      const out = await ctx.budgeted(() =>
+        iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: AUTHORIZATION_DETAILS_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }), ctx.http),
       );
       pages.push(out);
       counts.users += out.UserDetailList?.length ?? 0;
@@ -410,7 +500,7 @@ async function lookupAccessKeys(
   ctx.progress(`looking up the access key IDs of ${users.length} user(s) with over-age keys…`);
   const results = await mapLimit(users, KEY_LOOKUP_CONCURRENCY, async (user): Promise<[string, Source<AccessKeyMetadata[]>]> => {
     try {
-      const out = await iam.send(new ListAccessKeysCommand({ UserName: user }));
+      const out = await ctx.budgeted(() => iam.send(new ListAccessKeysCommand({ UserName: user }), ctx.http));
       const keys = (out.AccessKeyMetadata ?? [])
         .filter((k) => typeof k.AccessKeyId === 'string' && k.AccessKeyId !== '')
         .map((k) => ({
@@ -427,27 +517,29 @@ async function lookupAccessKeys(
 }
 
 async function readRegion(region: string, base: ClientBase, ctx: Context): Promise<RegionInventory> {
-  const elastiCache = new ElastiCacheClient({ ...base, region });
-  const dax = new DAXClient({ ...base, region });
+  const elastiCache = new ElastiCacheClient(clientConfig(base, region));
+  const dax = new DAXClient(clientConfig(base, region));
   try {
     const [clusters, groups, daxClusters] = await Promise.all([
       attempt(() =>
         allPages<SdkCacheCluster>('DescribeCacheClusters', async (Marker) => {
-          const out = await elastiCache.send(new DescribeCacheClustersCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }));
+          const out = await ctx.budgeted(() => elastiCache.send(new DescribeCacheClustersCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }), ctx.http));
           if (Marker) ctx.progress(`${region}: reading more ElastiCache clusters…`);
           return { items: out.CacheClusters, next: out.Marker };
         }),
       ),
       attempt(() =>
         allPages<SdkReplicationGroup>('DescribeReplicationGroups', async (Marker) => {
-          const out = await elastiCache.send(new DescribeReplicationGroupsCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }));
+          const out = await ctx.budgeted(() =>
+            elastiCache.send(new DescribeReplicationGroupsCommand({ MaxRecords: 100, ...(Marker ? { Marker } : {}) }), ctx.http),
+          );
           if (Marker) ctx.progress(`${region}: reading more ElastiCache replication groups…`);
           return { items: out.ReplicationGroups, next: out.Marker };
         }),
       ),
       attempt(() =>
         allPages<SdkDaxCluster>('DescribeClusters', async (NextToken) => {
-          const out = await dax.send(new DescribeClustersCommand({ MaxResults: 100, ...(NextToken ? { NextToken } : {}) }));
+          const out = await ctx.budgeted(() => dax.send(new DescribeClustersCommand({ MaxResults: 100, ...(NextToken ? { NextToken } : {}) }), ctx.http));
           if (NextToken) ctx.progress(`${region}: reading more DAX clusters…`);
           return { items: out.Clusters, next: out.NextToken };
         }),
@@ -498,7 +590,7 @@ function daxSource(region: string, outcome: Outcome<SdkDaxCluster[]>, regionReac
   if (!isMissingEndpoint(outcome.error)) return failure(call, outcome.error);
   const detail = failure(call, outcome.error);
   if (regionReachable) {
-    return { state: 'read', data: { available: false, reason: `DAX is not available in ${region} (${detail.reason})` } };
+    return { state: 'read', data: { available: false, reason: `DAX is not available in ${region} (${unread(call, outcome.error).reason})` } };
   }
   return {
     ...detail,
@@ -514,9 +606,9 @@ function noRegion(): RegionInventory {
   };
 }
 
-async function callerIdentity(sts: STSClient): Promise<Outcome<{ accountId: string; partition: string }>> {
+async function callerIdentity(sts: STSClient, ctx: Context): Promise<Outcome<{ accountId: string; partition: string }>> {
   return attempt(async () => {
-    const out = await sts.send(new GetCallerIdentityCommand({}));
+    const out = await ctx.budgeted(() => sts.send(new GetCallerIdentityCommand({}), ctx.http));
     const fromArn = out.Arn ? accountFromArn(out.Arn) : null;
     const accountId = out.Account ?? fromArn?.accountId;
     if (!accountId) throw new Error('GetCallerIdentity returned no account');
@@ -545,37 +637,54 @@ function accountFromInventory(report: Source<CredentialReport>, details: Source<
   return null;
 }
 
+/** Waits `ms`, or less when the signal aborts (the timer is cleared, so nothing lingers). */
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return delay(ms, undefined, signal ? { signal } : {}).then(() => undefined);
+}
+
 /**
  * Collects the inventory from the live AWS APIs with the calls of SPEC section 2: a fixed number
  * of IAM calls whatever the account's size, plus at most `keyIdLookups` ListAccessKeys calls.
- * Never throws for an AWS failure: each failure becomes an `unread` source naming its call.
+ * Each call goes through the SDK's retry strategy (`awsMaxAttempts` attempts, `awsRetryMode`), so
+ * throttling, 5xx and network faults are retried a bounded number of times.
+ * Never throws for an AWS failure: each failure becomes an `unread` source naming its call, and so
+ * does each source the time budget (`signal`) stopped before it was read.
  */
 export async function collectLive(options: LiveOptions): Promise<Inventory> {
-  const { settings } = options;
+  const { settings, signal } = options;
   const collectedAt = (options.now ?? (() => new Date()))();
+  const sleep = options.sleep ?? defaultSleep;
+  const guard = budgeted(signal);
   const ctx: Context = {
     settings,
     progress: options.onProgress ?? (() => {}),
-    sleep: options.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+    sleep: (ms) => guard(() => sleep(ms, signal)),
+    budgeted: guard,
+    http: signal ? { abortSignal: signal } : undefined,
   };
+  const retry = awsRetryConfig(settings);
   const base: ClientBase = {
-    maxAttempts: options.maxAttempts ?? 3,
-    retryMode: 'standard',
+    maxAttempts: options.maxAttempts ?? retry.maxAttempts,
+    retryMode: retry.retryMode,
     ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.retryStrategy ? { retryStrategy: options.retryStrategy } : {}),
   };
+  const onAbort = (): void => ctx.progress('time budget exhausted: stopping; what was not read yet is reported as ERROR');
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
 
   const defaultRegion = await resolveDefaultRegion(base);
   // IAM is global: any region of the partition reaches it; us-east-1 when nothing is configured.
   const globalRegion = defaultRegion ?? 'us-east-1';
-  const iam = new IAMClient({ ...base, region: globalRegion });
-  const sts = new STSClient({ ...base, region: globalRegion });
+  const iam = new IAMClient(clientConfig(base, globalRegion));
+  const sts = new STSClient(clientConfig(base, globalRegion));
   const regionNames = pickRegions(options.regions, settings.regions, defaultRegion);
   if (regionNames.length > 0) ctx.progress(`reading ElastiCache and DAX in ${regionNames.join(', ')}…`);
 
   try {
     const [identity, accountSummary, reportAndKeys, authorizationDetails, regions] = await Promise.all([
-      callerIdentity(sts),
-      readAccountSummary(iam),
+      callerIdentity(sts, ctx),
+      readAccountSummary(iam, ctx),
       readCredentialReport(iam, ctx).then(async (report) => ({
         report,
         accessKeys: report.state === 'read' ? await lookupAccessKeys(iam, keyLookupCandidates(report.data, settings, collectedAt), ctx) : {},
@@ -606,6 +715,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
       accessKeys: reportAndKeys.accessKeys,
     };
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     iam.destroy();
     sts.destroy();
   }

@@ -22,7 +22,6 @@ import {
   reportWaitsMs,
   type LiveOptions,
 } from '#lib/inventory/live.ts';
-import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
@@ -349,44 +348,8 @@ describe('collectLive: credential report', () => {
     expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(2);
   });
 
-  it('generates again only once when the report keeps expiring', async () => {
-    iam.on(GetCredentialReportCommand).rejects(iamError('ReportExpired', 'The report has expired'));
-    const inv = await collectLive(options());
-    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', code: 'ReportExpired', reason: 'The report has expired' });
-    expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(2);
-    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(2);
-  });
-
-  it('LimitExceeded on Generate: unread, and no Get', async () => {
-    iam.on(GenerateCredentialReportCommand).rejects(iamError('LimitExceeded', 'Rate exceeded'));
-    const inv = await collectLive(options());
-    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GenerateCredentialReport', code: 'LimitExceeded', reason: 'Rate exceeded' });
-    expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(0);
-    expectAllReadExcept(inv, ['credentialReport']);
-  });
-
-  it('a report that does not parse is unread with the parser message', async () => {
-    const garbage = 'this,is\nnot,a credential report\n';
-    iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(garbage));
-    const inv = await collectLive(options());
-    let expected = '';
-    try {
-      parseCredentialReport(garbage, null);
-    } catch (error) {
-      expect(error).toBeInstanceOf(CredentialReportFormatError);
-      expected = (error as Error).message;
-    }
-    expect(expected).not.toBe('');
-    expect(inv.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', code: 'CredentialReportFormatError', reason: expected });
-  });
-
-  it('a report whose bytes are not UTF-8 is unread, not read with replacement characters', async () => {
-    const bytes = new TextEncoder().encode(account.reportCsv);
-    bytes[bytes.length - 5] = 0xff;
-    iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(bytes));
-    const inv = await collectLive(options());
-    expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GetCredentialReport' });
-  });
+  // Every way the report can fail (in progress past the wait, ReportNotPresent, ReportExpired,
+  // LimitExceeded, content that cannot be decoded) and the findings it gives: report-failures.test.ts.
 });
 
 describe('collectLive: AccessDenied', () => {
@@ -615,7 +578,13 @@ describe('collectLive: regions and clients', () => {
     expect(dax.calls()).toHaveLength(0);
   });
 
-  it('passes the profile and maxAttempts to every client, in standard retry mode', async () => {
+  const retryCases: { name: string; given: Parameters<typeof options>[0]; expected: { profile?: string; maxAttempts: number; retryMode: string } }[] = [
+    { name: 'defaults: 3 attempts, standard mode', given: {}, expected: { profile: undefined, maxAttempts: 3, retryMode: 'standard' } },
+    { name: 'the settings', given: { settings: { awsMaxAttempts: 5, awsRetryMode: 'adaptive' } }, expected: { profile: undefined, maxAttempts: 5, retryMode: 'adaptive' } },
+    { name: 'the profile, and the maxAttempts option over the settings', given: { profile: 'audit', maxAttempts: 7, settings: { awsMaxAttempts: 5 } }, expected: { profile: 'audit', maxAttempts: 7, retryMode: 'standard' } },
+  ];
+
+  it.each(retryCases)('passes the retry configuration to every client: $name', async ({ given, expected }) => {
     const seen: { profile?: string; maxAttempts: number; retryMode: string }[] = [];
     const record = async (getClient: () => unknown) => {
       type Value<T> = T | (() => Promise<T>);
@@ -639,9 +608,22 @@ describe('collectLive: regions and clients', () => {
       await record(getClient);
       return { ReplicationGroups: [] };
     });
-    await collectLive(options({ profile: 'audit', maxAttempts: 7, regions: ['eu-west-1'] }));
+    await collectLive(options({ ...given, regions: ['eu-west-1'] }));
     expect(seen).toHaveLength(4);
-    for (const s of seen) expect(s).toEqual({ profile: 'audit', maxAttempts: 7, retryMode: 'standard' });
+    for (const s of seen) expect(s).toEqual(expected);
+  });
+
+  it('AWS_MAX_ATTEMPTS and AWS_RETRY_MODE cannot lift the bound the settings give', async () => {
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '10');
+    vi.stubEnv('AWS_RETRY_MODE', 'adaptive');
+    const seen: unknown[] = [];
+    iam.on(GetAccountSummaryCommand).callsFake(async (_i, getClient) => {
+      const config = (getClient() as { config: { maxAttempts: () => Promise<number>; retryMode: string | (() => Promise<string>) } }).config;
+      seen.push([await config.maxAttempts(), typeof config.retryMode === 'function' ? await config.retryMode() : config.retryMode]);
+      return account.summary;
+    });
+    await collectLive(options({ settings: { awsMaxAttempts: 2 } }));
+    expect(seen).toEqual([[2, 'standard']]);
   });
 
   it('partition comes from the caller ARN (aws-cn)', async () => {
