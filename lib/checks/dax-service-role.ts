@@ -1,4 +1,5 @@
 import type { AuthorizationDetails, IamRole, PolicyDocument } from '#lib/inventory/types.ts';
+import { managedPolicy } from '#lib/policy/grants.ts';
 import { isAllActions, normalizeStatements, statementLabel, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 import type { Check, Finding } from './types.ts';
 import { allRolesArn, errorFinding, makeFinding } from './types.ts';
@@ -73,7 +74,7 @@ export function trustsDax(trustPolicy: PolicyDocument): Trust {
 function dynamoDbPermissions(role: IamRole, auth: AuthorizationDetails): { policy: string; actions: string[]; resources: string[] }[] {
   const documents: { policy: string; document: PolicyDocument | undefined }[] = [
     ...role.inlinePolicies.map((p) => ({ policy: `${p.name} (inline)`, document: p.document })),
-    ...role.attachedPolicies.map((p) => ({ policy: p.arn, document: auth.policies[p.arn]?.document })),
+    ...role.attachedPolicies.map((p) => ({ policy: p.arn, document: managedPolicy(auth, p.arn)?.document })),
   ];
   const out: { policy: string; actions: string[]; resources: string[] }[] = [];
   for (const { policy, document } of documents) {

@@ -13,6 +13,7 @@ import {
 import {
   allActionsGrant,
   isFullDeny,
+  managedPolicy,
   policiesReachingUser,
   readDocument,
   statementCovers,
@@ -190,7 +191,7 @@ function assessBoundary(
 ): BoundaryAssessment | undefined {
   if (!user.permissionsBoundary) return undefined;
   const arn = user.permissionsBoundary.arn;
-  const policy = details.policies[arn];
+  const policy = managedPolicy(details, arn);
   if (!policy) {
     return {
       arn,

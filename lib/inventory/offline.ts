@@ -272,6 +272,10 @@ function jsonErrorOffset(text: string): number {
     if (i < text.length) fail();
     return -1;
   } catch (error) {
+    // Nesting deeper than the stack (`[[[[...`, thousands deep) overflows this recursive scan. The
+    // position is only a hint: without it the reason still says "not valid JSON", where the
+    // RangeError escaped as the file's reason ("Maximum call stack size exceeded").
+    if (error instanceof RangeError) return -1;
     if (error !== stop) throw error;
     return i;
   }
@@ -573,11 +577,13 @@ async function loadAccessKeys(dir: string): Promise<Record<string, Source<Access
     // The folder is optional: users absent from accessKeys are simply "not looked up".
     return {};
   }
-  const result: Record<string, Source<AccessKeyMetadata[]>> = {};
+  // Entries, then Object.fromEntries: `result[user] = ...` for a user named `__proto__` (a valid IAM
+  // user name) set the object's prototype instead, and that user's keys were silently dropped.
+  const result: [string, Source<AccessKeyMetadata[]>][] = [];
   for (const name of names.sort(pageOrder.compare)) {
     const user = name.slice(0, -'.json'.length);
     const call = `${ACCESS_KEYS}/${name}`;
-    result[user] = await source(call, async () => {
+    result.push([user, await source(call, async () => {
       const raw = await readJson(path.join(folder, name));
       if (raw === MISSING) return notFound(call, commandFor(`${ACCESS_KEYS}/<UserName>.json`));
       const parsed = accessKeysSchema.safeParse(raw);
@@ -592,9 +598,9 @@ async function loadAccessKeys(dir: string): Promise<Record<string, Source<Access
         status: k.Status,
         createDate: k.CreateDate && !Number.isNaN(Date.parse(k.CreateDate)) ? new Date(k.CreateDate).toISOString() : null,
       }));
-    });
+    })]);
   }
-  return result;
+  return Object.fromEntries(result);
 }
 
 /** One regional file, as a value or the `unread` that explains why not. */

@@ -3,7 +3,7 @@
  * Pure functions over the inventory's authorization details, shared by checks that reason about
  * a principal's effective access.
  */
-import type { AuthorizationDetails, IamUser, PolicyDocument } from '#lib/inventory/types.ts';
+import type { AuthorizationDetails, IamUser, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
 import { isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 
 /** Where a policy reaches the user from; `path` is the readable form used in titles and details. */
@@ -57,6 +57,15 @@ function unreadableName(origin: Omit<PolicyOrigin, 'path'>, userName: string): s
     : `policy ${origin.policy} (${origin.policyArn}) attached to ${owner}`;
 }
 
+/**
+ * A managed policy by ARN, among the policies' own entries only. The ARN is text from the account
+ * (or a hand-made export): `constructor` or `__proto__` used to find Object.prototype members, which
+ * have no document, and a permissions boundary named so crashed user-full-access.
+ */
+export function managedPolicy(details: AuthorizationDetails, arn: string): ManagedPolicy | undefined {
+  return Object.hasOwn(details.policies, arn) ? details.policies[arn] : undefined;
+}
+
 /** Reads a policy document down to its statements, or says why it cannot. */
 export function readDocument(document: PolicyDocument): { ok: true; statements: NormalizedStatement[] } | { ok: false; error: string } {
   if (!document.ok) return { ok: false, error: document.error };
@@ -92,7 +101,7 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
   };
 
   const addManaged = (ref: { name: string; arn: string }, via: 'user' | 'group', group?: string) => {
-    const policy = details.policies[ref.arn];
+    const policy = managedPolicy(details, ref.arn);
     add(
       { policy: ref.name, policyArn: ref.arn, via, ...(group ? { group } : {}), inline: false },
       policy?.document,

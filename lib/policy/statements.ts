@@ -1,8 +1,10 @@
 /**
  * Normalizes IAM policy documents into a list of statements with every equivalent spelling made
  * one: a statement object or an array of them, a string or a list for Action/Resource/Principal,
- * any case for Effect and for action names. Anything that is not a readable policy becomes an
- * error, never an empty (and so "compliant") list.
+ * any case for action names (IAM compares them case-insensitively). Element names and Effect values
+ * are case-sensitive in IAM, which refuses `"effect"` or `"Effect": "allow"`: such a document can
+ * only come from a hand-made or damaged export, and it is unreadable here too. Anything that is not
+ * a readable policy becomes an error, never an empty (and so "compliant") list.
  */
 
 export interface NormalizedStatement {
@@ -28,12 +30,25 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Finds a key case-insensitively (`effect`, `EFFECT`): IAM is strict, but a lenient read is the safe side. */
+/** A value for an error message: short, and never a throw of its own. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'a list' : typeof value === 'object' && value !== null ? 'an object' : String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/**
+ * An element by its exact name. IAM refuses a document whose element names are spelled in another
+ * case (`effect`, `EFFECT`), so it cannot be in effect as written; reading it anyway is not the safe
+ * side: it took `{"effect": "Deny", "action": "*", "resource": "*"}` for a Deny of everything (a
+ * false PASS for user-full-access) and an `"action"`/`"principal"` trust for DAX trust. Unreadable.
+ * Own properties only: `constructor` or `__proto__` are not elements of a policy.
+ */
 function field(statement: Record<string, unknown>, name: string): unknown {
-  if (name in statement) return statement[name];
   const lower = name.toLowerCase();
-  for (const key of Object.keys(statement)) if (key.toLowerCase() === lower) return statement[key];
-  return undefined;
+  const variant = Object.keys(statement).find((key) => key !== name && key.toLowerCase() === lower);
+  if (variant !== undefined) throw new Error(`element ${JSON.stringify(variant)} must be spelled ${name} (IAM element names are case-sensitive)`);
+  return Object.hasOwn(statement, name) ? statement[name] : undefined;
 }
 
 function stringList(value: unknown, what: string): string[] {
@@ -53,9 +68,13 @@ function principalOf(value: unknown, what: string): Record<string, string[]> | '
 
 function normalizeOne(raw: unknown, index: number): NormalizedStatement {
   if (!isRecord(raw)) throw new Error(`statement ${index} is not an object`);
-  const effectRaw = field(raw, 'Effect');
-  const effect = typeof effectRaw === 'string' ? effectRaw.toLowerCase() : undefined;
-  if (effect !== 'allow' && effect !== 'deny') throw new Error(`statement ${index}: Effect must be Allow or Deny`);
+  const effect = field(raw, 'Effect');
+  // IAM's Effect values are case-sensitive and it refuses any other spelling. Reading `deny` as Deny
+  // turned a user's Allow * into PASS, and `allow` in a trust policy made DAX trust a role: a
+  // document IAM would not accept is unreadable (ERROR), never evaluated as a guess.
+  if (effect !== 'Allow' && effect !== 'Deny') {
+    throw new Error(`statement ${index}: Effect must be "Allow" or "Deny" (case-sensitive), got ${describeValue(effect)}`);
+  }
   const action = field(raw, 'Action');
   const notAction = field(raw, 'NotAction');
   const resource = field(raw, 'Resource');
@@ -66,7 +85,7 @@ function normalizeOne(raw: unknown, index: number): NormalizedStatement {
   return {
     index,
     sid: typeof sid === 'string' && sid !== '' ? sid : null,
-    effect: effect === 'allow' ? 'Allow' : 'Deny',
+    effect,
     actions: action === undefined ? null : stringList(action, `statement ${index}: Action`),
     notActions: notAction === undefined ? null : stringList(notAction, `statement ${index}: NotAction`),
     resources: resource === undefined ? null : stringList(resource, `statement ${index}: Resource`),
@@ -104,11 +123,30 @@ export function statementLabel(statement: Pick<NormalizedStatement, 'sid' | 'ind
 /**
  * IAM's wildcard match for ARNs and action names: `*` any run of characters, `?` one character,
  * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves.
+ *
+ * A linear scan that backtracks only to the last `*`: at most pattern × value steps. The regular
+ * expression it replaces backtracked exponentially on runs of wildcards (`arn:**********b` took a
+ * minute against one user ARN, a few more stars hours), and policy text is not ours to trust.
  */
 export function wildcardMatch(pattern: string, value: string): boolean {
-  const regex = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`,
-    's',
-  );
-  return regex.test(value);
+  let p = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = v;
+    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+      p++;
+      v++;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }

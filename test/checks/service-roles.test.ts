@@ -135,10 +135,18 @@ describe('dax-service-role', () => {
   });
 
   it('trust detection accepts a list of services and any case, and rejects other services', () => {
-    const doc = (principal: unknown, action: unknown = 'sts:AssumeRole') => ({ ok: true as const, document: { Statement: { Effect: 'allow', Principal: principal, Action: action } } });
+    const doc = (principal: unknown, action: unknown = 'sts:AssumeRole') => ({ ok: true as const, document: { Statement: { Effect: 'Allow', Principal: principal, Action: action } } });
     expect(trustsDax(doc({ Service: ['ec2.amazonaws.com', 'DAX.amazonaws.com'] }))).toEqual({ trusts: true });
     expect(trustsDax(doc({ Service: 'dax.amazonaws.com' }, ['sts:TagSession']))).toEqual({ trusts: false });
     expect(trustsDax(doc({ AWS: `arn:aws:iam::${ACCOUNT}:root` }))).toEqual({ trusts: false });
+  });
+
+  it('regression (property test): a trust policy IAM would refuse (Effect "allow") is unreadable, not trust: ERROR', () => {
+    const lowercase = role('Lowercase', { trust: { Statement: { Effect: 'allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } } });
+    expect(trustsDax(lowercase.trustPolicy)).toEqual({ error: 'statement 0: Effect must be "Allow" or "Deny" (case-sensitive), got "allow"' });
+    const f = evaluate(inventory({ auth: { roles: [lowercase] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: lowercase.arn }])] }));
+    expect(f.get(accountLevel)?.status).toBe('ERROR');
+    expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
   });
 
   describe('Deny statements in the trust policy', () => {

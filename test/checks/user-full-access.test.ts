@@ -185,11 +185,25 @@ describe('user-full-access: full access on every resource', () => {
     expect(grantsOf(f)[0]).toMatchObject({ policy: 'Solo', statement: 'statement #0', access: 'full' });
   });
 
-  it('reads a lowercase Effect as Allow', () => {
+  // IAM's Effect values and element names are case-sensitive (IAM refuses `allow`): such a document
+  // is unreadable, ERROR naming the policy, never evaluated as a guess.
+  it('refuses a lowercase Effect: ERROR naming the policy', () => {
     const f = evaluateOne({ users: [inlineUser('alice', { Effect: 'allow', Action: '*', Resource: '*' })] });
-    expect(f.status).toBe('FAIL');
-    expect(f.severity).toBe('critical');
-    expect(f.title).toContain('has full access');
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toBe(
+      'alice could not be evaluated: inline policy Inline on user alice cannot be read (statement 0: Effect must be "Allow" or "Deny" (case-sensitive), got "allow")',
+    );
+  });
+
+  it('regression (property test): a lowercase "deny" of * on * is not a Deny that neutralises Allow *: ERROR, not PASS', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'deny', Action: '*', Resource: '*' })] });
+    expect(f.status).toBe('ERROR');
+  });
+
+  it('regression (property test): element names in another case are not read: ERROR, not PASS', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', allow(), { effect: 'Deny', action: '*', resource: '*' })] });
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('element "effect" must be spelled Effect (IAM element names are case-sensitive)');
   });
 });
 
@@ -329,6 +343,17 @@ describe('user-full-access: narrower grants', () => {
       users: [inlineUser('erin', { Effect: 'Allow', NotAction: 'iam:*', Resource: 'arn:aws:s3:::data/*' })],
     });
     expect(f.status).toBe('PASS');
+  });
+});
+
+describe('user-full-access: wildcard patterns', () => {
+  it('regression (property test): a run of wildcards in a Resource is matched in linear time (the regex took minutes)', () => {
+    const started = Date.now();
+    const f = evaluateOne({ users: [inlineUser('alice', allow({ Resource: `arn:${'*'.repeat(40)}x` }), allow({ Resource: `arn:${'*?'.repeat(15)}e` }))] });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
+    // The second pattern covers the user's own ARN (it ends in e): full access one call away.
+    expect(grantsOf(f).map((g) => g.selfEscalation)).toEqual([false, true]);
   });
 });
 
@@ -590,6 +615,21 @@ describe('user-full-access: permissions boundaries', () => {
     expect(f.title).toContain(`permissions boundary ${arn} cannot be read, not assumed to cap`);
     expect(f.details.permissionsBoundary).toMatchObject({ arn, effect: 'unreadable' });
   });
+
+  it.each(['constructor', '__proto__', 'toString'])(
+    'regression (property test): a boundary or attached policy ARN %j is looked up among the policies only (it crashed)',
+    (arn) => {
+      const f = evaluateOne({
+        users: [user('alice', { ...admin, permissionsBoundary: { arn, type: 'Policy' } })],
+        policies: [administratorAccess],
+      });
+      expect(f).toMatchObject({ status: 'FAIL', severity: 'critical' });
+      expect(f.details.permissionsBoundary).toMatchObject({ arn, effect: 'unreadable' });
+      const g = evaluateOne({ users: [user('bob', { attachedPolicies: [{ name: 'Odd', arn }] })] });
+      expect(g.status).toBe('ERROR');
+      expect(g.title).toContain('not in the GetAccountAuthorizationDetails policies');
+    },
+  );
 
   it('does not assume an undecodable boundary caps the user', () => {
     const boundary = managed('Garbled', { ok: false, error: 'URIError: URI malformed' });

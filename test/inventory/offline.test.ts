@@ -516,6 +516,13 @@ describe('loadOffline: a malformed file makes only its own source unread, naming
     expect(problem.reason).toContain('--output json');
   });
 
+  it('regression (property test): nesting deeper than the stack is still "not valid JSON", not "Maximum call stack size exceeded"', async () => {
+    const dir = await folder({ ...fullFolder(), 'account-summary.json': '['.repeat(100_000) });
+    const problem = unreadOf((await loadOffline(dir, { now })).accountSummary);
+    expect(problem).toMatchObject({ call: 'account-summary.json', code: 'InvalidFile' });
+    expect(problem.reason).toMatch(/^account-summary\.json: not valid JSON: /);
+  });
+
   it('an empty file (the export command failed)', async () => {
     const dir = await folder({ ...fullFolder(), 'eu-west-1/dax-clusters.json': '' });
     const problem = unreadOf(region(await loadOffline(dir, { now }), 'eu-west-1').dax);
@@ -594,6 +601,17 @@ describe('loadOffline: access-keys/', () => {
     const inventory = await loadOffline(dir, { now });
     expect(Object.keys(inventory.accessKeys)).toEqual(['ann', 'bob']);
     expect(read(inventory.accessKeys.bob!)[0]).toMatchObject({ status: 'Inactive', createDate: '2025-01-01T00:00:00.000Z' });
+  });
+
+  it('regression (property test): a user named __proto__ (a valid IAM name) is read under its name, not dropped', async () => {
+    const dir = await folder({
+      ...fullFolder(),
+      'access-keys/__proto__.json': { AccessKeyMetadata: [{ UserName: '__proto__', AccessKeyId: 'AKIAEXAMPLEPROTO0001', Status: 'Active' }] },
+    });
+    const inventory = await loadOffline(dir, { now });
+    expect(Object.keys(inventory.accessKeys).sort()).toEqual(['__proto__', 'ann']);
+    expect(Object.hasOwn(inventory.accessKeys, '__proto__')).toBe(true);
+    expect(read(inventory.accessKeys['__proto__']!)[0]).toMatchObject({ accessKeyId: 'AKIAEXAMPLEPROTO0001' });
   });
 
   it('marks a user unread when the file lists someone else’s keys or is malformed', async () => {
