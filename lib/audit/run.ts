@@ -5,7 +5,7 @@ import type { Check, Finding, Severity, Status } from '#lib/checks/types.ts';
 import { makeFinding, rootArn, SEVERITIES, severityRank, STATUSES } from '#lib/checks/types.ts';
 import { selectChecks } from '#lib/checks/index.ts';
 import type { CheckId } from '#lib/checks/ids.ts';
-import { inputsOf, type InventoryInput } from '#lib/checks/inputs.ts';
+import { CHECK_INPUTS, inputsOf, type InventoryInput } from '#lib/checks/inputs.ts';
 
 export type Trigger = 'schedule' | 'on-demand' | 'local';
 
@@ -47,8 +47,18 @@ export interface RunSummary {
     /** FAIL findings by severity: what the exit code and alerts are about. */
     failBySeverity: Record<Severity, number>;
   };
-  checksInError: { checkId: CheckId; reasons: string[] }[];
+  /**
+   * `missingPermissions`: the IAM actions denied to the sources this check reads (absent in run
+   * records written before it existed).
+   */
+  checksInError: { checkId: CheckId; reasons: string[]; missingPermissions?: string[] }[];
   sources: SourceReport[];
+  /**
+   * Every IAM action a source was denied (`iam:GetAccountAuthorizationDetails`), sorted: what to
+   * allow the auditor's role. Other failures (throttling, a missing file) are not permissions and
+   * stay in `sources`. Absent in run records written before it existed.
+   */
+  missingPermissions?: string[];
 }
 
 export interface AuditResult {
@@ -111,6 +121,45 @@ export function describeSources(inventory: Inventory): SourceReport[] {
   ];
 }
 
+/**
+ * Error codes of a denied call: IAM's AccessDenied, JSON services' AccessDeniedException, EC2-style
+ * UnauthorizedOperation. Bad or expired credentials (InvalidClientTokenId, ExpiredToken) are not a
+ * missing permission: naming one would send the reader to fix the wrong thing.
+ */
+const DENIED_CODE = /AccessDenied|Unauthorized|NotAuthorized|Forbidden/i;
+const DENIED_REASON = /not authorized to perform|AccessDenied|explicit deny/i;
+const CREDENTIAL_CODE = /InvalidClientTokenId|ExpiredToken|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|CredentialsProviderError/i;
+/** `service:Action`: the collectors name each call by the IAM action it needs (LIVE_READ_ACTIONS). */
+const IAM_ACTION = /^[a-z0-9-]+:[A-Za-z0-9]+$/;
+
+/**
+ * The IAM action to allow when `call` was denied: the live collectors name every call by its IAM
+ * action (`iam:GetCredentialReport`), so the call is the permission. null when the failure is not
+ * a denial (throttling, a network error, bad credentials) or the call is a file (offline mode).
+ */
+export function missingPermission(call: string, code: string | undefined, reason: string): string | null {
+  if (!IAM_ACTION.test(call)) return null;
+  if (code && CREDENTIAL_CODE.test(code)) return null;
+  return DENIED_CODE.test(code ?? '') || DENIED_REASON.test(reason) ? call : null;
+}
+
+/** The checks among `checks` that read this part of the inventory. */
+export function checksReading(input: InventoryInput, checks: readonly CheckId[]): CheckId[] {
+  return checks.filter((c) => CHECK_INPUTS[c].includes(input));
+}
+
+/** The distinct permissions the unread sources were denied, sorted; only those `checkId` reads when given. */
+export function deniedPermissions(sources: readonly SourceReport[], checkId?: CheckId): string[] {
+  const inputs = checkId ? new Set<InventoryInput>(CHECK_INPUTS[checkId]) : null;
+  const found = new Set<string>();
+  for (const s of sources) {
+    if (s.state !== 'unread' || (inputs && !inputs.has(s.input))) continue;
+    const permission = missingPermission(s.call ?? '', s.code, s.reason ?? '');
+    if (permission) found.add(permission);
+  }
+  return [...found].sort();
+}
+
 /** Sortable and unique: time first, so runs list in order; random suffix, so overlapping runs differ. */
 export function newRunId(at: Date): string {
   return `${at.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
@@ -139,10 +188,12 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
     byStatus[f.status] += 1;
     if (f.status === 'FAIL') failBySeverity[f.severity] += 1;
   }
-  const checksInError = outcomes.filter((o) => o.errors.length > 0).map((o) => ({ checkId: o.checkId, reasons: o.errors }));
   // Only the sources the selected checks read count: an unrelated failure does not make a narrowed run incomplete.
   const needed = inputsOf(checks.map((c) => c.id));
   const sources = describeSources(inventory).filter((src) => needed.has(src.input));
+  const checksInError = outcomes
+    .filter((o) => o.errors.length > 0)
+    .map((o) => ({ checkId: o.checkId, reasons: o.errors, missingPermissions: deniedPermissions(sources, o.checkId) }));
   return {
     run: {
       runId: newRunId(started),
@@ -160,6 +211,7 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
       counts: { total: findings.length, byStatus, failBySeverity },
       checksInError,
       sources,
+      missingPermissions: deniedPermissions(sources),
     },
     findings,
     outcomes,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHECK_IDS, type CheckId } from '#lib/checks/ids.ts';
+import { severityRank } from '#lib/checks/types.ts';
 import { parseSettings, settingsSchema, type Settings } from '#lib/settings.ts';
 import type { DeployedConfig } from './config.ts';
 
@@ -40,7 +41,34 @@ const PAYLOAD_SETTINGS = ['maxKeyAgeDays', 'warnKeyAgeDays', 'keyIdLookups', 're
  * Names a caller might reach for to redirect results or credentials. They get a pointed refusal
  * instead of a bare "unknown field", so nobody concludes the spelling was the problem.
  */
-const DESTINATION_KEYS = new Set(['table', 'tablename', 'topic', 'topicarn', 'endpoint', 'endpointurl', 'region', 'profile', 'credentials', 'rolearn', 'accountid']);
+const DESTINATION_KEYS = new Set([
+  'table',
+  'tablename',
+  'tablearn',
+  'topic',
+  'topicarn',
+  'destination',
+  'output',
+  'bucket',
+  'queue',
+  'queueurl',
+  'webhook',
+  'statedir',
+  'store',
+  'endpoint',
+  'endpointurl',
+  'region',
+  'profile',
+  'credentials',
+  'rolearn',
+  'accountid',
+]);
+
+/** Mutes hide findings from alerts: only the deployment (AUDITOR_SETTINGS) may set them, never a payload, dry run or not. */
+const MUTE_KEYS = new Set(['mutes', 'mute', 'suppress', 'suppressions']);
+
+/** How much each alert mode alerts: a run that saves state may only alert as much or more than deployed. */
+const ALERT_ON_REACH = { new: 0, open: 1, always: 2 } as const;
 
 const scheduledEventSchema = z.object({
   source: z.literal('aws.events'),
@@ -57,6 +85,18 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})` : typeof value;
+}
+
+/**
+ * A value quoted in a refusal: as JSON, or by its kind where JSON.stringify throws (a BigInt, from an
+ * in-process caller): that TypeError escaped parseEvent instead of its PayloadError.
+ */
+function shown(value: unknown): string {
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return kindOf(value);
+  }
 }
 
 /**
@@ -144,6 +184,21 @@ function payloadSchema(deployed: DeployedConfig) {
           message: `${asked.warnKeyAgeDays} is looser than the deployed ${current.warnKeyAgeDays}; a run that saves state may only tighten it (dryRun: true previews a looser one)`,
         });
       }
+      // A finding a saving run does not alert is stored as known: the nightly run will not call it new, so it is never alerted.
+      if (asked.minAlertSeverity !== undefined && severityRank(asked.minAlertSeverity) > severityRank(current.minAlertSeverity)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['settings', 'minAlertSeverity'],
+          message: `${asked.minAlertSeverity} alerts less than the deployed ${current.minAlertSeverity}; a run that saves state may only lower it (dryRun: true previews a higher one)`,
+        });
+      }
+      if (asked.alertOn !== undefined && ALERT_ON_REACH[asked.alertOn] < ALERT_ON_REACH[current.alertOn]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['settings', 'alertOn'],
+          message: `${asked.alertOn} alerts less than the deployed ${current.alertOn}; a run that saves state may only widen it (new < open < always; dryRun: true previews a narrower one)`,
+        });
+      }
     });
 }
 
@@ -164,7 +219,10 @@ function problemsOf(issues: readonly z.core.$ZodIssue[]): string[] {
     const inSettings = issue.path.length > 0;
     for (const key of issue.keys) {
       const field = fieldName([...issue.path, key]);
-      if (DESTINATION_KEYS.has(key.toLowerCase().replace(/[^a-z]/g, ''))) {
+      const normalized = key.toLowerCase().replace(/[^a-z]/g, '');
+      if (MUTE_KEYS.has(normalized)) {
+        problems.push(`${field}: not accepted; mutes hide findings, so only the deployment sets them (AUDITOR_SETTINGS), dry run or not`);
+      } else if (DESTINATION_KEYS.has(normalized)) {
         problems.push(`${field}: not accepted; results always go to the deployed table and topic, read with the function's own role and region`);
       } else if (inSettings) {
         problems.push(`${field}: not accepted in a payload; it may only set ${PAYLOAD_SETTINGS.join(', ')} (the rest is deployed)`);
@@ -195,14 +253,16 @@ function narrow(current: Settings, payload: Payload): Settings {
  * Turns the invocation's event into a request: the EventBridge scheduled event runs the deployed
  * settings; anything else must be an on-demand payload `{ checks?, dryRun?, notify?, settings? }`
  * (`{}` runs like the schedule, but as on-demand). A payload can only narrow what the deployment
- * reads and how strict it is; where results go is not its to choose.
+ * reads (checks, regions, key lookups) and tighten how strict it is (key ages, alert mode and
+ * severity); a looser threshold is accepted only with dryRun, as a preview. Where results go
+ * (table, topic) and mutes (they hide findings) are never its to choose, dry run or not.
  */
 export function parseEvent(event: unknown, deployed: DeployedConfig): AuditRequest {
   if (isEventBridgeShaped(event)) {
     const scheduled = scheduledEventSchema.safeParse(event);
     if (!scheduled.success) {
       throw new PayloadError([
-        `(event): only the EventBridge scheduled event is accepted (source "aws.events", detail-type "Scheduled Event"), got source ${JSON.stringify(event.source)}, detail-type ${JSON.stringify(event['detail-type'])}`,
+        `(event): only the EventBridge scheduled event is accepted (source "aws.events", detail-type "Scheduled Event"), got source ${shown(event.source)}, detail-type ${shown(event['detail-type'])}`,
       ]);
     }
     return { trigger: 'schedule', settings: deployed.settings, dryRun: false, notify: true, event: { id: scheduled.data.id, time: scheduled.data.time } };

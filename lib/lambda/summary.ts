@@ -22,7 +22,9 @@ export interface AuditSummary {
   checks: CheckId[];
   regions: string[];
   counts: RunRecord['counts'];
-  checksInError: { checkId: CheckId; reasons: string[]; moreReasons: number }[];
+  checksInError: { checkId: CheckId; reasons: string[]; moreReasons: number; missingPermissions: string[] }[];
+  /** IAM actions the role was denied: what to add to make the run complete. */
+  missingPermissions: string[];
   sourcesNotRead: { source: string; call?: string; code?: string; reason?: string }[];
   moreSourcesNotRead: number;
   /** New and regressed findings, worst first (at most SUMMARY_LIMITS.newFindings). */
@@ -68,7 +70,9 @@ export function summarize(pipeline: PipelineResult, request: AuditRequest, durat
       checkId: c.checkId,
       reasons: c.reasons.slice(0, SUMMARY_LIMITS.reasonsPerCheck).map(clip),
       moreReasons: Math.max(0, c.reasons.length - SUMMARY_LIMITS.reasonsPerCheck),
+      missingPermissions: c.missingPermissions ?? [],
     })),
+    missingPermissions: run.missingPermissions ?? [],
     sourcesNotRead: unread.slice(0, SUMMARY_LIMITS.sources).map((s) => ({
       source: s.source,
       ...(s.call ? { call: s.call } : {}),

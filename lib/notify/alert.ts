@@ -1,6 +1,7 @@
 import type { MessageAttributeValue, SNSClient } from '@aws-sdk/client-sns';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { ReconciledFinding, ReconciledRun } from '#lib/reconcile/types.ts';
+import { deniedPermissions } from '#lib/audit/run.ts';
 import type { AlertSettings, Selection } from './select.ts';
 import { countBySeverity, decide, highestSeverity, select } from './select.ts';
 import type { AlertItem, AlertSummary, Limits, ListKey } from './format.ts';
@@ -12,7 +13,8 @@ export type { AlertItem, AlertSummary } from './format.ts';
 /** SNS's limit for one message, attributes included. */
 export const SNS_MAX_BYTES = 262_144;
 
-export interface Alert {
+/** `S`: the object serialized into `default` (the findings summary, or another kind's). */
+export interface Alert<S = AlertSummary> {
   subject: string;
   /** The JSON string SNS delivers per protocol: `default` (the summary as JSON) and `email` (text). */
   message: string;
@@ -22,7 +24,7 @@ export interface Alert {
   /** The text email subscribers receive. */
   email: string;
   /** The object serialized into `default`. */
-  summary: AlertSummary;
+  summary: S;
 }
 
 export interface BuildAlertOptions {
@@ -137,6 +139,7 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
   const highest = highestSeverity(run, selection, settings);
 
   const attributes: Record<string, MessageAttributeValue> = {
+    alertType: stringAttribute('findings'),
     accountId: stringAttribute(record.accountId),
     highestSeverity: stringAttribute(highest),
     newCount: numberAttribute(newlyFailing.length),
@@ -162,11 +165,17 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
     const checksInError = record.checksInError.map((c) => {
       const more = Math.max(0, c.reasons.length - limits.reasons);
       omitted.reasons += more;
-      return { checkId: c.checkId, reasons: c.reasons.slice(0, limits.reasons).map((r) => clip(r, limits.text)), moreReasons: more };
+      return {
+        checkId: c.checkId,
+        reasons: c.reasons.slice(0, limits.reasons).map((r) => clip(r, limits.text)),
+        moreReasons: more,
+        missingPermissions: (c.missingPermissions ?? deniedPermissions(record.sources, c.checkId)).map((p) => clip(p, limits.text)),
+      };
     });
     const summary: AlertSummary = {
       source: 'account-auditor',
       schemaVersion: 1,
+      kind: 'findings',
       accountId: record.accountId,
       runId: record.runId,
       trigger: record.trigger,
@@ -199,7 +208,8 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
       stillOpen: prepared.items.stillOpen.slice(0, shown.stillOpen),
       resolved: prepared.items.resolved.slice(0, shown.resolved),
       checksInError,
-      unreadSources: selection.unreadSources.slice(0, limits.sources).map((s) => sourceLine(s, limits)),
+      missingPermissions: (record.missingPermissions ?? deniedPermissions(record.sources)).map((p) => clip(p, limits.text)),
+      unreadSources: selection.unreadSources.slice(0, limits.sources).map((s) => sourceLine(s, limits, record.checks)),
       truncated: omitted.new + omitted.regressed + omitted.stillOpen + omitted.resolved,
       omitted,
       fullList: { table, command: FINDINGS_COMMAND },
@@ -261,7 +271,7 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
 }
 
 /** Publishes a built alert; SNS errors propagate, so a failed alert fails loudly. */
-export async function publishAlert(client: SNSClient, topicArn: string, alert: Alert): Promise<{ messageId: string }> {
+export async function publishAlert(client: SNSClient, topicArn: string, alert: Alert<unknown>): Promise<{ messageId: string }> {
   const output = await client.send(
     new PublishCommand({
       TopicArn: topicArn,

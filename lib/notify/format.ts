@@ -3,6 +3,7 @@ import type { Severity, Status } from '#lib/checks/types.ts';
 import { SEVERITIES } from '#lib/checks/types.ts';
 import { ALL_CHECKS } from '#lib/checks/index.ts';
 import type { SourceReport } from '#lib/audit/run.ts';
+import { checksReading, missingPermission } from '#lib/audit/run.ts';
 import type { ReconciledFinding } from '#lib/reconcile/types.ts';
 
 export const FINDINGS_COMMAND = 'account-auditor findings';
@@ -30,9 +31,23 @@ export interface AlertItem {
   error?: { call: string; reason: string; code?: string };
 }
 
+/** One source the run could not read, as the alert names it. */
+export interface UnreadSourceLine {
+  source: string;
+  call: string;
+  reason: string;
+  code?: string;
+  /** The IAM action to allow when the call was denied; null for any other failure (the reason says what). */
+  missingPermission: string | null;
+  /** The run's checks that read this source: those in ERROR because of it are in checksInError. */
+  checks: CheckId[];
+}
+
 export interface AlertSummary {
   source: 'account-auditor';
   schemaVersion: 1;
+  /** Which message this is: the run's findings, or `state-not-saved` (state-not-saved.ts). */
+  kind: 'findings';
   accountId: string;
   runId: string;
   trigger: string;
@@ -69,8 +84,11 @@ export interface AlertSummary {
   regressed: AlertItem[];
   stillOpen: AlertItem[];
   resolved: AlertItem[];
-  checksInError: { checkId: string; reasons: string[]; moreReasons: number }[];
-  unreadSources: { source: string; call: string; reason: string; code?: string; missingPermission: string | null }[];
+  /** The checks that could not run, why, and the IAM actions denied to what they read. */
+  checksInError: { checkId: string; reasons: string[]; moreReasons: number; missingPermissions: string[] }[];
+  /** Every IAM action a source was denied, sorted: what to allow the auditor's role. */
+  missingPermissions: string[];
+  unreadSources: UnreadSourceLine[];
   /** How many findings were left out of the lists above to fit SNS's 256 KB limit. */
   truncated: number;
   omitted: { new: number; regressed: number; stillOpen: number; resolved: number; reasons: number; unreadSources: number };
@@ -87,14 +105,8 @@ function detailString(details: Record<string, unknown>, key: string): string | u
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-const DENIED = /AccessDenied|Unauthorized|NotAuthorized|Forbidden|InvalidClientTokenId|ExpiredToken/i;
-const IAM_ACTION = /^[a-z0-9-]+:[A-Za-z0-9]+$/;
-
 /** `iam:GetCredentialReport` when the call was denied; null for throttling, missing files and the like. */
-export function missingPermission(call: string, code: string | undefined, reason: string): string | null {
-  if (!IAM_ACTION.test(call)) return null;
-  return DENIED.test(code ?? '') || DENIED.test(reason) ? call : null;
-}
+export { missingPermission };
 
 /** `arn:aws:iam::123456789012:user/path/bob#access_key_1` -> `bob`: IAM commands take the bare name. */
 function userName(resource: string): string | null {
@@ -183,10 +195,16 @@ function whereToLook(table: string | null, accountId: string): string {
   return table ? `DynamoDB table ${table}, or ${command}` : command;
 }
 
-export function sourceLine(s: SourceReport, limits: Limits): { source: string; call: string; reason: string; code?: string; missingPermission: string | null } {
-  const call = clip(s.call ?? 'unknown', limits.text);
-  const reason = clip(s.reason ?? '', limits.text);
-  return { source: clip(s.source, limits.text), call, reason, ...(s.code ? { code: s.code } : {}), missingPermission: missingPermission(call, s.code, reason) };
+export function sourceLine(s: SourceReport, limits: Limits, runChecks: readonly CheckId[]): UnreadSourceLine {
+  const permission = missingPermission(s.call ?? '', s.code, s.reason ?? '');
+  return {
+    source: clip(s.source, limits.text),
+    call: clip(s.call ?? 'unknown', limits.text),
+    reason: clip(s.reason ?? '', limits.text),
+    ...(s.code ? { code: clip(s.code, limits.text) } : {}),
+    missingPermission: permission === null ? null : clip(permission, limits.text),
+    checks: checksReading(s.input, runChecks),
+  };
 }
 
 const SECTION_TITLES = {
@@ -215,6 +233,9 @@ export function renderEmail(summary: AlertSummary, lines: Record<ListKey, readon
   ];
   if (counts.unreadSources > 0) totals.push(`${counts.unreadSources} ${counts.unreadSources === 1 ? 'source' : 'sources'} not read`);
   out.push(`Summary: ${totals.join(', ')}.`);
+  if (summary.missingPermissions.length > 0) {
+    out.push(`Missing permissions: ${summary.missingPermissions.join(', ')}: allow them for the auditor's role, then run the audit again.`);
+  }
   const unlisted: string[] = [];
   if (counts.muted > 0) unlisted.push(`${counts.muted} muted`);
   if (counts.belowThreshold > 0) unlisted.push(`${counts.belowThreshold} FAIL below ${summary.minAlertSeverity}`);
@@ -227,7 +248,7 @@ export function renderEmail(summary: AlertSummary, lines: Record<ListKey, readon
   else {
     out.push('  These checks could not be evaluated: their findings are neither PASS nor resolved until they run again.');
     for (const c of summary.checksInError) {
-      out.push(`- ${c.checkId}`);
+      out.push(`- ${c.checkId}${c.missingPermissions.length > 0 ? ` (missing permission: ${c.missingPermissions.join(', ')})` : ''}`);
       for (const r of c.reasons) out.push(`    ${r}`);
       if (c.moreReasons > 0) out.push(`    … and ${c.moreReasons} more`);
     }
@@ -239,6 +260,7 @@ export function renderEmail(summary: AlertSummary, lines: Record<ListKey, readon
     for (const s of summary.unreadSources) {
       out.push(`- ${s.source}: ${s.call} failed${s.code ? ` (${s.code})` : ''}${s.reason ? `: ${s.reason}` : ''}`);
       if (s.missingPermission) out.push(`    missing permission: ${s.missingPermission}`);
+      if (s.checks.length > 0) out.push(`    read by: ${s.checks.join(', ')}`);
     }
     if (summary.omitted.unreadSources > 0) out.push(`  … and ${summary.omitted.unreadSources} more`);
     out.push('');

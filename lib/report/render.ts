@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import type { AuditResult } from '#lib/audit/run.ts';
+import { deniedPermissions, missingPermission } from '#lib/audit/run.ts';
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import type { HistoryEntry, ReconciledFinding, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import type { Check, Finding, Status } from '#lib/checks/types.ts';
@@ -83,9 +84,14 @@ export function renderTable(result: AuditResult, options: TableOptions = {}): st
   const unread = run.sources.filter((src) => src.state === 'unread');
   if (unread.length > 0) {
     out.push('not read (the checks that need these report ERROR):');
-    for (const u of unread) out.push(`  - ${u.source}: ${u.call}${u.code ? ` (${u.code})` : ''}: ${u.reason}`);
+    for (const u of unread) {
+      const permission = missingPermission(u.call ?? '', u.code, u.reason ?? '');
+      out.push(`  - ${u.source}: ${u.call}${u.code ? ` (${u.code})` : ''}: ${u.reason}${permission ? ` [missing permission: ${permission}]` : ''}`);
+    }
   }
   if (run.checksInError.length > 0) out.push(`checks in ERROR: ${run.checksInError.map((c) => c.checkId).join(', ')}`);
+  const missing = run.missingPermissions ?? deniedPermissions(run.sources);
+  if (missing.length > 0) out.push(`missing permissions: ${missing.join(', ')} (allow them for the auditor's role, then run again)`);
   return out.join('\n');
 }
 
@@ -176,6 +182,14 @@ export function renderOpenFindings(findings: StoredFinding[], width = 160): stri
   );
 }
 
+/** Why a stored run is incomplete: its checks in ERROR, else its unread sources; and the permissions it lacked. */
+function incompleteBecause(r: RunRecord): string {
+  const unread = (r.sources ?? []).filter((s) => s.state === 'unread').length;
+  const what = r.checksInError.map((c) => c.checkId).join(', ') || `${unread} ${unread === 1 ? 'source' : 'sources'} not read`;
+  const missing = r.missingPermissions ?? deniedPermissions(r.sources ?? []);
+  return missing.length > 0 ? `${what}; missing ${missing.join(', ')}` : what;
+}
+
 /** `account-auditor runs`: the latest runs, newest first. */
 export function renderRuns(runs: RunRecord[], width = 160): string {
   if (runs.length === 0) return 'no runs stored yet';
@@ -185,7 +199,7 @@ export function renderRuns(runs: RunRecord[], width = 160): string {
       r.startedAt,
       r.runId,
       `${r.trigger} · ${r.origin}`,
-      r.complete ? 'yes' : `no (${r.checksInError.map((c) => c.checkId).join(', ') || 'sources not read'})`,
+      r.complete ? 'yes' : `no (${incompleteBecause(r)})`,
       `${r.counts.new} new, ${r.counts.regressed} regressed, ${r.counts.resolved} resolved, ${r.counts.open} open · ${r.counts.byStatus.FAIL} FAIL, ${r.counts.byStatus.ERROR} ERROR`,
     ]),
     width,

@@ -5,6 +5,8 @@ import { buildAlert, publishAlert, shouldAlert, SNS_MAX_BYTES } from '#lib/notif
 import type { Alert, AlertSummary } from '#lib/notify/alert.ts';
 import { rootAccessKey, userFullAccess, accessKeyAge } from '#lib/checks/index.ts';
 import type { Settings } from '#lib/settings.ts';
+import { missingPermission } from '#lib/notify/format.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
 import { ACCOUNT, MUTE, finding, reconciledRun } from './fixtures.ts';
 
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:account-auditor-alerts';
@@ -134,7 +136,9 @@ describe('message', () => {
       error: { call: 'dax:DescribeClusters', code: 'AccessDeniedException' },
       remediation: expect.stringContaining('allow dax:DescribeClusters'),
     });
-    expect(summary.checksInError).toEqual([{ checkId: 'dax-service-role', reasons: [expect.stringContaining('dax:DescribeClusters failed')], moreReasons: 0 }]);
+    // The fixture's sources were all read: no permission to name (the permission matrix covers the real thing).
+    expect(summary.checksInError).toEqual([{ checkId: 'dax-service-role', reasons: [expect.stringContaining('dax:DescribeClusters failed')], moreReasons: 0, missingPermissions: [] }]);
+    expect(summary.kind).toBe('findings');
 
     for (const section of ['CHECKS IN ERROR (1)', 'NEW (2)', 'REGRESSED (failing again) (0)', 'STILL OPEN (2)', 'RESOLVED (1)']) expect(email).toContain(section);
     expect(email).toContain(`- CRITICAL FAIL root-access-key ${ROOT}\n    the root user has an active access key`);
@@ -154,7 +158,7 @@ describe('message', () => {
     expect(email).not.toContain(user('erin'));
   });
 
-  it('says what could not be read and which permission is missing', () => {
+  it('says what could not be read, which checks read it, and which permission is missing', () => {
     const run = reconciledRun([], {
       sources: [
         { source: 'account summary', input: 'accountSummary', state: 'read' },
@@ -165,13 +169,49 @@ describe('message', () => {
     const alert = buildAlert(run, NEW);
     const { default: summary, email } = parse(alert);
     expect(summary.unreadSources).toEqual([
-      expect.objectContaining({ source: 'credential report', call: 'iam:GetCredentialReport', code: 'AccessDenied', missingPermission: 'iam:GetCredentialReport' }),
-      expect.objectContaining({ source: 'elasticache eu-west-1', code: 'Throttling', missingPermission: null }),
+      { source: 'credential report', call: 'iam:GetCredentialReport', reason: expect.any(String), code: 'AccessDenied', missingPermission: 'iam:GetCredentialReport', checks: ['root-access-key', 'access-key-age'] },
+      { source: 'elasticache eu-west-1', call: 'elasticache:DescribeCacheClusters', reason: 'Rate exceeded', code: 'Throttling', missingPermission: null, checks: ['elasticache-service-linked-role'] },
     ]);
+    // Derived from the sources when the record predates the field, as here.
+    expect(summary.missingPermissions).toEqual(['iam:GetCredentialReport']);
+    expect(email).toContain("Missing permissions: iam:GetCredentialReport: allow them for the auditor's role, then run the audit again.");
     expect(email).toContain('NOT READ (2)');
     expect(email).toContain('- credential report: iam:GetCredentialReport failed (AccessDenied)');
-    expect(email).toContain('missing permission: iam:GetCredentialReport');
+    expect(email).toContain('    missing permission: iam:GetCredentialReport\n    read by: root-access-key, access-key-age');
+    expect(email).toContain('- elasticache eu-west-1: elasticache:DescribeCacheClusters failed (Throttling): Rate exceeded\n    read by: elasticache-service-linked-role');
     expect(alert.subject).toBe(`account-auditor ${ACCOUNT}: 0 new, sources not read: 2`);
+  });
+
+  it('names, per check in ERROR, the permission its sources were denied', () => {
+    const run = reconciledRun([], {
+      sources: [
+        { source: 'authorization details', input: 'authorizationDetails', state: 'unread', call: 'iam:GetAccountAuthorizationDetails', reason: 'denied', code: 'AccessDenied' },
+        { source: 'dax eu-west-1', input: 'dax', state: 'unread', call: 'dax:DescribeClusters', reason: 'Rate exceeded', code: 'ThrottlingException' },
+      ],
+      checksInError: [
+        { checkId: 'user-full-access', reasons: ['users could not be evaluated'] },
+        { checkId: 'dax-service-role', reasons: ['could not be evaluated'] },
+      ],
+    });
+    const { default: summary, email } = parse(buildAlert(run, NEW));
+    expect(summary.checksInError.map((c) => [c.checkId, c.missingPermissions])).toEqual([
+      ['user-full-access', ['iam:GetAccountAuthorizationDetails']],
+      // dax reads both: the denied one is named, the throttled one is an error, not a permission.
+      ['dax-service-role', ['iam:GetAccountAuthorizationDetails']],
+    ]);
+    expect(email).toContain('- user-full-access (missing permission: iam:GetAccountAuthorizationDetails)\n    users could not be evaluated');
+    expect(email).toContain('- dax eu-west-1: dax:DescribeClusters failed (ThrottlingException): Rate exceeded');
+  });
+
+  it('a record that carries its permissions is taken as it is', () => {
+    const run = reconciledRun([], {
+      sources: [{ source: 'account summary', input: 'accountSummary', state: 'unread', call: 'iam:GetAccountSummary', reason: 'denied', code: 'AccessDenied' }],
+      checksInError: [{ checkId: 'root-access-key', reasons: ['r'], missingPermissions: ['iam:GetAccountSummary'] }],
+      missingPermissions: ['iam:GetAccountSummary'],
+    });
+    const { default: summary } = parse(buildAlert(run, NEW));
+    expect(summary.missingPermissions).toEqual(['iam:GetAccountSummary']);
+    expect(summary.checksInError[0]!.missingPermissions).toEqual(['iam:GetAccountSummary']);
   });
 
   it('lists regressed findings apart, with what they were', () => {
@@ -470,5 +510,25 @@ describe('judged by what they were', () => {
     const alert = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'low' });
     expect(alert.summary.new[0]!.remediation).toBe('aws iam remove-user-from-group --user-name bob --group-name Operators');
     expect(alert.email).toContain('fix: aws iam remove-user-from-group --user-name bob --group-name Operators');
+  });
+});
+
+describe('missingPermission', () => {
+  const cases: { call: string; code?: string; reason: string; expected: string | null }[] = [
+    ...LIVE_READ_ACTIONS.map((call) => ({ call, code: 'AccessDenied', reason: `User: x is not authorized to perform: ${call}`, expected: call })),
+    { call: 'dax:DescribeClusters', code: 'AccessDeniedException', reason: 'denied', expected: 'dax:DescribeClusters' },
+    { call: 'elasticache:DescribeCacheClusters', reason: 'User: x is not authorized to perform: elasticache:DescribeCacheClusters', expected: 'elasticache:DescribeCacheClusters' },
+    { call: 'iam:GetAccountSummary', code: 'AccessDenied', reason: 'with an explicit deny in a service control policy', expected: 'iam:GetAccountSummary' },
+    // Bad credentials are not a permission to grant.
+    { call: 'iam:GetCredentialReport', code: 'ExpiredToken', reason: 'The security token included in the request is expired', expected: null },
+    { call: 'iam:GetCredentialReport', code: 'InvalidClientTokenId', reason: 'The security token included in the request is invalid', expected: null },
+    { call: 'dax:DescribeClusters', code: 'UnrecognizedClientException', reason: 'The security token included in the request is invalid', expected: null },
+    { call: 'iam:GetAccountSummary', code: 'Throttling', reason: 'Rate exceeded', expected: null },
+    { call: 'iam:GenerateCredentialReport', reason: 'the credential report was still being generated after 60 s', expected: null },
+    // Offline mode names files, not calls.
+    { call: 'account-summary.json', code: 'AccessDenied', reason: 'EACCES', expected: null },
+  ];
+  it.each(cases)('$call $code: $expected', ({ call, code, reason, expected }) => {
+    expect(missingPermission(call, code, reason)).toBe(expected);
   });
 });
