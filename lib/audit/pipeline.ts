@@ -6,6 +6,7 @@ import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import { StoreBusyError, StoreError, type FindingsStore, type Lease, type SaveResult } from '#lib/store/store.ts';
 import type { Alert } from '#lib/notify/alert.ts';
 import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
+import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 
 export interface PipelineOptions extends RunAuditOptions {
   /** Where state lives between runs; without one, every open finding counts as new. */
@@ -40,16 +41,34 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
   const result = await runAudit(options);
   const store = options.dryRun ? null : (options.store ?? null);
   // The lease comes before reading the state, so no other run writes between that read and our
-  // save: what this run calls new or resolved is against the state it will overwrite.
-  const lease = store ? await store.acquireLease(result.run.accountId, result.run.runId) : null;
+  // save: what this run calls new or resolved is against the state it will overwrite. A busy
+  // lease still lets the run reconcile (reading is harmless) and alert; only the save is refused.
+  let lease: Lease | null = null;
+  let leaseError: StoreError | null = null;
+  if (store) {
+    try {
+      lease = await store.acquireLease(result.run.accountId, result.run.runId);
+    } catch (error) {
+      leaseError =
+        error instanceof StoreError
+          ? error
+          : new StoreError(`could not take account ${result.run.accountId}'s write lease (${describeError(error)}); nothing was saved`, [], { cause: error });
+    }
+  }
   try {
-    return await recordRun(options, result, store, lease);
+    return await recordRun(options, result, store, lease, leaseError);
   } finally {
     if (store && lease) await store.releaseLease(lease);
   }
 }
 
-async function recordRun(options: PipelineOptions, result: AuditResult, store: FindingsStore | null, lease: Lease | null): Promise<PipelineResult> {
+async function recordRun(
+  options: PipelineOptions,
+  result: AuditResult,
+  store: FindingsStore | null,
+  lease: Lease | null,
+  leaseError: StoreError | null,
+): Promise<PipelineResult> {
   const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
   const observed = options.store ? await options.store.loadObserved(result.run.accountId) : new Map<string, number>();
   const reconciled = reconcile(result, previous, options.settings.mutes, observed);
@@ -58,13 +77,35 @@ async function recordRun(options: PipelineOptions, result: AuditResult, store: F
   // first would let the retry see the findings as known and drop the alert. The cost is a
   // possible duplicate alert when the save fails after a publish, never a lost one.
   const decision = shouldAlert(reconciled, options.settings);
-  const alert = buildAlert(reconciled, options.settings, options.tableName ? { tableName: options.tableName } : {});
+  const tableOption = options.tableName ? { tableName: options.tableName } : {};
+  const alert = buildAlert(reconciled, options.settings, tableOption);
+  const topic = options.dryRun ? null : (options.topic ?? null);
   let messageId: string | null = null;
-  if (decision.alert && options.topic && !options.dryRun) {
-    messageId = (await publishAlert(options.topic.client, options.topic.topicArn, alert)).messageId;
+  if (decision.alert && topic) {
+    messageId = (await publishAlert(topic.client, topic.topicArn, alert)).messageId;
   }
-  const saved = store && lease ? await saveRun(store, reconciled, lease) : null;
+
+  let saved: SaveResult | null = null;
+  try {
+    if (leaseError) throw leaseError;
+    if (store && lease) saved = await saveRun(store, reconciled, lease);
+  } catch (error) {
+    // A run whose state is not saved must say so where people look: its findings will come back
+    // as new next time, and a silent failure here would read as "nothing changed".
+    if (error instanceof StoreError && topic) {
+      try {
+        await publishAlert(topic.client, topic.topicArn, buildStateNotSavedAlert(reconciled, error, tableOption));
+      } catch (publishError) {
+        throw new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
+      }
+    }
+    throw error;
+  }
   return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Whole-run save attempts: a rerun of the same reconciled run is idempotent and completes a partial save. */

@@ -25,11 +25,37 @@ export interface AuditHandlerDeps {
   metrics: Metrics;
   /** Where the deployment's configuration is read from; process.env in Lambda. */
   env?: Record<string, string | undefined>;
-  /** Produces the inventory; the live AWS APIs by default. */
-  collect?: (settings: Settings, progress: (message: string) => void) => Promise<Inventory>;
+  /**
+   * Produces the inventory; the live AWS APIs by default. `signal` aborts when the time budget
+   * runs out: what is not read by then must come back unread, never be waited for.
+   */
+  collect?: (settings: Settings, progress: (message: string) => void, signal: AbortSignal) => Promise<Inventory>;
+  /**
+   * Time kept back from the Lambda timeout to reconcile, save and alert after collection stops.
+   * Default: 60 s, or a quarter of the time left when the function has less than 4 minutes.
+   */
+  reserveMs?: number;
 }
 
-const collectFromAws = (settings: Settings, progress: (message: string) => void): Promise<Inventory> => collectLive({ settings, onProgress: progress });
+const collectFromAws = (settings: Settings, progress: (message: string) => void, signal: AbortSignal): Promise<Inventory> =>
+  collectLive({ settings, onProgress: progress, signal });
+
+export const DEFAULT_RESERVE_MS = 60_000;
+
+/**
+ * Aborts collection `reserve` before the invocation would time out, so that a slow account, a
+ * credential report that never finishes or a throttled API still ends in a stored, alerted run
+ * (unread sources, their checks in ERROR) instead of a silent kill at the timeout.
+ */
+function timeBudget(context: Context, reserveMs: number | undefined): { signal: AbortSignal; stopsInMs: number | null; dispose: () => void } {
+  const controller = new AbortController();
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.NaN;
+  if (!Number.isFinite(remaining)) return { signal: controller.signal, stopsInMs: null, dispose: () => {} };
+  const reserve = reserveMs ?? Math.min(DEFAULT_RESERVE_MS, remaining / 4);
+  const stopsInMs = Math.max(0, Math.floor(remaining - reserve));
+  const timer = setTimeout(() => controller.abort(new Error('time budget exhausted')), stopsInMs);
+  return { signal: controller.signal, stopsInMs, dispose: () => clearTimeout(timer) };
+}
 
 /**
  * The audit function: the event becomes a request (scheduled, or an on-demand payload that may only
@@ -44,7 +70,9 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
   const collect = deps.collect ?? collectFromAws;
   let config: DeployedConfig | undefined;
 
-  const audit = async (event: unknown, _context: Context): Promise<AuditSummary> => {
+  const audit = async (event: unknown, context: Context): Promise<AuditSummary> => {
+    const budget = timeBudget(context, deps.reserveMs);
+    budget.signal.addEventListener('abort', () => logger.warn('time budget exhausted: collection stopped to save and alert before the timeout', { stoppedAfterMs: budget.stopsInMs }), { once: true });
     try {
       config ??= loadConfig(env);
       const request = parseEvent(event, config);
@@ -58,11 +86,12 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
 
       const started = performance.now();
       const pipeline = await auditAndRecord({
-        collect: () => collect(request.settings, (message) => logger.debug(message)),
+        collect: () => collect(request.settings, (message) => logger.debug(message), budget.signal),
         settings: request.settings,
         trigger: request.trigger,
         // A dry run still reads the state: what is new is the point of previewing.
-        store: new FindingsStore({ client: deps.dynamodb, tableName: config.tableName, historyTtlDays: request.settings.historyTtlDays }),
+        // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
+        store: new FindingsStore({ client: deps.dynamodb, tableName: config.tableName, historyTtlDays: request.settings.historyTtlDays, leaseWaitMs: 20_000 }),
         topic: request.notify ? { client: deps.sns, topicArn: config.topicArn } : null,
         tableName: config.tableName,
         dryRun: request.dryRun,
@@ -81,6 +110,8 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
       else if (error instanceof ConfigurationError) logger.error('the function is misconfigured', error);
       else logger.error('the audit failed', error as Error);
       throw error;
+    } finally {
+      budget.dispose();
     }
   };
 

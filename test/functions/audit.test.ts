@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, type PublishCommandInput, SNSClient } from '@aws-sdk/client-sns';
 import {
+  GenerateCredentialReportCommand,
   GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
   ListAccessKeysCommand,
@@ -18,12 +19,13 @@ import type { Context } from 'aws-lambda';
 import { createAuditHandler, type AuditHandler } from '#lib/lambda/audit-handler.ts';
 import { ConfigurationError } from '#lib/lambda/config.ts';
 import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
-import { PayloadError } from '#lib/lambda/event.ts';
+import { PayloadError, parseEvent } from '#lib/lambda/event.ts';
+import type { DeployedConfig } from '#lib/lambda/config.ts';
 import { FAIL_SEVERITY_METRIC, FINDINGS_METRIC, SOURCES_NOT_READ_METRIC } from '#lib/lambda/metrics.ts';
 import type { AuditSummary } from '#lib/lambda/summary.ts';
 import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
 import { FindingsStore } from '#lib/store/store.ts';
-import type { SettingsInput } from '#lib/settings.ts';
+import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
   accountSummaryResponse,
   FIXTURE_ACCOUNT_ID,
@@ -95,7 +97,7 @@ function runMetrics(): { values: Record<string, unknown>; names: string[]; dimen
   return { values: blob, names: directive!.Metrics.map((m) => m.Name), dimensions: directive!.Dimensions, namespace: directive!.Namespace };
 }
 
-function makeHandler(env: Record<string, string | undefined> = {}): AuditHandler {
+function makeHandler(env: Record<string, string | undefined> = {}, options: { reserveMs?: number } = {}): AuditHandler {
   // Built after the environment is pinned: Powertools reads POWERTOOLS_DEV when constructed.
   const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: 'SILENT' });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger });
@@ -111,6 +113,7 @@ function makeHandler(env: Record<string, string | undefined> = {}): AuditHandler
       AWS_REGION: REGION,
       ...env,
     },
+    ...options,
   });
 }
 
@@ -180,7 +183,8 @@ describe('the scheduled event', () => {
       ['medium', 'access-key-age', `arn:aws:iam::${ACCOUNT}:user/bob#access_key_1`],
       ['low', 'elasticache-service-linked-role', expect.any(String)],
     ]);
-    expect(summary.saved).toEqual({ written: 8, skippedStale: 0, history: 3 });
+    // The 5 PASS findings have no stored state to follow: counted, not written.
+    expect(summary.saved).toEqual({ written: 3, skippedStale: 0, history: 3, compliantNotStored: 5 });
 
     const runs = await store.latestRuns(ACCOUNT);
     expect(runs).toHaveLength(1);
@@ -237,7 +241,7 @@ describe('an on-demand payload', () => {
   });
 
   it('narrowing checks and thresholds runs just those checks, with those limits', async () => {
-    const summary = await makeHandler()({ checks: ['access-key-age'], settings: { maxKeyAgeDays: 5, keyIdLookups: 1, minAlertSeverity: 'medium' } }, context);
+    const summary = await makeHandler()({ checks: ['access-key-age'], settings: { maxKeyAgeDays: 5, keyIdLookups: 1, alertOn: 'always' } }, context);
 
     expect(summary.checks).toEqual(['access-key-age']);
     // alice's 10-day-old key is over a 5-day limit too.
@@ -283,7 +287,12 @@ describe('a malformed payload is rejected with the field named, and nothing is r
     { name: 'an endpoint inside settings', payload: { settings: { endpoint: 'http://127.0.0.1:1' } }, named: ['settings.endpoint: not accepted'] },
     { name: 'a region key', payload: { region: 'eu-west-1' }, named: ['region: not accepted'] },
     { name: 'an unknown top-level field', payload: { verbose: true }, named: ['verbose: unknown field'] },
-    { name: 'mutes, which only the deployment sets', payload: { settings: { mutes: [] } }, named: ['settings.mutes: not accepted in a payload'] },
+    { name: 'mutes, which only the deployment sets', payload: { settings: { mutes: [] } }, named: ['settings.mutes: not accepted; mutes hide findings'] },
+    { name: 'mutes at the top level, even in a dry run', payload: { dryRun: true, mutes: [{ check: '*', resource: '*', reason: 'quiet' }] }, named: ['mutes: not accepted; mutes hide findings'] },
+    { name: 'a destination', payload: { destination: 's3://elsewhere' }, named: ['destination: not accepted; results always go to the deployed table and topic'] },
+    { name: 'a topic inside settings, even in a dry run', payload: { dryRun: true, settings: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } }, named: ['settings.topicArn: not accepted; results always go'] },
+    { name: 'a higher minAlertSeverity on a run that saves', payload: { settings: { minAlertSeverity: 'critical' } }, named: ['settings.minAlertSeverity: critical alerts less than the deployed low'] },
+    { name: 'a longer report wait', payload: { settings: { reportWaitSeconds: 600 } }, named: ['settings.reportWaitSeconds: not accepted in a payload'] },
     { name: 'checks inside settings', payload: { settings: { checks: ['root-access-key'] } }, named: ['settings.checks: not accepted in a payload'] },
     { name: 'a wider keyIdLookups', payload: { settings: { keyIdLookups: 11 } }, named: ['settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)'] },
     { name: 'a region not deployed', payload: { settings: { regions: ['eu-west-1'] } }, named: ['settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)'] },
@@ -329,6 +338,109 @@ describe('a malformed payload is rejected with the field named, and nothing is r
   });
 });
 
+/**
+ * What a payload may do, as one table: it cannot change where results go (table, topic) or widen
+ * what is read (regions, checks, key lookups, report wait); it may narrow checks and regions and
+ * tighten thresholds; a looser threshold or alert setting is a preview only (dryRun); mutes, which
+ * hide findings, are refused dry run or not; anything unknown is refused.
+ */
+describe('payload safety: only narrower, never elsewhere', () => {
+  const MUTE = { check: 'user-full-access', resource: `arn:aws:iam::${ACCOUNT}:user/breakglass`, reason: 'break-glass user, reviewed quarterly' };
+  const deployed: DeployedConfig = {
+    tableName: 'account-auditor-findings',
+    topicArn: TOPIC,
+    defaultRegion: REGION,
+    settings: parseSettings({
+      regions: [REGION, 'eu-west-1'],
+      checks: ['root-access-key', 'access-key-age', 'user-full-access'],
+      keyIdLookups: 10,
+      alertOn: 'open',
+      minAlertSeverity: 'medium',
+      mutes: [MUTE],
+    }),
+  };
+
+  /** `dryRun`: what a dry run of the same payload gets: refused too, or allowed (a preview). */
+  const refused: { kind: string; payload: Record<string, unknown>; named: string; dryRun: 'refused' | 'allowed' }[] = [
+    { kind: 'destination', payload: { tableName: 'someone-elses-table' }, named: 'tableName: not accepted; results always go to the deployed table and topic', dryRun: 'refused' },
+    { kind: 'destination', payload: { table: 'x' }, named: 'table: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' }, named: 'topicArn: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { topic: 'elsewhere' }, named: 'topic: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { destination: 'https://example.com/hook' }, named: 'destination: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { output_bucket: 'b' }, named: 'output_bucket: unknown field', dryRun: 'refused' },
+    { kind: 'destination', payload: { settings: { table_name: 'x' } }, named: 'settings.table_name: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { settings: { TopicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } }, named: 'settings.TopicArn: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { endpointUrl: 'http://127.0.0.1:1' }, named: 'endpointUrl: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { roleArn: `arn:aws:iam::${ACCOUNT}:role/x` }, named: 'roleArn: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'destination', payload: { region: 'eu-west-1' }, named: 'region: not accepted; results always go', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { regions: ['ap-south-1'] } }, named: 'settings.regions.0: "ap-south-1" is not a deployed region (us-east-1, eu-west-1)', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { regions: [REGION, 'ap-south-1'] } }, named: 'settings.regions.1: "ap-south-1" is not a deployed region', dryRun: 'refused' },
+    { kind: 'wider read', payload: { checks: ['dax-service-role'] }, named: 'checks.0: "dax-service-role" is not among the deployed checks', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { keyIdLookups: 11 } }, named: 'settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { reportWaitSeconds: 600 } }, named: 'settings.reportWaitSeconds: not accepted in a payload', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { checks: ['dax-service-role'] } }, named: 'settings.checks: not accepted in a payload', dryRun: 'refused' },
+    { kind: 'wider read', payload: { settings: { awsMaxAttempts: 10 } }, named: 'settings.awsMaxAttempts: not accepted in a payload', dryRun: 'refused' },
+    { kind: 'deployment only', payload: { settings: { historyTtlDays: 1 } }, named: 'settings.historyTtlDays: not accepted in a payload', dryRun: 'refused' },
+    { kind: 'looser threshold', payload: { settings: { maxKeyAgeDays: 365 } }, named: 'settings.maxKeyAgeDays: 365 is looser than the deployed 90', dryRun: 'allowed' },
+    { kind: 'looser threshold', payload: { settings: { warnKeyAgeDays: 85 } }, named: 'settings.warnKeyAgeDays: 85 is looser than the deployed 80', dryRun: 'allowed' },
+    { kind: 'looser threshold', payload: { settings: { minAlertSeverity: 'high' } }, named: 'settings.minAlertSeverity: high alerts less than the deployed medium', dryRun: 'allowed' },
+    { kind: 'looser threshold', payload: { settings: { alertOn: 'new' } }, named: 'settings.alertOn: new alerts less than the deployed open', dryRun: 'allowed' },
+    { kind: 'mutes', payload: { settings: { mutes: [] } }, named: 'settings.mutes: not accepted; mutes hide findings', dryRun: 'refused' },
+    { kind: 'mutes', payload: { settings: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] } }, named: 'settings.mutes: not accepted; mutes hide findings', dryRun: 'refused' },
+    { kind: 'mutes', payload: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] }, named: 'mutes: not accepted; mutes hide findings', dryRun: 'refused' },
+    { kind: 'mutes', payload: { mute: { check: '*', resource: '*', reason: 'quiet' } }, named: 'mute: not accepted; mutes hide findings', dryRun: 'refused' },
+    { kind: 'unknown', payload: { verbose: true }, named: 'verbose: unknown field; a payload may only have checks, dryRun, notify, settings', dryRun: 'refused' },
+    { kind: 'unknown', payload: { settings: { maxKeyAge: 30 } }, named: 'settings.maxKeyAge: not accepted in a payload', dryRun: 'refused' },
+    { kind: 'unknown', payload: JSON.parse('{"__proto__":{"tableName":"x"}}') as Record<string, unknown>, named: '__proto__: unknown field', dryRun: 'refused' },
+  ];
+
+  it.each(refused)('$kind: $payload is refused, naming the field; with dryRun: $dryRun', ({ payload, named, dryRun }) => {
+    expect(() => parseEvent(payload, deployed)).toThrow(PayloadError);
+    expect(() => parseEvent(payload, deployed)).toThrow(named);
+    const preview = { ...payload, dryRun: true };
+    if (dryRun === 'refused') {
+      expect(() => parseEvent(preview, deployed)).toThrow(named);
+    } else {
+      const request = parseEvent(preview, deployed);
+      expect(request.dryRun).toBe(true);
+    }
+  });
+
+  const allowed: { kind: string; payload: Record<string, unknown> }[] = [
+    { kind: 'nothing', payload: {} },
+    { kind: 'fewer checks', payload: { checks: ['access-key-age'] } },
+    { kind: 'fewer regions', payload: { settings: { regions: ['eu-west-1'] } } },
+    { kind: 'fewer lookups', payload: { settings: { keyIdLookups: 0 } } },
+    { kind: 'stricter key age', payload: { settings: { maxKeyAgeDays: 30, warnKeyAgeDays: 20 } } },
+    { kind: 'more alerts', payload: { settings: { alertOn: 'always', minAlertSeverity: 'informational' } } },
+    { kind: 'everything narrowed at once', payload: { checks: ['root-access-key'], notify: false, settings: { regions: [REGION], keyIdLookups: 1, maxKeyAgeDays: 45 } } },
+    { kind: 'a looser preview', payload: { dryRun: true, settings: { maxKeyAgeDays: 365, alertOn: 'new', minAlertSeverity: 'critical' } } },
+  ];
+
+  it.each(allowed)('$kind: accepted, and the request can only be narrower than the deployment', ({ payload }) => {
+    const request = parseEvent(payload, deployed);
+    const current = deployed.settings;
+    // No field of the request can say where results go: the handler takes table and topic from the deployment.
+    expect(Object.keys(request).sort()).toEqual(['dryRun', 'notify', 'settings', 'trigger']);
+    expect(request.trigger).toBe('on-demand');
+    const s = request.settings;
+    expect(current.checks).toEqual(expect.arrayContaining(s.checks));
+    expect(s.checks.length).toBeGreaterThan(0);
+    expect(current.regions).toEqual(expect.arrayContaining(s.regions));
+    expect(s.regions.length).toBeGreaterThan(0);
+    expect(s.keyIdLookups).toBeLessThanOrEqual(current.keyIdLookups);
+    expect(s.reportWaitSeconds).toBe(current.reportWaitSeconds);
+    expect(s.historyTtlDays).toBe(current.historyTtlDays);
+    expect(s.mutes).toEqual(current.mutes);
+    if (!request.dryRun) {
+      expect(s.maxKeyAgeDays).toBeLessThanOrEqual(current.maxKeyAgeDays);
+      expect(s.warnKeyAgeDays).toBeLessThanOrEqual(current.warnKeyAgeDays);
+      expect(['open', 'always']).toContain(s.alertOn);
+      expect(['medium', 'low', 'informational']).toContain(s.minAlertSeverity);
+    }
+  });
+});
+
 describe('dryRun and notify', () => {
   it('dryRun: true evaluates and reconciles against the stored state, but writes and publishes nothing', async () => {
     const handler = makeHandler();
@@ -339,9 +451,9 @@ describe('dryRun and notify', () => {
     const summary = await handler({ dryRun: true }, context);
 
     expect(summary).toMatchObject({ dryRun: true, saved: null, alert: { wanted: true, published: false, messageId: null, skipped: 'dry run' } });
-    // The root finding was stored as PASS: against that state, it regressed.
-    expect(summary.counts).toMatchObject({ new: 0, regressed: 1 });
-    expect(summary.newFindings).toEqual([expect.objectContaining({ change: 'regressed', checkId: 'root-access-key', status: 'FAIL', severity: 'critical' })]);
+    // The root user was compliant (nothing stored): against that state, its key is new.
+    expect(summary.counts).toMatchObject({ new: 1, regressed: 0 });
+    expect(summary.newFindings).toEqual([expect.objectContaining({ change: 'new', checkId: 'root-access-key', status: 'FAIL', severity: 'critical' })]);
     expect(await store.latestRuns(ACCOUNT)).toHaveLength(1);
     expect(published()).toHaveLength(1);
     const metrics = runMetrics()!;
@@ -359,10 +471,39 @@ describe('dryRun and notify', () => {
     const summary = await makeHandler()({ notify: false }, context);
 
     expect(summary).toMatchObject({ notify: false, alert: { wanted: true, published: false, skipped: 'notify: false' } });
-    expect(summary.saved).toMatchObject({ written: 8 });
+    expect(summary.saved).toMatchObject({ written: 3, compliantNotStored: 5 });
     expect(await store.latestRuns(ACCOUNT)).toEqual([expect.objectContaining({ runId: summary.runId })]);
     expect(published()).toEqual([]);
     expect(runMetrics()!.values).toMatchObject({ [METRIC.runSucceeded]: 1 });
+  });
+});
+
+describe('the time budget', () => {
+  it('a credential report that never finishes: collection stops before the timeout, the run is stored as incomplete and alerted', async () => {
+    iam.on(GenerateCredentialReportCommand).resolves({ State: 'STARTED' });
+    // 5 s left with 4.7 s kept back: collection gets 300 ms, where the report wait alone would take a minute.
+    const shortContext: Context = { ...context, getRemainingTimeInMillis: () => 5_000 };
+    const started = performance.now();
+
+    const summary = await makeHandler({}, { reserveMs: 4_700 })(SCHEDULED_EVENT, shortContext);
+
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(summary.complete).toBe(false);
+    expect(summary.sourcesNotRead).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'credential report', code: 'TimeBudgetExceeded' })]));
+    // Key age needs the report: ERROR, never PASS. The others keep their verdicts (root keys come
+    // from GetAccountSummary's real-time count, which was read).
+    expect(summary.checksInError.map((c) => c.checkId)).toEqual(['access-key-age']);
+    expect(summary.counts.byStatus.ERROR).toBe(1);
+    expect(summary.counts.failBySeverity.critical).toBe(1); // alice's full access, from the authorization details
+    // Stored and alerted: a timeout is never silent.
+    expect(await store.latestRuns(ACCOUNT)).toEqual([expect.objectContaining({ runId: summary.runId, complete: false })]);
+    const [alert] = published();
+    expect(emailOf(alert!)).toMatch(/time budget/i);
+  });
+
+  it('without a usable context clock, there is no budget and the audit runs as usual', async () => {
+    const summary = await makeHandler()(SCHEDULED_EVENT, { ...context, getRemainingTimeInMillis: undefined as never });
+    expect(summary.complete).toBe(true);
   });
 });
 
@@ -376,6 +517,9 @@ describe('a failing collector', () => {
     expect(summary.complete).toBe(false);
     expect(summary.checksInError.map((c) => c.checkId).sort()).toEqual([...inError].sort());
     expect(summary.sourcesNotRead).toEqual([expect.objectContaining({ call: 'iam:GetAccountAuthorizationDetails', code: 'AccessDenied' })]);
+    // What to grant, for the run and for each check it stopped.
+    expect(summary.missingPermissions).toEqual(['iam:GetAccountAuthorizationDetails']);
+    for (const check of summary.checksInError) expect(check.missingPermissions).toEqual(['iam:GetAccountAuthorizationDetails']);
     expect(summary.counts.byStatus.ERROR).toBeGreaterThanOrEqual(inError.length);
     // The checks that did not need the call still report real verdicts.
     expect(summary.counts.failBySeverity.medium).toBe(1);
