@@ -66,10 +66,33 @@ export function managedPolicy(details: AuthorizationDetails, arn: string): Manag
   return Object.hasOwn(details.policies, arn) ? details.policies[arn] : undefined;
 }
 
+type ReadResult = { ok: true; statements: NormalizedStatement[] } | { ok: false; error: string };
+
+/**
+ * A group's or managed policy's document reaches every member: read once per document, not once
+ * per user (at 10,000 users that was most of the evaluation). Results are never mutated.
+ */
+const readCache = new WeakMap<PolicyDocument, ReadResult>();
+
 /** Reads a policy document down to its statements, or says why it cannot. */
-export function readDocument(document: PolicyDocument): { ok: true; statements: NormalizedStatement[] } | { ok: false; error: string } {
-  if (!document.ok) return { ok: false, error: document.error };
-  return normalizeStatements(document.document);
+export function readDocument(document: PolicyDocument): ReadResult {
+  let result = readCache.get(document);
+  if (!result) {
+    result = document.ok ? normalizeStatements(document.document) : { ok: false, error: document.error };
+    readCache.set(document, result);
+  }
+  return result;
+}
+
+const groupIndex = new WeakMap<AuthorizationDetails, Map<string, AuthorizationDetails['groups'][number]>>();
+
+function groupsByName(details: AuthorizationDetails): Map<string, AuthorizationDetails['groups'][number]> {
+  let index = groupIndex.get(details);
+  if (!index) {
+    index = new Map(details.groups.map((g) => [g.name, g]));
+    groupIndex.set(details, index);
+  }
+  return index;
 }
 
 /**
@@ -112,7 +135,7 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
   for (const inline of user.inlinePolicies) add({ policy: inline.name, via: 'user', inline: true }, inline.document);
   for (const ref of user.attachedPolicies) addManaged(ref, 'user');
 
-  const groups = new Map(details.groups.map((g) => [g.name, g]));
+  const groups = groupsByName(details);
   for (const groupName of user.groups) {
     const group = groups.get(groupName);
     if (!group) {

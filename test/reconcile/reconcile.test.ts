@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import { findMute } from '#lib/reconcile/mutes.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
@@ -146,6 +147,24 @@ describe('findMute', () => {
     expect(m('user-full-access', `arn:aws:iam::${ACCOUNT}:user/ci`)).toBeNull();
     // Regex metacharacters in a pattern are literal.
     expect(m('user-full-access', `arn:aws:iam::${ACCOUNT}:user/ci.deploy`)).toBeNull();
+  });
+  it('the glob agrees with a reference matcher on any pattern and value, in linear time', () => {
+    const reference = (pattern: string, value: string) =>
+      new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(value);
+    const text = (max: number) => fc.string({ unit: fc.constantFrom('a', 'b', '*', '?', '.', ':'), maxLength: max });
+    fc.assert(
+      fc.property(text(8), text(10), (pattern, value) => {
+        const resource = value.replaceAll('*', 'x');
+        const muted = findMute({ checkId: 'user-full-access', resource }, [{ check: 'user-full-access', resource: pattern, reason: 'r' }], T1) !== null;
+        expect(muted).toBe(reference(pattern, resource));
+      }),
+      { numRuns: 3000 },
+    );
+    // A regex of `.*` runs backtracks for ever on this; the segment matcher answers at once.
+    const started = performance.now();
+    const slow = findMute({ checkId: 'user-full-access', resource: 'a'.repeat(5000) }, [{ check: '*', resource: `${'a*'.repeat(40)}b`, reason: 'r' }], T1);
+    expect(slow).toBeNull();
+    expect(performance.now() - started).toBeLessThan(1000);
   });
   it('an expiry date ends the mute when that day starts (UTC)', () => {
     const mute = [{ check: '*', resource: '*', reason: 'r', expires: '2026-11-01' }];
