@@ -65,6 +65,7 @@ interface SizeResult {
   unreadSources: string[];
   saved: { written: number; history: number; skippedStale: number; compliantNotStored: number };
   alert: { wanted: boolean; bytes: number; subject: string };
+  nextNight: { totalMs: number; persistMs: number; written: number; changes: Record<string, number> };
 }
 
 function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
@@ -147,12 +148,23 @@ const bundle = await bundleFigures();
 const bySize = (n: number) => results.find((r) => r.users === n);
 const r1k = bySize(1000);
 const r10k = bySize(10_000);
+/**
+ * The least IAM calls any collector of SPEC §2 can make: GetAccountSummary, GenerateCredentialReport,
+ * GetCredentialReport, and one GetAccountAuthorizationDetails page per 1,000 entities (IAM's
+ * MaxItems ceiling). Printed beside the target, so an "over" says whether the code or the API is why.
+ */
+const apiFloor = (r: SizeResult): number => 3 + Math.ceil(r.entities / 1000);
 const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' }[] = [
-  ...results.map((r) => ({
-    target: `IAM calls ≤ ${TARGET.fixedIamCalls} + keyIdLookups (${r.keyIdLookups}) at ${r.users} users`,
-    actual: `${r.calls.iam}`,
-    verdict: okOver(r.calls.iam <= TARGET.fixedIamCalls + r.keyIdLookups),
-  })),
+  ...results.map((r) => {
+    const over = r.calls.iam > TARGET.fixedIamCalls + r.keyIdLookups;
+    const lookups = r.calls.iamByCommand.ListAccessKeys ?? 0;
+    const atFloor = r.calls.iam - lookups <= apiFloor(r);
+    return {
+      target: `IAM calls ≤ ${TARGET.fixedIamCalls} + keyIdLookups (${r.keyIdLookups}) at ${r.users} users`,
+      actual: `${r.calls.iam}${over && atFloor ? ` (API floor: ${r.entities} entities need ${Math.ceil(r.entities / 1000)} pages of 1,000, + 3 calls, + ${lookups} lookups)` : ''}`,
+      verdict: okOver(!over),
+    };
+  }),
   r10k
     ? { target: `whole audit at 10,000 users (${LATENCY_MS} ms) < 10 s`, actual: ms(r10k.totalMs), verdict: LATENCY_MS === 50 ? okOver(r10k.totalMs < TARGET.wallMs10k) : 'n/a' }
     : { target: 'whole audit at 10,000 users < 10 s', actual: 'not run', verdict: 'n/a' },
@@ -177,7 +189,7 @@ if (args.json) {
 } else {
   const sizes = new Table({
     ...PLAIN,
-    head: ['users', 'IAM calls', 'STS', 'ElastiCache', 'DAX', 'DDB (local)', 'collect', 'evaluate', 'reconcile', 'persist', 'alert', 'total', 'peak RSS', 'findings'],
+    head: ['users', 'IAM calls', 'STS', 'ElastiCache', 'DAX', 'DDB (local)', 'collect', 'evaluate', 'reconcile', 'persist', 'alert', 'total', 'peak RSS', 'findings', 'next night: total (persist)'],
   });
   for (const r of results) {
     sizes.push([
@@ -195,6 +207,7 @@ if (args.json) {
       ms(r.totalMs),
       `${Math.round(r.peakRssMb)} MB`,
       r.findings.toLocaleString('en-US'),
+      `${ms(r.nextNight.totalMs)} (${ms(r.nextNight.persistMs)})`,
     ]);
   }
   const lambda = new Table({ ...PLAIN, head: ['Lambda bundle', 'cold import (median)', `cold import runs`] });
@@ -210,6 +223,7 @@ if (args.json) {
       `IAM: ${iamDetail}`,
       `reconcile = loadState ${ms(r.detailMs.loadState)} + reconcile ${ms(r.detailMs.reconcileOnly)}`,
       `stored ${r.saved.written} findings + ${r.saved.history} history (${r.saved.compliantNotStored} compliant, not stored)`,
+      `next night rewrote ${r.nextNight.written} findings (${r.nextNight.changes.new ?? 0} new, ${r.nextNight.changes.resolved ?? 0} resolved)`,
       r.complete ? 'complete' : `INCOMPLETE: ${r.unreadSources.join('; ')}`,
     ];
     console.log(`  ${r.users} users (${r.entities} IAM entities): ${notes.join('; ')}`);

@@ -6,7 +6,10 @@
  *
  * Run by bench/bench.ts: `node --import tsx bench/run-size.ts --users 1000 --latency 50`.
  */
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseArgs } from 'node:util';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -46,6 +49,7 @@ const { values: args } = parseArgs({
   options: {
     users: { type: 'string', default: '100' },
     latency: { type: 'string', default: '50' },
+    'store-thread': { type: 'string', default: 'worker' },
   },
 });
 const USERS = Number(args.users);
@@ -146,7 +150,31 @@ for (const c of [IAMClient, STSClient, ElastiCacheClient, DAXClient]) withLatenc
 // The audit, stage by stage (auditAndRecord does not expose stage timings).
 
 const settings = parseSettings({ regions: REGIONS });
-const local = await startLocalStore(null);
+/**
+ * dynalite runs in a worker thread (bench/store-worker.ts): the table's own work is DynamoDB's in
+ * production, so it must not queue behind the auditor's code on one thread. `--store-thread main`
+ * puts it back on the main thread, to compare.
+ */
+async function startStore(): Promise<{ client: DynamoDBClient; tableName: string; close: () => Promise<void> }> {
+  if (args['store-thread'] === 'main') return startLocalStore(null);
+  // Workers do not inherit the --import tsx hook: register it in the thread, then load the .ts file.
+  const entry = new URL('./store-worker.ts', import.meta.url).href;
+  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  const ready = (await once(worker, 'message')) as [{ endpoint: string; tableName: string }];
+  const { endpoint, tableName } = ready[0];
+  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  return {
+    client,
+    tableName,
+    close: async () => {
+      client.destroy();
+      worker.postMessage('close');
+      await once(worker, 'message');
+      await worker.terminate();
+    },
+  };
+}
+const local = await startStore();
 let ddbCalls = 0;
 local.client.middlewareStack.add((next) => (a) => {
   ddbCalls++;
@@ -193,26 +221,38 @@ const alert = buildAlert(reconciled, settings, { tableName: local.tableName });
 const t4 = performance.now();
 rssAfter.alert = rssMb();
 
-await local.close();
-
 const iamByCommand: Record<string, number> = {};
 for (const call of iam.calls()) {
   const name = (call.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, '');
   iamByCommand[name] = (iamByCommand[name] ?? 0) + 1;
 }
+const calls = { iam: iam.calls().length, sts: sts.calls().length, elastiCache: elastiCache.calls().length, dax: dax.calls().length, dynamodbLocal: ddbCalls };
+const peakRssMb = process.resourceUsage().maxRSS / 1024;
+
+// The next night, against the state the first one stored: the steady state of a nightly job,
+// where every stored finding is compared and rewritten (lastSeen) and the rest skipped.
+const NEXT_NIGHT = new Date(FIXTURE_NOW.getTime() + 86_400_000);
+const n0 = performance.now();
+const nextResult = await runAudit({
+  collect: () => collectLive({ settings, now: () => NEXT_NIGHT, sleep: async () => {} }),
+  settings,
+  trigger: 'schedule',
+});
+const nextLease = await store.acquireLease(nextResult.run.accountId, nextResult.run.runId);
+const nextReconciled = reconcile(nextResult, await store.loadState(nextResult.run.accountId), settings.mutes, await store.loadObserved(nextResult.run.accountId));
+const n1 = performance.now();
+const nextSaved = await store.saveRun(nextReconciled, { lease: nextLease });
+await store.releaseLease(nextLease);
+buildAlert(nextReconciled, settings, { tableName: local.tableName });
+const n2 = performance.now();
+
+await local.close();
 
 const out = {
   users: USERS,
   latencyMs: LATENCY_MS,
   entities: account.entityCount,
-  calls: {
-    iam: iam.calls().length,
-    iamByCommand,
-    sts: sts.calls().length,
-    elastiCache: elastiCache.calls().length,
-    dax: dax.calls().length,
-    dynamodbLocal: ddbCalls,
-  },
+  calls: { ...calls, iamByCommand },
   keyIdLookups: settings.keyIdLookups,
   reportPollSleeps: sleeps,
   stagesMs: {
@@ -224,7 +264,7 @@ const out = {
   },
   detailMs: { loadState: t2a - t1, reconcileOnly: t2 - t2a },
   totalMs: t4 - t0,
-  peakRssMb: process.resourceUsage().maxRSS / 1024,
+  peakRssMb,
   rssMbAfter: rssAfter,
   findings: result.findings.length,
   byStatus: result.run.counts.byStatus,
@@ -232,5 +272,6 @@ const out = {
   unreadSources: result.run.sources.filter((s) => s.state === 'unread').map((s) => `${s.source}: ${s.reason}`),
   saved: { written: saved.written, history: saved.history, skippedStale: saved.skippedStale.length, compliantNotStored: saved.compliantNotStored },
   alert: { wanted: decision.alert, bytes: Buffer.byteLength(alert.message ?? ''), subject: alert.subject },
+  nextNight: { totalMs: n2 - n0, persistMs: n2 - n1, written: nextSaved.written, changes: nextReconciled.run.counts },
 };
 process.stdout.write(`BENCH_RESULT ${JSON.stringify(out)}\n`);
