@@ -68,6 +68,9 @@ const account = generateAccount({
   overAgeKeyRatio: 0.3,
   inactiveOverAgeKeyRatio: 0.05,
   secondKeyRatio: 0.15,
+  // 0-2 keys per user, aged 0-400 days.
+  keylessRatio: 0.2,
+  oldestKeyDays: 400,
   rootAccessKey: 'inactive',
   seed: 7,
 });

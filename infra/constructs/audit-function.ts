@@ -13,7 +13,12 @@ import { ENV, HANDLER_ENTRY, HANDLER_EXPORT, METRICS_NAMESPACE, SERVICE_NAME } f
 import { TABLE_DATA_ACTIONS, type FindingsTable } from './findings-table.ts';
 import { TOPIC_KEY_ACTIONS, type AlertTopic } from './alert-topic.ts';
 
-/** Sized for a 10,000-user account; the benchmark issue replaces it with a measured value. */
+/**
+ * From `npm run bench`: a 10,000-user audit peaks at about 330-410 MB resident, and that figure
+ * includes the benchmark's own generated account and mocks (about 190 MB before the audit starts)
+ * and its dynalite thread. 1,024 MB holds it more than twice over, and buys the CPU share (Lambda
+ * scales CPU with memory) that evaluation and the writes want; 512 MB would leave no margin.
+ */
 export const MEMORY_MB = 1024;
 /**
  * A 10,000-user account at IAM's pace: the credential report wait (60 s by default, 600 at most),
