@@ -23,6 +23,7 @@ import {
   type LiveOptions,
 } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
+import { sources } from './sdk-boundary.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
   ADMINISTRATOR_ACCESS,
@@ -90,17 +91,7 @@ function read<T>(source: Source<T>): T {
 }
 
 function expectAllReadExcept(inv: Inventory, except: string[]): void {
-  const sources: [string, Source<unknown>][] = [
-    ['accountSummary', inv.accountSummary],
-    ['credentialReport', inv.credentialReport],
-    ['authorizationDetails', inv.authorizationDetails],
-    ...inv.regions.flatMap((r): [string, Source<unknown>][] => [
-      [`${r.region}.elastiCache`, r.elastiCache],
-      [`${r.region}.dax`, r.dax],
-    ]),
-    ...Object.entries(inv.accessKeys).map(([user, s]): [string, Source<unknown>] => [`accessKeys.${user}`, s]),
-  ];
-  for (const [name, source] of sources) {
+  for (const [name, source] of sources(inv)) {
     if (!except.includes(name)) expect(source.state, `${name} should be read`).toBe('read');
   }
 }
