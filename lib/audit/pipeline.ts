@@ -58,7 +58,9 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
   try {
     return await recordRun(options, result, store, lease, leaseError);
   } finally {
-    if (store && lease) await store.releaseLease(lease);
+    // A lease left behind ends by itself within minutes; failing to release it must not replace
+    // this run's result or its real error.
+    if (store && lease) await store.releaseLease(lease).catch(() => undefined);
   }
 }
 
@@ -94,7 +96,7 @@ async function recordRun(
     // as new next time, and a silent failure here would read as "nothing changed".
     if (error instanceof StoreError && topic) {
       try {
-        await publishAlert(topic.client, topic.topicArn, buildStateNotSavedAlert(reconciled, error, tableOption));
+        await publishAlert(topic.client, topic.topicArn, buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }));
       } catch (publishError) {
         throw new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
       }

@@ -1,5 +1,5 @@
 import type { AuthorizationDetails, IamRole, PolicyDocument } from '#lib/inventory/types.ts';
-import { managedPolicy } from '#lib/policy/grants.ts';
+import { managedPolicy, readDocument } from '#lib/policy/grants.ts';
 import { isAllActions, normalizeStatements, statementLabel, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 import type { Check, Finding } from './types.ts';
 import { allRolesArn, errorFinding, makeFinding } from './types.ts';
@@ -78,8 +78,8 @@ function dynamoDbPermissions(role: IamRole, auth: AuthorizationDetails): { polic
   ];
   const out: { policy: string; actions: string[]; resources: string[] }[] = [];
   for (const { policy, document } of documents) {
-    if (!document?.ok) continue;
-    const read = normalizeStatements(document.document);
+    if (!document) continue;
+    const read = readDocument(document);
     if (!read.ok) continue;
     for (const s of read.statements) {
       if (s.effect !== 'Allow' || !s.actions) continue;

@@ -336,7 +336,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     if (error instanceof StoreError) {
-      io.stderr(`account-auditor: the findings were evaluated but the state was not saved (the alert, if any, was published, then one saying so): ${error.message}\n`);
+      io.stderr(`account-auditor: the findings were evaluated but the state was not saved (with --topic, the run's alert was published, then one saying the state was not saved): ${error.message}\n`);
       return 2;
     }
     io.stderr(`account-auditor: ${(error as Error).message ?? String(error)}\n`);

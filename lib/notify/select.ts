@@ -116,7 +116,7 @@ export function countBySeverity(findings: readonly ReconciledFinding[]): Record<
   return counts;
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 

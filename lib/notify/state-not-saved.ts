@@ -2,6 +2,7 @@ import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { ReconciledRun } from '#lib/reconcile/types.ts';
 import type { Alert } from './alert.ts';
 import { asciiSafe, clip, FINDINGS_COMMAND, SUBJECT_MAX } from './format.ts';
+import { plural } from './select.ts';
 
 /** The `default` part of the alert sent when a run's state could not be saved. */
 export interface StateNotSavedSummary {
@@ -28,6 +29,8 @@ export interface StateNotSavedSummary {
 export interface StateNotSavedOptions {
   /** The findings table, named in the repair steps. */
   tableName?: string;
+  /** The caller knows nothing was written (the lease was never taken); otherwise judged from the error. */
+  nothingWritten?: boolean;
 }
 
 const MESSAGE_MAX = 1000;
@@ -46,9 +49,6 @@ function errorParts(reason: unknown): { name: string; message: string; failedIte
   return { name: 'Error', message: typeof reason === 'string' ? reason : String(reason), failedItems: [] };
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 /**
  * The alert for a run whose findings were evaluated (and alerted) but whose state could not be
@@ -59,7 +59,7 @@ export function buildStateNotSavedAlert(run: ReconciledRun, reason: unknown, opt
   const record = run.run;
   const error = errorParts(reason);
   // StoreBusyError: the lease was never taken, so not one item was written.
-  const nothingWritten = error.name === 'StoreBusyError';
+  const nothingWritten = options.nothingWritten ?? error.name === 'StoreBusyError';
   const table = options.tableName ?? null;
   const counts = {
     new: record.counts.new,

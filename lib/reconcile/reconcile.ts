@@ -50,7 +50,9 @@ export function reconcile(
     seen.add(finding.id);
     const prev = previous.get(finding.id);
     const mute = findMute(finding, mutes, at);
-    const stale = prev ? newer(prev) : seenLater(finding);
+    // Also for a stored finding: a newer run that covered its scope saw it (or saw it gone) later,
+    // even when it had nothing to rewrite (already resolved).
+    const stale = (prev !== undefined && newer(prev)) || seenLater(finding);
     let change = stale ? 'unchanged' : changeFor(prev, finding.status);
     // A mute that ended on a still-failing finding: it must alert again, as if it had just appeared.
     if (change === 'open' && prev?.mute && !mute && ALERTABLE.has(finding.status)) change = 'regressed';
@@ -72,7 +74,7 @@ export function reconcile(
   const inScope = (f: Finding): boolean => covered.has(scopeOf(f));
   let openOutOfScope = 0;
   for (const prev of previous.values()) {
-    if (seen.has(prev.id) || prev.resolvedAt !== null || newer(prev)) continue;
+    if (seen.has(prev.id) || prev.resolvedAt !== null || newer(prev) || seenLater(prev)) continue;
     if (!inScope(prev)) {
       if (isOpen(prev)) openOutOfScope += 1;
       continue;

@@ -9,7 +9,7 @@ import type { RunSummary } from '#lib/audit/run.ts';
 export type Scope = string;
 
 /** The region of a regional ARN (`arn:aws:dax:eu-west-1:…`), or null for global ones (IAM). */
-export function regionOf(resource: string): string | null {
+function regionOf(resource: string): string | null {
   const parts = resource.split(':');
   return parts[0] === 'arn' && parts[3] ? parts[3] : null;
 }

@@ -240,8 +240,13 @@ export class FindingsStore {
    * `leaseWaitMs` for another run to finish, then StoreBusyError. Taking a lease the same run
    * already holds renews it, so a caller that took it before `loadState` can pass it on.
    */
-  async acquireLease(accountId: string, runId: string, options: { wait?: boolean } = {}): Promise<Lease> {
-    const deadline = this.now() + (options.wait === false ? 0 : this.leaseWaitMs);
+  async acquireLease(accountId: string, runId: string, options: { wait?: boolean; renew?: boolean } = {}): Promise<Lease> {
+    const deadline = this.now() + (options.wait === false || options.renew ? 0 : this.leaseWaitMs);
+    // Renewing proves the lease is still this run's: taken over (or taken and released) by
+    // another run since, it fails instead of quietly taking the lease again.
+    const condition = options.renew
+      ? { ConditionExpression: 'leaseHolder = :runId', ExpressionAttributeValues: { ':runId': runId } }
+      : { ConditionExpression: 'attribute_not_exists(PK) OR leaseUntil < :now OR leaseHolder = :runId' };
     for (let attempt = 1; ; attempt++) {
       const now = this.now();
       const until = now + this.leaseMs;
@@ -260,10 +265,9 @@ export class FindingsStore {
             },
             ...(this.exclusive
               ? {}
-              : {
-                  ConditionExpression: 'attribute_not_exists(PK) OR leaseUntil < :now OR leaseHolder = :runId',
-                  ExpressionAttributeValues: { ':now': now, ':runId': runId },
-                }),
+              : condition.ExpressionAttributeValues
+                ? condition
+                : { ...condition, ExpressionAttributeValues: { ':now': now, ':runId': runId } }),
           }),
         );
         return { accountId, runId, until };
@@ -308,61 +312,70 @@ export class FindingsStore {
     const { run } = reconciled;
     const observedAt = epochMs(run.collectedAt, `run ${run.runId} collectedAt`);
     const expiresAt = Math.floor(observedAt / 1000) + this.historyTtlDays * DAY_SECONDS;
-    // Renewing the caller's lease also proves it was not lost (taken over after expiring).
-    const lease = await this.acquireLease(run.accountId, run.runId, { wait: options.lease === undefined });
+    // Renewing the caller's lease also proves it was not lost.
+    const lease = options.lease ? await this.acquireLease(run.accountId, run.runId, { renew: true }) : await this.acquireLease(run.accountId, run.runId);
     try {
-      const storedAt = await this.observedTimes(run.accountId);
-      const observed = await this.loadObserved(run.accountId);
-      const skippedStale: string[] = [];
-      const states: { item: Item; label: string; finding: ReconciledFinding }[] = [];
-      let compliantNotStored = 0;
-      for (const r of reconciled.findings) {
-        const item = findingItem(r.state, observedAt);
-        const previousAt = storedAt.get(String(item.SK));
-        // Stale: a newer run stored this finding, or covered its scope and found nothing to store.
-        const newerAt = previousAt ?? observed.get(scopeOf(r.state));
-        if (newerAt !== undefined && newerAt > observedAt) {
-          skippedStale.push(r.state.id);
-        } else if (previousAt === undefined && r.state.status === 'PASS') {
-          compliantNotStored += 1;
-        } else {
-          states.push({ item, label: `finding ${r.state.id}`, finding: r });
-        }
-      }
-
-      // State first, then history only for the states written: a history item never describes
-      // a state the table does not hold.
-      const failedStates = await this.batchPut(states);
-      const failedLabels = new Set(failedStates.map((f) => f.label));
-      const histories = states
-        .filter((s) => needsHistory(s.finding))
-        .map((s) => ({ item: this.historyItem(s.finding, run, expiresAt), label: `history ${s.finding.state.id} at ${run.collectedAt}`, of: s.label }));
-      const attempted = histories.filter((h) => !failedLabels.has(h.of));
-      const failed = [...failedStates, ...(await this.batchPut(attempted))].map((f) => `${f.label} (${f.reason})`);
-      if (failed.length > 0) {
-        throw new StoreError(
-          `run ${run.runId} was not fully stored: ${failed.length} of ${states.length + attempted.length} items failed after retries ` +
-            `(${summarize(failed)}); the run record was not written; saving the same run again is safe`,
-          failed,
-        );
-      }
-      const written = states.length;
-      const history = histories.length;
-
-      // Under the lease, read-merge-write is safe; max() keeps it idempotent and order-proof.
-      for (const scope of coveredScopes(run)) observed.set(scope, Math.max(observed.get(scope) ?? observedAt, observedAt));
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { PK: accountPk(run.accountId), SK: OBSERVED_SK, type: 'observed' satisfies ItemType, scopes: Object.fromEntries(observed) },
-        }),
-      );
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: runItem(run) }));
-      await this.putAccount(run);
-      return { written, skippedStale, history, compliantNotStored };
+      return await this.writeRun(reconciled, observedAt, expiresAt);
+    } catch (error) {
+      // Whatever failed (a read under the lease, the run record), the caller's answer is the same:
+      // the run is not fully stored, saving it again is safe, and people must be told.
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(`run ${run.runId} was not fully stored (${describeError(error)}); saving the same run again is safe`, [], { cause: error });
     } finally {
-      if (!options.lease) await this.releaseLease(lease);
+      if (!options.lease) await this.releaseLease(lease).catch(() => undefined);
     }
+  }
+
+  private async writeRun(reconciled: ReconciledRun, observedAt: number, expiresAt: number): Promise<SaveResult> {
+    const { run } = reconciled;
+    const [storedAt, observed] = await Promise.all([this.observedTimes(run.accountId), this.loadObserved(run.accountId)]);
+    const skippedStale: string[] = [];
+    const states: { item: Item; label: string; finding: ReconciledFinding }[] = [];
+    let compliantNotStored = 0;
+    for (const r of reconciled.findings) {
+      const previousAt = storedAt.get(findingSk(r.state.checkId, r.state.resource));
+      // Stale: a newer run stored this finding, or covered its scope (and so saw it, or found
+      // nothing to store): reconcile's rule, kept here for callers that did not hold the lease.
+      const newerAt = Math.max(previousAt ?? Number.NEGATIVE_INFINITY, observed.get(scopeOf(r.state)) ?? Number.NEGATIVE_INFINITY);
+      if (newerAt > observedAt) {
+        skippedStale.push(r.state.id);
+      } else if (previousAt === undefined && r.state.status === 'PASS') {
+        compliantNotStored += 1;
+      } else {
+        states.push({ item: findingItem(r.state, observedAt), label: `finding ${r.state.id}`, finding: r });
+      }
+    }
+
+    // State first, then history only for the states written: a history item never describes
+    // a state the table does not hold.
+    const failedStates = await this.batchPut(states);
+    const failedLabels = new Set(failedStates.map((f) => f.label));
+    const histories = states
+      .filter((s) => needsHistory(s.finding))
+      .map((s) => ({ item: this.historyItem(s.finding, run, expiresAt), label: `history ${s.finding.state.id} at ${run.collectedAt}`, of: s.label }));
+    const attempted = histories.filter((h) => !failedLabels.has(h.of));
+    const failed = [...failedStates, ...(await this.batchPut(attempted))].map((f) => `${f.label} (${f.reason})`);
+    if (failed.length > 0) {
+      throw new StoreError(
+        `run ${run.runId} was not fully stored: ${failed.length} of ${states.length + attempted.length} items failed after retries ` +
+          `(${summarize(failed)}); the run record was not written; saving the same run again is safe`,
+        failed,
+      );
+    }
+    const written = states.length;
+    const history = histories.length;
+
+    // Under the lease, read-merge-write is safe; max() keeps it idempotent and order-proof.
+    for (const scope of coveredScopes(run)) observed.set(scope, Math.max(observed.get(scope) ?? observedAt, observedAt));
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { PK: accountPk(run.accountId), SK: OBSERVED_SK, type: 'observed' satisfies ItemType, scopes: Object.fromEntries(observed) },
+      }),
+    );
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: runItem(run) }));
+    await this.putAccount(run);
+    return { written, skippedStale, history, compliantNotStored };
   }
 
   /**
@@ -523,9 +536,11 @@ export class FindingsStore {
         lastError = null;
       } catch (error) {
         // One bad item (too large, say) fails its whole batch: put them one by one, so the others
-        // are written and the error names only the bad one.
-        if (!RETRYABLE_ERRORS.has(errorName(error))) return this.putEach(pending, labels);
-        // Throttling that outlasted the SDK's own retries gets ours too.
+        // are written and the error names only the bad one. Other refusals (AccessDenied, no
+        // table) would only fail once per item.
+        if (errorName(error) === 'ValidationException') return this.putEach(pending, labels);
+        // Throttling that outlasted the SDK's own retries gets ours too; anything else will not heal.
+        if (!RETRYABLE_ERRORS.has(errorName(error))) throw error;
         lastError = error;
       }
     }

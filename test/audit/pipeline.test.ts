@@ -247,6 +247,7 @@ describe('storage faults: the run fails loudly, the alert still goes out saying 
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toMatch(/could not take account 123456789012's write lease \(AccessDeniedException: /);
     expect(publishedSummaries().map((m) => m.kind)).toEqual(['findings', 'state-not-saved']);
+    expect(publishedSummaries()[1]).toMatchObject({ nothingWritten: true });
     expect(await dumpTable(local.client, local.tableName)).toEqual(before);
   });
 

@@ -131,6 +131,11 @@ describe('mutes and stale runs across nights', () => {
       [daxEu, 'unchanged'],
       [daxUs, 'new'], // a scope the newer run did not cover
     ]);
+    // A stored finding resolved at T1 and not rewritten by the newer run (nothing to rewrite): the
+    // older run that still saw it failing must not reopen it.
+    const resolved = stateAfter(reconcile(auditResult([], { at: T2 }), stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: T1 }), new Map(), [])), []));
+    const late = reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: '2026-11-02T12:00:00.000Z' }), resolved, [], observed);
+    expect(late.findings.map((r) => r.change)).toEqual(['unchanged']);
     // The same findings in a run newer than every observed scope are news.
     const newer = reconcile({ ...older, run: { ...older.run, collectedAt: '2026-11-05T00:00:00.000Z' } }, new Map(), [], observed);
     expect(newer.findings.map((r) => r.change)).toEqual(['new', 'new', 'new']);

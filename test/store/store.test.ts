@@ -218,6 +218,21 @@ describe('FindingsStore', () => {
     expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T2, lastRunId: 'r2' }]);
   });
 
+  it('an older run saved last does not reopen a finding a newer run saw gone, even with nothing to rewrite', async () => {
+    const store = makeStore();
+    const x = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' });
+    await store.saveRun(firstRun('r0', T0, [x]));
+    await store.saveRun(reconciledRun(runRecord('r1', T1), [change('resolved', 'FAIL', { ...x, resolvedAt: T1, lastChanged: T1, runId: 'r1' })]));
+    // T3 covers the check and writes nothing for x (already resolved).
+    await store.saveRun(reconciledRun(runRecord('r3', T3), []));
+    const before = itemOf(await dump(), x.id);
+
+    const result = await store.saveRun(reconciledRun(runRecord('r2', T2), [change('regressed', 'FAIL', { ...x, lastSeen: T2, lastChanged: T2, runId: 'r2' })]));
+
+    expect(result.skippedStale).toEqual([x.id]);
+    expect(itemOf(await dump(), x.id)).toEqual(before);
+  });
+
   it('latestRuns is newest first and honours the limit', async () => {
     const store = makeStore();
     for (const [id, at] of [['r1', T1], ['r3', T3], ['r0', T0], ['r2', T2]] as const) await store.saveRun(reconciledRun(runRecord(id, at), []));
@@ -403,6 +418,14 @@ describe('the write lease', () => {
     expect(await store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]))).toMatchObject({ written: 1 });
   });
 
+  it('a lease another run took and released since is lost too: renewing needs this run to still hold it', async () => {
+    const { store } = clocked(START);
+    const mine = await store.acquireLease(ACCOUNT, 'r1');
+    await store.releaseLease(mine); // as if another run had taken it after expiry and finished
+    await expect(store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine })).rejects.toThrow(StoreBusyError);
+    expect((await dump()).filter((i) => i.type === 'finding')).toEqual([]);
+  });
+
   it('a save whose lease was lost to another run writes nothing', async () => {
     const { store, clock } = clocked(START);
     const mine = await store.acquireLease(ACCOUNT, 'r1');
@@ -498,6 +521,36 @@ describe('BatchWriteItem retries', () => {
     expect(await store.saveRun(run)).toEqual({ written: 30, skippedStale: [], history: 30, compliantNotStored: 0 });
     expect(await store.history(findings[7]!.id)).toHaveLength(1);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r0']);
+  });
+
+  it('any other failure under the lease (a read, the run record) is a StoreError too, so the run is retried and alerted', async () => {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'QueryCommand') throw Object.assign(new Error('not authorized to perform dynamodb:Query'), { name: 'AccessDeniedException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'denyQuery' },
+    );
+    const error = await makeStore().saveRun(firstRun('r0', T0, states(3))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toBe('run r0 was not fully stored (AccessDeniedException: not authorized to perform dynamodb:Query); saving the same run again is safe');
+    expect((error as StoreError).cause).toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('a batch refused for a reason one item cannot cause (AccessDenied) is not retried item by item', async () => {
+    const sent = recordCommands(client);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchWriteItemCommand') throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'denyBatches' },
+    );
+    const error = (await makeStore().saveRun(firstRun('r0', T0, states(30))).catch((e: unknown) => e)) as StoreError;
+    expect(error.failedItems).toHaveLength(30);
+    expect(error.failedItems[0]).toMatch(/\(AccessDeniedException: not authorized\)$/);
+    // The lease only: no put per finding.
+    expect(sent.filter((c) => c.name === 'PutItemCommand')).toHaveLength(1);
   });
 
   it('names the findings whose state could not be written, and writes no history for them', async () => {
