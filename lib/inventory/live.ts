@@ -19,6 +19,8 @@ import {
   type ReplicationGroup as SdkReplicationGroup,
 } from '@aws-sdk/client-elasticache';
 import { type Cluster as SdkDaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
+import { CHECK_IDS } from '#lib/checks/ids.ts';
+import { inputsOf } from '#lib/checks/inputs.ts';
 import { ageInDays } from '#lib/checks/key-facts.ts';
 import { type AwsRetryMode, awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
@@ -598,6 +600,11 @@ function daxSource(region: string, outcome: Outcome<SdkDaxCluster[]>, regionReac
   };
 }
 
+/** A source no selected check reads is not read at all: `--checks` and payload `checks` save the calls too. */
+export const NOT_NEEDED_CODE = 'NotNeeded';
+const NOT_NEEDED_REASON = 'not read: none of the selected checks needs it';
+const notNeeded = <T>(call: string): Source<T> => ({ state: 'unread', call, reason: NOT_NEEDED_REASON, code: NOT_NEEDED_CODE });
+
 function noRegion(): RegionInventory {
   return {
     region: NO_REGION,
@@ -681,16 +688,33 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
   const regionNames = pickRegions(options.regions, settings.regions, defaultRegion);
   if (regionNames.length > 0) ctx.progress(`reading ElastiCache and DAX in ${regionNames.join(', ')}…`);
 
+  // Only what the selected checks read (CHECK_INPUTS). Within a region ElastiCache and DAX go
+  // together: ElastiCache answering is what tells "DAX not offered here" from "unreachable".
+  const needed = inputsOf(settings.checks.length > 0 ? settings.checks : CHECK_IDS);
+  const regional = needed.has('elastiCache') || needed.has('dax');
+  const skippedRegion = (region: string): RegionInventory => ({
+    region,
+    elastiCache: notNeeded('elasticache:DescribeCacheClusters'),
+    dax: notNeeded('dax:DescribeClusters'),
+  });
+
   try {
     const [identity, accountSummary, reportAndKeys, authorizationDetails, regions] = await Promise.all([
       callerIdentity(sts, ctx),
-      readAccountSummary(iam, ctx),
-      readCredentialReport(iam, ctx).then(async (report) => ({
-        report,
-        accessKeys: report.state === 'read' ? await lookupAccessKeys(iam, keyLookupCandidates(report.data, settings, collectedAt), ctx) : {},
-      })),
-      readAuthorizationDetails(iam, ctx),
-      regionNames.length > 0 ? Promise.all(regionNames.map((region) => readRegion(region, base, ctx))) : Promise.resolve([noRegion()]),
+      needed.has('accountSummary') ? readAccountSummary(iam, ctx) : notNeeded<AccountSummary>('iam:GetAccountSummary'),
+      needed.has('credentialReport') || needed.has('accessKeys')
+        ? readCredentialReport(iam, ctx).then(async (report) => ({
+            report,
+            accessKeys:
+              report.state === 'read' && needed.has('accessKeys') ? await lookupAccessKeys(iam, keyLookupCandidates(report.data, settings, collectedAt), ctx) : {},
+          }))
+        : { report: notNeeded<CredentialReport>('iam:GetCredentialReport'), accessKeys: {} },
+      needed.has('authorizationDetails') ? readAuthorizationDetails(iam, ctx) : notNeeded<AuthorizationDetails>('iam:GetAccountAuthorizationDetails'),
+      !regional
+        ? (regionNames.length > 0 ? regionNames : [NO_REGION]).map(skippedRegion)
+        : regionNames.length > 0
+          ? Promise.all(regionNames.map((region) => readRegion(region, base, ctx)))
+          : [noRegion()],
     ]);
 
     let account = identity.ok ? identity.value : null;

@@ -17,12 +17,16 @@ import {
   MAX_GENERATE_REPORT_CALLS,
   MAX_REPORT_CALLS,
   NO_REGION,
+  NOT_NEEDED_CODE,
   NO_REGION_REASON,
   REPORT_WAIT_SHARES,
   reportWaitsMs,
   type LiveOptions,
 } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
+import { evaluateChecks } from '#lib/audit/run.ts';
+import { ALL_CHECKS, selectChecks } from '#lib/checks/index.ts';
+import { CHECK_INPUTS } from '#lib/checks/inputs.ts';
 import { sources } from './sdk-boundary.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
@@ -201,6 +205,40 @@ describe('collectLive: happy path', () => {
     }
     expect([...called].every((action) => (LIVE_READ_ACTIONS as readonly string[]).includes(action))).toBe(true);
     expect(new Set(LIVE_READ_ACTIONS)).toEqual(called);
+  });
+});
+
+describe('collectLive: only what the selected checks read', () => {
+  const callNames = () =>
+    [...iam.calls(), ...elastiCache.calls(), ...dax.calls()].map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, '')).sort();
+
+  it.each([
+    ['access-key-age', ['GenerateCredentialReport', 'GetCredentialReport', 'ListAccessKeys']],
+    ['root-access-key', ['GenerateCredentialReport', 'GetAccountSummary', 'GetCredentialReport']],
+    ['user-full-access', ['GetAccountAuthorizationDetails']],
+    ['dax-service-role', ['DescribeCacheClusters', 'DescribeClusters', 'DescribeReplicationGroups', 'GetAccountAuthorizationDetails']],
+  ] as const)('%s alone: only its calls, and the same findings as a full run', async (check, expected) => {
+    const full = await collectLive(options());
+    const fullFindings = evaluateChecks(full, parseSettings({}), selectChecks([check])).findings;
+    iam.resetHistory();
+    elastiCache.resetHistory();
+    dax.resetHistory();
+
+    const narrow = await collectLive(options({ settings: { checks: [check] } }));
+
+    expect([...new Set(callNames())]).toEqual(expected);
+    expect(evaluateChecks(narrow, parseSettings({ checks: [check] }), selectChecks([check])).findings).toEqual(fullFindings);
+    // What was skipped says so, and no selected check reads it.
+    const skipped = sources(narrow).filter(([, s]) => s.state === 'unread');
+    expect(skipped.length).toBeGreaterThan(0);
+    for (const [, s] of skipped) expect(s).toMatchObject({ code: NOT_NEEDED_CODE, reason: 'not read: none of the selected checks needs it' });
+    // A check reading none of what was read, had it run on this inventory, says ERROR, never PASS.
+    const mine = new Set(CHECK_INPUTS[check]);
+    const disjoint = ALL_CHECKS.filter((c) => CHECK_INPUTS[c.id].every((input) => !mine.has(input)));
+    expect(disjoint.length).toBeGreaterThan(0);
+    const others = evaluateChecks(narrow, parseSettings({}), disjoint).findings;
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.filter((f) => f.status !== 'ERROR')).toEqual([]);
   });
 });
 
