@@ -47,12 +47,12 @@ export function shouldAlert(run: ReconciledRun, settings: AlertSettings): { aler
 const NORMAL: Limits = { text: 500, reasons: 10, sources: 25 };
 const COMPACT: Limits = { text: 160, reasons: 1, sources: 3 };
 
-function stringAttribute(value: string): MessageAttributeValue {
+export function stringAttribute(value: string): MessageAttributeValue {
   // SNS rejects an empty String attribute.
   return { DataType: 'String', StringValue: value || 'unknown' };
 }
 
-function numberAttribute(value: number): MessageAttributeValue {
+export function numberAttribute(value: number): MessageAttributeValue {
   return { DataType: 'Number', StringValue: String(value) };
 }
 

@@ -299,11 +299,25 @@ export function asciiSafe(value: string): string {
  * When too long, the least urgent parts go first (open, resolved), then the severity names are
  * shortened, then dropped; ERROR and unread sources stay to the end, being the worst news.
  */
+/** `account-auditor <account>: `; an account ID is 12 digits, anything longer (a test name, an alias) must not crowd out the rest. */
+export function subjectPrefix(accountId: string): string {
+  const account = asciiSafe(accountId);
+  return `account-auditor ${account.length > 24 ? `${account.slice(0, 21)}...` : account}: `;
+}
+
+/** The first of the variants (most to least detailed) that fits SNS's subject limit, else the last one cut. */
+export function fitSubject(prefix: string, variants: readonly string[]): string {
+  for (const rest of variants) {
+    const subject = asciiSafe(prefix + rest);
+    if (subject.length <= SUBJECT_MAX) return subject;
+  }
+  const last = asciiSafe(prefix + (variants.at(-1) ?? ''));
+  return `${last.slice(0, SUBJECT_MAX - 3).trimEnd()}...`;
+}
+
 export function renderSubject(summary: AlertSummary): string {
   const { counts } = summary;
-  // An account ID is 12 digits; anything longer (a test name, an alias) must not crowd out the counts.
-  const account = asciiSafe(summary.accountId);
-  const prefix = `account-auditor ${account.length > 24 ? `${account.slice(0, 21)}...` : account}: `;
+  const prefix = subjectPrefix(summary.accountId);
   const bySeverity = (names: Record<Severity, string> | null): string => {
     const parts = SEVERITIES.filter((s) => counts.newlyFailingBySeverity[s] > 0).map((s) => `${counts.newlyFailingBySeverity[s]} ${names ? names[s] : s}`);
     return parts.length ? ` (${parts.join(', ')})` : '';
@@ -324,10 +338,8 @@ export function renderSubject(summary: AlertSummary): string {
     [`${counts.newlyFailing} new${bySeverity(SHORT)}`, ...essential].filter((p): p is string => p !== null),
     [`${counts.newlyFailing} new`, ...essential].filter((p): p is string => p !== null),
   ];
-  for (const parts of attempts) {
-    const subject = asciiSafe(prefix + parts.join(', '));
-    if (subject.length <= SUBJECT_MAX) return subject;
-  }
-  const last = asciiSafe(prefix + (attempts.at(-1) ?? []).join(', '));
-  return `${last.slice(0, SUBJECT_MAX - 3).trimEnd()}...`;
+  return fitSubject(
+    prefix,
+    attempts.map((parts) => parts.join(', ')),
+  );
 }

@@ -1,7 +1,7 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { ReconciledRun } from '#lib/reconcile/types.ts';
-import type { Alert } from './alert.ts';
-import { asciiSafe, clip, FINDINGS_COMMAND, SUBJECT_MAX } from './format.ts';
+import { type Alert, numberAttribute, stringAttribute } from './alert.ts';
+import { clip, FINDINGS_COMMAND, fitSubject, subjectPrefix } from './format.ts';
 import { plural } from './select.ts';
 
 /** The `default` part of the alert sent when a run's state could not be saved. */
@@ -130,29 +130,23 @@ export function buildStateNotSavedAlert(run: ReconciledRun, reason: unknown, opt
   );
   const email = lines.join('\n');
 
-  const subject = (() => {
-    const account = asciiSafe(summary.accountId);
-    const prefix = `account-auditor ${account.length > 24 ? `${account.slice(0, 21)}...` : account}: `;
-    const variants = repeated > 0 ? [`run state NOT saved, next run repeats ${repeated} new`, 'run state NOT saved'] : ['run state NOT saved'];
-    for (const rest of variants) {
-      const candidate = asciiSafe(prefix + rest);
-      if (candidate.length <= SUBJECT_MAX) return candidate;
-    }
-    return asciiSafe(prefix + 'state NOT saved').slice(0, SUBJECT_MAX);
-  })();
+  const subject = fitSubject(
+    subjectPrefix(summary.accountId),
+    repeated > 0 ? [`run state NOT saved, next run repeats ${repeated} new`, 'run state NOT saved'] : ['run state NOT saved'],
+  );
 
   const attributes: Record<string, MessageAttributeValue> = {
-    alertType: { DataType: 'String', StringValue: 'state-not-saved' },
-    accountId: { DataType: 'String', StringValue: summary.accountId || 'unknown' },
+    alertType: stringAttribute('state-not-saved'),
+    accountId: stringAttribute(summary.accountId || 'unknown'),
     // An operational failure that will repeat alerts: high, so a filter keeping high alerts keeps it.
-    highestSeverity: { DataType: 'String', StringValue: 'high' },
-    stateSaved: { DataType: 'String', StringValue: 'false' },
-    newCount: { DataType: 'Number', StringValue: String(counts.new + counts.regressed) },
-    regressedCount: { DataType: 'Number', StringValue: String(counts.regressed) },
-    openCount: { DataType: 'Number', StringValue: String(counts.open) },
-    resolvedCount: { DataType: 'Number', StringValue: String(counts.resolved) },
-    errorChecks: { DataType: 'Number', StringValue: String(counts.errorChecks) },
-    complete: { DataType: 'String', StringValue: String(record.complete) },
+    highestSeverity: stringAttribute('high'),
+    stateSaved: stringAttribute('false'),
+    newCount: numberAttribute(counts.new + counts.regressed),
+    regressedCount: numberAttribute(counts.regressed),
+    openCount: numberAttribute(counts.open),
+    resolvedCount: numberAttribute(counts.resolved),
+    errorChecks: numberAttribute(counts.errorChecks),
+    complete: stringAttribute(String(record.complete)),
   };
 
   return {
