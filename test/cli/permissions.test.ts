@@ -20,7 +20,7 @@ import {
   GetCredentialReportCommand,
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
-import { main } from '#lib/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import type { CheckId } from '#lib/checks/ids.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
 import type { AlertSummary } from '#lib/notify/alert.ts';
@@ -43,19 +43,7 @@ const TOPIC = 'arn:aws:sns:us-east-1:123456789012:account-auditor-alerts';
 const sns = mockClient(SNSClient);
 let stateDir: string;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'account-auditor', ...args], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 /** One audit with a local state folder and a (mocked) topic, as a nightly run would do it. */
 async function audit(): Promise<{ code: number; out: JsonOutput; stored: RunRecord; alert: { subject: string; summary: AlertSummary; email: string; attributes: Record<string, { StringValue?: string }> } }> {
