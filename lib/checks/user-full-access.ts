@@ -1,4 +1,4 @@
-import type { AuthorizationDetails, IamUser, Inventory } from '#lib/inventory/types.ts';
+import type { AuthorizationDetails, IamGroup, IamUser, Inventory } from '#lib/inventory/types.ts';
 import {
   allUsersArn,
   errorFinding,
@@ -10,75 +10,74 @@ import {
   type Finding,
   type Severity,
 } from '#lib/checks/types.ts';
+import { managedPolicy, policiesReachingUser, readDocument, resolvePolicyVariables, type UnreadablePolicy } from '#lib/policy/grants.ts';
+import { wildcardMatch } from '#lib/policy/statements.ts';
 import {
-  allActionsGrant,
-  isFullDeny,
-  managedPolicy,
-  policiesReachingUser,
-  readDocument,
-  statementCovers,
-  type GrantKind,
-  type PolicyOrigin,
-  type PolicyVariables,
-  type ReachingStatement,
-  type UnreadablePolicy,
-} from '#lib/policy/grants.ts';
-import { statementLabel, type NormalizedStatement } from '#lib/policy/statements.ts';
+  EffectiveAccess,
+  STAR_RESOURCE,
+  describeSummary,
+  labelOf,
+  summarize,
+  type AccessClass,
+  type PrincipalPolicies,
+  type SourcedStatement,
+  type View,
+} from '#lib/policy/effective.ts';
 
-/** A statement reaching the user, named by the path it takes (policy, directly or via a group). */
-interface StatementOnPath {
+const CAPPED: View = { conditional: false, boundary: true, guardrails: true };
+const CAPPED_IF: View = { conditional: true, boundary: true, guardrails: true };
+
+/** How a finding names one statement that contributes to a verdict. */
+interface PathEntry {
   policy: string;
   policyArn?: string;
-  via: 'user' | 'group';
+  via: string;
   group?: string;
   path: string;
   statement: string;
-  actions?: string[];
-  notActions?: string[];
-  notResources?: string[];
   conditional: boolean;
   condition?: Record<string, unknown>;
 }
 
-/** One statement that grants all actions, and the path by which it reaches the user. */
-export interface FullAccessGrant extends StatementOnPath {
-  access: GrantKind;
-  /** For NotResource grants this is `*`, read together with `notResources`. */
-  resources: string[];
-  /** The statement also lets the user write its own policies: full access one call away. */
-  selfEscalation: boolean;
+export type GrantClass = 'full-access' | 'all-actions-except' | 'all-actions-on-resources' | 'escalation';
+
+/** One verdict class that holds for the user, with what makes it hold. */
+export interface AccessGrant {
+  class: GrantClass;
   severity: Severity;
-}
-
-export interface DenyStatement extends StatementOnPath {
+  conditional: boolean;
+  /** The words of the title for this grant, without the user's name. */
+  summary: string;
+  paths: PathEntry[];
+  excluded?: string[];
+  exceptResources?: string[];
   resources?: string[];
-  /** An unconditional Deny of every action on every resource of the account's partition. */
-  full: boolean;
+  action?: string;
+  resource?: string;
+  /** Escalations: every call that works, with its outcome and path. */
+  routes?: EscalationRoute[];
 }
 
-export interface BoundaryAssessment {
-  arn: string;
-  policy?: string;
-  /**
-   * - `caps`: the boundary does not allow full access, so the grants cannot take effect in full;
-   * - `allows-full-access`: the boundary itself allows all actions on every resource;
-   * - `escapable`: it would cap, but the user may remove or rewrite it;
-   * - `unreadable`: its document is unknown, so it is not assumed to cap.
-   */
-  effect: 'caps' | 'allows-full-access' | 'escapable' | 'unreadable';
-  reason: string;
-  escapes?: string[];
+export interface EscalationRoute {
+  action: string;
+  resource: string;
+  outcome: string;
+  conditional: boolean;
+  paths: PathEntry[];
 }
 
-const SEVERITY_BY_KIND: Record<GrantKind, Severity> = {
-  full: 'critical',
-  resources: 'high',
-  'all-except-actions': 'high',
-  'all-except-resources': 'high',
-};
-
-/** Either call, allowed on the user's own ARN, lets the user give itself any permission. */
-const SELF_GRANT_ACTIONS = ['iam:PutUserPolicy', 'iam:AttachUserPolicy'];
+/**
+ * A one-step way to full access the user's own policies allow (SPEC 3.3). Other modules add
+ * targets through `escalationTargets` (a role the user may assume, for the role check).
+ */
+export interface EscalationTarget {
+  action: string;
+  resource: string;
+  /** What the call achieves: `attaches any policy to itself`. */
+  outcome: string;
+  /** The call only helps when the user's own policies are not capped by a boundary. */
+  needsUncapped: boolean;
+}
 
 const metadata: CheckMetadata = {
   id: 'user-full-access',
@@ -86,10 +85,11 @@ const metadata: CheckMetadata = {
   severity: 'critical',
   rationale:
     'A user allowed every action on every resource can read and change anything in the account, ' +
-    'including its own and everyone else\'s permissions, and its long-lived credentials make it an attractive ' +
+    "including its own and everyone else's permissions, and its long-lived credentials make it an attractive " +
     'target. Administrative access belongs to roles assumed for a task, with the least privilege the task needs. ' +
-    'Narrower forms (all actions on some resources, on every resource but a few, or every action but a few) are ' +
-    'reported too: they are rarely intended, and those that let the user edit its own policies are full access one call away.',
+    'The verdict is about effective access, evaluated the way IAM evaluates: the union of the Allows, minus what ' +
+    'the Denies cover, within the permissions boundary. Narrower forms (every action but a few, every action on some ' +
+    'resources) are reported too, and so is a user one API call away from full access.',
   remediation: {
     text:
       'Remove the granting path named in the finding: detach the managed policy from the user ' +
@@ -112,190 +112,284 @@ const metadata: CheckMetadata = {
   },
 };
 
-function originFields(origin: PolicyOrigin) {
+function pathEntry(source: SourcedStatement): PathEntry {
+  const { origin, statement } = source;
   return {
     policy: origin.policy,
     ...(origin.policyArn ? { policyArn: origin.policyArn } : {}),
     via: origin.via,
     ...(origin.group ? { group: origin.group } : {}),
     path: origin.path,
+    statement: labelOf(source),
+    ...(statement.condition ? { conditional: true, condition: statement.condition } : { conditional: false }),
   };
-}
-
-function conditionFields(statement: NormalizedStatement) {
-  return statement.condition ? { conditional: true, condition: statement.condition } : { conditional: false };
-}
-
-/** Whether the user, through its own policies, may call `action` on `resource` (an unconditional Deny blocks it). */
-function identityAllows(statements: ReachingStatement[], action: string, resource: string, vars: PolicyVariables): boolean {
-  const covers = (s: NormalizedStatement) => statementCovers(s, action, resource, vars);
-  const denied = statements.some(({ statement: s }) => s.effect === 'Deny' && s.condition === null && covers(s));
-  return !denied && statements.some(({ statement: s }) => s.effect === 'Allow' && covers(s));
-}
-
-function toGrant(
-  { origin, statement }: ReachingStatement,
-  kind: GrantKind,
-  user: IamUser,
-  reaching: ReachingStatement[],
-  vars: PolicyVariables,
-): FullAccessGrant {
-  const selfEscalation =
-    kind !== 'full' &&
-    SELF_GRANT_ACTIONS.some(
-      (action) =>
-        statementCovers(statement, action, user.arn, vars) &&
-        !reaching.some(
-          ({ statement: s }) => s.effect === 'Deny' && s.condition === null && statementCovers(s, action, user.arn, vars),
-        ),
-    );
-  const base = SEVERITY_BY_KIND[kind];
-  return {
-    ...originFields(origin),
-    statement: statementLabel(statement),
-    access: kind,
-    ...(statement.actions ? { actions: statement.actions } : {}),
-    ...(statement.notActions ? { notActions: statement.notActions } : {}),
-    resources: statement.resources ?? ['*'],
-    ...(statement.notResources ? { notResources: statement.notResources } : {}),
-    ...conditionFields(statement),
-    selfEscalation,
-    severity: statement.condition ? lowerSeverity(base) : base,
-  };
-}
-
-function toDeny({ origin, statement }: ReachingStatement, partition: string): DenyStatement {
-  return {
-    ...originFields(origin),
-    statement: statementLabel(statement),
-    ...(statement.actions ? { actions: statement.actions } : {}),
-    ...(statement.notActions ? { notActions: statement.notActions } : {}),
-    ...(statement.resources ? { resources: statement.resources } : {}),
-    ...(statement.notResources ? { notResources: statement.notResources } : {}),
-    ...conditionFields(statement),
-    full: isFullDeny(statement, partition),
-  };
-}
-
-/**
- * A boundary caps the user unless it allows full access itself, cannot be read, or lets the user
- * take it off: with DeleteUserPermissionsBoundary or PutUserPermissionsBoundary on itself, or
- * CreatePolicyVersion on a customer-managed boundary policy, allowed by both the boundary and the
- * user's own policies, the cap lasts one API call.
- */
-function assessBoundary(
-  user: IamUser,
-  details: AuthorizationDetails,
-  reaching: ReachingStatement[],
-  vars: PolicyVariables,
-): BoundaryAssessment | undefined {
-  if (!user.permissionsBoundary) return undefined;
-  const arn = user.permissionsBoundary.arn;
-  const policy = managedPolicy(details, arn);
-  if (!policy) {
-    return {
-      arn,
-      effect: 'unreadable',
-      reason: 'the boundary policy is not in the GetAccountAuthorizationDetails policies; not assumed to cap',
-    };
-  }
-  const read = readDocument(policy.document);
-  if (!read.ok) {
-    return { arn, policy: policy.name, effect: 'unreadable', reason: `unreadable (${read.error}); not assumed to cap` };
-  }
-  // A conditional Allow * still allows everything whenever its condition holds: not a cap.
-  const full = read.statements.find((s) => allActionsGrant(s) === 'full');
-  if (full) {
-    return {
-      arn,
-      policy: policy.name,
-      effect: 'allows-full-access',
-      reason: `the boundary itself allows *:* on * (${statementLabel(full)})`,
-    };
-  }
-  const escapeRoutes: Array<[string, string]> = [
-    ['iam:DeleteUserPermissionsBoundary', user.arn],
-    ['iam:PutUserPermissionsBoundary', user.arn],
-  ];
-  if (!policy.awsManaged) escapeRoutes.push(['iam:CreatePolicyVersion', policy.arn]);
-  const boundaryAllows = (action: string, resource: string) => {
-    const covers = (s: NormalizedStatement) => statementCovers(s, action, resource, vars);
-    return (
-      !read.statements.some((s) => s.effect === 'Deny' && s.condition === null && covers(s)) &&
-      read.statements.some((s) => s.effect === 'Allow' && covers(s))
-    );
-  };
-  const escapes = escapeRoutes
-    .filter(([action, resource]) => boundaryAllows(action, resource) && identityAllows(reaching, action, resource, vars))
-    .map(([action, resource]) => `${action} on ${resource}`);
-  if (escapes.length > 0) {
-    return {
-      arn,
-      policy: policy.name,
-      effect: 'escapable',
-      reason: `the user may remove or rewrite its boundary (${escapes.join('; ')})`,
-      escapes,
-    };
-  }
-  return { arn, policy: policy.name, effect: 'caps', reason: 'the boundary does not allow *:* on *' };
 }
 
 function list(values: string[], max = 3): string {
   return values.length <= max ? values.join(', ') : `${values.slice(0, max).join(', ')} and ${values.length - max} more`;
 }
 
-/** The title's account of one grant: `has full access (*:* on *) directly via policy X`. */
-function describeGrant(grant: FullAccessGrant): string {
-  const when = grant.conditional ? 'conditionally ' : '';
-  const self = grant.selfEscalation ? ' (can grant itself any permission)' : '';
-  switch (grant.access) {
-    case 'full': {
-      const on = grant.resources.some((r) => r.trim() === '*') ? '*' : list(grant.resources);
-      return `${when}has full access (*:* on ${on}) ${grant.path}`;
-    }
-    case 'resources':
-      return `${when}can do all actions on ${list(grant.resources)}${self} ${grant.path}`;
-    case 'all-except-actions': {
-      const where = grant.notResources ? ` on every resource except ${list(grant.notResources)}` : '';
-      return `${when}can do all actions except ${list(grant.notActions ?? [])}${where}${self} ${grant.path}`;
-    }
-    case 'all-except-resources':
-      return `${when}can do all actions on every resource except ${list(grant.notResources ?? [])}${self} ${grant.path}`;
-  }
-}
-
 function more(count: number, what: string): string {
   return count > 0 ? ` (and ${count} more ${what}${count === 1 ? '' : 's'})` : '';
-}
-
-/** Commands that cut each granting path, for the alert's remediation line. */
-function commandsFor(user: IamUser, grants: FullAccessGrant[]): string[] {
-  const commands = grants.map((g) => {
-    if (g.via === 'group') return `aws iam remove-user-from-group --user-name ${user.name} --group-name ${g.group}`;
-    if (g.policyArn) return `aws iam detach-user-policy --user-name ${user.name} --policy-arn ${g.policyArn}`;
-    return `aws iam delete-user-policy --user-name ${user.name} --policy-name ${g.policy}`;
-  });
-  return [...new Set(commands)];
 }
 
 function worst(severities: Severity[]): Severity {
   return severities.reduce((a, b) => (severityRank(b) > severityRank(a) ? b : a), 'informational');
 }
 
-function evaluateUser(inventory: Inventory, details: AuthorizationDetails, user: IamUser): Finding {
-  const vars: PolicyVariables = { username: user.name, userid: user.id };
+function isAllowedDecision(d: string): d is 'allow' | 'conditional' {
+  return d === 'allow' || d === 'conditional';
+}
+
+/** The account-wide facts one user's escalations are judged against, computed once per run. */
+interface AccountContext {
+  inventory: Inventory;
+  details: AuthorizationDetails;
+  /** Users with unconditional full access under every layer. */
+  fullAccessUsers: Set<string>;
+  /** Groups whose own policies alone give full access. */
+  fullAccessGroups: IamGroup[];
+  escalationTargets?: (user: IamUser) => EscalationTarget[];
+}
+
+interface Reading {
+  principal: PrincipalPolicies;
+  unreadable: UnreadablePolicy[];
+  boundary?: { arn: string; name: string; awsManaged: boolean };
+}
+
+function readUser(user: IamUser, details: AuthorizationDetails): Reading {
   const reach = policiesReachingUser(user, details);
-  const grants: FullAccessGrant[] = [];
-  for (const r of reach.statements) {
-    const kind = allActionsGrant(r.statement);
-    if (kind) grants.push(toGrant(r, kind, user, reach.statements, vars));
+  const unreadable = [...reach.unreadable];
+  const principal: PrincipalPolicies = {
+    arn: user.arn,
+    variables: { username: user.name, userid: user.id },
+    identity: reach.statements,
+  };
+  let boundary: Reading['boundary'];
+  if (user.permissionsBoundary) {
+    const arn = user.permissionsBoundary.arn;
+    const policy = managedPolicy(details, arn);
+    const base = { policy: policy?.name ?? arn, policyArn: arn, via: 'boundary', path: `permissions boundary ${policy?.name ?? arn}` };
+    const read = policy ? readDocument(policy.document) : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
+    if (!read.ok) {
+      unreadable.push({ what: `permissions boundary ${base.policy} (${arn})`, policy: base.policy, policyArn: arn, via: 'user', path: base.path, reason: read.error });
+    } else {
+      boundary = { arn, name: base.policy, awsManaged: policy?.awsManaged ?? false };
+      principal.boundary = { arn, name: base.policy, statements: read.statements.map((statement) => ({ origin: base, statement })) };
+    }
   }
-  // Worst first, so the title speaks of the grant that sets the severity.
-  grants.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
-  const denies = reach.statements.filter((r) => r.statement.effect === 'Deny').map((r) => toDeny(r, inventory.partition));
-  const fullDeny = denies.find((d) => d.full);
-  const boundary = assessBoundary(user, details, reach.statements, vars);
-  const unreadable: UnreadablePolicy[] = reach.unreadable;
+  return { principal, unreadable, ...(boundary ? { boundary } : {}) };
+}
+
+function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: string): EffectiveAccess | null {
+  const probe: IamUser = {
+    name: `group:${group.name}`,
+    arn: group.arn,
+    id: group.id,
+    path: group.path,
+    createDate: null,
+    groups: [group.name],
+    inlinePolicies: [],
+    attachedPolicies: [],
+    permissionsBoundary: null,
+  };
+  const reach = policiesReachingUser(probe, details);
+  if (reach.unreadable.length > 0) return null;
+  return new EffectiveAccess({ arn: group.arn, identity: reach.statements }, partition);
+}
+
+/** The one-step escalations SPEC 3.3 lists, as (action, resource) pairs to decide for the user. */
+function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading): EscalationTarget[] {
+  const { details, inventory } = ctx;
+  const targets: EscalationTarget[] = [];
+  const self = (action: string, outcome: string) => targets.push({ action, resource: user.arn, outcome, needsUncapped: true });
+  self('iam:PutUserPolicy', 'writes itself an inline policy that allows anything');
+  self('iam:AttachUserPolicy', 'attaches any managed policy, AdministratorAccess included, to itself');
+  const groupArn = new Map(details.groups.map((g) => [g.name, g.arn]));
+  for (const name of user.groups) {
+    const arn = groupArn.get(name);
+    if (!arn) continue;
+    targets.push({ action: 'iam:PutGroupPolicy', resource: arn, outcome: `writes an inline policy that allows anything into its group ${name}`, needsUncapped: true });
+    targets.push({ action: 'iam:AttachGroupPolicy', resource: arn, outcome: `attaches any managed policy to its group ${name}`, needsUncapped: true });
+  }
+  const customer = new Set<string>();
+  for (const source of reading.principal.identity) {
+    const arn = source.origin.policyArn;
+    if (arn && !customer.has(arn) && managedPolicy(details, arn)?.awsManaged === false) customer.add(arn);
+  }
+  for (const arn of customer) {
+    targets.push({ action: 'iam:CreatePolicyVersion', resource: arn, outcome: `rewrites the customer managed policy ${arn} that reaches it`, needsUncapped: true });
+    targets.push({ action: 'iam:SetDefaultPolicyVersion', resource: arn, outcome: `switches the customer managed policy ${arn} that reaches it to another version`, needsUncapped: true });
+  }
+  for (const group of ctx.fullAccessGroups) {
+    if (user.groups.includes(group.name)) continue;
+    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has full access`, needsUncapped: true });
+  }
+  for (const other of details.users) {
+    if (other.arn === user.arn || !ctx.fullAccessUsers.has(other.arn)) continue;
+    for (const action of ['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile']) {
+      targets.push({ action, resource: other.arn, outcome: `takes over user ${other.name}, who has full access`, needsUncapped: false });
+    }
+  }
+  if (inventory.partition && ctx.escalationTargets) targets.push(...ctx.escalationTargets(user));
+  return targets;
+}
+
+/**
+ * Ways to take the boundary off: delete or replace it on itself, or rewrite a customer managed
+ * boundary policy. Each allowed call makes the cap last one API call.
+ */
+function boundaryEscapes(user: IamUser, ea: EffectiveAccess, reading: Reading): Array<{ action: string; resource: string; decision: 'allow' | 'conditional' }> {
+  if (!reading.boundary) return [];
+  const routes: Array<[string, string]> = [
+    ['iam:DeleteUserPermissionsBoundary', user.arn],
+    ['iam:PutUserPermissionsBoundary', user.arn],
+  ];
+  if (!reading.boundary.awsManaged) {
+    routes.push(['iam:CreatePolicyVersion', reading.boundary.arn], ['iam:SetDefaultPolicyVersion', reading.boundary.arn]);
+  }
+  const out: Array<{ action: string; resource: string; decision: 'allow' | 'conditional' }> = [];
+  for (const [action, resource] of routes) {
+    const decision = ea.decide(action, resource);
+    if (isAllowedDecision(decision)) out.push({ action, resource, decision });
+  }
+  return out;
+}
+
+function grantsOfClasses(classes: AccessClass[], user: IamUser, ea: EffectiveAccess, conditional: boolean): AccessGrant[] {
+  const lower = (s: Severity) => (conditional ? lowerSeverity(s) : s);
+  const when = conditional ? 'conditionally ' : '';
+  return classes.map((c): AccessGrant => {
+    switch (c.kind) {
+      case 'full': {
+        const paths = c.contributors.map(pathEntry);
+        return { class: 'full-access', severity: lower('critical'), conditional, summary: `${when}has full access (*:* on *) ${paths[0]?.path ?? ''}`.trim(), paths };
+      }
+      case 'all-except': {
+        const paths = c.contributors.map(pathEntry);
+        const excluded = [...c.excluded.items, ...(c.excluded.more > 0 ? [`and ${c.excluded.more} more`] : [])];
+        const actionsPart = c.excluded.actions > 0 ? ` except ${describeSummary(c.excluded)}` : '';
+        const resourcePart = c.exceptResources.length > 0 ? ` on every resource except ${list(c.exceptResources)}` : '';
+        return {
+          class: 'all-actions-except',
+          severity: lower('high'),
+          conditional,
+          summary: `${when}can do all actions${actionsPart}${resourcePart || (actionsPart ? '' : ' on most resources')} ${paths[0]?.path ?? ''}`.trim(),
+          paths,
+          excluded,
+          ...(c.exceptResources.length > 0 ? { exceptResources: c.exceptResources } : {}),
+        };
+      }
+      case 'on-resources': {
+        const resources = c.resources.map((r) => r.resource);
+        const paths = [...new Map(c.resources.flatMap((r) => r.contributors).map((s) => [s, pathEntry(s)])).values()];
+        const coversSelf =
+          resources.some((r) => r !== STAR_RESOURCE && wildcardMatch(resolvePolicyVariables(r, { username: user.name, userid: user.id }), user.arn)) &&
+          isAllowedDecision(ea.decide('iam:PutUserPolicy', user.arn));
+        const named = resources.map((r) => (r === STAR_RESOURCE ? '* (every action that takes no resource)' : r));
+        return {
+          class: 'all-actions-on-resources',
+          severity: lower('high'),
+          conditional,
+          summary: `${when}can do all actions on ${list(named)}${coversSelf ? ' (can grant itself any permission)' : ''} ${paths[0]?.path ?? ''}`.trim(),
+          paths,
+          resources,
+        };
+      }
+    }
+  });
+}
+
+/** Every verdict class that holds under the capped view, unconditional first, then conditional. */
+function grantsUnder(
+  user: IamUser,
+  ea: EffectiveAccess,
+  reading: Reading,
+  ctx: AccountContext,
+  view: { boundary: boolean; guardrails: boolean },
+): AccessGrant[] {
+  const strict = ea.classes({ ...view, conditional: false });
+  const grants = grantsOfClasses(strict, user, ea, false);
+  if (strict[0]?.kind !== 'full') {
+    const loose = ea.classes({ ...view, conditional: true }).filter((c) => !strict.some((s) => s.kind === c.kind));
+    const conditional = grantsOfClasses(loose, user, ea, true);
+    if (conditional.length > 0) {
+      // The conditions of the Allows that widen the grant are what the reader has to judge.
+      for (const g of conditional) g.paths = g.paths.filter((p) => p.conditional).concat(g.paths.filter((p) => !p.conditional));
+    }
+    grants.push(...conditional);
+  }
+  if (grants[0]?.class === 'full-access' && !grants[0].conditional) return grants;
+  // A capping boundary also caps whatever the user writes into its own policies.
+  const capped = view.boundary && reading.boundary !== undefined && !boundaryAllowsEverything(ea);
+  const fullAlready = grants.some((g) => g.class === 'full-access');
+  const routes: EscalationRoute[] = [];
+  for (const target of escalationTargets(user, ctx, reading)) {
+    if (target.needsUncapped && capped) continue;
+    const decision = ea.decide(target.action, target.resource, view);
+    if (!isAllowedDecision(decision) || (fullAlready && decision === 'conditional')) continue;
+    routes.push({
+      action: target.action,
+      resource: target.resource,
+      outcome: target.outcome,
+      conditional: decision === 'conditional',
+      paths: ea.allowsFor(target.action, target.resource).map(pathEntry),
+    });
+  }
+  if (routes.length > 0) {
+    routes.sort((a, b) => Number(a.conditional) - Number(b.conditional));
+    const first = routes[0]!;
+    const conditional = first.conditional;
+    const others = routes.length - 1;
+    grants.push({
+      class: 'escalation',
+      severity: conditional ? 'medium' : 'high',
+      conditional,
+      summary: `${conditional ? 'conditionally ' : ''}can make itself an administrator in one call: ${first.action} on ${first.resource} (${first.outcome})${others > 0 ? `, or ${others} other call${others === 1 ? '' : 's'}` : ''} ${first.paths[0]?.path ?? ''}`.trim(),
+      paths: [...new Map(routes.flatMap((r) => r.paths).map((p) => [`${p.path}|${p.statement}`, p])).values()],
+      action: first.action,
+      resource: first.resource,
+      routes,
+    });
+  }
+  return grants.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+}
+
+/** Whether the boundary by itself allows everything (then it caps nothing). */
+const boundaryVerdicts = new WeakMap<EffectiveAccess, boolean>();
+
+function boundaryAllowsEverything(ea: EffectiveAccess): boolean {
+  if (!ea.principal.boundary) return true;
+  let verdict = boundaryVerdicts.get(ea);
+  if (verdict === undefined) {
+    const { statements } = ea.principal.boundary;
+    const boundaryOnly = new EffectiveAccess({ arn: ea.principal.arn, identity: statements, ...(ea.principal.variables ? { variables: ea.principal.variables } : {}) }, ea.partition, ea.cat);
+    verdict = boundaryOnly.isFull({ conditional: false, boundary: false, guardrails: false });
+    boundaryVerdicts.set(ea, verdict);
+  }
+  return verdict;
+}
+
+function commandsFor(user: IamUser, grants: AccessGrant[]): string[] {
+  const commands = grants.flatMap((g) =>
+    g.paths
+      .filter((p) => p.via === 'user' || p.via === 'group')
+      .map((p) => {
+        if (p.via === 'group') return `aws iam remove-user-from-group --user-name ${user.name} --group-name ${p.group}`;
+        if (p.policyArn) return `aws iam detach-user-policy --user-name ${user.name} --policy-arn ${p.policyArn}`;
+        return `aws iam delete-user-policy --user-name ${user.name} --policy-name ${p.policy}`;
+      }),
+  );
+  return [...new Set(commands)];
+}
+
+function evaluateUser(user: IamUser, ctx: AccountContext): Finding {
+  const { inventory, details } = ctx;
+  const reading = readUser(user, details);
+  const { unreadable } = reading;
+  const ea = new EffectiveAccess(reading.principal, inventory.partition);
+  const denies = ea.effectiveDenies(CAPPED_IF).map(pathEntry);
 
   const finding = (status: Finding['status'], severity: Severity, title: string, extra: Record<string, unknown> = {}) =>
     makeFinding(inventory, metadata.id, {
@@ -303,67 +397,108 @@ function evaluateUser(inventory: Inventory, details: AuthorizationDetails, user:
       status,
       severity,
       title,
-      details: {
-        user: user.name,
-        grants,
-        denies,
-        ...(boundary ? { permissionsBoundary: boundary } : {}),
-        ...(unreadable.length > 0 ? { unreadable } : {}),
-        // A neutralised grant is worth seeing, but not worth a command to remove it.
-        ...(grants.length > 0 && status !== 'PASS' ? { commands: commandsFor(user, grants) } : {}),
-        ...extra,
-      },
+      details: { user: user.name, ...extra, denies, ...(unreadable.length > 0 ? { unreadable } : {}) },
     });
 
-  const error = (reason: string) => {
+  if (unreadable.length > 0) {
+    // An unreadable document may hold the Allow that grants, or the Deny or cap that removes: unknown.
     const first = unreadable[0]!;
+    const partial = grantsUnder(user, ea, reading, ctx, { boundary: true, guardrails: true });
     return finding(
       'ERROR',
       metadata.severity,
       `${user.name} could not be evaluated: ${first.what} cannot be read (${first.reason})${more(unreadable.length - 1, 'unreadable source')}`,
-      { reason },
+      {
+        reason: 'a policy reaching the user cannot be read, so its effective access is unknown',
+        ...(partial.length > 0 ? { readableGrants: partial, commands: commandsFor(user, partial) } : {}),
+      },
     );
-  };
-
-  if (fullDeny) {
-    const reason = `Deny *:* on * ${fullDeny.path} (${fullDeny.statement}) overrides every Allow`;
-    // Per the spec an unreadable policy never yields PASS, even when the deny would decide it.
-    if (unreadable.length > 0) return error(`${reason}, but some policies reaching the user cannot be read`);
-    return finding('PASS', 'informational', `${user.name} has no effective full access: ${reason}`, { reason });
   }
 
-  if (grants.length === 0) {
-    if (unreadable.length > 0) {
-      return error('no readable statement grants all actions, but an unreadable policy might');
-    }
-    // A boundary only ever removes permissions, so one that cannot be read changes nothing here.
-    return finding('PASS', 'informational', `${user.name} has no full-access grant`);
+  const boundaryDetails = reading.boundary ? { permissionsBoundary: { arn: reading.boundary.arn, policy: reading.boundary.name } } : {};
+  const escapes = boundaryEscapes(user, ea, reading);
+  let grants = grantsUnder(user, ea, reading, ctx, { boundary: escapes.length === 0, guardrails: true });
+  if (escapes.length > 0 && grants.length > 0) {
+    const escape = escapes[0]!;
+    const paths = ea.allowsFor(escape.action, escape.resource).map(pathEntry);
+    const escapeGrant: AccessGrant = {
+        class: 'escalation',
+        severity: escape.decision === 'conditional' ? 'medium' : 'high',
+        conditional: escape.decision === 'conditional',
+        summary: `can remove its permissions boundary in one call: ${escape.action} on ${escape.resource}`,
+        paths,
+        action: escape.action,
+        resource: escape.resource,
+    };
+    grants = [...grants, escapeGrant].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
   }
 
-  const top = grants[0]!;
-  const severity = worst(grants.map((g) => g.severity));
-  const base = `${user.name} ${describeGrant(top)}${more(grants.length - 1, 'grant')}`;
-  const unreadableNote = unreadable.length > 0 ? `; ${unreadable.length} unreadable source${unreadable.length === 1 ? '' : 's'} not evaluated` : '';
-
-  if (boundary?.effect === 'caps') {
-    const reason = `capped by permissions boundary ${boundary.policy} (${boundary.arn}), which does not allow *:* on *`;
-    // An unreadable identity policy could hold a way out of the cap: the outcome is unknown.
-    if (unreadable.length > 0) return error(`${reason}, but some policies reaching the user cannot be read`);
-    return finding('WARN', lowerSeverity(severity), `${base}, capped by permissions boundary ${boundary.policy}`, {
-      reason,
+  if (grants.length > 0) {
+    const top = grants[0]!;
+    const severity = worst(grants.map((g) => g.severity));
+    const escapeNote =
+      escapes.length > 0
+        ? `; permissions boundary ${reading.boundary!.name} does not cap it: the user may remove or rewrite it (${escapes.map((e) => `${e.action} on ${e.resource}`).join('; ')})`
+        : '';
+    return finding('FAIL', severity, `${user.name} ${top.summary}${more(grants.length - 1, 'grant')}${escapeNote}`, {
+      verdict: top.class,
+      grants,
+      ...boundaryDetails,
+      ...(escapes.length > 0 ? { boundaryEscapes: escapes.map((e) => `${e.action} on ${e.resource}`) } : {}),
+      commands: commandsFor(user, grants),
     });
   }
-  const boundaryNote =
-    boundary?.effect === 'escapable'
-      ? `; permissions boundary ${boundary.policy} does not cap it: the user may remove or rewrite it`
-      : boundary?.effect === 'unreadable'
-        ? `; permissions boundary ${boundary.policy ?? boundary.arn} cannot be read, not assumed to cap`
-        : '';
+
+  if (ea.hasBoundary || ea.hasGuardrails) {
+    const uncapped = grantsUnder(user, ea, reading, ctx, { boundary: false, guardrails: false });
+    if (uncapped.length > 0) {
+      const top = uncapped[0]!;
+      const remains = summarize(ea.everywhere(CAPPED_IF), 6);
+      const remaining = remains.actions === 0 ? 'nothing on every resource' : `${describeSummary(remains)} (${remains.actions} actions) on every resource`;
+      const cap = reading.boundary ? `permissions boundary ${reading.boundary.name}` : 'service control policies';
+      return finding(
+        'WARN',
+        lowerSeverity(worst(uncapped.map((g) => g.severity))),
+        `${user.name} ${top.summary}${more(uncapped.length - 1, 'grant')}, capped by ${cap}`,
+        {
+          verdict: 'capped',
+          grants: uncapped,
+          ...boundaryDetails,
+          reason: `capped by ${cap}${reading.boundary ? ` (${reading.boundary.arn})` : ''}, which the user cannot remove; what remains allowed: ${remaining}`,
+          remainsAllowed: remains,
+        },
+      );
+    }
+  }
+
   const reason =
     denies.length > 0
-      ? 'Deny statements reach the user, but none is an unconditional Deny *:* on *: they do not neutralise the grant (see denies)'
-      : undefined;
-  return finding('FAIL', severity, `${base}${boundaryNote}${unreadableNote}`, reason ? { reason } : {});
+      ? `no full-access grant survives; Deny statements reaching the user: ${list(denies.map((d) => `${d.statement} ${d.path}`))}`
+      : reading.boundary
+        ? `no full-access grant within permissions boundary ${reading.boundary.name}`
+        : 'no full-access grant';
+  return finding('PASS', 'informational', `${user.name} has no effective full access: ${reason}`, {
+    verdict: 'none',
+    reason,
+    ...boundaryDetails,
+  });
+}
+
+/**
+ * Evaluates every user. Escalations through other principals need their verdicts first: which
+ * users have full access (CreateAccessKey on them is a takeover) and which groups do.
+ */
+export function evaluateUsers(inventory: Inventory, details: AuthorizationDetails, escalation?: AccountContext['escalationTargets']): Finding[] {
+  const fullAccessUsers = new Set<string>();
+  for (const user of details.users) {
+    const reading = readUser(user, details);
+    if (reading.unreadable.length > 0) continue;
+    const ea = new EffectiveAccess(reading.principal, inventory.partition);
+    if (ea.isFull(CAPPED)) fullAccessUsers.add(user.arn);
+  }
+  const fullAccessGroups = details.groups.filter((g) => groupAccess(g, details, inventory.partition)?.isFull(CAPPED) ?? false);
+  const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
+  return details.users.map((user) => evaluateUser(user, ctx));
 }
 
 export const userFullAccess: Check = {
@@ -373,6 +508,6 @@ export const userFullAccess: Check = {
     if (source.state !== 'read') {
       return [errorFinding(inventory, metadata, allUsersArn(inventory), source, 'IAM users could not be evaluated')];
     }
-    return source.data.users.map((user) => evaluateUser(inventory, source.data, user));
+    return evaluateUsers(inventory, source.data);
   },
 };

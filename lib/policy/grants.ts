@@ -78,7 +78,7 @@ const readCache = new WeakMap<PolicyDocument, ReadResult>();
 export function readDocument(document: PolicyDocument): ReadResult {
   let result = readCache.get(document);
   if (!result) {
-    result = document.ok ? normalizeStatements(document.document) : { ok: false, error: document.error };
+    result = document.ok ? normalizeStatements(document.document, 'identity') : { ok: false, error: document.error };
     readCache.set(document, result);
   }
   return result;

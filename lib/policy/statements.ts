@@ -66,8 +66,42 @@ function principalOf(value: unknown, what: string): Record<string, string[]> | '
   return out;
 }
 
-function normalizeOne(raw: unknown, index: number): NormalizedStatement {
+/**
+ * What kind of document is read: IAM's grammar differs. An identity policy (and a permissions
+ * boundary) names no Principal and exactly one of Action/NotAction and of Resource/NotResource;
+ * a trust policy names its principals. `any` checks only what holds for both.
+ */
+export type DocumentKind = 'identity' | 'trust' | 'any';
+
+const STATEMENT_ELEMENTS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
+const DOCUMENT_ELEMENTS = new Set(['Version', 'Id', 'Statement']);
+const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
+
+/** IAM refuses a document with an element it does not know (`Condtion`): so is it refused here. */
+function refuseUnknown(record: Record<string, unknown>, known: Set<string>, where: string): void {
+  for (const key of Object.keys(record)) {
+    if (known.has(key)) continue;
+    const spelled = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
+    if (spelled) throw new Error(`${where}element ${JSON.stringify(key)} must be spelled ${spelled} (IAM element names are case-sensitive)`);
+    throw new Error(`${where}unknown element ${JSON.stringify(key)} (IAM refuses the document)`);
+  }
+}
+
+function normalizeOne(raw: unknown, index: number, kind: DocumentKind): NormalizedStatement {
   if (!isRecord(raw)) throw new Error(`statement ${index} is not an object`);
+  refuseUnknown(raw, STATEMENT_ELEMENTS, `statement ${index}: `);
+  const has = (name: string) => Object.hasOwn(raw, name);
+  if (has('Action') && has('NotAction')) throw new Error(`statement ${index}: has both Action and NotAction (IAM refuses the document)`);
+  if (has('Resource') && has('NotResource')) throw new Error(`statement ${index}: has both Resource and NotResource (IAM refuses the document)`);
+  if (!has('Action') && !has('NotAction')) throw new Error(`statement ${index}: has neither Action nor NotAction (IAM refuses the document)`);
+  if (kind === 'identity') {
+    if (has('Principal') || has('NotPrincipal')) {
+      throw new Error(`statement ${index}: ${has('Principal') ? 'Principal' : 'NotPrincipal'} is not allowed in an identity policy (IAM refuses the document)`);
+    }
+    if (!has('Resource') && !has('NotResource')) throw new Error(`statement ${index}: has neither Resource nor NotResource (IAM refuses the document)`);
+  }
+  const sidValue = raw.Sid;
+  if (sidValue !== undefined && typeof sidValue !== 'string') throw new Error(`statement ${index}: Sid must be a string`);
   const effect = field(raw, 'Effect');
   // IAM's Effect values are case-sensitive and it refuses any other spelling. Reading `deny` as Deny
   // turned a user's Allow * into PASS, and `allow` in a trust policy made DAX trust a role: a
@@ -82,6 +116,11 @@ function normalizeOne(raw: unknown, index: number): NormalizedStatement {
   const condition = field(raw, 'Condition');
   const sid = field(raw, 'Sid');
   if (condition !== undefined && !isRecord(condition)) throw new Error(`statement ${index}: Condition must be an object`);
+  if (isRecord(condition)) {
+    for (const [operator, block] of Object.entries(condition)) {
+      if (!isRecord(block)) throw new Error(`statement ${index}: Condition operator ${JSON.stringify(operator)} must map keys to values`);
+    }
+  }
   return {
     index,
     sid: typeof sid === 'string' && sid !== '' ? sid : null,
@@ -97,13 +136,18 @@ function normalizeOne(raw: unknown, index: number): NormalizedStatement {
 }
 
 /** Reads a parsed policy document's statements; never throws. */
-export function normalizeStatements(document: unknown): StatementsResult {
+export function normalizeStatements(document: unknown, kind: DocumentKind = 'any'): StatementsResult {
   try {
     if (!isRecord(document)) return { ok: false, error: 'the policy document is not a JSON object' };
     const statement = field(document, 'Statement');
     if (statement === undefined) return { ok: false, error: 'the policy document has no Statement' };
+    refuseUnknown(document, DOCUMENT_ELEMENTS, '');
+    const version = document.Version;
+    if (version !== undefined && (typeof version !== 'string' || !VERSIONS.has(version))) {
+      return { ok: false, error: `Version must be "2012-10-17" or "2008-10-17", got ${describeValue(version)}` };
+    }
     const list = Array.isArray(statement) ? statement : [statement];
-    return { ok: true, statements: list.map((s, i) => normalizeOne(s, i)) };
+    return { ok: true, statements: list.map((s, i) => normalizeOne(s, i, kind)) };
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }

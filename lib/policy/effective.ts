@@ -1,0 +1,535 @@
+/**
+ * Effective access: what IAM would allow a principal, evaluated the way IAM evaluates (an
+ * explicit Deny anywhere wins; otherwise every applicable layer must allow: the identity
+ * policies, the permissions boundary when set, and each level of guardrails such as SCPs).
+ *
+ * Access is decided over the whole IAM action catalogue, per action and over every resource of
+ * the action's resource types (their ARN templates), never by the shape of one statement:
+ * - an action with no resource types is authorized against `*` only, so a Resource such as
+ *   `arn:*` does not reach it;
+ * - a Deny removes exactly what it covers, and Denies split over statements add up;
+ * - a Deny under a Condition removes nothing (it may not apply); an Allow under a Condition is
+ *   a conditional grant, evaluated in the `conditional` view only.
+ * Pure and principal-agnostic: users and roles are evaluated alike.
+ */
+import { ActionSet, catalogue, type Catalogue } from './catalogue.ts';
+import { includes, overlaps } from './patterns.ts';
+import { isAllActions, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
+import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
+
+/** Where a statement comes from, as a finding names it. */
+export interface StatementOrigin {
+  policy: string;
+  policyArn?: string;
+  /** `user`, `group`, `role`: identity policies; `boundary`; `guardrail` (an SCP level). */
+  via: string;
+  group?: string;
+  inline?: boolean;
+  /** Readable form: `directly via policy X`, `via group G, policy X`. */
+  path: string;
+}
+
+export interface SourcedStatement {
+  origin: StatementOrigin;
+  statement: NormalizedStatement;
+}
+
+export interface PrincipalPolicies {
+  arn: string;
+  variables?: PolicyVariables;
+  identity: SourcedStatement[];
+  boundary?: { arn: string; name: string; statements: SourcedStatement[] };
+  /** Each level must allow (root, OUs, account); any Deny removes. The management account has none. */
+  guardrails?: Array<{ name: string; statements: SourcedStatement[] }>;
+}
+
+/** Which layers a question is asked under. */
+export interface View {
+  conditional: boolean;
+  boundary: boolean;
+  guardrails: boolean;
+}
+
+export type Decision = 'allow' | 'conditional' | 'denied' | 'implicit';
+
+/** The resource `*` that actions without resource types are authorized against. */
+export const STAR_RESOURCE = '*';
+
+interface Compiled {
+  source: SourcedStatement;
+  allow: boolean;
+  conditional: boolean;
+  /** Actions the Action/NotAction element matches. */
+  actions: ActionSet;
+  /** Actions it covers on every resource they are authorized against. */
+  everywhere: ActionSet;
+  /** Actions it covers on at least one of their resources. */
+  touched: ActionSet;
+  /** Whether its actions are most of the catalogue (all actions, or NotAction of a few). */
+  wide: boolean;
+  resources: string[] | null;
+  notResources: string[] | null;
+}
+
+const patternCache = new Map<string, ActionSet>();
+
+function actionsMatching(cat: Catalogue, raw: string): ActionSet {
+  const pattern = raw.trim().toLowerCase();
+  let set = patternCache.get(pattern);
+  if (set) return set;
+  if (isAllActions(pattern)) {
+    set = ActionSet.all(cat.size);
+  } else {
+    set = new ActionSet(cat.size);
+    const colon = pattern.indexOf(':');
+    const service = colon > 0 ? pattern.slice(0, colon) : null;
+    const literalService = service !== null && !/[*?]/.test(service);
+    if (!/[*?]/.test(pattern)) {
+      const i = cat.indexOf.get(pattern);
+      if (i !== undefined) set.add(i);
+    } else if (literalService) {
+      const id = cat.services.indexOf(service);
+      if (id >= 0) {
+        const [start, end] = cat.serviceRange[id]!;
+        for (let i = start; i < end; i++) if (wildcardMatch(pattern, cat.actions[i]!)) set.add(i);
+      }
+    } else {
+      for (let i = 0; i < cat.size; i++) if (wildcardMatch(pattern, cat.actions[i]!)) set.add(i);
+    }
+  }
+  if (patternCache.size > 50_000) patternCache.clear();
+  patternCache.set(pattern, set);
+  return set;
+}
+
+function actionSetOf(cat: Catalogue, statement: NormalizedStatement): ActionSet {
+  const union = new ActionSet(cat.size);
+  for (const p of statement.actions ?? statement.notActions ?? []) union.or(actionsMatching(cat, p));
+  return statement.notActions ? ActionSet.all(cat.size).andNot(union) : union;
+}
+
+function hasVariables(statement: NormalizedStatement): boolean {
+  return [...(statement.resources ?? []), ...(statement.notResources ?? [])].some((r) => r.includes('${'));
+}
+
+/**
+ * Compiled statements by what decides them (effect, elements, whether conditional, partition,
+ * and the principal when its policy variables appear): one copy per distinct statement, however
+ * many users' inline policies repeat it.
+ */
+const compileCache = new Map<string, Compiled>();
+const templateCache = new Map<string, string[]>();
+
+function partitionTemplates(cat: Catalogue, partition: string): string[] {
+  let list = templateCache.get(partition);
+  if (!list) {
+    list = cat.templates.map((t) => t.replace('${Partition}', partition));
+    templateCache.set(partition, list);
+  }
+  return list;
+}
+
+/**
+ * Whether two patterns can agree on their literal heads: `arn:aws:s3:::x*` and the template
+ * `arn:aws:iam::*:user/*` part at `s` / `i`, so neither includes nor overlaps the other. A cheap
+ * filter in front of the exact relations, which are quadratic.
+ */
+function headsAgree(p: string, q: string): boolean {
+  for (let i = 0; i < p.length && i < q.length; i++) {
+    const a = p[i]!;
+    const b = q[i]!;
+    if (a === '*' || b === '*') return true;
+    if (a !== b && a !== '?' && b !== '?') return false;
+  }
+  return true;
+}
+
+interface TemplateRelation {
+  cover: (t: number) => boolean;
+  overlap: (t: number) => boolean;
+}
+
+const relationCache = new Map<string, TemplateRelation>();
+
+/** One resource pattern against every template of the catalogue, decided lazily and kept. */
+function patternTemplates(cat: Catalogue, partition: string, pattern: string): TemplateRelation {
+  const key = `${partition}|${pattern}`;
+  let relation = relationCache.get(key);
+  if (relation) return relation;
+  const templates = partitionTemplates(cat, partition);
+  const coverMemo = new Int8Array(templates.length);
+  const overlapMemo = new Int8Array(templates.length);
+  relation = {
+    cover: (t) => {
+      if (coverMemo[t] === 0) coverMemo[t] = headsAgree(pattern, templates[t]!) && includes(pattern, templates[t]!) ? 1 : 2;
+      return coverMemo[t] === 1;
+    },
+    overlap: (t) => {
+      if (overlapMemo[t] === 0) overlapMemo[t] = headsAgree(pattern, templates[t]!) && overlaps(pattern, templates[t]!) ? 1 : 2;
+      return overlapMemo[t] === 1;
+    },
+  };
+  if (relationCache.size > 20_000) relationCache.clear();
+  relationCache.set(key, relation);
+  return relation;
+}
+
+function compile(cat: Catalogue, source: SourcedStatement, partition: string, variables?: PolicyVariables): Compiled {
+  const { statement } = source;
+  const personal = variables !== undefined && hasVariables(statement);
+  const key = JSON.stringify([
+    partition,
+    personal ? [variables.username, variables.userid] : null,
+    statement.effect,
+    statement.condition !== null,
+    statement.actions,
+    statement.notActions,
+    statement.resources,
+    statement.notResources,
+  ]);
+  const cached = compileCache.get(key);
+  if (cached) return cached.source === source ? cached : { ...cached, source };
+  const resolve = (list: string[] | null) =>
+    list ? list.map((r) => (personal ? resolvePolicyVariables(r.trim(), variables) : r.trim())) : null;
+  const resources = resolve(statement.resources);
+  const notResources = resolve(statement.notResources);
+  const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, partition, p));
+  const coverMemo = new Int8Array(cat.templates.length);
+  const touchMemo = new Int8Array(cat.templates.length);
+  // A statement with neither element (trust policies, SCP shorthand) applies to every resource.
+  const coversTemplate = (t: number): boolean => {
+    if (coverMemo[t] === 0) {
+      const yes = resources ? relations.some((r) => r.cover(t)) : notResources ? !relations.some((r) => r.overlap(t)) : true;
+      coverMemo[t] = yes ? 1 : 2;
+    }
+    return coverMemo[t] === 1;
+  };
+  const touchesTemplate = (t: number): boolean => {
+    if (touchMemo[t] === 0) {
+      const yes = resources ? relations.some((r) => r.overlap(t)) : notResources ? !relations.some((r) => r.cover(t)) : true;
+      touchMemo[t] = yes ? 1 : 2;
+    }
+    return touchMemo[t] === 1;
+  };
+  const coversStar = resources
+    ? resources.some((p) => wildcardMatch(p, STAR_RESOURCE))
+    : notResources
+      ? !notResources.some((p) => wildcardMatch(p, STAR_RESOURCE))
+      : true;
+  const actions = actionSetOf(cat, statement);
+  // `*` (or no resource element) covers every resource of every action, `*` itself included.
+  const everyResource = resources ? resources.includes(STAR_RESOURCE) : notResources === null;
+  const everywhere = everyResource ? actions.clone() : new ActionSet(cat.size);
+  const touched = everyResource ? actions.clone() : new ActionSet(cat.size);
+  for (const i of everyResource ? [] : actions.indexes()) {
+    const types = cat.templatesOf[i]!;
+    if (types.length === 0) {
+      if (coversStar) {
+        everywhere.add(i);
+        touched.add(i);
+      }
+      continue;
+    }
+    if (types.every(coversTemplate)) everywhere.add(i);
+    if (types.some(touchesTemplate)) touched.add(i);
+  }
+  const compiled: Compiled = {
+    source,
+    allow: statement.effect === 'Allow',
+    conditional: statement.condition !== null,
+    actions,
+    everywhere,
+    touched,
+    wide: isMostActions(actions, cat),
+    resources,
+    notResources,
+  };
+  if (compileCache.size > 100_000) compileCache.clear();
+  compileCache.set(key, compiled);
+  return compiled;
+}
+
+/** What a Deny or a grant leaves out, summarized by service for a reader. */
+export interface ActionSummary {
+  /** `iam:*` for a whole service, `iam:PutUserPolicy` for single actions, at most `limit` entries. */
+  items: string[];
+  /** Entries beyond the limit. */
+  more: number;
+  actions: number;
+  services: number;
+}
+
+export function summarize(set: ActionSet, limit = 8, cat: Catalogue = catalogue()): ActionSummary {
+  const whole: string[] = [];
+  const partial: string[] = [];
+  let services = 0;
+  for (let s = 0; s < cat.services.length; s++) {
+    const [start, end] = cat.serviceRange[s]!;
+    const n = set.countRange(start, end);
+    if (n === 0) continue;
+    services++;
+    if (n === end - start) whole.push(`${cat.services[s]}:*`);
+    else if (n > 3) partial.push(`${cat.services[s]} (${n} of ${end - start} actions)`);
+    else for (let i = start; i < end; i++) if (set.has(i)) partial.push(cat.names[i]!);
+  }
+  const all = [...whole, ...partial];
+  return { items: all.slice(0, limit), more: Math.max(0, all.length - limit), actions: set.count(), services };
+}
+
+export function describeSummary(summary: ActionSummary): string {
+  return summary.more > 0 ? `${summary.items.join(', ')} and ${summary.more} more` : summary.items.join(', ');
+}
+
+/** Services whose every action the set holds. */
+export function wholeServices(set: ActionSet, cat: Catalogue = catalogue()): number {
+  let n = 0;
+  for (const [start, end] of cat.serviceRange) if (end > start && set.hasRange(start, end)) n++;
+  return n;
+}
+
+/**
+ * "Most of the catalogue": every action of at least half of its services. An action set this
+ * wide is reported as "all actions except" what it lacks; a narrower one is listed for what it
+ * holds. Read-only access, for example, holds no service whole.
+ */
+export function isMostActions(set: ActionSet, cat: Catalogue = catalogue()): boolean {
+  return wholeServices(set, cat) * 2 >= cat.services.length;
+}
+
+/** One resource (or resource pattern) on which all actions remain allowed. */
+export interface ResourceGrant {
+  resource: string;
+  /** Actions allowed there, of those that can be authorized against it. */
+  allowed: number;
+  applicable: number;
+  contributors: SourcedStatement[];
+}
+
+export type AccessClass =
+  | { kind: 'full'; contributors: SourcedStatement[] }
+  | {
+      kind: 'all-except';
+      /** Actions not allowed on any resource. */
+      excluded: ActionSummary;
+      /** Resources the grant stops short of (NotResource of the Allows, Resource of partial Denies). */
+      exceptResources: string[];
+      contributors: SourcedStatement[];
+    }
+  | { kind: 'on-resources'; resources: ResourceGrant[] };
+
+const applicableCache = new Map<string, ActionSet>();
+
+export class EffectiveAccess {
+  readonly cat: Catalogue;
+  private readonly identity: Compiled[];
+  private readonly boundary: Compiled[] | null;
+  private readonly guardrails: Compiled[][];
+  private readonly views = new Map<string, ActionSet>();
+
+  constructor(
+    readonly principal: PrincipalPolicies,
+    readonly partition: string,
+    cat: Catalogue = catalogue(),
+  ) {
+    this.cat = cat;
+    const c = (s: SourcedStatement) => compile(cat, s, partition, principal.variables);
+    this.identity = principal.identity.map(c);
+    this.boundary = principal.boundary ? principal.boundary.statements.map(c) : null;
+    this.guardrails = (principal.guardrails ?? []).map((level) => level.statements.map(c));
+  }
+
+  get hasBoundary(): boolean {
+    return this.boundary !== null;
+  }
+
+  get hasGuardrails(): boolean {
+    return this.guardrails.length > 0;
+  }
+
+  private layers(view: View): Compiled[][] {
+    const out: Compiled[][] = [];
+    if (view.boundary && this.boundary) out.push(this.boundary);
+    if (view.guardrails) out.push(...this.guardrails);
+    return out;
+  }
+
+  private denies(view: View): Compiled[] {
+    return [this.identity, ...this.layers(view)].flat().filter((s) => !s.allow && !s.conditional);
+  }
+
+  private grants(list: Compiled[], view: View): Compiled[] {
+    return list.filter((s) => s.allow && (view.conditional || !s.conditional));
+  }
+
+  /** Actions allowed on every resource they are authorized against, under the view. */
+  everywhere(view: View): ActionSet {
+    const key = `${view.conditional}|${view.boundary}|${view.guardrails}`;
+    let set = this.views.get(key);
+    if (set) return set;
+    set = new ActionSet(this.cat.size);
+    for (const s of this.grants(this.identity, view)) set.or(s.everywhere);
+    for (const layer of this.layers(view)) {
+      const allowed = new ActionSet(this.cat.size);
+      for (const s of this.grants(layer, view)) allowed.or(s.everywhere);
+      set.and(allowed);
+    }
+    for (const d of this.denies(view)) set.andNot(d.touched);
+    this.views.set(key, set);
+    return set;
+  }
+
+  /** Every catalogue action on every resource, under the view. */
+  isFull(view: View): boolean {
+    return this.everywhere(view).equals(ActionSet.all(this.cat.size));
+  }
+
+  /** The identity Allows that grant part of `set` on every resource. */
+  contributors(set: ActionSet, view: View): SourcedStatement[] {
+    return this.grants(this.identity, view)
+      .filter((s) => !s.everywhere.clone().and(set).isEmpty())
+      .map((s) => s.source);
+  }
+
+  /** Denies (unconditional) that take away something an identity Allow grants. */
+  effectiveDenies(view: View): SourcedStatement[] {
+    const granted = new ActionSet(this.cat.size);
+    for (const s of this.grants(this.identity, { ...view, conditional: true })) granted.or(s.actions);
+    return this.denies(view)
+      .filter((d) => !d.touched.clone().and(granted).isEmpty())
+      .map((d) => d.source);
+  }
+
+  /** Point evaluation of one request, through every layer of the view. */
+  decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+    const covers = (s: Compiled) => statementCovers(s.source.statement, action, target, this.principal.variables);
+    const all = [this.identity, ...this.layers({ ...view, conditional: true })];
+    if (all.flat().some((s) => !s.allow && !s.conditional && covers(s))) return 'denied';
+    let conditional = false;
+    for (const layer of all) {
+      const allows = layer.filter((s) => s.allow && covers(s));
+      if (allows.length === 0) return 'implicit';
+      if (allows.every((s) => s.conditional)) conditional = true;
+    }
+    return conditional ? 'conditional' : 'allow';
+  }
+
+  /** The identity Allows that cover one request (for naming the path of an escalation). */
+  allowsFor(action: string, resource: string): SourcedStatement[] {
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+    return this.identity
+      .filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables))
+      .map((s) => s.source);
+  }
+
+  /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */
+  private applicable(resource: string): ActionSet {
+    const key = `${this.partition}|${resource}`;
+    let set = applicableCache.get(key);
+    if (set) return set;
+    set = new ActionSet(this.cat.size);
+    if (resource === STAR_RESOURCE) {
+      for (let i = 0; i < this.cat.size; i++) if (this.cat.templatesOf[i]!.length === 0) set.add(i);
+    } else {
+      const relation = patternTemplates(this.cat, this.partition, resource);
+      const hit = this.cat.templates.map((_t, i) => relation.overlap(i));
+      for (let i = 0; i < this.cat.size; i++) if (this.cat.templatesOf[i]!.some((t) => hit[t])) set.add(i);
+    }
+    if (applicableCache.size > 10_000) applicableCache.clear();
+    applicableCache.set(key, set);
+    return set;
+  }
+
+  /** Whether a statement covers the whole of a resource pattern (the literal `*` for STAR_RESOURCE). */
+  private coversResource(s: Compiled, resource: string): boolean {
+    const star = resource === STAR_RESOURCE;
+    if (s.resources) return s.resources.some((p) => (star ? wildcardMatch(p, resource) : includes(p, resource)));
+    if (s.notResources) return !s.notResources.some((p) => (star ? wildcardMatch(p, resource) : overlaps(p, resource)));
+    return true;
+  }
+
+  /** Actions allowed on the whole of one resource pattern, under the view. */
+  onResource(resource: string, view: View): { allowed: ActionSet; applicable: ActionSet; contributors: SourcedStatement[] } {
+    const applicable = this.applicable(resource);
+    const allowed = new ActionSet(this.cat.size);
+    const contributors: SourcedStatement[] = [];
+    for (const s of this.grants(this.identity, view)) {
+      if (!this.coversResource(s, resource)) continue;
+      allowed.or(s.actions);
+      contributors.push(s.source);
+    }
+    allowed.and(applicable);
+    for (const layer of this.layers(view)) {
+      const cap = new ActionSet(this.cat.size);
+      for (const s of this.grants(layer, view)) if (this.coversResource(s, resource)) cap.or(s.actions);
+      allowed.and(cap);
+    }
+    // Only a Deny over the whole pattern is taken away: one over part of it leaves the rest allowed.
+    for (const d of this.denies(view)) if (this.coversResource(d, resource)) allowed.andNot(d.actions);
+    return { allowed, applicable, contributors };
+  }
+
+  /**
+   * The access classes of SPEC 3.3 that hold under a view, worst first: full access; all actions
+   * except a list; all actions on resources narrower than `*`. Escalation paths are the caller's.
+   */
+  classes(view: View): AccessClass[] {
+    const everywhere = this.everywhere(view);
+    const all = ActionSet.all(this.cat.size);
+    if (everywhere.equals(all)) return [{ kind: 'full', contributors: this.contributors(everywhere, view) }];
+    if (isMostActions(everywhere, this.cat)) {
+      const contributors = this.contributors(everywhere, view);
+      // What is allowed somewhere: the rest of the gap is resources, not actions.
+      const somewhere = new ActionSet(this.cat.size);
+      for (const s of this.grants(this.identity, view)) somewhere.or(s.touched);
+      for (const layer of this.layers(view)) {
+        const cap = new ActionSet(this.cat.size);
+        for (const s of this.grants(layer, view)) cap.or(s.touched);
+        somewhere.and(cap);
+      }
+      const denies = this.denies(view);
+      for (const d of denies) somewhere.andNot(d.everywhere);
+      const partly = somewhere.clone().andNot(everywhere);
+      const exceptResources = new Set<string>();
+      if (!partly.isEmpty()) {
+        for (const s of this.grants(this.identity, view)) if (s.wide) for (const r of s.notResources ?? []) exceptResources.add(r);
+        for (const d of denies) {
+          if (d.touched.clone().and(partly).isEmpty()) continue;
+          for (const r of d.resources ?? []) exceptResources.add(r);
+        }
+      }
+      const excluded = all.andNot(somewhere);
+      return [{ kind: 'all-except', excluded: summarize(excluded, 8, this.cat), exceptResources: [...exceptResources], contributors }];
+    }
+    const resources: ResourceGrant[] = [];
+    for (const resource of this.resourceCandidates(view)) {
+      const { allowed, applicable, contributors } = this.onResource(resource, view);
+      const n = allowed.count();
+      const m = applicable.count();
+      if (n > 0 && n * 2 >= m) resources.push({ resource, allowed: n, applicable: m, contributors });
+    }
+    return resources.length > 0 ? [{ kind: 'on-resources', resources }] : [];
+  }
+
+  /**
+   * Where "all actions on <resources>" can hold: the Resource patterns of the wide grants (all
+   * actions or NotAction), what a Deny's NotResource leaves, and `*` itself for the actions that
+   * take no resource (which a Deny on `arn:*` does not reach).
+   */
+  private resourceCandidates(view: View): string[] {
+    const out = new Set<string>();
+    const wide = this.grants(this.identity, view).filter((s) => s.wide);
+    for (const s of wide) {
+      for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) out.add(r);
+      if (this.coversResource(s, STAR_RESOURCE)) out.add(STAR_RESOURCE);
+    }
+    if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) out.add(r);
+    return [...out];
+  }
+}
+
+export function labelOf(source: SourcedStatement): string {
+  return statementLabel(source.statement);
+}

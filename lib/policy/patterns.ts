@@ -1,0 +1,63 @@
+/**
+ * Set relations between IAM wildcard patterns (`*` any run of characters, `?` one character),
+ * needed to decide what a statement covers over every resource of a type, not at one sample.
+ *
+ * - `includes(p, q)`: every string `q` matches is matched by `p` (sound: true only when it holds);
+ * - `overlaps(p, q)`: some string matches both (exact, or `true` when the patterns are too long
+ *   to compare, which only ever makes a Deny look wider than "nothing" and a grant narrower
+ *   than "everything", both on the reporting side).
+ */
+
+/**
+ * Inclusion by matching `p` against `q` read as a string of symbols: `q`'s `*` can only be
+ * absorbed by a `*` of `p`, and `q`'s `?` by a `?` or `*` of `p`. Linear backtracking to the last
+ * star, as in wildcard matching, so hostile text costs at most |p| × |q| steps.
+ */
+export function includes(p: string, q: string): boolean {
+  const symbolMatches = (pc: string, qc: string) => (pc === '?' ? qc !== '*' : pc === qc && qc !== '*' && qc !== '?');
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < q.length) {
+    if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = j;
+    } else if (i < p.length && symbolMatches(p[i]!, q[j]!)) {
+      i++;
+      j++;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
+}
+
+const MAX_CELLS = 4_000_000;
+
+/** Whether two patterns share at least one matching string (dynamic programming over both). */
+export function overlaps(p: string, q: string): boolean {
+  if ((p.length + 1) * (q.length + 1) > MAX_CELLS) return true;
+  const width = q.length + 1;
+  // reach[i * width + j]: p[i..] and q[j..] share a match.
+  const reach = new Uint8Array((p.length + 1) * width);
+  for (let i = p.length; i >= 0; i--) {
+    for (let j = q.length; j >= 0; j--) {
+      let ok: boolean;
+      if (i === p.length && j === q.length) ok = true;
+      else if (i < p.length && p[i] === '*') ok = reach[(i + 1) * width + j] === 1 || (j < q.length && reach[i * width + j + 1] === 1);
+      else if (j < q.length && q[j] === '*') ok = reach[i * width + j + 1] === 1 || (i < p.length && reach[(i + 1) * width + j] === 1);
+      else if (i < p.length && j < q.length) {
+        const a = p[i]!;
+        const b = q[j]!;
+        ok = (a === '?' || b === '?' || a === b) && reach[(i + 1) * width + j + 1] === 1;
+      } else ok = false;
+      reach[i * width + j] = ok ? 1 : 0;
+    }
+  }
+  return reach[0] === 1;
+}
