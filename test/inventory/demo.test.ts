@@ -69,6 +69,7 @@ describe('the demo account exercises every check as designed', () => {
       [`user-full-access ${A}:user/frank`]: 'PASS',
       [`user-full-access ${A}:user/grace`]: 'PASS',
       [`user-full-access ${A}:user/heidi`]: 'FAIL',
+      [`user-full-access ${A}:user/ivan`]: 'FAIL',
       [`user-full-access ${A}:user/service/ci-deploy`]: 'PASS',
       [`user-full-access ${A}:user/service/legacy-etl`]: 'PASS',
 
@@ -88,6 +89,12 @@ describe('the demo account exercises every check as designed', () => {
     expect(severity(`user-full-access ${A}:user/carol`)).toBe('high'); // all actions on itself
     expect(severity(`user-full-access ${A}:user/dave`)).toBe('high'); // conditional: one step lower
     expect(severity(`user-full-access ${A}:user/heidi`)).toBe('high'); // NotAction on *
+    expect(severity(`user-full-access ${A}:user/erin`)).toBe('high'); // capped admin: WARN one step lower
+    // IAMFullAccess alone: one call (iam:PutUserPolicy on itself) away from full access.
+    const ivan = byResource.get(`user-full-access ${A}:user/ivan`)!;
+    expect(ivan.severity).toBe('high');
+    expect(ivan.details.verdict).toBe('escalation');
+    expect(ivan.title).toContain(`can make itself an administrator in one call: iam:PutUserPolicy on ${A}:user/ivan`);
     expect(severity('dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax')).toBe('high');
     // The over-age key is named by the ID found in access-keys/legacy-etl.json.
     expect(JSON.stringify(byResource.get(`access-key-age ${A}:user/service/legacy-etl#access_key_1`)?.details)).toContain('AKIAR7DEMOLEGACYETL1');
