@@ -25,7 +25,8 @@ import { ageInDays } from '#lib/checks/key-facts.ts';
 import { type AwsRetryMode, awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
-import { accountFromArn, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
+import { canonical, dateBound, dateProblem } from './integrity.ts';
+import { accountFromArn, InventoryFormatError, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
 import {
   type AccessKeyMetadata,
   type AccountSummary,
@@ -309,6 +310,12 @@ interface Context {
   budgeted: <T>(step: () => Promise<T>) => Promise<T>;
   /** The SDK's per-call options: the time budget's signal aborts the call in flight. */
   http: { abortSignal: AbortSignal } | undefined;
+  /**
+   * The latest date an answer may carry (epoch ms): the clock when the answer is read, plus the
+   * tolerance of integrity.dateBound. Answers arrive after the audit time, so later dates than
+   * the audit time are normal up to the moment they were read, and impossible after it.
+   */
+  notAfter: () => number;
 }
 
 async function readAccountSummary(iam: IAMClient, ctx: Context): Promise<Source<AccountSummary>> {
@@ -341,7 +348,7 @@ function waitClock(sleep: (ms: number) => Promise<void>) {
 /** The report's content is not a credential report: empty, not UTF-8, or not the expected CSV. */
 const REPORT_FORMAT_CODE = 'CredentialReportFormatError';
 
-function parseReport(out: GetCredentialReportResponse): Source<CredentialReport> {
+function parseReport(out: GetCredentialReportResponse, notAfter: number): Source<CredentialReport> {
   const call = 'iam:GetCredentialReport';
   if (!out.Content || out.Content.length === 0) return { state: 'unread', call, reason: 'GetCredentialReport returned no content', code: REPORT_FORMAT_CODE };
   let csv: string;
@@ -351,9 +358,14 @@ function parseReport(out: GetCredentialReportResponse): Source<CredentialReport>
   } catch (error) {
     return { state: 'unread', call, reason: `the credential report cannot be decoded as UTF-8 text: ${(error as Error).message}`, code: REPORT_FORMAT_CODE };
   }
+  let generated: string | null = null;
+  if (out.GeneratedTime !== undefined) {
+    const problem = out.GeneratedTime instanceof Date ? dateProblem(out.GeneratedTime, notAfter) : 'is not a date';
+    if (problem) return { state: 'unread', call, reason: `GetCredentialReport: GeneratedTime ${problem}`, code: REPORT_FORMAT_CODE };
+    generated = (out.GeneratedTime as Date).toISOString();
+  }
   try {
-    const generated = out.GeneratedTime instanceof Date && !Number.isNaN(out.GeneratedTime.getTime()) ? out.GeneratedTime.toISOString() : null;
-    return { state: 'read', data: parseCredentialReport(csv, generated) };
+    return { state: 'read', data: parseCredentialReport(csv, generated, { notAfter }) };
   } catch (error) {
     return failure(call, error);
   }
@@ -422,7 +434,8 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
       }
       try {
         calls++;
-        return parseReport(await ctx.budgeted(() => iam.send(new GetCredentialReportCommand({}), ctx.http)));
+        const out = await ctx.budgeted(() => iam.send(new GetCredentialReportCommand({}), ctx.http));
+        return parseReport(out, ctx.notAfter());
       } catch (error) {
         if (hasCode(error, ...REPORT_IN_PROGRESS)) {
           const stop = await backoff('iam:GetCredentialReport', canGet());
@@ -466,7 +479,7 @@ async function readAuthorizationDetails(iam: IAMClient, ctx: Context): Promise<S
       if (out.IsTruncated && !out.Marker) throw new Error('GetAccountAuthorizationDetails said IsTruncated but returned no Marker');
       return { items: [], next: out.IsTruncated ? out.Marker : undefined };
     });
-    return { state: 'read', data: normalizeAuthorizationDetails(pages, call) };
+    return { state: 'read', data: normalizeAuthorizationDetails(pages, call, { notAfter: ctx.notAfter() }) };
   } catch (error) {
     return failure(call, error);
   }
@@ -493,6 +506,47 @@ export function keyLookupCandidates(report: CredentialReport, settings: Settings
   return candidates.slice(0, settings.keyIdLookups).map((c) => c.user);
 }
 
+/** A value of ListAccessKeys (the API or its export) as the access-key-age check needs it. */
+export interface RawAccessKey {
+  UserName?: string | undefined;
+  AccessKeyId?: string | undefined;
+  Status?: string | undefined;
+  CreateDate?: Date | string | undefined;
+}
+
+/**
+ * Validates ListAccessKeys' keys: an ID, a status that is exactly `Active` or `Inactive`, a
+ * creation date (ISO 8601 with a time zone, not after the audit time), the user asked about,
+ * and each key once (an exact repeat is merged). Throws an InventoryFormatError naming `where`,
+ * the key and the reason: a key misread as inactive, or dated tomorrow, would hide its age.
+ */
+export function accessKeyMetadata(list: RawAccessKey[] | undefined, user: string, where: string, notAfter: number): AccessKeyMetadata[] {
+  if (!Array.isArray(list)) throw new InventoryFormatError(`${where}: has no AccessKeyMetadata list`);
+  const keys: AccessKeyMetadata[] = [];
+  const seen = new Map<string, { index: number; raw: RawAccessKey }>();
+  list.forEach((k, index) => {
+    const entry = `AccessKeyMetadata[${index}]${typeof k.AccessKeyId === 'string' && k.AccessKeyId ? ` (${k.AccessKeyId})` : ''}`;
+    const fail = (reason: string): never => {
+      throw new InventoryFormatError(`${where}: ${entry}: ${reason}`);
+    };
+    if (typeof k.AccessKeyId !== 'string' || k.AccessKeyId === '') fail('has no AccessKeyId');
+    if (k.Status !== 'Active' && k.Status !== 'Inactive') fail(`Status is ${JSON.stringify(k.Status)}; a key is exactly Active or Inactive`);
+    if (k.UserName !== undefined && k.UserName !== user) fail(`is a key of user ${k.UserName}, not of ${user}`);
+    if (!(k.CreateDate instanceof Date) && typeof k.CreateDate !== 'string') fail('has no CreateDate');
+    const problem = dateProblem(k.CreateDate!, notAfter);
+    if (problem) fail(`CreateDate ${problem}`);
+    const earlier = seen.get(k.AccessKeyId!);
+    if (earlier) {
+      if (canonical(earlier.raw) === canonical(k)) return;
+      fail(`is listed twice with different values (AccessKeyMetadata[${earlier.index}] and AccessKeyMetadata[${index}])`);
+    }
+    seen.set(k.AccessKeyId!, { index, raw: k });
+    const created = k.CreateDate instanceof Date ? k.CreateDate.getTime() : Date.parse(k.CreateDate!);
+    keys.push({ accessKeyId: k.AccessKeyId!, status: k.Status as 'Active' | 'Inactive', createDate: new Date(created).toISOString() });
+  });
+  return keys;
+}
+
 async function lookupAccessKeys(
   iam: IAMClient,
   users: string[],
@@ -503,13 +557,7 @@ async function lookupAccessKeys(
   const results = await mapLimit(users, KEY_LOOKUP_CONCURRENCY, async (user): Promise<[string, Source<AccessKeyMetadata[]>]> => {
     try {
       const out = await ctx.budgeted(() => iam.send(new ListAccessKeysCommand({ UserName: user }), ctx.http));
-      const keys = (out.AccessKeyMetadata ?? [])
-        .filter((k) => typeof k.AccessKeyId === 'string' && k.AccessKeyId !== '')
-        .map((k) => ({
-          accessKeyId: k.AccessKeyId!,
-          status: k.Status ?? 'unknown',
-          createDate: k.CreateDate instanceof Date && !Number.isNaN(k.CreateDate.getTime()) ? k.CreateDate.toISOString() : null,
-        }));
+      const keys = accessKeyMetadata(out.AccessKeyMetadata, user, `ListAccessKeys for user ${user}`, ctx.notAfter());
       return [user, { state: 'read', data: keys }];
     } catch (error) {
       return [user, failure('iam:ListAccessKeys', error)];
@@ -668,6 +716,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
     sleep: (ms) => guard(() => sleep(ms, signal)),
     budgeted: guard,
     http: signal ? { abortSignal: signal } : undefined,
+    notAfter: () => dateBound(Math.max(collectedAt.getTime(), (options.now ?? (() => new Date()))().getTime())),
   };
   const retry = awsRetryConfig(settings);
   const base: ClientBase = {
