@@ -13,8 +13,9 @@ import { z } from 'zod';
 import { AuthorizationDetailsFormatError, DETAIL_LISTS, normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
 import { dateBound, dateProblem, parseIsoDate } from './integrity.ts';
-import { accessKeyMetadata, NO_REGION } from './live.ts';
+import { NO_REGION } from './live.ts';
 import {
+  accessKeyMetadata,
   accountFromArn,
   normalizeAccountSummary,
   normalizeCacheClusters,
@@ -821,8 +822,9 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
   const notAfter = dateBound(collectedAt);
   const [accountSummary, credentialReport, authorizationDetails, regionInventories] = await Promise.all([
     loadAccountSummary(dir),
-    loadCredentialReport(dir, files, notAfter),
-    loadAuthorizationDetails(dir, files, notAfter),
+    // A folder where a file belongs is named by the loader ("is a folder, not a file"), not missed.
+    loadCredentialReport(dir, [...files, ...folders], notAfter),
+    loadAuthorizationDetails(dir, [...files, ...folders], notAfter),
     regions.length > 0
       ? Promise.all(regions.map((region) => (regionProblems.has(region) ? unreadableRegion(region, regionProblems.get(region)!) : loadRegion(dir, region))))
       : Promise.resolve([noRegion()]),

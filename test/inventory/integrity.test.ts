@@ -520,6 +520,20 @@ describe('offline loader', () => {
     expect(JSON.stringify(byCheck(findings, 'dax-service-role'))).toContain('us-east-1/');
   });
 
+  it('a folder where an export file belongs is named, not taken for a missing file', async () => {
+    const dir = await folder({ ...exportFiles(), 'account-authorization-details.json': undefined, 'credential-report.json': undefined });
+    await mkdir(path.join(dir, 'account-authorization-details.json'));
+    await mkdir(path.join(dir, 'elsewhere'));
+    await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'credential-report.json'));
+    const inventory = await loadOffline(dir);
+    expect(unreadOf(inventory.authorizationDetails)).toMatchObject({
+      call: 'account-authorization-details.json',
+      reason: 'account-authorization-details.json: is a folder, not a file',
+    });
+    expect(unreadOf(inventory.credentialReport).reason).toBe('credential-report.json: is a folder, not a file');
+    expect(statuses(findingsOf(inventory), 'root-access-key')).toEqual(['PASS']);
+  });
+
   it('an access-keys entry that is not a folder names itself in the lookups of the users with active keys', async () => {
     const dir = await folder({ ...exportFiles(), 'access-keys/ann.json': undefined });
     await rm(path.join(dir, 'access-keys'), { recursive: true, force: true });
