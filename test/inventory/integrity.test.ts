@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GetAccountAuthorizationDetailsCommand, GetCredentialReportCommand, ListAccessKeysCommand, type ManagedPolicyDetail } from '@aws-sdk/client-iam';
-import { evaluateChecks } from '#lib/audit/run.ts';
+import { evaluateChecks, runAudit } from '#lib/audit/run.ts';
+import { reconcile } from '#lib/reconcile/reconcile.ts';
+import type { StoredFinding } from '#lib/reconcile/types.ts';
 import { ALL_CHECKS } from '#lib/checks/index.ts';
 import type { Finding } from '#lib/checks/types.ts';
 import { collectLive } from '#lib/inventory/live.ts';
@@ -469,6 +471,20 @@ describe('offline loader', () => {
     const fromCsv = finding(findingsOf(csv), 'access-key-age', `${userArn('bob')}#access_key_2`);
     expect(fromCsv.status).toBe('ERROR');
     expect(fromCsv.details.reason).toContain('whose generation time is unknown');
+  });
+
+  it('a user missing from the next night’s report: its open key finding stays open as ERROR, never resolved', async () => {
+    const night = async (rows: CredentialReportRecord[]) =>
+      runAudit({ collect: async () => offline(exportFiles({ rows })), settings: SETTINGS, trigger: 'local', now: () => FIXTURE_NOW });
+    const bobOld = [rootReportRow(), userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: daysBefore(10) }] }), userReportRow({ name: 'bob', keys: [{ active: true, lastRotated: daysBefore(200) }] })];
+    const first = reconcile(await night(bobOld), new Map(), []);
+    const id = `${ACCOUNT}#access-key-age#${userArn('bob')}#access_key_1`;
+    expect(first.findings.find((r) => r.state.id === id)).toMatchObject({ change: 'new', state: { status: 'FAIL' } });
+    const stored = new Map<string, StoredFinding>(first.findings.map((r) => [r.state.id, r.state]));
+
+    const second = reconcile(await night(bobOld.slice(0, 2)), stored, []);
+    expect(second.findings.find((r) => r.state.id === id)).toMatchObject({ change: 'open', state: { status: 'ERROR', resolvedAt: null } });
+    expect(second.run.counts.resolved).toBe(0);
   });
 
   it('a symbolic link to a file and to a folder are read like any other', async () => {
