@@ -1,4 +1,4 @@
-import type { AccessKeyMetadata, CredentialReportKey, CredentialReportRow, Source } from '#lib/inventory/types.ts';
+import type { AccessKeyMetadata, CredentialReport, CredentialReportKey, CredentialReportRow, Inventory, KeySlotName, Source } from '#lib/inventory/types.ts';
 import type { Check, Finding, Severity, Status } from './types.ts';
 import { allUsersArn, errorFinding, makeFinding } from './types.ts';
 import { ageInDays, describeKey } from './key-facts.ts';
@@ -26,6 +26,55 @@ function displayName(row: CredentialReportRow): string {
   return row.isRoot ? 'the root user' : row.user;
 }
 
+const SLOTS: readonly KeySlotName[] = ['access_key_1', 'access_key_2'];
+
+/**
+ * Cross-source consistency with the authorization details (SPEC 2.1), when they were read:
+ * - `missing`: users the details list but the report does not, although it was generated after
+ *   they were created (or at an unknown time): their keys cannot be checked, so each of their key
+ *   slots is ERROR, never resolved. A user created after the report cannot be in it yet, and any
+ *   key of theirs is younger than the report: they are left for the next report.
+ * - `unlisted`: report rows of users the details do not list (deleted since the report, or the
+ *   two come from different exports); their findings say so.
+ */
+function crossCheck(inventory: Inventory, report: CredentialReport): { missing: Finding[]; unlisted: Set<string> } {
+  const details = inventory.authorizationDetails;
+  if (details.state !== 'read') return { missing: [], unlisted: new Set() };
+  const inReport = new Set(report.rows.filter((r) => !r.isRoot).map((r) => r.arn));
+  const listed = new Set(details.data.users.map((u) => u.arn));
+  const generated = report.generatedAt === null ? null : Date.parse(report.generatedAt);
+  const missing: Finding[] = [];
+  for (const user of details.data.users) {
+    if (inReport.has(user.arn)) continue;
+    const created = user.createDate === null ? null : Date.parse(user.createDate);
+    if (generated !== null && created !== null && created > generated) continue;
+    const when =
+      generated === null
+        ? 'whose generation time is unknown (so it cannot be shown to predate the user)'
+        : `generated ${report.generatedAt}, after the user was created (${user.createDate ?? 'at an unknown time'})`;
+    for (const slot of SLOTS) {
+      missing.push(
+        makeFinding(inventory, ID, {
+          resource: `${user.arn}#${slot}`,
+          status: 'ERROR',
+          severity: accessKeyAge.severity,
+          title: `${user.name}'s ${slot} could not be evaluated: ${user.name} is in the authorization details but not in the credential report`,
+          details: {
+            user: user.name,
+            userArn: user.arn,
+            slot,
+            userCreatedAt: user.createDate,
+            reportGeneratedAt: report.generatedAt,
+            reason: `the authorization details list ${user.name}, but the credential report ${when} has no row for this user: its access keys cannot be checked`,
+          },
+        }),
+      );
+    }
+  }
+  const unlisted = new Set(report.rows.filter((r) => !r.isRoot && !listed.has(r.arn)).map((r) => r.arn));
+  return { missing, unlisted };
+}
+
 export const accessKeyAge: Check = {
   id: ID,
   title: 'Active access keys are rotated within the maximum age',
@@ -49,7 +98,8 @@ export const accessKeyAge: Check = {
     const report = inventory.credentialReport;
     if (report.state === 'unread') return [errorFinding(inventory, accessKeyAge, allUsersArn(inventory), report)];
 
-    const findings: Finding[] = [];
+    const { missing, unlisted } = crossCheck(inventory, report.data);
+    const findings: Finding[] = [...missing];
     for (const row of report.data.rows) {
       const lookup: Source<AccessKeyMetadata[]> | undefined = row.isRoot ? undefined : inventory.accessKeys[row.user];
       for (const key of row.keys) {
@@ -63,6 +113,12 @@ export const accessKeyAge: Check = {
           warnKeyAgeDays: settings.warnKeyAgeDays,
           reportGeneratedAt: report.data.generatedAt,
         };
+        const stranger = unlisted.has(row.arn);
+        if (stranger) {
+          details.notInAuthorizationDetails =
+            `the credential report lists ${row.user} (${row.arn}), but the authorization details do not: ` +
+            'deleted since the report was generated, or the report and the details come from different exports';
+        }
         if (!key.lastRotated) {
           // An active key without a creation date cannot be shown to be young: ERROR, not PASS.
           findings.push(
@@ -109,7 +165,8 @@ export const accessKeyAge: Check = {
             : status === 'WARN'
               ? `${name} is ${ageDays} days old, near the ${settings.maxKeyAgeDays}-day limit`
               : `${name} is ${ageDays} days old${since}`;
-        findings.push(makeFinding(inventory, ID, { resource, status, severity, title, details }));
+        const suffix = stranger ? ' (the user is not in the authorization details)' : '';
+        findings.push(makeFinding(inventory, ID, { resource, status, severity, title: `${title}${suffix}`, details }));
       }
     }
     return findings;

@@ -5,7 +5,8 @@ export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizat
 
 export const CHECK_INPUTS: Record<CheckId, readonly InventoryInput[]> = {
   'root-access-key': ['accountSummary', 'credentialReport'],
-  'access-key-age': ['credentialReport', 'accessKeys'],
+  // The authorization details tell which users the report must list (SPEC 2.1).
+  'access-key-age': ['credentialReport', 'accessKeys', 'authorizationDetails'],
   'user-full-access': ['authorizationDetails'],
   'elasticache-service-linked-role': ['authorizationDetails', 'elastiCache'],
   'dax-service-role': ['authorizationDetails', 'dax'],

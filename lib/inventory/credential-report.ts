@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { canonical, dateProblem, differingFields } from './integrity.ts';
 import type { CredentialReport, CredentialReportKey, CredentialReportRow, KeySlotName } from './types.ts';
 
 export class CredentialReportFormatError extends Error {
@@ -24,36 +25,45 @@ const REQUIRED_COLUMNS = [
 /** Values AWS writes where there is nothing: `N/A`, `not_supported` (root password), `no_information`. */
 const EMPTY_VALUES = new Set(['', 'N/A', 'not_supported', 'no_information']);
 
-function fail(line: number, column: string, message: string): never {
-  throw new CredentialReportFormatError(`credential report line ${line}, column ${column}: ${message}`);
+/** Where a row's values are checked: its line, the user it is about, and the audit time bound. */
+interface RowContext {
+  line: number;
+  user: string;
+  notAfter: number | undefined;
 }
 
-function dateOrNull(value: string | undefined, line: number, column: string): string | null {
+function fail(at: RowContext, column: string, message: string): never {
+  const who = at.user ? ` (user ${at.user})` : '';
+  throw new CredentialReportFormatError(`credential report line ${at.line}${who}, column ${column}: ${message}`);
+}
+
+/** Dates are ISO 8601 with a time zone, never after the audit time: a key "rotated" tomorrow has no age. */
+function dateOrNull(value: string | undefined, at: RowContext, column: string): string | null {
   if (value === undefined || EMPTY_VALUES.has(value)) return null;
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) fail(line, column, `not a date: ${JSON.stringify(value)}`);
-  return new Date(time).toISOString();
+  const problem = dateProblem(value, at.notAfter);
+  if (problem) fail(at, column, problem);
+  return new Date(Date.parse(value)).toISOString();
 }
 
 function textOrNull(value: string | undefined): string | null {
   return value === undefined || EMPTY_VALUES.has(value) ? null : value;
 }
 
-function boolOrNull(value: string | undefined, line: number, column: string): boolean | null {
+function boolOrNull(value: string | undefined, at: RowContext, column: string): boolean | null {
   if (value === undefined || EMPTY_VALUES.has(value)) return null;
   if (value === 'true') return true;
   if (value === 'false') return false;
-  return fail(line, column, `expected true or false, got ${JSON.stringify(value)}`);
+  return fail(at, column, `expected true or false, got ${JSON.stringify(value)}`);
 }
 
-function keySlot(record: Record<string, string>, slot: KeySlotName, line: number): CredentialReportKey {
+function keySlot(record: Record<string, string>, slot: KeySlotName, at: RowContext): CredentialReportKey {
   // An `active` value we cannot read must not turn into "inactive": that would hide a key.
-  const active = boolOrNull(record[`${slot}_active`], line, `${slot}_active`);
+  const active = boolOrNull(record[`${slot}_active`], at, `${slot}_active`);
   return {
     slot,
-    active: active ?? fail(line, `${slot}_active`, 'missing value'),
-    lastRotated: dateOrNull(record[`${slot}_last_rotated`], line, `${slot}_last_rotated`),
-    lastUsedDate: dateOrNull(record[`${slot}_last_used_date`], line, `${slot}_last_used_date`),
+    active: active ?? fail(at, `${slot}_active`, 'missing value'),
+    lastRotated: dateOrNull(record[`${slot}_last_rotated`], at, `${slot}_last_rotated`),
+    lastUsedDate: dateOrNull(record[`${slot}_last_used_date`], at, `${slot}_last_used_date`),
     lastUsedRegion: textOrNull(record[`${slot}_last_used_region`]),
     lastUsedService: textOrNull(record[`${slot}_last_used_service`]),
   };
@@ -76,12 +86,18 @@ function uniqueColumns(header: string[]): string[] {
   return header;
 }
 
+export interface ParseReportOptions {
+  /** No date of the report may be after this (epoch ms, from integrity.dateBound). */
+  notAfter?: number;
+}
+
 /**
  * Parses the credential report CSV exactly as `GetCredentialReport` returns it (after base64
  * decoding). Anything that does not look like a report throws a CredentialReportFormatError
- * naming the line and column, because a misread report could hide an active key.
+ * naming the line and column, because a misread report could hide an active key. A user listed
+ * on two lines is merged when the lines are identical, and an error naming both lines otherwise.
  */
-export function parseCredentialReport(csv: string, generatedAt: string | null): CredentialReport {
+export function parseCredentialReport(csv: string, generatedAt: string | null, options: ParseReportOptions = {}): CredentialReport {
   let records: Record<string, string>[];
   try {
     records = parse(csv.replace(/^\uFEFF/, ''), {
@@ -99,21 +115,35 @@ export function parseCredentialReport(csv: string, generatedAt: string | null): 
   if (missing.length > 0) {
     throw new CredentialReportFormatError(`credential report lacks column(s): ${missing.join(', ')}`);
   }
-  const rows = records.map((record, index): CredentialReportRow => {
+  const rows: CredentialReportRow[] = [];
+  const firstLine = new Map<string, { line: number; record: Record<string, string> }>();
+  records.forEach((record, index) => {
     const line = index + 2; // line 1 is the header
     const user = record.user ?? '';
     const arn = record.arn ?? '';
-    if (!user) fail(line, 'user', 'empty');
-    if (!arn.startsWith('arn:')) fail(line, 'arn', `not an ARN: ${JSON.stringify(arn)}`);
-    return {
+    const at: RowContext = { line, user, notAfter: options.notAfter };
+    if (!user) fail(at, 'user', 'empty');
+    if (!arn.startsWith('arn:')) fail(at, 'arn', `not an ARN: ${JSON.stringify(arn)}`);
+    for (const identity of new Set([`user ${user}`, `ARN ${arn}`])) {
+      const earlier = firstLine.get(identity);
+      if (!earlier) continue;
+      if (canonical(earlier.record) === canonical(record)) return;
+      throw new CredentialReportFormatError(
+        `credential report lines ${earlier.line} and ${line} both list ${identity} with different values ` +
+          `(${differingFields(earlier.record, record).join(', ')}): a report lists each user once`,
+      );
+    }
+    firstLine.set(`user ${user}`, { line, record });
+    firstLine.set(`ARN ${arn}`, { line, record });
+    rows.push({
       user,
       arn,
       isRoot: user === '<root_account>',
-      userCreationTime: dateOrNull(record.user_creation_time, line, 'user_creation_time'),
-      passwordEnabled: boolOrNull(record.password_enabled, line, 'password_enabled'),
-      mfaActive: boolOrNull(record.mfa_active, line, 'mfa_active'),
-      keys: [keySlot(record, 'access_key_1', line), keySlot(record, 'access_key_2', line)],
-    };
+      userCreationTime: dateOrNull(record.user_creation_time, at, 'user_creation_time'),
+      passwordEnabled: boolOrNull(record.password_enabled, at, 'password_enabled'),
+      mfaActive: boolOrNull(record.mfa_active, at, 'mfa_active'),
+      keys: [keySlot(record, 'access_key_1', at), keySlot(record, 'access_key_2', at)],
+    });
   });
   return { generatedAt, rows };
 }

@@ -25,7 +25,8 @@ import { ageInDays } from '#lib/checks/key-facts.ts';
 import { type AwsRetryMode, awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
-import { accountFromArn, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
+import { dateBound, dateProblem } from './integrity.ts';
+import { accessKeyMetadata, accountFromArn, normalizeAccountSummary, normalizeCacheClusters, normalizeDaxClusters, normalizeReplicationGroups } from './normalize.ts';
 import {
   type AccessKeyMetadata,
   type AccountSummary,
@@ -309,6 +310,12 @@ interface Context {
   budgeted: <T>(step: () => Promise<T>) => Promise<T>;
   /** The SDK's per-call options: the time budget's signal aborts the call in flight. */
   http: { abortSignal: AbortSignal } | undefined;
+  /**
+   * The latest date an answer may carry (epoch ms): the clock when the answer is read, plus the
+   * tolerance of integrity.dateBound. Answers arrive after the audit time, so later dates than
+   * the audit time are normal up to the moment they were read, and impossible after it.
+   */
+  notAfter: () => number;
 }
 
 async function readAccountSummary(iam: IAMClient, ctx: Context): Promise<Source<AccountSummary>> {
@@ -341,7 +348,7 @@ function waitClock(sleep: (ms: number) => Promise<void>) {
 /** The report's content is not a credential report: empty, not UTF-8, or not the expected CSV. */
 const REPORT_FORMAT_CODE = 'CredentialReportFormatError';
 
-function parseReport(out: GetCredentialReportResponse): Source<CredentialReport> {
+function parseReport(out: GetCredentialReportResponse, notAfter: number): Source<CredentialReport> {
   const call = 'iam:GetCredentialReport';
   if (!out.Content || out.Content.length === 0) return { state: 'unread', call, reason: 'GetCredentialReport returned no content', code: REPORT_FORMAT_CODE };
   let csv: string;
@@ -351,9 +358,14 @@ function parseReport(out: GetCredentialReportResponse): Source<CredentialReport>
   } catch (error) {
     return { state: 'unread', call, reason: `the credential report cannot be decoded as UTF-8 text: ${(error as Error).message}`, code: REPORT_FORMAT_CODE };
   }
+  let generated: string | null = null;
+  if (out.GeneratedTime !== undefined) {
+    const problem = out.GeneratedTime instanceof Date ? dateProblem(out.GeneratedTime, notAfter) : 'is not a date';
+    if (problem) return { state: 'unread', call, reason: `GetCredentialReport: GeneratedTime ${problem}`, code: REPORT_FORMAT_CODE };
+    generated = (out.GeneratedTime as Date).toISOString();
+  }
   try {
-    const generated = out.GeneratedTime instanceof Date && !Number.isNaN(out.GeneratedTime.getTime()) ? out.GeneratedTime.toISOString() : null;
-    return { state: 'read', data: parseCredentialReport(csv, generated) };
+    return { state: 'read', data: parseCredentialReport(csv, generated, { notAfter }) };
   } catch (error) {
     return failure(call, error);
   }
@@ -422,7 +434,8 @@ async function readCredentialReport(iam: IAMClient, ctx: Context): Promise<Sourc
       }
       try {
         calls++;
-        return parseReport(await ctx.budgeted(() => iam.send(new GetCredentialReportCommand({}), ctx.http)));
+        const out = await ctx.budgeted(() => iam.send(new GetCredentialReportCommand({}), ctx.http));
+        return parseReport(out, ctx.notAfter());
       } catch (error) {
         if (hasCode(error, ...REPORT_IN_PROGRESS)) {
           const stop = await backoff('iam:GetCredentialReport', canGet());
@@ -466,7 +479,7 @@ async function readAuthorizationDetails(iam: IAMClient, ctx: Context): Promise<S
       if (out.IsTruncated && !out.Marker) throw new Error('GetAccountAuthorizationDetails said IsTruncated but returned no Marker');
       return { items: [], next: out.IsTruncated ? out.Marker : undefined };
     });
-    return { state: 'read', data: normalizeAuthorizationDetails(pages, call) };
+    return { state: 'read', data: normalizeAuthorizationDetails(pages, call, { notAfter: ctx.notAfter() }) };
   } catch (error) {
     return failure(call, error);
   }
@@ -503,13 +516,7 @@ async function lookupAccessKeys(
   const results = await mapLimit(users, KEY_LOOKUP_CONCURRENCY, async (user): Promise<[string, Source<AccessKeyMetadata[]>]> => {
     try {
       const out = await ctx.budgeted(() => iam.send(new ListAccessKeysCommand({ UserName: user }), ctx.http));
-      const keys = (out.AccessKeyMetadata ?? [])
-        .filter((k) => typeof k.AccessKeyId === 'string' && k.AccessKeyId !== '')
-        .map((k) => ({
-          accessKeyId: k.AccessKeyId!,
-          status: k.Status ?? 'unknown',
-          createDate: k.CreateDate instanceof Date && !Number.isNaN(k.CreateDate.getTime()) ? k.CreateDate.toISOString() : null,
-        }));
+      const keys = accessKeyMetadata(out.AccessKeyMetadata, user, `ListAccessKeys for user ${user}`, ctx.notAfter());
       return [user, { state: 'read', data: keys }];
     } catch (error) {
       return [user, failure('iam:ListAccessKeys', error)];
@@ -668,6 +675,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
     sleep: (ms) => guard(() => sleep(ms, signal)),
     budgeted: guard,
     http: signal ? { abortSignal: signal } : undefined,
+    notAfter: () => dateBound(Math.max(collectedAt.getTime(), (options.now ?? (() => new Date()))().getTime())),
   };
   const retry = awsRetryConfig(settings);
   const base: ClientBase = {

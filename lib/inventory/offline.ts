@@ -7,13 +7,15 @@
  * checks that need it report ERROR, naming the file and the command that exports it), never a
  * crash and never an empty, compliant-looking input.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { normalizeAuthorizationDetails } from './authorization-details.ts';
+import { AuthorizationDetailsFormatError, DETAIL_LISTS, normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';
+import { dateBound, dateProblem, parseIsoDate } from './integrity.ts';
 import { NO_REGION } from './live.ts';
 import {
+  accessKeyMetadata,
   accountFromArn,
   normalizeAccountSummary,
   normalizeCacheClusters,
@@ -171,16 +173,35 @@ function invalid(call: string, error: unknown): Unread {
   return { state: 'unread', call, reason, code };
 }
 
-/** Reads a file as text; `null` when it does not exist. */
+/**
+ * Why an entry that exists cannot be read as a file: a symbolic link whose target is missing, a
+ * loop of links, a folder, a device or pipe, or no permission. Links are followed like any path.
+ */
+async function unreadableEntry(absolute: string, error: unknown): Promise<FileProblem> {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    const target = await readlink(absolute).catch(() => null);
+    if (target !== null) return new FileProblem(`is a symbolic link to ${target}, which does not exist`, 'InvalidFile');
+  }
+  if (code === 'ELOOP') return new FileProblem('is a loop of symbolic links', 'InvalidFile');
+  if (code === 'EISDIR') return new FileProblem('is a folder, not a file', 'InvalidFile');
+  return new FileProblem(`cannot be read: ${(error as Error).message}`, 'InvalidFile');
+}
+
+/** Reads a file as text, through symbolic links; `null` when nothing is there at all. */
 async function readText(absolute: string): Promise<string | null> {
   let buffer: Buffer;
   try {
+    const info = await stat(absolute);
+    if (info.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    // A pipe or device would block or never end: only regular files are exports.
+    if (!info.isFile()) throw new FileProblem('is not a regular file (a pipe, socket or device)', 'InvalidFile');
     buffer = await readFile(absolute);
   } catch (error) {
+    if (error instanceof FileProblem) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'EISDIR') throw new FileProblem('is a folder, not a file', 'InvalidFile');
-    throw new FileProblem(`cannot be read: ${(error as Error).message}`, 'InvalidFile');
+    if (code === 'ENOENT' && (await lstat(absolute).catch(() => null)) === null) return null;
+    throw await unreadableEntry(absolute, error);
   }
   // Windows PowerShell 5 redirects (`>`) write UTF-16 with a byte order mark.
   if (buffer[0] === 0xff && buffer[1] === 0xfe) return buffer.subarray(2).toString('utf16le');
@@ -366,7 +387,7 @@ const reportJsonSchema = z.object({
   GeneratedTime: z.string().optional().nullable(),
 });
 
-async function loadCredentialReport(dir: string, files: string[]): Promise<Source<CredentialReport>> {
+async function loadCredentialReport(dir: string, files: string[], notAfter: number): Promise<Source<CredentialReport>> {
   const hasJson = files.includes(REPORT_JSON);
   const hasCsv = files.includes(REPORT_CSV);
   if (hasJson && hasCsv) {
@@ -398,12 +419,12 @@ async function loadCredentialReport(dir: string, files: string[]): Promise<Sourc
         throw new FileProblem(`ReportFormat is ${JSON.stringify(ReportFormat)}, only text/csv is understood`, 'InvalidFile');
       }
       let generatedAt: string | null = null;
-      if (GeneratedTime) {
-        const time = Date.parse(GeneratedTime);
-        if (Number.isNaN(time)) throw new FileProblem(`GeneratedTime is not a date: ${JSON.stringify(GeneratedTime)}`, 'InvalidFile');
-        generatedAt = new Date(time).toISOString();
+      if (GeneratedTime !== undefined && GeneratedTime !== null) {
+        const problem = dateProblem(GeneratedTime, notAfter);
+        if (problem) throw new FileProblem(`GeneratedTime ${problem}`, 'InvalidFile');
+        generatedAt = new Date(Date.parse(GeneratedTime)).toISOString();
       }
-      return parseCredentialReport(decodeBase64(Content, 'Content'), generatedAt);
+      return parseCredentialReport(decodeBase64(Content, 'Content'), generatedAt, { notAfter });
     });
   }
   return source(REPORT_CSV, async () => {
@@ -421,12 +442,11 @@ async function loadCredentialReport(dir: string, files: string[]): Promise<Sourc
     }
     // The CSV carries no generation time, and the file's mtime is not one either (copies, git
     // checkouts and unzips reset it): unknown is the honest value.
-    return parseCredentialReport(content, null);
+    return parseCredentialReport(content, null, { notAfter });
   });
 }
 
 const pageOrder = new Intl.Collator('en', { numeric: true });
-const DETAIL_LISTS = ['UserDetailList', 'GroupDetailList', 'RoleDetailList', 'Policies'];
 
 const pageFile = (n: number): string => `account-authorization-details-${n}.json`;
 
@@ -492,7 +512,7 @@ function continuation(raw: Record<string, unknown>): { token: string | null } | 
   return null;
 }
 
-async function loadAuthorizationDetails(dir: string, entries: string[]): Promise<Source<AuthorizationDetails>> {
+async function loadAuthorizationDetails(dir: string, entries: string[], notAfter: number): Promise<Source<AuthorizationDetails>> {
   const pages = entries.filter((name) => DETAILS_PAGE.test(name)).sort(pageOrder.compare);
   const single = entries.includes(DETAILS);
   if (single && pages.length > 0) {
@@ -511,12 +531,12 @@ async function loadAuthorizationDetails(dir: string, entries: string[]): Promise
   const pageNumber = (name: string): number => Number(NUMBERED_PAGE.exec(name)?.[1] ?? 0);
   const files = single ? [DETAILS] : [...pages].sort((a, b) => pageNumber(a) - pageNumber(b));
   const tokens = new Map<string, string>();
-  const merged: AuthorizationDetails = { users: [], groups: [], roles: [], policies: {} };
+  const raws: unknown[] = [];
   for (const [index, file] of files.entries()) {
     const page = await source(file, async () => {
       const raw = await readJson(path.join(dir, file));
       if (raw === MISSING) return notFound(file, commandFor(DETAILS));
-      if (!isRecord(raw) || !DETAIL_LISTS.some((key) => key in raw)) {
+      if (!isRecord(raw) || !DETAIL_LISTS.some((key: string) => key in raw)) {
         throw new FileProblem(`has none of ${DETAIL_LISTS.join(', ')}: this is not the output of aws iam get-account-authorization-details`, 'InvalidFile');
       }
       const more = continuation(raw);
@@ -546,36 +566,74 @@ async function loadAuthorizationDetails(dir: string, entries: string[]): Promise
         if (twin) throw new FileProblem(`has the same NextToken as ${twin}: one of them is a copy of the other page`, 'InvalidFile');
         tokens.set(more.token, file);
       }
-      return normalizeAuthorizationDetails([raw], file);
+      return { raw };
     });
     if (page.state === 'unread') return page;
-    merged.users.push(...page.data.users);
-    merged.groups.push(...page.data.groups);
-    merged.roles.push(...page.data.roles);
-    Object.assign(merged.policies, page.data.policies);
+    raws.push(page.data.raw);
   }
-  return { state: 'read', data: merged };
+  // All pages at once: an entry repeated on two pages is checked like one repeated on one page.
+  try {
+    return { state: 'read', data: normalizeAuthorizationDetails(raws, files[0]!, { notAfter, pageNames: files }) };
+  } catch (error) {
+    const page = error instanceof AuthorizationDetailsFormatError && error.page ? error.page : files[0]!;
+    return invalid(page, error);
+  }
 }
 
-const accessKeysSchema = z.object({
-  AccessKeyMetadata: z.array(
-    z.object({
-      UserName: z.string().optional(),
-      AccessKeyId: z.string(),
-      Status: z.string(),
-      CreateDate: z.string().optional().nullable(),
-    }),
-  ),
-});
+const accessKeysSchema = z.object({ AccessKeyMetadata: z.array(z.record(z.string(), z.unknown())) });
 
-async function loadAccessKeys(dir: string): Promise<Record<string, Source<AccessKeyMetadata[]>>> {
+/** What a folder of exports holds, links followed; `unreadable` entries are named by whoever needs them. */
+interface Listing {
+  files: string[];
+  folders: string[];
+  unreadable: Map<string, string>;
+}
+
+/**
+ * Lists a folder, following symbolic links: a linked file is a file, a linked folder a folder.
+ * An entry whose kind cannot be known (a broken link, a loop, no permission) is kept in
+ * `unreadable` with the reason, and among `files`, so that a loader that wants it names it.
+ */
+async function listEntries(dir: string): Promise<Listing> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const listing: Listing = { files: [], folders: [], unreadable: new Map() };
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (entry.isDirectory()) return listing.folders.push(entry.name);
+      if (!entry.isSymbolicLink()) return listing.files.push(entry.name);
+      try {
+        const target = await stat(path.join(dir, entry.name));
+        if (target.isDirectory()) return listing.folders.push(entry.name);
+        return listing.files.push(entry.name);
+      } catch (error) {
+        listing.unreadable.set(entry.name, (await unreadableEntry(path.join(dir, entry.name), error)).message);
+        return listing.files.push(entry.name);
+      }
+    }),
+  );
+  listing.files.sort();
+  listing.folders.sort();
+  return listing;
+}
+
+/**
+ * One source per `access-keys/<UserName>.json`, whatever the entry is (a link, a folder by that
+ * name, an unreadable file): each is read or named. A folder that cannot be listed names itself in
+ * the lookup of every user whose keys the report shows active, the findings that would use it.
+ */
+async function loadAccessKeys(dir: string, notAfter: number, report: Source<CredentialReport>): Promise<Record<string, Source<AccessKeyMetadata[]>>> {
   const folder = path.join(dir, ACCESS_KEYS);
   let names: string[];
   try {
-    names = (await readdir(folder, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
-  } catch {
+    names = (await readdir(folder)).filter((name) => name.endsWith('.json'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     // The folder is optional: users absent from accessKeys are simply "not looked up".
-    return {};
+    if (code === 'ENOENT' && (await lstat(folder).catch(() => null)) === null) return {};
+    const problem = await unreadableEntry(folder, error);
+    const reason = `${ACCESS_KEYS}/: ${code === 'ENOTDIR' ? 'is not a folder' : problem.message}`;
+    const users = report.state === 'read' ? report.data.rows.filter((r) => !r.isRoot && r.keys.some((k) => k.active)).map((r) => r.user) : [];
+    return Object.fromEntries(users.map((user) => [user, { state: 'unread', call: `${ACCESS_KEYS}/`, reason, code: 'InvalidFile' } satisfies Unread]));
   }
   // Entries, then Object.fromEntries: `result[user] = ...` for a user named `__proto__` (a valid IAM
   // user name) set the object's prototype instead, and that user's keys were silently dropped.
@@ -588,16 +646,12 @@ async function loadAccessKeys(dir: string): Promise<Record<string, Source<Access
       if (raw === MISSING) return notFound(call, commandFor(`${ACCESS_KEYS}/<UserName>.json`));
       const parsed = accessKeysSchema.safeParse(raw);
       if (!parsed.success) throw shapeProblem(parsed.error, 'aws iam list-access-keys');
-      // The user is named by the file name; keys of someone else would be attributed to the wrong user.
-      const stranger = parsed.data.AccessKeyMetadata.find((k) => k.UserName !== undefined && k.UserName !== user);
-      if (stranger) {
-        throw new FileProblem(`lists a key of user ${stranger.UserName}, but the file name says ${user}`, 'InvalidFile');
+      try {
+        // The user is named by the file name; keys of someone else would be attributed to the wrong user.
+        return accessKeyMetadata(parsed.data.AccessKeyMetadata, user, call, notAfter);
+      } catch (error) {
+        throw new FileProblem((error as Error).message.slice(call.length + 2), 'InvalidFile');
       }
-      return parsed.data.AccessKeyMetadata.map((k) => ({
-        accessKeyId: k.AccessKeyId,
-        status: k.Status,
-        createDate: k.CreateDate && !Number.isNaN(Date.parse(k.CreateDate)) ? new Date(k.CreateDate).toISOString() : null,
-      }));
     })]);
   }
   return Object.fromEntries(result);
@@ -669,7 +723,7 @@ function noRegion(): RegionInventory {
 const callerSchema = z.object({ Account: z.string().regex(/^\d{12}$/), Arn: z.string(), UserId: z.string().optional() });
 const manifestSchema = z
   .object({
-    collectedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date such as 2026-11-01T00:00:00Z'),
+    collectedAt: z.string().refine((s) => parseIsoDate(s) !== null, 'must be an ISO 8601 date and time with a time zone, such as 2026-11-01T00:00:00Z'),
     comment: z.string().optional(),
   })
   .strict();
@@ -698,7 +752,7 @@ function layoutHelp(): string {
   return OFFLINE_FILES.map((f) => `  ${f.file.padEnd(40)} ${f.command}`).join('\n');
 }
 
-async function listFolder(dir: string): Promise<{ files: string[]; folders: string[] }> {
+async function listFolder(dir: string): Promise<Listing> {
   let info;
   try {
     info = await stat(dir);
@@ -706,29 +760,53 @@ async function listFolder(dir: string): Promise<{ files: string[]; folders: stri
     throw new OfflineInputError(`${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
   }
   if (!info.isDirectory()) throw new OfflineInputError(`${dir}: not a folder; expected a folder of AWS CLI exports:\n${layoutHelp()}`);
-  const entries = await readdir(dir, { withFileTypes: true });
+  try {
+    return await listEntries(dir);
+  } catch (error) {
+    throw new OfflineInputError(`${dir}: the folder cannot be listed: ${(error as Error).message}`);
+  }
+}
+
+/** A region folder that cannot be read: both of its sources are unread, naming it. */
+function unreadableRegion(region: string, reason: string): RegionInventory {
   return {
-    files: entries.filter((e) => e.isFile()).map((e) => e.name),
-    folders: entries.filter((e) => e.isDirectory()).map((e) => e.name),
+    region,
+    elastiCache: { state: 'unread', call: `${region}/`, reason: `${region}/: ${reason}`, code: 'InvalidFile' },
+    dax: { state: 'unread', call: `${region}/`, reason: `${region}/: ${reason}`, code: 'InvalidFile' },
   };
 }
 
 /** Loads an Inventory from a folder of AWS CLI exports (layout: OFFLINE_FILES). */
 export async function loadOffline(dir: string, options: OfflineOptions = {}): Promise<Inventory> {
-  const { files, folders } = await listFolder(dir);
+  const { files, folders, unreadable } = await listFolder(dir);
 
-  const regionFolders = folders.filter((name) => REGION_NAME.test(name)).sort();
+  // A region-named entry that cannot be read is a region whose exports cannot be read, not no region.
+  const regionFolders = [...folders, ...[...unreadable.keys()].filter((name) => !folders.includes(name))].filter((name) => REGION_NAME.test(name)).sort();
   for (const region of options.regions ?? []) {
     if (!REGION_NAME.test(region)) throw new OfflineInputError(`${JSON.stringify(region)} is not a region name such as eu-west-1`);
   }
   const regions = options.regions && options.regions.length > 0 ? [...new Set(options.regions)] : regionFolders;
 
+  const regionProblems = new Map<string, string>();
   const regionalExports = await Promise.all(
-    regionFolders.map(async (region) => (await readdir(path.join(dir, region))).some((name) => REGIONAL_FILES.includes(name))),
+    regionFolders.map(async (region) => {
+      const known = unreadable.get(region);
+      if (known) {
+        regionProblems.set(region, known);
+        return true;
+      }
+      try {
+        return (await readdir(path.join(dir, region))).some((name) => REGIONAL_FILES.includes(name));
+      } catch (error) {
+        regionProblems.set(region, `the folder cannot be listed: ${(error as Error).message}`);
+        return true;
+      }
+    }),
   );
   const known =
     [SUMMARY, REPORT_JSON, REPORT_CSV, DETAILS].some((f) => files.includes(f)) ||
     files.some((f) => DETAILS_PAGE.test(f)) ||
+    files.includes(ACCESS_KEYS) ||
     folders.includes(ACCESS_KEYS) ||
     regionalExports.some(Boolean);
   if (!known) {
@@ -739,13 +817,19 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
     readIdentityFile(dir, MANIFEST, manifestSchema),
     readIdentityFile(dir, CALLER, callerSchema),
   ]);
-  const [accountSummary, credentialReport, authorizationDetails, accessKeys, regionInventories] = await Promise.all([
+  const collectedAt = manifest ? new Date(Date.parse(manifest.collectedAt)) : (options.now ?? (() => new Date()))();
+  // No date of the export may be after the audit time: a key "rotated" tomorrow has no age.
+  const notAfter = dateBound(collectedAt);
+  const [accountSummary, credentialReport, authorizationDetails, regionInventories] = await Promise.all([
     loadAccountSummary(dir),
-    loadCredentialReport(dir, files),
-    loadAuthorizationDetails(dir, files),
-    loadAccessKeys(dir),
-    regions.length > 0 ? Promise.all(regions.map((region) => loadRegion(dir, region))) : Promise.resolve([noRegion()]),
+    // A folder where a file belongs is named by the loader ("is a folder, not a file"), not missed.
+    loadCredentialReport(dir, [...files, ...folders], notAfter),
+    loadAuthorizationDetails(dir, [...files, ...folders], notAfter),
+    regions.length > 0
+      ? Promise.all(regions.map((region) => (regionProblems.has(region) ? unreadableRegion(region, regionProblems.get(region)!) : loadRegion(dir, region))))
+      : Promise.resolve([noRegion()]),
   ]);
+  const accessKeys = await loadAccessKeys(dir, notAfter, credentialReport);
 
   // Every file that names the account must name the same one: a folder mixing two accounts'
   // exports would mix their findings.
@@ -774,7 +858,7 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
     accountId: claims[0]?.account.accountId ?? 'unknown',
     partition: claims[0]?.account.partition ?? 'aws',
     origin: options.origin ?? `offline:${dir}`,
-    collectedAt: manifest ? new Date(manifest.collectedAt).toISOString() : (options.now ?? (() => new Date()))().toISOString(),
+    collectedAt: collectedAt.toISOString(),
     accountSummary,
     credentialReport,
     authorizationDetails,

@@ -103,7 +103,8 @@ const matrix: { call: string; denied: string; fail: (code: string) => void; erro
     denied: 'AccessDenied',
     fail: (code) => iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError(code)),
     errorChecks: ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
-    readBy: ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
+    // access-key-age reads it to find users missing from the report; without it, the report alone decides.
+    readBy: ['access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
   },
   {
     call: 'elasticache:DescribeCacheClusters',

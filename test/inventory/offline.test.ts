@@ -327,7 +327,7 @@ describe('loadOffline: authorization details', () => {
       ...fullFolder(),
       'account-authorization-details.json': undefined,
       'account-authorization-details-1.json': { ...details([user('u1')]), NextToken: 't' },
-      'account-authorization-details-2.json': { UserDetailList: [{ UserName: 'x' }] },
+      'account-authorization-details-2.json': { ...details([]), UserDetailList: [{ UserName: 'x' }] },
     });
     const problem = unreadOf((await loadOffline(dir, { now })).authorizationDetails);
     expect(problem.call).toBe('account-authorization-details-2.json');
@@ -606,7 +606,9 @@ describe('loadOffline: access-keys/', () => {
   it('regression (property test): a user named __proto__ (a valid IAM name) is read under its name, not dropped', async () => {
     const dir = await folder({
       ...fullFolder(),
-      'access-keys/__proto__.json': { AccessKeyMetadata: [{ UserName: '__proto__', AccessKeyId: 'AKIAEXAMPLEPROTO0001', Status: 'Active' }] },
+      'access-keys/__proto__.json': {
+        AccessKeyMetadata: [{ UserName: '__proto__', AccessKeyId: 'AKIAEXAMPLEPROTO0001', Status: 'Active', CreateDate: '2026-01-01T00:00:00+00:00' }],
+      },
     });
     const inventory = await loadOffline(dir, { now });
     expect(Object.keys(inventory.accessKeys).sort()).toEqual(['__proto__', 'ann']);

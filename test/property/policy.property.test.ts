@@ -424,7 +424,12 @@ describe('policy evaluator: arbitrary documents', () => {
 /** A user whose one inline policy is the given text as IAM would hand it over (possibly not even URL-encoded). */
 function userInventoryWithRawInline(text: string) {
   const details = normalizeAuthorizationDetails([
-    { UserDetailList: [{ ...userDetail({ name: 'alice' }), UserPolicyList: [{ PolicyName: 'Raw', PolicyDocument: text }] }] },
+    {
+      UserDetailList: [{ ...userDetail({ name: 'alice' }), UserPolicyList: [{ PolicyName: 'Raw', PolicyDocument: text }] }],
+      GroupDetailList: [],
+      RoleDetailList: [],
+      Policies: [],
+    },
   ]);
   return inventory({ authorizationDetails: { state: 'read', data: details } });
 }
