@@ -171,13 +171,7 @@ function globRegex(parts: { text: string; literal: boolean }[], caseInsensitive:
 
 /** IAM action matching: case-insensitive glob. */
 export function actionMatches(pattern: string, action: string): boolean {
-  if (pattern === '*') return true;
-  let re = regexCache.get(`a|${pattern}`);
-  if (!re) {
-    re = globRegex([{ text: pattern, literal: false }], true);
-    regexCache.set(`a|${pattern}`, re);
-  }
-  return re.test(action);
+  return actionRegex(pattern)?.test(action) ?? true;
 }
 
 /**
@@ -221,9 +215,20 @@ interface CompiledStatement {
   effect: Effect;
   conditional: boolean;
   actionNot: boolean;
-  actionPatterns: string[];
+  /** null: the pattern `*`, which matches every action. */
+  actionRegexes: (RegExp | null)[];
   resourceNot: boolean;
   resourceRegexes: RegExp[];
+}
+
+function actionRegex(pattern: string): RegExp | null {
+  if (pattern === '*') return null;
+  let re = regexCache.get(`a|${pattern}`);
+  if (!re) {
+    re = globRegex([{ text: pattern, literal: false }], true);
+    regexCache.set(`a|${pattern}`, re);
+  }
+  return re;
 }
 
 function compile(statement: RefStatement, variables: Record<string, string>): CompiledStatement {
@@ -239,18 +244,28 @@ function compile(statement: RefStatement, variables: Record<string, string>): Co
     effect: statement.effect,
     conditional: statement.conditional || unresolved,
     actionNot: statement.action.not,
-    actionPatterns: statement.action.patterns,
+    actionRegexes: statement.action.patterns.map(actionRegex),
     resourceNot: statement.resource.not,
     resourceRegexes: regexes,
   };
 }
 
-/** Whether the statement's Action/NotAction and Resource/NotResource cover the request. */
-function covers(s: CompiledStatement, action: string, resource: string): boolean {
-  const actionListed = s.actionPatterns.some((p) => actionMatches(p, action));
-  if (actionListed === s.actionNot) return false;
-  const resourceListed = s.resourceRegexes.some((re) => re.test(resource));
-  return resourceListed !== s.resourceNot;
+/** Whether the statement's Action/NotAction covers the action. */
+function coversAction(s: CompiledStatement, action: string): boolean {
+  const listed = s.actionRegexes.some((re) => re === null || re.test(action));
+  return listed !== s.actionNot;
+}
+
+/** Whether the statement's Resource/NotResource covers the resource. */
+function coversResource(s: CompiledStatement, resource: string): boolean {
+  let listed = false;
+  for (const re of s.resourceRegexes) {
+    if (re.test(resource)) {
+      listed = true;
+      break;
+    }
+  }
+  return listed !== s.resourceNot;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,39 +301,60 @@ export type Decision = 'allow' | 'conditional' | 'explicit-deny' | 'implicit-den
 
 type Gate = 'allow' | 'conditional' | 'none';
 
-function gate(statements: CompiledStatement[], action: string, resource: string): Gate {
+/** The best Allow among statements already known to cover the action. */
+function gate(allows: CompiledStatement[], resource: string): Gate {
   let result: Gate = 'none';
-  for (const s of statements) {
-    if (s.effect !== 'Allow' || !covers(s, action, resource)) continue;
+  for (const s of allows) {
+    if (!coversResource(s, resource)) continue;
     if (!s.conditional) return 'allow';
     result = 'conditional';
   }
   return result;
 }
 
+/** For one action: the Denies and, per level, the Allows whose Action/NotAction cover it. */
+interface ForAction {
+  denies: CompiledStatement[];
+  levels: CompiledStatement[][];
+}
+
 export class CompiledPrincipal {
-  private readonly identity: CompiledStatement[];
-  private readonly boundary: CompiledStatement[] | null;
-  private readonly scps: CompiledStatement[][];
+  /** Every level that must allow: each SCP level, the boundary when set, the identity policies. */
+  private readonly levels: CompiledStatement[][];
   private readonly denies: CompiledStatement[];
+  private readonly byAction = new Map<string, ForAction>();
 
   constructor(readonly policies: PrincipalPolicies) {
     const c = (list: RefStatement[]) => list.map((s) => compile(s, policies.variables));
-    this.identity = c(policies.identity);
-    this.boundary = policies.boundary ? c(policies.boundary) : null;
-    this.scps = policies.scps.map(c);
+    const identity = c(policies.identity);
+    const boundary = policies.boundary ? c(policies.boundary) : null;
+    const scps = policies.scps.map(c);
+    this.levels = [...scps, ...(boundary ? [boundary] : []), identity];
     // Step 1 looks at the Denies of every applicable policy; a conditional Deny removes nothing.
-    this.denies = [...this.identity, ...(this.boundary ?? []), ...this.scps.flat()].filter(
-      (s) => s.effect === 'Deny' && !s.conditional,
-    );
+    this.denies = this.levels.flat().filter((s) => s.effect === 'Deny' && !s.conditional);
   }
 
+  private forAction(action: string): ForAction {
+    let entry = this.byAction.get(action);
+    if (!entry) {
+      entry = {
+        denies: this.denies.filter((s) => coversAction(s, action)),
+        levels: this.levels.map((level) => level.filter((s) => s.effect === 'Allow' && coversAction(s, action))),
+      };
+      this.byAction.set(action, entry);
+    }
+    return entry;
+  }
+
+  /** `action` in lower case. */
   decide(action: string, resource: string): Decision {
-    for (const s of this.denies) if (covers(s, action, resource)) return 'explicit-deny';
+    const { denies, levels } = this.forAction(action);
+    // 1. An explicit Deny anywhere wins.
+    for (const s of denies) if (coversResource(s, resource)) return 'explicit-deny';
+    // 2-4. Every level (SCPs, boundary, identity) must allow; 5. otherwise implicit deny.
     let conditional = false;
-    const levels = [...this.scps, ...(this.boundary ? [this.boundary] : []), this.identity];
-    for (const level of levels) {
-      const g = gate(level, action, resource);
+    for (const allows of levels) {
+      const g = gate(allows, resource);
       if (g === 'none') return 'implicit-deny';
       if (g === 'conditional') conditional = true;
     }
@@ -497,8 +533,11 @@ function fillTemplate(template: string, partition: string, account: string): str
   });
 }
 
+let sampledCache: CatalogueAction[] | undefined;
+
 /** The sampled actions: PER_SERVICE per service, every IAM action, and ALWAYS_PROBED. */
 export function sampledActions(): CatalogueAction[] {
+  if (sampledCache) return sampledCache;
   const cat = loadCatalogue();
   const chosen = new Map<string, CatalogueAction>();
   for (const service of cat.services) {
@@ -518,7 +557,8 @@ export function sampledActions(): CatalogueAction[] {
     if (!a) throw new Error(`${id} is not in the catalogue`);
     chosen.set(id.toLowerCase(), a);
   }
-  return [...chosen.values()];
+  sampledCache = [...chosen.values()];
+  return sampledCache;
 }
 
 const otherPartition = (partition: string) => (partition === 'aws' ? 'aws-cn' : 'aws');
@@ -574,12 +614,18 @@ function anchorActions(): CatalogueAction[] {
   return anchorActionCache;
 }
 
+const probeCache = new Map<string, Probe[]>();
+
 /**
  * The probes for one user: the base sample in its partition and account, IAM actions on the
  * user's own ARN, its groups and its managed policies where the action takes that resource
  * type, and the anchor probes.
  */
 export function probesFor(ctx: UserContext): Probe[] {
+  const key = JSON.stringify([ctx.partition, ctx.account, ctx.userArn, ctx.groupArns, ctx.managedPolicyArns]);
+  const cached = probeCache.get(key);
+  if (cached) return cached;
+  if (probeCache.size > 64) probeCache.clear();
   const probes = [...baseProbes(ctx.partition, ctx.account)];
   const iam = sampledActions().filter((a) => a.service === 'iam');
   for (const a of iam) {
@@ -594,6 +640,7 @@ export function probesFor(ctx: UserContext): Probe[] {
       probes.push({ action: a.id, actionKey: a.id.toLowerCase(), service: a.service, resource, kind: 'anchor' });
     }
   }
+  probeCache.set(key, probes);
   return probes;
 }
 
@@ -687,8 +734,11 @@ function serviceShare(probes: Probe[], decisions: Decision[], filter: (p: Probe)
   return null;
 }
 
+/** Decides every probe; `anchors` empty: anchor probes are not asked (their decision is left implicit-deny). */
 function coverage(principal: CompiledPrincipal, probes: Probe[], anchors: string[]): Coverage {
-  const decisions = probes.map((p) => principal.decide(p.actionKey, p.resource));
+  const decisions = probes.map((p): Decision =>
+    p.kind === 'anchor' && anchors.length === 0 ? 'implicit-deny' : principal.decide(p.actionKey, p.resource),
+  );
   const counts = { allow: 0, conditional: 0, relevant: 0 };
   probes.forEach((p, i) => {
     if (p.kind !== 'star' && p.kind !== 'arn') return;
@@ -699,8 +749,16 @@ function coverage(principal: CompiledPrincipal, probes: Probe[], anchors: string
   const relevant = (p: Probe) => p.kind === 'star' || p.kind === 'arn';
   const allOnResource: Coverage['allOnResource'] = [];
   for (const resource of anchors) {
-    const ds = probes.map((p, i) => (p.kind === 'anchor' && p.resource === resource ? decisions[i]! : null)).filter((d) => d !== null);
-    if (ds.length > 0 && ds.every(allowed)) allOnResource.push({ resource, conditional: !ds.every((d) => d === 'allow') });
+    let asked = 0;
+    let all = true;
+    let unconditional = true;
+    probes.forEach((p, i) => {
+      if (p.kind !== 'anchor' || p.resource !== resource) return;
+      asked++;
+      all &&= allowed(decisions[i]!);
+      unconditional &&= decisions[i] === 'allow';
+    });
+    if (asked > 0 && all) allOnResource.push({ resource, conditional: !unconditional });
   }
   return {
     full: counts.allow === counts.relevant,
@@ -786,7 +844,8 @@ export function referenceVerdict(inv: Inventory, userName: string, options: Refe
         : effect === 'drop-boundary'
           ? { ...policies, boundary: null }
           : { ...policies, identity: [...policies.identity, ...context.otherGroups.find((g) => g.arn === effect.group)!.statements] };
-    const result = coverage(new CompiledPrincipal(next), probes, anchors);
+    // Whether the result is an administrator needs no anchor probes.
+    const result = coverage(new CompiledPrincipal(next), probes, []);
     simulated.set(key, result);
     return result;
   };
