@@ -13,7 +13,11 @@
  * (b) FAIL critical only where the reference finds unconditional full access (or, issue 10,
  *     a boundary the user can remove unconditionally over unconditional full access);
  * (c) unconditional full access in the reference: the check is FAIL critical;
- * (d) grants that allow nothing (no probe allowed, even conditionally) are not FAIL.
+ * (d) grants that allow nothing (no probe allowed, even conditionally) are not FAIL;
+ * (e) WARN only with a permissions boundary that removes something (the same policies
+ *     without it allow a probe) and where the reference witnesses no FAIL class in what
+ *     remains. The reference recognises FAIL classes conservatively, so "the boundary removes
+ *     a FAIL class" is not asserted, only its necessary part.
  *
  * Runs: REFERENCE_RUNS (default 2,000) cases per property; REFERENCE_SEED replays a run. The
  * four properties share the seed, so each case is evaluated once and reused.
@@ -138,6 +142,7 @@ const policySetArb: fc.Arbitrary<PolicySet> = fc
 // One evaluation per case, shared by the properties
 
 interface Outcome {
+  set: PolicySet;
   /** Without the per-probe decisions, which the properties do not need. */
   reference: Omit<ReferenceVerdict, 'decisions' | 'probes'>;
   finding: Finding;
@@ -154,9 +159,15 @@ function outcome(set: PolicySet): Outcome {
   const findings = userFullAccess.evaluate(inv, SETTINGS);
   const finding = findings.find((f) => f.resource === USER_ARN);
   if (!finding) throw new Error(`no finding for ${USER_ARN}: ${JSON.stringify(findings.map((f) => f.resource))}`);
-  const result = { reference, finding };
+  const result = { set, reference, finding };
   outcomes.set(key, result);
   return result;
+}
+
+/** Whether the same policies without the permissions boundary allow no probe at all. */
+function noneWithoutBoundary(set: PolicySet): boolean {
+  const { boundary: _boundary, ...rest } = set;
+  return referenceVerdict(buildCase(rest), USER).none;
 }
 
 function describeOutcome({ reference, finding }: Outcome): string {
@@ -200,5 +211,14 @@ describe(`user-full-access against the reference evaluator (${RUNS} cases, seed 
 
   it('(d) grants that allow nothing are not FAIL', { timeout: TIMEOUT }, () => {
     assertProperty('the reference finds nothing allowed, the check says FAIL', (o) => !o.reference.none || o.finding.status !== 'FAIL');
+  });
+
+  it('(e) WARN only where a boundary removes something and no FAIL class remains', { timeout: TIMEOUT }, () => {
+    assertProperty(
+      'the check says WARN, but no boundary removes anything, or a FAIL class remains',
+      (o) =>
+        o.finding.status !== 'WARN' ||
+        (o.set.boundary !== undefined && o.reference.witnesses.length === 0 && !noneWithoutBoundary(o.set)),
+    );
   });
 });

@@ -155,7 +155,7 @@ describe('escalation', () => {
     const set: PolicySet = { inline: [], attached: [{ aws: 'IAMFullAccess' }], groups: [] };
     const v = verdict(set);
     expect(v.full).toBe(false);
-    expect(v.witnesses.filter((w) => w.class === 'escalation').map((w) => w.detail)).toContain(`iam:AttachUserPolicy on ${USER_ARN}`);
+    expect(v.witnesses.filter((w) => w.class === 'escalation').map((w) => w.detail)).toEqual([`iam:PutUserPolicy on ${USER_ARN}`]);
   });
 
   it('PutUserPolicy under a boundary that caps it is no escalation', () => {
@@ -171,7 +171,7 @@ describe('escalation', () => {
     const v = verdict(set);
     expect(v.full).toBe(false);
     expect(v.escapableBoundaryFull).toBe(true);
-    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN}` });
+    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN} (removes the boundary)` });
   });
 
   it('PutGroupPolicy on its own group; AddUserToGroup to an administrators group', () => {
@@ -195,7 +195,7 @@ describe('escalation', () => {
       attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: '*' }) }],
       groups: [],
     };
-    expect(verdict(set).witnesses.map((w) => w.detail)).toEqual([`iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Customer0`]);
+    expect(verdict(set).witnesses.map((w) => w.detail)).toEqual([`iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Customer0 (replaces its document)`]);
   });
 });
 
@@ -226,5 +226,30 @@ describe('the verdict', () => {
     expect(v.probes.some((p) => p.kind === 'star')).toBe(true);
     expect(v.probes.some((p) => p.kind === 'foreign')).toBe(true);
     expect(v.probes.some((p) => p.action === 'iam:PutUserPolicy' && p.resource === USER_ARN)).toBe(true);
+  });
+});
+
+describe('escalation by removing or replacing what caps it', () => {
+  it('PutUserPolicy can replace the inline policy that holds the Deny', () => {
+    const set = inlineOnly([doc(allowAll, { Effect: 'Deny', NotAction: 'iam:*', Resource: '*' })]);
+    const details = verdict(set).witnesses.filter((w) => w.class === 'escalation').map((w) => w.detail);
+    expect(details).toContain(`iam:PutUserPolicy on ${USER_ARN} (replaces inline0)`);
+  });
+
+  it('DeleteUserPolicy alone, when the deleted policy holds the only Deny', () => {
+    const set = inlineOnly([doc(allowAll), doc({ Effect: 'Deny', NotAction: 'iam:DeleteUserPolicy', Resource: '*' })]);
+    expect(verdict(set).witnesses).toEqual([{ class: 'escalation', conditional: false, detail: `iam:DeleteUserPolicy on ${USER_ARN} (deletes inline1)` }]);
+  });
+
+  it('CreatePolicyVersion on a customer managed boundary escapes it', () => {
+    const set = inlineOnly([doc(allowAll)], doc({ Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: '*' }));
+    const v = verdict(set);
+    expect(v.escapableBoundaryFull).toBe(true);
+    expect(v.witnesses.map((w) => w.detail)).toContain(`iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Boundary (removes the boundary)`);
+  });
+
+  it('a Deny of the call itself leaves no escalation', () => {
+    const set = inlineOnly([doc(allowAll, { Effect: 'Deny', NotAction: 's3:*', Resource: '*' })]);
+    expect(classes(set)).toEqual([]);
   });
 });

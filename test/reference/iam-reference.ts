@@ -107,6 +107,10 @@ export interface RefStatement {
   /** `Resource` (not: false) or `NotResource` (not: true). */
   resource: { not: boolean; patterns: string[] };
   conditional: boolean;
+  /** The document it belongs to (`inline:user:N`, `inline:group:G:N`, `managed:ARN`); set for identity policies. */
+  policy?: string;
+  /** For a managed policy, which attachment brought it (`user:ARN`, `group:G:ARN`). */
+  attachment?: string;
 }
 
 const strings = (value: unknown, what: string): string[] => {
@@ -289,6 +293,13 @@ export interface UserContext {
   userArn: string;
   /** ARNs of the groups the user belongs to. */
   groupArns: string[];
+  /** The user's inline policy names and attached managed policy ARNs. */
+  userInlineNames: string[];
+  userAttachedArns: string[];
+  /** The groups the user belongs to, with their inline policy names and attached ARNs. */
+  groups: { name: string; arn: string; inlineNames: string[]; attachedArns: string[] }[];
+  /** The permissions boundary's ARN, and whether it is customer managed (editable). */
+  boundary: { arn: string; customerManaged: boolean } | null;
   /** Groups of the account the user does not belong to, with their statements. */
   otherGroups: { arn: string; statements: RefStatement[] }[];
   /** Customer managed policies attached to the user or one of its groups. */
@@ -385,15 +396,17 @@ export function principalFromInventory(
   if (!user) throw new Error(`user ${userName} not in the inventory`);
   const identity: RefStatement[] = [];
   const managedPolicyArns: string[] = [];
-  const addManaged = (arn: string, via: string) => {
-    identity.push(...parseDocument(documentOf(inv, arn), `${arn}${via}`));
+  const tag = (statements: RefStatement[], policy: string, attachment = policy) =>
+    statements.map((st) => ({ ...st, policy, attachment }));
+  const addManaged = (arn: string, via: string, attachment: string) => {
+    identity.push(...tag(parseDocument(documentOf(inv, arn), `${arn}${via}`), `managed:${arn}`, attachment));
     if (!managedPolicyArns.includes(arn)) managedPolicyArns.push(arn);
   };
   for (const p of user.inlinePolicies) {
     if (!p.document.ok) throw new Error(`inline policy ${p.name} unreadable`);
-    identity.push(...parseDocument(p.document.document, `inline ${p.name}`));
+    identity.push(...tag(parseDocument(p.document.document, `inline ${p.name}`), `inline:user:${p.name}`));
   }
-  for (const ref of user.attachedPolicies) addManaged(ref.arn, '');
+  for (const ref of user.attachedPolicies) addManaged(ref.arn, '', `user:${ref.arn}`);
   const groupArns: string[] = [];
   for (const groupName of user.groups) {
     const group = details.groups.find((g) => g.name === groupName);
@@ -401,9 +414,11 @@ export function principalFromInventory(
     groupArns.push(group.arn);
     for (const p of group.inlinePolicies) {
       if (!p.document.ok) throw new Error(`inline policy ${p.name} of ${groupName} unreadable`);
-      identity.push(...parseDocument(p.document.document, `inline ${p.name} via group ${groupName}`));
+      identity.push(
+        ...tag(parseDocument(p.document.document, `inline ${p.name} via group ${groupName}`), `inline:group:${groupName}:${p.name}`),
+      );
     }
-    for (const ref of group.attachedPolicies) addManaged(ref.arn, ` via group ${groupName}`);
+    for (const ref of group.attachedPolicies) addManaged(ref.arn, ` via group ${groupName}`, `group:${groupName}:${ref.arn}`);
   }
   const otherGroups = details.groups
     .filter((g) => !user.groups.includes(g.name))
@@ -439,6 +454,22 @@ export function principalFromInventory(
       userName: user.name,
       userArn: user.arn,
       groupArns,
+      userInlineNames: user.inlinePolicies.map((p) => p.name),
+      userAttachedArns: user.attachedPolicies.map((r) => r.arn),
+      groups: details.groups
+        .filter((g) => user.groups.includes(g.name))
+        .map((g) => ({
+          name: g.name,
+          arn: g.arn,
+          inlineNames: g.inlinePolicies.map((p) => p.name),
+          attachedArns: g.attachedPolicies.map((r) => r.arn),
+        })),
+      boundary: user.permissionsBoundary
+        ? {
+            arn: user.permissionsBoundary.arn,
+            customerManaged: details.policies[user.permissionsBoundary.arn]?.awsManaged === false,
+          }
+        : null,
       otherGroups,
       customerPolicyArns,
       managedPolicyArns,
@@ -659,20 +690,10 @@ export function probesFor(ctx: UserContext): Probe[] {
  * - `all-actions-on-resource`: every anchor action allowed on one anchor resource ("all actions
  *   on <resources>"; on the user's own ARN, it can grant itself any permission).
  * - `escalation`: one call the user is allowed makes it an administrator. The call's effect is
- *   simulated and the result re-evaluated; it counts when the result is `full` or
- *   `all-but-some`:
- *   - iam:PutUserPolicy / iam:AttachUserPolicy on its own ARN, iam:PutGroupPolicy /
- *     iam:AttachGroupPolicy on a group it belongs to, iam:CreatePolicyVersion on a customer
- *     managed policy attached to it or its groups: an identity `Allow * on *` is added (a lower
- *     bound of what the call can do: the Denies of the rewritten policy are kept);
- *   - iam:DeleteUserPermissionsBoundary / iam:PutUserPermissionsBoundary on its own ARN, when a
- *     boundary is set: the boundary is removed (putting AdministratorAccess as the boundary
- *     amounts to the same);
- *   - iam:AddUserToGroup on a group of the account it does not belong to: that group's
- *     policies are added.
- *   Not witnessed (the reference does not see them, so it never claims them):
- *   iam:SetDefaultPolicyVersion (the other versions are not in the inventory), credentials of
- *   another user, sts:AssumeRole.
+ *   simulated (see escalationCalls) and the result re-evaluated; it counts when the result is
+ *   `full` or `all-but-some`. Not witnessed (the reference does not see them, so it never
+ *   claims them): iam:SetDefaultPolicyVersion (the other versions are not in the inventory),
+ *   credentials of another user, sts:AssumeRole, and anything that takes two calls.
  * Each witness is `conditional` when some step needs an Allow under a Condition.
  */
 export type FailClass = 'full' | 'all-but-some' | 'all-on-star-but-some' | 'all-actions-on-resource' | 'escalation';
@@ -734,11 +755,9 @@ function serviceShare(probes: Probe[], decisions: Decision[], filter: (p: Probe)
   return null;
 }
 
-/** Decides every probe; `anchors` empty: anchor probes are not asked (their decision is left implicit-deny). */
+/** Decides every probe and reads the classes off the decisions. */
 function coverage(principal: CompiledPrincipal, probes: Probe[], anchors: string[]): Coverage {
-  const decisions = probes.map((p): Decision =>
-    p.kind === 'anchor' && anchors.length === 0 ? 'implicit-deny' : principal.decide(p.actionKey, p.resource),
-  );
+  const decisions = probes.map((p) => principal.decide(p.actionKey, p.resource));
   const counts = { allow: 0, conditional: 0, relevant: 0 };
   probes.forEach((p, i) => {
     if (p.kind !== 'star' && p.kind !== 'arn') return;
@@ -780,11 +799,132 @@ const ALLOW_ALL: RefStatement = {
   conditional: false,
 };
 
-/** Whether a state after an escalation is an administrator: full or all-but-some. */
-function administrator(c: Coverage): 'allow' | 'conditional' | null {
-  if (c.full || c.allButSome === 'allow') return 'allow';
-  if (c.fullConditional || c.allButSome === 'conditional') return 'conditional';
-  return null;
+interface Administrator {
+  /** `full` or `all-but-some`, unconditionally or only conditionally; null: neither. */
+  admin: 'allow' | 'conditional' | null;
+  full: boolean;
+}
+
+const serviceIndexCache = new WeakMap<Probe[], { index: number[]; services: number }>();
+
+/** Per relevant probe, the index of its service (-1 for other probes), and the service count. */
+function serviceIndex(probes: Probe[]): { index: number[]; services: number } {
+  let cached = serviceIndexCache.get(probes);
+  if (!cached) {
+    const ids = new Map<string, number>();
+    const index = probes.map((p) => {
+      if (p.kind !== 'star' && p.kind !== 'arn') return -1;
+      if (!ids.has(p.service)) ids.set(p.service, ids.size);
+      return ids.get(p.service)!;
+    });
+    cached = { index, services: ids.size };
+    serviceIndexCache.set(probes, cached);
+  }
+  return cached;
+}
+
+/**
+ * Whether a state is an administrator: `full` or `all-but-some` (the same as coverage() would
+ * find), stopping once too many services have a probe denied for either to hold.
+ */
+function administrator(principal: CompiledPrincipal, probes: Probe[]): Administrator {
+  const { index, services } = serviceIndex(probes);
+  const notAllowed = new Uint8Array(services);
+  const notUnconditional = new Uint8Array(services);
+  let servicesNotAllowed = 0;
+  let servicesNotUnconditional = 0;
+  const tolerated = services - ALL_BUT_SHARE * services;
+  for (let i = 0; i < probes.length; i++) {
+    const service = index[i]!;
+    if (service < 0) continue;
+    const p = probes[i]!;
+    const d = principal.decide(p.actionKey, p.resource);
+    if (d === 'allow') continue;
+    if (!notUnconditional[service]) {
+      notUnconditional[service] = 1;
+      servicesNotUnconditional++;
+    }
+    if (d !== 'conditional' && !notAllowed[service]) {
+      notAllowed[service] = 1;
+      servicesNotAllowed++;
+      if (servicesNotAllowed > tolerated) return { admin: null, full: false };
+    }
+  }
+  const admin = servicesNotUnconditional <= tolerated ? 'allow' : servicesNotAllowed <= tolerated ? 'conditional' : null;
+  return { admin, full: servicesNotUnconditional === 0 };
+}
+
+/** What one call changes: statements removed and added, the boundary dropped. */
+interface CallEffect {
+  key: string;
+  /** Shown after the call in the witness. */
+  what: string;
+  remove?: (s: RefStatement) => boolean;
+  add?: RefStatement[];
+  dropBoundary?: boolean;
+}
+
+/**
+ * The one-call escalations the reference simulates, boundary escapes first. Each effect is
+ * what the call can surely do (replacing a policy with `Allow * on *` stands for any document):
+ * - on the user: PutUserPolicy (a new inline policy, or one replacing an existing one),
+ *   AttachUserPolicy (AdministratorAccess), DeleteUserPolicy, DetachUserPolicy;
+ * - on a group it belongs to: PutGroupPolicy, AttachGroupPolicy, DeleteGroupPolicy,
+ *   DetachGroupPolicy, the same way;
+ * - on a customer managed policy attached to it or its groups: CreatePolicyVersion (set as
+ *   default in the same call) replacing the document;
+ * - on its boundary: DeleteUserPermissionsBoundary, PutUserPermissionsBoundary (to
+ *   AdministratorAccess), or CreatePolicyVersion of a customer managed boundary policy;
+ * - AddUserToGroup on a group of the account it does not belong to: that group's policies.
+ */
+function escalationCalls(ctx: UserContext): { action: string; resource: string; effect: CallEffect }[] {
+  const calls: { action: string; resource: string; effect: CallEffect }[] = [];
+  const byPolicy = (policy: string) => (st: RefStatement) => st.policy === policy;
+  const byAttachment = (attachment: string) => (st: RefStatement) => st.attachment === attachment;
+  const addAllow: CallEffect = { key: 'add', what: '', add: [ALLOW_ALL] };
+  if (ctx.boundary) {
+    const drop: CallEffect = { key: 'drop-boundary', what: ' (removes the boundary)', dropBoundary: true };
+    calls.push({ action: 'iam:DeleteUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
+    calls.push({ action: 'iam:PutUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
+    if (ctx.boundary.customerManaged) calls.push({ action: 'iam:CreatePolicyVersion', resource: ctx.boundary.arn, effect: drop });
+  }
+  calls.push({ action: 'iam:PutUserPolicy', resource: ctx.userArn, effect: addAllow });
+  calls.push({ action: 'iam:AttachUserPolicy', resource: ctx.userArn, effect: addAllow });
+  for (const g of ctx.groups) {
+    calls.push({ action: 'iam:PutGroupPolicy', resource: g.arn, effect: addAllow });
+    calls.push({ action: 'iam:AttachGroupPolicy', resource: g.arn, effect: addAllow });
+  }
+  for (const arn of ctx.customerPolicyArns) {
+    calls.push({
+      action: 'iam:CreatePolicyVersion',
+      resource: arn,
+      effect: { key: `replace:managed:${arn}`, what: ' (replaces its document)', remove: byPolicy(`managed:${arn}`), add: [ALLOW_ALL] },
+    });
+  }
+  for (const name of ctx.userInlineNames) {
+    const policy = `inline:user:${name}`;
+    calls.push({ action: 'iam:PutUserPolicy', resource: ctx.userArn, effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] } });
+    calls.push({ action: 'iam:DeleteUserPolicy', resource: ctx.userArn, effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) } });
+  }
+  for (const arn of ctx.userAttachedArns) {
+    const attachment = `user:${arn}`;
+    calls.push({ action: 'iam:DetachUserPolicy', resource: ctx.userArn, effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) } });
+  }
+  for (const g of ctx.groups) {
+    for (const name of g.inlineNames) {
+      const policy = `inline:group:${g.name}:${name}`;
+      calls.push({ action: 'iam:PutGroupPolicy', resource: g.arn, effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] } });
+      calls.push({ action: 'iam:DeleteGroupPolicy', resource: g.arn, effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) } });
+    }
+    for (const arn of g.attachedArns) {
+      const attachment = `group:${g.name}:${arn}`;
+      calls.push({ action: 'iam:DetachGroupPolicy', resource: g.arn, effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) } });
+    }
+  }
+  for (const g of ctx.otherGroups) {
+    calls.push({ action: 'iam:AddUserToGroup', resource: g.arn, effect: { key: `join:${g.arn}`, what: '', add: g.statements } });
+  }
+  return calls;
 }
 
 export interface ReferenceOptions {
@@ -818,48 +958,34 @@ export function referenceVerdict(inv: Inventory, userName: string, options: Refe
     }
   }
 
-  // Escalation: find the allowed calls, simulate each kind of effect once.
-  const decisionOf = (action: string, resource: string) => principal.decide(action.toLowerCase(), resource);
-  const calls: { action: string; resource: string; effect: 'add-allow' | 'drop-boundary' | { group: string } }[] = [];
-  for (const action of ['iam:PutUserPolicy', 'iam:AttachUserPolicy']) calls.push({ action, resource: context.userArn, effect: 'add-allow' });
-  for (const arn of context.groupArns) {
-    for (const action of ['iam:PutGroupPolicy', 'iam:AttachGroupPolicy']) calls.push({ action, resource: arn, effect: 'add-allow' });
-  }
-  for (const arn of context.customerPolicyArns) calls.push({ action: 'iam:CreatePolicyVersion', resource: arn, effect: 'add-allow' });
-  if (policies.boundary) {
-    for (const action of ['iam:DeleteUserPermissionsBoundary', 'iam:PutUserPermissionsBoundary']) {
-      calls.push({ action, resource: context.userArn, effect: 'drop-boundary' });
-    }
-  }
-  for (const g of context.otherGroups) calls.push({ action: 'iam:AddUserToGroup', resource: g.arn, effect: { group: g.arn } });
-
-  const simulated = new Map<string, Coverage>();
-  const simulate = (effect: (typeof calls)[number]['effect']): Coverage => {
-    const key = typeof effect === 'string' ? effect : effect.group;
-    const cached = simulated.get(key);
+  // Escalation: the one-call changes the allowed calls can make, each simulated once.
+  const calls = escalationCalls(context);
+  const simulated = new Map<string, Administrator>();
+  const simulate = (effect: CallEffect): Administrator => {
+    const cached = simulated.get(effect.key);
     if (cached) return cached;
-    const next: PrincipalPolicies =
-      effect === 'add-allow'
-        ? { ...policies, identity: [...policies.identity, ALLOW_ALL] }
-        : effect === 'drop-boundary'
-          ? { ...policies, boundary: null }
-          : { ...policies, identity: [...policies.identity, ...context.otherGroups.find((g) => g.arn === effect.group)!.statements] };
-    // Whether the result is an administrator needs no anchor probes.
-    const result = coverage(new CompiledPrincipal(next), probes, []);
-    simulated.set(key, result);
+    const remove = effect.remove;
+    const identity = [...(remove ? policies.identity.filter((st) => !remove(st)) : policies.identity), ...(effect.add ?? [])];
+    const next: PrincipalPolicies = { ...policies, identity, boundary: effect.dropBoundary ? null : policies.boundary };
+    const result = administrator(new CompiledPrincipal(next), probes);
+    simulated.set(effect.key, result);
     return result;
   };
   let escapableBoundaryFull = false;
+  let unconditionalWitness = false;
   if (!c.full) {
     for (const call of calls) {
-      const d = decisionOf(call.action, call.resource);
+      // Boundary escapes come first; after them, one unconditional escalation settles the class.
+      if (unconditionalWitness && !call.effect.dropBoundary) break;
+      const d = principal.decide(call.action.toLowerCase(), call.resource);
       if (!allowed(d)) continue;
       const after = simulate(call.effect);
-      const admin = administrator(after);
+      const admin = after.admin;
       if (!admin) continue;
       const conditional = d === 'conditional' || admin === 'conditional';
-      witnesses.push({ class: 'escalation', conditional, detail: `${call.action} on ${call.resource}` });
-      if (call.effect === 'drop-boundary' && !conditional && after.full) escapableBoundaryFull = true;
+      witnesses.push({ class: 'escalation', conditional, detail: `${call.action} on ${call.resource}${call.effect.what}` });
+      if (!conditional) unconditionalWitness = true;
+      if (call.effect.dropBoundary && !conditional && after.full) escapableBoundaryFull = true;
     }
   }
   return {
