@@ -634,14 +634,12 @@ const anchorActionCache: CatalogueAction[] = [];
 /** Actions asked on every anchor: the first sampled action of each service, and ALWAYS_PROBED. */
 function anchorActions(): CatalogueAction[] {
   if (anchorActionCache.length > 0) return anchorActionCache;
-  const cat = loadCatalogue();
   const seen = new Set<string>();
   for (const a of sampledActions()) {
     if (seen.has(a.service) && !ALWAYS_PROBED.some((id) => id.toLowerCase() === a.id.toLowerCase())) continue;
     seen.add(a.service);
     anchorActionCache.push(a);
   }
-  void cat;
   return anchorActionCache;
 }
 
