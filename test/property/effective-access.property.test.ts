@@ -1,0 +1,224 @@
+/**
+ * The user-full-access check against the reference evaluator (test/reference/iam-reference.ts),
+ * on random policy sets for one user: inline policies, attached managed policies (AWS and
+ * customer managed), groups with their own policies (and a group it is not in), an optional
+ * permissions boundary. Statements draw from Allow/Deny, Action/NotAction, Resource/NotResource
+ * over wildcards, the user's own ARN, `${aws:username}`, another partition, and optional
+ * Conditions.
+ *
+ * Properties (SPEC 3.3):
+ * (a) no false PASS: when the reference witnesses a FAIL class (full access, conditional or
+ *     not; all actions but a few services; all actions on `*` but a few services; all actions
+ *     on one resource; a one-step escalation to administrator), the check is not PASS;
+ * (b) FAIL critical only where the reference finds unconditional full access (or, issue 10,
+ *     a boundary the user can remove unconditionally over unconditional full access);
+ * (c) unconditional full access in the reference: the check is FAIL critical;
+ * (d) grants that allow nothing (no probe allowed, even conditionally) are not FAIL;
+ * (e) WARN only with a permissions boundary that removes something (the same policies
+ *     without it allow a probe) and where the reference witnesses no FAIL class in what
+ *     remains. The reference recognises FAIL classes conservatively, so "the boundary removes
+ *     a FAIL class" is not asserted, only its necessary part.
+ *
+ * Runs: REFERENCE_RUNS (default 2,000) cases per property; REFERENCE_SEED replays a run. The
+ * four properties share the seed, so each case is evaluated once and reused.
+ */
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
+import { userFullAccess } from '#lib/checks/user-full-access.ts';
+import type { Finding } from '#lib/checks/types.ts';
+import { ACCOUNT, settings } from '../fixtures/build-inventory.ts';
+import { buildCase, USER, USER_ARN, type Doc, type GroupSpec, type Managed, type PolicySet, type Statement } from '../reference/cases.ts';
+import { referenceVerdict, type ReferenceVerdict } from '../reference/iam-reference.ts';
+
+const RUNS = Number(process.env.REFERENCE_RUNS ?? 2000);
+const SEED = Number(process.env.REFERENCE_SEED ?? Date.now() % 2_147_483_647);
+const TIMEOUT = Math.max(120_000, RUNS * 60);
+const SETTINGS = settings();
+
+// ---------------------------------------------------------------------------------------------
+// Generators (simplest first: fast-check shrinks towards the first constant)
+
+const ACTIONS = [
+  '*',
+  '*:*',
+  'iam:*',
+  's3:*',
+  's3:Get*',
+  'iam:PutUserPolicy',
+  'IAM:attachuserpolicy',
+  'ec2:DescribeInstances',
+  's3:ListAllMyBuckets',
+  'iam:PutGroupPolicy',
+  'iam:CreatePolicyVersion',
+  'iam:AddUserToGroup',
+  'iam:DeleteUserPermissionsBoundary',
+  'sts:*',
+];
+
+const RESOURCES = [
+  '*',
+  'arn:*',
+  'arn:aws:*:*:*:*',
+  USER_ARN,
+  'arn:aws:iam::*:user/${aws:username}',
+  `arn:aws:iam::${ACCOUNT}:user/*`,
+  `arn:aws:iam::${ACCOUNT}:group/*`,
+  `arn:aws:iam::${ACCOUNT}:policy/*`,
+  'arn:aws:s3:::bucket/*',
+  'arn:aws-cn:*',
+  'arn:aws-us-gov:iam::*:user/alice',
+];
+
+const CONDITIONS: NonNullable<Statement['Condition']>[] = [
+  { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
+  { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
+  { IpAddress: { 'aws:SourceIp': ['203.0.113.0/24'] } },
+];
+
+/**
+ * Choices are drawn as integers mapped to values, so that shrinking (towards 0) moves to the
+ * simplest value: the first of a list, no Condition, no boundary, Allow, Action, Resource.
+ */
+const pick = <T>(values: readonly T[], firstWeight = 1): fc.Arbitrary<T> =>
+  fc.integer({ min: 0, max: firstWeight + values.length - 2 }).map((n) => values[Math.max(0, n - firstWeight + 1)]!);
+
+/** `false` with weight `no`, `true` with weight `yes`; shrinks to false. */
+const flag = (no: number, yes: number) => fc.integer({ min: 0, max: no + yes - 1 }).map((n) => n >= no);
+
+/** One of `values` with probability `some`/(`none`+`some`), else undefined; shrinks to undefined. */
+const sometimes = <T>(arb: fc.Arbitrary<T>, none: number, some: number) =>
+  fc.tuple(flag(none, some), arb).map(([present, value]) => (present ? value : undefined));
+
+const list = <T>(item: fc.Arbitrary<T>) =>
+  fc.tuple(flag(1, 1), fc.array(item, { minLength: 1, maxLength: 3 })).map(([asList, items]) =>
+    asList || items.length > 1 ? items : items[0]!,
+  ) as fc.Arbitrary<T | T[]>;
+
+const statementArb: fc.Arbitrary<Statement> = fc
+  .record({
+    deny: flag(3, 2),
+    notAction: flag(4, 1),
+    actions: list(pick(ACTIONS, 3)),
+    notResource: flag(5, 1),
+    resources: list(pick(RESOURCES, 3)),
+    condition: sometimes(pick(CONDITIONS), 6, 1),
+  })
+  .map(({ deny, notAction, actions, notResource, resources, condition }) => {
+    const s: Statement = { Effect: deny ? 'Deny' : 'Allow' };
+    if (notAction) s.NotAction = actions;
+    else s.Action = actions;
+    if (notResource) s.NotResource = resources;
+    else s.Resource = resources;
+    if (condition) s.Condition = condition;
+    return s;
+  });
+
+const docArb: fc.Arbitrary<Doc> = fc
+  .array(statementArb, { minLength: 1, maxLength: 3 })
+  .map((Statement) => ({ Version: '2012-10-17' as const, Statement }));
+
+const AWS_POLICIES = ['AdministratorAccess', 'AdministratorAccess', 'IAMFullAccess', 'ReadOnlyAccess'] as const;
+
+const managedArb: fc.Arbitrary<Managed> = fc
+  .tuple(sometimes(pick(AWS_POLICIES), 3, 4), docArb)
+  .map(([aws, customer]) => (aws ? { aws } : { customer }));
+
+const groupArb: fc.Arbitrary<GroupSpec> = fc.record({
+  inline: fc.array(docArb, { maxLength: 1 }),
+  attached: fc.array(managedArb, { maxLength: 1 }),
+  member: flag(4, 1).map((outsider) => !outsider),
+});
+
+const policySetArb: fc.Arbitrary<PolicySet> = fc
+  .record({
+    inline: fc.array(docArb, { maxLength: 2 }),
+    attached: fc.array(managedArb, { maxLength: 2 }),
+    groups: fc.array(groupArb, { maxLength: 2 }),
+    boundary: sometimes(docArb, 7, 3),
+  })
+  .map(({ boundary, ...rest }) => (boundary ? { ...rest, boundary } : rest));
+
+// ---------------------------------------------------------------------------------------------
+// One evaluation per case, shared by the properties
+
+interface Outcome {
+  set: PolicySet;
+  /** Without the per-probe decisions, which the properties do not need. */
+  reference: Omit<ReferenceVerdict, 'decisions' | 'probes'>;
+  finding: Finding;
+}
+
+const outcomes = new Map<string, Outcome>();
+
+function outcome(set: PolicySet): Outcome {
+  const key = JSON.stringify(set);
+  const cached = outcomes.get(key);
+  if (cached) return cached;
+  const inv = buildCase(set);
+  const { decisions: _decisions, probes: _probes, ...reference } = referenceVerdict(inv, USER);
+  const findings = userFullAccess.evaluate(inv, SETTINGS);
+  const finding = findings.find((f) => f.resource === USER_ARN);
+  if (!finding) throw new Error(`no finding for ${USER_ARN}: ${JSON.stringify(findings.map((f) => f.resource))}`);
+  const result = { set, reference, finding };
+  outcomes.set(key, result);
+  return result;
+}
+
+/** Whether the same policies without the permissions boundary allow no probe at all. */
+function noneWithoutBoundary(set: PolicySet): boolean {
+  const { boundary: _boundary, ...rest } = set;
+  return referenceVerdict(buildCase(rest), USER).none;
+}
+
+function describeOutcome({ reference, finding }: Outcome): string {
+  const witnesses = reference.witnesses.map((w) => `${w.class}${w.conditional ? ' (conditional)' : ''}: ${w.detail}`);
+  return [
+    `check: ${finding.status} ${finding.severity}: ${finding.title}`,
+    `reference: full=${reference.full} fullConditional=${reference.fullConditional} none=${reference.none} ` +
+      `escapableBoundaryFull=${reference.escapableBoundaryFull} allowed=${reference.counts.allow}+${reference.counts.conditional}/${reference.counts.relevant}`,
+    `reference witnesses: ${witnesses.length > 0 ? witnesses.join('; ') : 'none'}`,
+  ].join('\n');
+}
+
+function assertProperty(name: string, holds: (o: Outcome) => boolean) {
+  fc.assert(
+    fc.property(policySetArb, (set) => {
+      const o = outcome(set);
+      if (!holds(o)) throw new Error(`${name}\n${describeOutcome(o)}`);
+    }),
+    { numRuns: RUNS, seed: SEED },
+  );
+}
+
+describe(`user-full-access against the reference evaluator (${RUNS} cases, seed ${SEED})`, () => {
+  it('(a) no false PASS: a FAIL class the reference witnesses is never PASS', { timeout: TIMEOUT }, () => {
+    assertProperty('the reference witnesses a FAIL class, the check says PASS', (o) => o.reference.witnesses.length === 0 || o.finding.status !== 'PASS');
+  });
+
+  it('(b) FAIL critical only where the reference finds unconditional full access', { timeout: TIMEOUT }, () => {
+    assertProperty(
+      'the check says FAIL critical, the reference finds no unconditional full access',
+      (o) => !(o.finding.status === 'FAIL' && o.finding.severity === 'critical') || o.reference.full || o.reference.escapableBoundaryFull,
+    );
+  });
+
+  it('(c) unconditional full access in the reference is FAIL critical', { timeout: TIMEOUT }, () => {
+    assertProperty(
+      'the reference finds unconditional full access, the check is not FAIL critical',
+      (o) => !o.reference.full || (o.finding.status === 'FAIL' && o.finding.severity === 'critical'),
+    );
+  });
+
+  it('(d) grants that allow nothing are not FAIL', { timeout: TIMEOUT }, () => {
+    assertProperty('the reference finds nothing allowed, the check says FAIL', (o) => !o.reference.none || o.finding.status !== 'FAIL');
+  });
+
+  it('(e) WARN only where a boundary removes something and no FAIL class remains', { timeout: TIMEOUT }, () => {
+    assertProperty(
+      'the check says WARN, but no boundary removes anything, or a FAIL class remains',
+      (o) =>
+        o.finding.status !== 'WARN' ||
+        (o.set.boundary !== undefined && o.reference.witnesses.length === 0 && !noneWithoutBoundary(o.set)),
+    );
+  });
+});
