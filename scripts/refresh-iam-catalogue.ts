@@ -5,7 +5,7 @@
  *
  * The table keeps what effective-access evaluation needs and nothing more: every action name,
  * and for each action the ARN templates of its resource types (variables other than the
- * partition become `*`). An action with no resource types is authorized against `*` only.
+ * partition and the account become `{}`). An action with no resource types is authorized against `*` only.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,7 +43,9 @@ for (const file of readdirSync(join(root, 'data/actions')).sort()) {
   const indexOf = (typeName: string): number => {
     const raw = types[typeName.toLowerCase()]?.arn;
     if (!raw) throw new Error(`${service}: resource type ${typeName} has no ARN template`);
-    const template = raw.replace(/\$\{(?!Partition\})[^}]*\}/g, '*');
+    // The partition and account are filled per audited account; any other variable names one
+    // resource (`{}`: any run without `:`); a literal `*` is any run at all.
+    const template = raw.replace(/\$\{(?!Partition\}|Account\})[^}]*\}/g, '{}');
     let i = templateIndex.get(template);
     if (i === undefined) {
       i = templates.length;

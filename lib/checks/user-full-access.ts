@@ -147,8 +147,8 @@ interface AccountContext {
   details: AuthorizationDetails;
   /** Users with unconditional full access under every layer. */
   fullAccessUsers: Set<string>;
-  /** Groups whose own policies alone give full access. */
-  fullAccessGroups: IamGroup[];
+  /** Groups whose own policies alone give full access, or all actions but a few. */
+  fullAccessGroups: Array<{ group: IamGroup; access: 'full access' | 'all actions but a few' }>;
   escalationTargets?: (user: IamUser) => EscalationTarget[];
 }
 
@@ -222,9 +222,9 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading)
     targets.push({ action: 'iam:CreatePolicyVersion', resource: arn, outcome: `rewrites the customer managed policy ${arn} that reaches it`, needsUncapped: true });
     targets.push({ action: 'iam:SetDefaultPolicyVersion', resource: arn, outcome: `switches the customer managed policy ${arn} that reaches it to another version`, needsUncapped: true });
   }
-  for (const group of ctx.fullAccessGroups) {
+  for (const { group, access } of ctx.fullAccessGroups) {
     if (user.groups.includes(group.name)) continue;
-    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has full access`, needsUncapped: true });
+    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has ${access}`, needsUncapped: true });
   }
   for (const other of details.users) {
     if (other.arn === user.arn || !ctx.fullAccessUsers.has(other.arn)) continue;
@@ -321,8 +321,9 @@ function grantsUnder(
     grants.push(...conditional);
   }
   if (grants[0]?.class === 'full-access' && !grants[0].conditional) return grants;
-  // A capping boundary also caps whatever the user writes into its own policies.
-  const capped = view.boundary && reading.boundary !== undefined && !boundaryAllowsEverything(ea);
+  // A boundary also caps whatever the user writes into its own policies: writing them only
+  // escalates when the boundary by itself leaves a full-access class.
+  const capped = view.boundary && reading.boundary !== undefined && !boundaryLeavesFullAccess(ea);
   const fullAlready = grants.some((g) => g.class === 'full-access');
   const routes: EscalationRoute[] = [];
   for (const target of escalationTargets(user, ctx, reading)) {
@@ -359,13 +360,17 @@ function grantsUnder(
 /** Whether the boundary by itself allows everything (then it caps nothing). */
 const boundaryVerdicts = new WeakMap<EffectiveAccess, boolean>();
 
-function boundaryAllowsEverything(ea: EffectiveAccess): boolean {
+/** Whether the boundary, read as if it were the user's only policy, holds a full-access class. */
+function boundaryLeavesFullAccess(ea: EffectiveAccess): boolean {
   if (!ea.principal.boundary) return true;
   let verdict = boundaryVerdicts.get(ea);
   if (verdict === undefined) {
     const { statements } = ea.principal.boundary;
-    const boundaryOnly = new EffectiveAccess({ arn: ea.principal.arn, identity: statements, ...(ea.principal.variables ? { variables: ea.principal.variables } : {}) }, ea.partition, ea.cat);
-    verdict = boundaryOnly.isFull({ conditional: false, boundary: false, guardrails: false });
+    const guardrails = ea.principal.guardrails ? { guardrails: ea.principal.guardrails } : {};
+    const variables = ea.principal.variables ? { variables: ea.principal.variables } : {};
+    const boundaryOnly = new EffectiveAccess({ arn: ea.principal.arn, identity: statements, ...variables, ...guardrails }, ea.partition, ea.cat);
+    // Conditionally is enough: the escalation itself is then conditional, and decided so.
+    verdict = boundaryOnly.classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
     boundaryVerdicts.set(ea, verdict);
   }
   return verdict;
@@ -417,9 +422,18 @@ function evaluateUser(user: IamUser, ctx: AccountContext): Finding {
 
   const boundaryDetails = reading.boundary ? { permissionsBoundary: { arn: reading.boundary.arn, policy: reading.boundary.name } } : {};
   const escapes = boundaryEscapes(user, ea, reading);
-  let grants = grantsUnder(user, ea, reading, ctx, { boundary: escapes.length === 0, guardrails: true });
+  let grants = grantsUnder(user, ea, reading, ctx, { boundary: true, guardrails: true });
+  if (escapes.length > 0) {
+    // Past a boundary it can take off, the user has what its own policies give; when taking it
+    // off is only conditionally allowed, that access is conditional too: one severity lower.
+    const escapeIsConditional = escapes.every((e) => e.decision === 'conditional');
+    const uncapped = grantsUnder(user, ea, reading, ctx, { boundary: false, guardrails: true }).map((g) =>
+      escapeIsConditional ? { ...g, conditional: true, severity: lowerSeverity(g.severity), summary: g.conditional ? g.summary : `conditionally ${g.summary}` } : g,
+    );
+    grants = [...uncapped, ...grants.filter((g) => !uncapped.some((u) => u.class === g.class))];
+  }
   if (escapes.length > 0 && grants.length > 0) {
-    const escape = escapes[0]!;
+    const escape = escapes.find((e) => e.decision === 'allow') ?? escapes[0]!;
     const paths = ea.allowsFor(escape.action, escape.resource).map(pathEntry);
     const escapeGrant: AccessGrant = {
         class: 'escalation',
@@ -496,7 +510,12 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     if (ea.isFull(CAPPED)) fullAccessUsers.add(user.arn);
   }
-  const fullAccessGroups = details.groups.filter((g) => groupAccess(g, details, inventory.partition)?.isFull(CAPPED) ?? false);
+  const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
+  for (const group of details.groups) {
+    const kind = groupAccess(group, details, inventory.partition)?.classes(CAPPED)[0]?.kind;
+    if (kind === 'full') fullAccessGroups.push({ group, access: 'full access' });
+    else if (kind === 'all-except') fullAccessGroups.push({ group, access: 'all actions but a few' });
+  }
   const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
   return details.users.map((user) => evaluateUser(user, ctx));
 }

@@ -8,6 +8,9 @@
  */
 import data from './catalogue/iam-actions.json' with { type: 'json' };
 
+/** A template variable: one ARN field's value, which never contains `:`. */
+export const VARIABLE = '\u0001';
+
 interface RawCatalogue {
   source: string;
   services: Record<string, { t: string[]; a: string }>;
@@ -23,7 +26,11 @@ export interface Catalogue {
   /** Each service's actions are the half-open range [start, end). */
   serviceRange: Array<[number, number]>;
   serviceOfAction: Uint16Array;
-  /** ARN templates (`arn:${Partition}:s3:::*`), across services. */
+  /**
+   * ARN templates, across services: `${Partition}` is left to fill, a variable of the template
+   * (a name, an ID, a region, an account) is VARIABLE (any run of characters without `:`), and a
+   * literal `*` of the template is any run at all.
+   */
   templates: string[];
   /** Template indexes per action; empty for actions authorized against `*` only. */
   templatesOf: number[][];
@@ -41,7 +48,8 @@ function load(raw: RawCatalogue): Catalogue {
   const templatesOf: number[][] = [];
   const serviceIds: number[] = [];
   for (const [service, entry] of Object.entries(raw.services)) {
-    const local = entry.t.map((t) => {
+    const local = entry.t.map((raw) => {
+      const t = raw.replaceAll('{}', VARIABLE);
       let id = templateIds.get(t);
       if (id === undefined) {
         id = templates.length;

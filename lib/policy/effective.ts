@@ -12,7 +12,7 @@
  *   a conditional grant, evaluated in the `conditional` view only.
  * Pure and principal-agnostic: users and roles are evaluated alike.
  */
-import { ActionSet, catalogue, type Catalogue } from './catalogue.ts';
+import { ActionSet, VARIABLE, catalogue, type Catalogue } from './catalogue.ts';
 import { includes, overlaps } from './patterns.ts';
 import { isAllActions, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
 import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
@@ -120,13 +120,30 @@ function hasVariables(statement: NormalizedStatement): boolean {
 const compileCache = new Map<string, Compiled>();
 const templateCache = new Map<string, string[]>();
 
-function partitionTemplates(cat: Catalogue, partition: string): string[] {
-  let list = templateCache.get(partition);
+/**
+ * The templates in the audited account: its partition, and its account ID where the template
+ * names an account. Effective access is about the account's own resources: another account's
+ * need that account's resource policies as well.
+ */
+function partitionTemplates(cat: Catalogue, scope: string): string[] {
+  let list = templateCache.get(scope);
   if (!list) {
-    list = cat.templates.map((t) => t.replace('${Partition}', partition));
-    templateCache.set(partition, list);
+    const [partition, account] = scope.split('|') as [string, string];
+    list = cat.templates.map((t) => t.replace('${Partition}', partition).replace('${Account}', account || VARIABLE));
+    templateCache.set(scope, list);
   }
   return list;
+}
+
+/** `partition|account`: what the templates are filled with. */
+function scopeOf(partition: string, principalArn: string): string {
+  const account = principalArn.split(':')[4] ?? '';
+  return `${partition}|${/^\d{12}$/.test(account) ? account : ''}`;
+}
+
+/** The service segment of an ARN pattern or template. */
+function serviceSegment(pattern: string): string {
+  return pattern.split(':')[2] ?? '*';
 }
 
 /**
@@ -138,7 +155,7 @@ function headsAgree(p: string, q: string): boolean {
   for (let i = 0; i < p.length && i < q.length; i++) {
     const a = p[i]!;
     const b = q[i]!;
-    if (a === '*' || b === '*') return true;
+    if (a === '*' || b === '*' || b === VARIABLE) return true;
     if (a !== b && a !== '?' && b !== '?') return false;
   }
   return true;
@@ -152,11 +169,11 @@ interface TemplateRelation {
 const relationCache = new Map<string, TemplateRelation>();
 
 /** One resource pattern against every template of the catalogue, decided lazily and kept. */
-function patternTemplates(cat: Catalogue, partition: string, pattern: string): TemplateRelation {
-  const key = `${partition}|${pattern}`;
+function patternTemplates(cat: Catalogue, scope: string, pattern: string): TemplateRelation {
+  const key = `${scope}|${pattern}`;
   let relation = relationCache.get(key);
   if (relation) return relation;
-  const templates = partitionTemplates(cat, partition);
+  const templates = partitionTemplates(cat, scope);
   const coverMemo = new Int8Array(templates.length);
   const overlapMemo = new Int8Array(templates.length);
   relation = {
@@ -165,7 +182,13 @@ function patternTemplates(cat: Catalogue, partition: string, pattern: string): T
       return coverMemo[t] === 1;
     },
     overlap: (t) => {
-      if (overlapMemo[t] === 0) overlapMemo[t] = headsAgree(pattern, templates[t]!) && overlaps(pattern, templates[t]!) ? 1 : 2;
+      if (overlapMemo[t] === 0) {
+        const tpl = templates[t]!;
+        // A template whose service is a variable (AWS Backup's recovery points of other services)
+        // is reached only by a pattern that leaves the service open, not by one naming `iam`.
+        const generic = serviceSegment(tpl) === VARIABLE && !/[*?]/.test(serviceSegment(pattern));
+        overlapMemo[t] = !generic && headsAgree(pattern, tpl) && overlaps(pattern, tpl) ? 1 : 2;
+      }
       return overlapMemo[t] === 1;
     },
   };
@@ -174,11 +197,11 @@ function patternTemplates(cat: Catalogue, partition: string, pattern: string): T
   return relation;
 }
 
-function compile(cat: Catalogue, source: SourcedStatement, partition: string, variables?: PolicyVariables): Compiled {
+function compile(cat: Catalogue, source: SourcedStatement, scope: string, variables?: PolicyVariables): Compiled {
   const { statement } = source;
   const personal = variables !== undefined && hasVariables(statement);
   const key = JSON.stringify([
-    partition,
+    scope,
     personal ? [variables.username, variables.userid] : null,
     statement.effect,
     statement.condition !== null,
@@ -193,7 +216,7 @@ function compile(cat: Catalogue, source: SourcedStatement, partition: string, va
     list ? list.map((r) => (personal ? resolvePolicyVariables(r.trim(), variables) : r.trim())) : null;
   const resources = resolve(statement.resources);
   const notResources = resolve(statement.notResources);
-  const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, partition, p));
+  const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, scope, p));
   const coverMemo = new Int8Array(cat.templates.length);
   const touchMemo = new Int8Array(cat.templates.length);
   // A statement with neither element (trust policies, SCP shorthand) applies to every resource.
@@ -325,6 +348,8 @@ export class EffectiveAccess {
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
   private readonly views = new Map<string, ActionSet>();
+  /** `partition|account` the templates are filled with. */
+  private readonly scope: string;
 
   constructor(
     readonly principal: PrincipalPolicies,
@@ -332,7 +357,8 @@ export class EffectiveAccess {
     cat: Catalogue = catalogue(),
   ) {
     this.cat = cat;
-    const c = (s: SourcedStatement) => compile(cat, s, partition, principal.variables);
+    this.scope = scopeOf(partition, principal.arn);
+    const c = (s: SourcedStatement) => compile(cat, s, this.scope, principal.variables);
     this.identity = principal.identity.map(c);
     this.boundary = principal.boundary ? principal.boundary.statements.map(c) : null;
     this.guardrails = (principal.guardrails ?? []).map((level) => level.statements.map(c));
@@ -366,15 +392,52 @@ export class EffectiveAccess {
     const key = `${view.conditional}|${view.boundary}|${view.guardrails}`;
     let set = this.views.get(key);
     if (set) return set;
-    set = new ActionSet(this.cat.size);
-    for (const s of this.grants(this.identity, view)) set.or(s.everywhere);
-    for (const layer of this.layers(view)) {
-      const allowed = new ActionSet(this.cat.size);
-      for (const s of this.grants(layer, view)) allowed.or(s.everywhere);
-      set.and(allowed);
-    }
+    set = this.unionEverywhere(this.grants(this.identity, view));
+    for (const layer of this.layers(view)) set.and(this.unionEverywhere(this.grants(layer, view)));
     for (const d of this.denies(view)) set.andNot(d.touched);
     this.views.set(key, set);
+    return set;
+  }
+
+  /**
+   * Actions some Allows of one layer grant on every resource, together: each statement's own,
+   * and those that NotResource statements leave out only where another Allow of the action
+   * covers what they leave out (`Allow * NotResource r` with `Allow * on r`).
+   */
+  private unionEverywhere(allows: Compiled[]): ActionSet {
+    const set = new ActionSet(this.cat.size);
+    for (const s of allows) set.or(s.everywhere);
+    const partial = allows.filter((s) => s.notResources !== null && !s.everywhere.equals(s.actions));
+    if (partial.length === 0) return set;
+    const pairs = new Map<string, boolean>();
+    const cached = (key: string, decide: () => boolean) => {
+      let v = pairs.get(key);
+      if (v === undefined) pairs.set(key, (v = decide()));
+      return v;
+    };
+    // Does another Allow `o` cover the whole of what NotResource `n` leaves out?
+    const fills = (o: Compiled, n: string, star: boolean) =>
+      cached(`${star}\u0000${n}\u0000${o.resources?.join('\u0000') ?? ''}\u0000${o.notResources?.join('\u0000') ?? ''}`, () =>
+        o.resources
+          ? o.resources.some((p) => (star ? wildcardMatch(p, STAR_RESOURCE) : includes(p, n)))
+          : o.notResources
+            ? !o.notResources.some((m) => (star ? wildcardMatch(m, STAR_RESOURCE) : overlaps(m, n)))
+            : true,
+      );
+    for (const s of partial) {
+      const relations = s.notResources!.map((n) => [n, patternTemplates(this.cat, this.scope, n)] as const);
+      const missing = s.actions.clone().andNot(set);
+      for (const a of missing.indexes()) {
+        const others = allows.filter((o) => o !== s && o.actions.has(a));
+        if (others.length === 0) continue;
+        const types = this.cat.templatesOf[a]!;
+        const filled =
+          types.length === 0
+            ? s.notResources!.filter((n) => wildcardMatch(n, STAR_RESOURCE)).every((n) => others.some((o) => fills(o, n, true)))
+            : types.every((t) => relations.filter(([, r]) => r.overlap(t)).every(([n]) => others.some((o) => fills(o, n, false))));
+        if (filled) set.add(a);
+      }
+    }
     return set;
   }
 
@@ -426,15 +489,17 @@ export class EffectiveAccess {
 
   /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */
   private applicable(resource: string): ActionSet {
-    const key = `${this.partition}|${resource}`;
+    const key = `${this.scope}|${resource}`;
     let set = applicableCache.get(key);
     if (set) return set;
     set = new ActionSet(this.cat.size);
     if (resource === STAR_RESOURCE) {
       for (let i = 0; i < this.cat.size; i++) if (this.cat.templatesOf[i]!.length === 0) set.add(i);
     } else {
-      const relation = patternTemplates(this.cat, this.partition, resource);
-      const hit = this.cat.templates.map((_t, i) => relation.overlap(i));
+      // Templates that name their service; one whose service is a variable (AWS Backup's
+      // recovery points of any service) says nothing about what "all actions on r" means.
+      const relation = patternTemplates(this.cat, this.scope, resource);
+      const hit = this.cat.templates.map((t, i) => !/[*\u0001]/.test(t.split(':')[2] ?? '*') && relation.overlap(i));
       for (let i = 0; i < this.cat.size; i++) if (this.cat.templatesOf[i]!.some((t) => hit[t])) set.add(i);
     }
     if (applicableCache.size > 10_000) applicableCache.clear();
@@ -455,19 +520,23 @@ export class EffectiveAccess {
     const applicable = this.applicable(resource);
     const allowed = new ActionSet(this.cat.size);
     const contributors: SourcedStatement[] = [];
+    // A statement reaches an action's part of the pattern when it covers the whole pattern, or
+    // every resource of the action (the pattern may be wider than this partition's resources).
+    const reach = (s: Compiled) => (this.coversResource(s, resource) ? s.actions : s.everywhere);
     for (const s of this.grants(this.identity, view)) {
-      if (!this.coversResource(s, resource)) continue;
-      allowed.or(s.actions);
+      const part = reach(s);
+      if (part.clone().and(applicable).isEmpty()) continue;
+      allowed.or(part);
       contributors.push(s.source);
     }
     allowed.and(applicable);
     for (const layer of this.layers(view)) {
       const cap = new ActionSet(this.cat.size);
-      for (const s of this.grants(layer, view)) if (this.coversResource(s, resource)) cap.or(s.actions);
+      for (const s of this.grants(layer, view)) cap.or(reach(s));
       allowed.and(cap);
     }
-    // Only a Deny over the whole pattern is taken away: one over part of it leaves the rest allowed.
-    for (const d of this.denies(view)) if (this.coversResource(d, resource)) allowed.andNot(d.actions);
+    // Only a Deny over the whole of an action's part is taken away: one over less leaves the rest allowed.
+    for (const d of this.denies(view)) allowed.andNot(reach(d));
     return { allowed, applicable, contributors };
   }
 
@@ -524,6 +593,12 @@ export class EffectiveAccess {
     for (const s of wide) {
       for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) out.add(r);
       if (this.coversResource(s, STAR_RESOURCE)) out.add(STAR_RESOURCE);
+    }
+    // A boundary or guardrail may narrow a wide grant to its own resources.
+    if (wide.length > 0) {
+      for (const layer of this.layers(view)) {
+        for (const s of this.grants(layer, view)) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) out.add(r);
+      }
     }
     if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) out.add(r);
     return [...out];

@@ -1,5 +1,6 @@
 /**
  * Set relations between IAM wildcard patterns (`*` any run of characters, `?` one character),
+ * the second of which may be a catalogue ARN template (with VARIABLE fields that hold no `:`),
  * needed to decide what a statement covers over every resource of a type, not at one sample.
  *
  * - `includes(p, q)`: every string `q` matches is matched by `p` (sound: true only when it holds);
@@ -8,13 +9,17 @@
  *   than "everything", both on the reporting side).
  */
 
+import { VARIABLE } from './catalogue.ts';
+
 /**
  * Inclusion by matching `p` against `q` read as a string of symbols: `q`'s `*` can only be
  * absorbed by a `*` of `p`, and `q`'s `?` by a `?` or `*` of `p`. Linear backtracking to the last
  * star, as in wildcard matching, so hostile text costs at most |p| × |q| steps.
  */
 export function includes(p: string, q: string): boolean {
-  const symbolMatches = (pc: string, qc: string) => (pc === '?' ? qc !== '*' : pc === qc && qc !== '*' && qc !== '?');
+  // `q` may hold template variables (VARIABLE): like its `*`, only a `*` of `p` absorbs them.
+  const symbolMatches = (pc: string, qc: string) =>
+    pc === '?' ? qc !== '*' && qc !== VARIABLE : pc === qc && qc !== '*' && qc !== '?' && qc !== VARIABLE;
   let i = 0;
   let j = 0;
   let star = -1;
@@ -51,6 +56,10 @@ export function overlaps(p: string, q: string): boolean {
       if (i === p.length && j === q.length) ok = true;
       else if (i < p.length && p[i] === '*') ok = reach[(i + 1) * width + j] === 1 || (j < q.length && reach[i * width + j + 1] === 1);
       else if (j < q.length && q[j] === '*') ok = reach[i * width + j + 1] === 1 || (i < p.length && reach[(i + 1) * width + j] === 1);
+      else if (j < q.length && q[j] === VARIABLE) {
+        // A template variable: any run of characters without `:`.
+        ok = reach[i * width + j + 1] === 1 || (i < p.length && p[i] !== ':' && reach[(i + 1) * width + j] === 1);
+      }
       else if (i < p.length && j < q.length) {
         const a = p[i]!;
         const b = q[j]!;

@@ -12,7 +12,9 @@
  *     on one resource; a one-step escalation to administrator), the check is not PASS;
  * (b) FAIL critical only where the reference finds unconditional full access (or, issue 10,
  *     a boundary the user can remove unconditionally over unconditional full access);
- * (c) unconditional full access in the reference: the check is FAIL critical;
+ * (c) unconditional full access in the reference: the check is FAIL (critical, or high when
+ *     the check proves an action the reference did not sample is missing: the reference samples
+ *     about three actions a service, so its "full" is an upper bound, never a proof);
  * (d) grants that allow nothing (no probe allowed, even conditionally) are not FAIL;
  * (e) WARN only with a permissions boundary that removes something (the same policies
  *     without it allow a probe) and where the reference witnesses no FAIL class in what
@@ -202,10 +204,13 @@ describe(`user-full-access against the reference evaluator (${RUNS} cases, seed 
     );
   });
 
-  it('(c) unconditional full access in the reference is FAIL critical', { timeout: TIMEOUT }, () => {
+  it('(c) unconditional full access in the reference is FAIL critical, or high naming what is missing', { timeout: TIMEOUT }, () => {
     assertProperty(
-      'the reference finds unconditional full access, the check is not FAIL critical',
-      (o) => !o.reference.full || (o.finding.status === 'FAIL' && o.finding.severity === 'critical'),
+      'the reference finds unconditional full access, the check is neither FAIL critical nor FAIL high with an exception',
+      (o) =>
+        !o.reference.full ||
+        (o.finding.status === 'FAIL' &&
+          (o.finding.severity === 'critical' || (o.finding.severity === 'high' && o.finding.details.verdict !== 'escalation'))),
     );
   });
 
