@@ -146,7 +146,7 @@ interface AccountContext {
   inventory: Inventory;
   details: AuthorizationDetails;
   /** Users with unconditional full access under every layer. */
-  fullAccessUsers: Set<string>;
+  fullAccessUsers: IamUser[];
   /** Groups whose own policies alone give full access, or all actions but a few. */
   fullAccessGroups: Array<{ group: IamGroup; access: 'full access' | 'all actions but a few' }>;
   escalationTargets?: (user: IamUser) => EscalationTarget[];
@@ -226,8 +226,8 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading)
     if (user.groups.includes(group.name)) continue;
     targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has ${access}`, needsUncapped: true });
   }
-  for (const other of details.users) {
-    if (other.arn === user.arn || !ctx.fullAccessUsers.has(other.arn)) continue;
+  for (const other of ctx.fullAccessUsers) {
+    if (other.arn === user.arn) continue;
     for (const action of ['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile']) {
       targets.push({ action, resource: other.arn, outcome: `takes over user ${other.name}, who has full access`, needsUncapped: false });
     }
@@ -328,6 +328,7 @@ function grantsUnder(
   const routes: EscalationRoute[] = [];
   for (const target of escalationTargets(user, ctx, reading)) {
     if (target.needsUncapped && capped) continue;
+    if (!ea.mayAllow(target.action)) continue;
     const decision = ea.decide(target.action, target.resource, view);
     if (!isAllowedDecision(decision) || (fullAlready && decision === 'conditional')) continue;
     routes.push({
@@ -503,12 +504,12 @@ function evaluateUser(user: IamUser, ctx: AccountContext): Finding {
  * users have full access (CreateAccessKey on them is a takeover) and which groups do.
  */
 export function evaluateUsers(inventory: Inventory, details: AuthorizationDetails, escalation?: AccountContext['escalationTargets']): Finding[] {
-  const fullAccessUsers = new Set<string>();
+  const fullAccessUsers: IamUser[] = [];
   for (const user of details.users) {
     const reading = readUser(user, details);
     if (reading.unreadable.length > 0) continue;
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
-    if (ea.isFull(CAPPED)) fullAccessUsers.add(user.arn);
+    if (ea.isFull(CAPPED)) fullAccessUsers.push(user);
   }
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
   for (const group of details.groups) {

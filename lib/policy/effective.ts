@@ -462,6 +462,19 @@ export class EffectiveAccess {
       .map((d) => d.source);
   }
 
+  /**
+   * Whether any identity Allow names the action at all (on any resource, under any condition):
+   * a cheap filter in front of `decide`. Actions outside the catalogue are not filtered.
+   */
+  mayAllow(action: string): boolean {
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    if (i === undefined) return true;
+    this.allowedActions ??= this.identity.filter((s) => s.allow).reduce((set, s) => set.or(s.actions), new ActionSet(this.cat.size));
+    return this.allowedActions.has(i);
+  }
+
+  private allowedActions: ActionSet | undefined;
+
   /** Point evaluation of one request, through every layer of the view. */
   decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
     const i = this.cat.indexOf.get(action.toLowerCase());
