@@ -1,0 +1,90 @@
+"""moto's own server application, unchanged, with two test-only endpoints under /e2e/.
+
+- POST /e2e/backdate-access-key {"userName", "accessKeyId", "days"}: moves that key's creation
+  date (and the user's, when it is later) `days` into the past. AWS has no API to create an old
+  key, and key age is what `access-key-age` checks.
+- POST /e2e/fidelity {"managedPolicyNames": bool}: when true, GetAccountAuthorizationDetails
+  lists each managed policy with PolicyName and PolicyId, as AWS does; moto 5.2 leaves them out.
+
+Usage: python3 server.py HOST. Listens on a free port of HOST and prints "PORT <n>" once ready.
+"""
+
+import json
+import os
+import sys
+from datetime import timedelta
+
+from moto.core.utils import utcnow
+from moto.iam.models import ManagedPolicy, iam_backends
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+FIDELITY = {"managedPolicyNames": False}
+
+
+def _name(policy):
+    if FIDELITY["managedPolicyNames"]:
+        return policy.name
+    raise AttributeError("PolicyName")
+
+
+def _id(policy):
+    if FIDELITY["managedPolicyNames"]:
+        return policy.id
+    raise AttributeError("PolicyId")
+
+
+ManagedPolicy.policy_name = property(_name)
+ManagedPolicy.policy_id = property(_id)
+
+
+def backdate(body):
+    days = float(body["days"])
+    for account in list(iam_backends.values()):
+        for backend in account.values():
+            user = backend.users.get(body["userName"])
+            if user is None:
+                continue
+            for key in user.access_keys:
+                if key.access_key_id == body["accessKeyId"]:
+                    key.create_date = utcnow() - timedelta(days=days)
+                    if user.create_date > key.create_date:
+                        user.create_date = key.create_date
+                    return 200, {"status": "ok"}
+    return 404, {"error": f"no access key {body['accessKeyId']} for user {body['userName']}"}
+
+
+def json_response(start_response, status, payload):
+    data = json.dumps(payload).encode()
+    start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def with_test_endpoints(app):
+    def wrapped(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/e2e/"):
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        if path == "/e2e/backdate-access-key":
+            return json_response(start_response, *backdate(body))
+        if path == "/e2e/fidelity":
+            FIDELITY.update({k: bool(v) for k, v in body.items() if k in FIDELITY})
+            return json_response(start_response, 200, dict(FIDELITY))
+        return json_response(start_response, 404, {"error": f"unknown test endpoint {path}"})
+
+    return wrapped
+
+
+def main():
+    host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, 0, with_test_endpoints(app), threaded=True)
+    os.environ["MOTO_PORT"] = str(server.server_port)
+    print(f"PORT {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
