@@ -140,11 +140,9 @@ export function motoControl(endpoint: string) {
     /** Moves an access key's creation date `days` into the past. */
     backdateAccessKey: (userName: string, accessKeyId: string, days: number) =>
       post(endpoint, '/e2e/backdate-access-key', JSON.stringify({ userName, accessKeyId, days }), 'application/json'),
-    /** moto's own model of the state (e.g. what was published to a topic). */
-    async modelData(): Promise<Record<string, Record<string, Record<string, unknown>[]>>> {
-      const response = await fetch(`${assertLoopback(endpoint)}/moto-api/data.json`);
-      return (await response.json()) as Record<string, Record<string, Record<string, unknown>[]>>;
-    },
+    /** Every message published to the topic, whole, as moto recorded it (oldest first). */
+    published: async (topicArn: string) =>
+      (await post(endpoint, '/e2e/published', JSON.stringify({ topicArn }), 'application/json')) as { messageId: string; message: string; subject: string }[],
     startRecording: async () => {
       await post(endpoint, '/moto-api/recorder/reset-recording', '', 'text/plain');
       await post(endpoint, '/moto-api/recorder/start-recording', '', 'text/plain');

@@ -3,6 +3,8 @@
 - POST /e2e/backdate-access-key {"userName", "accessKeyId", "days"}: moves that key's creation
   date (and the user's, when it is later) `days` into the past. AWS has no API to create an old
   key, and key age is what `access-key-age` checks.
+- POST /e2e/published {"topicArn"}: every message published to the topic, whole (all parts of a
+  MessageStructure=json message), as moto recorded it; subscribers only ever see their own part.
 - POST /e2e/fidelity {"managedPolicyNames": bool}: when true, GetAccountAuthorizationDetails
   lists each managed policy with PolicyName and PolicyId, as AWS does; moto 5.2 leaves them out.
 
@@ -16,6 +18,7 @@ from datetime import timedelta
 
 from moto.core.utils import utcnow
 from moto.iam.models import ManagedPolicy, iam_backends
+from moto.sns.models import sns_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -54,6 +57,15 @@ def backdate(body):
     return 404, {"error": f"no access key {body['accessKeyId']} for user {body['userName']}"}
 
 
+def published(body):
+    arn = body["topicArn"]
+    account, region = arn.split(":")[4], arn.split(":")[3]
+    topic = sns_backends[account][region].topics.get(arn)
+    if topic is None:
+        return 404, {"error": f"no topic {arn}"}
+    return 200, [{"messageId": m[0], "message": m[1], "subject": m[2]} for m in topic.sent_notifications]
+
+
 def json_response(start_response, status, payload):
     data = json.dumps(payload).encode()
     start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -69,6 +81,8 @@ def with_test_endpoints(app):
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")
         if path == "/e2e/backdate-access-key":
             return json_response(start_response, *backdate(body))
+        if path == "/e2e/published":
+            return json_response(start_response, *published(body))
         if path == "/e2e/fidelity":
             FIDELITY.update({k: bool(v) for k, v in body.items() if k in FIDELITY})
             return json_response(start_response, 200, dict(FIDELITY))
