@@ -54,11 +54,12 @@ async function key(c: Clients, endpoint: string, user: string, ageDays: number, 
  * - bob: in `developers` (inline s3 read, attached customer managed CloudWatch read); a 120-day key.
  * - carol: inline Allow NotAction iam:*, organizations:* on *; an 85-day key and an inactive 200-day one.
  * - dave: in `admins` (AdministratorAccess), but an inline unconditional Deny * on *; no key.
- * - roles: `dax-to-dynamodb` (trusts dax.amazonaws.com, DynamoDB access) and ElastiCache's service-linked role.
+ * - roles: `dax-to-dynamodb` (trusts dax.amazonaws.com, DynamoDB access) and ElastiCache's
+ *   service-linked role (unless `elastiCacheServiceLinkedRole: false`).
  * - us-east-1: ElastiCache cluster `sessions`; DAX `orders-dax` (role dax-to-dynamodb) and
  *   `legacy-dax` (a role that does not exist).
  */
-export async function seedAccount(c: Clients, endpoint: string): Promise<SeededAccount> {
+export async function seedAccount(c: Clients, endpoint: string, options: { elastiCacheServiceLinkedRole?: boolean } = {}): Promise<SeededAccount> {
   const { iam } = c;
   for (const name of ['alice', 'bob', 'carol', 'dave']) await iam.send(new CreateUserCommand({ UserName: name }));
 
@@ -102,7 +103,7 @@ export async function seedAccount(c: Clients, endpoint: string): Promise<SeededA
       PolicyDocument: doc({ Effect: 'Allow', Action: 'dynamodb:*', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/orders` }),
     }),
   );
-  await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
+  if (options.elastiCacheServiceLinkedRole ?? true) await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
 
   await c.elastiCache.send(new CreateCacheClusterCommand({ CacheClusterId: 'sessions', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheNodes: 1 }));
   await c.dax.send(new CreateClusterCommand({ ClusterName: 'orders-dax', NodeType: 'dax.t3.small', ReplicationFactor: 1, IamRoleArn: arnOf.role('dax-to-dynamodb') }));
