@@ -8,12 +8,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runAudit, type AuditResult } from '#lib/audit/run.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditResult } from '#lib/audit/run.ts';
 import { CHECK_IDS, type CheckId } from '#lib/checks/ids.ts';
-import { collectLive, LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
 import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
-import { parseSettings } from '#lib/settings.ts';
+import { auditLive } from './harness/audit.ts';
 import { clients, type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './harness/aws.ts';
 import { ACCOUNT_ID, motoControl, REGION } from './harness/moto.ts';
 import { seedAccount } from './harness/seed.ts';
@@ -48,25 +48,6 @@ let auditor: Credentials;
 let unenforced: AuditResult;
 const c = () => clients();
 const moto = () => motoControl(motoEndpoint());
-const settings = parseSettings({ regions: [REGION], reportWaitSeconds: 1 });
-
-/** The live collector and the checks, in this process, on these keys, against moto only. */
-async function audit(credentials: Credentials): Promise<AuditResult> {
-  vi.stubEnv('AWS_ENDPOINT_URL', motoEndpoint());
-  vi.stubEnv('AWS_REGION', REGION);
-  vi.stubEnv('AWS_ACCESS_KEY_ID', credentials.accessKeyId);
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', credentials.secretAccessKey);
-  vi.stubEnv('AWS_SESSION_TOKEN', '');
-  vi.stubEnv('AWS_PROFILE', '');
-  vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/aws-config');
-  vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/aws-credentials');
-  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
-  try {
-    return await runAudit({ collect: () => collectLive({ settings, regions: [REGION] }), settings, trigger: 'local' });
-  } finally {
-    vi.unstubAllEnvs();
-  }
-}
 
 /**
  * moto answers a denied call of a JSON-protocol service (DAX) with an XML body, which the SDK
@@ -127,7 +108,7 @@ beforeAll(async () => {
   const key = await c().iam.send(new CreateAccessKeyCommand({ UserName: AUDITOR }));
   auditor = { accessKeyId: key.AccessKey!.AccessKeyId!, secretAccessKey: key.AccessKey!.SecretAccessKey! };
   // The baseline: the same account, read without IAM enforcement.
-  unenforced = await audit(DUMMY_CREDENTIALS);
+  unenforced = await auditLive(DUMMY_CREDENTIALS);
 });
 
 afterAll(async () => {
@@ -151,7 +132,7 @@ describe('the audit role under moto IAM enforcement', () => {
 
   it('with the role exactly as synthesized: nothing denied, the same verdicts as the unenforced run', async () => {
     await grant(statements);
-    const enforced = await audit(auditor);
+    const enforced = await auditLive(auditor);
     expect(enforced.run.sources.filter((s) => s.state !== 'read')).toEqual([]);
     expect(enforced.run.missingPermissions).toEqual([]);
     expect(enforced.run.complete).toBe(true);
@@ -160,7 +141,7 @@ describe('the audit role under moto IAM enforcement', () => {
 
   it('with no policy at all, enforcement is real: every read is denied', async () => {
     await grant([{ Effect: 'Allow', Action: 'sns:ListTopics', Resource: '*' }]);
-    const denied = await audit(auditor);
+    const denied = await auditLive(auditor);
     // Calls that depend on a denied one are not made (GetCredentialReport after Generate; a
     // region's second ElastiCache list is reported only once the first failed).
     expect(denied.run.missingPermissions).toEqual(
@@ -172,7 +153,7 @@ describe('the audit role under moto IAM enforcement', () => {
 
   it.each([...LIVE_READ_ACTIONS])('without %s: exactly the checks that need it are ERROR, naming it; the rest unchanged', async (action) => {
     await grant(without(action));
-    const result = await audit(auditor);
+    const result = await auditLive(auditor);
     const inError = errorChecks(result);
     const others = CHECK_IDS.filter((id) => !inError.includes(id));
     const unread = result.run.sources.filter((s) => s.state === 'unread');

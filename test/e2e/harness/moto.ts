@@ -17,6 +17,9 @@ const PYTHON = process.env.E2E_PYTHON ?? 'python3';
 export const ACCOUNT_ID = '123456789012';
 export const REGION = 'us-east-1';
 
+/** The AWS managed policies moto serves: the ones the seeded account uses, and some it does not. */
+export const AWS_MANAGED_POLICIES = ['AdministratorAccess', 'ReadOnlyAccess', 'PowerUserAccess', 'SecurityAudit', 'IAMFullAccess'];
+
 export class MotoUnavailableError extends Error {
   override name = 'MotoUnavailableError';
 }
@@ -51,7 +54,7 @@ export interface MotoServer {
 }
 
 /**
- * Starts moto's server application (test/e2e/moto/server.py) on a free loopback port. AWS
+ * Starts moto's server application (test/e2e/moto/server.py) on a free loopback port. A few AWS
  * managed policies are loaded (AdministratorAccess can be attached, as in AWS); the recorder is
  * available but off until a test starts it.
  */
@@ -65,6 +68,7 @@ export async function startMoto(): Promise<MotoServer> {
       PATH: process.env.PATH,
       HOME: dir,
       MOTO_IAM_LOAD_MANAGED_POLICIES: 'true',
+      E2E_AWS_MANAGED_POLICIES: AWS_MANAGED_POLICIES.join(','),
       MOTO_RECORDER_FILEPATH: recordingFile,
       // moto never calls out, but nothing it runs may find real credentials either.
       AWS_ACCESS_KEY_ID: 'testing',

@@ -8,6 +8,10 @@
 - POST /e2e/fidelity {"managedPolicyNames": bool}: when true, GetAccountAuthorizationDetails
   lists each managed policy with PolicyName and PolicyId, as AWS does; moto 5.2 leaves them out.
 
+With MOTO_IAM_LOAD_MANAGED_POLICIES=true, E2E_AWS_MANAGED_POLICIES (comma-separated names) keeps
+only those AWS managed policies instead of moto's ~1,480, so each GetAccountAuthorizationDetails
+stays small.
+
 Usage: python3 server.py HOST. Listens on a free port of HOST and prints "PORT <n>" once ready.
 """
 
@@ -16,6 +20,7 @@ import os
 import sys
 from datetime import timedelta
 
+import moto.iam.models as iam_models
 from moto.core.utils import utcnow
 from moto.iam.models import ManagedPolicy, iam_backends
 from moto.sns.models import sns_backends
@@ -23,6 +28,14 @@ from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 FIDELITY = {"managedPolicyNames": False}
+
+if os.environ.get("E2E_AWS_MANAGED_POLICIES"):
+    keep = set(os.environ["E2E_AWS_MANAGED_POLICIES"].split(","))
+    every = json.loads(iam_models.aws_managed_policies_data)
+    missing = keep - set(every)
+    if missing:
+        sys.exit(f"moto has no AWS managed policies named {sorted(missing)}")
+    iam_models.aws_managed_policies_data = json.dumps({name: every[name] for name in keep})
 
 
 def _name(policy):
