@@ -38,7 +38,7 @@ export function assertMotoAvailable(): string {
   }
   if (probe.status !== 0) {
     throw new MotoUnavailableError(
-      `the e2e tests need moto's server (python3 -m moto.server), which ${PYTHON} cannot import: ${probe.stderr.trim().split('\n').at(-1)}. ` +
+      `the e2e tests need moto's server (python3 -m moto.server), which ${PYTHON} cannot import: ${probe.stderr.trim().split('\n').at(-1) || `exit status ${probe.status}`}. ` +
         `Install it with: pip install "moto[server]==5.2.1" (or set E2E_PYTHON to a Python that has it).`,
     );
   }
