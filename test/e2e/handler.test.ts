@@ -14,7 +14,7 @@ import { CreateUserCommand, AttachUserPolicyCommand } from '@aws-sdk/client-iam'
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertSummary } from '#lib/notify/alert.ts';
-import { accountPk } from '#lib/store/keys.ts';
+import { accountPk, historyPk } from '#lib/store/keys.ts';
 import type { AuditSummary } from '#lib/lambda/summary.ts';
 import { childEnv, clients, motoEndpoint } from './harness/aws.ts';
 import { expectVerdicts, NIGHT_1, NIGHT_2, NIGHT_2_NEW, NIGHT_2_RESOLVED, type FindingLike } from './harness/expected.ts';
@@ -97,6 +97,13 @@ async function accountItems(): Promise<Record<string, any>[]> {
   return items;
 }
 
+/** A finding's history items, oldest first (one Query, as SPEC 4 wants). */
+async function findingHistory(findingId: string): Promise<Record<string, any>[]> {
+  const doc = DynamoDBDocumentClient.from(c().dynamodb);
+  const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': historyPk(findingId) } }));
+  return (page.Items ?? []).filter((i) => i.type === 'history');
+}
+
 interface Delivered {
   subject: string;
   messageId: string;
@@ -162,7 +169,16 @@ describe('the bundled handler against moto', () => {
     const items = await accountItems();
     const runs = items.filter((i) => i.type === 'run');
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ runId: summary.runId, trigger: 'schedule', complete: true });
+    // SPEC 4: trigger, start and end, counts by status and severity, checks in ERROR, new / resolved counts.
+    expect(runs[0]).toMatchObject({
+      runId: summary.runId,
+      trigger: 'schedule',
+      complete: true,
+      startedAt: expect.any(String),
+      endedAt: expect.any(String),
+      checksInError: [],
+      counts: expect.objectContaining({ byStatus: expect.any(Object), failBySeverity: expect.any(Object), new: 5, resolved: 0 }),
+    });
     const stored = items.filter((i) => i.type === 'finding') as FindingLike[];
     const notCompliant = NIGHT_1.filter((e) => e.status !== 'PASS');
     expectVerdicts(stored.filter((f) => f.status !== 'PASS'), notCompliant);
@@ -225,6 +241,12 @@ describe('the bundled handler against moto', () => {
       NIGHT_2.filter((e) => e.status !== 'PASS'),
     );
     expect((await accountItems()).filter((i) => i.type === 'run')).toHaveLength(2);
+
+    // SPEC 4: one history item per change of status, expiring through the TTL attribute.
+    const history = await findingHistory(`${ACCOUNT_ID}#access-key-age#${arnOf.user('bob')}#access_key_1`);
+    expect(history.map((h) => h.status)).toEqual(['FAIL', 'PASS']);
+    const ttl = onlyResource(template(), 'AWS::DynamoDB::Table').properties.TimeToLiveSpecification.AttributeName as string;
+    for (const h of history) expect(h[ttl]).toBeGreaterThan(Date.now() / 1000);
   });
 
   it('on demand with dryRun: the summary says what is new, and nothing is written or published', async () => {

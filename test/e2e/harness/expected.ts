@@ -52,9 +52,18 @@ export interface FindingLike {
   severity: string;
 }
 
+/**
+ * SPEC 3.6: one role-full-access finding per role that is not service-linked; the DAX role has
+ * no full access, so PASS. Asserted apart (cli.test.ts, as an expected failure while the check
+ * does not exist), and left out of expectVerdicts so that the other verdicts stand either way.
+ */
+export const SPEC_3_6_ROLES: Expected[] = [
+  { checkId: 'role-full-access', resource: arnOf.role('dax-to-dynamodb'), status: 'PASS', because: '3.6: a role without full access' },
+];
+
 /** Every finding matches exactly one expectation and every expectation one finding. */
 export function expectVerdicts(findings: FindingLike[], expected: Expected[]): void {
-  const unmatched = [...findings];
+  const unmatched = findings.filter((f) => f.checkId !== 'role-full-access');
   const problems: string[] = [];
   for (const e of expected) {
     const index = unmatched.findIndex((f) => f.checkId === e.checkId && (typeof e.resource === 'string' ? f.resource === e.resource : e.resource.test(f.resource)));
