@@ -19,7 +19,18 @@ export default defineConfig({
           globalSetup: ['test/e2e/harness/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
-          env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          // Every client the tests make names moto's endpoint and its own keys; should one fall back
+          // to the default chain anyway, it finds dummy keys and no profile, file or instance role.
+          env: {
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+            AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+            AWS_SESSION_TOKEN: '',
+            AWS_PROFILE: '',
+            AWS_CONFIG_FILE: '/nonexistent/aws-config',
+            AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
           hookTimeout: 120_000,
         },
       },

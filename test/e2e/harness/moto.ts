@@ -77,6 +77,9 @@ export async function startMoto(): Promise<MotoServer> {
       AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
     },
   });
+  // Never outlive the test run, even when it ends without its teardown.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -102,6 +105,7 @@ export async function startMoto(): Promise<MotoServer> {
     endpoint,
     recordingFile,
     async stop() {
+      process.removeListener('exit', killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
