@@ -37,7 +37,28 @@ const c = () => clients();
  * One invocation in a fresh `node` (a cold start): imports the bundle, calls its handler with the
  * event and a Lambda-like context, and returns what the handler returned or threw.
  */
-async function invoke(event: unknown): Promise<{ ok: true; result: AuditSummary } | { ok: false; name: string; message: string }> {
+type Outcome = ({ ok: true; result: AuditSummary } | { ok: false; name: string; message: string }) & { metrics: Record<string, number> };
+
+/** The metrics the invocation emitted: Powertools writes them to stdout in CloudWatch's embedded metric format. */
+function emittedMetrics(stdout: string): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let record: any;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    for (const group of record?._aws?.CloudWatchMetrics ?? []) {
+      if (group.Namespace !== 'AccountAuditor') continue;
+      for (const { Name } of group.Metrics) metrics[Name] = record[Name];
+    }
+  }
+  return metrics;
+}
+
+async function invoke(event: unknown): Promise<Outcome> {
   const resultFile = join(home, `result-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   const script = `
     import { writeFileSync } from 'node:fs';
@@ -63,12 +84,15 @@ async function invoke(event: unknown): Promise<{ ok: true; result: AuditSummary 
     { env, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
   );
   if (process.env.E2E_DEBUG) console.log(stdout);
-  return JSON.parse(await readFile(resultFile, 'utf8'));
+  return { ...JSON.parse(await readFile(resultFile, 'utf8')), metrics: emittedMetrics(stdout) };
 }
+
+let lastMetrics: Record<string, number> = {};
 
 async function invokeOk(event: unknown): Promise<AuditSummary> {
   const outcome = await invoke(event);
   if (!outcome.ok) throw new Error(`the handler failed: ${outcome.name}: ${outcome.message}`);
+  lastMetrics = outcome.metrics;
   return outcome.result;
 }
 
@@ -165,6 +189,19 @@ describe('the bundled handler against moto', () => {
     expect(summary).toMatchObject({ trigger: 'schedule', complete: true, dryRun: false, accountId: ACCOUNT_ID, checksInError: [] });
     expect(summary.alert).toMatchObject({ wanted: true, published: true });
 
+    // SPEC 6: findings by status and severity, checks in ERROR, duration.
+    expect(lastMetrics).toMatchObject({
+      RunSucceeded: 1,
+      ChecksInError: 0,
+      FindingsFAIL: 4,
+      FindingsERROR: 0,
+      FindingsWARN: 1,
+      FailFindingsCritical: 1,
+      FailFindingsHigh: 2,
+      NewFindings: summary.counts.new + summary.counts.regressed,
+    });
+    expect(lastMetrics.AuditDuration).toBeGreaterThan(0);
+
     // The table: the run record, and every finding that is not compliant, as SPEC 3 decides it.
     const items = await accountItems();
     const runs = items.filter((i) => i.type === 'run');
@@ -260,6 +297,9 @@ describe('the bundled handler against moto', () => {
     expect(summary.alert).toMatchObject({ wanted: true, published: false, messageId: null, skipped: 'dry run' });
     expect(brief(summary.newFindings)).toEqual([{ checkId: 'user-full-access', resource: arnOf.user('eve') }]);
 
+    // A dry run reports its duration only: its counts are not in the nightly series.
+    expect(lastMetrics.RunSucceeded).toBeUndefined();
+    expect(lastMetrics.AuditDuration).toBeGreaterThan(0);
     expect(await accountItems()).toEqual(itemsBefore);
     expect(await delivered()).toEqual([]);
     expect((await published()).length).toBe(publishedBefore);
