@@ -128,6 +128,8 @@ describe('the audit role under moto IAM enforcement', () => {
     expect(unenforced.run.complete).toBe(true);
     expect(errorChecks(unenforced)).toEqual([]);
     expect(new Set(unenforced.findings.map((f) => f.checkId))).toEqual(new Set(CHECK_IDS));
+    // SPEC 3.4: no service-linked role while clusters exist.
+    expect(unenforced.findings.filter((f) => f.checkId === 'elasticache-service-linked-role').map((f) => `${f.status} ${f.severity}`)).toEqual(['FAIL high']);
   });
 
   it('with the role exactly as synthesized: nothing denied, the same verdicts as the unenforced run', async () => {

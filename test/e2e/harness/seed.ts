@@ -1,5 +1,5 @@
 import { CreateClusterCommand } from '@aws-sdk/client-dax';
-import { CreateCacheClusterCommand } from '@aws-sdk/client-elasticache';
+import { CreateCacheClusterCommand, CreateReplicationGroupCommand } from '@aws-sdk/client-elasticache';
 import {
   AddUserToGroupCommand,
   AttachGroupPolicyCommand,
@@ -56,7 +56,7 @@ async function key(c: Clients, endpoint: string, user: string, ageDays: number, 
  * - dave: in `admins` (AdministratorAccess), but an inline unconditional Deny * on *; no key.
  * - roles: `dax-to-dynamodb` (trusts dax.amazonaws.com, DynamoDB access) and ElastiCache's
  *   service-linked role (unless `elastiCacheServiceLinkedRole: false`).
- * - us-east-1: ElastiCache cluster `sessions`; DAX `orders-dax` (role dax-to-dynamodb) and
+ * - us-east-1: ElastiCache cluster `sessions` and replication group `carts`; DAX `orders-dax` (role dax-to-dynamodb) and
  *   `legacy-dax` (a role that does not exist).
  */
 export async function seedAccount(c: Clients, endpoint: string, options: { elastiCacheServiceLinkedRole?: boolean } = {}): Promise<SeededAccount> {
@@ -106,6 +106,9 @@ export async function seedAccount(c: Clients, endpoint: string, options: { elast
   if (options.elastiCacheServiceLinkedRole ?? true) await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
 
   await c.elastiCache.send(new CreateCacheClusterCommand({ CacheClusterId: 'sessions', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheNodes: 1 }));
+  await c.elastiCache.send(
+    new CreateReplicationGroupCommand({ ReplicationGroupId: 'carts', ReplicationGroupDescription: 'carts', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheClusters: 1 }),
+  );
   await c.dax.send(new CreateClusterCommand({ ClusterName: 'orders-dax', NodeType: 'dax.t3.small', ReplicationFactor: 1, IamRoleArn: arnOf.role('dax-to-dynamodb') }));
   await c.dax.send(new CreateClusterCommand({ ClusterName: 'legacy-dax', NodeType: 'dax.t3.small', ReplicationFactor: 1, IamRoleArn: arnOf.role('deleted-dax-role') }));
   return { keys };
