@@ -18,6 +18,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/harness/global-setup.ts'],
           fileParallelism: false,
+          maxWorkers: 1,
           testTimeout: 120_000,
           // Every client the tests make names moto's endpoint and its own keys; should one fall back
           // to the default chain anyway, it finds dummy keys and no profile, file or instance role.
