@@ -91,7 +91,7 @@ beforeAll(async () => {
   const moto = motoControl(motoEndpoint());
   await moto.reset();
   await moto.enforceIam(Infinity);
-  await moto.managedPolicyNames(true);
+  await moto.awsFidelity(true);
   seeded = await seedAccount(c(), motoEndpoint());
 });
 

@@ -156,7 +156,7 @@ beforeAll(async () => {
   const moto = motoControl(motoEndpoint());
   await moto.reset();
   await moto.enforceIam(Infinity);
-  await moto.managedPolicyNames(true);
+  await moto.awsFidelity(true);
   const tpl = template();
   bundle = functionBundle(tpl);
   const table = await createTableAsDefined(c().dynamodb, tpl, TABLE);

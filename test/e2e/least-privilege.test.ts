@@ -89,7 +89,7 @@ const rows: Row[] = [];
 beforeAll(async () => {
   await moto().reset();
   await moto().enforceIam(Infinity);
-  await moto().managedPolicyNames(true);
+  await moto().awsFidelity(true);
   // Without ElastiCache's service-linked role, its check depends on the cluster lists (SPEC 3.4).
   await seedAccount(c(), motoEndpoint(), { elastiCacheServiceLinkedRole: false });
 

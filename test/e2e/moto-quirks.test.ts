@@ -16,12 +16,12 @@ const moto = () => motoControl(motoEndpoint());
 beforeAll(async () => {
   await moto().reset();
   await moto().enforceIam(Infinity);
-  await moto().managedPolicyNames(true);
+  await moto().awsFidelity(true);
   await seedAccount(c(), motoEndpoint());
 });
 
 afterAll(async () => {
-  await moto().managedPolicyNames(true);
+  await moto().awsFidelity(true);
 });
 
 describe('moto quirks and how the auditor treats them', () => {
@@ -51,12 +51,20 @@ describe('moto quirks and how the auditor treats them', () => {
     // measures it under enforcement; test/checks/root-access-key.test.ts states the rule).
   });
 
-  it("GetCredentialReport's GeneratedTime is fixed at 2015-02-02: reported as given, and key ages count from the audit time", async () => {
-    const out = await c().iam.send(new GetCredentialReportCommand({}));
-    expect(out.GeneratedTime?.toISOString()).toBe('2015-02-02T20:02:02.000Z');
-    const bob = (await auditLive()).findings.find((f) => f.checkId === 'access-key-age' && f.resource === `${arnOf.user('bob')}#access_key_1`)!;
-    expect(bob).toMatchObject({ status: 'FAIL' });
-    expect(bob.details).toMatchObject({ ageDays: 120, reportGeneratedAt: '2015-02-02T20:02:02.000Z' });
+  it("plain moto dates every credential report 2015-02-02: reported as given, and key ages count from the audit time", async () => {
+    await moto().awsFidelity(false);
+    try {
+      const out = await c().iam.send(new GetCredentialReportCommand({}));
+      expect(out.GeneratedTime?.toISOString()).toBe('2015-02-02T20:02:02.000Z');
+      const bob = (await auditLive()).findings.find((f) => f.checkId === 'access-key-age' && f.resource === `${arnOf.user('bob')}#access_key_1`)!;
+      expect(bob).toMatchObject({ status: 'FAIL' });
+      expect(bob.details).toMatchObject({ ageDays: 120, reportGeneratedAt: '2015-02-02T20:02:02.000Z' });
+    } finally {
+      await moto().awsFidelity(true);
+    }
+    // The harness's fidelity fix dates the report when moto builds it, as AWS would.
+    const generated = (await c().iam.send(new GetCredentialReportCommand({}))).GeneratedTime!.getTime();
+    expect(Math.abs(generated - Date.now())).toBeLessThan(60_000);
   });
 
   it('GetAccountAuthorizationDetails ignores MaxItems and never pages, and lists every AWS managed policy it has, attached or not: read as one page', async () => {
@@ -79,7 +87,7 @@ describe('moto quirks and how the auditor treats them', () => {
   });
 
   it('plain moto lists managed policies without PolicyName: the authorization details are unread, and every check reading them is ERROR naming the call, never PASS', async () => {
-    await moto().managedPolicyNames(false);
+    await moto().awsFidelity(false);
     const raw = await c().iam.send(new GetAccountAuthorizationDetailsCommand({}));
     expect(raw.Policies!.every((p) => p.PolicyName === undefined && p.Arn !== undefined)).toBe(true);
 

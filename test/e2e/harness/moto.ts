@@ -143,8 +143,12 @@ export function motoControl(endpoint: string) {
     reset: () => post(endpoint, '/moto-api/reset', '', 'text/plain'),
     /** IAM enforcement from the next request on (`0`), or never (`Infinity`). */
     enforceIam: (afterRequests: number) => post(endpoint, '/moto-api/reset-auth', String(afterRequests === Infinity ? 'inf' : afterRequests), 'text/plain'),
-    /** Whether GetAccountAuthorizationDetails names managed policies (PolicyName, PolicyId) as AWS does. */
-    managedPolicyNames: (on: boolean) => post(endpoint, '/e2e/fidelity', JSON.stringify({ managedPolicyNames: on }), 'application/json'),
+    /**
+     * Whether moto answers as AWS does where it does not by itself: GetAccountAuthorizationDetails
+     * naming managed policies (PolicyName, PolicyId), GetCredentialReport dating the report it
+     * built. Plain moto (`false`) is what moto-quirks.test.ts audits.
+     */
+    awsFidelity: (on: boolean) => post(endpoint, '/e2e/fidelity', JSON.stringify({ managedPolicyNames: on, reportGeneratedTime: on }), 'application/json'),
     /** Moves an access key's creation date `days` into the past. */
     backdateAccessKey: (userName: string, accessKeyId: string, days: number) =>
       post(endpoint, '/e2e/backdate-access-key', JSON.stringify({ userName, accessKeyId, days }), 'application/json'),

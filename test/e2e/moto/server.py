@@ -5,8 +5,10 @@
   key, and key age is what `access-key-age` checks.
 - POST /e2e/published {"topicArn"}: every message published to the topic, whole (all parts of a
   MessageStructure=json message), as moto recorded it; subscribers only ever see their own part.
-- POST /e2e/fidelity {"managedPolicyNames": bool}: when true, GetAccountAuthorizationDetails
-  lists each managed policy with PolicyName and PolicyId, as AWS does; moto 5.2 leaves them out.
+- POST /e2e/fidelity {"managedPolicyNames": bool, "reportGeneratedTime": bool}: when true,
+  GetAccountAuthorizationDetails lists each managed policy with PolicyName and PolicyId, and
+  GetCredentialReport's GeneratedTime is when the report was built (moto builds it at each get),
+  as AWS does; moto 5.2 leaves the names out and dates every report 2015-02-02T20:02:02Z.
 
 With MOTO_IAM_LOAD_MANAGED_POLICIES=true, E2E_AWS_MANAGED_POLICIES (comma-separated names) keeps
 only those AWS managed policies instead of moto's ~1,480, so each GetAccountAuthorizationDetails
@@ -21,13 +23,15 @@ import sys
 from datetime import timedelta
 
 import moto.iam.models as iam_models
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.iam.responses import IamResponse
 from moto.iam.models import ManagedPolicy, iam_backends
 from moto.sns.models import sns_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-FIDELITY = {"managedPolicyNames": False}
+FIDELITY = {"managedPolicyNames": False, "reportGeneratedTime": False}
 
 if os.environ.get("E2E_AWS_MANAGED_POLICIES"):
     keep = set(os.environ["E2E_AWS_MANAGED_POLICIES"].split(","))
@@ -52,6 +56,18 @@ def _id(policy):
 
 ManagedPolicy.policy_name = property(_name)
 ManagedPolicy.policy_id = property(_id)
+
+_moto_get_credential_report = IamResponse.get_credential_report
+
+
+def _get_credential_report(self):
+    result = _moto_get_credential_report(self)
+    if FIDELITY["reportGeneratedTime"]:
+        return ActionResult({**result.result, "GeneratedTime": utcnow()})
+    return result
+
+
+IamResponse.get_credential_report = _get_credential_report
 
 
 def backdate(body):
