@@ -265,7 +265,13 @@ describe('the bundled handler against moto', () => {
     expect(message!.attributes).toMatchObject({ newCount: { Value: '1' }, resolvedCount: { Value: '1' }, highestSeverity: { Value: 'critical' } });
     const whole = (await published())[before]!;
     expect(whole.messageId).toBe(message!.messageId);
-    expect(whole.structure.email).toContain(arnOf.user('bob'));
+    // The email lists the same: bob's new full access with its fix, his old key resolved.
+    const email = whole.structure.email;
+    const section = (title: string) => email.slice(email.indexOf(`\n${title} (`), email.indexOf('\n\n', email.indexOf(`\n${title} (`) + 1));
+    expect(section('NEW')).toMatch(new RegExp(`^\\nNEW \\(1\\)\\n.*CRITICAL.*user-full-access ${arnOf.user('bob')}\\n`));
+    expect(section('NEW')).toContain(`aws iam detach-user-policy --user-name bob --policy-arn ${ADMIN_POLICY_ARN}`);
+    expect(section('RESOLVED')).toMatch(new RegExp(`^\\nRESOLVED \\(1\\)\\n.*access-key-age ${arnOf.user('bob')}#access_key_1\\n`));
+    expect(section('STILL OPEN')).toContain(arnOf.user('alice'));
 
     // The stored state follows: bob's user finding FAIL, his old key's finding resolved.
     const stored = (await accountItems()).filter((i) => i.type === 'finding') as (FindingLike & { resolvedAt?: string })[];
