@@ -65,6 +65,17 @@ export const rootAccessKey: Check = {
 
     // Report unusable: only the summary speaks. A present key of unknown state is treated as active.
     if (reportKeys === null) {
+      // Neither source says anything about root keys: a report without its root row is no evidence.
+      if (summary.state === 'unread') {
+        return [
+          finding({
+            status: 'ERROR',
+            severity: 'critical',
+            title: `could not be evaluated: ${summary.call} failed${summary.code ? ` (${summary.code})` : ''} and the credential report has no root row`,
+            details,
+          }),
+        ];
+      }
       if (presentNow) {
         return [
           finding({

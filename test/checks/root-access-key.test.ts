@@ -86,6 +86,13 @@ describe('root-access-key', () => {
     expect(f.details.summaryUnread).toMatchObject({ call: 'iam:GetAccountSummary' });
   });
 
+  it('a report without its root row is no evidence: with the summary unread too, ERROR, not PASS', () => {
+    const f = evaluate(inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('alice')] }));
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('iam:GetAccountSummary failed (AccessDenied) and the credential report has no root row');
+    expect(f.details.reportUnread).toMatchObject({ reason: 'the credential report has no <root_account> row' });
+  });
+
   it('summary alone showing no key is PASS: it is real-time', () => {
     const f = evaluate(inventory({ summary: { keysPresent: 0 }, report: denied('iam:GetCredentialReport') }));
     expect(f.status).toBe('PASS');
