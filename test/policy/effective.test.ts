@@ -1,0 +1,122 @@
+/**
+ * lib/policy/effective.ts on its own: action sets over the catalogue, point decisions, layers
+ * and the access classes, for principals built directly from statements.
+ */
+import { describe, expect, it } from 'vitest';
+import { ActionSet, catalogue } from '#lib/policy/catalogue.ts';
+import { EffectiveAccess, summarize, type PrincipalPolicies, type SourcedStatement } from '#lib/policy/effective.ts';
+import { normalizeStatements } from '#lib/policy/statements.ts';
+
+const ACCOUNT = '123456789012';
+const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+const STRICT = { conditional: false, boundary: true, guardrails: true } as const;
+const LOOSE = { conditional: true, boundary: true, guardrails: true } as const;
+const MFA = { Bool: { 'aws:MultiFactorAuthPresent': 'true' } };
+
+function sourced(via: string, ...statements: unknown[]): SourcedStatement[] {
+  const read = normalizeStatements({ Version: '2012-10-17', Statement: statements }, 'identity');
+  if (!read.ok) throw new Error(read.error);
+  return read.statements.map((statement) => ({ origin: { policy: 'P', via, path: `via ${via}` }, statement }));
+}
+
+function access(identity: unknown[], boundary?: unknown[]): EffectiveAccess {
+  const principal: PrincipalPolicies = {
+    arn: ALICE,
+    variables: { username: 'alice', userid: 'AIDAALICE' },
+    identity: sourced('user', ...identity),
+    ...(boundary ? { boundary: { arn: `arn:aws:iam::${ACCOUNT}:policy/B`, name: 'B', statements: sourced('boundary', ...boundary) } } : {}),
+  };
+  return new EffectiveAccess(principal, 'aws');
+}
+
+const cat = catalogue();
+const noResource = cat.templatesOf.filter((t) => t.length === 0).length;
+
+describe('the catalogue effective access is decided over', () => {
+  it('holds over 20,000 actions, about a third of them authorized against * only', () => {
+    expect(cat.size).toBeGreaterThan(20_000);
+    expect(noResource).toBeGreaterThan(cat.size / 5);
+    expect(noResource).toBeLessThan(cat.size / 2);
+  });
+});
+
+describe('EffectiveAccess', () => {
+  it('Allow * on * is full access; on arn:* it misses exactly the actions that take no resource', () => {
+    expect(access([{ Effect: 'Allow', Action: '*', Resource: '*' }]).isFull(STRICT)).toBe(true);
+    const arn = access([{ Effect: 'Allow', Action: '*', Resource: 'arn:*' }]);
+    expect(arn.isFull(STRICT)).toBe(false);
+    expect(arn.everywhere(STRICT).count()).toBe(cat.size - noResource);
+    expect(arn.decide('sts:GetCallerIdentity', '*')).toBe('implicit');
+    expect(arn.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
+    expect(arn.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: 'arn:*' })] })]);
+  });
+
+  it('Denies add up, and a conditional Deny removes nothing', () => {
+    const split = access([
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Deny', NotAction: 'iam:*', Resource: '*' },
+      { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
+    ]);
+    expect(split.everywhere(STRICT).isEmpty()).toBe(true);
+    expect(split.classes(LOOSE)).toEqual([]);
+    const conditional = access([{ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', Action: '*', Resource: '*', Condition: MFA }]);
+    expect(conditional.isFull(STRICT)).toBe(true);
+    expect(conditional.effectiveDenies(LOOSE)).toEqual([]);
+  });
+
+  it('a conditional Allow counts in the conditional view only, and decides "conditional"', () => {
+    const ea = access([{ Effect: 'Allow', Action: '*', Resource: '*', Condition: MFA }]);
+    expect(ea.isFull(STRICT)).toBe(false);
+    expect(ea.isFull(LOOSE)).toBe(true);
+    expect(ea.decide('s3:GetObject', 'arn:aws:s3:::b/k')).toBe('conditional');
+  });
+
+  it('the boundary intersects, and its Denies count; the uncapped view ignores it', () => {
+    const ea = access([{ Effect: 'Allow', Action: '*', Resource: '*' }], [
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
+    ]);
+    expect(ea.isFull({ ...STRICT, boundary: false })).toBe(true);
+    expect(ea.isFull(STRICT)).toBe(false);
+    expect(ea.decide('iam:PutUserPolicy', ALICE)).toBe('denied');
+    expect(ea.decide('iam:PutUserPolicy', ALICE, { boundary: false, guardrails: true })).toBe('allow');
+    const [all] = ea.classes(STRICT);
+    expect(all).toMatchObject({ kind: 'all-except', excluded: { items: ['iam:*'], more: 0 } });
+    const capped = access([{ Effect: 'Allow', Action: '*', Resource: '*' }], [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    expect(capped.decide('ec2:RunInstances', '*')).toBe('implicit');
+    expect(capped.classes(STRICT)).toEqual([]);
+  });
+
+  it('NotAction on the own user ARN is all actions there; Allow NotAction "*" and Allow * NotResource * allow nothing', () => {
+    const self = access([{ Effect: 'Allow', NotAction: 's3:*', Resource: ALICE }]);
+    expect(self.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
+    expect(self.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: ALICE })] })]);
+    for (const nothing of [
+      { Effect: 'Allow', NotAction: '*', Resource: '*' },
+      { Effect: 'Allow', Action: '*', NotResource: '*' },
+      { Effect: 'Allow', Action: '*', Resource: 'arn:aws-cn:*' },
+    ]) {
+      const ea = access([nothing]);
+      expect(ea.everywhere(LOOSE).isEmpty(), JSON.stringify(nothing)).toBe(true);
+      expect(ea.classes(LOOSE), JSON.stringify(nothing)).toEqual([]);
+    }
+  });
+
+  it('policy variables are resolved for the principal', () => {
+    const ea = access([{ Effect: 'Allow', Action: 'iam:PutUserPolicy', Resource: `arn:aws:iam::${ACCOUNT}:user/\${aws:username}` }]);
+    expect(ea.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
+    expect(ea.decide('iam:PutUserPolicy', `arn:aws:iam::${ACCOUNT}:user/bob`)).toBe('implicit');
+  });
+});
+
+describe('summarize', () => {
+  it('names whole services as service:*, a few actions by name, and counts the rest', () => {
+    const set = new ActionSet(cat.size);
+    const iam = cat.services.indexOf('iam');
+    const [start, end] = cat.serviceRange[iam]!;
+    set.addRange(start, end);
+    set.add(cat.indexOf.get('s3:getobject')!);
+    expect(summarize(set)).toEqual({ items: ['iam:*', 's3:GetObject'], more: 0, actions: end - start + 1, services: 2 });
+    expect(summarize(ActionSet.all(cat.size), 3)).toMatchObject({ more: cat.services.length - 3, services: cat.services.length });
+  });
+});
