@@ -71,8 +71,10 @@ async function recordRun(
   lease: Lease | null,
   leaseError: StoreError | null,
 ): Promise<PipelineResult> {
-  const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
-  const observed = options.store ? await options.store.loadObserved(result.run.accountId) : new Map<string, number>();
+  // What the completed runs know: a run that stopped mid-save counts for nothing.
+  const known = options.store ? await options.store.loadKnown(result.run.accountId) : null;
+  const previous: Map<string, StoredFinding> = known?.state ?? new Map();
+  const observed = known?.observed ?? new Map<string, number>();
   const reconciled = reconcile(result, previous, options.settings.mutes, observed);
 
   // Publish before saving: if publishing fails, nothing is saved and a retry alerts again; saving
