@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { auditAndRecord, type PipelineResult } from '#lib/audit/pipeline.ts';
+import { auditAndRecord, unsavedRun, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { CHECK_IDS } from '#lib/checks/ids.ts';
 import { ALL_CHECKS } from '#lib/checks/index.ts';
@@ -132,7 +132,17 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     if (ignored.length > 0 && !flags.quiet) io.stderr(`note: ${ignored.join(', ')} only apply to live audits; ignored with ${flags.demo ? '--demo' : '--from'}\n`);
   }
   return withStore(flags, settings.historyTtlDays, async (opened) => {
-    const p = await audit(flags, dir, settings, opened, io);
+    let p: PipelineResult;
+    let saveError: unknown = null;
+    try {
+      p = await audit(flags, dir, settings, opened, io);
+    } catch (error) {
+      // A save that failed still leaves an evaluated, alerted run: report it, then fail (exit 2).
+      const evaluated = unsavedRun(error);
+      if (!evaluated) throw error;
+      p = evaluated;
+      saveError = error;
+    }
     let rendered: string;
     if (flags.format === 'json') rendered = renderJson(p);
     else if (flags.format === 'csv') rendered = renderCsv(p);
@@ -143,6 +153,7 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
     // Machine formats keep stdout clean; the alert goes to stderr for them.
     if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
+    if (saveError) throw saveError;
     return exitCodeFor(p.result, flags.failOn);
   });
 }
