@@ -22,8 +22,9 @@ import {
   renderTable,
 } from '#lib/report/render.ts';
 import { parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
+import { LocalStoreError } from '#lib/store/local.ts';
 import { StoreError } from '#lib/store/store.ts';
-import { openStore, topicClient, type OpenedStore, type StateFlags } from './state.ts';
+import { openStore, topicClient, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
 
 /** The bundled demo account, in the offline export format, and the same account one night later. */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));
@@ -91,8 +92,8 @@ async function settingsFrom(flags: RunFlags): Promise<Settings> {
 }
 
 /** Opens the state store for the duration of `use`, and always closes it (the local one holds a lock). */
-async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (opened: OpenedStore | null) => Promise<T>): Promise<T> {
-  const opened = await openStore(flags, historyTtlDays);
+async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (opened: OpenedStore | null) => Promise<T>, options?: OpenOptions): Promise<T> {
+  const opened = await openStore(flags, historyTtlDays, options);
   try {
     return await use(opened);
   } finally {
@@ -155,7 +156,7 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
     if (saveError) throw saveError;
     return exitCodeFor(p.result, flags.failOn);
-  });
+  }, { mode: 'run', ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
 }
 
 /**
@@ -201,7 +202,7 @@ async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) =
     const out = await read(opened!);
     io.stdout(flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
     return 0;
-  });
+  }, { mode: 'read' });
 }
 
 export interface Io {
@@ -342,7 +343,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // --help and --version are not failures.
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError) {
+    if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError || error instanceof LocalStoreError) {
       io.stderr(`account-auditor: ${error.message}\n`);
       return 2;
     }
