@@ -20,6 +20,8 @@ export async function writeFailingExport(dir: string, users: number, options: { 
     ReportFormat: report.ReportFormat,
     GeneratedTime: report.GeneratedTime!.toISOString(),
   });
-  await json('account-authorization-details.json', { ...account.entities, IsTruncated: false });
+  const { users: UserDetailList, groups: GroupDetailList, roles: RoleDetailList, policies: Policies } = account.entities;
+  // As `aws iam get-account-authorization-details` writes it: the CLI pages through and merges.
+  await writeFile(join(dir, 'account-authorization-details.json'), JSON.stringify({ UserDetailList, GroupDetailList, RoleDetailList, Policies, IsTruncated: false }));
   return account;
 }
