@@ -156,7 +156,7 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
     if (saveError) throw saveError;
     return exitCodeFor(p.result, flags.failOn);
-  }, { mode: 'run', ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
+  }, { mode: 'run', exitOnStoreFailure: io === processIo, ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
 }
 
 /**
@@ -202,7 +202,7 @@ async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) =
     const out = await read(opened!);
     io.stdout(flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
     return 0;
-  }, { mode: 'read' });
+  }, { mode: 'read', exitOnStoreFailure: io === processIo });
 }
 
 export interface Io {

@@ -46,6 +46,8 @@ export interface OpenOptions {
   mode: 'run' | 'read';
   /** Where save progress goes (the command line's stderr). */
   progress?: (message: string) => void;
+  /** The process is the command line itself: a database failure dynalite raises later exits 2, naming the folder. */
+  exitOnStoreFailure?: boolean;
 }
 
 /** Progress lines for a long save (1,000 findings or more): about every tenth of the current state, then the commit. */
@@ -84,7 +86,7 @@ export async function openStore(flags: StateFlags, historyTtlDays: number, optio
     process.stderr.write(`account-auditor: the local store in ${dir} failed (${error.message}); it may be damaged: move it aside and run again to start a new one\n`);
     process.exit(2);
   };
-  process.on('uncaughtException', fatal);
+  if (options.exitOnStoreFailure) process.on('uncaughtException', fatal);
   return {
     // The folder's lock file already makes this process the only writer.
     store: new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays, exclusive: true, ...(onProgress ? { onProgress } : {}) }),
