@@ -699,7 +699,36 @@ function isCommittedItem(item: Item, committed: ReadonlySet<string>, exclude?: s
  */
 function committedView(item: Item, committed: ReadonlySet<string>, exclude?: string): FindingView | null {
   if (isCommittedItem(item, committed, exclude)) return { state: toFinding(item), observedAt: Number(item.observedAt) };
-  return typeof item.prior === 'string' ? (JSON.parse(item.prior) as FindingView) : null;
+  return typeof item.prior === 'string' ? fromPrior(toFinding(item), JSON.parse(item.prior) as StoredPrior) : null;
+}
+
+/**
+ * `prior` as stored: only the fields of the committed state that differ from the item's own
+ * (`changed`), and those it lacked (`absent`). A finding still open as before differs in lastSeen
+ * and runId alone, so the prior costs a few dozen bytes, not a second copy of the item.
+ */
+interface StoredPrior {
+  observedAt: number;
+  changed: Partial<StoredFinding>;
+  absent: string[];
+}
+
+/** `state` with its details as stored (cut to fit). */
+function toPrior(state: StoredFinding, prior: FindingView): StoredPrior {
+  const own = state as unknown as Record<string, unknown>;
+  const old = { ...prior.state, details: fitDetails(prior.state.details) } as unknown as Record<string, unknown>;
+  const changed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(old)) {
+    if (value !== undefined && JSON.stringify(value) !== JSON.stringify(own[key])) changed[key] = value;
+  }
+  const absent = Object.keys(own).filter((key) => own[key] !== undefined && old[key] === undefined);
+  return { observedAt: prior.observedAt, changed: changed as Partial<StoredFinding>, absent };
+}
+
+function fromPrior(own: StoredFinding, prior: StoredPrior): FindingView {
+  const state = { ...own, ...prior.changed } as unknown as Record<string, unknown>;
+  for (const key of prior.absent) delete state[key];
+  return { state: state as unknown as StoredFinding, observedAt: prior.observedAt };
 }
 
 /** The observed scopes as the completed runs left them (see committedView). */
@@ -733,20 +762,21 @@ function withIndexKeys(item: Item, keys: IndexKeys): Item {
  * completes, readers see the prior one. For the same reason the item keeps the prior's index keys
  * while the prior is open; once the run completes, saveRun re-indexes it by its own state.
  */
-function findingItem(state: StoredFinding, observedAt: number, writer: string, prior: FindingView | null): Item {
-  const keys = prior && isOpen(prior.state) ? indexKeysOf(prior.state) : indexKeysOf(state);
+function findingItem(finding: StoredFinding, observedAt: number, writer: string, prior: FindingView | null): Item {
+  const keys = prior && isOpen(prior.state) ? indexKeysOf(prior.state) : indexKeysOf(finding);
+  // Cut to fit the item limit, with a count of what was left out.
+  const state = { ...finding, details: fitDetails(finding.details) };
   return {
     ...state,
     PK: accountPk(state.accountId),
     SK: findingSk(state.checkId, state.resource),
     type: 'finding' satisfies ItemType,
     // One string, not a map: nothing queries into details, and a nested map costs marshalling and
-    // validation of every value on each write (most of a save's CPU at 10,000 users). Cut to fit
-    // the item limit, with a count of what was left out.
-    details: JSON.stringify(fitDetails(state.details)),
+    // validation of every value on each write (most of a save's CPU at 10,000 users).
+    details: JSON.stringify(state.details),
     observedAt,
     runSk: writer,
-    ...(prior ? { prior: JSON.stringify({ state: { ...prior.state, details: fitDetails(prior.state.details) }, observedAt: prior.observedAt } satisfies FindingView) } : {}),
+    ...(prior ? { prior: JSON.stringify(toPrior(state, prior)) } : {}),
     ...(keys ?? {}),
   };
 }

@@ -87,6 +87,9 @@ describe('the commit point', () => {
 
     expect(await store.loadState(ACCOUNT)).toEqual(new Map([[a2.id, a2]]));
     expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([a2.id]);
+    // The committed state it replaced rides in the item as what differs from it, not a copy.
+    const prior = JSON.parse(String(itemOf(await dumpTable(client, local.tableName), a2.id)!.prior)) as Record<string, unknown>;
+    expect(prior).toEqual({ observedAt: Date.parse(T0), changed: { lastSeen: T0, runId: 'r0' }, absent: [] });
     expect((await store.history(a0.id)).map((h) => h.runId)).toEqual(['r0']);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r2', 'r0']);
   });
