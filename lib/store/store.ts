@@ -713,7 +713,7 @@ interface StoredPrior {
   absent: string[];
 }
 
-/** `state` with its details as stored (cut to fit). */
+/** The committed state as its difference from `state`, whose details are already cut as stored. */
 function toPrior(state: StoredFinding, prior: FindingView): StoredPrior {
   const own = state as unknown as Record<string, unknown>;
   const old = { ...prior.state, details: fitDetails(prior.state.details) } as unknown as Record<string, unknown>;
