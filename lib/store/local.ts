@@ -133,6 +133,7 @@ async function probeDatabase(path: string): Promise<void> {
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;
     const detail = [(error as Error).message, cause instanceof Error ? cause.message : null].filter(Boolean).join(': ');
+    if (/permission denied/i.test(detail)) throw new LocalStoreError(`the local store in ${path} cannot be read (${detail})`, { cause: error });
     throw new LocalStoreError(`the local store in ${path} is damaged (${detail}); move it aside (or restore it from a backup) and run again to start a new one`, { cause: error });
   } finally {
     await db.close().catch(() => undefined);
@@ -142,7 +143,12 @@ async function probeDatabase(path: string): Promise<void> {
 /** A private copy of a folder this process cannot write, for reading only; removed on close. */
 async function readableCopy(path: string): Promise<string> {
   const copy = await mkdtemp(join(tmpdir(), 'account-auditor-readonly-'));
-  await cp(path, copy, { recursive: true, filter: (source) => !/[\\/](LOCK|account-auditor\.pid[^\\/]*)$/.test(source) });
+  try {
+    await cp(path, copy, { recursive: true, filter: (source) => !/[\\/](LOCK|account-auditor\.pid[^\\/]*)$/.test(source) });
+  } catch (error) {
+    await rm(copy, { recursive: true, force: true });
+    throw new LocalStoreError(`the local store in ${path} cannot be read (${(error as Error).message})`, { cause: error });
+  }
   return copy;
 }
 
