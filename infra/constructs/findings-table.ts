@@ -6,11 +6,12 @@ import { OPEN_INDEX, TTL_ATTRIBUTE } from '#lib/store/keys.ts';
 /**
  * Every DynamoDB call the store makes in production (lib/store/store.ts): Query on the table and
  * the open index, PutItem (the lease, run records), BatchWriteItem (findings, history), GetItem
- * (observed scopes, the lease's holder), DeleteItem (releasing the lease). CreateTable/DescribeTable serve only the
+ * (observed scopes, the lease's holder), BatchGetItem (which runs completed: their run records'
+ * keys), DeleteItem (releasing the lease). CreateTable/DescribeTable serve only the
  * local store's `ensureTable`; here the stack owns the table. test/infra/stack.test.ts fails when
  * the code starts calling an action that is not in this list.
  */
-export const TABLE_DATA_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+export const TABLE_DATA_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
 
 /**
  * The findings table as `tableDefinition()` (lib/store/store.ts) describes it, plus what only the

@@ -31,6 +31,19 @@ export interface PipelineResult {
     /** The SNS message ID when it was published. */
     messageId: string | null;
   };
+  /** Set only on the result carried by a failed save (unsavedRun): why the state was not saved. */
+  notSaved?: StoreError;
+}
+
+/** The result of each run whose save failed, by the error auditAndRecord threw for it. */
+const unsaved = new WeakMap<object, PipelineResult>();
+
+/**
+ * The evaluated, reconciled (and alerted) run behind an error auditAndRecord threw because its
+ * state could not be saved, so the caller still reports it; null for any other error.
+ */
+export function unsavedRun(error: unknown): PipelineResult | null {
+  return typeof error === 'object' && error !== null ? (unsaved.get(error) ?? null) : null;
 }
 
 /**
@@ -71,8 +84,10 @@ async function recordRun(
   lease: Lease | null,
   leaseError: StoreError | null,
 ): Promise<PipelineResult> {
-  const previous: Map<string, StoredFinding> = options.store ? await options.store.loadState(result.run.accountId) : new Map();
-  const observed = options.store ? await options.store.loadObserved(result.run.accountId) : new Map<string, number>();
+  // What the completed runs know: a run that stopped mid-save counts for nothing.
+  const known = options.store ? await options.store.loadKnown(result.run.accountId) : null;
+  const previous: Map<string, StoredFinding> = known?.state ?? new Map();
+  const observed = known?.observed ?? new Map<string, number>();
   const reconciled = reconcile(result, previous, options.settings.mutes, observed);
 
   // Publish before saving: if publishing fails, nothing is saved and a retry alerts again; saving
@@ -88,22 +103,28 @@ async function recordRun(
   }
 
   let saved: SaveResult | null = null;
+  const outcome = (): PipelineResult => ({ result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } });
   try {
     if (leaseError) throw leaseError;
     if (store && lease) saved = await saveRun(store, reconciled, lease);
   } catch (error) {
     // A run whose state is not saved must say so where people look: its findings will come back
     // as new next time, and a silent failure here would read as "nothing changed".
+    let failure = error;
     if (error instanceof StoreError && topic) {
       try {
         await publishAlert(topic.client, topic.topicArn, buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }));
       } catch (publishError) {
-        throw new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
+        failure = new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
       }
     }
-    throw error;
+    // The run was evaluated and alerted: its report is still the caller's to print (unsavedRun).
+    if (typeof failure === 'object' && failure !== null) {
+      unsaved.set(failure, { ...outcome(), ...(failure instanceof StoreError ? { notSaved: failure } : {}) });
+    }
+    throw failure;
   }
-  return { result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } };
+  return outcome();
 }
 
 function describeError(error: unknown): string {

@@ -49,10 +49,13 @@ export interface RunSummary {
   };
   /**
    * `missingPermissions`: the IAM actions denied to the sources this check reads (absent in run
-   * records written before it existed).
+   * records written before it existed). `reasonsOmitted`: reasons left out of a stored run record
+   * that had to fit DynamoDB's item size limit.
    */
-  checksInError: { checkId: CheckId; reasons: string[]; missingPermissions?: string[] }[];
+  checksInError: { checkId: CheckId; reasons: string[]; missingPermissions?: string[]; reasonsOmitted?: number }[];
   sources: SourceReport[];
+  /** Sources left out of a stored run record that had to fit DynamoDB's item size limit. */
+  sourcesOmitted?: number;
   /**
    * Every IAM action a source was denied (`iam:GetAccountAuthorizationDetails`), sorted: what to
    * allow the auditor's role. Other failures (throttling, a missing file) are not permissions and

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { auditAndRecord, type PipelineResult } from '#lib/audit/pipeline.ts';
+import { auditAndRecord, unsavedRun, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { CHECK_IDS } from '#lib/checks/ids.ts';
 import { ALL_CHECKS } from '#lib/checks/index.ts';
@@ -22,8 +22,9 @@ import {
   renderTable,
 } from '#lib/report/render.ts';
 import { parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
+import { LocalStoreError } from '#lib/store/local.ts';
 import { StoreError } from '#lib/store/store.ts';
-import { openStore, topicClient, type OpenedStore, type StateFlags } from './state.ts';
+import { openStore, topicClient, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
 
 /** The bundled demo account, in the offline export format, and the same account one night later. */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));
@@ -91,8 +92,8 @@ async function settingsFrom(flags: RunFlags): Promise<Settings> {
 }
 
 /** Opens the state store for the duration of `use`, and always closes it (the local one holds a lock). */
-async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (opened: OpenedStore | null) => Promise<T>): Promise<T> {
-  const opened = await openStore(flags, historyTtlDays);
+async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (opened: OpenedStore | null) => Promise<T>, options?: OpenOptions): Promise<T> {
+  const opened = await openStore(flags, historyTtlDays, options);
   try {
     return await use(opened);
   } finally {
@@ -132,7 +133,17 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     if (ignored.length > 0 && !flags.quiet) io.stderr(`note: ${ignored.join(', ')} only apply to live audits; ignored with ${flags.demo ? '--demo' : '--from'}\n`);
   }
   return withStore(flags, settings.historyTtlDays, async (opened) => {
-    const p = await audit(flags, dir, settings, opened, io);
+    let p: PipelineResult;
+    let saveError: unknown = null;
+    try {
+      p = await audit(flags, dir, settings, opened, io);
+    } catch (error) {
+      // A save that failed still leaves an evaluated, alerted run: report it, then fail (exit 2).
+      const evaluated = unsavedRun(error);
+      if (!evaluated) throw error;
+      p = evaluated;
+      saveError = error;
+    }
     let rendered: string;
     if (flags.format === 'json') rendered = renderJson(p);
     else if (flags.format === 'csv') rendered = renderCsv(p);
@@ -143,8 +154,9 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
     // Machine formats keep stdout clean; the alert goes to stderr for them.
     if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
+    if (saveError) throw saveError;
     return exitCodeFor(p.result, flags.failOn);
-  });
+  }, { mode: 'run', exitOnStoreFailure: io === processIo, ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
 }
 
 /**
@@ -190,7 +202,7 @@ async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) =
     const out = await read(opened!);
     io.stdout(flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
     return 0;
-  });
+  }, { mode: 'read', exitOnStoreFailure: io === processIo });
 }
 
 export interface Io {
@@ -331,7 +343,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // --help and --version are not failures.
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError) {
+    if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError || error instanceof LocalStoreError) {
       io.stderr(`account-auditor: ${error.message}\n`);
       return 2;
     }

@@ -6,7 +6,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import type { Settings } from '#lib/settings.ts';
@@ -73,9 +73,12 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
   const audit = async (event: unknown, context: Context): Promise<AuditSummary> => {
     const budget = timeBudget(context, deps.reserveMs);
     budget.signal.addEventListener('abort', () => logger.warn('time budget exhausted: collection stopped to save and alert before the timeout', { stoppedAfterMs: budget.stopsInMs }), { once: true });
+    let parsed: ReturnType<typeof parseEvent> | undefined;
+    const started = performance.now();
     try {
       config ??= loadConfig(env);
       const request = parseEvent(event, config);
+      parsed = request;
       logger.appendKeys({ trigger: request.trigger, dryRun: request.dryRun });
       logger.info('audit started', {
         checks: request.settings.checks.length > 0 ? request.settings.checks : 'all',
@@ -84,7 +87,6 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
         ...(request.event ? { scheduledEvent: request.event } : {}),
       });
 
-      const started = performance.now();
       const pipeline = await auditAndRecord({
         collect: () => collect(request.settings, (message) => logger.debug(message), budget.signal),
         settings: request.settings,
@@ -109,6 +111,9 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
       if (error instanceof PayloadError) logger.warn('payload rejected; nothing was read, written or published', { problems: error.problems });
       else if (error instanceof ConfigurationError) logger.error('the function is misconfigured', error);
       else logger.error('the audit failed', error as Error);
+      // The run was evaluated (and alerted) before its save failed: its report goes to the logs.
+      const evaluated = unsavedRun(error);
+      if (evaluated && parsed) logger.error('the audit ran but its state was not saved; the next run reports its findings as new again', { report: summarize(evaluated, parsed, Math.round(performance.now() - started)) });
       throw error;
     } finally {
       budget.dispose();

@@ -77,6 +77,22 @@ const scheduledEventSchema = z.object({
   time: z.string().optional(),
 });
 
+/** Every key EventBridge puts on a scheduled event; its `detail` is always empty. */
+const SCHEDULED_EVENT_KEYS = new Set(['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail']);
+
+/**
+ * Keys a scheduled-event-shaped payload carries that EventBridge never sends: on-demand fields
+ * (`dryRun`, `settings`, `checks`…) riding on it would otherwise be dropped silently and the run
+ * would go ahead with the deployed settings, saving and alerting.
+ */
+function foreignKeys(event: Record<string, unknown>): string[] {
+  const keys = Object.keys(event).filter((key) => !SCHEDULED_EVENT_KEYS.has(key));
+  const detail = event.detail;
+  if (detail !== undefined && (detail === null || typeof detail !== 'object' || Array.isArray(detail))) keys.push('detail');
+  else if (detail) keys.push(...Object.keys(detail).map((key) => `detail.${key}`));
+  return keys;
+}
+
 function isEventBridgeShaped(event: unknown): event is Record<string, unknown> {
   return typeof event === 'object' && event !== null && !Array.isArray(event) && ('detail-type' in event || 'source' in event);
 }
@@ -264,6 +280,15 @@ export function parseEvent(event: unknown, deployed: DeployedConfig): AuditReque
       throw new PayloadError([
         `(event): only the EventBridge scheduled event is accepted (source "aws.events", detail-type "Scheduled Event"), got source ${shown(event.source)}, detail-type ${shown(event['detail-type'])}`,
       ]);
+    }
+    const foreign = foreignKeys(event);
+    if (foreign.length > 0) {
+      throw new PayloadError(
+        foreign.map(
+          (key) =>
+            `${key}: not accepted in a scheduled event (EventBridge sends only ${[...SCHEDULED_EVENT_KEYS].join(', ')}, with an empty detail); send an on-demand payload { ${PAYLOAD_FIELDS.map((f) => `${f}?`).join(', ')} } on its own instead`,
+        ),
+      );
     }
     return { trigger: 'schedule', settings: deployed.settings, dryRun: false, notify: true, event: { id: scheduled.data.id, time: scheduled.data.time } };
   }

@@ -116,7 +116,8 @@ function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
  */
 export function renderJson(p: PipelineResult): string {
   const resolved = resolvedByAbsence(p).map((r) => ({ id: r.state.id, checkId: r.state.checkId, resource: r.state.resource, status: r.state.status, title: r.state.title, resolvedAt: r.state.resolvedAt }));
-  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved }, null, 2);
+  const notSaved = p.notSaved ? { stateNotSaved: { name: p.notSaved.name, message: p.notSaved.message } } : {};
+  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved }, null, 2);
 }
 
 const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change', 'resource', 'title', 'details'] as const;
@@ -141,6 +142,7 @@ export function renderChanges(p: PipelineResult, where: string | null): string {
     for (const r of list.slice(0, CHANGE_LINES_SHOWN)) out.push(line(change, r));
     if (list.length > CHANGE_LINES_SHOWN) out.push(`  … and ${list.length - CHANGE_LINES_SHOWN} more ${change}`);
   }
+  if (p.notSaved) out.push(`  state NOT saved (${p.notSaved.name}): the next run reports these findings as new again`);
   if (p.saved && p.saved.skippedStale.length > 0) {
     out.push(`  ${p.saved.skippedStale.length} finding(s) not saved: a newer run already stored them`);
   }

@@ -1,10 +1,40 @@
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, link, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_TABLE_NAME } from './keys.ts';
 import { ensureTable } from './store.ts';
+
+/**
+ * The local store cannot be used as asked: the folder holds no state (and was not to be created),
+ * its database is damaged or not account-auditor's, or it cannot be written for a run that saves.
+ * The message names the folder.
+ */
+export class LocalStoreError extends Error {
+  override name = 'LocalStoreError';
+}
+
+/** `findings`, `runs`, `history` on a folder that holds no state. */
+export class NoLocalStateError extends LocalStoreError {
+  override name = 'NoLocalStateError';
+}
+
+export interface LocalStoreOptions {
+  /**
+   * Create the folder and the table when missing (a run). Without it (the commands that only
+   * read), a folder without state is NoLocalStateError and nothing is created.
+   */
+  create?: boolean;
+  /**
+   * Only reads will follow: a folder this process cannot write is opened from a private copy
+   * instead of being refused.
+   */
+  readOnly?: boolean;
+}
 
 export interface LocalStore {
   /** Talks to the embedded server only; never to AWS. */
@@ -29,42 +59,136 @@ function alive(pid: number): boolean {
   }
 }
 
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
 /**
  * LevelDB allows one opener per folder, and dynalite turns the second opener's failure into an
  * uncaught exception on its first request; so two runs on one folder are refused here, readably.
- * A lock left by a process that died is taken over.
+ * A lock left by a process that died is taken over. The lock file appears with its content in
+ * place: it is written under a private name, then hard-linked to the lock name, which fails if the
+ * lock exists, so no other process ever reads it empty.
  */
 async function lockFolder(path: string): Promise<() => Promise<void>> {
   const file = join(path, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => unlink(file).catch(() => undefined);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+  const temp = join(path, `${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  await writeFile(temp, String(process.pid), { flag: 'wx' });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(temp, file);
+        return () => unlink(file).catch(() => undefined);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 1) throw error;
+      }
+      const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && alive(holder)) {
+        throw new LocalStoreError(
+          `the local store in ${path} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}; ` +
+            `wait for it to finish, or delete ${file} if no account-auditor is running`,
+        );
+      }
+      await unlink(file).catch(() => undefined);
     }
-    const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(holder) && alive(holder)) {
-      throw new Error(
-        `the local store in ${path} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}; ` +
-          `wait for it to finish, or delete ${file} if no account-auditor is running`,
-      );
-    }
-    await unlink(file).catch(() => undefined);
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
+}
+
+/** LevelDB's own files: their presence means the folder holds a database. */
+const LEVELDB_FILE = /^(CURRENT|MANIFEST-\d+|\d+\.(ldb|log|sst))$/;
+
+/** What the folder holds: nothing (or no such folder), or a LevelDB database (maybe damaged). */
+async function folderState(path: string): Promise<'missing' | 'empty' | 'database'> {
+  let names: string[];
+  try {
+    if (!(await stat(path)).isDirectory()) throw new LocalStoreError(`the state folder ${path} is not a folder`);
+    names = await readdir(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    if (error instanceof LocalStoreError) throw error;
+    throw new LocalStoreError(`cannot read the state folder ${path}: ${(error as Error).message}`);
+  }
+  return names.some((name) => LEVELDB_FILE.test(name)) ? 'database' : 'empty';
+}
+
+interface LevelLike {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  keys(options?: { fillCache?: boolean }): AsyncIterable<unknown>;
+}
+
+/**
+ * Opens the folder's database as dynalite will, and reads every key, before dynalite does: dynalite
+ * turns an open or read failure into an uncaught exception on some later request, so a damaged
+ * store is named here instead. A database without a CURRENT file is damaged, never a new one.
+ */
+async function probeDatabase(path: string): Promise<void> {
+  const { Level } = createRequire(createRequire(import.meta.url).resolve('dynalite'))('level') as { Level: new (location: string, options: object) => LevelLike };
+  const db = new Level(path, { createIfMissing: false, valueEncoding: 'json' });
+  try {
+    await db.open();
+    for await (const _key of db.keys({ fillCache: false })) {
+      // Reading every key visits every table file: a truncated or corrupt one fails here.
+    }
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const detail = [(error as Error).message, cause instanceof Error ? cause.message : null].filter(Boolean).join(': ');
+    if (/permission denied/i.test(detail)) throw new LocalStoreError(`the local store in ${path} cannot be read (${detail})`, { cause: error });
+    throw new LocalStoreError(`the local store in ${path} is damaged (${detail}); move it aside (or restore it from a backup) and run again to start a new one`, { cause: error });
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
+
+/** A private copy of a folder this process cannot write, for reading only; removed on close. */
+async function readableCopy(path: string): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'account-auditor-readonly-'));
+  try {
+    await cp(path, copy, { recursive: true, filter: (source) => !/[\\/](LOCK|account-auditor\.pid[^\\/]*)$/.test(source) });
+  } catch (error) {
+    await rm(copy, { recursive: true, force: true });
+    throw new LocalStoreError(`the local store in ${path} cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  return copy;
 }
 
 /**
  * The command line's state without a configured table: dynalite (DynamoDB's API on LevelDB) in this
  * process, so the same store code runs on a laptop as in Lambda. `dir` null keeps it in memory
- * (tests); otherwise the folder is created and its state survives close and reopen.
+ * (tests); otherwise its state survives close and reopen. A damaged database is LocalStoreError
+ * naming the folder, never read as an empty store.
  */
-export async function startLocalStore(dir: string | null): Promise<LocalStore> {
-  const path = dir === null ? undefined : resolve(dir);
-  if (path) await mkdir(path, { recursive: true });
-  const unlock = path ? await lockFolder(path) : async () => undefined;
+export async function startLocalStore(dir: string | null, options: LocalStoreOptions = {}): Promise<LocalStore> {
+  const create = options.create ?? true;
+  const asked = dir === null ? undefined : resolve(dir);
+  let path = asked;
+  let unlock = async (): Promise<void> => undefined;
+  let existing = false;
+  if (asked) {
+    const state = await folderState(asked);
+    if (state !== 'database' && !create) throw new NoLocalStateError(`there is no account-auditor state in ${asked}${state === 'missing' ? ' (no such folder)' : ''}: run \`account-auditor run --state-dir ${asked}\` first`);
+    if (state === 'missing') await mkdir(asked, { recursive: true });
+    try {
+      unlock = await lockFolder(asked);
+    } catch (error) {
+      if (!UNWRITABLE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      if (!options.readOnly) throw new LocalStoreError(`the state folder ${asked} cannot be written (${(error as NodeJS.ErrnoException).code}): a run must save its state there; use another --state-dir, or --no-store`);
+      const copy = await readableCopy(asked);
+      path = copy;
+      unlock = () => rm(copy, { recursive: true, force: true });
+    }
+    if (state === 'database') {
+      const opened = path ?? asked;
+      try {
+        await probeDatabase(opened);
+      } catch (error) {
+        await unlock();
+        // A copy is named by the folder it was copied from.
+        throw error instanceof LocalStoreError ? new LocalStoreError(error.message.replaceAll(opened, asked), { cause: error.cause }) : error;
+      }
+    }
+    existing = state === 'database';
+  }
   const server = dynalite({ ...(path ? { path } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   try {
     await new Promise<void>((done, fail) => {
@@ -100,10 +224,26 @@ export async function startLocalStore(dir: string | null): Promise<LocalStore> {
   };
 
   try {
+    // A database that exists but lacks the table is damaged (or someone else's): creating an
+    // empty table there would read as "no findings".
+    if (existing && !(await hasTable(client))) {
+      throw new LocalStoreError(`the local store in ${asked} is damaged: its database has no ${LOCAL_TABLE_NAME} table; move it aside and run again to start a new one`);
+    }
     await ensureTable(client, LOCAL_TABLE_NAME);
   } catch (error) {
     await close().catch(() => undefined);
-    throw new Error(`could not open the local store${path ? ` in ${path}` : ''}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    if (error instanceof LocalStoreError) throw error;
+    throw new LocalStoreError(`could not open the local store${asked ? ` in ${asked}` : ''}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   return { client, tableName: LOCAL_TABLE_NAME, endpoint, close };
+}
+
+async function hasTable(client: DynamoDBClient): Promise<boolean> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
+    return true;
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return false;
+    throw error;
+  }
 }

@@ -1,13 +1,14 @@
 import type { CreateTableCommandInput, DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Severity } from '#lib/checks/types.ts';
 import type { HistoryEntry, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 import type { Scope } from '#lib/reconcile/scope.ts';
 import { coveredScopes, scopeOf } from '#lib/reconcile/scope.ts';
 import type { ItemType } from './keys.ts';
+import { fitDetails, fitRunRecord } from './size.ts';
 import {
   accountPk,
   ACCOUNTS_PK,
@@ -100,6 +101,20 @@ export interface StoreOptions {
   exclusive?: boolean;
   /** Injected by tests for lease times. */
   now?: () => number;
+  /** Told after each step of saveRun (each batch, the commit): the command line's progress, and the kill test's hook. */
+  onProgress?: (progress: SaveProgress) => void;
+}
+
+/**
+ * Where a save is: `state` and `history` after each batch (items done of total), `observed` and
+ * `account` after their put, `committed` once the run record is written, `index` after each batch
+ * of index repairs that follow it.
+ */
+export interface SaveProgress {
+  runId: string;
+  step: 'state' | 'history' | 'observed' | 'account' | 'committed' | 'index';
+  done: number;
+  total: number;
 }
 
 export interface SaveResult {
@@ -120,6 +135,7 @@ export interface AccountEntry {
 }
 
 const BATCH_SIZE = 25;
+const BATCH_GET_SIZE = 100;
 const DEFAULT_LEASE_MS = 5 * 60_000;
 const DEFAULT_LEASE_WAIT_MS = 60_000;
 const BACKOFF_BASE_MS = 50;
@@ -206,6 +222,7 @@ export class FindingsStore {
   private readonly leaseWaitMs: number;
   private readonly exclusive: boolean;
   private readonly now: () => number;
+  private readonly onProgress: ((progress: SaveProgress) => void) | undefined;
 
   constructor(options: StoreOptions) {
     this.doc = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
@@ -219,20 +236,28 @@ export class FindingsStore {
     this.leaseWaitMs = options.leaseWaitMs ?? DEFAULT_LEASE_WAIT_MS;
     this.exclusive = options.exclusive ?? false;
     this.now = options.now ?? Date.now;
+    this.onProgress = options.onProgress;
   }
 
-  /** Every current-state item of the account, by finding id: what reconcile compares a run against. */
+  /**
+   * Every finding of the account as the completed runs left it, by finding id: what reconcile
+   * compares a run against. An item written by a run that never completed reads as the state it
+   * replaced (or as absent): see "Commit point" in docs/store.md.
+   */
   async loadState(accountId: string): Promise<Map<string, StoredFinding>> {
-    const items = await this.queryAll({
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': accountPk(accountId), ':prefix': FINDING_PREFIX },
-      // The state decides what is new or resolved: it must include the latest writes.
-      ConsistentRead: true,
-    });
-    return new Map(items.map((item) => {
-      const finding = toFinding(item);
-      return [finding.id, finding];
-    }));
+    return (await this.loadKnown(accountId)).state;
+  }
+
+  /** loadState and loadObserved together, with one commit check for both. */
+  async loadKnown(accountId: string): Promise<{ state: Map<string, StoredFinding>; observed: Map<Scope, number> }> {
+    const [items, observedItem] = await Promise.all([this.findingItems(accountId), this.observedItem(accountId)]);
+    const committed = await this.committedRuns(accountId, [...items, ...(observedItem ? [observedItem] : [])]);
+    const state = new Map<string, StoredFinding>();
+    for (const item of items) {
+      const view = committedView(item, committed);
+      if (view) state.set(view.state.id, view.state);
+    }
+    return { state, observed: committedScopes(observedItem, committed) };
   }
 
   /**
@@ -328,33 +353,40 @@ export class FindingsStore {
 
   private async writeRun(reconciled: ReconciledRun, observedAt: number, expiresAt: number): Promise<SaveResult> {
     const { run } = reconciled;
-    const [storedAt, observed] = await Promise.all([this.observedTimes(run.accountId), this.loadObserved(run.accountId)]);
+    const self = runSk(run.startedAt, run.runId);
+    const progress = (step: SaveProgress['step'], done: number, total: number) => this.onProgress?.({ runId: run.runId, step, done, total });
+    // The committed state, as if this run had written nothing yet: a second save of the same run
+    // (a retry, or the repair of a partial save) sees what the first one saw.
+    const [items, observedItem] = await Promise.all([this.findingItems(run.accountId), this.observedItem(run.accountId)]);
+    const committed = await this.committedRuns(run.accountId, [...items, ...(observedItem ? [observedItem] : [])]);
+    const views = new Map<string, FindingView | null>(items.map((item) => [String(item.SK), committedView(item, committed, self)]));
+    const committedObserved = committedScopes(observedItem, committed, self);
     const skippedStale: string[] = [];
     const states: { item: Item; label: string; finding: ReconciledFinding }[] = [];
     let compliantNotStored = 0;
     for (const r of reconciled.findings) {
-      const previousAt = storedAt.get(findingSk(r.state.checkId, r.state.resource));
+      const prior = views.get(findingSk(r.state.checkId, r.state.resource)) ?? null;
       // Stale: a newer run stored this finding, or covered its scope (and so saw it, or found
       // nothing to store): reconcile's rule, kept here for callers that did not hold the lease.
-      const newerAt = Math.max(previousAt ?? Number.NEGATIVE_INFINITY, observed.get(scopeOf(r.state)) ?? Number.NEGATIVE_INFINITY);
+      const newerAt = Math.max(prior?.observedAt ?? Number.NEGATIVE_INFINITY, committedObserved.get(scopeOf(r.state)) ?? Number.NEGATIVE_INFINITY);
       if (newerAt > observedAt) {
         skippedStale.push(r.state.id);
-      } else if (previousAt === undefined && r.state.status === 'PASS') {
+      } else if (prior === null && r.state.status === 'PASS') {
         compliantNotStored += 1;
       } else {
-        states.push({ item: findingItem(r.state, observedAt), label: `finding ${r.state.id}`, finding: r });
+        states.push({ item: findingItem(r.state, observedAt, self, prior), label: `finding ${r.state.id}`, finding: r });
       }
     }
 
     // State first, then history only for the states written: a history item never describes
     // a state the table does not hold.
-    const failedStates = await this.batchPut(states);
+    const failedStates = await this.batchPut(states, (done) => progress('state', done, states.length));
     const failedLabels = new Set(failedStates.map((f) => f.label));
     const histories = states
       .filter((s) => needsHistory(s.finding))
-      .map((s) => ({ item: this.historyItem(s.finding, run, expiresAt), label: `history ${s.finding.state.id} at ${run.collectedAt}`, of: s.label }));
+      .map((s) => ({ item: this.historyItem(s.finding, run, expiresAt, self), label: `history ${s.finding.state.id} at ${run.collectedAt}`, of: s.label }));
     const attempted = histories.filter((h) => !failedLabels.has(h.of));
-    const failed = [...failedStates, ...(await this.batchPut(attempted))].map((f) => `${f.label} (${f.reason})`);
+    const failed = [...failedStates, ...(await this.batchPut(attempted, (done) => progress('history', done, attempted.length)))].map((f) => `${f.label} (${f.reason})`);
     if (failed.length > 0) {
       throw new StoreError(
         `run ${run.runId} was not fully stored: ${failed.length} of ${states.length + attempted.length} items failed after retries ` +
@@ -365,27 +397,54 @@ export class FindingsStore {
     const written = states.length;
     const history = histories.length;
 
-    // Under the lease, read-merge-write is safe; max() keeps it idempotent and order-proof.
-    for (const scope of coveredScopes(run)) observed.set(scope, Math.max(observed.get(scope) ?? observedAt, observedAt));
+    // Under the lease, read-merge-write is safe; max() keeps it idempotent and order-proof. The
+    // committed scopes ride along, for readers while this run has not completed.
+    const scopes = new Map(committedObserved);
+    for (const scope of coveredScopes(run)) scopes.set(scope, Math.max(scopes.get(scope) ?? observedAt, observedAt));
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { PK: accountPk(run.accountId), SK: OBSERVED_SK, type: 'observed' satisfies ItemType, scopes: Object.fromEntries(observed) },
+        Item: {
+          PK: accountPk(run.accountId),
+          SK: OBSERVED_SK,
+          type: 'observed' satisfies ItemType,
+          scopes: Object.fromEntries(scopes),
+          runSk: self,
+          ...(observedItem ? { prior: JSON.stringify(Object.fromEntries(committedObserved)) } : {}),
+        },
       }),
     );
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: runItem(run) }));
+    progress('observed', 1, 1);
     await this.putAccount(run);
+    progress('account', 1, 1);
+    // The commit point. Renewing first proves the lease is still this run's, so a run whose lease
+    // ran out mid-save (and was taken over) does not complete over the run that took it.
+    await this.acquireLease(run.accountId, run.runId, { renew: true });
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: runItem(run) }));
+    progress('committed', 1, 1);
+
+    // Now committed, every item is indexed by its own state: a finding this run resolved leaves
+    // the open index (it stayed there, under its committed keys, until the commit), and index
+    // keys left by an earlier save that stopped here are put right. The state is already correct
+    // without this (readers resolve every item), so a failure here only costs reads later.
+    const rewritten = new Set(states.map((s) => String(s.item.SK)));
+    const reindex = [
+      ...states.map((s) => s.item),
+      ...items.filter((item) => !rewritten.has(String(item.SK)) && isCommittedItem(item, committed)),
+    ]
+      .filter((item) => !sameIndexKeys(item, indexKeysOf(toFinding(item))))
+      .map((item) => ({ item: withIndexKeys(item, indexKeysOf(toFinding(item))), label: `index of ${String(item.SK)}` }));
+    if (reindex.length > 0) await this.batchPut(reindex, (done) => progress('index', done, reindex.length));
     return { written, skippedStale, history, compliantNotStored };
   }
 
   /**
-   * Per scope, the latest observation time (epoch ms) of a stored run that covered it: what
+   * Per scope, the latest observation time (epoch ms) of a completed run that covered it: what
    * tells an older run that a resource it sees failing was already seen compliant later.
    */
   async loadObserved(accountId: string): Promise<Map<Scope, number>> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: accountPk(accountId), SK: OBSERVED_SK }, ConsistentRead: true }));
-    const scopes = (Item?.scopes ?? {}) as Record<string, unknown>;
-    return new Map(Object.entries(scopes).filter((e): e is [string, number] => typeof e[1] === 'number'));
+    const item = await this.observedItem(accountId);
+    return committedScopes(item, await this.committedRuns(accountId, item ? [item] : []));
   }
 
   /** Open findings of the account, most severe first, from the sparse GSI (muted ones included). */
@@ -401,7 +460,17 @@ export class FindingsStore {
       input.FilterExpression = 'checkId = :checkId';
       values[':checkId'] = filter.checkId;
     }
-    return (await this.queryAll(input)).map(toFinding);
+    const items = await this.queryAll(input);
+    const committed = await this.committedRuns(accountId, items);
+    // The index holds an item under its committed state's keys until its writer completes, so
+    // resolving each one gives exactly the findings the completed runs left open.
+    return items.flatMap((item) => {
+      const view = committedView(item, committed);
+      if (!view || !isOpen(view.state)) return [];
+      if (filter.severity && view.state.severity !== filter.severity) return [];
+      if (filter.checkId && view.state.checkId !== filter.checkId) return [];
+      return [view.state];
+    });
   }
 
   /** The latest runs of the account, newest first. */
@@ -418,13 +487,15 @@ export class FindingsStore {
     return items.map((item) => omit(item, KEY_ATTRIBUTES) as RunRecord);
   }
 
-  /** Every change of status of a finding still within its TTL, oldest first. */
+  /** Every change of status of a finding still within its TTL and written by a completed run, oldest first. */
   async history(findingId: string): Promise<HistoryEntry[]> {
     const items = await this.queryAll({
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
       ExpressionAttributeValues: { ':pk': historyPk(findingId), ':prefix': HISTORY_PREFIX },
     });
-    return items.map((item) => omit(item, [...KEY_ATTRIBUTES, TTL_ATTRIBUTE]) as HistoryEntry);
+    // A finding id starts with its account id (SPEC §4): the runs are in that account's partition.
+    const committed = await this.committedRuns(findingId.split('#')[0]!, items);
+    return items.filter((item) => isCommittedItem(item, committed)).map((item) => omit(item, [...KEY_ATTRIBUTES, TTL_ATTRIBUTE, 'runSk']) as HistoryEntry);
   }
 
   /** Accounts with at least one stored run, with their latest run. */
@@ -455,15 +526,40 @@ export class FindingsStore {
     return items;
   }
 
-  /** Every stored finding's `observedAt`, by sort key: what saveRun compares against under the lease. */
-  private async observedTimes(accountId: string): Promise<Map<string, number>> {
-    const items = await this.queryAll({
+  /** Every finding item of the account, as stored (one Query, consistent: it decides what is new). */
+  private findingItems(accountId: string): Promise<Item[]> {
+    return this.queryAll({
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
       ExpressionAttributeValues: { ':pk': accountPk(accountId), ':prefix': FINDING_PREFIX },
-      ProjectionExpression: 'SK, observedAt',
       ConsistentRead: true,
     });
-    return new Map(items.map((item) => [String(item.SK), Number(item.observedAt)]));
+  }
+
+  private async observedItem(accountId: string): Promise<Item | null> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: accountPk(accountId), SK: OBSERVED_SK }, ConsistentRead: true }));
+    return Item ?? null;
+  }
+
+  /**
+   * Which of the runs that wrote `items` completed: those whose run record exists (the commit
+   * point). One BatchGetItem of keys per 100 distinct runs; usually one run, or a few.
+   */
+  private async committedRuns(accountId: string, items: readonly Item[]): Promise<Set<string>> {
+    const wanted = [...new Set(items.flatMap((item) => (typeof item.runSk === 'string' ? [item.runSk] : [])))];
+    const found = new Set<string>();
+    for (let i = 0; i < wanted.length; i += BATCH_GET_SIZE) {
+      let keys: Item[] = wanted.slice(i, i + BATCH_GET_SIZE).map((sk) => ({ PK: accountPk(accountId), SK: sk }));
+      for (let attempt = 1; keys.length > 0; attempt++) {
+        if (attempt > this.maxBatchAttempts) throw new StoreError(`could not read which runs completed: ${keys.length} run records still unprocessed after ${this.maxBatchAttempts} attempts`);
+        if (attempt > 1) await this.sleep(this.backoff(attempt - 1));
+        const output = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'SK', ConsistentRead: true } } }),
+        );
+        for (const item of output.Responses?.[this.tableName] ?? []) found.add(String(item.SK));
+        keys = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
   }
 
   private async busy(accountId: string): Promise<StoreBusyError> {
@@ -472,7 +568,7 @@ export class FindingsStore {
     return new StoreBusyError(accountId, typeof Item?.leaseHolder === 'string' ? Item.leaseHolder : null, until);
   }
 
-  private historyItem(r: ReconciledFinding, run: RunRecord, expiresAt: number): Item {
+  private historyItem(r: ReconciledFinding, run: RunRecord, expiresAt: number, writer: string): Item {
     const entry: HistoryEntry = {
       findingId: r.state.id,
       at: run.collectedAt,
@@ -489,6 +585,7 @@ export class FindingsStore {
       SK: historySk(entry.at, entry.runId),
       type: 'history' satisfies ItemType,
       [TTL_ATTRIBUTE]: expiresAt,
+      runSk: writer,
     };
   }
 
@@ -509,14 +606,20 @@ export class FindingsStore {
   }
 
   /** BatchWriteItem in batches of 25, each retrying its UnprocessedItems; returns the items never written, with why. */
-  private async batchPut(entries: readonly { item: Item; label: string }[]): Promise<{ label: string; reason: string }[]> {
+  private async batchPut(entries: readonly { item: Item; label: string }[], onBatch?: (done: number) => void): Promise<{ label: string; reason: string }[]> {
     // One batch may not name the same key twice; the last entry for a key wins.
     const byKey = new Map<string, { item: Item; label: string }>();
     for (const entry of entries) byKey.set(`${String(entry.item.PK)}\u0000${String(entry.item.SK)}`, entry);
     const unique = [...byKey.values()];
     const batches: { item: Item; label: string }[][] = [];
     for (let i = 0; i < unique.length; i += BATCH_SIZE) batches.push(unique.slice(i, i + BATCH_SIZE));
-    const results = await settleAll(batches, this.concurrency, (batch) => this.writeBatch(batch));
+    let done = 0;
+    const results = await settleAll(batches, this.concurrency, async (batch) => {
+      const failed = await this.writeBatch(batch);
+      done += batch.length;
+      onBatch?.(done);
+      return failed;
+    });
     return results.flatMap((result, index) =>
       result.status === 'fulfilled' ? result.value : batches[index]!.map((e) => ({ label: e.label, reason: describeError(result.reason) })),
     );
@@ -564,20 +667,105 @@ export class FindingsStore {
   }
 }
 
+/** Attributes that say who wrote an item and what committed state it replaced: internal, stripped on read. */
+const COMMIT_ATTRIBUTES = ['observedAt', 'runSk', 'prior'] as const;
+
 function toFinding(item: Item): StoredFinding {
-  const finding = omit(item, [...KEY_ATTRIBUTES, 'observedAt']);
+  const finding = omit(item, [...KEY_ATTRIBUTES, ...COMMIT_ATTRIBUTES]);
   // Items written before details became a JSON string hold them as a map: both read back the same.
   if (typeof finding.details === 'string') finding.details = JSON.parse(finding.details) as unknown;
   return finding as StoredFinding;
 }
 
+/** A finding as a completed run stored it, with that run's observation time. */
+interface FindingView {
+  state: StoredFinding;
+  observedAt: number;
+}
+
 /**
- * The whole item is replaced, so a finding that is no longer open loses GSI1PK/GSI1SK and leaves
- * the sparse index. `observedAt` is the observation time of the run that wrote it (not lastSeen:
- * a finding resolved by absence keeps its old lastSeen, and comparing that would let an older,
- * overlapping run that still saw the finding reopen it).
+ * Whether the item's writer completed: its run record exists. Items written before commit points
+ * existed carry no `runSk` and count as completed, as they did then.
  */
-function findingItem(state: StoredFinding, observedAt: number): Item {
+function isCommittedItem(item: Item, committed: ReadonlySet<string>, exclude?: string): boolean {
+  if (typeof item.runSk !== 'string') return true;
+  return item.runSk !== exclude && committed.has(item.runSk);
+}
+
+/**
+ * The finding as the completed runs left it: the item itself when its writer completed, otherwise
+ * the state it replaced (`prior`), or nothing when it had none. `exclude` treats that run as not
+ * completed, so a run saved again sees the state from before its first save.
+ */
+function committedView(item: Item, committed: ReadonlySet<string>, exclude?: string): FindingView | null {
+  if (isCommittedItem(item, committed, exclude)) return { state: toFinding(item), observedAt: Number(item.observedAt) };
+  return typeof item.prior === 'string' ? fromPrior(toFinding(item), JSON.parse(item.prior) as StoredPrior) : null;
+}
+
+/**
+ * `prior` as stored: only the fields of the committed state that differ from the item's own
+ * (`changed`), and those it lacked (`absent`). A finding still open as before differs in lastSeen
+ * and runId alone, so the prior costs a few dozen bytes, not a second copy of the item.
+ */
+interface StoredPrior {
+  observedAt: number;
+  changed: Partial<StoredFinding>;
+  absent: string[];
+}
+
+/** The committed state as its difference from `state`, whose details are already cut as stored. */
+function toPrior(state: StoredFinding, prior: FindingView): StoredPrior {
+  const own = state as unknown as Record<string, unknown>;
+  const old = { ...prior.state, details: fitDetails(prior.state.details) } as unknown as Record<string, unknown>;
+  const changed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(old)) {
+    if (value !== undefined && JSON.stringify(value) !== JSON.stringify(own[key])) changed[key] = value;
+  }
+  const absent = Object.keys(own).filter((key) => own[key] !== undefined && old[key] === undefined);
+  return { observedAt: prior.observedAt, changed: changed as Partial<StoredFinding>, absent };
+}
+
+function fromPrior(own: StoredFinding, prior: StoredPrior): FindingView {
+  const state = { ...own, ...prior.changed } as unknown as Record<string, unknown>;
+  for (const key of prior.absent) delete state[key];
+  return { state: state as unknown as StoredFinding, observedAt: prior.observedAt };
+}
+
+/** The observed scopes as the completed runs left them (see committedView). */
+function committedScopes(item: Item | null, committed: ReadonlySet<string>, exclude?: string): Map<Scope, number> {
+  if (!item) return new Map();
+  const raw: unknown = isCommittedItem(item, committed, exclude) ? item.scopes : typeof item.prior === 'string' ? JSON.parse(item.prior) : {};
+  return new Map(Object.entries((raw ?? {}) as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+}
+
+type IndexKeys = { GSI1PK: string; GSI1SK: string } | null;
+
+/** Open findings are in the sparse index, most severe first; others are not. */
+function indexKeysOf(state: StoredFinding): IndexKeys {
+  return isOpen(state) ? { GSI1PK: openPk(state.accountId), GSI1SK: openSk(state.severity, state.checkId, state.resource) } : null;
+}
+
+function sameIndexKeys(item: Item, keys: IndexKeys): boolean {
+  return keys === null ? item.GSI1PK === undefined && item.GSI1SK === undefined : item.GSI1PK === keys.GSI1PK && item.GSI1SK === keys.GSI1SK;
+}
+
+function withIndexKeys(item: Item, keys: IndexKeys): Item {
+  const { GSI1PK: _pk, GSI1SK: _sk, ...rest } = item;
+  return keys ? { ...rest, ...keys } : rest;
+}
+
+/**
+ * The whole item is replaced. `observedAt` is the observation time of the run that wrote it (not
+ * lastSeen: a finding resolved by absence keeps its old lastSeen, and comparing that would let an
+ * older, overlapping run that still saw the finding reopen it). `runSk` names the writer's run
+ * record, and `prior` holds the committed state this item replaces, so that until the writer
+ * completes, readers see the prior one. For the same reason the item keeps the prior's index keys
+ * while the prior is open; once the run completes, saveRun re-indexes it by its own state.
+ */
+function findingItem(finding: StoredFinding, observedAt: number, writer: string, prior: FindingView | null): Item {
+  const keys = prior && isOpen(prior.state) ? indexKeysOf(prior.state) : indexKeysOf(finding);
+  // Cut to fit the item limit, with a count of what was left out.
+  const state = { ...finding, details: fitDetails(finding.details) };
   return {
     ...state,
     PK: accountPk(state.accountId),
@@ -587,12 +775,14 @@ function findingItem(state: StoredFinding, observedAt: number): Item {
     // validation of every value on each write (most of a save's CPU at 10,000 users).
     details: JSON.stringify(state.details),
     observedAt,
-    ...(isOpen(state) ? { GSI1PK: openPk(state.accountId), GSI1SK: openSk(state.severity, state.checkId, state.resource) } : {}),
+    runSk: writer,
+    ...(prior ? { prior: JSON.stringify(toPrior(state, prior)) } : {}),
+    ...(keys ?? {}),
   };
 }
 
 function runItem(run: RunRecord): Item {
-  return { ...run, PK: accountPk(run.accountId), SK: runSk(run.startedAt, run.runId), type: 'run' satisfies ItemType };
+  return { ...fitRunRecord(run), PK: accountPk(run.accountId), SK: runSk(run.startedAt, run.runId), type: 'run' satisfies ItemType };
 }
 
 /** The table as local mode creates it; the CDK stack mirrors it (plus TTL on expiresAt, PITR, encryption). */

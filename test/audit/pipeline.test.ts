@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
@@ -149,6 +149,32 @@ describe('a save that fails part way', () => {
     await expect(night(DEMO_DIR)).rejects.toThrow('throttled');
     expect(calls).toBe(SAVE_ATTEMPTS);
     expect(publishedSummaries().map((m) => m.kind)).toEqual(['findings', 'state-not-saved']);
+  });
+});
+
+describe('a save that stops before its run record (the commit point)', () => {
+  it('the failed run is still reported, and the next night reports as new what it found', async () => {
+    await night(DEMO_DIR);
+    // The night's findings and history are written, the run record never is.
+    local.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutItemCommand' && (args.input as { Item?: { type?: string } }).Item?.type === 'run') throw Object.assign(new Error('Task timed out'), { name: 'TimeoutError' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'noRunRecord' },
+    );
+    const error = await night(DEMO_NEXT_DIR, {}, fastStore()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    const report = unsavedRun(error)!;
+    expect(report.notSaved).toBe(error);
+    expect(report.reconciled.findings.filter((r) => r.change === 'new').map((r) => r.state.id)).toEqual([ZOE_ID]);
+    expect(report.alert.messageId).toBe('m');
+    expect(unsavedRun(new Error('other'))).toBeNull();
+
+    local.client.middlewareStack.remove('noRunRecord');
+    const again = await night(DEMO_NEXT_DIR);
+    expect(again.reconciled.findings.filter((r) => r.change === 'new').map((r) => r.state.id)).toEqual([ZOE_ID]);
+    expect(again.alert.wanted).toBe(true);
   });
 });
 

@@ -298,6 +298,14 @@ describe('a malformed payload is rejected with the field named, and nothing is r
     { name: 'a region not deployed', payload: { settings: { regions: ['eu-west-1'] } }, named: ['settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)'] },
     { name: 'a malformed region', payload: { settings: { regions: ['Moon'] } }, named: ['settings.regions.0: must be a region name'] },
     { name: 'another EventBridge event', payload: { source: 'aws.s3', 'detail-type': 'Object Created', detail: {} }, named: ['(event): only the EventBridge scheduled event is accepted'] },
+    { name: 'a scheduled event carrying dryRun', payload: { ...SCHEDULED_EVENT, dryRun: true }, named: ['dryRun: not accepted in a scheduled event'] },
+    {
+      name: 'a scheduled event carrying settings and checks, each named',
+      payload: { ...SCHEDULED_EVENT, settings: { maxKeyAgeDays: 365 }, checks: ['root-access-key'] },
+      named: ['settings: not accepted in a scheduled event', 'checks: not accepted in a scheduled event'],
+      problems: 2,
+    },
+    { name: 'a scheduled event whose detail carries a field', payload: { ...SCHEDULED_EVENT, detail: { notify: false } }, named: ['detail.notify: not accepted in a scheduled event'] },
     {
       name: 'several problems at once',
       payload: { checks: ['nope'], settings: { maxKeyAgeDays: 0 }, tableName: 'x' },

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,6 +60,22 @@ describe('startLocalStore', () => {
     await writeFile(join(dir, 'account-auditor.pid'), '4194305');
     const again = await startLocalStore(dir);
     await again.close();
+  });
+
+  it('the lock file appears with its content: of two starts at once, one holds the folder and the other names it', async () => {
+    const dir = join(root, 'state');
+    await (await startLocalStore(dir)).close();
+    for (let round = 0; round < 5; round++) {
+      const [first, second] = await Promise.allSettled([startLocalStore(dir), startLocalStore(dir)]);
+      const opened = [first, second].filter((r) => r.status === 'fulfilled');
+      const refused = [first, second].filter((r) => r.status === 'rejected');
+      expect(opened).toHaveLength(1);
+      expect(String(refused[0]?.reason)).toMatch(/in use by process \d+ \(this one\)/);
+      expect(await readFile(join(dir, 'account-auditor.pid'), 'utf8')).toBe(String(process.pid));
+      await opened[0]!.value.close();
+      // The private name the content was written under is gone.
+      expect((await readdir(dir)).filter((name) => name.startsWith('account-auditor.pid'))).toEqual([]);
+    }
   });
 
   it('in memory, each start is a fresh, empty store', async () => {
