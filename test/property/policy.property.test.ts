@@ -475,8 +475,8 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
         const respelled = evaluateUser({ ...shape, inline: [...shape.inline, respell(statements, how)] });
         expect(verdict(respelled)).toEqual(verdict(canonical));
       }),
-      // 150, not 400: each case evaluates two users over the whole action catalogue (~20 s budget).
-      { numRuns: 150 },
+      // 100, not 400: each case evaluates two users over the whole action catalogue (~20 s budget).
+      { numRuns: 100 },
     );
   });
 
