@@ -182,7 +182,8 @@ function readUser(user: IamUser, details: AuthorizationDetails): Reading {
   return { principal, unreadable, ...(boundary ? { boundary } : {}) };
 }
 
-function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: string): EffectiveAccess | null {
+/** What a group's readable policies alone give (an unreadable one could only take access away). */
+function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: string): EffectiveAccess {
   const probe: IamUser = {
     name: `group:${group.name}`,
     arn: group.arn,
@@ -195,7 +196,6 @@ function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: 
     permissionsBoundary: null,
   };
   const reach = policiesReachingUser(probe, details);
-  if (reach.unreadable.length > 0) return null;
   return new EffectiveAccess({ arn: group.arn, identity: reach.statements }, partition);
 }
 
@@ -504,16 +504,18 @@ function evaluateUser(user: IamUser, ctx: AccountContext): Finding {
  * users have full access (CreateAccessKey on them is a takeover) and which groups do.
  */
 export function evaluateUsers(inventory: Inventory, details: AuthorizationDetails, escalation?: AccountContext['escalationTargets']): Finding[] {
+  // A target is counted on what its readable policies give: an unreadable one could only take
+  // access away, and missing a takeover would be a false PASS for the user who can make it.
   const fullAccessUsers: IamUser[] = [];
   for (const user of details.users) {
     const reading = readUser(user, details);
-    if (reading.unreadable.length > 0) continue;
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
-    if (ea.isFull(CAPPED)) fullAccessUsers.push(user);
+    const full = ea.isFull(CAPPED) || (ea.hasBoundary && ea.isFull({ ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
+    if (full) fullAccessUsers.push(user);
   }
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
   for (const group of details.groups) {
-    const kind = groupAccess(group, details, inventory.partition)?.classes(CAPPED)[0]?.kind;
+    const kind = groupAccess(group, details, inventory.partition).classes(CAPPED)[0]?.kind;
     if (kind === 'full') fullAccessGroups.push({ group, access: 'full access' });
     else if (kind === 'all-except') fullAccessGroups.push({ group, access: 'all actions but a few' });
   }

@@ -366,12 +366,9 @@ describe('effective access: documents IAM would refuse are unreadable (ERROR, ne
 });
 
 describe('effective access: escalation through principals that are not fully known', () => {
-  // BUG: lib/checks/user-full-access.ts evaluateUsers leaves a user with an unreadable policy out of
-  // fullAccessUsers, so CreateAccessKey on that user counts as nothing and the caller is PASS, although
-  // the target's readable AdministratorAccess already makes it an administrator (only an unreadable
-  // Deny could take that away). SPEC 3.3: PASS means none of the FAIL classes holds, and unreadable
-  // input is never PASS: the caller should be FAIL high (or at least ERROR), never PASS.
-  it.fails('CreateAccessKey on an administrator whose other policy is unreadable is not PASS', () => {
+  // A target is judged on its readable policies: an unreadable one could only take access away
+  // (SPEC 3.3: unreadable input is never PASS, for the caller either).
+  it('CreateAccessKey on an administrator whose other policy is unreadable is not PASS', () => {
     const findings = evaluate({
       users: [
         inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreateAccessKey', Resource: userArn('boss') }),
@@ -382,18 +379,16 @@ describe('effective access: escalation through principals that are not fully kno
     expect(findings[0]!.status).not.toBe('PASS');
   });
 
-  // BUG: the same for groups: groupAccess returns null when any policy of the group is unreadable, so
-  // AddUserToGroup into a group with AdministratorAccess plus an unreadable inline policy is PASS.
-  it.fails('AddUserToGroup into an administrators group with an unreadable policy is not PASS', () => {
+  // The same for groups.
+  it('AddUserToGroup into an administrators group with an unreadable policy is not PASS', () => {
     const admins = group('admins', { ...admin, inlinePolicies: [{ name: 'Broken', document: { ok: false, error: 'bad' } }] });
     const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: admins.arn })], groups: [admins] });
     expect(f.status).not.toBe('PASS');
   });
 
-  // BUG: fullAccessUsers is decided in the capped view only (ea.isFull(CAPPED)), ignoring that the
-  // target can remove its own boundary: boss's own finding is FAIL critical "has full access", yet
-  // CreateAccessKey on boss is not a takeover of "another user who has full access" (SPEC 3.3), so eve is PASS.
-  it.fails('CreateAccessKey on an administrator whose boundary it can escape is a takeover (FAIL high)', () => {
+  // A target that can remove its own boundary has full access (its own finding is FAIL critical),
+  // so CreateAccessKey on it is a takeover of "another user who has full access" (SPEC 3.3).
+  it('CreateAccessKey on an administrator whose boundary it can escape is a takeover (FAIL high)', () => {
     const leaky = managed('Leaky', doc({ Effect: 'Allow', Action: ['s3:*', 'iam:DeleteUserPermissionsBoundary'], Resource: '*' }));
     const findings = evaluate({
       users: [

@@ -662,7 +662,11 @@ export function probesFor(ctx: UserContext): Probe[] {
     const templates = a.resourceTemplates.join(' ');
     if (templates.includes(':user/')) probes.push({ ...base, resource: ctx.userArn });
     if (templates.includes(':group/')) for (const arn of ctx.groupArns) probes.push({ ...base, resource: arn });
-    if (templates.includes(':policy/')) for (const arn of ctx.managedPolicyArns) probes.push({ ...base, resource: arn });
+    // "Every resource" is the audited account's (and account-less ARNs): AWS managed policies
+    // live in the account `aws`, where no IAM write of this account can reach.
+    if (templates.includes(':policy/')) {
+      for (const arn of ctx.managedPolicyArns) if (arn.split(':')[4] === ctx.account) probes.push({ ...base, resource: arn });
+    }
   }
   for (const resource of anchorResources(ctx)) {
     for (const a of anchorActions()) {
