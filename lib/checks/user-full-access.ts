@@ -77,6 +77,8 @@ export interface EscalationTarget {
   outcome: string;
   /** The call only helps when the user's own policies are not capped by a boundary. */
   needsUncapped: boolean;
+  /** What the call reaches holds only under conditions. */
+  conditional?: boolean;
 }
 
 const metadata: CheckMetadata = {
@@ -147,8 +149,8 @@ interface AccountContext {
   details: AuthorizationDetails;
   /** Users with unconditional full access under every layer. */
   fullAccessUsers: IamUser[];
-  /** Groups whose own policies alone give full access, or all actions but a few. */
-  fullAccessGroups: Array<{ group: IamGroup; access: 'full access' | 'all actions but a few' }>;
+  /** Groups whose own policies alone hold a full-access class (conditionally, or not). */
+  fullAccessGroups: Array<{ group: IamGroup; access: string; conditional: boolean }>;
   escalationTargets?: (user: IamUser) => EscalationTarget[];
 }
 
@@ -222,9 +224,9 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading)
     targets.push({ action: 'iam:CreatePolicyVersion', resource: arn, outcome: `rewrites the customer managed policy ${arn} that reaches it`, needsUncapped: true });
     targets.push({ action: 'iam:SetDefaultPolicyVersion', resource: arn, outcome: `switches the customer managed policy ${arn} that reaches it to another version`, needsUncapped: true });
   }
-  for (const { group, access } of ctx.fullAccessGroups) {
+  for (const { group, access, conditional } of ctx.fullAccessGroups) {
     if (user.groups.includes(group.name)) continue;
-    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has ${access}`, needsUncapped: true });
+    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has ${access}`, needsUncapped: true, conditional });
   }
   for (const other of ctx.fullAccessUsers) {
     if (other.arn === user.arn) continue;
@@ -330,12 +332,12 @@ function grantsUnder(
     if (target.needsUncapped && capped) continue;
     if (!ea.mayAllow(target.action)) continue;
     const decision = ea.decide(target.action, target.resource, view);
-    if (!isAllowedDecision(decision) || (fullAlready && decision === 'conditional')) continue;
+    if (!isAllowedDecision(decision) || (fullAlready && (decision === 'conditional' || target.conditional))) continue;
     routes.push({
       action: target.action,
       resource: target.resource,
       outcome: target.outcome,
-      conditional: decision === 'conditional',
+      conditional: decision === 'conditional' || target.conditional === true,
       paths: ea.allowsFor(target.action, target.resource).map(pathEntry),
     });
   }
@@ -514,10 +516,13 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
     if (full) fullAccessUsers.push(user);
   }
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
+  const ACCESS = { full: 'full access', 'all-except': 'all actions but a few', 'on-resources': 'all actions on some resources' } as const;
   for (const group of details.groups) {
-    const kind = groupAccess(group, details, inventory.partition).classes(CAPPED)[0]?.kind;
-    if (kind === 'full') fullAccessGroups.push({ group, access: 'full access' });
-    else if (kind === 'all-except') fullAccessGroups.push({ group, access: 'all actions but a few' });
+    const ea = groupAccess(group, details, inventory.partition);
+    const strict = ea.classes(CAPPED)[0]?.kind;
+    const loose = strict ? undefined : ea.classes(CAPPED_IF)[0]?.kind;
+    if (strict) fullAccessGroups.push({ group, access: ACCESS[strict], conditional: false });
+    else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }
   const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
   return details.users.map((user) => evaluateUser(user, ctx));
