@@ -202,9 +202,12 @@ function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: 
 }
 
 /** The one-step escalations SPEC 3.3 lists, as (action, resource) pairs to decide for the user. */
-function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading): EscalationTarget[] {
+function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading, ea: EffectiveAccess): EscalationTarget[] {
   const { details, inventory } = ctx;
   const targets: EscalationTarget[] = [];
+  // Only calls some Allow names can work; most users are allowed none of them.
+  const any = ['iam:PutUserPolicy', 'iam:AttachUserPolicy', 'iam:PutGroupPolicy', 'iam:AttachGroupPolicy', 'iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:AddUserToGroup', 'iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile'];
+  if (!ctx.escalationTargets && !any.some((a) => ea.mayAllow(a))) return targets;
   const self = (action: string, outcome: string) => targets.push({ action, resource: user.arn, outcome, needsUncapped: true });
   self('iam:PutUserPolicy', 'writes itself an inline policy that allows anything');
   self('iam:AttachUserPolicy', 'attaches any managed policy, AdministratorAccess included, to itself');
@@ -328,7 +331,7 @@ function grantsUnder(
   const capped = view.boundary && reading.boundary !== undefined && !boundaryLeavesFullAccess(ea);
   const fullAlready = grants.some((g) => g.class === 'full-access');
   const routes: EscalationRoute[] = [];
-  for (const target of escalationTargets(user, ctx, reading)) {
+  for (const target of escalationTargets(user, ctx, reading, ea)) {
     if (target.needsUncapped && capped) continue;
     if (!ea.mayAllow(target.action)) continue;
     const decision = ea.decide(target.action, target.resource, view);
