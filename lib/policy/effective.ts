@@ -342,6 +342,23 @@ export type AccessClass =
 
 const applicableCache = new Map<string, ActionSet>();
 
+let scopedServices: Set<string> | undefined;
+
+/** ARN services whose resources all live in an account, this one or AWS's own (IAM; not S3). */
+function accountScopedServices(cat: Catalogue): Set<string> {
+  if (!scopedServices) {
+    const verdict = new Map<string, boolean>();
+    for (const t of cat.templates) {
+      const parts = t.split(':');
+      const service = parts[2] ?? '';
+      if (/[*\u0001]/.test(service)) continue;
+      verdict.set(service, (verdict.get(service) ?? true) && (parts[4] === '${Account}' || parts[4] === 'aws'));
+    }
+    scopedServices = new Set([...verdict].filter(([, v]) => v).map(([k]) => k));
+  }
+  return scopedServices;
+}
+
 export class EffectiveAccess {
   readonly cat: Catalogue;
   private readonly identity: Compiled[];
@@ -602,18 +619,28 @@ export class EffectiveAccess {
    */
   private resourceCandidates(view: View): string[] {
     const out = new Set<string>();
+    // Within the audited account: for a service whose every resource lives in an account, an
+    // account segment that matches the audited one is read as it (another account's resources
+    // need that account's resource policies too).
+    const account = this.scope.split('|')[1] ?? '';
+    const add = (r: string) => {
+      const parts = r.split(':');
+      const scoped = parts.length >= 6 && accountScopedServices(this.cat).has(parts[2]!);
+      if (account && scoped && /[*?]/.test(parts[4]!) && wildcardMatch(parts[4]!, account)) parts[4] = account;
+      out.add(parts.join(':'));
+    };
     const wide = this.grants(this.identity, view).filter((s) => s.wide);
     for (const s of wide) {
-      for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) out.add(r);
+      for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       if (this.coversResource(s, STAR_RESOURCE)) out.add(STAR_RESOURCE);
     }
     // A boundary or guardrail may narrow a wide grant to its own resources.
     if (wide.length > 0) {
       for (const layer of this.layers(view)) {
-        for (const s of this.grants(layer, view)) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) out.add(r);
+        for (const s of this.grants(layer, view)) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       }
     }
-    if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) out.add(r);
+    if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) add(r);
     return [...out];
   }
 }
