@@ -565,8 +565,22 @@ export class EffectiveAccess {
       for (const s of this.grants(layer, view)) cap.or(reach(s));
       allowed.and(cap);
     }
-    // Only a Deny over the whole of an action's part is taken away: one over less leaves the rest allowed.
-    for (const d of this.denies(view)) allowed.andNot(reach(d));
+    // Only a Deny over the whole of an action's part is taken away: one over less leaves the rest
+    // allowed, unless other Denies of the action cover what a NotResource Deny leaves out.
+    const denies = this.denies(view);
+    for (const d of denies) allowed.andNot(reach(d));
+    const star = resource === STAR_RESOURCE;
+    for (const d of denies) {
+      if (!d.notResources || this.coversResource(d, resource)) continue;
+      const gaps = d.notResources.filter((n) => (star ? wildcardMatch(n, STAR_RESOURCE) : overlaps(n, resource)));
+      const filled = d.actions.clone();
+      for (const n of gaps) {
+        const cover = new ActionSet(this.cat.size);
+        for (const o of denies) if (o !== d && this.coversResource(o, star ? STAR_RESOURCE : n)) cover.or(o.actions);
+        filled.and(cover);
+      }
+      allowed.andNot(filled);
+    }
     return { allowed, applicable, contributors };
   }
 
