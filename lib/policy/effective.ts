@@ -572,11 +572,15 @@ export class EffectiveAccess {
     const star = resource === STAR_RESOURCE;
     for (const d of denies) {
       if (!d.notResources || this.coversResource(d, resource)) continue;
-      const gaps = d.notResources.filter((n) => (star ? wildcardMatch(n, STAR_RESOURCE) : overlaps(n, resource)));
+      if (star) continue; // the resource `*` is one string: a Deny either covers it or not.
+      const gaps = d.notResources.filter((n) => overlaps(n, resource));
+      // A gap that holds the whole pattern: this Deny takes nothing away here.
+      if (gaps.some((n) => includes(n, resource))) continue;
       const filled = d.actions.clone();
       for (const n of gaps) {
         const cover = new ActionSet(this.cat.size);
-        for (const o of denies) if (o !== d && this.coversResource(o, star ? STAR_RESOURCE : n)) cover.or(o.actions);
+        const gap = narrowTo(n, resource);
+        for (const o of denies) if (o !== d && coversPattern(o, gap)) cover.or(o.actions);
         filled.and(cover);
       }
       allowed.andNot(filled);
@@ -657,6 +661,27 @@ export class EffectiveAccess {
     if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) add(r);
     return [...out];
   }
+}
+
+/**
+ * A pattern no wider than `n` ∩ `r` where they differ only in the ARN's leading fields: a
+ * wildcard field of `n` (partition, service, region, account) that `r` fixes takes `r`'s value.
+ */
+function narrowTo(n: string, r: string): string {
+  const a = n.split(':');
+  const b = r.split(':');
+  if (a.length < 6 || b.length < 6 || a[0] !== 'arn' || b[0] !== 'arn') return n;
+  for (let i = 1; i <= 4; i++) {
+    if (/[*?]/.test(a[i]!) && !/[*?]/.test(b[i]!) && wildcardMatch(a[i]!, b[i]!)) a[i] = b[i]!;
+  }
+  return a.join(':');
+}
+
+/** Whether a statement covers every string of an ARN pattern (never the resource `*` sentinel). */
+function coversPattern(s: Compiled, pattern: string): boolean {
+  if (s.resources) return s.resources.some((p) => includes(p, pattern));
+  if (s.notResources) return !s.notResources.some((m) => overlaps(m, pattern));
+  return true;
 }
 
 export function labelOf(source: SourcedStatement): string {
