@@ -115,13 +115,15 @@ export function asffText(value: string, max: number, fallback: string): string {
 }
 
 /**
- * The finding ID when Security Hub can hold it (at most 512 characters); a longer one (a deep IAM
- * path) keeps its start and ends in its SHA-256, so it stays stable and unique.
+ * The finding ID when Security Hub can hold it (at most 512 characters, no control characters);
+ * any other (a deep IAM path) keeps a cleaned start and ends in the ID's SHA-256, so it stays
+ * stable and unique.
  */
 export function asffId(findingId: string): string {
-  if (findingId.length <= ASFF_LIMITS.id) return findingId;
+  const clean = asffText(findingId, Number.MAX_SAFE_INTEGER, 'finding');
+  if (clean === findingId && findingId.length <= ASFF_LIMITS.id) return findingId;
   const hash = createHash('sha256').update(findingId).digest('hex');
-  return `${findingId.slice(0, ASFF_LIMITS.id - hash.length - 8)}#sha256:${hash}`;
+  return `${asffText(clean, ASFF_LIMITS.id - hash.length - 8, 'finding')}#sha256:${hash}`;
 }
 
 /** The region of a regional ARN, or null for a global one (IAM). */
@@ -155,7 +157,7 @@ function relatedRequirements(check: Check | undefined): string[] {
 }
 
 function description(finding: Finding, check: Check | undefined): string {
-  const what = check ? `${check.title}: ${finding.title}.` : `${finding.title}.`;
+  const what = check ? `${finding.title}. Check ${check.id}: ${check.title}.` : `${finding.title}.`;
   const details = Object.keys(finding.details).length > 0 ? ` Details: ${JSON.stringify(finding.details)}` : '';
   const why = check ? ` ${check.rationale}` : '';
   return asffText(`${what}${details}${why}`, ASFF_LIMITS.description, finding.checkId);
@@ -228,7 +230,7 @@ export class AsffValidationError extends Error {
 }
 
 /** A type is namespace/category/classifier, namespace one of Security Hub's five, each part non-empty and free of '/'. */
-const TYPE_PATTERN = new RegExp(`^(?:${TYPE_NAMESPACES.map((n) => n.replace(/ /g, ' ')).join('|')})(?:/[^/]*\\S[^/]*){0,2}$`);
+const TYPE_PATTERN = new RegExp(`^(?:${TYPE_NAMESPACES.join('|')})(?:/[^/]*[^/\\s][^/]*){0,2}$`);
 /** Security Hub's timestamp forms: seconds, up to 9 fraction digits, Z or an offset of at most 18 hours. */
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-8])(?::?[0-5]\d)?)$/;
 const SEVERITY_LABELS = new Set<string>(Object.values(SEVERITY_LABEL));

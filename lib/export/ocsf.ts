@@ -103,7 +103,7 @@ export function toOcsf(item: ExportedFinding, context: OcsfContext): OcsfComplia
     finding_info: {
       uid: f.id,
       title: f.title,
-      desc: check ? `${check.title}: ${f.title}` : f.title,
+      desc: check ? `${f.title}. Check ${check.id}: ${check.title}. ${check.rationale}` : f.title,
       types: [f.checkId],
       first_seen_time: ms(f.firstSeen),
       last_seen_time: ms(f.lastSeen),
