@@ -75,7 +75,11 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
   let hubClient: SecurityHubClient | undefined;
   // Security Hub in the function's own region: the stack grants the default product there.
   const securityHubFor = (settings: Settings, region: string | null) => {
-    if (!settings.securityHub || !region) return null;
+    if (!settings.securityHub) return null;
+    if (!region) {
+      logger.error('securityHub is on but the function has no AWS_REGION: nothing is imported into Security Hub');
+      return null;
+    }
     hubClient ??= deps.securityHub?.(region, settings) ?? new SecurityHubClient({ region, ...awsRetryConfig(settings) });
     return { client: hubClient, region };
   };

@@ -164,6 +164,22 @@ function refusal(finding: unknown): AsffValidationError {
   throw new Error('the validator accepted it');
 }
 
+describe('workflow and record state', () => {
+  it('a new muted finding is SUPPRESSED; an open, regressed or stored one carries no Workflow; only a resolved one is ARCHIVED', () => {
+    const mute = { reason: 'break-glass', expires: null, check: 'user-full-access', resource: '*' };
+    expect(toAsff({ state: stored({ mute }), change: 'new' }, TARGET).Workflow).toEqual({ Status: 'SUPPRESSED' });
+    expect(toAsff({ state: stored({ mute }), change: 'new' }, TARGET).ProductFields['accountAuditor/mutedBecause']).toBe('break-glass');
+    for (const change of ['open', 'regressed', null] as const) {
+      const f = toAsff({ state: stored(), change }, TARGET);
+      expect(f.Workflow).toBeUndefined();
+      expect(f.RecordState).toBe('ACTIVE');
+    }
+    const resolved = toAsff({ state: stored({ status: 'PASS', resolvedAt: '2026-11-02T00:00:00.000Z' }), change: 'resolved' }, TARGET);
+    expect(resolved).toMatchObject({ RecordState: 'ARCHIVED', Compliance: { Status: 'PASSED' }, FirstObservedAt: '2026-11-01T00:00:00.000Z' });
+    expect(toAsff({ state: stored({ status: 'ERROR' }), change: 'open' }, TARGET).Compliance.Status).toBe('NOT_AVAILABLE');
+  });
+});
+
 describe('the ASFF validator refuses what Security Hub would, naming the finding and the field', () => {
   const good: AsffFinding = toValidAsff({ state: stored(), change: 'new' }, TARGET);
 
