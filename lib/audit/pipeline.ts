@@ -10,6 +10,7 @@ import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import type { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { buildSecurityHubFailedAlert } from '#lib/notify/security-hub-failed.ts';
 import { syncSecurityHub, type SecurityHubSyncResult } from '#lib/securityhub/sync.ts';
+import { productArn } from '#lib/export/asff.ts';
 
 export interface PipelineOptions extends RunAuditOptions {
   /** Where state lives between runs; without one, every open finding counts as new. */
@@ -170,7 +171,7 @@ async function importFindings(
     const { accountId, partition } = reconciled.run;
     sync = {
       region: hub.region,
-      productArn: `arn:${partition}:securityhub:${hub.region}:${accountId}:product/${accountId}/default`,
+      productArn: productArn({ partition, region: hub.region, accountId }),
       selected: 0,
       imported: 0,
       failed: [{ id: '(all)', code: error instanceof Error ? error.name : 'Error', message: describeError(error) }],

@@ -1,6 +1,6 @@
 import { BatchImportFindingsCommand, type AwsSecurityFinding, type SecurityHubClient } from '@aws-sdk/client-securityhub';
 import type { ReconciledRun } from '#lib/reconcile/types.ts';
-import { AsffValidationError, type AsffFinding, type AsffTarget, type ExportedFinding, toValidAsff } from '#lib/export/asff.ts';
+import { AsffValidationError, type AsffFinding, type AsffTarget, type ExportedFinding, productArn, toValidAsff } from '#lib/export/asff.ts';
 
 /** BatchImportFindings takes at most 100 findings a call. */
 export const BATCH_SIZE = 100;
@@ -74,7 +74,7 @@ export async function syncSecurityHub(reconciled: ReconciledRun, options: SyncOp
   const selected = selectForSecurityHub(reconciled, options.skip);
   const result: SecurityHubSyncResult = {
     region: target.region,
-    productArn: `arn:${target.partition}:securityhub:${target.region}:${target.accountId}:product/${target.accountId}/default`,
+    productArn: productArn(target),
     selected: selected.length,
     imported: 0,
     failed: [],
