@@ -7,7 +7,9 @@ import { parseSettings, SettingsError, type SettingsInput } from '#lib/settings.
  * - `alertEmail`: an address subscribed to the alert topic (none by default);
  * - `schedule`: the nightly EventBridge expression, default `cron(0 3 * * ? *)` (03:00 UTC);
  * - `settings`: the deployed settings (lib/settings.ts) as a JSON object or string, default `{}`;
- * - `regions`: regions to audit for ElastiCache and DAX, comma-separated; default the stack's own.
+ * - `regions`: regions to audit for ElastiCache and DAX, comma-separated; default the stack's own;
+ * - `securityHub`: `true` turns the securityHub setting on and grants securityhub:BatchImportFindings
+ *   on this account's default product in the stack's region, plus an alarm on findings not imported.
  *
  * Everything is validated at synth time: a typo fails `cdk synth`, not the first night's run.
  */
@@ -18,6 +20,8 @@ export interface AuditorConfig {
   settings: Omit<SettingsInput, 'regions'>;
   /** Explicit regions, or null for the stack's own region. */
   regions: string[] | null;
+  /** Import findings into Security Hub (the setting, its permission and its alarm). */
+  securityHub: boolean;
 }
 
 export const DEFAULT_SCHEDULE = 'cron(0 3 * * ? *)';
@@ -70,6 +74,13 @@ function regionsList(scope: IConstruct): string[] | null {
   return regions.length > 0 ? [...new Set(regions)] : null;
 }
 
+function flag(scope: IConstruct, key: string): boolean {
+  const value: unknown = scope.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '' || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new ConfigError(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 /** Reads and validates the deployment's context; throws ConfigError naming the offending key. */
 export function readConfig(scope: IConstruct): AuditorConfig {
   const alertEmail = text(scope, 'alertEmail');
@@ -80,7 +91,13 @@ export function readConfig(scope: IConstruct): AuditorConfig {
     throw new ConfigError(`context schedule must be an EventBridge expression such as ${DEFAULT_SCHEDULE} or rate(1 day), got ${JSON.stringify(schedule)}`);
   }
 
-  const { regions: settingsRegions, ...settings } = settingsInput(scope);
+  const { regions: settingsRegions, ...given } = settingsInput(scope);
+  const securityHub = flag(scope, 'securityHub');
+  // The setting and its permission come together: a setting without the grant would fail every night.
+  if (given.securityHub !== undefined && given.securityHub !== securityHub) {
+    throw new ConfigError(`context settings.securityHub is ${String(given.securityHub)} but context securityHub is ${String(securityHub)}: use -c securityHub=true alone, which turns the setting on and grants securityhub:BatchImportFindings`);
+  }
+  const settings = securityHub ? { ...given, securityHub } : given;
   // `regions` (context) wins over settings.regions; with neither, the stack's own region.
   const regions = regionsList(scope) ?? (settingsRegions && settingsRegions.length > 0 ? settingsRegions : null);
   try {
@@ -96,5 +113,5 @@ export function readConfig(scope: IConstruct): AuditorConfig {
       `context settings take ${bytes} bytes as JSON; Lambda allows 4 KB for all environment variables together, so keep them under ${MAX_SETTINGS_BYTES} (shorten the mute list or its reasons)`,
     );
   }
-  return { alertEmail, schedule, settings, regions };
+  return { alertEmail, schedule, settings, regions, securityHub };
 }

@@ -24,7 +24,7 @@ export class AccountAuditorStack extends Stack {
   readonly topic: AlertTopic;
   readonly audit: AuditFunction;
   readonly schedule: Rule;
-  readonly alarms: { errors: Alarm; deadLetters: Alarm; noSuccessfulRun: Alarm };
+  readonly alarms: { errors: Alarm; deadLetters: Alarm; noSuccessfulRun: Alarm; securityHubImport?: Alarm };
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, { description: 'account-auditor: nightly compliance audit of this AWS account', ...props });
@@ -36,6 +36,7 @@ export class AccountAuditorStack extends Stack {
       table: this.table,
       topic: this.topic,
       settingsJson: this.toJsonString({ ...this.config.settings, regions: this.config.regions ?? [Aws.REGION] }),
+      securityHub: this.config.securityHub,
     });
 
     this.schedule = new Rule(this, 'Nightly', {
@@ -101,8 +102,26 @@ export class AccountAuditorStack extends Stack {
       treatMissingData: TreatMissingData.BREACHING,
     });
 
-    for (const alarm of [errors, deadLetters, noSuccessfulRun]) alarm.addAlarmAction(notify);
-    return { errors, deadLetters, noSuccessfulRun };
+    // Findings a saved run could not import: the run itself is fine, its Security Hub copy is behind.
+    const securityHubImport = this.config.securityHub
+      ? new Alarm(this, 'SecurityHubImportAlarm', {
+          alarmDescription: 'account-auditor: findings of a saved run were not imported into Security Hub (see the run summary or the security-hub-failed alert)',
+          metric: new Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: METRIC.securityHubFailed,
+            dimensionsMap: { service: SERVICE_NAME },
+            period: Duration.hours(1),
+            statistic: Stats.SUM,
+          }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        })
+      : undefined;
+
+    for (const alarm of [errors, deadLetters, noSuccessfulRun, ...(securityHubImport ? [securityHubImport] : [])]) alarm.addAlarmAction(notify);
+    return { errors, deadLetters, noSuccessfulRun, ...(securityHubImport ? { securityHubImport } : {}) };
   }
 
   /**

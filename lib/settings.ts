@@ -59,6 +59,12 @@ export const settingsSchema = z
     historyTtlDays: z.number().int().min(1).max(3650).default(400),
     /** Findings to store and report as muted, never alerted. */
     mutes: z.array(muteSchema).max(1000).default([]),
+    /**
+     * After each saved run, import its FAIL/WARN/ERROR findings and the findings it resolved into
+     * Security Hub CSPM (BatchImportFindings on the account's default product, in the region the
+     * auditor runs in). Needs securityhub:BatchImportFindings (CDK context `securityHub=true`).
+     */
+    securityHub: z.boolean().default(false),
   })
   .strict()
   .refine((s) => s.warnKeyAgeDays === undefined || s.warnKeyAgeDays <= s.maxKeyAgeDays, {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -63,7 +63,12 @@ export interface AuditFunctionProps {
   topic: AlertTopic;
   /** AUDITOR_SETTINGS, already JSON (it may hold the stack's region as a token). */
   settingsJson: string;
+  /** Grant securityhub:BatchImportFindings on this account's default product in the stack's region. */
+  securityHub?: boolean;
 }
+
+/** The one product the import writes to: the account's own default product, in the stack's region. */
+export const SECURITY_HUB_PRODUCT_ARN = `arn:${Aws.PARTITION}:securityhub:${Aws.REGION}:${Aws.ACCOUNT_ID}:product/${Aws.ACCOUNT_ID}/default`;
 
 /**
  * The nightly audit function, its role, its logs and where its failed invocations go. The role's
@@ -139,7 +144,7 @@ export class AuditFunction extends Construct {
     });
   }
 
-  private policy({ table, topic }: AuditFunctionProps): PolicyDocument {
+  private policy({ table, topic, securityHub }: AuditFunctionProps): PolicyDocument {
     const { region } = Stack.of(this);
     return new PolicyDocument({
       statements: [
@@ -167,6 +172,15 @@ export class AuditFunction extends Construct {
           // Only through SNS, for this region: the key serves the topic, not arbitrary decrypts.
           conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
         }),
+        ...(securityHub
+          ? [
+              new PolicyStatement({
+                sid: 'SecurityHubImport',
+                actions: ['securityhub:BatchImportFindings'],
+                resources: [SECURITY_HUB_PRODUCT_ARN],
+              }),
+            ]
+          : []),
         new PolicyStatement({
           sid: 'FailedInvocations',
           actions: ['sqs:SendMessage'],

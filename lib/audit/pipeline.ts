@@ -7,6 +7,10 @@ import { StoreBusyError, StoreError, type FindingsStore, type Lease, type SaveRe
 import type { Alert } from '#lib/notify/alert.ts';
 import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
 import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
+import type { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { buildSecurityHubFailedAlert } from '#lib/notify/security-hub-failed.ts';
+import { syncSecurityHub, type SecurityHubSyncResult } from '#lib/securityhub/sync.ts';
+import { productArn } from '#lib/export/asff.ts';
 
 export interface PipelineOptions extends RunAuditOptions {
   /** Where state lives between runs; without one, every open finding counts as new. */
@@ -17,6 +21,19 @@ export interface PipelineOptions extends RunAuditOptions {
   tableName?: string;
   /** Evaluate and reconcile, but write nothing and publish nothing. */
   dryRun?: boolean;
+  /**
+   * Where to import the findings after the run is saved (Security Hub, in `region`); null or absent:
+   * no import. Nothing is imported for a dry run or a run whose save failed.
+   */
+  securityHub?: { client: SecurityHubClient; region: string; sleep?: (ms: number) => Promise<void> } | null;
+}
+
+/** The Security Hub import of a saved run, and the alert that reported what it left out. */
+export interface SecurityHubOutcome extends SecurityHubSyncResult {
+  /** The SNS message ID of the alert naming the findings not imported; null when none was published. */
+  alertMessageId: string | null;
+  /** Why that alert could not be published. */
+  alertError?: string;
 }
 
 export interface PipelineResult {
@@ -33,6 +50,8 @@ export interface PipelineResult {
   };
   /** Set only on the result carried by a failed save (unsavedRun): why the state was not saved. */
   notSaved?: StoreError;
+  /** The Security Hub import; null when none was asked for or the run was not saved. */
+  securityHub?: SecurityHubOutcome | null;
 }
 
 /** The result of each run whose save failed, by the error auditAndRecord threw for it. */
@@ -124,7 +143,53 @@ async function recordRun(
     }
     throw failure;
   }
-  return outcome();
+  const securityHub = saved && options.securityHub && !options.dryRun ? await importFindings(options, reconciled, saved, topic) : null;
+  return { ...outcome(), securityHub };
+}
+
+/**
+ * Runs after the state is saved and the alert published, so a Security Hub failure never loses
+ * the run: what was not imported is returned (for the summary and the metric) and alerted.
+ */
+async function importFindings(
+  options: PipelineOptions,
+  reconciled: ReconciledRun,
+  saved: SaveResult,
+  topic: { client: SNSClient; topicArn: string } | null,
+): Promise<SecurityHubOutcome> {
+  const hub = options.securityHub!;
+  const now = (options.now ?? (() => new Date()))().toISOString();
+  let sync: SecurityHubSyncResult;
+  try {
+    sync = await syncSecurityHub(reconciled, {
+      client: hub.client,
+      target: { partition: reconciled.run.partition, region: hub.region, now },
+      skip: new Set(saved.skippedStale),
+      ...(hub.sleep ? { sleep: hub.sleep } : {}),
+    });
+  } catch (error) {
+    const { accountId, partition } = reconciled.run;
+    sync = {
+      region: hub.region,
+      productArn: productArn({ partition, region: hub.region, accountId }),
+      selected: 0,
+      imported: 0,
+      failed: [{ id: '(all)', code: error instanceof Error ? error.name : 'Error', message: describeError(error) }],
+      archived: 0,
+      workflowNew: 0,
+      calls: 0,
+      retried: 0,
+    };
+  }
+  const outcome: SecurityHubOutcome = { ...sync, alertMessageId: null };
+  if (sync.failed.length > 0 && topic) {
+    try {
+      outcome.alertMessageId = (await publishAlert(topic.client, topic.topicArn, buildSecurityHubFailedAlert(reconciled, sync))).messageId;
+    } catch (error) {
+      outcome.alertError = describeError(error);
+    }
+  }
+  return outcome;
 }
 
 function describeError(error: unknown): string {

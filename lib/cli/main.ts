@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { auditAndRecord, unsavedRun, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { CHECK_IDS } from '#lib/checks/ids.ts';
@@ -21,7 +22,9 @@ import {
   renderRuns,
   renderTable,
 } from '#lib/report/render.ts';
-import { parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
+import { awsRetryConfig, parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
+import { AsffValidationError } from '#lib/export/asff.ts';
+import { renderAsff, renderOcsf, runExportItems, storedExportItems } from '#lib/export/render.ts';
 import { LocalStoreError } from '#lib/store/local.ts';
 import { StoreError } from '#lib/store/store.ts';
 import { openStore, topicClient, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
@@ -57,7 +60,8 @@ interface RunFlags extends StateFlags {
   demo?: boolean;
   topic?: string;
   showAlert?: boolean;
-  format: 'table' | 'json' | 'csv';
+  format: 'table' | 'json' | 'csv' | 'asff' | 'ocsf';
+  securityHub?: boolean;
   failOn: Severity | 'none';
   all?: boolean;
   quiet?: boolean;
@@ -101,7 +105,24 @@ async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (ope
   }
 }
 
-async function audit(flags: RunFlags, dir: string | undefined, settings: Settings, opened: OpenedStore | null, io: Io): Promise<PipelineResult> {
+/** The region the SDK's default chain (or the profile) names, as Security Hub clients resolve it; null when none is configured. */
+async function defaultRegion(profile: string | undefined): Promise<string | null> {
+  const client = new SecurityHubClient({ ...(profile ? { profile } : {}) });
+  try {
+    return (await client.config.region()) || null;
+  } catch {
+    return null;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Security Hub's region for the import and for ASFF's ProductArn: the SDK's default region, else the first audited one. */
+async function hubRegion(flags: { profile?: string }, fallback: readonly string[]): Promise<string | null> {
+  return (await defaultRegion(flags.profile)) ?? fallback[0] ?? null;
+}
+
+async function audit(flags: RunFlags, dir: string | undefined, settings: Settings, opened: OpenedStore | null, io: Io, securityHub: SecurityHubClient | null = null, region: string | null = null): Promise<PipelineResult> {
   const progress = (message: string) => {
     if (!flags.quiet) io.stderr(`… ${message}\n`);
   };
@@ -114,6 +135,7 @@ async function audit(flags: RunFlags, dir: string | undefined, settings: Setting
     store: opened?.store ?? null,
     ...(opened ? { tableName: opened.tableName } : {}),
     topic: flags.topic ? { client: topicClient(flags.topic, flags.profile), topicArn: flags.topic } : null,
+    securityHub: securityHub && region ? { client: securityHub, region } : null,
     collect: dir
       ? () =>
           loadOffline(dir, {
@@ -132,11 +154,23 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     const ignored = [flags.profile && !flags.table && !flags.topic && '--profile', flags.keyIdLookups !== undefined && '--key-id-lookups', flags.reportWait !== undefined && '--report-wait'].filter(Boolean);
     if (ignored.length > 0 && !flags.quiet) io.stderr(`note: ${ignored.join(', ')} only apply to live audits; ignored with ${flags.demo ? '--demo' : '--from'}\n`);
   }
+  const importing = flags.securityHub === true || settings.securityHub;
+  if (importing && flags.demo) throw new UsageError('--security-hub imports your own account\'s findings: not the demo account\'s');
+  if (importing && flags.store === false) {
+    throw new UsageError('--security-hub needs the state (drop --no-store): FirstObservedAt is the stored firstSeen, and only the state says what a run resolved');
+  }
+  let hub: SecurityHubClient | null = null;
+  let region: string | null = null;
+  if (importing) {
+    region = await defaultRegion(flags.profile);
+    if (!region) throw new UsageError('--security-hub needs a region for Security Hub: set AWS_REGION (or the profile\'s region)');
+    hub = new SecurityHubClient({ region, ...(flags.profile ? { profile: flags.profile } : {}), ...awsRetryConfig(settings) });
+  }
   return withStore(flags, settings.historyTtlDays, async (opened) => {
     let p: PipelineResult;
     let saveError: unknown = null;
     try {
-      p = await audit(flags, dir, settings, opened, io);
+      p = await audit(flags, dir, settings, opened, io, hub, region);
     } catch (error) {
       // A save that failed still leaves an evaluated, alerted run: report it, then fail (exit 2).
       const evaluated = unsavedRun(error);
@@ -145,7 +179,13 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
       saveError = error;
     }
     let rendered: string;
-    if (flags.format === 'json') rendered = renderJson(p);
+    if (flags.format === 'asff') {
+      const asffRegion = region ?? (await hubRegion(flags, p.result.run.regions));
+      if (!asffRegion) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
+      rendered = renderAsff(runExportItems(p), { partition: p.result.run.partition, region: asffRegion, now: new Date() });
+    } else if (flags.format === 'ocsf') {
+      rendered = renderOcsf(runExportItems(p), { partition: p.result.run.partition, region: region ?? (await hubRegion(flags, p.result.run.regions)), now: new Date() });
+    } else if (flags.format === 'json') rendered = renderJson(p);
     else if (flags.format === 'csv') rendered = renderCsv(p);
     else {
       rendered = [renderTable(p.result, { all: flags.all ?? false, ...(io.columns ? { width: io.columns } : {}) }), renderChanges(p, opened?.where ?? null)].join('\n');
@@ -155,6 +195,18 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     // Machine formats keep stdout clean; the alert goes to stderr for them.
     if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
     if (saveError) throw saveError;
+    hub?.destroy();
+    if (p.securityHub) {
+      const s = p.securityHub;
+      const line = `Security Hub (${s.productArn}): ${s.imported} of ${s.selected} imported (${s.archived} archived, ${s.workflowNew} new)`;
+      if (s.failed.length === 0) {
+        if (!flags.quiet) io.stderr(`${line}\n`);
+      } else {
+        io.stderr(`${line}; ${s.failed.length} NOT imported:\n${s.failed.slice(0, 20).map((f) => `  - ${f.id}: ${f.code}: ${f.message}`).join('\n')}\n`);
+        // The run is saved and alerted; the import asked for did not complete.
+        return 2;
+      }
+    }
     return exitCodeFor(p.result, flags.failOn);
   }, { mode: 'run', exitOnStoreFailure: io === processIo, ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
 }
@@ -184,7 +236,7 @@ async function demo(flags: { all?: boolean }, io: Io): Promise<number> {
 
 interface ReadFlags extends StateFlags {
   account?: string;
-  format: 'table' | 'json';
+  format: 'table' | 'json' | 'asff' | 'ocsf';
 }
 
 /** The account to read: the one given, or the only one the store knows. */
@@ -196,11 +248,11 @@ async function accountOf(opened: OpenedStore, flags: ReadFlags): Promise<string>
   throw new UsageError(`${opened.where} holds several accounts (${accounts.map((a) => a.accountId).join(', ')}): pass --account`);
 }
 
-async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: string }>): Promise<number> {
+async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: string; text?: string }>): Promise<number> {
   if (flags.store === false) throw new UsageError('--no-store leaves nothing to read');
   return withStore(flags, parseSettings({}).historyTtlDays, async (opened) => {
     const out = await read(opened!);
-    io.stdout(flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
+    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
     return 0;
   }, { mode: 'read', exitOnStoreFailure: io === processIo });
 }
@@ -249,7 +301,8 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
     .option('--no-store', 'keep no state: nothing is compared with earlier runs')
     .option('--topic <arn>', 'publish the alert to this SNS topic when there is something to say')
     .option('--show-alert', 'print the alert (published or not) after the report')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .option('--security-hub', 'after the run is saved, import its FAIL/WARN/ERROR findings and those it resolved into Security Hub (your credentials, the SDK default region)')
+    .addOption(new Option('--format <format>', 'output format (asff: AWS Security Finding Format; ocsf: OCSF 1.1.0 Compliance Finding)').choices(['table', 'json', 'csv', 'asff', 'ocsf']).default('table'))
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 on a FAIL at or above this severity (none: never; ERROR still exits 2)')
         .choices([...SEVERITIES, 'none'])
@@ -263,7 +316,7 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
     .addOption(new Option('--severity <severity>', 'only this severity').choices([...SEVERITIES]))
     .addOption(new Option('--check <id>', 'only this check').choices([...CHECK_IDS]))
     .option('--account <id>', 'the account (default: the only one in the state)')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (asff, ocsf: the stored open findings as Security Hub or OCSF findings)').choices(['table', 'json', 'asff', 'ocsf']).default('table'))
     .action((flags: ReadFlags & { severity?: Severity; check?: string }) =>
       done(
         readState(flags, io, async (opened) => {
@@ -271,6 +324,13 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
             ...(flags.severity ? { severity: flags.severity } : {}),
             ...(flags.check ? { checkId: flags.check } : {}),
           });
+          if (flags.format === 'asff' || flags.format === 'ocsf') {
+            const partition = found[0]?.resource.split(':')[1] || 'aws';
+            const region = await hubRegion(flags, []);
+            if (flags.format === 'ocsf') return { json: null, table: '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
+            if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION (or the profile\'s region)');
+            return { json: null, table: '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
+          }
           return { json: found, table: renderOpenFindings(found, io.columns) };
         }),
       ),
@@ -342,6 +402,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (error instanceof CommanderError) {
       // --help and --version are not failures.
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof AsffValidationError) {
+      io.stderr(`account-auditor: refusing to write ASFF that Security Hub would reject: ${error.message}\n`);
+      return 2;
     }
     if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError || error instanceof LocalStoreError) {
       io.stderr(`account-auditor: ${error.message}\n`);

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -9,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
-import type { Settings } from '#lib/settings.ts';
+import { awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { ConfigurationError, type DeployedConfig, loadConfig } from './config.ts';
 import { parseEvent, PayloadError } from './event.ts';
@@ -23,6 +24,8 @@ export interface AuditHandlerDeps {
   sns: SNSClient;
   logger: Logger;
   metrics: Metrics;
+  /** The Security Hub client for a run with the securityHub setting on, in the function's region; made on demand by default. */
+  securityHub?: (region: string, settings: Settings) => SecurityHubClient;
   /** Where the deployment's configuration is read from; process.env in Lambda. */
   env?: Record<string, string | undefined>;
   /**
@@ -69,6 +72,17 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
   const env = deps.env ?? process.env;
   const collect = deps.collect ?? collectFromAws;
   let config: DeployedConfig | undefined;
+  let hubClient: SecurityHubClient | undefined;
+  // Security Hub in the function's own region: the stack grants the default product there.
+  const securityHubFor = (settings: Settings, region: string | null) => {
+    if (!settings.securityHub) return null;
+    if (!region) {
+      logger.error('securityHub is on but the function has no AWS_REGION: nothing is imported into Security Hub');
+      return null;
+    }
+    hubClient ??= deps.securityHub?.(region, settings) ?? new SecurityHubClient({ region, ...awsRetryConfig(settings) });
+    return { client: hubClient, region };
+  };
 
   const audit = async (event: unknown, context: Context): Promise<AuditSummary> => {
     const budget = timeBudget(context, deps.reserveMs);
@@ -97,14 +111,16 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
         topic: request.notify ? { client: deps.sns, topicArn: config.topicArn } : null,
         tableName: config.tableName,
         dryRun: request.dryRun,
+        securityHub: securityHubFor(request.settings, config.defaultRegion),
       });
       const durationMs = Math.round(performance.now() - started);
 
       logger.appendKeys({ runId: pipeline.reconciled.run.runId });
       recordRunMetrics(metrics, pipeline, durationMs);
       const summary = summarize(pipeline, request, durationMs);
-      const { counts, checksInError, complete, saved, alert } = summary;
-      logger.info('audit finished', { complete, counts, checksInError: checksInError.map((c) => c.checkId), saved, alert });
+      const { counts, checksInError, complete, saved, alert, securityHub } = summary;
+      logger.info('audit finished', { complete, counts, checksInError: checksInError.map((c) => c.checkId), saved, alert, securityHub });
+      if (securityHub && securityHub.failedCount > 0) logger.error('findings were not imported into Security Hub; the run is saved and alerted', { securityHub });
       if (!complete) logger.warn('the audit is incomplete: some checks could not read their data', { checksInError, sourcesNotRead: summary.sourcesNotRead });
       return summary;
     } catch (error) {

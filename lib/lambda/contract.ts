@@ -22,6 +22,10 @@ export const METRIC = {
   resolvedFindings: 'ResolvedFindings',
   openFindings: 'OpenFindings',
   durationMs: 'AuditDuration',
+  /** Findings of a saved run imported into Security Hub (only with the securityHub setting on). */
+  securityHubImported: 'SecurityHubImportedFindings',
+  /** Findings of a saved run Security Hub did not take; the Security Hub alarm watches it. */
+  securityHubFailed: 'SecurityHubFailedFindings',
 } as const;
 
 /** The handler's source file, relative to the project root, and its exported function. */

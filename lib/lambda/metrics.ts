@@ -37,4 +37,8 @@ export function recordRunMetrics(metrics: Metrics, pipeline: PipelineResult, dur
   metrics.addMetric(SOURCES_NOT_READ_METRIC, MetricUnit.Count, run.sources.filter((s) => s.state === 'unread').length);
   for (const status of STATUSES) metrics.addMetric(FINDINGS_METRIC[status], MetricUnit.Count, run.counts.byStatus[status]);
   for (const severity of SEVERITIES) metrics.addMetric(FAIL_SEVERITY_METRIC[severity], MetricUnit.Count, run.counts.failBySeverity[severity]);
+  if (pipeline.securityHub) {
+    metrics.addMetric(METRIC.securityHubImported, MetricUnit.Count, pipeline.securityHub.imported);
+    metrics.addMetric(METRIC.securityHubFailed, MetricUnit.Count, pipeline.securityHub.failed.length);
+  }
 }

@@ -34,6 +34,19 @@ export interface AuditSummary {
   notify: boolean;
   /** null on a dry run: nothing was written. */
   saved: { written: number; skippedStale: number; history: number; compliantNotStored: number } | null;
+  /** The Security Hub import (securityHub setting on, run saved); null otherwise. */
+  securityHub: {
+    productArn: string;
+    selected: number;
+    imported: number;
+    archived: number;
+    workflowNew: number;
+    failedCount: number;
+    /** The findings not imported, with Security Hub's (or the validator's) code, at most SUMMARY_LIMITS.newFindings. */
+    failed: { id: string; code: string; message: string }[];
+    /** Whether the alert naming them was published. */
+    alertPublished: boolean;
+  } | null;
   alert: {
     /** Whether the run called for an alert under alertOn/minAlertSeverity, and why. */
     wanted: boolean;
@@ -94,6 +107,18 @@ export function summarize(pipeline: PipelineResult, request: AuditRequest, durat
     notify: request.notify,
     saved: pipeline.saved
       ? { written: pipeline.saved.written, skippedStale: pipeline.saved.skippedStale.length, history: pipeline.saved.history, compliantNotStored: pipeline.saved.compliantNotStored }
+      : null,
+    securityHub: pipeline.securityHub
+      ? {
+          productArn: pipeline.securityHub.productArn,
+          selected: pipeline.securityHub.selected,
+          imported: pipeline.securityHub.imported,
+          archived: pipeline.securityHub.archived,
+          workflowNew: pipeline.securityHub.workflowNew,
+          failedCount: pipeline.securityHub.failed.length,
+          failed: pipeline.securityHub.failed.slice(0, SUMMARY_LIMITS.newFindings).map((f) => ({ id: clip(f.id), code: clip(f.code), message: clip(f.message) })),
+          alertPublished: pipeline.securityHub.alertMessageId !== null,
+        }
       : null,
     alert: {
       wanted,

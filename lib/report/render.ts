@@ -117,7 +117,8 @@ function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
 export function renderJson(p: PipelineResult): string {
   const resolved = resolvedByAbsence(p).map((r) => ({ id: r.state.id, checkId: r.state.checkId, resource: r.state.resource, status: r.state.status, title: r.state.title, resolvedAt: r.state.resolvedAt }));
   const notSaved = p.notSaved ? { stateNotSaved: { name: p.notSaved.name, message: p.notSaved.message } } : {};
-  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved }, null, 2);
+  const securityHub = p.securityHub ? { securityHub: p.securityHub } : {};
+  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved, ...securityHub }, null, 2);
 }
 
 const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change', 'resource', 'title', 'details'] as const;
