@@ -395,11 +395,11 @@ function commandsFor(user: IamUser, grants: AccessGrant[]): string[] {
   return [...new Set(commands)];
 }
 
-function evaluateUser(user: IamUser, ctx: AccountContext): Finding {
+function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Reading; ea: EffectiveAccess }): Finding {
   const { inventory, details } = ctx;
-  const reading = readUser(user, details);
+  const reading = ready?.reading ?? readUser(user, details);
   const { unreadable } = reading;
-  const ea = new EffectiveAccess(reading.principal, inventory.partition);
+  const ea = ready?.ea ?? new EffectiveAccess(reading.principal, inventory.partition);
   const denies = ea.effectiveDenies(CAPPED_IF).map(pathEntry);
 
   const finding = (status: Finding['status'], severity: Severity, title: string, extra: Record<string, unknown> = {}) =>
@@ -512,9 +512,11 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
   // A target is counted on what its readable policies give: an unreadable one could only take
   // access away, and missing a takeover would be a false PASS for the user who can make it.
   const fullAccessUsers: IamUser[] = [];
+  const prepared = new Map<IamUser, { reading: Reading; ea: EffectiveAccess }>();
   for (const user of details.users) {
     const reading = readUser(user, details);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
+    prepared.set(user, { reading, ea });
     const full = ea.isFull(CAPPED) || (ea.hasBoundary && ea.isFull({ ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
     if (full) fullAccessUsers.push(user);
   }
@@ -528,7 +530,11 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
     else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }
   const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
-  return details.users.map((user) => evaluateUser(user, ctx));
+  return details.users.map((user) => {
+    const ready = prepared.get(user);
+    prepared.delete(user);
+    return evaluateUser(user, ctx, ready);
+  });
 }
 
 export const userFullAccess: Check = {

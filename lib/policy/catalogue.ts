@@ -160,8 +160,22 @@ export class ActionSet {
   }
 
   hasRange(start: number, end: number): boolean {
-    for (let i = start; i < end; i++) if (!this.has(i)) return false;
+    let i = start;
+    for (; i < end && (i & 31) !== 0; i++) if (!this.has(i)) return false;
+    for (; i + 32 <= end; i += 32) if (this.bits[i >>> 5] !== 0xffffffff) return false;
+    for (; i < end; i++) if (!this.has(i)) return false;
     return true;
+  }
+
+  /** Whether the two sets share an action (without building their intersection). */
+  intersects(other: ActionSet): boolean {
+    for (let i = 0; i < this.bits.length; i++) if ((this.bits[i]! & other.bits[i]!) !== 0) return true;
+    return false;
+  }
+
+  /** Whether the set holds every action. */
+  isAll(): boolean {
+    return this.hasRange(0, this.size);
   }
 
   countRange(start: number, end: number): number {

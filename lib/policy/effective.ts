@@ -118,6 +118,13 @@ function hasVariables(statement: NormalizedStatement): boolean {
  * many users' inline policies repeat it.
  */
 const compileCache = new Map<string, Compiled>();
+const objectCache = new WeakMap<NormalizedStatement, Map<string, Compiled>>();
+
+function rememberByObject(statement: NormalizedStatement, scope: string, compiled: Compiled): void {
+  let byScope = objectCache.get(statement);
+  if (!byScope) objectCache.set(statement, (byScope = new Map()));
+  byScope.set(scope, compiled);
+}
 const templateCache = new Map<string, string[]>();
 
 /**
@@ -200,6 +207,9 @@ function patternTemplates(cat: Catalogue, scope: string, pattern: string): Templ
 function compile(cat: Catalogue, source: SourcedStatement, scope: string, variables?: PolicyVariables): Compiled {
   const { statement } = source;
   const personal = variables !== undefined && hasVariables(statement);
+  // Documents read once are shared by every principal they reach: the statement object is key enough.
+  const byObject = personal ? undefined : objectCache.get(statement)?.get(scope);
+  if (byObject) return byObject.source === source ? byObject : { ...byObject, source };
   const key = JSON.stringify([
     scope,
     personal ? [variables.username, variables.userid] : null,
@@ -211,7 +221,10 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     statement.notResources,
   ]);
   const cached = compileCache.get(key);
-  if (cached) return cached.source === source ? cached : { ...cached, source };
+  if (cached) {
+    if (!personal) rememberByObject(statement, scope, cached);
+    return cached.source === source ? cached : { ...cached, source };
+  }
   const resolve = (list: string[] | null) =>
     list ? list.map((r) => (personal ? resolvePolicyVariables(r.trim(), variables) : r.trim())) : null;
   const resources = resolve(statement.resources);
@@ -269,6 +282,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
   };
   if (compileCache.size > 100_000) compileCache.clear();
   compileCache.set(key, compiled);
+  if (!personal) rememberByObject(statement, scope, compiled);
   return compiled;
 }
 
@@ -341,6 +355,14 @@ export type AccessClass =
   | { kind: 'on-resources'; resources: ResourceGrant[] };
 
 const applicableCache = new Map<string, ActionSet>();
+const emptySets = new Map<number, ActionSet>();
+
+/** One shared empty set per catalogue size: read, never written. */
+function emptySet(size: number): ActionSet {
+  let set = emptySets.get(size);
+  if (!set) emptySets.set(size, (set = new ActionSet(size)));
+  return set;
+}
 
 let scopedServices: Set<string> | undefined;
 
@@ -409,9 +431,15 @@ export class EffectiveAccess {
     const key = `${view.conditional}|${view.boundary}|${view.guardrails}`;
     let set = this.views.get(key);
     if (set) return set;
+    // Views are read, never written: an unchanged single statement's set is returned as it is.
     set = this.unionEverywhere(this.grants(this.identity, view));
-    for (const layer of this.layers(view)) set.and(this.unionEverywhere(this.grants(layer, view)));
-    for (const d of this.denies(view)) set.andNot(d.touched);
+    const layers = this.layers(view);
+    const denies = this.denies(view).filter((d) => d.touched.intersects(set!));
+    if (layers.length > 0 || denies.length > 0) {
+      set = set.clone();
+      for (const layer of layers) set.and(this.unionEverywhere(this.grants(layer, view)));
+      for (const d of denies) set.andNot(d.touched);
+    }
     this.views.set(key, set);
     return set;
   }
@@ -422,8 +450,12 @@ export class EffectiveAccess {
    * covers what they leave out (`Allow * NotResource r` with `Allow * on r`).
    */
   private unionEverywhere(allows: Compiled[]): ActionSet {
+    if (allows.length === 0) return emptySet(this.cat.size);
+    const partial0 = allows.some((s) => s.notResources !== null);
+    if (allows.length === 1 && !partial0) return allows[0]!.everywhere;
     const set = new ActionSet(this.cat.size);
     for (const s of allows) set.or(s.everywhere);
+    if (!partial0) return set;
     const partial = allows.filter((s) => s.notResources !== null && !s.everywhere.equals(s.actions));
     if (partial.length === 0) return set;
     const pairs = new Map<string, boolean>();
@@ -460,22 +492,23 @@ export class EffectiveAccess {
 
   /** Every catalogue action on every resource, under the view. */
   isFull(view: View): boolean {
-    return this.everywhere(view).equals(ActionSet.all(this.cat.size));
+    return this.everywhere(view).isAll();
   }
 
   /** The identity Allows that grant part of `set` on every resource. */
   contributors(set: ActionSet, view: View): SourcedStatement[] {
     return this.grants(this.identity, view)
-      .filter((s) => !s.everywhere.clone().and(set).isEmpty())
+      .filter((s) => s.everywhere.intersects(set))
       .map((s) => s.source);
   }
 
   /** Denies (unconditional) that take away something an identity Allow grants. */
   effectiveDenies(view: View): SourcedStatement[] {
+    if (!this.denies(view).length) return [];
     const granted = new ActionSet(this.cat.size);
     for (const s of this.grants(this.identity, { ...view, conditional: true })) granted.or(s.actions);
     return this.denies(view)
-      .filter((d) => !d.touched.clone().and(granted).isEmpty())
+      .filter((d) => d.touched.intersects(granted))
       .map((d) => d.source);
   }
 
@@ -486,11 +519,8 @@ export class EffectiveAccess {
   mayAllow(action: string): boolean {
     const i = this.cat.indexOf.get(action.toLowerCase());
     if (i === undefined) return true;
-    this.allowedActions ??= this.identity.filter((s) => s.allow).reduce((set, s) => set.or(s.actions), new ActionSet(this.cat.size));
-    return this.allowedActions.has(i);
+    return this.identity.some((s) => s.allow && s.actions.has(i));
   }
-
-  private allowedActions: ActionSet | undefined;
 
   /** Point evaluation of one request, through every layer of the view. */
   decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
@@ -555,7 +585,7 @@ export class EffectiveAccess {
     const reach = (s: Compiled) => (this.coversResource(s, resource) ? s.actions : s.everywhere);
     for (const s of this.grants(this.identity, view)) {
       const part = reach(s);
-      if (part.clone().and(applicable).isEmpty()) continue;
+      if (!part.intersects(applicable)) continue;
       allowed.or(part);
       contributors.push(s.source);
     }
@@ -594,9 +624,9 @@ export class EffectiveAccess {
    */
   classes(view: View): AccessClass[] {
     const everywhere = this.everywhere(view);
-    const all = ActionSet.all(this.cat.size);
-    if (everywhere.equals(all)) return [{ kind: 'full', contributors: this.contributors(everywhere, view) }];
+    if (everywhere.isAll()) return [{ kind: 'full', contributors: this.contributors(everywhere, view) }];
     if (isMostActions(everywhere, this.cat)) {
+      const all = ActionSet.all(this.cat.size);
       const contributors = this.contributors(everywhere, view);
       // What is allowed somewhere: the rest of the gap is resources, not actions.
       const somewhere = new ActionSet(this.cat.size);
@@ -613,7 +643,7 @@ export class EffectiveAccess {
       if (!partly.isEmpty()) {
         for (const s of this.grants(this.identity, view)) if (s.wide) for (const r of s.notResources ?? []) exceptResources.add(r);
         for (const d of denies) {
-          if (d.touched.clone().and(partly).isEmpty()) continue;
+          if (!d.touched.intersects(partly)) continue;
           for (const r of d.resources ?? []) exceptResources.add(r);
         }
       }
