@@ -641,13 +641,13 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (!best) continue;
       const names = best.roles.map((r) => nodes.get(r)!.role.name);
       const admin = names.at(-1)!;
-      const through = names.length > 1 ? `, then ${names.slice(1).join(', then ')}` : '';
+      const through = names.length > 1 ? ` (assumes ${names.join(', then ')})` : '';
       const access = nodes.get(best.roles.at(-1)!)!.access!.summary;
-      const how = [e.byArn ? `its trust policy names ${user.name}` : 'its trust policy admits the account', e.mfa ? 'with MFA' : ''].filter(Boolean).join(' ');
+      const how = [e.byArn ? `the trust policy of ${names[0]} names ${user.name}` : `the trust policy of ${names[0]} admits the account`, e.mfa ? 'with MFA' : ''].filter(Boolean).join(', ');
       userTargets.push({
         action: 'sts:AssumeRole',
         resource: e.to,
-        outcome: `can become an administrator through role ${admin}: assumes ${names[0]}${through}; ${admin} has ${access} (${how})`,
+        outcome: `can become an administrator through role ${admin}${through}, which has ${access}; ${how}`,
         needsUncapped: false,
         ...(best.conditional ? { conditional: true } : {}),
         ...(e.byArn ? { grantedByTrust: true } : {}),
