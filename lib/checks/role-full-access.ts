@@ -28,6 +28,12 @@ const LOOSE: View = { conditional: true, boundary: true, guardrails: true };
 /** A user reaches an administrator role through at most this many AssumeRole calls. */
 export const MAX_HOPS = 3;
 
+/** AssumeRole escalations handed to user-full-access per user: the shortest ones. */
+const MAX_TARGETS = 10;
+
+/** Principals listed by name in one finding; the rest are counted. */
+const LIST_LIMIT = 50;
+
 const metadata: CheckMetadata = {
   id: 'role-full-access',
   title: 'IAM roles with full administrative access, and who can assume them',
@@ -431,10 +437,16 @@ function contributorsOf(c: AccessClass): SourcedStatement[] {
   return c.kind === 'on-resources' ? c.resources.flatMap((r) => r.contributors) : c.contributors;
 }
 
-function roleAccess(role: IamRole, ea: EffectiveAccess): RoleAccess {
+/** Roles with the same statements have the same classes: `cache` keeps them by signature. */
+function roleAccess(role: IamRole, ea: EffectiveAccess, cache?: Map<string, { strict: AccessClass[]; loose: AccessClass[] | null }>, signature?: string): RoleAccess {
+  let known = signature !== undefined ? cache?.get(signature) : undefined;
+  if (!known) {
+    known = { strict: ea.classes(STRICT), loose: null };
+    if (signature !== undefined) cache?.set(signature, known);
+  }
   const named = (list: SourcedStatement[]) =>
     [...new Map(list.map((s) => [`${s.origin.path}|${labelOf(s)}`, { path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) }])).values()];
-  const strict = ea.classes(STRICT);
+  const strict = known.strict;
   if (strict.length > 0) {
     const top = strict[0]!;
     return { fails: true, admin: top.kind !== 'on-resources', conditional: false, summary: describeClass(top), classes: strict.map((c) => c.kind), contributors: named(contributorsOf(top)) };
@@ -455,7 +467,8 @@ function roleAccess(role: IamRole, ea: EffectiveAccess): RoleAccess {
       }
     }
   }
-  const loose = ea.classes(LOOSE);
+  known.loose ??= ea.classes(LOOSE);
+  const loose = known.loose;
   if (loose.length > 0) {
     const top = loose[0]!;
     return { fails: true, admin: false, conditional: true, summary: `conditionally ${describeClass(top)}`, classes: loose.map((c) => c.kind), contributors: named(contributorsOf(top).filter((s) => s.statement.condition !== null)) };
@@ -481,29 +494,35 @@ export interface AssumeEdge {
 }
 
 interface RoleNode {
+  index: number;
   role: IamRole;
   trust: TrustReading | { error: string };
   unreadable: UnreadablePolicy[];
   access: RoleAccess | null;
+  /** The trust names the account root or everyone. */
+  openToAccount: boolean;
+  /** Whether a principal's admission depends only on being in the account (no ARN named, no aws:PrincipalArn). */
+  generic: boolean;
+  genericAdmission?: ReturnType<typeof admitsInAccount>;
 }
 
-/** A user's way to an administrator role: the roles assumed, in order. */
-export interface Chain {
+/** A user reaching a role through other roles: the roles assumed before it, in order. */
+export interface ChainedUser {
   user: string;
-  userArn: string;
-  roles: string[];
+  arn: string;
+  through: string[];
   conditional: boolean;
 }
 
 export interface Reachability {
   scope: InsideScope;
   nodes: Map<string, RoleNode>;
-  /** Direct assumers of each role. */
-  incoming: Map<string, AssumeEdge[]>;
-  /** Every user's shortest chains, by the role they end at (within MAX_HOPS). */
-  chainsTo: Map<string, Chain[]>;
+  /** Direct assumers of each role: the first LIST_LIMIT users and roles, and how many there are. */
+  incoming: Map<string, { listed: AssumeEdge[]; users: number; roles: number }>;
   /** Per user: the first roles of chains that end at an administrator role. */
   targets: Map<string, EscalationTarget[]>;
+  /** The users that reach a role through other roles (MAX_HOPS calls at most): at most `limit` listed, all counted. */
+  usersThrough(roleArn: string, limit: number): { listed: ChainedUser[]; total: number };
 }
 
 function insideScope(inventory: Inventory, trusted: readonly string[]): InsideScope {
@@ -523,10 +542,55 @@ function isServiceLinked(role: IamRole): boolean {
   return role.path.startsWith('/aws-service-role/');
 }
 
+/** Statement identities by content: the same inline policy on many users is one statement here. */
+const statementIds = new WeakMap<NormalizedStatement, number>();
+const contentIds = new Map<string, number>();
+let nextId = 0;
+function idOf(st: NormalizedStatement): number {
+  let id = statementIds.get(st);
+  if (id === undefined) {
+    const content = JSON.stringify([st.effect, st.actions, st.notActions, st.resources, st.notResources, st.condition]);
+    id = contentIds.get(content);
+    // Clearing forgets sharing only: ids are never reused.
+    if (contentIds.size > 100_000) contentIds.clear();
+    if (id === undefined) contentIds.set(content, (id = nextId++));
+    statementIds.set(st, id);
+  }
+  return id;
+}
+
+/** Principals with the same statements decide AssumeRole alike: one key for them. */
+function signatureOf(p: PrincipalPolicies): string {
+  const ids = p.identity.map((s) => idOf(s.statement)).join(',');
+  const boundary = p.boundary ? p.boundary.statements.map((s) => idOf(s.statement)).join(',') : '-';
+  const personal = [...p.identity, ...(p.boundary?.statements ?? [])].some((s) => [...(s.statement.resources ?? []), ...(s.statement.notResources ?? [])].some((r) => r.includes('${')));
+  return `${ids}|${boundary}|${personal ? p.arn : ''}`;
+}
+
+type EdgeProto = Omit<AssumeEdge, 'from' | 'fromKind'>;
+
 /**
- * Every AssumeRole call the principals of the account can make to its roles, and the chains
- * from users to roles up to MAX_HOPS long. Computed once per authorization details and scope,
- * shared by role-full-access and user-full-access.
+ * The Resource patterns of the identity Allows that name sts:AssumeRole, when they are all a
+ * principal's grants of it: no role outside them can be allowed, so no decision is needed there.
+ * `null`: some grant reaches every role (NotResource, or a pattern naming the principal itself).
+ */
+function assumeScope(principal: PrincipalPolicies): string[] | null {
+  const patterns: string[] = [];
+  for (const { statement } of principal.identity) {
+    if (statement.effect !== 'Allow' || !assumeActions(statement).includes('sts:assumerole')) continue;
+    if (!statement.resources) return null;
+    for (const r of statement.resources) {
+      if (r.includes('${')) return null;
+      patterns.push(r.trim());
+    }
+  }
+  return patterns;
+}
+
+/**
+ * Every AssumeRole call the principals of the account can make to its roles, and which users
+ * reach which roles through chains of at most MAX_HOPS calls. Computed once per authorization
+ * details and scope, shared by role-full-access and user-full-access.
  */
 export function reachability(inventory: Inventory, details: AuthorizationDetails, trusted: readonly string[] = []): Reachability {
   const scope = insideScope(inventory, trusted);
@@ -535,129 +599,286 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   if (hit && hit.key === key) return hit.value;
 
   const nodes = new Map<string, RoleNode>();
+  const list: RoleNode[] = [];
   const roleAccessOf = new Map<string, EffectiveAccess>();
+  const byArn = new Map<string, RoleNode[]>();
+  const classCache = new Map<string, { strict: AccessClass[]; loose: AccessClass[] | null }>();
   for (const role of details.roles) {
-    if (isServiceLinked(role)) continue;
+    if (isServiceLinked(role) || nodes.has(role.arn)) continue;
     const trust = readTrust(role.trustPolicy, scope);
     const reading = readRole(role, details);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     roleAccessOf.set(role.arn, ea);
-    nodes.set(role.arn, { role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea) });
-  }
-
-  // Which roles can admit a principal at all: those whose trust names the account (or everyone),
-  // and those naming the principal's ARN.
-  const openToAccount: RoleNode[] = [];
-  const byArn = new Map<string, RoleNode[]>();
-  for (const node of nodes.values()) {
-    if ('error' in node.trust) continue;
-    let account = false;
-    for (const s of node.trust.allows) {
-      for (const e of principalEntries(s.principal)) {
-        if (e.type.toLowerCase() !== 'aws') continue;
-        if (e.value === '*' || accountPrincipal(e.value) === scope.accountId) account = true;
-        else if (arnAccount(e.value) === scope.accountId) {
-          const arn = e.value.startsWith(`arn:${scope.partition}:sts::`) ? `arn:${scope.partition}:iam::${scope.accountId}:role/${e.value.split('/')[1]}` : e.value;
-          const list = byArn.get(arn) ?? [];
-          if (!list.includes(node)) list.push(node);
-          byArn.set(arn, list);
+    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signatureOf(reading.principal)), openToAccount: false, generic: true };
+    if (!('error' in trust)) {
+      for (const s of trust.allows) {
+        if (conditionEntries(s.condition).some((e) => e.key === 'aws:principalarn')) node.generic = false;
+        for (const e of principalEntries(s.principal)) {
+          if (e.type.toLowerCase() !== 'aws') continue;
+          if (e.value === '*' || accountPrincipal(e.value) === scope.accountId) node.openToAccount = true;
+          else if (arnAccount(e.value) === scope.accountId) {
+            node.generic = false;
+            const arn = e.value.startsWith(`arn:${scope.partition}:sts::`) ? `arn:${scope.partition}:iam::${scope.accountId}:role/${e.value.split('/')[1]}` : e.value;
+            const named = byArn.get(arn) ?? [];
+            if (!named.includes(node)) named.push(node);
+            byArn.set(arn, named);
+          }
         }
       }
     }
-    if (account) openToAccount.push(node);
+    nodes.set(role.arn, node);
+    list.push(node);
   }
+  const open = list.filter((n) => n.openToAccount);
 
-  const incoming = new Map<string, AssumeEdge[]>();
-  const outgoing = new Map<string, AssumeEdge[]>();
-  const edgesFrom = (arn: string, kind: 'user' | 'role', ea: EffectiveAccess) => {
-    const out: AssumeEdge[] = [];
-    const candidates = new Set([...(ea.mayAllow('sts:AssumeRole') ? openToAccount : []), ...(byArn.get(arn) ?? [])]);
-    for (const node of candidates) {
-      if (node.role.arn === arn || 'error' in node.trust) continue;
-      const admitted = admitsInAccount(node.trust, { arn, kind }, scope);
-      if (admitted.admits === 'no') continue;
-      const decision = ea.decide('sts:AssumeRole', node.role.arn);
-      // A same-account trust naming the principal's ARN needs no identity Allow; a Deny still wins.
-      const allowed = decision === 'allow' || decision === 'conditional' || (admitted.byArn && decision === 'implicit');
-      if (!allowed) continue;
-      const edge: AssumeEdge = {
-        from: arn,
-        fromKind: kind,
-        to: node.role.arn,
-        conditional: decision === 'conditional' || admitted.admits === 'conditional',
-        byArn: admitted.byArn,
-        mfa: admitted.mfa,
-        trustStatement: admitted.statement ?? '',
-        paths: ea.allowsFor('sts:AssumeRole', node.role.arn).map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
-      };
-      out.push(edge);
-      const list = incoming.get(edge.to) ?? [];
-      list.push(edge);
-      incoming.set(edge.to, list);
+  const admission = (node: RoleNode, arn: string, kind: 'user' | 'role') => {
+    const trust = node.trust as TrustReading;
+    if (!node.generic) return admitsInAccount(trust, { arn, kind }, scope);
+    node.genericAdmission ??= admitsInAccount(trust, { arn, kind }, scope);
+    return node.genericAdmission;
+  };
+  // Shared edges are computed for a signature, not a principal: a role is left out of its own later.
+  const edgeTo = (node: RoleNode, arn: string, kind: 'user' | 'role', ea: EffectiveAccess): EdgeProto | null => {
+    if ('error' in node.trust) return null;
+    const admitted = admission(node, arn, kind);
+    if (admitted.admits === 'no') return null;
+    const decision = ea.decide('sts:AssumeRole', node.role.arn);
+    // A same-account trust naming the principal's ARN needs no identity Allow; a Deny still wins.
+    if (!(decision === 'allow' || decision === 'conditional' || (admitted.byArn && decision === 'implicit'))) return null;
+    return {
+      to: node.role.arn,
+      conditional: decision === 'conditional' || admitted.admits === 'conditional',
+      byArn: admitted.byArn,
+      mfa: admitted.mfa,
+      trustStatement: admitted.statement ?? '',
+      paths: ea.allowsFor('sts:AssumeRole', node.role.arn).map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
+    };
+  };
+  // The calls to roles open to the account, for principals of one signature; then those that name the principal.
+  const genericEdges = new Map<string, EdgeProto[]>();
+  const incoming = new Map<string, { listed: AssumeEdge[]; users: number; roles: number }>();
+  const edgesFrom = (arn: string, kind: 'user' | 'role', principal: PrincipalPolicies, ea: EffectiveAccess): EdgeProto[] => {
+    let protos: EdgeProto[] = [];
+    if (ea.mayAllow('sts:AssumeRole')) {
+      const signature = `${kind}|${signatureOf(principal)}`;
+      let shared = genericEdges.get(signature);
+      if (!shared) {
+        shared = [];
+        const within = assumeScope(principal);
+        for (const node of open) {
+          if (!node.generic || (within && !within.some((p) => wildcardMatch(p, node.role.arn)))) continue;
+          const e = edgeTo(node, arn, kind, ea);
+          if (e) shared.push(e);
+        }
+        genericEdges.set(signature, shared);
+      }
+      protos = kind === 'role' && nodes.get(arn)?.openToAccount && nodes.get(arn)?.generic ? shared.filter((e) => e.to !== arn) : shared;
+      let copied = false;
+      for (const node of open) {
+        if (node.generic || node.role.arn === arn) continue;
+        const e = edgeTo(node, arn, kind, ea);
+        if (!e) continue;
+        if (!copied) (protos = [...protos]), (copied = true);
+        protos.push(e);
+      }
     }
-    return out;
+    for (const node of byArn.get(arn) ?? []) {
+      if ((node.openToAccount && ea.mayAllow('sts:AssumeRole')) || node.role.arn === arn) continue;
+      const e = edgeTo(node, arn, kind, ea);
+      if (e) protos = [...protos, e];
+    }
+    for (const p of protos) {
+      let into = incoming.get(p.to);
+      if (!into) incoming.set(p.to, (into = { listed: [], users: 0, roles: 0 }));
+      const count = kind === 'user' ? ++into.users : ++into.roles;
+      if (count <= LIST_LIMIT) into.listed.push({ from: arn, fromKind: kind, to: p.to, conditional: p.conditional, byArn: p.byArn, mfa: p.mfa, trustStatement: p.trustStatement, paths: p.paths });
+    }
+    return protos;
   };
 
-  for (const [arn, ea] of roleAccessOf) outgoing.set(arn, edgesFrom(arn, 'role', ea));
+  const outgoing: EdgeProto[][] = list.map(() => []);
+  for (const node of list) {
+    const ea = roleAccessOf.get(node.role.arn)!;
+    outgoing[node.index] = edgesFrom(node.role.arn, 'role', ea.principal, ea);
+  }
+  const indexOf = (arn: string) => nodes.get(arn)!.index;
+  const roleIncoming: Array<Array<{ from: number; conditional: boolean }>> = list.map(() => []);
+  for (const node of list) for (const e of outgoing[node.index]!) roleIncoming[indexOf(e.to)]!.push({ from: node.index, conditional: e.conditional });
 
-  const chainsTo = new Map<string, Chain[]>();
-  const targets = new Map<string, EscalationTarget[]>();
-  const isAdmin = (arn: string) => nodes.get(arn)?.access?.admin === true;
-  for (const user of details.users) {
-    const reading = readUserPolicies(user, details);
-    const ea = new EffectiveAccess(reading.principal, inventory.partition);
-    const first = edgesFrom(user.arn, 'user', ea);
-    if (first.length === 0) continue;
-    // Breadth first: the shortest chain to each role, each role once (cycles end there).
-    const seen = new Map<string, Chain>();
-    let frontier: Chain[] = [];
-    for (const e of first) {
-      const chain = { user: user.name, userArn: user.arn, roles: [e.to], conditional: e.conditional };
-      seen.set(e.to, chain);
-      frontier.push(chain);
+  // Backward from the administrator roles: each role's shortest way to one (itself counts as one call).
+  const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
+  let frontier: number[] = [];
+  for (const node of list) {
+    if (node.access?.admin) {
+      toAdmin.set(node.index, { calls: 1, next: null, conditional: false });
+      frontier.push(node.index);
     }
-    for (let hop = 2; hop <= MAX_HOPS && frontier.length > 0; hop++) {
-      const next: Chain[] = [];
-      for (const chain of frontier) {
-        for (const e of outgoing.get(chain.roles.at(-1)!) ?? []) {
-          if (seen.has(e.to) || e.to === user.arn) continue;
-          const longer = { ...chain, roles: [...chain.roles, e.to], conditional: chain.conditional || e.conditional };
-          seen.set(e.to, longer);
-          next.push(longer);
+  }
+  for (let calls = 2; calls <= MAX_HOPS && frontier.length > 0; calls++) {
+    const next: number[] = [];
+    for (const r of frontier) {
+      const after = toAdmin.get(r)!;
+      for (const e of roleIncoming[r]!) {
+        const from = e.from;
+        const known = toAdmin.get(from);
+        if (known && (known.calls < calls || !known.conditional || e.conditional || after.conditional)) continue;
+        toAdmin.set(from, { calls, next: r, conditional: e.conditional || after.conditional });
+        if (!known) next.push(from);
+      }
+    }
+    frontier = next;
+  }
+
+  // Which roles each role reaches in at most MAX_HOPS - 1 further calls, as bit sets.
+  const words = Math.ceil(list.length / 32) || 1;
+  const reach: Uint32Array[] = list.map(() => new Uint32Array(words));
+  const stamp = new Int32Array(list.length).fill(-1);
+  for (const node of list) {
+    const bits = reach[node.index]!;
+    let level = [node.index];
+    stamp[node.index] = node.index;
+    for (let depth = 1; depth < MAX_HOPS && level.length > 0; depth++) {
+      const next: number[] = [];
+      for (const r of level) {
+        for (const e of outgoing[r]!) {
+          const t = indexOf(e.to);
+          if (stamp[t] === node.index) continue;
+          stamp[t] = node.index;
+          bits[t >>> 5]! |= 1 << (t & 31);
+          next.push(t);
         }
       }
-      frontier = next;
+      level = next;
     }
-    for (const chain of seen.values()) {
-      const end = chain.roles.at(-1)!;
-      const list = chainsTo.get(end) ?? [];
-      list.push(chain);
-      chainsTo.set(end, list);
+  }
+
+  const targets = new Map<string, EscalationTarget[]>();
+  const userReach = new Map<string, { user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }>();
+  const reachCache = new Map<EdgeProto[], { direct: Uint32Array; bits: Uint32Array }>();
+  const has = (bits: Uint32Array, i: number) => ((bits[i >>> 5]! >>> (i & 31)) & 1) === 1;
+  // Without an Allow of sts:AssumeRole, only a trust naming the user can let it in: documents
+  // are scanned once each (groups and managed policies are shared by many users).
+  const grantsAssume = new Map<PolicyDocument, boolean>();
+  const docGrants = (document: PolicyDocument | undefined): boolean => {
+    if (!document) return false;
+    let yes = grantsAssume.get(document);
+    if (yes === undefined) {
+      const read = readDocument(document);
+      // An unreadable document is read in full below, where it is reported.
+      yes = !read.ok || read.statements.some((st) => st.effect === 'Allow' && assumeActions(st).includes('sts:assumerole'));
+      grantsAssume.set(document, yes);
     }
-    // One target per first hop: the shortest chain from it to an administrator role.
+    return yes;
+  };
+  const groupByName = new Map(details.groups.map((g) => [g.name, g]));
+  const mayAssume = (user: IamUser): boolean => {
+    if (byArn.has(user.arn)) return true;
+    const docs = [...user.inlinePolicies.map((p) => p.document), ...user.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document)];
+    for (const name of user.groups) {
+      const g = groupByName.get(name);
+      if (!g) continue;
+      docs.push(...g.inlinePolicies.map((p) => p.document), ...g.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document));
+    }
+    return docs.some(docGrants);
+  };
+  const waysCache = new Map<EdgeProto[], Array<{ e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } }>>();
+  for (const user of details.users) {
+    if (!mayAssume(user)) continue;
+    const reading = readUserPolicies(user, details);
+    const ea = new EffectiveAccess(reading.principal, inventory.partition);
+    const first = edgesFrom(user.arn, 'user', reading.principal, ea);
+    if (first.length === 0) continue;
+    let sets = reachCache.get(first);
+    if (!sets) {
+      const direct = new Uint32Array(words);
+      const bits = new Uint32Array(words);
+      for (const e of first) {
+        const t = indexOf(e.to);
+        direct[t >>> 5]! |= 1 << (t & 31);
+        bits[t >>> 5]! |= 1 << (t & 31);
+        const further = reach[t]!;
+        for (let w = 0; w < words; w++) bits[w]! |= further[w]!;
+      }
+      sets = { direct, bits };
+      reachCache.set(first, sets);
+    }
+    userReach.set(user.arn, { user, first, ...sets });
+
+    // The shortest ways first; a handful is enough to name the escalation and count the others.
+    let ways = waysCache.get(first);
+    if (!ways) {
+      ways = first
+        .map((e) => ({ e, way: toAdmin.get(indexOf(e.to)) }))
+        .filter((x): x is { e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } } => x.way !== undefined);
+      ways.sort((a, b) => a.way.calls - b.way.calls || Number(a.e.conditional || a.way.conditional) - Number(b.e.conditional || b.way.conditional));
+      waysCache.set(first, ways);
+    }
     const userTargets: EscalationTarget[] = [];
-    for (const e of first) {
-      const best = [...seen.values()].filter((c) => c.roles[0] === e.to && isAdmin(c.roles.at(-1)!)).sort((a, b) => a.roles.length - b.roles.length || Number(a.conditional) - Number(b.conditional))[0];
-      if (!best) continue;
-      const names = best.roles.map((r) => nodes.get(r)!.role.name);
+    for (const { e, way } of ways.slice(0, MAX_TARGETS)) {
+      const chain: string[] = [e.to];
+      for (let step = way.next; step !== null; step = toAdmin.get(step)!.next) chain.push(list[step]!.role.arn);
+      const names = chain.map((r) => nodes.get(r)!.role.name);
       const admin = names.at(-1)!;
       const through = names.length > 1 ? ` (assumes ${names.join(', then ')})` : '';
-      const access = nodes.get(best.roles.at(-1)!)!.access!.summary;
+      const access = nodes.get(chain.at(-1)!)!.access!.summary;
       const how = [e.byArn ? `the trust policy of ${names[0]} names ${user.name}` : `the trust policy of ${names[0]} admits the account`, e.mfa ? 'with MFA' : ''].filter(Boolean).join(', ');
       userTargets.push({
         action: 'sts:AssumeRole',
         resource: e.to,
-        outcome: `can become an administrator through role ${admin}${through}, which has ${access}; ${how}`,
+        outcome: `can become an administrator through role ${admin}${through}, which has ${access}; ${how}${ways.length > MAX_TARGETS ? ` (${ways.length} roles lead to an administrator role; the ${MAX_TARGETS} shortest ways are listed)` : ''}`,
         needsUncapped: false,
-        ...(best.conditional ? { conditional: true } : {}),
+        ...(e.conditional || way.conditional ? { conditional: true } : {}),
         ...(e.byArn ? { grantedByTrust: true } : {}),
-        chain: best.roles,
+        chain,
       });
     }
     if (userTargets.length > 0) targets.set(user.arn, userTargets);
   }
 
-  const value: Reachability = { scope, nodes, incoming, chainsTo, targets };
+  /** Backward from one role: each predecessor's shortest way to it, for naming chains. */
+  const usersThrough = (roleArn: string, limit: number) => {
+    const target = nodes.get(roleArn);
+    if (!target) return { listed: [], total: 0 };
+    const t = target.index;
+    const way = new Map<number, { next: number; calls: number; conditional: boolean }>();
+    let level = [t];
+    for (let calls = 2; calls <= MAX_HOPS && level.length > 0; calls++) {
+      const next: number[] = [];
+      for (const r of level) {
+        for (const e of roleIncoming[r]!) {
+          const from = e.from;
+          if (from === t || way.has(from)) continue;
+          way.set(from, { next: r, calls, conditional: e.conditional || (way.get(r)?.conditional ?? false) });
+          next.push(from);
+        }
+      }
+      level = next;
+    }
+    const listed: ChainedUser[] = [];
+    let total = 0;
+    const chainOf = new Map<EdgeProto[], { through: string[]; conditional: boolean } | null>();
+    for (const { user, first, direct, bits } of userReach.values()) {
+      if (has(direct, t) || !has(bits, t)) continue;
+      total++;
+      if (listed.length >= limit) continue;
+      let chain = chainOf.get(first);
+      if (chain === undefined) {
+        let best: { to: number; calls: number; conditional: boolean } | null = null;
+        for (const e of first) {
+          const w = way.get(indexOf(e.to));
+          if (w && (!best || w.calls < best.calls)) best = { to: indexOf(e.to), calls: w.calls, conditional: e.conditional || w.conditional };
+        }
+        const through: string[] = [];
+        if (best) for (let step: number | undefined = best.to; step !== undefined && step !== t; step = way.get(step)?.next) through.push(list[step]!.role.arn);
+        chain = best ? { through, conditional: best.conditional } : null;
+        chainOf.set(first, chain);
+      }
+      if (chain) listed.push({ user: user.name, arn: user.arn, ...chain });
+    }
+    return { listed, total };
+  };
+
+  const value: Reachability = { scope, nodes, incoming, targets, usersThrough };
   cache.set(details, { key, value });
   return value;
 }
@@ -671,15 +892,32 @@ export function roleEscalations(inventory: Inventory, details: AuthorizationDeta
 // ---------------------------------------------------------------------------------------------
 // Findings
 
-function assumers(graph: Reachability, arn: string) {
+function assumers(graph: Reachability, node: RoleNode) {
+  const arn = node.role.arn;
   const name = (a: string) => a.split('/').pop()!;
-  const direct = graph.incoming.get(arn) ?? [];
-  const users = direct
+  const direct = graph.incoming.get(arn) ?? { listed: [], users: 0, roles: 0 };
+  const users = direct.listed
     .filter((e) => e.fromKind === 'user')
-    .map((e) => ({ user: name(e.from), arn: e.from, via: e.byArn && e.paths.length === 0 ? `the trust policy names it (${e.trustStatement})` : (e.paths[0]?.path ?? ''), paths: e.paths, trustStatement: e.trustStatement, conditional: e.conditional, ...(e.mfa ? { mfa: true } : {}) }));
-  const roles = direct.filter((e) => e.fromKind === 'role').map((e) => ({ role: name(e.from), arn: e.from, paths: e.paths, trustStatement: e.trustStatement, conditional: e.conditional }));
-  const chained = (graph.chainsTo.get(arn) ?? []).filter((c) => c.roles.length > 1).map((c) => ({ user: c.user, arn: c.userArn, through: c.roles.slice(0, -1), conditional: c.conditional }));
-  return { users, roles, usersThroughRoles: chained };
+    .map((e) => ({
+      user: name(e.from),
+      arn: e.from,
+      via: e.byArn && e.paths.length === 0 ? `the trust policy names it (${e.trustStatement})` : (e.paths[0]?.path ?? ''),
+      paths: e.paths,
+      trustStatement: e.trustStatement,
+      conditional: e.conditional,
+      ...(e.mfa ? { mfa: true } : {}),
+    }));
+  const roles = direct.listed.filter((e) => e.fromKind === 'role').map((e) => ({ role: name(e.from), arn: e.from, paths: e.paths, trustStatement: e.trustStatement, conditional: e.conditional }));
+  // Chains matter where the role is one a user should not reach unseen.
+  const chained = node.access?.fails ? graph.usersThrough(arn, LIST_LIMIT) : { listed: [], total: 0 };
+  return {
+    users,
+    roles,
+    usersThroughRoles: chained.listed,
+    ...(direct.users > users.length || direct.roles > roles.length || chained.total > chained.listed.length
+      ? { counts: { users: direct.users, roles: direct.roles, usersThroughRoles: chained.total } }
+      : {}),
+  };
 }
 
 function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode): Finding {
@@ -703,7 +941,7 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
     });
   }
   const access = node.access;
-  const who = assumers(graph, role.arn);
+  const who = assumers(graph, node);
   const accessDetails = { access: access.summary, classes: access.classes, conditionalAccess: access.conditional, paths: access.contributors };
   const common = { ...accessDetails, trust: trust.admissions, assumableBy: who };
   const open = trust.admissions.filter((a) => a.reach === 'open');
@@ -725,7 +963,7 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
       outsideAccounts: accounts(restricted),
     });
   }
-  const count = who.users.length + who.roles.length + who.usersThroughRoles.length;
+  const count = who.counts ? who.counts.users + who.counts.roles + who.counts.usersThroughRoles : who.users.length + who.roles.length + who.usersThroughRoles.length;
   const inside = trust.admissions.map((a) => a.why);
   const assumable = count > 0 ? `assumable by ${[...who.users.map((u) => u.user), ...who.roles.map((r) => `role ${r.role}`), ...who.usersThroughRoles.map((u) => `${u.user} (through ${u.through.map((r) => r.split('/').pop()).join(', ')})`)].slice(0, 5).join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}` : 'assumable by no user or role of the account';
   if (access.fails) {
