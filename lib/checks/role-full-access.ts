@@ -603,13 +603,20 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   const roleAccessOf = new Map<string, EffectiveAccess>();
   const byArn = new Map<string, RoleNode[]>();
   const classCache = new Map<string, { strict: AccessClass[]; loose: AccessClass[] | null }>();
+  const accessBySignature = new Map<string, EffectiveAccess>();
   for (const role of details.roles) {
     if (isServiceLinked(role) || nodes.has(role.arn)) continue;
     const trust = readTrust(role.trustPolicy, scope);
     const reading = readRole(role, details);
-    const ea = new EffectiveAccess(reading.principal, inventory.partition);
+    // Roles with the same statements (and no policy variables) are evaluated alike: one evaluator.
+    const signature = signatureOf(reading.principal);
+    let ea = signature.endsWith('|') ? accessBySignature.get(signature) : undefined;
+    if (!ea) {
+      ea = new EffectiveAccess(reading.principal, inventory.partition);
+      if (signature.endsWith('|')) accessBySignature.set(signature, ea);
+    }
     roleAccessOf.set(role.arn, ea);
-    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signatureOf(reading.principal)), openToAccount: false, generic: true };
+    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signature), openToAccount: false, generic: true };
     if (!('error' in trust)) {
       for (const s of trust.allows) {
         if (conditionEntries(s.condition).some((e) => e.key === 'aws:principalarn')) node.generic = false;
@@ -657,6 +664,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   // The calls to roles open to the account, for principals of one signature; then those that name the principal.
   const genericEdges = new Map<string, EdgeProto[]>();
   const incoming = new Map<string, { listed: AssumeEdge[]; users: number; roles: number }>();
+  const talliesOf = new WeakMap<EdgeProto[], Array<{ listed: AssumeEdge[]; users: number; roles: number }>>();
   const edgesFrom = (arn: string, kind: 'user' | 'role', principal: PrincipalPolicies, ea: EffectiveAccess): EdgeProto[] => {
     let protos: EdgeProto[] = [];
     if (ea.mayAllow('sts:AssumeRole')) {
@@ -687,11 +695,23 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       const e = edgeTo(node, arn, kind, ea);
       if (e) protos = [...protos, e];
     }
-    for (const p of protos) {
-      let into = incoming.get(p.to);
-      if (!into) incoming.set(p.to, (into = { listed: [], users: 0, roles: 0 }));
+    // Many principals share one list of calls: its targets' tallies are looked up once for it.
+    let tallies = talliesOf.get(protos);
+    if (!tallies) {
+      tallies = protos.map((p) => {
+        let into = incoming.get(p.to);
+        if (!into) incoming.set(p.to, (into = { listed: [], users: 0, roles: 0 }));
+        return into;
+      });
+      talliesOf.set(protos, tallies);
+    }
+    for (let i = 0; i < protos.length; i++) {
+      const into = tallies[i]!;
       const count = kind === 'user' ? ++into.users : ++into.roles;
-      if (count <= LIST_LIMIT) into.listed.push({ from: arn, fromKind: kind, to: p.to, conditional: p.conditional, byArn: p.byArn, mfa: p.mfa, trustStatement: p.trustStatement, paths: p.paths });
+      if (count <= LIST_LIMIT) {
+        const p = protos[i]!;
+        into.listed.push({ from: arn, fromKind: kind, to: p.to, conditional: p.conditional, byArn: p.byArn, mfa: p.mfa, trustStatement: p.trustStatement, paths: p.paths });
+      }
     }
     return protos;
   };
@@ -863,10 +883,13 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (listed.length >= limit) continue;
       let chain = chainOf.get(first);
       if (chain === undefined) {
+        // `way` holds the predecessors nearest first: the first one the user assumes directly is a shortest way.
         let best: { to: number; calls: number; conditional: boolean } | null = null;
-        for (const e of first) {
-          const w = way.get(indexOf(e.to));
-          if (w && (!best || w.calls < best.calls)) best = { to: indexOf(e.to), calls: w.calls, conditional: e.conditional || w.conditional };
+        for (const [p, w] of way) {
+          if (!has(direct, p)) continue;
+          const e = first.find((x) => x.to === list[p]!.role.arn);
+          best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
+          break;
         }
         const through: string[] = [];
         if (best) for (let step: number | undefined = best.to; step !== undefined && step !== t; step = way.get(step)?.next) through.push(list[step]!.role.arn);
