@@ -338,3 +338,28 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
     expect(reported).toEqual(listed);
   });
 });
+
+describe('role-full-access: bounded details and settings', () => {
+  it('lists at most 50 assumers by name and counts them all', () => {
+    const many = Array.from({ length: 60 }, (_, i) => user(`u${i}`, assumeAny));
+    const f = evaluate(account([role('Admin', { ...admin, trust: trust(assume({ AWS: ROOT })) })], many)).get('Admin')!;
+    const who = f.details.assumableBy as { users: unknown[]; counts?: { users: number } };
+    expect(who.users).toHaveLength(50);
+    expect(who.counts?.users).toBe(60);
+    expect(f.title).toContain('and 55 more');
+  });
+
+  it('hands user-full-access the 10 shortest ways to an administrator role, and says how many there are', () => {
+    const admins = Array.from({ length: 12 }, (_, i) => role(`Admin${i}`, { ...admin, trust: trust(assume({ AWS: ROOT })) }));
+    const u = users(account(admins, [user('oncall', assumeAny)])).get('oncall')!;
+    const grant = (u.details.grants as Array<{ class: string; routes: unknown[] }>).find((g) => g.class === 'escalation')!;
+    expect(grant.routes).toHaveLength(10);
+    expect(u.title).toContain('12 roles lead to an administrator role');
+  });
+
+  it('trustedAccounts takes 12-digit account IDs only', () => {
+    expect(settings().trustedAccounts).toEqual([]);
+    expect(settings({ trustedAccounts: [OUTSIDE] }).trustedAccounts).toEqual([OUTSIDE]);
+    expect(() => settings({ trustedAccounts: ['12345'] })).toThrow(/trustedAccounts\.0: must be a 12-digit AWS account ID/);
+  });
+});
