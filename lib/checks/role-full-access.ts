@@ -282,6 +282,7 @@ export function readTrust(document: PolicyDocument, scope: InsideScope): TrustRe
   const extra: ConditionEntry[] = [];
   let sealed = false;
   for (const s of read.statements) {
+    if (s.principal === null && s.notPrincipal === null) return { error: `statement ${s.index}: a trust policy statement needs a Principal (IAM refuses the document)` };
     if (assumeActions(s).length === 0) continue;
     if (s.effect === 'Deny') {
       denies.push(s);
@@ -297,7 +298,9 @@ export function readTrust(document: PolicyDocument, scope: InsideScope): TrustRe
   if (sealed) return { admissions: [], allows: [], denies };
   for (const s of allows) {
     const r = restrictionsOf([...conditionEntries(s.condition), ...extra]);
-    for (const entry of principalEntries(s.principal)) {
+    // Allow with NotPrincipal admits everyone it does not name: read as everyone.
+    const entries = s.notPrincipal !== null ? [{ type: 'AWS', value: '*' }] : principalEntries(s.principal);
+    for (const entry of entries) {
       const a = classify(entry, r, scope);
       // An unconditional Deny naming this principal or its account takes it back.
       const deniedBy = denies.find((d) => d.condition === null && principalEntries(d.principal).some((e) => e.type === entry.type && (e.value === entry.value || (a.account !== undefined && accountPrincipal(e.value) === a.account))));

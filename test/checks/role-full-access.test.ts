@@ -225,6 +225,11 @@ describe('role-full-access: the trust policy decides for an administrator role (
     expect(only(role('Broken', { ...admin, trust: trust({ Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condtion: {} }) })).status).toBe('ERROR');
   });
 
+  it('a trust statement without a Principal: ERROR; an Allow with NotPrincipal is read as everyone', () => {
+    expect(only(role('Broken', { ...admin, trust: trust({ Effect: 'Allow', Action: 'sts:AssumeRole' }) })).status).toBe('ERROR');
+    expect(only(role('Wide', { ...admin, trust: trust({ Effect: 'Allow', NotPrincipal: { AWS: ROOT }, Action: 'sts:AssumeRole' }) }))).toMatchObject({ status: 'FAIL', severity: 'critical' });
+  });
+
   it('an unreadable permission policy: ERROR, naming it', () => {
     const f = only(role('Broken', { inlinePolicies: [{ name: 'bad', document: { ok: false, error: 'not valid JSON' } }], trust: trust(assume({ AWS: ROOT })) }));
     expect(f.status).toBe('ERROR');
