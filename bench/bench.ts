@@ -2,8 +2,8 @@
  * `npm run bench [-- --latency MS] [--json] [--sizes 100,1000,10000]`
  *
  * The whole audit at 100, 1,000 and 10,000 IAM users, each size in a fresh child process
- * (bench/run-size.ts) so that peak RSS is per size; then the Lambda bundle's size and its cold
- * import time. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
+ * (bench/run-size.ts) so that peak RSS is per size; role-full-access alone at 10,000 users with
+ * 2,000 roles (bench/roles.ts); then the Lambda bundle's size and its cold import time. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
  * dynalite on loopback, and every process gets fake credentials and a socket guard.
  */
 import { spawn } from 'node:child_process';
@@ -44,6 +44,7 @@ const TARGET = {
   bundleBytes: 2 * 1024 * 1024,
   coldImportMs: 400,
   growth1kTo10k: 4,
+  roleCheckMs: 1_000,
 };
 
 interface SizeResult {
@@ -90,6 +91,26 @@ async function runSize(users: number): Promise<SizeResult> {
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (out.code !== 0 || !line) throw new Error(`the ${users}-user run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
   return JSON.parse(line.slice('BENCH_RESULT '.length)) as SizeResult;
+}
+
+interface RolesResult {
+  users: number;
+  roles: number;
+  roleCheckMs: number;
+  roleCheckCpuMs: number;
+  userCheckMs: number;
+  roleFindings: Record<string, number>;
+  userFindings: Record<string, number>;
+  usersThroughRoles: number;
+}
+
+/** role-full-access alone, cold, at 10,000 users and 2,000 roles (bench/roles.ts). */
+async function rolesFigure(): Promise<RolesResult> {
+  progress('role-full-access at 10,000 users and 2,000 roles…');
+  const out = await run(process.execPath, ['--no-warnings', '--import', 'tsx', join(HERE, 'roles.ts'), '--users', '10000', '--roles', '2000'], safeEnv());
+  const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_ROLES '));
+  if (out.code !== 0 || !line) throw new Error(`the roles run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
+  return JSON.parse(line.slice('BENCH_ROLES '.length)) as RolesResult;
 }
 
 function median(values: number[]): number {
@@ -142,6 +163,7 @@ const ms = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : 
 const started = performance.now();
 const results: SizeResult[] = [];
 for (const users of SIZES) results.push(await runSize(users));
+const roles = await rolesFigure();
 const bundle = await bundleFigures();
 
 const bySize = (n: number) => results.find((r) => r.users === n);
@@ -176,6 +198,11 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
   r10k
     ? { target: 'peak RSS at 10,000 users < 512 MB', actual: `${Math.round(r10k.peakRssMb)} MB`, verdict: okOver(r10k.peakRssMb < TARGET.rssMb10k) }
     : { target: 'peak RSS at 10,000 users < 512 MB', actual: 'not run', verdict: 'n/a' },
+  {
+    target: `role-full-access evaluation at ${roles.users.toLocaleString('en-US')} users with ${roles.roles.toLocaleString('en-US')} roles < 1 s`,
+    actual: `${ms(roles.roleCheckMs)} (CPU ${ms(roles.roleCheckCpuMs)}; then user-full-access with its AssumeRole escalations: ${ms(roles.userCheckMs)})`,
+    verdict: okOver(roles.roleCheckMs < TARGET.roleCheckMs),
+  },
   { target: 'Lambda bundle < 2 MB', actual: `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB (${bundle.bytes} B)`, verdict: okOver(bundle.bytes < TARGET.bundleBytes) },
   { target: `cold import < 400 ms (median of ${IMPORT_RUNS})`, actual: ms(bundle.importMedianMs), verdict: okOver(bundle.importMedianMs < TARGET.coldImportMs) },
   r1k && r10k
@@ -186,7 +213,7 @@ const benchMs = performance.now() - started;
 
 if (args.json) {
   process.stdout.write(
-    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, targets, benchMs }, null, 2)}\n`,
+    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, roles, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, targets, benchMs }, null, 2)}\n`,
   );
 } else {
   const sizes = new Table({
@@ -230,6 +257,10 @@ if (args.json) {
     ];
     console.log(`  ${r.users} users (${r.entities} IAM entities): ${notes.join('; ')}`);
   }
+  console.log(
+    `  roles: ${roles.roles} roles, ${roles.users} users: role-full-access ${ms(roles.roleCheckMs)} (${Object.entries(roles.roleFindings).map(([k, v]) => `${v} ${k}`).join(', ')}), ` +
+      `user-full-access after it ${ms(roles.userCheckMs)} (${roles.usersThroughRoles} users through a role)`,
+  );
   console.log(lambda.toString());
   console.log(verdicts.toString());
   console.log(`benchmark wall time: ${ms(benchMs)}`);

@@ -57,6 +57,14 @@ export const settingsSchema = z
     minAlertSeverity: z.enum(['critical', 'high', 'medium', 'low', 'informational']).default('low'),
     /** How long history items live before DynamoDB's TTL removes them. */
     historyTtlDays: z.number().int().min(1).max(3650).default(400),
+    /**
+     * Account IDs whose principals count as inside for role trust (SPEC 3.6), besides the
+     * audited account and its organization: an administrator role they can assume is not a FAIL.
+     */
+    trustedAccounts: z
+      .array(z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account ID'))
+      .max(1000)
+      .default([]),
     /** Findings to store and report as muted, never alerted. */
     mutes: z.array(muteSchema).max(1000).default([]),
     /**

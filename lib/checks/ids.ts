@@ -5,6 +5,7 @@ export const CHECK_IDS = [
   'user-full-access',
   'elasticache-service-linked-role',
   'dax-service-role',
+  'role-full-access',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];

@@ -5,8 +5,9 @@ import { accessKeyAge } from './access-key-age.ts';
 import { userFullAccess } from './user-full-access.ts';
 import { elastiCacheServiceLinkedRole } from './elasticache-service-linked-role.ts';
 import { daxServiceRole } from './dax-service-role.ts';
+import { roleFullAccess } from './role-full-access.ts';
 
-export { rootAccessKey, accessKeyAge, userFullAccess, elastiCacheServiceLinkedRole, daxServiceRole };
+export { rootAccessKey, accessKeyAge, userFullAccess, elastiCacheServiceLinkedRole, daxServiceRole, roleFullAccess };
 
 /** Every check, in the order reports list them. */
 export const ALL_CHECKS: readonly Check[] = [
@@ -15,6 +16,7 @@ export const ALL_CHECKS: readonly Check[] = [
   userFullAccess,
   elastiCacheServiceLinkedRole,
   daxServiceRole,
+  roleFullAccess,
 ];
 
 /** The checks a settings `checks` subset selects (all of them when the subset is empty). */

@@ -10,6 +10,7 @@ export const CHECK_INPUTS: Record<CheckId, readonly InventoryInput[]> = {
   'user-full-access': ['authorizationDetails'],
   'elasticache-service-linked-role': ['authorizationDetails', 'elastiCache'],
   'dax-service-role': ['authorizationDetails', 'dax'],
+  'role-full-access': ['authorizationDetails'],
 };
 
 export function inputsOf(checks: readonly CheckId[]): Set<InventoryInput> {

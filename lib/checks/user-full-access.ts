@@ -12,6 +12,7 @@ import {
 } from '#lib/checks/types.ts';
 import { managedPolicy, policiesReachingUser, readDocument, resolvePolicyVariables, type UnreadablePolicy } from '#lib/policy/grants.ts';
 import { wildcardMatch } from '#lib/policy/statements.ts';
+import { roleEscalations } from '#lib/checks/role-full-access.ts';
 import {
   EffectiveAccess,
   STAR_RESOURCE,
@@ -64,6 +65,8 @@ export interface EscalationRoute {
   outcome: string;
   conditional: boolean;
   paths: PathEntry[];
+  /** sts:AssumeRole routes: the roles assumed in turn, the last one an administrator. */
+  chain?: string[];
 }
 
 /**
@@ -77,8 +80,12 @@ export interface EscalationTarget {
   outcome: string;
   /** The call only helps when the user's own policies are not capped by a boundary. */
   needsUncapped: boolean;
-  /** What the call reaches holds only under conditions. */
+  /** The target side is conditional (a trust policy's conditions): the route is conditional whatever the user's policies say. */
   conditional?: boolean;
+  /** The target's own policy names the user (a same-account trust policy naming its ARN): no identity Allow is needed, only no Deny. */
+  grantedByTrust?: boolean;
+  /** The roles assumed in turn, for sts:AssumeRole targets. */
+  chain?: string[];
 }
 
 const metadata: CheckMetadata = {
@@ -333,15 +340,19 @@ function grantsUnder(
   const routes: EscalationRoute[] = [];
   for (const target of escalationTargets(user, ctx, reading, ea)) {
     if (target.needsUncapped && capped) continue;
-    if (!ea.mayAllow(target.action)) continue;
-    const decision = ea.decide(target.action, target.resource, view);
-    if (!isAllowedDecision(decision) || (fullAlready && (decision === 'conditional' || target.conditional))) continue;
+    if (!target.grantedByTrust && !ea.mayAllow(target.action)) continue;
+    const decided = ea.decide(target.action, target.resource, view);
+    const decision = target.grantedByTrust && decided === 'implicit' ? 'allow' : decided;
+    if (!isAllowedDecision(decision)) continue;
+    const conditional = decision === 'conditional' || target.conditional === true;
+    if (fullAlready && conditional) continue;
     routes.push({
       action: target.action,
       resource: target.resource,
       outcome: target.outcome,
-      conditional: decision === 'conditional' || target.conditional === true,
+      conditional,
       paths: ea.allowsFor(target.action, target.resource).map(pathEntry),
+      ...(target.chain ? { chain: target.chain } : {}),
     });
   }
   if (routes.length > 0) {
@@ -539,11 +550,11 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
 
 export const userFullAccess: Check = {
   ...metadata,
-  evaluate(inventory) {
+  evaluate(inventory, settings) {
     const source = inventory.authorizationDetails;
     if (source.state !== 'read') {
       return [errorFinding(inventory, metadata, allUsersArn(inventory), source, 'IAM users could not be evaluated')];
     }
-    return evaluateUsers(inventory, source.data);
+    return evaluateUsers(inventory, source.data, roleEscalations(inventory, source.data, settings.trustedAccounts));
   },
 };

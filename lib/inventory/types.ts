@@ -192,4 +192,9 @@ export interface Inventory {
    * (at most `keyIdLookups` of them). Users not looked up are absent.
    */
   accessKeys: Record<string, Source<AccessKeyMetadata[]>>;
+  /**
+   * The account's AWS Organization, when organization mode knows it (SPEC 8): its ID and the
+   * IDs of its accounts count as inside for role trust (SPEC 3.6). Absent: not known.
+   */
+  organization?: { id: string | null; accountIds: string[] };
 }

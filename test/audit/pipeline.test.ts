@@ -116,7 +116,7 @@ describe('publishing and saving', () => {
     expect(await store.accounts()).toEqual([]);
     const retry = await night(DEMO_DIR);
     expect(retry.alert.messageId).toBe('retry');
-    expect(retry.reconciled.run.counts.new).toBe(11);
+    expect(retry.reconciled.run.counts.new).toBe(14);
   });
 });
 

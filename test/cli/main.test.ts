@@ -10,9 +10,9 @@ async function cli(...args: string[]) {
 }
 
 describe('account-auditor run --demo', () => {
-  it('the table lists all five checks, with PASS and FAIL findings, and exits 1 on FAIL at or above high', async () => {
+  it('the table lists all six checks, with PASS and FAIL findings, and exits 1 on FAIL at or above high', async () => {
     const { code, stdout } = await cli('run', '--demo');
-    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role']) {
+    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access']) {
       expect(stdout).toContain(`== ${id}`);
     }
     expect(stdout).toMatch(/\bPASS\b/);
@@ -104,8 +104,8 @@ describe('files and checks', () => {
     expect(stdout).toContain('aws iam get-credential-report');
   });
 
-  it('checks lists the five checks', async () => {
+  it('checks lists the six checks', async () => {
     const { stdout } = await cli('checks');
-    expect(stdout.trim().split('\n')).toHaveLength(5);
+    expect(stdout.trim().split('\n')).toHaveLength(6);
   });
 });

@@ -69,7 +69,7 @@ async function audit(): Promise<{ code: number; out: JsonOutput; stored: RunReco
   };
 }
 
-const ALL: CheckId[] = ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role'];
+const ALL: CheckId[] = ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'];
 
 /**
  * `fail(code)`: that call alone fails with this error code. `errorChecks`: the checks that end in
@@ -102,9 +102,9 @@ const matrix: { call: string; denied: string; fail: (code: string) => void; erro
     call: 'iam:GetAccountAuthorizationDetails',
     denied: 'AccessDenied',
     fail: (code) => iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError(code)),
-    errorChecks: ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
+    errorChecks: ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'],
     // access-key-age reads it to find users missing from the report; without it, the report alone decides.
-    readBy: ['access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
+    readBy: ['access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'],
   },
   {
     call: 'elasticache:DescribeCacheClusters',

@@ -30,19 +30,19 @@ afterEach(async () => {
 describe('local state', () => {
   it('the second run of the same account says 0 new, and the state folder survives between runs', async () => {
     const first = await cli('run', '--demo', '--state-dir', stateDir);
-    expect(first.stdout).toMatch(/since the last run \(state in .*\): 11 new, 0 regressed, 0 resolved · 11 open/);
+    expect(first.stdout).toMatch(/since the last run \(state in .*\): 14 new, 0 regressed, 0 resolved · 14 open/);
     expect((await readdir(stateDir)).length).toBeGreaterThan(0);
     const second = await cli('run', '--demo', '--state-dir', stateDir);
-    expect(second.stdout).toMatch(/: 0 new, 0 regressed, 0 resolved · 11 open/);
+    expect(second.stdout).toMatch(/: 0 new, 0 regressed, 0 resolved · 14 open/);
   });
 
   it('--format json: the run carries its ID and the new, resolved and open counts; findings carry their change', async () => {
     const first = JSON.parse((await cli('run', '--from', DEMO_DIR, '--state-dir', stateDir, '--format', 'json')).stdout) as RunJson;
     expect(first.run.runId).toMatch(/^\d{8}T/);
-    expect(first.run.counts).toMatchObject({ new: 11, resolved: 0, open: 11 });
+    expect(first.run.counts).toMatchObject({ new: 14, resolved: 0, open: 14 });
     const next = JSON.parse((await cli('run', '--from', DEMO_NEXT_DIR, '--state-dir', stateDir, '--format', 'json')).stdout) as RunJson;
     expect(next.run.runId).not.toBe(first.run.runId);
-    expect(next.run.counts).toMatchObject({ new: 1, resolved: 1, open: 11 });
+    expect(next.run.counts).toMatchObject({ new: 1, resolved: 1, open: 14 });
     expect(next.findings.filter((f) => f.change === 'new').map((f) => f.resource)).toEqual(['arn:aws:iam::123456789012:user/zoe']);
     expect(next.findings.filter((f) => f.change === 'resolved').map((f) => f.resource)).toEqual(['arn:aws:iam::123456789012:user/service/legacy-etl#access_key_1']);
   });
@@ -84,11 +84,11 @@ describe('reading state back', () => {
 
   it('findings: the open findings, most severe first, filterable by severity and check', async () => {
     const all = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json')).stdout) as { severity: string; checkId: string; status: string }[];
-    expect(all).toHaveLength(11);
+    expect(all).toHaveLength(14);
     expect(all[0]!.severity).toBe('critical');
     expect(all.every((f) => f.status !== 'PASS')).toBe(true);
     const critical = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--severity', 'critical')).stdout) as { severity: string }[];
-    expect(critical.map((f) => f.severity)).toEqual(['critical', 'critical', 'critical']);
+    expect(critical.map((f) => f.severity)).toEqual(['critical', 'critical', 'critical', 'critical']);
     const dax = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--check', 'dax-service-role')).stdout) as { checkId: string }[];
     expect(dax.map((f) => f.checkId)).toEqual(['dax-service-role']);
     const table = await cli('findings', '--state-dir', stateDir);
@@ -98,7 +98,7 @@ describe('reading state back', () => {
   it('runs: the latest runs, newest first', async () => {
     const runs = JSON.parse((await cli('runs', '--state-dir', stateDir, '--format', 'json')).stdout) as { collectedAt: string; counts: { new: number } }[];
     expect(runs.map((r) => r.collectedAt)).toEqual(['2026-11-02T00:00:00.000Z', '2026-11-01T00:00:00.000Z']);
-    expect(runs.map((r) => r.counts.new)).toEqual([1, 11]);
+    expect(runs.map((r) => r.counts.new)).toEqual([1, 14]);
     expect((await cli('runs', '--state-dir', stateDir, '--limit', '1', '--format', 'json')).stdout).not.toContain('2026-11-01T00:00:00.000Z"');
   });
 
@@ -149,7 +149,7 @@ describe('demo and alerts', () => {
     const { code, stdout } = await cli('demo');
     expect(code).toBe(0);
     expect(stdout).toContain('# Night 1');
-    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role']) expect(stdout).toContain(`== ${id}`);
+    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access']) expect(stdout).toContain(`== ${id}`);
     expect(stdout).toMatch(/Night 2[\s\S]*1 new, 0 regressed, 1 resolved/);
     expect(stdout).toContain('Subject: account-auditor 123456789012: 1 new (1 critical)');
     expect(stdout).toMatch(/RESOLVED \(1\)/);

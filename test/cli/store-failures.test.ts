@@ -43,7 +43,7 @@ describe('a save that fails', () => {
       expect(stdout.split('\n').length).toBeGreaterThan(10);
     } else {
       expect(stdout).toContain('== user-full-access');
-      expect(stdout).toMatch(/11 new, 0 regressed, 0 resolved/);
+      expect(stdout).toMatch(/14 new, 0 regressed, 0 resolved/);
       expect(stdout).toContain('state NOT saved (StoreError)');
     }
   });
@@ -93,7 +93,7 @@ describe('local state folders', () => {
       const findings = command('findings', '--format', 'json');
       expect(findings.stderr).toBe('');
       expect(findings.status).toBe(0);
-      expect(JSON.parse(findings.stdout)).toHaveLength(11);
+      expect(JSON.parse(findings.stdout)).toHaveLength(14);
       const runs = command('runs', '--format', 'json');
       expect(runs.status).toBe(0);
       expect(JSON.parse(runs.stdout)).toHaveLength(1);

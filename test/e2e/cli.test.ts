@@ -14,11 +14,12 @@ import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
 import { childEnv, clients, motoEndpoint } from './harness/aws.ts';
 import { expectVerdicts, NIGHT_1, NIGHT_2, NIGHT_2_NEW, NIGHT_2_RESOLVED, SPEC_3_6_ROLES } from './harness/expected.ts';
 import { motoControl, type RecordedCall, recordedCalls, REGION } from './harness/moto.ts';
-import { ADMIN_POLICY_ARN, arnOf, changeAccount, seedAccount, type SeededAccount } from './harness/seed.ts';
+import { ADMIN_POLICY_ARN, arnOf, changeAccount, seedAccount, VENDOR_ACCOUNT, type SeededAccount } from './harness/seed.ts';
 
 interface JsonFinding {
   checkId: string;
   resource: string;
+  title: string;
   status: string;
   severity: string;
   change: string;
@@ -126,14 +127,19 @@ describe('account-auditor run, live against moto, twice with local state', () =>
     expect(dax).toContain('dynamodb:*');
   });
 
-  // SPEC 3.6 disagrees with the current code: there is no role-full-access check (lib/checks/ids.ts).
-  // Expected to fail until the check exists; then this becomes a plain `it`.
-  it.fails('SPEC 3.6: one role-full-access finding per role that is not service-linked (the DAX role: PASS)', () => {
-    expectVerdicts(
-      night1.findings.filter((f) => f.checkId === 'role-full-access'),
-      SPEC_3_6_ROLES,
-    );
-    expect(night1.findings.some((f) => f.checkId === 'role-full-access')).toBe(true);
+  it('SPEC 3.6: one role-full-access finding per role that is not service-linked; the break-glass role lists who can assume it', () => {
+    const roles = night1.findings.filter((f) => f.checkId === 'role-full-access');
+    expectVerdicts(roles, SPEC_3_6_ROLES);
+    const breakGlass = roles.find((f) => f.resource === arnOf.role('break-glass'))!;
+    const who = breakGlass.details.assumableBy as { users: { user: string }[] };
+    // alice (AdministratorAccess), carol (NotAction iam:*) and erin (sts:AssumeRole on it); dave's Deny * stops him.
+    expect(who.users.map((u) => u.user).sort()).toEqual(['alice', 'carol', 'erin']);
+    const vendor = roles.find((f) => f.resource === arnOf.role('vendor-admin'))!;
+    expect(vendor.details.outsideAccounts).toEqual([VENDOR_ACCOUNT]);
+    // SPEC 3.3: erin is one call away from full access, through the role; the path names her policy.
+    const erin = night1.findings.find((f) => f.checkId === 'user-full-access' && f.resource === arnOf.user('erin'))!;
+    expect(erin.title).toContain('can become an administrator through role break-glass');
+    expect(JSON.stringify(erin.details)).toContain('assume-break-glass');
   });
 
   it('night 2, after bob became an admin and rotated his key: exactly that is new and resolved', async () => {

@@ -36,7 +36,7 @@ const NEEDED_BY: Record<(typeof LIVE_READ_ACTIONS)[number], CheckId[]> = {
   'iam:GetAccountSummary': ['root-access-key'],
   'iam:GenerateCredentialReport': ['access-key-age'],
   'iam:GetCredentialReport': ['access-key-age'],
-  'iam:GetAccountAuthorizationDetails': ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role'],
+  'iam:GetAccountAuthorizationDetails': ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'],
   'iam:ListAccessKeys': [],
   'elasticache:DescribeCacheClusters': ['elasticache-service-linked-role'],
   'elasticache:DescribeReplicationGroups': ['elasticache-service-linked-role'],

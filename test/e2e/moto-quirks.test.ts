@@ -94,7 +94,7 @@ describe('moto quirks and how the auditor treats them', () => {
     const result = await auditLive();
     expect(result.run.sources.find((s) => s.input === 'authorizationDetails')).toMatchObject({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails' });
     expect(result.run.complete).toBe(false);
-    const reading = ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role'];
+    const reading = ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'];
     const theirs = result.findings.filter((f) => reading.includes(f.checkId));
     expect(new Set(theirs.map((f) => f.checkId))).toEqual(new Set(reading));
     for (const f of theirs) {

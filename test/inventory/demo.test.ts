@@ -71,6 +71,7 @@ describe('the demo account exercises every check as designed', () => {
       [`user-full-access ${A}:user/heidi`]: 'FAIL',
       [`user-full-access ${A}:user/ivan`]: 'FAIL',
       [`user-full-access ${A}:user/service/ci-deploy`]: 'PASS',
+      [`user-full-access ${A}:user/oscar`]: 'FAIL',
       [`user-full-access ${A}:user/service/legacy-etl`]: 'PASS',
 
       [`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`]: 'PASS',
@@ -78,6 +79,12 @@ describe('the demo account exercises every check as designed', () => {
       [`dax-service-role ${A}:role/*`]: 'PASS',
       ['dax-service-role arn:aws:dax:us-east-1:123456789012:cache/orders-dax']: 'PASS',
       ['dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax']: 'FAIL',
+
+      [`role-full-access ${A}:role/LegacyMigrationAdmin`]: 'FAIL',
+      [`role-full-access ${A}:role/VendorMonitoring`]: 'FAIL',
+      [`role-full-access ${A}:role/BreakGlassAdmin`]: 'PASS',
+      [`role-full-access ${A}:role/service-role/DaxToDynamoDB`]: 'PASS',
+      // The service-linked roles have no role-full-access finding.
     });
 
     const byResource = new Map(findings.map((f) => [`${f.checkId} ${f.resource}`, f]));
@@ -96,6 +103,23 @@ describe('the demo account exercises every check as designed', () => {
     expect(ivan.details.verdict).toBe('escalation');
     expect(ivan.title).toContain(`can make itself an administrator in one call: iam:PutUserPolicy on ${A}:user/ivan`);
     expect(severity('dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax')).toBe('high');
+    // SPEC 3.6: an outside account with no condition is critical; under an ExternalId, high.
+    expect(severity(`role-full-access ${A}:role/LegacyMigrationAdmin`)).toBe('critical');
+    expect(severity(`role-full-access ${A}:role/VendorMonitoring`)).toBe('high');
+    expect(byResource.get(`role-full-access ${A}:role/VendorMonitoring`)!.details.outsideAccounts).toEqual(['444455556666']);
+    // The in-account break-glass role lists who can assume it; oscar is FAIL high through it.
+    const breakGlass = byResource.get(`role-full-access ${A}:role/BreakGlassAdmin`)!.details.assumableBy as { users: { user: string }[]; roles: { role: string }[] };
+    expect(breakGlass.users.map((u) => u.user).sort()).toEqual(['alice', 'bob', 'dave', 'heidi', 'oscar']);
+    expect(breakGlass.roles.map((r) => r.role).sort()).toEqual(['LegacyMigrationAdmin', 'VendorMonitoring']);
+    const oscar = byResource.get(`user-full-access ${A}:user/oscar`)!;
+    expect(oscar.severity).toBe('high');
+    expect(oscar.title).toContain('can become an administrator through role BreakGlassAdmin');
+    // Each user the role lists is reported through it by user-full-access, unless that user has full access already.
+    for (const { user } of breakGlass.users) {
+      const f = byResource.get(`user-full-access ${A}:user/${user}`)!;
+      expect(f.details.verdict === 'full-access' || JSON.stringify(f.details).includes('through role BreakGlassAdmin'), user).toBe(true);
+    }
+    expect(JSON.stringify(byResource.get(`user-full-access ${A}:user/heidi`)!.details)).toContain('through role BreakGlassAdmin');
     // The over-age key is named by the ID found in access-keys/legacy-etl.json.
     expect(JSON.stringify(byResource.get(`access-key-age ${A}:user/service/legacy-etl#access_key_1`)?.details)).toContain('AKIAR7DEMOLEGACYETL1');
   });

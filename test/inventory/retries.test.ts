@@ -77,6 +77,7 @@ describe('the SDK boundary', () => {
       'elasticache-service-linked-role role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache WARN',
       'dax-service-role cache/orders PASS',
       'dax-service-role role/* PASS',
+      'role-full-access role/service-role/DaxToDynamoDB PASS',
     ]);
   });
 
@@ -167,7 +168,7 @@ const TARGETS: Target[] = [
     service: 'iam',
     command: 'GetAccountAuthorizationDetails',
     unread: ['authorizationDetails'],
-    affected: { 'user-full-access': ['ERROR'], 'elasticache-service-linked-role': ['ERROR'], 'dax-service-role': ['ERROR', 'ERROR'] },
+    affected: { 'user-full-access': ['ERROR'], 'elasticache-service-linked-role': ['ERROR'], 'dax-service-role': ['ERROR', 'ERROR'], 'role-full-access': ['ERROR'] },
   },
   {
     // The lookup only names the key: bob's key stays FAIL on the report's age, never PASS.

@@ -28,10 +28,15 @@ export const NIGHT_1: Expected[] = [
   { checkId: 'user-full-access', resource: arnOf.user('bob'), status: 'PASS', because: '3.3: s3 and CloudWatch reads through his group' },
   { checkId: 'user-full-access', resource: arnOf.user('carol'), status: 'FAIL', severity: 'high', because: '3.3: all actions except iam:*, organizations:*' },
   { checkId: 'user-full-access', resource: arnOf.user('dave'), status: 'PASS', because: '3.3: an unconditional Deny * removes what the admins group grants' },
+  { checkId: 'user-full-access', resource: arnOf.user('erin'), status: 'FAIL', severity: 'high', because: '3.3: sts:AssumeRole on break-glass, an administrator role whose trust admits the account' },
   { checkId: 'elasticache-service-linked-role', resource: accountLevel, status: 'PASS', because: '3.4: a role exists under /aws-service-role/elasticache.amazonaws.com/' },
   { checkId: 'dax-service-role', resource: arnOf.dax('orders-dax'), status: 'PASS', because: '3.5: its role exists and trusts dax.amazonaws.com' },
   { checkId: 'dax-service-role', resource: arnOf.dax('legacy-dax'), status: 'FAIL', severity: 'high', because: '3.5: its IamRoleArn does not exist' },
   { checkId: 'dax-service-role', resource: accountLevel, status: 'PASS', because: '3.5: a role trusts dax.amazonaws.com' },
+  // 3.6: one finding per role that is not service-linked (ElastiCache's has none).
+  { checkId: 'role-full-access', resource: arnOf.role('dax-to-dynamodb'), status: 'PASS', because: '3.6: a role without full access' },
+  { checkId: 'role-full-access', resource: arnOf.role('break-glass'), status: 'PASS', because: '3.6: an administrator role only principals of the account can assume' },
+  { checkId: 'role-full-access', resource: arnOf.role('vendor-admin'), status: 'FAIL', severity: 'high', because: '3.6: an administrator role an outside account can assume, only under sts:ExternalId' },
 ];
 
 /** After changeAccount: bob is an administrator, and his over-age key was replaced by a fresh one. */
@@ -52,18 +57,12 @@ export interface FindingLike {
   severity: string;
 }
 
-/**
- * SPEC 3.6: one role-full-access finding per role that is not service-linked; the DAX role has
- * no full access, so PASS. Asserted apart (cli.test.ts, as an expected failure while the check
- * does not exist), and left out of expectVerdicts so that the other verdicts stand either way.
- */
-export const SPEC_3_6_ROLES: Expected[] = [
-  { checkId: 'role-full-access', resource: arnOf.role('dax-to-dynamodb'), status: 'PASS', because: '3.6: a role without full access' },
-];
+/** SPEC 3.6's verdicts alone: one role-full-access finding per role that is not service-linked. */
+export const SPEC_3_6_ROLES: Expected[] = NIGHT_1.filter((e) => e.checkId === 'role-full-access');
 
 /** Every finding matches exactly one expectation and every expectation one finding. */
 export function expectVerdicts(findings: FindingLike[], expected: Expected[]): void {
-  const unmatched = findings.filter((f) => f.checkId !== 'role-full-access');
+  const unmatched = [...findings];
   const problems: string[] = [];
   for (const e of expected) {
     const index = unmatched.findIndex((f) => f.checkId === e.checkId && (typeof e.resource === 'string' ? f.resource === e.resource : e.resource.test(f.resource)));

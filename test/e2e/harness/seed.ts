@@ -3,6 +3,7 @@ import { CreateCacheClusterCommand, CreateReplicationGroupCommand } from '@aws-s
 import {
   AddUserToGroupCommand,
   AttachGroupPolicyCommand,
+  AttachRolePolicyCommand,
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateGroupCommand,
@@ -27,6 +28,7 @@ import { ACCOUNT_ID, motoControl, REGION } from './moto.ts';
  */
 
 export const ADMIN_POLICY_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess';
+export const VENDOR_ACCOUNT = '111122223333';
 export const arnOf = {
   user: (name: string) => `arn:aws:iam::${ACCOUNT_ID}:user/${name}`,
   role: (name: string) => `arn:aws:iam::${ACCOUNT_ID}:role/${name}`,
@@ -54,14 +56,17 @@ async function key(c: Clients, endpoint: string, user: string, ageDays: number, 
  * - bob: in `developers` (inline s3 read, attached customer managed CloudWatch read); a 120-day key.
  * - carol: inline Allow NotAction iam:*, organizations:* on *; an 85-day key and an inactive 200-day one.
  * - dave: in `admins` (AdministratorAccess), but an inline unconditional Deny * on *; no key.
- * - roles: `dax-to-dynamodb` (trusts dax.amazonaws.com, DynamoDB access) and ElastiCache's
+ * - erin: inline Allow sts:AssumeRole on the role `break-glass` only; no key.
+ * - roles: `dax-to-dynamodb` (trusts dax.amazonaws.com, DynamoDB access), `break-glass`
+ *   (AdministratorAccess, trusts the account root with MFA), `vendor-admin` (AdministratorAccess,
+ *   trusts the outside account VENDOR_ACCOUNT under sts:ExternalId) and ElastiCache's
  *   service-linked role (unless `elastiCacheServiceLinkedRole: false`).
  * - us-east-1: ElastiCache cluster `sessions` and replication group `carts`; DAX `orders-dax` (role dax-to-dynamodb) and
  *   `legacy-dax` (a role that does not exist).
  */
 export async function seedAccount(c: Clients, endpoint: string, options: { elastiCacheServiceLinkedRole?: boolean } = {}): Promise<SeededAccount> {
   const { iam } = c;
-  for (const name of ['alice', 'bob', 'carol', 'dave']) await iam.send(new CreateUserCommand({ UserName: name }));
+  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) await iam.send(new CreateUserCommand({ UserName: name }));
 
   await iam.send(new AttachUserPolicyCommand({ UserName: 'alice', PolicyArn: ADMIN_POLICY_ARN }));
 
@@ -103,6 +108,21 @@ export async function seedAccount(c: Clients, endpoint: string, options: { elast
       PolicyDocument: doc({ Effect: 'Allow', Action: 'dynamodb:*', Resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/orders` }),
     }),
   );
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: 'break-glass',
+      AssumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: arnOf.root() }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }),
+    }),
+  );
+  await iam.send(new AttachRolePolicyCommand({ RoleName: 'break-glass', PolicyArn: ADMIN_POLICY_ARN }));
+  await iam.send(new PutUserPolicyCommand({ UserName: 'erin', PolicyName: 'assume-break-glass', PolicyDocument: doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: arnOf.role('break-glass') }) }));
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: 'vendor-admin',
+      AssumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${VENDOR_ACCOUNT}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'vendor-4711' } } }),
+    }),
+  );
+  await iam.send(new AttachRolePolicyCommand({ RoleName: 'vendor-admin', PolicyArn: ADMIN_POLICY_ARN }));
   if (options.elastiCacheServiceLinkedRole ?? true) await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
 
   await c.elastiCache.send(new CreateCacheClusterCommand({ CacheClusterId: 'sessions', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheNodes: 1 }));
