@@ -401,3 +401,16 @@ describe('effective access: escalation through principals that are not fully kno
     expect(findings[0]).toMatchObject({ status: 'FAIL', severity: 'high' });
   });
 });
+
+describe('effective access: takeover of a user with all actions but a few', () => {
+  it('CreateAccessKey on a user allowed everything but CloudTrail is FAIL high, not PASS', () => {
+    const findings = evaluate({
+      users: [
+        inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreateAccessKey', Resource: userArn('boss') }),
+        inlineUser('boss', { Effect: 'Allow', NotAction: 'cloudtrail:*', Resource: '*' }),
+      ],
+    });
+    expect(findings[0]).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(findings[0]!.title).toContain(`iam:CreateAccessKey on ${userArn('boss')}`);
+  });
+});
