@@ -11,8 +11,8 @@
  * Run by bench/bench.ts: `node --import tsx bench/roles.ts --users 10000 --roles 2000`.
  */
 import { parseArgs } from 'node:util';
-import { roleFullAccess } from '#lib/checks/role-full-access.ts';
-import { userFullAccess } from '#lib/checks/user-full-access.ts';
+import { roleFullAccess } from '#test/checks.ts';
+import { userFullAccess } from '#test/checks.ts';
 import type { AuthorizationDetails, IamGroup, IamRole, IamUser, Inventory, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
 import { catalogue } from '#lib/policy/catalogue.ts';
 import { parseSettings } from '#lib/settings.ts';

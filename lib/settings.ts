@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHECK_IDS } from '#lib/checks/ids.ts';
+import { CHECK_IDS } from '#lib/checks/catalogue.ts';
 
 /**
  * A mute entry: `check` and `resource` match exactly, or as an anchored glob where `*` matches

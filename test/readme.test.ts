@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
 import { OFFLINE_FILES } from '#lib/inventory/offline.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };

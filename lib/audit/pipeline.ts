@@ -1,5 +1,6 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
-import type { AuditResult, RunAuditOptions } from './run.ts';
+import type { AuditResult } from '#lib/model/run.ts';
+import type { RunAuditOptions } from './run.ts';
 import { runAudit } from './run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';

@@ -6,10 +6,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { auditAndRecord, unsavedRun, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
-import { CHECK_IDS } from '#lib/checks/ids.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import { SEVERITIES } from '#lib/checks/types.ts';
-import type { Severity } from '#lib/checks/types.ts';
+import { CHECK_IDS } from '#lib/checks/catalogue.ts';
+import { CHECKS } from '#lib/checks/catalogue.ts';
+import { SEVERITIES } from '#lib/model/finding.ts';
+import type { Severity } from '#lib/model/finding.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import { loadOffline, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
 import {
@@ -24,7 +24,7 @@ import {
 } from '#lib/report/render.ts';
 import { awsRetryConfig, parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
 import { AsffValidationError } from '#lib/export/asff.ts';
-import { renderAsff, renderOcsf, runExportItems, storedExportItems } from '#lib/export/render.ts';
+import { renderAsff, renderOcsf, runExportItems, storedExportItems } from '#lib/report/formats.ts';
 import { LocalStoreError } from '#lib/store/local.ts';
 import { StoreError } from '#lib/store/store.ts';
 import { openStore, topicClient, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
@@ -379,7 +379,7 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
     .command('checks')
     .description('list the checks with their severity and references')
     .action(() => {
-      for (const c of ALL_CHECKS) io.stdout(`${c.id} [${c.severity}]  ${c.title}\n`);
+      for (const c of CHECKS) io.stdout(`${c.id} [${c.severity}]  ${c.title}\n`);
       done(Promise.resolve(0));
     });
   return cli;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Check, Finding, Severity, Status } from '#lib/checks/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
+import type { Finding, Severity, Status } from '#lib/model/finding.ts';
+import { CHECKS as CHECK_LIST, type CheckMetadata } from '#lib/checks/catalogue.ts';
 import type { Change, StoredFinding } from '#lib/reconcile/types.ts';
 
 /**
@@ -84,7 +84,7 @@ export function productArn(target: Pick<AsffTarget, 'partition' | 'region' | 'ac
   return `arn:${target.partition}:securityhub:${target.region}:${target.accountId}:product/${target.accountId}/default`;
 }
 
-const CHECKS = new Map<string, Check>(ALL_CHECKS.map((c) => [c.id, c]));
+const CHECKS = new Map<string, CheckMetadata>(CHECK_LIST.map((c) => [c.id, c]));
 
 const SEVERITY_LABEL: Record<Severity, AsffSeverityLabel> = {
   critical: 'CRITICAL',
@@ -151,12 +151,12 @@ function asffResource(finding: Finding, partition: string, region: string): Asff
 }
 
 /** `CIS AWS Foundations Benchmark v1.4.0/1.14`, Security Hub's own spelling of a CIS requirement. */
-function relatedRequirements(check: Check | undefined): string[] {
+function relatedRequirements(check: CheckMetadata | undefined): string[] {
   if (!check) return [];
   return Object.entries(check.references.cis).map(([version, control]) => `CIS AWS Foundations Benchmark ${version}/${control}`);
 }
 
-function description(finding: Finding, check: Check | undefined): string {
+function description(finding: Finding, check: CheckMetadata | undefined): string {
   const what = check ? `${finding.title}. Check ${check.id}: ${check.title}.` : `${finding.title}.`;
   const details = Object.keys(finding.details).length > 0 ? ` Details: ${JSON.stringify(finding.details)}` : '';
   const why = check ? ` ${check.rationale}` : '';

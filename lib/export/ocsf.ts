@@ -1,5 +1,5 @@
-import type { Check, Severity, Status } from '#lib/checks/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
+import type { Severity, Status } from '#lib/model/finding.ts';
+import { CHECKS as CHECK_LIST, type CheckMetadata } from '#lib/checks/catalogue.ts';
 import type { ExportedFinding } from './asff.ts';
 import { resourceType } from './asff.ts';
 
@@ -64,7 +64,7 @@ export interface OcsfContext {
   productVersion: string;
 }
 
-const CHECKS = new Map<string, Check>(ALL_CHECKS.map((c) => [c.id, c]));
+const CHECKS = new Map<string, CheckMetadata>(CHECK_LIST.map((c) => [c.id, c]));
 
 function regionOf(resource: string): string | null {
   const parts = resource.split(':');

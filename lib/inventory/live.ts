@@ -19,9 +19,9 @@ import {
   type ReplicationGroup as SdkReplicationGroup,
 } from '@aws-sdk/client-elasticache';
 import { type Cluster as SdkDaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
-import { CHECK_IDS } from '#lib/checks/ids.ts';
-import { inputsOf } from '#lib/checks/inputs.ts';
-import { ageInDays } from '#lib/checks/key-facts.ts';
+import { CHECK_IDS } from '#lib/checks/catalogue.ts';
+import { inputsOf } from '#lib/checks/catalogue.ts';
+import { ageInDays } from '#lib/checks/support/key-facts.ts';
 import { type AwsRetryMode, awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { normalizeAuthorizationDetails } from './authorization-details.ts';
 import { parseCredentialReport } from './credential-report.ts';

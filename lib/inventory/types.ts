@@ -1,3 +1,6 @@
+/** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
+export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizationDetails' | 'elastiCache' | 'dax' | 'accessKeys';
+
 /**
  * The Inventory: plain typed data about one account, as collected from live AWS APIs or from
  * files exported with the AWS CLI. No SDK type crosses this boundary, so the checks are pure

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CHECK_IDS, type CheckId } from '#lib/checks/ids.ts';
-import { severityRank } from '#lib/checks/types.ts';
+import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
+import { severityRank } from '#lib/model/finding.ts';
 import { parseSettings, settingsSchema, type Settings } from '#lib/settings.ts';
 import type { DeployedConfig } from './config.ts';
 

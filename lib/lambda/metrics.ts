@@ -1,6 +1,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
-import { SEVERITIES, STATUSES, type Severity, type Status } from '#lib/checks/types.ts';
+import { SEVERITIES, STATUSES, type Severity, type Status } from '#lib/model/finding.ts';
 import { METRIC } from './contract.ts';
 
 /**

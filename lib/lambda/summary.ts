@@ -1,6 +1,6 @@
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
-import type { CheckId } from '#lib/checks/ids.ts';
-import type { Severity, Status } from '#lib/checks/types.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
+import type { Severity, Status } from '#lib/model/finding.ts';
 import { compareForAlert } from '#lib/notify/select.ts';
 import type { RunRecord } from '#lib/reconcile/types.ts';
 import type { AuditRequest, LambdaTrigger } from './event.ts';

@@ -1,7 +1,7 @@
 import type { MessageAttributeValue, SNSClient } from '@aws-sdk/client-sns';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { ReconciledFinding, ReconciledRun } from '#lib/reconcile/types.ts';
-import { deniedPermissions } from '#lib/audit/run.ts';
+import { deniedPermissions } from '#lib/checks/inputs.ts';
 import type { AlertSettings, Selection } from './select.ts';
 import { countBySeverity, decide, highestSeverity, select } from './select.ts';
 import type { AlertItem, AlertSummary, Limits, ListKey } from './format.ts';

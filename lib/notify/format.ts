@@ -1,9 +1,10 @@
-import type { CheckId } from '#lib/checks/ids.ts';
-import type { Severity, Status } from '#lib/checks/types.ts';
-import { SEVERITIES } from '#lib/checks/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { SourceReport } from '#lib/audit/run.ts';
-import { checksReading, missingPermission } from '#lib/audit/run.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
+import type { Severity, Status } from '#lib/model/finding.ts';
+import { SEVERITIES } from '#lib/model/finding.ts';
+import { CHECKS } from '#lib/checks/catalogue.ts';
+import type { SourceReport } from '#lib/model/run.ts';
+import { checksReading } from '#lib/checks/catalogue.ts';
+import { missingPermission } from '#lib/checks/inputs.ts';
 import type { ReconciledFinding } from '#lib/reconcile/types.ts';
 
 export const FINDINGS_COMMAND = 'account-auditor findings';
@@ -11,7 +12,7 @@ export const FINDINGS_COMMAND = 'account-auditor findings';
 /** SNS rejects a subject of 100 characters or more ("less than 100 characters long"). */
 export const SUBJECT_MAX = 99;
 
-const REMEDIATION = new Map<string, string>(ALL_CHECKS.map((c) => [c.id, c.remediation.command]));
+const REMEDIATION = new Map<string, string>(CHECKS.map((c) => [c.id, c.remediation.command]));
 
 /** One finding as machine subscribers receive it. */
 export interface AlertItem {

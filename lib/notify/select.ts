@@ -1,7 +1,7 @@
-import type { Severity, Status } from '#lib/checks/types.ts';
-import { SEVERITIES, severityRank } from '#lib/checks/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { SourceReport } from '#lib/audit/run.ts';
+import type { Severity, Status } from '#lib/model/finding.ts';
+import { SEVERITIES, severityRank } from '#lib/model/finding.ts';
+import { CHECKS } from '#lib/checks/catalogue.ts';
+import type { SourceReport } from '#lib/model/run.ts';
 import type { ReconciledFinding, ReconciledRun } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 import type { Settings } from '#lib/settings.ts';
@@ -27,8 +27,8 @@ export interface Selection {
   unreadSources: SourceReport[];
 }
 
-const CHECK_ORDER = new Map<string, number>(ALL_CHECKS.map((c, i) => [c.id, i]));
-const CHECK_SEVERITY = new Map<string, Severity>(ALL_CHECKS.map((c) => [c.id, c.severity]));
+const CHECK_ORDER = new Map<string, number>(CHECKS.map((c, i) => [c.id, i]));
+const CHECK_SEVERITY = new Map<string, Severity>(CHECKS.map((c) => [c.id, c.severity]));
 
 /** Most severe first, then check (in the reports' order), then resource; the ID keeps it total. */
 export function compareForAlert(a: ReconciledFinding, b: ReconciledFinding): number {

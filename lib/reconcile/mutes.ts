@@ -1,5 +1,5 @@
 import type { MuteEntry } from '#lib/settings.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import type { Mute } from './types.ts';
 
 /**

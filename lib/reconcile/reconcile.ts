@@ -1,5 +1,5 @@
-import type { AuditResult } from '#lib/audit/run.ts';
-import type { Finding, Status } from '#lib/checks/types.ts';
+import type { AuditResult } from '#lib/model/run.ts';
+import type { Finding, Status } from '#lib/model/finding.ts';
 import type { MuteEntry } from '#lib/settings.ts';
 import { findMute } from './mutes.ts';
 import type { Scope } from './scope.ts';

@@ -1,5 +1,5 @@
-import type { Finding } from '#lib/checks/types.ts';
-import type { RunSummary } from '#lib/audit/run.ts';
+import type { Finding } from '#lib/model/finding.ts';
+import type { RunSummary } from '#lib/model/run.ts';
 
 /**
  * A scope is what one run can vouch for: a check over the global resources (IAM), or a check in

@@ -1,5 +1,5 @@
-import type { Finding, Status } from '#lib/checks/types.ts';
-import type { RunSummary } from '#lib/audit/run.ts';
+import type { Finding, Status } from '#lib/model/finding.ts';
+import type { RunSummary } from '#lib/model/run.ts';
 
 /**
  * What a run means for one finding, against the state stored by earlier runs:

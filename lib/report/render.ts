@@ -1,12 +1,12 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
-import type { AuditResult } from '#lib/audit/run.ts';
-import { deniedPermissions, missingPermission } from '#lib/audit/run.ts';
+import type { AuditResult } from '#lib/model/run.ts';
+import { deniedPermissions, missingPermission } from '#lib/checks/inputs.ts';
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import type { HistoryEntry, ReconciledFinding, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
-import type { Check, Finding, Status } from '#lib/checks/types.ts';
-import { severityRank, STATUSES } from '#lib/checks/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
+import type { Finding, Status } from '#lib/model/finding.ts';
+import { severityRank, STATUSES } from '#lib/model/finding.ts';
+import { CHECKS, type CheckMetadata } from '#lib/checks/catalogue.ts';
 
 const STATUS_ORDER: Record<Status, number> = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<Status, number>;
 
@@ -20,7 +20,7 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
   );
 }
 
-function references(check: Check): string {
+function references(check: CheckMetadata): string {
   const parts = [
     ...Object.entries(check.references.cis).map(([version, control]) => `CIS ${version} ${control}`),
     ...check.references.securityHub.map((c) => `Security Hub ${c}`),
@@ -44,7 +44,7 @@ export function renderTable(result: AuditResult, options: TableOptions = {}): st
   const { run } = result;
   out.push(`account-auditor · account ${run.accountId} · ${run.origin} · collected ${run.collectedAt}`, '');
 
-  for (const check of ALL_CHECKS.filter((c) => run.checks.includes(c.id))) {
+  for (const check of CHECKS.filter((c) => run.checks.includes(c.id))) {
     const findings = sortFindings(result.findings.filter((f) => f.checkId === check.id));
     const worst = findings[0]?.status ?? 'PASS';
     out.push(`== ${check.id} · ${check.title} [${worst}]`);

@@ -1,5 +1,5 @@
-import type { Severity } from '#lib/checks/types.ts';
-import { SEVERITIES } from '#lib/checks/types.ts';
+import type { Severity } from '#lib/model/finding.ts';
+import { SEVERITIES } from '#lib/model/finding.ts';
 
 /**
  * The single-table key schema (docs/store.md). Kept apart from the store so that the CDK stack

@@ -2,7 +2,7 @@ import type { CreateTableCommandInput, DynamoDBClient, TableDescription } from '
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { NativeAttributeValue, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Severity } from '#lib/checks/types.ts';
+import type { Severity } from '#lib/model/finding.ts';
 import type { HistoryEntry, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 import type { Scope } from '#lib/reconcile/scope.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateChecks, exitCodeFor, runAudit } from '#lib/audit/run.ts';
-import type { Check } from '#lib/checks/types.ts';
-import { rootAccessKey } from '#lib/checks/index.ts';
+import type { Check } from '#lib/checks/registry.ts';
+import { rootAccessKey } from '#test/checks.ts';
 import { activeKey, denied, inventory, reportRow, settings } from '../fixtures/build-inventory.ts';
 
 describe('evaluateChecks', () => {

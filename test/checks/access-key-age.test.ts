@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accessKeyAge } from '#lib/checks/access-key-age.ts';
+import { accessKeyAge } from '#test/checks.ts';
 import { activeKey, ACCOUNT, daysAgo, denied, inventory, key, reportRow, settings } from '../fixtures/build-inventory.ts';
 
 const byResource = (findings: ReturnType<typeof accessKeyAge.evaluate>) => new Map(findings.map((f) => [f.resource, f]));

@@ -3,8 +3,9 @@
  * that the statement-shape reading got wrong, each the smallest input that shows it.
  */
 import { describe, expect, it } from 'vitest';
-import { userFullAccess, type AccessGrant } from '#lib/checks/user-full-access.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
+import { userFullAccess } from '#test/checks.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import type { AuthorizationDetails, IamGroup, IamUser, Inventory, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
 

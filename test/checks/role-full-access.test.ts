@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { roleFullAccess } from '#lib/checks/role-full-access.ts';
-import { userFullAccess } from '#lib/checks/user-full-access.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import { roleFullAccess } from '#test/checks.ts';
+import { userFullAccess } from '#test/checks.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import type { IamRole, IamUser, Inventory, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
 import type { SettingsInput } from '#lib/settings.ts';
 import { ACCOUNT, denied, inventory, role, settings, trustFor } from '../fixtures/build-inventory.ts';

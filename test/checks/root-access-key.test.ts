@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rootAccessKey } from '#lib/checks/root-access-key.ts';
+import { rootAccessKey } from '#test/checks.ts';
 import { activeKey, denied, inventory, key, reportRow, settings, daysAgo, ACCOUNT } from '../fixtures/build-inventory.ts';
 
 const evaluate = (inv: ReturnType<typeof inventory>) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { elastiCacheServiceLinkedRole } from '#lib/checks/elasticache-service-linked-role.ts';
-import { daxServiceRole, trustsDax } from '#lib/checks/dax-service-role.ts';
+import { elastiCacheServiceLinkedRole } from '#test/checks.ts';
+import { trustsDax } from '#lib/checks/services/dax-service-role.ts';
+import { daxServiceRole } from '#test/checks.ts';
 import { ACCOUNT, denied, inventory, region, role, settings, trustFor } from '../fixtures/build-inventory.ts';
 
 const ecPath = '/aws-service-role/elasticache.amazonaws.com/';

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import { parseSettings } from '#lib/settings.ts';
 
 const DEMO = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));

@@ -14,8 +14,8 @@ import { GetAccountAuthorizationDetailsCommand, GetCredentialReportCommand, List
 import { evaluateChecks, runAudit } from '#lib/audit/run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { StoredFinding } from '#lib/reconcile/types.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import { loadOffline, OfflineInputError } from '#lib/inventory/offline.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';

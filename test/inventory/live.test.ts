@@ -25,8 +25,9 @@ import {
 } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { evaluateChecks } from '#lib/audit/run.ts';
-import { ALL_CHECKS, selectChecks } from '#lib/checks/index.ts';
-import { CHECK_INPUTS } from '#lib/checks/inputs.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
+import { selectChecks } from '#test/checks.ts';
+import { CHECK_INPUTS } from '#test/checks.ts';
 import { sources } from './sdk-boundary.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {

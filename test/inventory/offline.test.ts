@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadOffline, NO_REGION_FOLDER_REASON, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
 import { NO_REGION } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
-import { daxServiceRole, elastiCacheServiceLinkedRole, userFullAccess } from '#lib/checks/index.ts';
+import { daxServiceRole, elastiCacheServiceLinkedRole, userFullAccess } from '#test/checks.ts';
 import { parseSettings } from '#lib/settings.ts';
 
 const ACCOUNT = '111122223333';

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GenerateCredentialReportCommand, GetCredentialReportCommand } from '@aws-sdk/client-iam';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
 import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS } from '#lib/inventory/live.ts';
 import type { SettingsInput } from '#lib/settings.ts';
 import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';

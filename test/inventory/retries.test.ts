@@ -5,9 +5,9 @@
  * so that the tests do not sleep (the SDK's own backoff is exercised once, for transient faults).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CheckId } from '#lib/checks/ids.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { Finding, Status } from '#lib/checks/types.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
+import type { Finding, Status } from '#lib/model/finding.ts';
 import type { LiveOptions } from '#lib/inventory/live.ts';
 import { type AwsRetryMode, awsRetryConfig, parseSettings } from '#lib/settings.ts';
 import { FIXTURE_ACCOUNT_ID } from '../fixtures/aws.ts';

@@ -17,8 +17,8 @@ import { DescribeCacheClustersCommand, DescribeReplicationGroupsCommand } from '
 import { DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import { evaluateChecks } from '#lib/audit/run.ts';
-import { ALL_CHECKS } from '#lib/checks/index.ts';
-import type { Finding } from '#lib/checks/types.ts';
+import { ALL_CHECKS } from '#test/checks.ts';
+import type { Finding } from '#lib/model/finding.ts';
 import { collectLive, KEY_LOOKUP_CONCURRENCY, type LiveOptions, TIME_BUDGET_CODE, TIME_BUDGET_REASON } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';

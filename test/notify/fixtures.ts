@@ -1,7 +1,7 @@
-import type { CheckId } from '#lib/checks/ids.ts';
-import type { Severity, Status } from '#lib/checks/types.ts';
-import { SEVERITIES, STATUSES, findingId } from '#lib/checks/types.ts';
-import type { SourceReport } from '#lib/audit/run.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
+import type { Severity, Status } from '#lib/model/finding.ts';
+import { SEVERITIES, STATUSES, findingId } from '#lib/model/finding.ts';
+import type { SourceReport } from '#lib/model/run.ts';
 import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { buildAlert, publishAlert, shouldAlert, SNS_MAX_BYTES } from '#lib/notify/alert.ts';
 import type { Alert, AlertSummary } from '#lib/notify/alert.ts';
-import { rootAccessKey, userFullAccess, accessKeyAge } from '#lib/checks/index.ts';
+import { rootAccessKey, userFullAccess, accessKeyAge } from '#test/checks.ts';
 import type { Settings } from '#lib/settings.ts';
 import { missingPermission } from '#lib/notify/format.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';

@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CHECK_IDS } from '#lib/checks/ids.ts';
-import { severityRank } from '#lib/checks/types.ts';
+import { CHECK_IDS } from '#lib/checks/catalogue.ts';
+import { severityRank } from '#lib/model/finding.ts';
 import { loadConfig, type DeployedConfig } from '#lib/lambda/config.ts';
 import { ENV } from '#lib/lambda/contract.ts';
 import { parseEvent, PayloadError, type AuditRequest } from '#lib/lambda/event.ts';

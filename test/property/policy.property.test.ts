@@ -18,9 +18,10 @@ import fc from 'fast-check';
 // run draws new ones.
 if (process.env.CI) fc.configureGlobal({ seed: 20_261_201 });
 import { describe, expect, it } from 'vitest';
-import { daxServiceRole } from '#lib/checks/dax-service-role.ts';
-import { severityRank, type Finding } from '#lib/checks/types.ts';
-import { userFullAccess, type AccessGrant } from '#lib/checks/user-full-access.ts';
+import { daxServiceRole } from '#test/checks.ts';
+import { severityRank, type Finding } from '#lib/model/finding.ts';
+import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
+import { userFullAccess } from '#test/checks.ts';
 import { normalizeAuthorizationDetails } from '#lib/inventory/authorization-details.ts';
 import { normalizeDaxClusters } from '#lib/inventory/normalize.ts';
 import { normalizeStatements, wildcardMatch } from '#lib/policy/statements.ts';

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { CheckId } from '#lib/checks/ids.ts';
-import type { Status } from '#lib/checks/types.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
+import type { Status } from '#lib/model/finding.ts';
 import type { Change, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 
 export const ACCOUNT = '123456789012';

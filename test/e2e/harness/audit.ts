@@ -1,5 +1,6 @@
 import { vi } from 'vitest';
-import { runAudit, type AuditResult } from '#lib/audit/run.ts';
+import { runAudit } from '#lib/audit/run.ts';
+import { type AuditResult } from '#lib/model/run.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import { parseSettings, type Settings } from '#lib/settings.ts';
 import { type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './aws.ts';

@@ -1,7 +1,7 @@
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import type { StoredFinding } from '#lib/reconcile/types.ts';
-import { type AsffFinding, type ExportedFinding, toValidAsff } from './asff.ts';
-import { type OcsfComplianceFinding, toOcsf } from './ocsf.ts';
+import { type AsffFinding, type ExportedFinding, toValidAsff } from '#lib/export/asff.ts';
+import { type OcsfComplianceFinding, toOcsf } from '#lib/export/ocsf.ts';
 
 /** account-auditor's version, named in OCSF metadata.product (test/export asserts it matches package.json). */
 export const PRODUCT_VERSION = '0.1.0';

@@ -19,7 +19,10 @@ import {
   type SourcedStatement,
   type View,
 } from '#lib/policy/effective.ts';
-import { allRolesArn, errorFinding, lowerSeverity, makeFinding, type Check, type CheckMetadata, type Finding, type Severity } from './types.ts';
+import { allRolesArn } from '#lib/model/arn.ts';
+import { errorFinding, lowerSeverity, makeFinding, type Finding, type Severity } from '#lib/model/finding.ts';
+import { CATALOGUE } from '#lib/checks/catalogue.ts';
+import { type CheckMetadata } from '../catalogue.ts';
 import type { EscalationTarget } from './user-full-access.ts';
 
 const STRICT: View = { conditional: false, boundary: true, guardrails: true };
@@ -34,37 +37,6 @@ const MAX_TARGETS = 10;
 /** Principals listed by name in one finding; the rest are counted. */
 const LIST_LIMIT = 50;
 
-const metadata: CheckMetadata = {
-  id: 'role-full-access',
-  title: 'IAM roles with full administrative access, and who can assume them',
-  severity: 'critical',
-  rationale:
-    'Administrators should use roles, so a role with full access is an administrator, and whoever can assume it is one too. ' +
-    'A role that another AWS account, anyone, or any identity of a web identity provider can assume gives away the account. ' +
-    "The role's effective access is evaluated over its own policies and permissions boundary, the way IAM evaluates; its trust " +
-    'policy is read with its conditions (sts:ExternalId, aws:PrincipalOrgID, aws:PrincipalAccount, aws:SourceAccount and ' +
-    'aws:SourceArn, MFA, web identity audience and subject), and the users and roles of the account that can actually assume ' +
-    'it are listed.',
-  remediation: {
-    text:
-      'Restrict the trust policy to principals of the account or its organization (or list trusted accounts in trustedAccounts), ' +
-      'require sts:ExternalId from third parties and audience and subject conditions from web identity providers, and scope ' +
-      "the role's policies to what its task needs.",
-    command: 'aws iam update-assume-role-policy --role-name <role> --policy-document file://trust-policy.json',
-  },
-  references: {
-    cis: {},
-    securityHub: [],
-    awsConfig: [],
-    docs: [
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html',
-    ],
-  },
-};
 
 // ---------------------------------------------------------------------------------------------
 // Trust policies
@@ -949,10 +921,10 @@ function assumers(graph: Reachability, node: RoleNode) {
 function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode): Finding {
   const { role, trust } = node;
   const finding = (status: Finding['status'], severity: Severity, title: string, details: Record<string, unknown>) =>
-    makeFinding(inventory, metadata.id, { resource: role.arn, status, severity, title, details: { role: role.name, ...details } });
+    makeFinding(inventory, 'role-full-access', { resource: role.arn, status, severity, title, details: { role: role.name, ...details } });
 
   if ('error' in trust) {
-    return finding('ERROR', metadata.severity, `${role.name} could not be evaluated: its trust policy cannot be read (${trust.error})`, {
+    return finding('ERROR', CATALOGUE['role-full-access'].severity, `${role.name} could not be evaluated: its trust policy cannot be read (${trust.error})`, {
       reason: 'the trust policy cannot be read, so who can assume the role is unknown',
       trustPolicyError: trust.error,
       ...(node.unreadable.length > 0 ? { unreadable: node.unreadable } : {}),
@@ -960,7 +932,7 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
   }
   if (!node.access) {
     const first = node.unreadable[0]!;
-    return finding('ERROR', metadata.severity, `${role.name} could not be evaluated: ${first.what} cannot be read (${first.reason})`, {
+    return finding('ERROR', CATALOGUE['role-full-access'].severity, `${role.name} could not be evaluated: ${first.what} cannot be read (${first.reason})`, {
       reason: "a policy of the role cannot be read, so the role's effective access is unknown",
       unreadable: node.unreadable,
       trust: trust.admissions,
@@ -1006,11 +978,8 @@ export function evaluateRoles(inventory: Inventory, details: AuthorizationDetail
   return [...graph.nodes.values()].map((node) => evaluateRole(inventory, graph, node));
 }
 
-export const roleFullAccess: Check = {
-  ...metadata,
-  evaluate(inventory, settings) {
-    const source = inventory.authorizationDetails;
-    if (source.state !== 'read') return [errorFinding(inventory, metadata, allRolesArn(inventory), source, 'IAM roles could not be evaluated')];
-    return evaluateRoles(inventory, source.data, settings);
-  },
-};
+export function evaluate(inventory: Inventory, settings: Settings): Finding[] {
+  const source = inventory.authorizationDetails;
+  if (source.state !== 'read') return [errorFinding(inventory, CATALOGUE['role-full-access'], allRolesArn(inventory), source, 'IAM roles could not be evaluated')];
+  return evaluateRoles(inventory, source.data, settings);
+}

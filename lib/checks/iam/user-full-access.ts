@@ -1,18 +1,11 @@
+import type { Settings } from '#lib/settings.ts';
 import type { AuthorizationDetails, IamGroup, IamUser, Inventory } from '#lib/inventory/types.ts';
-import {
-  allUsersArn,
-  errorFinding,
-  lowerSeverity,
-  makeFinding,
-  severityRank,
-  type Check,
-  type CheckMetadata,
-  type Finding,
-  type Severity,
-} from '#lib/checks/types.ts';
+import { allUsersArn } from '#lib/model/arn.ts';
+import { errorFinding, lowerSeverity, makeFinding, severityRank, type Finding, type Severity } from '#lib/model/finding.ts';
+import { CATALOGUE } from '#lib/checks/catalogue.ts';
 import { managedPolicy, policiesReachingUser, readDocument, resolvePolicyVariables, type UnreadablePolicy } from '#lib/policy/grants.ts';
 import { wildcardMatch } from '#lib/policy/statements.ts';
-import { roleEscalations } from '#lib/checks/role-full-access.ts';
+import { roleEscalations } from '#lib/checks/iam/role-full-access.ts';
 import {
   EffectiveAccess,
   STAR_RESOURCE,
@@ -88,38 +81,6 @@ export interface EscalationTarget {
   chain?: string[];
 }
 
-const metadata: CheckMetadata = {
-  id: 'user-full-access',
-  title: 'IAM users with full administrative access (*:*)',
-  severity: 'critical',
-  rationale:
-    'A user allowed every action on every resource can read and change anything in the account, ' +
-    "including its own and everyone else's permissions, and its long-lived credentials make it an attractive " +
-    'target. Administrative access belongs to roles assumed for a task, with the least privilege the task needs. ' +
-    'The verdict is about effective access, evaluated the way IAM evaluates: the union of the Allows, minus what ' +
-    'the Denies cover, within the permissions boundary. Narrower forms (every action but a few, every action on some ' +
-    'resources) are reported too, and so is a user one API call away from full access.',
-  remediation: {
-    text:
-      'Remove the granting path named in the finding: detach the managed policy from the user ' +
-      '(aws iam detach-user-policy), delete the inline policy (aws iam delete-user-policy), or remove the user ' +
-      'from the group that carries it (aws iam remove-user-from-group). Give administrators a role to assume ' +
-      'instead, and scope remaining policies to the actions and resources they need.',
-    command: 'aws iam detach-user-policy --user-name <user> --policy-arn <policy-arn>',
-  },
-  references: {
-    cis: { 'v1.4.0': '1.16', 'v3.0.0': '1.16', 'v5.0.0': '1.15' },
-    securityHub: ['IAM.1'],
-    awsConfig: ['iam-policy-no-statements-with-admin-access'],
-    docs: [
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html',
-      'https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html',
-      'https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-1',
-      'https://docs.aws.amazon.com/config/latest/developerguide/iam-policy-no-statements-with-admin-access.html',
-    ],
-  },
-};
 
 function pathEntry(source: SourcedStatement): PathEntry {
   const { origin, statement } = source;
@@ -414,7 +375,7 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
   const denies = ea.effectiveDenies(CAPPED_IF).map(pathEntry);
 
   const finding = (status: Finding['status'], severity: Severity, title: string, extra: Record<string, unknown> = {}) =>
-    makeFinding(inventory, metadata.id, {
+    makeFinding(inventory, 'user-full-access', {
       resource: user.arn,
       status,
       severity,
@@ -428,7 +389,7 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     const partial = grantsUnder(user, ea, reading, ctx, { boundary: true, guardrails: true });
     return finding(
       'ERROR',
-      metadata.severity,
+      CATALOGUE['user-full-access'].severity,
       `${user.name} could not be evaluated: ${first.what} cannot be read (${first.reason})${more(unreadable.length - 1, 'unreadable source')}`,
       {
         reason: 'a policy reaching the user cannot be read, so its effective access is unknown',
@@ -550,13 +511,10 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
   });
 }
 
-export const userFullAccess: Check = {
-  ...metadata,
-  evaluate(inventory, settings) {
-    const source = inventory.authorizationDetails;
-    if (source.state !== 'read') {
-      return [errorFinding(inventory, metadata, allUsersArn(inventory), source, 'IAM users could not be evaluated')];
-    }
-    return evaluateUsers(inventory, source.data, roleEscalations(inventory, source.data, settings.trustedAccounts));
-  },
-};
+export function evaluate(inventory: Inventory, settings: Settings): Finding[] {
+  const source = inventory.authorizationDetails;
+  if (source.state !== 'read') {
+    return [errorFinding(inventory, CATALOGUE['user-full-access'], allUsersArn(inventory), source, 'IAM users could not be evaluated')];
+  }
+  return evaluateUsers(inventory, source.data, roleEscalations(inventory, source.data, settings.trustedAccounts));
+}

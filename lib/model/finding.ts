@@ -1,6 +1,4 @@
-import type { Inventory } from '#lib/inventory/types.ts';
-import type { Settings } from '#lib/settings.ts';
-import type { CheckId } from '#lib/checks/ids.ts';
+import type { CheckId } from '#lib/checks/catalogue.ts';
 
 export type Status = 'PASS' | 'FAIL' | 'WARN' | 'ERROR';
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'informational';
@@ -34,36 +32,13 @@ export interface Finding {
   details: Record<string, unknown>;
 }
 
-export interface CheckReferences {
-  /** CIS AWS Foundations Benchmark control numbers by benchmark version. */
-  cis: Record<string, string>;
-  securityHub: string[];
-  awsConfig: string[];
-  docs: string[];
-}
-
-export interface CheckMetadata {
-  id: CheckId;
-  title: string;
-  /** The severity of the check's worst outcome. */
-  severity: Severity;
-  rationale: string;
-  remediation: { text: string; command: string };
-  references: CheckReferences;
-}
-
-/** A check: metadata plus a pure function of the inventory and settings. */
-export interface Check extends CheckMetadata {
-  evaluate(inventory: Inventory, settings: Settings): Finding[];
-}
-
 export function findingId(accountId: string, checkId: CheckId, resource: string): string {
   return `${accountId}#${checkId}#${resource}`;
 }
 
 /** Builds a finding with its identity derived from account, check and resource. */
 export function makeFinding(
-  inventory: Pick<Inventory, 'accountId'>,
+  inventory: { accountId: string },
   checkId: CheckId,
   fields: Omit<Finding, 'id' | 'accountId' | 'checkId'>,
 ): Finding {
@@ -80,8 +55,8 @@ export function makeFinding(
  * failed and why, so the reader knows which permission or export is missing.
  */
 export function errorFinding(
-  inventory: Pick<Inventory, 'accountId'>,
-  check: Pick<CheckMetadata, 'id' | 'severity'>,
+  inventory: { accountId: string },
+  check: { id: CheckId; severity: Severity },
   resource: string,
   source: { call: string; reason: string; code?: string },
   what = 'could not be evaluated',
@@ -93,17 +68,4 @@ export function errorFinding(
     title: `${what}: ${source.call} failed${source.code ? ` (${source.code})` : ''}`,
     details: { call: source.call, reason: source.reason, ...(source.code ? { code: source.code } : {}) },
   });
-}
-
-/** ARN helpers, partition-aware (aws, aws-cn, aws-us-gov). */
-export function rootArn(inventory: Pick<Inventory, 'accountId' | 'partition'>): string {
-  return `arn:${inventory.partition}:iam::${inventory.accountId}:root`;
-}
-
-export function allUsersArn(inventory: Pick<Inventory, 'accountId' | 'partition'>): string {
-  return `arn:${inventory.partition}:iam::${inventory.accountId}:user/*`;
-}
-
-export function allRolesArn(inventory: Pick<Inventory, 'accountId' | 'partition'>): string {
-  return `arn:${inventory.partition}:iam::${inventory.accountId}:role/*`;
 }

@@ -1,0 +1,18 @@
+/** The audited account, as every ARN names it. */
+export interface Account {
+  accountId: string;
+  partition: string;
+}
+
+/** ARN helpers, partition-aware (aws, aws-cn, aws-us-gov). */
+export function rootArn(account: Account): string {
+  return `arn:${account.partition}:iam::${account.accountId}:root`;
+}
+
+export function allUsersArn(account: Account): string {
+  return `arn:${account.partition}:iam::${account.accountId}:user/*`;
+}
+
+export function allRolesArn(account: Account): string {
+  return `arn:${account.partition}:iam::${account.accountId}:role/*`;
+}
