@@ -2,7 +2,7 @@ import type { CheckId } from '#lib/checks/catalogue.ts';
 import type { Severity, Status } from '#lib/model/finding.ts';
 import { SEVERITIES, STATUSES, findingId } from '#lib/model/finding.ts';
 import type { SourceReport } from '#lib/model/run.ts';
-import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord } from '#lib/reconcile/types.ts';
+import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 
 export const ACCOUNT = '123456789012';
@@ -30,26 +30,29 @@ export function finding(spec: FindingSpec): ReconciledFinding {
   const resolved = spec.change === 'resolved';
   const previousStatus =
     spec.previousStatus !== undefined ? spec.previousStatus : spec.change === 'new' ? null : spec.change === 'regressed' ? 'PASS' : resolved ? 'FAIL' : spec.status;
+  const state: StoredFinding = {
+    id: findingId(ACCOUNT, checkId, resource),
+    accountId: ACCOUNT,
+    checkId,
+    resource,
+    status: spec.status,
+    severity: spec.severity ?? 'high',
+    title: spec.title ?? `${checkId} finding for ${resource}`,
+    details: spec.details ?? {},
+    firstSeen: spec.change === 'new' ? AT : EARLIER,
+    lastSeen: AT,
+    lastChanged: AT,
+    resolvedAt: resolved ? AT : null,
+    runId: RUN_ID,
+    mute: spec.mute ?? null,
+  };
   return {
+    finding: state,
     change: spec.change,
     previousStatus,
     previousSeverity: spec.previousSeverity !== undefined ? spec.previousSeverity : previousStatus === null ? null : (spec.severity ?? 'high'),
-    state: {
-      id: findingId(ACCOUNT, checkId, resource),
-      accountId: ACCOUNT,
-      checkId,
-      resource,
-      status: spec.status,
-      severity: spec.severity ?? 'high',
-      title: spec.title ?? `${checkId} finding for ${resource}`,
-      details: spec.details ?? {},
-      firstSeen: spec.change === 'new' ? AT : EARLIER,
-      lastSeen: AT,
-      lastChanged: AT,
-      resolvedAt: resolved ? AT : null,
-      runId: RUN_ID,
-      mute: spec.mute ?? null,
-    },
+    state,
+    stale: false,
   };
 }
 
