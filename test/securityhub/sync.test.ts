@@ -10,6 +10,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { snsPublisher } from '#lib/notify/sns.ts';
 import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import type { ReconciledFinding, ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
@@ -195,7 +196,7 @@ describe('the pipeline with Security Hub on', () => {
       settings: parseSettings({ securityHub: true, ...settings }),
       trigger: 'schedule',
       store,
-      topic: { client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC },
+      publisher: snsPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC),
       securityHub: { client: new SecurityHubClient({ region: 'eu-west-1' }), region: 'eu-west-1', sleep: noSleep },
     });
   const sent = () => hub.commandCalls(BatchImportFindingsCommand).flatMap((c) => c.args[0].input.Findings ?? []);
