@@ -1,12 +1,14 @@
-import type { SNSClient } from '@aws-sdk/client-sns';
 import type { AuditResult } from '#lib/model/run.ts';
+import type { AlertPublisher, FindingsRepository } from './ports.ts';
 import type { RunAuditOptions } from './run.ts';
 import { runAudit } from './run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
-import { StoreBusyError, StoreError, type FindingsStore, type Lease, type SaveResult } from '#lib/store/store.ts';
+import { StoreBusyError, StoreError } from '#lib/store/errors.ts';
+import type { Lease } from '#lib/store/lease.ts';
+import type { SaveResult } from '#lib/store/save.ts';
 import type { Alert } from '#lib/notify/alert.ts';
-import { buildAlert, publishAlert, shouldAlert } from '#lib/notify/alert.ts';
+import { buildAlert, shouldAlert } from '#lib/notify/alert.ts';
 import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import type { SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { buildSecurityHubFailedAlert } from '#lib/notify/security-hub-failed.ts';
@@ -14,10 +16,10 @@ import { syncSecurityHub, type SecurityHubSyncResult } from '#lib/securityhub/sy
 import { productArn } from '#lib/export/asff.ts';
 
 export interface PipelineOptions extends RunAuditOptions {
-  /** Where state lives between runs; without one, every open finding counts as new. */
-  store?: FindingsStore | null;
-  /** Where alerts go; without one, the alert is built (for display) but not published. */
-  topic?: { client: SNSClient; topicArn: string } | null;
+  /** Where state lives between runs (FindingsStore); without one, every open finding counts as new. */
+  store?: FindingsRepository | null;
+  /** Where alerts go (snsPublisher); without one, the alert is built (for display) but not published. */
+  publisher?: AlertPublisher | null;
   /** Named in alerts as where the full list is. */
   tableName?: string;
   /** Evaluate and reconcile, but write nothing and publish nothing. */
@@ -100,7 +102,7 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
 async function recordRun(
   options: PipelineOptions,
   result: AuditResult,
-  store: FindingsStore | null,
+  store: FindingsRepository | null,
   lease: Lease | null,
   leaseError: StoreError | null,
 ): Promise<PipelineResult> {
@@ -116,10 +118,10 @@ async function recordRun(
   const decision = shouldAlert(reconciled, options.settings);
   const tableOption = options.tableName ? { tableName: options.tableName } : {};
   const alert = buildAlert(reconciled, options.settings, tableOption);
-  const topic = options.dryRun ? null : (options.topic ?? null);
+  const publisher = options.dryRun ? null : (options.publisher ?? null);
   let messageId: string | null = null;
-  if (decision.alert && topic) {
-    messageId = (await publishAlert(topic.client, topic.topicArn, alert)).messageId;
+  if (decision.alert && publisher) {
+    messageId = (await publisher.publish(alert)).messageId;
   }
 
   let saved: SaveResult | null = null;
@@ -131,9 +133,9 @@ async function recordRun(
     // A run whose state is not saved must say so where people look: its findings will come back
     // as new next time, and a silent failure here would read as "nothing changed".
     let failure = error;
-    if (error instanceof StoreError && topic) {
+    if (error instanceof StoreError && publisher) {
       try {
-        await publishAlert(topic.client, topic.topicArn, buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }));
+        await publisher.publish(buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }));
       } catch (publishError) {
         failure = new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
       }
@@ -144,7 +146,7 @@ async function recordRun(
     }
     throw failure;
   }
-  const securityHub = saved && options.securityHub && !options.dryRun ? await importFindings(options, reconciled, saved, topic) : null;
+  const securityHub = saved && options.securityHub && !options.dryRun ? await importFindings(options, reconciled, saved, publisher) : null;
   return { ...outcome(), securityHub };
 }
 
@@ -156,7 +158,7 @@ async function importFindings(
   options: PipelineOptions,
   reconciled: ReconciledRun,
   saved: SaveResult,
-  topic: { client: SNSClient; topicArn: string } | null,
+  publisher: AlertPublisher | null,
 ): Promise<SecurityHubOutcome> {
   const hub = options.securityHub!;
   const now = (options.now ?? (() => new Date()))().toISOString();
@@ -183,9 +185,9 @@ async function importFindings(
     };
   }
   const outcome: SecurityHubOutcome = { ...sync, alertMessageId: null };
-  if (sync.failed.length > 0 && topic) {
+  if (sync.failed.length > 0 && publisher) {
     try {
-      outcome.alertMessageId = (await publishAlert(topic.client, topic.topicArn, buildSecurityHubFailedAlert(reconciled, sync))).messageId;
+      outcome.alertMessageId = (await publisher.publish(buildSecurityHubFailedAlert(reconciled, sync))).messageId;
     } catch (error) {
       outcome.alertError = describeError(error);
     }
@@ -204,7 +206,7 @@ export const SAVE_ATTEMPTS = 3;
  * Nothing else ever saves this run again (the Lambda does not retry, the CLI exits), so a partial
  * save (state written, history not) is completed here or the history items are lost for good.
  */
-async function saveRun(store: FindingsStore, reconciled: ReconciledRun, lease: Lease): Promise<SaveResult> {
+async function saveRun(store: FindingsRepository, reconciled: ReconciledRun, lease: Lease): Promise<SaveResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.saveRun(reconciled, { lease });

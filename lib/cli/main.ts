@@ -27,7 +27,7 @@ import { AsffValidationError } from '#lib/export/asff.ts';
 import { renderAsff, renderOcsf, runExportItems, storedExportItems } from '#lib/report/formats.ts';
 import { LocalStoreError } from '#lib/store/local.ts';
 import { StoreError } from '#lib/store/store.ts';
-import { openStore, topicClient, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
+import { openStore, topicPublisher, type OpenedStore, type OpenOptions, type StateFlags } from './state.ts';
 
 /** The bundled demo account, in the offline export format, and the same account one night later. */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));
@@ -134,7 +134,7 @@ async function audit(flags: RunFlags, dir: string | undefined, settings: Setting
     trigger: 'local',
     store: opened?.store ?? null,
     ...(opened ? { tableName: opened.tableName } : {}),
-    topic: flags.topic ? { client: topicClient(flags.topic, flags.profile), topicArn: flags.topic } : null,
+    publisher: flags.topic ? topicPublisher(flags.topic, flags.profile) : null,
     securityHub: securityHub && region ? { client: securityHub, region } : null,
     collect: dir
       ? () =>

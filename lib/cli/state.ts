@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
+import type { AlertPublisher } from '#lib/audit/ports.ts';
+import { snsPublisher } from '#lib/notify/sns.ts';
 import { FindingsStore, type SaveProgress } from '#lib/store/store.ts';
 import { startLocalStore } from '#lib/store/local.ts';
 
@@ -102,8 +104,8 @@ export async function openStore(flags: StateFlags, historyTtlDays: number, optio
   };
 }
 
-/** An SNS client in the topic's own region (the ARN says which), with the user's credentials. */
-export function topicClient(topicArn: string, profile?: string): SNSClient {
+/** `--topic`: publishes to the topic with a client in its own region (the ARN says which), with the user's credentials. */
+export function topicPublisher(topicArn: string, profile?: string): AlertPublisher {
   const region = topicArn.split(':')[3] ?? '';
-  return new SNSClient({ region, ...(profile ? { profile } : {}) });
+  return snsPublisher(new SNSClient({ region, ...(profile ? { profile } : {}) }), topicArn);
 }

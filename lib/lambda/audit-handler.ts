@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
+import { snsPublisher } from '#lib/notify/sns.ts';
 import { awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { ConfigurationError, type DeployedConfig, loadConfig } from './config.ts';
@@ -108,7 +109,7 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
         // A dry run still reads the state: what is new is the point of previewing.
         // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
         store: new FindingsStore({ client: deps.dynamodb, tableName: config.tableName, historyTtlDays: request.settings.historyTtlDays, leaseWaitMs: 20_000 }),
-        topic: request.notify ? { client: deps.sns, topicArn: config.topicArn } : null,
+        publisher: request.notify ? snsPublisher(deps.sns, config.topicArn) : null,
         tableName: config.tableName,
         dryRun: request.dryRun,
         securityHub: securityHubFor(request.settings, config.defaultRegion),

@@ -1,3 +1,4 @@
+import { AuditorError } from '#lib/model/errors.ts';
 import { ENV } from './contract.ts';
 import { parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
 
@@ -5,7 +6,7 @@ import { parseSettings, SettingsError, type Settings } from '#lib/settings.ts';
  * The function was deployed wrong (a missing or malformed environment variable). Not the caller's
  * fault and not fixable by retrying: the message names the variable so the stack can be fixed.
  */
-export class ConfigurationError extends Error {
+export class ConfigurationError extends AuditorError {
   override name = 'ConfigurationError';
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
+import { AuditorError } from '#lib/model/errors.ts';
 import { severityRank } from '#lib/model/finding.ts';
 import { parseSettings, settingsSchema, type Settings } from '#lib/settings.ts';
 import type { DeployedConfig } from './config.ts';
@@ -8,7 +9,7 @@ import type { DeployedConfig } from './config.ts';
  * The caller sent something the function will not run. Thrown before anything is read, written or
  * published; `problems` has one line per offending field, and the message lists them all.
  */
-export class PayloadError extends Error {
+export class PayloadError extends AuditorError {
   override name = 'PayloadError';
   readonly problems: readonly string[];
 

@@ -1,5 +1,4 @@
-import type { MessageAttributeValue, SNSClient } from '@aws-sdk/client-sns';
-import { PublishCommand } from '@aws-sdk/client-sns';
+import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { ReconciledFinding, ReconciledRun } from '#lib/reconcile/types.ts';
 import { deniedPermissions } from '#lib/checks/inputs.ts';
 import type { AlertSettings, Selection } from './select.ts';
@@ -268,18 +267,4 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
   }
   // Only a caller's tiny maxBytes gets here; the real limit always fits the compact form.
   return smallest!;
-}
-
-/** Publishes a built alert; SNS errors propagate, so a failed alert fails loudly. */
-export async function publishAlert(client: SNSClient, topicArn: string, alert: Alert<unknown>): Promise<{ messageId: string }> {
-  const output = await client.send(
-    new PublishCommand({
-      TopicArn: topicArn,
-      Subject: alert.subject,
-      Message: alert.message,
-      MessageStructure: alert.messageStructure,
-      MessageAttributes: alert.attributes,
-    }),
-  );
-  return { messageId: output?.MessageId ?? '' };
 }

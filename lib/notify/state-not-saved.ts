@@ -53,7 +53,7 @@ function errorParts(reason: unknown): { name: string; message: string; failedIte
 /**
  * The alert for a run whose findings were evaluated (and alerted) but whose state could not be
  * written: what failed, what it means for the next run, and how to repair. Pure: the caller
- * publishes it (publishAlert) after the save has failed for good.
+ * publishes it (its AlertPublisher) after the save has failed for good.
  */
 export function buildStateNotSavedAlert(run: ReconciledRun, reason: unknown, options: StateNotSavedOptions = {}): Alert<StateNotSavedSummary> {
   const record = run.run;

@@ -9,6 +9,24 @@ import { isOpen } from './types.ts';
 
 const ALERTABLE: ReadonlySet<Status> = new Set(['FAIL', 'ERROR']);
 
+/**
+ * Whether a run observed at `at` is older than what the completed runs know of a finding: one
+ * observed it later (its stored lastSeen, or resolvedAt for a finding resolved by absence, is
+ * later), or covered its scope later (`observed`, FindingsStore.loadObserved) and so saw it, or
+ * saw it gone. Decided here only: reconcile calls such a finding unchanged, and the store, holding
+ * the lease this state was read under, leaves it as it is (re-auditing an old export, or an
+ * on-demand run overlapping the nightly).
+ */
+export function isStale(
+  finding: Pick<Finding, 'checkId' | 'resource'>,
+  previous: StoredFinding | undefined,
+  observed: ReadonlyMap<Scope, number>,
+  at: string,
+): boolean {
+  if (previous !== undefined && (previous.lastSeen > at || (previous.resolvedAt !== null && previous.resolvedAt > at))) return true;
+  return (observed.get(scopeOf(finding)) ?? Number.NEGATIVE_INFINITY) > Date.parse(at);
+}
+
 function changeFor(previous: StoredFinding | undefined, status: Status): Change {
   if (!previous) return status === 'PASS' ? 'unchanged' : 'new';
   const wasOpen = isOpen(previous);
@@ -36,15 +54,8 @@ export function reconcile(
 ): ReconciledRun {
   const { run } = result;
   const at = run.collectedAt;
-  const atMs = Date.parse(at);
   const reconciled: ReconciledFinding[] = [];
   const seen = new Set<string>();
-
-  // State stored by a run that observed the account later than this one: this run is stale for
-  // that finding. The store will not overwrite it, and this run must not call it new, resolved
-  // or regressed either (re-auditing an old export, or an on-demand run overlapping the nightly).
-  const newer = (prev: StoredFinding) => prev.lastSeen > at || (prev.resolvedAt !== null && prev.resolvedAt > at);
-  const seenLater = (f: Finding) => (observed.get(scopeOf(f)) ?? Number.NEGATIVE_INFINITY) > atMs;
 
   for (const finding of result.findings) {
     seen.add(finding.id);
@@ -52,7 +63,7 @@ export function reconcile(
     const mute = findMute(finding, mutes, at);
     // Also for a stored finding: a newer run that covered its scope saw it (or saw it gone) later,
     // even when it had nothing to rewrite (already resolved).
-    const stale = (prev !== undefined && newer(prev)) || seenLater(finding);
+    const stale = isStale(finding, prev, observed, at);
     let change = stale ? 'unchanged' : changeFor(prev, finding.status);
     // A mute that ended on a still-failing finding: it must alert again, as if it had just appeared.
     if (change === 'open' && prev?.mute && !mute && ALERTABLE.has(finding.status)) change = 'regressed';
@@ -67,14 +78,14 @@ export function reconcile(
       runId: run.runId,
       mute,
     };
-    reconciled.push({ change, previousStatus: prev?.status ?? null, previousSeverity: prev?.severity ?? null, state });
+    reconciled.push({ finding, change, previousStatus: prev?.status ?? null, previousSeverity: prev?.severity ?? null, state, stale });
   }
 
   const covered = coveredScopes(run);
   const inScope = (f: Finding): boolean => covered.has(scopeOf(f));
   let openOutOfScope = 0;
   for (const prev of previous.values()) {
-    if (seen.has(prev.id) || prev.resolvedAt !== null || newer(prev) || seenLater(prev)) continue;
+    if (seen.has(prev.id) || prev.resolvedAt !== null || isStale(prev, prev, observed, at)) continue;
     if (!inScope(prev)) {
       if (isOpen(prev)) openOutOfScope += 1;
       continue;
@@ -82,10 +93,12 @@ export function reconcile(
     // Gone from a run that would have seen it (key deleted, user removed, cluster gone).
     const wasOpen = isOpen(prev);
     reconciled.push({
+      finding: null,
       change: wasOpen ? 'resolved' : 'unchanged',
       previousStatus: prev.status,
       previousSeverity: prev.severity,
       state: { ...prev, resolvedAt: at, lastChanged: wasOpen ? at : prev.lastChanged, runId: run.runId },
+      stale: false,
     });
   }
 

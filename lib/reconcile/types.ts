@@ -42,13 +42,21 @@ export function isOpen(state: Pick<StoredFinding, 'status' | 'resolvedAt'>): boo
   return state.status !== 'PASS' && state.resolvedAt === null;
 }
 
+/** One finding after a run: what the run observed, what that changes, and the state to store. */
 export interface ReconciledFinding {
+  /** The finding as this run produced it; null for a stored one the run could have seen and did not (gone). */
+  finding: Finding | null;
   change: Change;
   previousStatus: Status | null;
   /** The severity stored before this run: a finding resolved to PASS is judged by what it was. */
   previousSeverity: Finding['severity'] | null;
   /** The state to store after this run (for a finding resolved by absence: the old one, resolved). */
   state: StoredFinding;
+  /**
+   * A run that observed the account later already stored this finding, or covered its scope
+   * (isStale): this run changes nothing of it (`unchanged`), and the store leaves it as it is.
+   */
+  stale: boolean;
 }
 
 /** The run record as stored and reported: the audit's summary plus what changed. */

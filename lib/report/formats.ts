@@ -8,17 +8,11 @@ export const PRODUCT_VERSION = '0.1.0';
 
 /** A run's findings for export: each finding it produced, and each it resolved by absence. */
 export function runExportItems(p: PipelineResult): ExportedFinding[] {
-  const byId = new Map(p.reconciled.findings.map((r) => [r.state.id, r]));
-  const current = new Set(p.result.findings.map((f) => f.id));
-  const items: ExportedFinding[] = [];
-  for (const f of p.result.findings) {
-    const r = byId.get(f.id);
-    if (r) items.push({ state: r.state, change: r.change });
-  }
-  for (const r of p.reconciled.findings) {
-    if (r.change === 'resolved' && !current.has(r.state.id)) items.push({ state: r.state, change: r.change });
-  }
-  return items;
+  const { findings } = p.reconciled;
+  return [...findings.filter((r) => r.finding !== null), ...findings.filter((r) => r.finding === null && r.change === 'resolved')].map((r) => ({
+    state: r.state,
+    change: r.change,
+  }));
 }
 
 /** Stored open findings (`account-auditor findings`): no change, this is the state as stored. */

@@ -11,13 +11,13 @@ import { CHECKS, type CheckMetadata } from '#lib/checks/catalogue.ts';
 const STATUS_ORDER: Record<Status, number> = Object.fromEntries(STATUSES.map((s, i) => [s, i])) as Record<Status, number>;
 
 /** Worst first: ERROR and FAIL before WARN and PASS, then by severity, then by resource. */
+function compareFindings(a: Finding, b: Finding): number {
+  return STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || severityRank(b.severity) - severityRank(a.severity) || a.resource.localeCompare(b.resource);
+}
+
+/** Worst first (compareFindings). */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort(
-    (a, b) =>
-      STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||
-      severityRank(b.severity) - severityRank(a.severity) ||
-      a.resource.localeCompare(b.resource),
-  );
+  return [...findings].sort(compareFindings);
 }
 
 function references(check: CheckMetadata): string {
@@ -97,17 +97,15 @@ export function renderTable(result: AuditResult, options: TableOptions = {}): st
 
 /** Each finding of this run with what the run means for it (new, open, resolved…), worst first. */
 function findingsWithChanges(p: PipelineResult) {
-  const byId = new Map(p.reconciled.findings.map((r) => [r.state.id, r]));
-  return sortFindings(p.result.findings).map((f) => {
-    const r = byId.get(f.id);
-    return { ...f, change: r?.change ?? 'unchanged', firstSeen: r?.state.firstSeen ?? null, mute: r?.state.mute ?? null };
-  });
+  return p.reconciled.findings
+    .flatMap((r) => (r.finding ? [{ finding: r.finding, r }] : []))
+    .sort((a, b) => compareFindings(a.finding, b.finding))
+    .map(({ finding, r }) => ({ ...finding, change: r.change, firstSeen: r.state.firstSeen, mute: r.state.mute }));
 }
 
 /** Findings resolved because they are gone from this run (a deleted key, a removed user). */
 function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
-  const current = new Set(p.result.findings.map((f) => f.id));
-  return p.reconciled.findings.filter((r) => r.change === 'resolved' && !current.has(r.state.id));
+  return p.reconciled.findings.filter((r) => r.change === 'resolved' && r.finding === null);
 }
 
 /**

@@ -4,17 +4,20 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { LOCAL_TABLE_NAME } from './keys.ts';
-import { ensureTable } from './store.ts';
+import { AuditorError } from '#lib/model/errors.ts';
+import { StoreError } from './errors.ts';
+import { LOCAL_TABLE_NAME, OPEN_INDEX } from './keys.ts';
+import { errorName, tableDefinition } from './table.ts';
 
 /**
  * The local store cannot be used as asked: the folder holds no state (and was not to be created),
  * its database is damaged or not account-auditor's, or it cannot be written for a run that saves.
  * The message names the folder.
  */
-export class LocalStoreError extends Error {
+export class LocalStoreError extends AuditorError {
   override name = 'LocalStoreError';
 }
 
@@ -239,11 +242,42 @@ export async function startLocalStore(dir: string | null, options: LocalStoreOpt
 }
 
 async function hasTable(client: DynamoDBClient): Promise<boolean> {
+  return (await describeTable(client, LOCAL_TABLE_NAME)) !== null;
+}
+
+async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | null> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE_NAME }));
-    return true;
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table ?? null;
   } catch (error) {
-    if ((error as Error).name === 'ResourceNotFoundException') return false;
+    if (errorName(error) === 'ResourceNotFoundException') return null;
     throw error;
+  }
+}
+
+/**
+ * Creates the table if missing and waits until it is ACTIVE (local mode; DynamoDB makes a table
+ * ACTIVE once the indexes created with it are). An existing table without the open index is
+ * refused: openFindings would fail on every call.
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string, options: { timeoutMs?: number } = {}): Promise<void> {
+  if (!(await describeTable(client, tableName))) {
+    try {
+      await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    } catch (error) {
+      // Another process created it first: fine, wait for it like for our own.
+      if (errorName(error) !== 'ResourceInUseException') throw error;
+    }
+  }
+  let table: TableDescription | null;
+  try {
+    const { reason } = await waitUntilTableExists({ client, maxWaitTime: (options.timeoutMs ?? 120_000) / 1000, minDelay: 0.05, maxDelay: 2 }, { TableName: tableName });
+    table = (reason as { Table?: TableDescription }).Table ?? null;
+  } catch (error) {
+    if (errorName(error) !== 'TimeoutError') throw error;
+    const status = (await describeTable(client, tableName).catch(() => null))?.TableStatus;
+    throw new StoreError(`table ${tableName} did not become ACTIVE in time (status ${status ?? 'unknown'})`, [], { cause: error });
+  }
+  if (!(table?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === OPEN_INDEX)) {
+    throw new StoreError(`table ${tableName} exists without the "${OPEN_INDEX}" index; it was not created by account-auditor`);
   }
 }

@@ -2,7 +2,8 @@ import type { CheckId } from '#lib/checks/catalogue.ts';
 import type { Severity, Status } from '#lib/model/finding.ts';
 import { SEVERITIES, STATUSES, findingId } from '#lib/model/finding.ts';
 import type { SourceReport } from '#lib/model/run.ts';
-import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord } from '#lib/reconcile/types.ts';
+import type { Settings } from '#lib/settings.ts';
+import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
 
 export const ACCOUNT = '123456789012';
@@ -30,26 +31,29 @@ export function finding(spec: FindingSpec): ReconciledFinding {
   const resolved = spec.change === 'resolved';
   const previousStatus =
     spec.previousStatus !== undefined ? spec.previousStatus : spec.change === 'new' ? null : spec.change === 'regressed' ? 'PASS' : resolved ? 'FAIL' : spec.status;
+  const state: StoredFinding = {
+    id: findingId(ACCOUNT, checkId, resource),
+    accountId: ACCOUNT,
+    checkId,
+    resource,
+    status: spec.status,
+    severity: spec.severity ?? 'high',
+    title: spec.title ?? `${checkId} finding for ${resource}`,
+    details: spec.details ?? {},
+    firstSeen: spec.change === 'new' ? AT : EARLIER,
+    lastSeen: AT,
+    lastChanged: AT,
+    resolvedAt: resolved ? AT : null,
+    runId: RUN_ID,
+    mute: spec.mute ?? null,
+  };
   return {
+    finding: state,
     change: spec.change,
     previousStatus,
     previousSeverity: spec.previousSeverity !== undefined ? spec.previousSeverity : previousStatus === null ? null : (spec.severity ?? 'high'),
-    state: {
-      id: findingId(ACCOUNT, checkId, resource),
-      accountId: ACCOUNT,
-      checkId,
-      resource,
-      status: spec.status,
-      severity: spec.severity ?? 'high',
-      title: spec.title ?? `${checkId} finding for ${resource}`,
-      details: spec.details ?? {},
-      firstSeen: spec.change === 'new' ? AT : EARLIER,
-      lastSeen: AT,
-      lastChanged: AT,
-      resolvedAt: resolved ? AT : null,
-      runId: RUN_ID,
-      mute: spec.mute ?? null,
-    },
+    state,
+    stale: false,
   };
 }
 
@@ -100,4 +104,50 @@ export function reconciledRun(findings: ReconciledFinding[], overrides: Partial<
     ...overrides,
   };
   return { run, findings };
+}
+
+export const TABLE = 'account-auditor-findings';
+export const NEW: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'new', minAlertSeverity: 'low' };
+
+const ROOT = `arn:aws:iam::${ACCOUNT}:root`;
+const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
+
+/** A typical night: two new FAILs, one regressed, one still open, one fixed, one check in ERROR. */
+export function typicalRun() {
+  return reconciledRun(
+    [
+      finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('bob'), title: 'full access through policy AdministratorAccess' }),
+      finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'root-access-key', resource: ROOT, title: 'the root user has an active access key' }),
+      finding({ change: 'open', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('carol')}#access_key_1`, title: 'access key is 200 days old' }),
+      finding({
+        change: 'open',
+        status: 'ERROR',
+        severity: 'high',
+        checkId: 'dax-service-role',
+        resource: `arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*`,
+        title: 'could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)',
+        details: { call: 'dax:DescribeClusters', reason: 'User is not authorized to perform dax:DescribeClusters', code: 'AccessDeniedException' },
+      }),
+      finding({ change: 'resolved', status: 'PASS', severity: 'high', checkId: 'user-full-access', resource: user('dave'), previousStatus: 'FAIL', title: 'no full-access grant' }),
+      finding({ change: 'unchanged', status: 'PASS', severity: 'critical', checkId: 'user-full-access', resource: user('erin') }),
+    ],
+    {
+      checksInError: [{ checkId: 'dax-service-role', reasons: [`arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*: could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)`] }],
+    },
+  );
+}
+
+/** 5,000 new critical FAILs with long titles: far more than one SNS message holds. */
+export function fiveThousandNew(): ReconciledRun {
+  const findings = Array.from({ length: 5000 }, (_, i) =>
+    finding({
+      change: 'new',
+      status: 'FAIL',
+      severity: 'critical',
+      checkId: 'user-full-access',
+      resource: user(`service-account-${String(i).padStart(5, '0')}`),
+      title: `full access through policy AdministratorAccess attached via group Admins-${i}; ${'the user can grant itself any permission; '.repeat(6)}`,
+    }),
+  );
+  return reconciledRun(findings);
 }

@@ -1,17 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { buildAlert, publishAlert, shouldAlert, SNS_MAX_BYTES } from '#lib/notify/alert.ts';
+import { describe, expect, it } from 'vitest';
+import { buildAlert, shouldAlert, SNS_MAX_BYTES } from '#lib/notify/alert.ts';
 import type { Alert, AlertSummary } from '#lib/notify/alert.ts';
 import { rootAccessKey, userFullAccess, accessKeyAge } from '#test/checks.ts';
 import type { Settings } from '#lib/settings.ts';
 import { missingPermission } from '#lib/notify/format.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
-import { ACCOUNT, MUTE, finding, reconciledRun } from './fixtures.ts';
+import { ACCOUNT, MUTE, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from './fixtures.ts';
 
-const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:account-auditor-alerts';
-const TABLE = 'account-auditor-findings';
-const NEW: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'new', minAlertSeverity: 'low' };
 const OPEN: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'open', minAlertSeverity: 'low' };
 const ALWAYS: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'always', minAlertSeverity: 'low' };
 const MODES = [NEW, OPEN, ALWAYS];
@@ -33,34 +28,6 @@ function parse(alert: Alert): { default: AlertSummary; email: string } {
   expect(typeof outer.email).toBe('string');
   return { default: JSON.parse(outer.default as string) as AlertSummary, email: outer.email as string };
 }
-
-/** A typical night: two new FAILs, one regressed, one still open, one fixed, one check in ERROR. */
-function typicalRun() {
-  return reconciledRun(
-    [
-      finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('bob'), title: 'full access through policy AdministratorAccess' }),
-      finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'root-access-key', resource: ROOT, title: 'the root user has an active access key' }),
-      finding({ change: 'open', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('carol')}#access_key_1`, title: 'access key is 200 days old' }),
-      finding({
-        change: 'open',
-        status: 'ERROR',
-        severity: 'high',
-        checkId: 'dax-service-role',
-        resource: `arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*`,
-        title: 'could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)',
-        details: { call: 'dax:DescribeClusters', reason: 'User is not authorized to perform dax:DescribeClusters', code: 'AccessDeniedException' },
-      }),
-      finding({ change: 'resolved', status: 'PASS', severity: 'high', checkId: 'user-full-access', resource: user('dave'), previousStatus: 'FAIL', title: 'no full-access grant' }),
-      finding({ change: 'unchanged', status: 'PASS', severity: 'critical', checkId: 'user-full-access', resource: user('erin') }),
-    ],
-    {
-      checksInError: [{ checkId: 'dax-service-role', reasons: [`arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*: could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)`] }],
-    },
-  );
-}
-
-const sns = mockClient(SNSClient);
-afterEach(() => sns.reset());
 
 describe('subject', () => {
   it('names the account and the new findings by severity, in under 100 characters, on one line', () => {
@@ -283,18 +250,8 @@ describe('attributes', () => {
 });
 
 describe('size', () => {
-  it('cuts a 5,000-finding run under 256 KB, says how many were left out, and still publishes', async () => {
-    const findings = Array.from({ length: 5000 }, (_, i) =>
-      finding({
-        change: 'new',
-        status: 'FAIL',
-        severity: 'critical',
-        checkId: 'user-full-access',
-        resource: user(`service-account-${String(i).padStart(5, '0')}`),
-        title: `full access through policy AdministratorAccess attached via group Admins-${i}; ${'the user can grant itself any permission; '.repeat(6)}`,
-      }),
-    );
-    const run = reconciledRun(findings);
+  it('cuts a 5,000-finding run under 256 KB and says how many were left out', () => {
+    const run = fiveThousandNew();
     const started = performance.now();
     const alert = buildAlert(run, NEW, { tableName: TABLE });
     const elapsed = performance.now() - started;
@@ -316,18 +273,6 @@ describe('size', () => {
     expect(email).toContain(`… and ${5000 - shown} more: the full list is in DynamoDB table ${TABLE}`);
     expect(email.split('\n').filter((l) => l.startsWith('- CRITICAL FAIL'))).toHaveLength(shown);
     expect(alert.subject).toBe(`account-auditor ${ACCOUNT}: 5000 new (5000 critical)`);
-
-    sns.on(PublishCommand).resolves({ MessageId: 'msg-5000' });
-    await expect(publishAlert(new SNSClient({ region: 'eu-west-1' }), TOPIC, alert)).resolves.toEqual({ messageId: 'msg-5000' });
-    const calls = sns.commandCalls(PublishCommand);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.args[0].input).toEqual({
-      TopicArn: TOPIC,
-      Subject: alert.subject,
-      Message: alert.message,
-      MessageStructure: 'json',
-      MessageAttributes: alert.attributes,
-    });
   });
 
   it('keeps new findings before still-open and resolved ones when cutting', () => {
@@ -471,23 +416,6 @@ describe('shouldAlert', () => {
     expect(alert.email).toContain('CHECKS IN ERROR (0)\n  none: every check ran');
     expect(alert.attributes.highestSeverity!.StringValue).toBe('none');
     expect(alert.attributes.complete!.StringValue).toBe('true');
-  });
-});
-
-describe('publishAlert', () => {
-  it('sends the built alert as a JSON-structured message and returns its ID', async () => {
-    sns.on(PublishCommand).resolves({ MessageId: 'abc-123' });
-    const alert = buildAlert(typicalRun(), NEW, { tableName: TABLE });
-    await expect(publishAlert(new SNSClient({ region: 'eu-west-1' }), TOPIC, alert)).resolves.toEqual({ messageId: 'abc-123' });
-    const input = sns.commandCalls(PublishCommand)[0]!.args[0].input;
-    expect(input).toMatchObject({ TopicArn: TOPIC, Subject: alert.subject, MessageStructure: 'json' });
-    expect(JSON.parse(JSON.parse(input.Message!).default)).toEqual(alert.summary);
-    expect(input.MessageAttributes).toEqual(alert.attributes);
-  });
-
-  it('lets an SNS failure fail loudly', async () => {
-    sns.on(PublishCommand).rejects(Object.assign(new Error('not authorized to perform SNS:Publish'), { name: 'AuthorizationErrorException' }));
-    await expect(publishAlert(new SNSClient({ region: 'eu-west-1' }), TOPIC, buildAlert(typicalRun(), NEW))).rejects.toThrow('SNS:Publish');
   });
 });
 

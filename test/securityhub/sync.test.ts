@@ -10,6 +10,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditAndRecord } from '#lib/audit/pipeline.ts';
+import { snsPublisher } from '#lib/notify/sns.ts';
 import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import type { ReconciledFinding, ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
@@ -43,11 +44,14 @@ function state(i: number, overrides: Partial<StoredFinding> = {}): StoredFinding
   };
 }
 
-function run(findings: ReconciledFinding[]): ReconciledRun {
-  return { run: { runId: 'run-2', accountId: '123456789012', partition: 'aws', collectedAt: AT } as ReconciledRun['run'], findings };
+/** A reconciled finding without its observed finding and staleness: this run saw each one, none stale. */
+type Seen = Omit<ReconciledFinding, 'finding' | 'stale'>;
+
+function run(findings: Seen[]): ReconciledRun {
+  return { run: { runId: 'run-2', accountId: '123456789012', partition: 'aws', collectedAt: AT } as ReconciledRun['run'], findings: findings.map((f) => ({ ...f, finding: f.state, stale: false })) };
 }
 
-const open = (n: number): ReconciledFinding[] => Array.from({ length: n }, (_, i) => ({ change: 'open', previousStatus: 'FAIL', previousSeverity: 'high', state: state(i) }));
+const open = (n: number): Seen[] => Array.from({ length: n }, (_, i) => ({ change: 'open', previousStatus: 'FAIL', previousSeverity: 'high', state: state(i) }));
 
 /** A real client whose HTTP layer answers from `respond`: the SDK's own retry strategy runs. */
 function httpClient(respond: (body: { Findings: AwsSecurityFinding[] }) => { status: number; body: object; errorType?: string }, maxAttempts = 3) {
@@ -150,7 +154,7 @@ describe('syncSecurityHub', () => {
   });
 
   it('selects open findings this run saw and those it resolved; never a PASS that was never open, nor one a newer run stored', () => {
-    const items: ReconciledFinding[] = [
+    const items: Seen[] = [
       { change: 'new', previousStatus: null, previousSeverity: null, state: state(1) },
       { change: 'unchanged', previousStatus: null, previousSeverity: null, state: state(2, { status: 'PASS' }) },
       { change: 'resolved', previousStatus: 'FAIL', previousSeverity: 'high', state: state(3, { status: 'PASS', resolvedAt: AT }) },
@@ -192,7 +196,7 @@ describe('the pipeline with Security Hub on', () => {
       settings: parseSettings({ securityHub: true, ...settings }),
       trigger: 'schedule',
       store,
-      topic: { client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC },
+      publisher: snsPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC),
       securityHub: { client: new SecurityHubClient({ region: 'eu-west-1' }), region: 'eu-west-1', sleep: noSleep },
     });
   const sent = () => hub.commandCalls(BatchImportFindingsCommand).flatMap((c) => c.args[0].input.Findings ?? []);

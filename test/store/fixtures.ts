@@ -2,7 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { CheckId } from '#lib/checks/catalogue.ts';
 import type { Status } from '#lib/model/finding.ts';
+import { isStale } from '#lib/reconcile/reconcile.ts';
 import type { Change, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
+import type { FindingsStore } from '#lib/store/store.ts';
 
 export const ACCOUNT = '123456789012';
 export const T0 = '2026-11-01T02:00:00.000Z';
@@ -39,7 +41,17 @@ export function stored(
 }
 
 export function change(change: Change, previousStatus: Status | null, state: StoredFinding): ReconciledFinding {
-  return { change, previousStatus, previousSeverity: previousStatus === null ? null : state.severity, state };
+  return { finding: state, change, previousStatus, previousSeverity: previousStatus === null ? null : state.severity, state, stale: false };
+}
+
+/**
+ * The run with reconcile's staleness judged against what the store holds now, as the pipeline
+ * judges it under the lease: the store leaves what a newer run stored or covered.
+ */
+export async function judged(store: FindingsStore, reconciled: ReconciledRun): Promise<ReconciledRun> {
+  const known = await store.loadKnown(reconciled.run.accountId);
+  const at = reconciled.run.collectedAt;
+  return { ...reconciled, findings: reconciled.findings.map((r) => ({ ...r, stale: isStale(r.state, known.state.get(r.state.id), known.observed, at) })) };
 }
 
 export function runRecord(runId: string, collectedAt: string, fields: Partial<RunRecord> = {}): RunRecord {

@@ -4,10 +4,10 @@ import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamo
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import type { LocalStore } from '#lib/store/local.ts';
-import { startLocalStore } from '#lib/store/local.ts';
+import { ensureTable, startLocalStore } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
-import { ensureTable, FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
-import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
+import { FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
+import { ACCOUNT, change, dumpTable, judged, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
 
 const DAY_SECONDS = 86_400;
 const alice = userArn('alice');
@@ -200,7 +200,7 @@ describe('FindingsStore', () => {
       change('new', null, w),
       change('new', null, v),
     ]);
-    const result = await store.saveRun(older);
+    const result = await store.saveRun(await judged(store, older));
 
     expect(result.skippedStale.sort()).toEqual([x.id, y.id, w.id].sort());
     expect(result).toMatchObject({ written: 1, history: 1 });
@@ -236,7 +236,7 @@ describe('FindingsStore', () => {
     await store.saveRun(reconciledRun(runRecord('r3', T3), []));
     const before = itemOf(await dump(), x.id);
 
-    const result = await store.saveRun(reconciledRun(runRecord('r2', T2), [change('regressed', 'FAIL', { ...x, lastSeen: T2, lastChanged: T2, runId: 'r2' })]));
+    const result = await store.saveRun(await judged(store, reconciledRun(runRecord('r2', T2), [change('regressed', 'FAIL', { ...x, lastSeen: T2, lastChanged: T2, runId: 'r2' })])));
 
     expect(result.skippedStale).toEqual([x.id]);
     expect(itemOf(await dump(), x.id)).toEqual(before);
