@@ -74,7 +74,7 @@ interface Compiled {
 const patternCache = new Map<string, ActionSet>();
 
 function actionsMatching(cat: Catalogue, raw: string): ActionSet {
-  const pattern = raw.trim().toLowerCase();
+  const pattern = raw.toLowerCase();
   let set = patternCache.get(pattern);
   if (set) return set;
   if (isAllActions(pattern)) {
@@ -226,7 +226,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     return cached.source === source ? cached : { ...cached, source };
   }
   const resolve = (list: string[] | null) =>
-    list ? list.map((r) => (personal ? resolvePolicyVariables(r.trim(), variables) : r.trim())) : null;
+    list ? list.map((r) => (personal ? resolvePolicyVariables(r, variables) : r)) : null;
   const resources = resolve(statement.resources);
   const notResources = resolve(statement.notResources);
   const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, scope, p));

@@ -167,9 +167,8 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
  * denies nothing.
  */
 export function isEveryResource(pattern: string, partition?: string): boolean {
-  const p = pattern.trim();
-  if (p === '*') return true;
-  const parts = p.split(':');
+  if (pattern === '*') return true;
+  const parts = pattern.split(':');
   if (parts[0] !== 'arn' || parts.length < 2) return false;
   const segment = parts[1]!;
   if (partition !== undefined && !wildcardMatch(segment, partition)) return false;
@@ -249,9 +248,9 @@ export function statementCovers(
   variables?: PolicyVariables,
 ): boolean {
   const a = action.toLowerCase();
-  const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.trim().toLowerCase(), a);
+  const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.toLowerCase(), a);
   const resourceMatches = (pattern: string) =>
-    wildcardMatch(variables ? resolvePolicyVariables(pattern.trim(), variables) : pattern.trim(), resource);
+    wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
 
   const actionOk = statement.actions
     ? statement.actions.some(actionMatches)

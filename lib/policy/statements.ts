@@ -1,7 +1,8 @@
 /**
  * Normalizes IAM policy documents into a list of statements with every equivalent spelling made
  * one: a statement object or an array of them, a string or a list for Action/Resource/Principal,
- * any case for action names (IAM compares them case-insensitively). Element names and Effect values
+ * any case for action names (IAM compares them case-insensitively). Action and Resource values are
+ * read as written: IAM does not trim them, and a padded one is refused. Element names and Effect values
  * are case-sensitive in IAM, which refuses `"effect"` or `"Effect": "allow"`: such a document can
  * only come from a hand-made or damaged export, and it is unreadable here too. Anything that is not
  * a readable policy becomes an error, never an empty (and so "compliant") list.
@@ -55,6 +56,26 @@ function stringList(value: unknown, what: string): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
   throw new Error(`${what} must be a string or a list of strings`);
+}
+
+/** A padded value for an error message: quoted, and shortened in the middle so its ends stay visible. */
+function quotedEnds(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 64 ? `${text.slice(0, 30)}…${text.slice(-30)}` : text;
+}
+
+/**
+ * Action/NotAction/Resource/NotResource values. IAM does not trim them: `" *"` is a literal pattern
+ * that matches no real action or resource, not `*`. A padded value is refused: read exactly, it
+ * would grant or deny nothing where it looks like it does; trimmed, it is not what IAM reads.
+ */
+function patternList(value: unknown, element: string, index: number): string[] {
+  const values = stringList(value, `statement ${index}: ${element}`);
+  const padded = values.find((v) => v !== v.trim());
+  if (padded !== undefined) {
+    throw new Error(`statement ${index}: ${element} value ${quotedEnds(padded)} has leading or trailing whitespace (IAM reads it as written, not trimmed)`);
+  }
+  return values;
 }
 
 function principalOf(value: unknown, what: string): Record<string, string[]> | '*' | null {
@@ -125,10 +146,10 @@ function normalizeOne(raw: unknown, index: number, kind: DocumentKind): Normaliz
     index,
     sid: typeof sid === 'string' && sid !== '' ? sid : null,
     effect,
-    actions: action === undefined ? null : stringList(action, `statement ${index}: Action`),
-    notActions: notAction === undefined ? null : stringList(notAction, `statement ${index}: NotAction`),
-    resources: resource === undefined ? null : stringList(resource, `statement ${index}: Resource`),
-    notResources: notResource === undefined ? null : stringList(notResource, `statement ${index}: NotResource`),
+    actions: action === undefined ? null : patternList(action, 'Action', index),
+    notActions: notAction === undefined ? null : patternList(notAction, 'NotAction', index),
+    resources: resource === undefined ? null : patternList(resource, 'Resource', index),
+    notResources: notResource === undefined ? null : patternList(notResource, 'NotResource', index),
     principal: principalOf(field(raw, 'Principal'), `statement ${index}: Principal`),
     notPrincipal: principalOf(field(raw, 'NotPrincipal'), `statement ${index}: NotPrincipal`),
     condition: isRecord(condition) && Object.keys(condition).length > 0 ? condition : null,
@@ -155,8 +176,7 @@ export function normalizeStatements(document: unknown, kind: DocumentKind = 'any
 
 /** `*` and `*:*` in any case mean every action of every service. */
 export function isAllActions(action: string): boolean {
-  const a = action.trim();
-  return a === '*' || a === '*:*';
+  return action === '*' || action === '*:*';
 }
 
 /** How a statement names itself in a finding: its Sid, or its position. */

@@ -153,7 +153,6 @@ describe('user-full-access: full access on every resource', () => {
     ['"*"', '*'],
     ['["*"]', ['*']],
     ['a list mixing service actions and "*:*"', ['s3:GetObject', '*:*']],
-    ['a list with " *:* " spaced', ['ec2:DescribeInstances', ' *:* ']],
   ])('treats Action %s as all actions', (_label, action) => {
     const f = evaluateOne({ users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: action, Resource: '*' })] });
     expect(f.status).toBe('FAIL');
@@ -163,6 +162,14 @@ describe('user-full-access: full access on every resource', () => {
     expect(grantsOf(f)[0]!.paths).toEqual([expect.objectContaining({ statement: 'Sid Admin', via: 'user', policy: 'Inline' })]);
     expect(grantsOf(f)[0]!.paths[0]).not.toHaveProperty('policyArn');
     expect(f.details.commands).toEqual(['aws iam delete-user-policy --user-name alice --policy-name Inline']);
+  });
+
+  // IAM reads Action values as written: " *:* " is not `*:*` (it matches no action), and a document
+  // we cannot read exactly is unreadable: ERROR naming the value, never evaluated as a guess.
+  it('refuses an Action list with " *:* " spaced: ERROR naming the value', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: ['ec2:DescribeInstances', ' *:* '], Resource: '*' })] });
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('alice could not be evaluated: inline policy Inline on user alice cannot be read (statement 0: Action value " *:* "');
   });
 
   it('treats a Resource list containing "*" as every resource', () => {
@@ -498,6 +505,18 @@ describe('user-full-access: Deny statements', () => {
     expect(f.title).toBe('alice can do all actions except iam:* directly via inline policy Inline (inline on user alice)');
     expect(grantsOf(f)).toEqual([expect.objectContaining({ class: 'all-actions-except', excluded: ['iam:*'] })]);
     expect(deniesOf(f)).toEqual([expect.objectContaining({ statement: 'Sid NoIam', conditional: false })]);
+  });
+
+  // IAM does not trim Resource values: " *" is a literal pattern that matches nothing real, so this
+  // Deny denies nothing; it was read as a Deny of everything, and the administrator passed.
+  it('does not read a Deny on " *" as a Deny of everything: ERROR naming the value, never PASS', () => {
+    const f = evaluateOne({
+      users: [user('alice', { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }], inlinePolicies: [{ name: 'Quarantine', document: doc({ Effect: 'Deny', Action: '*', Resource: ' *' }) }] })],
+      policies: [administratorAccess],
+    });
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('inline policy Quarantine on user alice cannot be read (statement 0: Resource value " *"');
+    expect((f.details.readableGrants as AccessGrant[])[0]).toMatchObject({ class: 'full-access', severity: 'critical' });
   });
 
   // SPEC 3.3: a Deny under a Condition removes nothing for the verdict, so it is not among the denies that remove.
