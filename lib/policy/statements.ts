@@ -152,8 +152,20 @@ function normalizeOne(raw: unknown, index: number, kind: DocumentKind): Normaliz
     notResources: notResource === undefined ? null : patternList(notResource, 'NotResource', index),
     principal: principalOf(field(raw, 'Principal'), `statement ${index}: Principal`),
     notPrincipal: principalOf(field(raw, 'NotPrincipal'), `statement ${index}: NotPrincipal`),
-    condition: isRecord(condition) && Object.keys(condition).length > 0 ? condition : null,
+    condition: isRecord(condition) && isCondition(condition, effect) ? condition : null,
   };
+}
+
+/**
+ * Whether a Condition element makes its statement conditional. An empty object does not. For one
+ * whose operators all name no keys (`{"StringEquals": {}}`) IAM documents no rule, so it is read on
+ * the reporting side: no condition on an Allow (a grant), a condition on a Deny (which may then
+ * not apply, and removes nothing).
+ */
+function isCondition(condition: Record<string, unknown>, effect: 'Allow' | 'Deny'): boolean {
+  const blocks = Object.values(condition);
+  if (blocks.length === 0) return false;
+  return effect === 'Deny' || blocks.some((block) => isRecord(block) && Object.keys(block).length > 0);
 }
 
 /** Reads a parsed policy document's statements; never throws. */

@@ -507,6 +507,19 @@ describe('user-full-access: Deny statements', () => {
     expect(deniesOf(f)).toEqual([expect.objectContaining({ statement: 'Sid NoIam', conditional: false })]);
   });
 
+  // IAM documents no rule for a Condition operator that names no keys: read on the reporting side,
+  // it is no condition on an Allow (full access, critical; it was read as conditional, high) and a
+  // condition on a Deny (it removes nothing).
+  it('reads an Allow whose Condition operator names no keys as unconditional, and such a Deny as conditional', () => {
+    const vacuous = { StringEquals: {} };
+    const allowed = evaluateOne({ users: [inlineUser('alice', allow({ Condition: vacuous }))] });
+    expect(allowed).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    expect(grantsOf(allowed)[0]).toMatchObject({ class: 'full-access', conditional: false });
+    const denied = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })] });
+    expect(denied).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    expect(deniesOf(denied)).toEqual([]);
+  });
+
   // IAM does not trim Resource values: " *" is a literal pattern that matches nothing real, so this
   // Deny denies nothing; it was read as a Deny of everything, and the administrator passed.
   it('does not read a Deny on " *" as a Deny of everything: ERROR naming the value, never PASS', () => {

@@ -78,6 +78,8 @@ const CONDITIONS: NonNullable<Statement['Condition']>[] = [
   { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
   { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
   { IpAddress: { 'aws:SourceIp': ['203.0.113.0/24'] } },
+  // An operator that names no keys: no condition on an Allow, a condition on a Deny (both sides).
+  { StringEquals: {} },
 ];
 
 /**

@@ -150,6 +150,7 @@ const condition = fc.constantFrom(
   { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
   { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
   {},
+  { StringEquals: {} },
 );
 
 /** Canonical spelling: every list is a list, actions as written. */

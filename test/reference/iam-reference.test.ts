@@ -122,6 +122,13 @@ describe('single requests', () => {
     expect(verdict(conditionalDeny).full).toBe(true);
   });
 
+  it('a Condition operator that names no keys: no condition on an Allow, a condition (removes nothing) on a Deny', () => {
+    const vacuous = { StringEquals: {} };
+    const allow = verdict(inlineOnly([doc({ ...allowAll, Condition: vacuous })]));
+    expect(allow.full).toBe(true);
+    expect(verdict(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })])).full).toBe(true);
+  });
+
   it('grants that allow nothing: NotAction *, NotResource *, another partition only', () => {
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', NotAction: '*', Resource: '*' })])).none).toBe(true);
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '*' })])).none).toBe(true);

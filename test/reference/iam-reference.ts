@@ -121,6 +121,17 @@ const strings = (value: unknown, what: string): string[] => {
   return list as string[];
 };
 
+/**
+ * Whether a Condition makes a statement conditional. IAM documents no rule for an operator that
+ * names no keys (`{"StringEquals": {}}`): the reference reads it both ways on the side that
+ * reports more, no condition on an Allow, a condition (it may not apply) on a Deny.
+ */
+function conditionalOf(effect: Effect, condition: Record<string, unknown> | undefined): boolean {
+  if (condition === undefined || Object.keys(condition).length === 0) return false;
+  if (effect === 'Deny') return true;
+  return Object.values(condition).some((block) => typeof block === 'object' && block !== null && Object.keys(block).length > 0);
+}
+
 /** Reads a policy document's statements; throws on a document IAM would refuse. */
 export function parseDocument(document: unknown, source: string): RefStatement[] {
   const doc = typeof document === 'string' ? (JSON.parse(document) as unknown) : document;
@@ -146,7 +157,7 @@ export function parseDocument(document: unknown, source: string): RefStatement[]
         'Resource' in s
           ? { not: false, patterns: strings(s.Resource, 'Resource') }
           : { not: true, patterns: strings(s.NotResource, 'NotResource') },
-      conditional: condition !== undefined && Object.keys(condition).length > 0,
+      conditional: conditionalOf(s.Effect, condition as Record<string, unknown> | undefined),
     };
   });
 }
