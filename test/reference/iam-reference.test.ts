@@ -181,6 +181,18 @@ describe('escalation', () => {
     expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN} (removes the boundary)` });
   });
 
+  // SPEC 3.3 counts SetDefaultPolicyVersion on a customer managed policy that reaches the user, as the
+  // check does: another version may hold any document (the boundary's included).
+  it('SetDefaultPolicyVersion on a customer managed boundary over full identity access; on an attached customer policy', () => {
+    const boundaryArn = `arn:aws:iam::${ACCOUNT}:policy/Boundary`;
+    const set = inlineOnly([doc(allowAll)], doc({ Effect: 'Allow', Action: ['s3:*', 'iam:SetDefaultPolicyVersion'], Resource: '*' }));
+    const v = verdict(set);
+    expect(v.escapableBoundaryFull).toBe(true);
+    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:SetDefaultPolicyVersion on ${boundaryArn} (removes the boundary)` });
+    const attached: PolicySet = { inline: [], attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:SetDefaultPolicyVersion', Resource: '*' }) }], groups: [] };
+    expect(verdict(attached).witnesses).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: false, detail: expect.stringContaining('iam:SetDefaultPolicyVersion on') }));
+  });
+
   it('PutGroupPolicy on its own group; AddUserToGroup to an administrators group', () => {
     const own: PolicySet = {
       inline: [doc({ Effect: 'Allow', Action: 'iam:PutGroupPolicy', Resource: `arn:aws:iam::${ACCOUNT}:group/*` })],

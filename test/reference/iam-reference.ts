@@ -885,9 +885,11 @@ interface CallEffect {
  * - on a group it belongs to: PutGroupPolicy, AttachGroupPolicy, DeleteGroupPolicy,
  *   DetachGroupPolicy, the same way;
  * - on a customer managed policy attached to it or its groups: CreatePolicyVersion (set as
- *   default in the same call) replacing the document;
+ *   default in the same call) replacing the document, or SetDefaultPolicyVersion (SPEC 3.3
+ *   counts it: another version of the policy may hold any document);
  * - on its boundary: DeleteUserPermissionsBoundary, PutUserPermissionsBoundary (to
- *   AdministratorAccess), or CreatePolicyVersion of a customer managed boundary policy;
+ *   AdministratorAccess), or CreatePolicyVersion or SetDefaultPolicyVersion of a customer
+ *   managed boundary policy;
  * - AddUserToGroup on a group of the account it does not belong to: that group's policies.
  */
 function escalationCalls(ctx: UserContext): { action: string; resource: string; effect: CallEffect }[] {
@@ -899,7 +901,10 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
     const drop: CallEffect = { key: 'drop-boundary', what: ' (removes the boundary)', dropBoundary: true };
     calls.push({ action: 'iam:DeleteUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
     calls.push({ action: 'iam:PutUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
-    if (ctx.boundary.customerManaged) calls.push({ action: 'iam:CreatePolicyVersion', resource: ctx.boundary.arn, effect: drop });
+    if (ctx.boundary.customerManaged) {
+      calls.push({ action: 'iam:CreatePolicyVersion', resource: ctx.boundary.arn, effect: drop });
+      calls.push({ action: 'iam:SetDefaultPolicyVersion', resource: ctx.boundary.arn, effect: drop });
+    }
   }
   calls.push({ action: 'iam:PutUserPolicy', resource: ctx.userArn, effect: addAllow });
   calls.push({ action: 'iam:AttachUserPolicy', resource: ctx.userArn, effect: addAllow });
@@ -908,11 +913,13 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
     calls.push({ action: 'iam:AttachGroupPolicy', resource: g.arn, effect: addAllow });
   }
   for (const arn of ctx.customerPolicyArns) {
-    calls.push({
-      action: 'iam:CreatePolicyVersion',
-      resource: arn,
-      effect: { key: `replace:managed:${arn}`, what: ' (replaces its document)', remove: byPolicy(`managed:${arn}`), add: [ALLOW_ALL] },
-    });
+    for (const action of ['iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion']) {
+      calls.push({
+        action,
+        resource: arn,
+        effect: { key: `replace:managed:${arn}`, what: ' (replaces its document)', remove: byPolicy(`managed:${arn}`), add: [ALLOW_ALL] },
+      });
+    }
   }
   for (const name of ctx.userInlineNames) {
     const policy = `inline:user:${name}`;
