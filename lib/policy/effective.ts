@@ -14,7 +14,7 @@
  */
 import { ActionSet, VARIABLE, catalogue, type Catalogue } from './catalogue.ts';
 import { includes, overlaps } from './patterns.ts';
-import { isAllActions, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
+import { STAR_RESOURCE, coversStarResource, isAllActions, matchesStarResource, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
 import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
 
 /** Where a statement comes from, as a finding names it. */
@@ -52,8 +52,7 @@ export interface View {
 
 export type Decision = 'allow' | 'conditional' | 'denied' | 'implicit';
 
-/** The resource `*` that actions without resource types are authorized against. */
-export const STAR_RESOURCE = '*';
+export { STAR_RESOURCE };
 
 interface Compiled {
   source: SourcedStatement;
@@ -247,11 +246,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     }
     return touchMemo[t] === 1;
   };
-  const coversStar = resources
-    ? resources.some((p) => wildcardMatch(p, STAR_RESOURCE))
-    : notResources
-      ? !notResources.some((p) => wildcardMatch(p, STAR_RESOURCE))
-      : true;
+  const coversStar = coversStarResource(resources, notResources, statement.effect === 'Allow');
   const actions = actionSetOf(cat, statement);
   // `*` (or no resource element) covers every resource of every action, `*` itself included.
   const everyResource = resources ? resources.includes(STAR_RESOURCE) : notResources === null;
@@ -468,9 +463,9 @@ export class EffectiveAccess {
     const fills = (o: Compiled, n: string, star: boolean) =>
       cached(`${star}\u0000${n}\u0000${o.resources?.join('\u0000') ?? ''}\u0000${o.notResources?.join('\u0000') ?? ''}`, () =>
         o.resources
-          ? o.resources.some((p) => (star ? wildcardMatch(p, STAR_RESOURCE) : includes(p, n)))
+          ? o.resources.some((p) => (star ? matchesStarResource(p, false) : includes(p, n)))
           : o.notResources
-            ? !o.notResources.some((m) => (star ? wildcardMatch(m, STAR_RESOURCE) : overlaps(m, n)))
+            ? !o.notResources.some((m) => (star ? matchesStarResource(m, true) : overlaps(m, n)))
             : true,
       );
     for (const s of partial) {
@@ -482,7 +477,7 @@ export class EffectiveAccess {
         const types = this.cat.templatesOf[a]!;
         const filled =
           types.length === 0
-            ? s.notResources!.filter((n) => wildcardMatch(n, STAR_RESOURCE)).every((n) => others.some((o) => fills(o, n, true)))
+            ? s.notResources!.filter((n) => matchesStarResource(n, true)).every((n) => others.some((o) => fills(o, n, true)))
             : types.every((t) => relations.filter(([, r]) => r.overlap(t)).every(([n]) => others.some((o) => fills(o, n, false))));
         if (filled) set.add(a);
       }
@@ -567,11 +562,11 @@ export class EffectiveAccess {
     return set;
   }
 
-  /** Whether a statement covers the whole of a resource pattern (the literal `*` for STAR_RESOURCE). */
+  /** Whether a statement covers the whole of a resource pattern (the resource `*` for STAR_RESOURCE). */
   private coversResource(s: Compiled, resource: string): boolean {
-    const star = resource === STAR_RESOURCE;
-    if (s.resources) return s.resources.some((p) => (star ? wildcardMatch(p, resource) : includes(p, resource)));
-    if (s.notResources) return !s.notResources.some((p) => (star ? wildcardMatch(p, resource) : overlaps(p, resource)));
+    if (resource === STAR_RESOURCE) return coversStarResource(s.resources, s.notResources, s.allow);
+    if (s.resources) return s.resources.some((p) => includes(p, resource));
+    if (s.notResources) return !s.notResources.some((p) => overlaps(p, resource));
     return true;
   }
 

@@ -4,7 +4,7 @@
  * a principal's effective access.
  */
 import type { AuthorizationDetails, IamUser, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
-import { isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
+import { STAR_RESOURCE, coversStarResource, isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 
 /** Where a policy reaches the user from; `path` is the readable form used in titles and details. */
 export interface PolicyOrigin {
@@ -258,6 +258,10 @@ export function statementCovers(
       ? !statement.notActions.some(actionMatches)
       : false;
   if (!actionOk) return false;
+  // The resource `*` of the actions without resource types, read on the side that reports more.
+  if (resource === STAR_RESOURCE && (statement.resources || statement.notResources)) {
+    return coversStarResource(statement.resources, statement.notResources, statement.effect === 'Allow');
+  }
   if (statement.resources) return statement.resources.some(resourceMatches);
   if (statement.notResources) return !statement.notResources.some(resourceMatches);
   return statement.effect === 'Allow';

@@ -186,6 +186,29 @@ export function normalizeStatements(document: unknown, kind: DocumentKind = 'any
   }
 }
 
+/** The resource that actions without resource types are authorized against. */
+export const STAR_RESOURCE = '*';
+
+/**
+ * Whether a Resource pattern matches the resource `*` of the actions without resource types. A
+ * pattern of `*` alone does; IAM documents nothing for one such as `?` or `?*`, which matches the
+ * one-character string `*` only by wildcard. `certainly` asks for the first (what a Deny needs to
+ * remove, and an Allow's NotResource to leave out); otherwise a wildcard match is enough.
+ */
+export function matchesStarResource(pattern: string, certainly: boolean): boolean {
+  return certainly ? /^\*+$/.test(pattern) : wildcardMatch(pattern, STAR_RESOURCE);
+}
+
+/**
+ * Whether a Resource or NotResource list covers the resource `*`, read on the side that reports
+ * more: an Allow reaches it with any pattern that may match it, a Deny only with one that does.
+ */
+export function coversStarResource(resources: string[] | null, notResources: string[] | null, allow: boolean): boolean {
+  if (resources) return resources.some((p) => matchesStarResource(p, !allow));
+  if (notResources) return !notResources.some((p) => matchesStarResource(p, allow));
+  return true;
+}
+
 /** `*` and `*:*` in any case mean every action of every service. */
 export function isAllActions(action: string): boolean {
   return action === '*' || action === '*:*';

@@ -584,6 +584,15 @@ describe('user-full-access: Deny statements', () => {
     },
   );
 
+  // A Deny on `?` does not certainly reach the resource `*` that the actions without resource types are
+  // authorized against: beside a Deny on arn:* it was read as a Deny of everything, and the user passed.
+  it('leaves every action that takes no resource when the Denies are on arn:* and "?": FAIL high, not PASS', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: ['arn:*', '?'] })] });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('alice can do all actions on * (every action that takes no resource) directly via inline policy Inline (inline on user alice)');
+  });
+
   it("judges a Deny's partition against the audited account's partition, not against aws", () => {
     const run = (denyResource: string) => {
       const li = user('li', {

@@ -72,6 +72,8 @@ const RESOURCES = [
   'arn:aws:s3:::bucket/*',
   'arn:aws-cn:*',
   'arn:aws-us-gov:iam::*:user/alice',
+  // Matches the resource `*` of the actions without resource types only by wildcard.
+  '?',
 ];
 
 const CONDITIONS: NonNullable<Statement['Condition']>[] = [

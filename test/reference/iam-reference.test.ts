@@ -129,6 +129,15 @@ describe('single requests', () => {
     expect(verdict(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })])).full).toBe(true);
   });
 
+  it('the resource * of the actions without resource types: a Deny reaches it with * alone, an Allow with any pattern matching it', () => {
+    const denyQ = inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '?' })]);
+    expect(decide(denyQ, 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '**' })]), 's3:ListAllMyBuckets', '*')).toBe('explicit-deny');
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', Resource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+  });
+
   it('grants that allow nothing: NotAction *, NotResource *, another partition only', () => {
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', NotAction: '*', Resource: '*' })])).none).toBe(true);
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '*' })])).none).toBe(true);

@@ -234,6 +234,8 @@ interface CompiledStatement {
   actionRegexes: (RegExp | null)[];
   resourceNot: boolean;
   resourceRegexes: RegExp[];
+  /** Per regex: whether its pattern is `*` characters alone. */
+  resourceStars: boolean[];
 }
 
 function actionRegex(pattern: string): RegExp | null {
@@ -248,11 +250,14 @@ function actionRegex(pattern: string): RegExp | null {
 
 function compile(statement: RefStatement, variables: Record<string, string>): CompiledStatement {
   const regexes: RegExp[] = [];
+  const stars: boolean[] = [];
   let unresolved = false;
   for (const pattern of statement.resource.patterns) {
     const re = resourceMatcher(pattern, variables);
-    if (re) regexes.push(re);
-    else unresolved = true;
+    if (re) {
+      regexes.push(re);
+      stars.push(/^\*+$/.test(pattern));
+    } else unresolved = true;
   }
   return {
     source: statement.source,
@@ -262,6 +267,7 @@ function compile(statement: RefStatement, variables: Record<string, string>): Co
     actionRegexes: statement.action.patterns.map(actionRegex),
     resourceNot: statement.resource.not,
     resourceRegexes: regexes,
+    resourceStars: stars,
   };
 }
 
@@ -271,11 +277,18 @@ function coversAction(s: CompiledStatement, action: string): boolean {
   return listed !== s.actionNot;
 }
 
-/** Whether the statement's Resource/NotResource covers the resource. */
+/**
+ * Whether the statement's Resource/NotResource covers the resource. The resource `*` of the actions
+ * without resource types is matched certainly by a pattern of `*` alone; IAM documents nothing for
+ * `?` or `?*`, which match the string `*` by wildcard, so they are read on the side that reports
+ * more: they reach it for an Allow's Resource and a Deny's NotResource, not for a Deny's Resource
+ * or an Allow's NotResource.
+ */
 function coversResource(s: CompiledStatement, resource: string): boolean {
+  const certain = resource === '*' && (s.effect === 'Deny') !== s.resourceNot;
   let listed = false;
-  for (const re of s.resourceRegexes) {
-    if (re.test(resource)) {
+  for (const [i, re] of s.resourceRegexes.entries()) {
+    if (certain ? s.resourceStars[i] : re.test(resource)) {
       listed = true;
       break;
     }
