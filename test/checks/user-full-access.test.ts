@@ -744,6 +744,31 @@ describe('user-full-access: permissions boundaries', () => {
     expect(grantsOf(f)[1]).toMatchObject({ action: 'iam:DeleteUserPermissionsBoundary', resource: userArn('alice'), severity: 'high' });
   });
 
+  // Shrunk from the monotonicity property (policy.property.test.ts, seed 1344935003): the added
+  // conditional Allow * made rewriting the boundary (CreatePolicyVersion) conditionally allowed; the
+  // uncapped grants, lowered for that conditional escape, then replaced the capped unconditional
+  // escalation of the same class, and adding an Allow lowered the FAIL from high to medium.
+  it('regression (property test): a conditional way out of the boundary does not lower an unconditional escalation it already has', () => {
+    const boundary = managed('Boundary', doc({ Effect: 'Allow', Action: ['*'], Resource: ['*'] }));
+    const deny = { Effect: 'Deny', NotAction: ['iam:AttachUserPolicy', 'iam:CreatePolicyVersion'], NotResource: [] };
+    const added = { Effect: 'Allow', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } }, Action: ['*'], NotResource: [] };
+    const run = (...statements: unknown[]) =>
+      evaluateOne({
+        users: [user('alice', { groups: ['G'], inlinePolicies: [{ name: 'Inline', document: doc(...statements) }], permissionsBoundary: { arn: boundary.arn, type: 'Policy' } })],
+        groups: [group('G', { inlinePolicies: [{ name: 'GroupInline', document: doc({ Effect: 'Allow', NotAction: ['iam:CreatePolicyVersion'], Resource: ['*'] }) }] })],
+        policies: [boundary],
+      });
+    const before = run(deny);
+    expect(before).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(grantsOf(before)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
+    const after = run(deny, added);
+    expect(after).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(grantsOf(after)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
+    // The conditional way out is still named.
+    expect(after.details.boundaryEscapes).toEqual([`iam:CreatePolicyVersion on ${boundary.arn}`]);
+    expect(grantsOf(after)).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: true, action: 'iam:CreatePolicyVersion', resource: boundary.arn }));
+  });
+
   // SPEC 3.3 ERROR: a document that reaches the user (here the boundary) cannot be read: ERROR, with the
   // readable grants as a partial result (was FAIL critical "not assumed to cap").
   it('reports ERROR when the boundary is missing from the inventory, keeping the readable grant', () => {
