@@ -220,14 +220,16 @@ export function statementLabel(statement: Pick<NormalizedStatement, 'sid' | 'ind
 }
 
 /**
- * IAM's wildcard match for ARNs and action names: `*` any run of characters, `?` one character,
- * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves.
+ * The one wildcard matcher: a `*` of the pattern takes any run of the value's characters, and any
+ * other pattern character takes one value character when `symbolMatches(patternChar, valueChar)`
+ * says so. Callers decide what a symbol matches: IAM's `?` and literal characters for
+ * wildcardMatch, symbols of another pattern for patterns.ts's inclusion.
  *
- * A linear scan that backtracks only to the last `*`: at most pattern × value steps. The regular
- * expression it replaces backtracked exponentially on runs of wildcards (`arn:**********b` took a
- * minute against one user ARN, a few more stars hours), and policy text is not ours to trust.
+ * A linear scan that backtracks only to the last `*`: at most pattern × value steps. Policy text
+ * is not ours to trust, and a backtracking regular expression takes exponential time on runs of
+ * wildcards.
  */
-export function wildcardMatch(pattern: string, value: string): boolean {
+export function starMatch(pattern: string, value: string, symbolMatches: (p: string, v: string) => boolean): boolean {
   let p = 0;
   let v = 0;
   let star = -1;
@@ -236,7 +238,7 @@ export function wildcardMatch(pattern: string, value: string): boolean {
     if (p < pattern.length && pattern[p] === '*') {
       star = p++;
       resume = v;
-    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+    } else if (p < pattern.length && symbolMatches(pattern[p]!, value[v]!)) {
       p++;
       v++;
     } else if (star >= 0) {
@@ -248,4 +250,14 @@ export function wildcardMatch(pattern: string, value: string): boolean {
   }
   while (p < pattern.length && pattern[p] === '*') p++;
   return p === pattern.length;
+}
+
+const iamSymbol = (p: string, v: string): boolean => p === '?' || p === v;
+
+/**
+ * IAM's wildcard match for ARNs and action names: `*` any run of characters, `?` one character,
+ * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves. Linear: see starMatch.
+ */
+export function wildcardMatch(pattern: string, value: string): boolean {
+  return starMatch(pattern, value, iamSymbol);
 }
