@@ -14,7 +14,7 @@
  */
 import { ActionSet, VARIABLE, catalogue, type Catalogue } from './catalogue.ts';
 import { includes, overlaps } from './patterns.ts';
-import { isAllActions, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
+import { STAR_RESOURCE, coversStarResource, isAllActions, matchesStarResource, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
 import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
 
 /** Where a statement comes from, as a finding names it. */
@@ -52,8 +52,7 @@ export interface View {
 
 export type Decision = 'allow' | 'conditional' | 'denied' | 'implicit';
 
-/** The resource `*` that actions without resource types are authorized against. */
-export const STAR_RESOURCE = '*';
+export { STAR_RESOURCE };
 
 interface Compiled {
   source: SourcedStatement;
@@ -74,7 +73,7 @@ interface Compiled {
 const patternCache = new Map<string, ActionSet>();
 
 function actionsMatching(cat: Catalogue, raw: string): ActionSet {
-  const pattern = raw.trim().toLowerCase();
+  const pattern = raw.toLowerCase();
   let set = patternCache.get(pattern);
   if (set) return set;
   if (isAllActions(pattern)) {
@@ -226,7 +225,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     return cached.source === source ? cached : { ...cached, source };
   }
   const resolve = (list: string[] | null) =>
-    list ? list.map((r) => (personal ? resolvePolicyVariables(r.trim(), variables) : r.trim())) : null;
+    list ? list.map((r) => (personal ? resolvePolicyVariables(r, variables) : r)) : null;
   const resources = resolve(statement.resources);
   const notResources = resolve(statement.notResources);
   const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, scope, p));
@@ -247,11 +246,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     }
     return touchMemo[t] === 1;
   };
-  const coversStar = resources
-    ? resources.some((p) => wildcardMatch(p, STAR_RESOURCE))
-    : notResources
-      ? !notResources.some((p) => wildcardMatch(p, STAR_RESOURCE))
-      : true;
+  const coversStar = coversStarResource(resources, notResources, statement.effect === 'Allow');
   const actions = actionSetOf(cat, statement);
   // `*` (or no resource element) covers every resource of every action, `*` itself included.
   const everyResource = resources ? resources.includes(STAR_RESOURCE) : notResources === null;
@@ -458,32 +453,27 @@ export class EffectiveAccess {
     if (!partial0) return set;
     const partial = allows.filter((s) => s.notResources !== null && !s.everywhere.equals(s.actions));
     if (partial.length === 0) return set;
-    const pairs = new Map<string, boolean>();
-    const cached = (key: string, decide: () => boolean) => {
-      let v = pairs.get(key);
-      if (v === undefined) pairs.set(key, (v = decide()));
-      return v;
-    };
-    // Does another Allow `o` cover the whole of what NotResource `n` leaves out?
-    const fills = (o: Compiled, n: string, star: boolean) =>
-      cached(`${star}\u0000${n}\u0000${o.resources?.join('\u0000') ?? ''}\u0000${o.notResources?.join('\u0000') ?? ''}`, () =>
-        o.resources
-          ? o.resources.some((p) => (star ? wildcardMatch(p, STAR_RESOURCE) : includes(p, n)))
-          : o.notResources
-            ? !o.notResources.some((m) => (star ? wildcardMatch(m, STAR_RESOURCE) : overlaps(m, n)))
-            : true,
-      );
     for (const s of partial) {
       const relations = s.notResources!.map((n) => [n, patternTemplates(this.cat, this.scope, n)] as const);
+      const starGaps = s.notResources!.filter((n) => matchesStarResource(n, true));
+      const others = new ActionSet(this.cat.size);
+      for (const o of allows) if (o !== s) others.or(o.actions);
+      const covers = new Map<string, ActionSet>();
+      const cover = (gap: string) => {
+        let c = covers.get(gap);
+        if (!c) covers.set(gap, (c = gapCover(s, allows, (o) => coversPattern(o, gap), this.cat.size)));
+        return c;
+      };
+      let starCover: ActionSet | undefined;
+      const coverStar = () => (starCover ??= gapCover(s, allows, (o) => coversStarResource(o.resources, o.notResources, o.allow), this.cat.size));
       const missing = s.actions.clone().andNot(set);
       for (const a of missing.indexes()) {
-        const others = allows.filter((o) => o !== s && o.actions.has(a));
-        if (others.length === 0) continue;
+        if (!others.has(a)) continue;
         const types = this.cat.templatesOf[a]!;
         const filled =
           types.length === 0
-            ? s.notResources!.filter((n) => wildcardMatch(n, STAR_RESOURCE)).every((n) => others.some((o) => fills(o, n, true)))
-            : types.every((t) => relations.filter(([, r]) => r.overlap(t)).every(([n]) => others.some((o) => fills(o, n, false))));
+            ? starGaps.length === 0 || coverStar().has(a)
+            : types.every((t) => relations.filter(([, r]) => r.overlap(t)).every(([n]) => cover(n).has(a)));
         if (filled) set.add(a);
       }
     }
@@ -567,12 +557,10 @@ export class EffectiveAccess {
     return set;
   }
 
-  /** Whether a statement covers the whole of a resource pattern (the literal `*` for STAR_RESOURCE). */
+  /** Whether a statement covers the whole of a resource pattern (the resource `*` for STAR_RESOURCE). */
   private coversResource(s: Compiled, resource: string): boolean {
-    const star = resource === STAR_RESOURCE;
-    if (s.resources) return s.resources.some((p) => (star ? wildcardMatch(p, resource) : includes(p, resource)));
-    if (s.notResources) return !s.notResources.some((p) => (star ? wildcardMatch(p, resource) : overlaps(p, resource)));
-    return true;
+    if (resource === STAR_RESOURCE) return coversStarResource(s.resources, s.notResources, s.allow);
+    return coversPattern(s, resource);
   }
 
   /** Actions allowed on the whole of one resource pattern, under the view. */
@@ -608,10 +596,8 @@ export class EffectiveAccess {
       if (gaps.some((n) => includes(n, resource))) continue;
       const filled = d.actions.clone();
       for (const n of gaps) {
-        const cover = new ActionSet(this.cat.size);
         const gap = narrowTo(n, resource);
-        for (const o of denies) if (o !== d && coversPattern(o, gap)) cover.or(o.actions);
-        filled.and(cover);
+        filled.and(gapCover(d, denies, (o) => coversPattern(o, gap), this.cat.size));
       }
       allowed.andNot(filled);
     }
@@ -712,6 +698,19 @@ function coversPattern(s: Compiled, pattern: string): boolean {
   if (s.resources) return s.resources.some((p) => includes(p, pattern));
   if (s.notResources) return !s.notResources.some((m) => overlaps(m, pattern));
   return true;
+}
+
+/**
+ * What other statements cover of one gap a NotResource statement `s` leaves (what one of its
+ * NotResource patterns leaves out, or the resource `*`): the actions of the statements of `among`
+ * but `s` that `coversGap`. An action of `s` is covered where `s` leaves it out when it is in the
+ * cover of each of its gaps there: Allows that together grant it everywhere, Denies that together
+ * remove it.
+ */
+function gapCover(s: Compiled, among: Compiled[], coversGap: (o: Compiled) => boolean, size: number): ActionSet {
+  const cover = new ActionSet(size);
+  for (const o of among) if (o !== s && coversGap(o)) cover.or(o.actions);
+  return cover;
 }
 
 export function labelOf(source: SourcedStatement): string {

@@ -4,7 +4,7 @@
  * a principal's effective access.
  */
 import type { AuthorizationDetails, IamUser, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
-import { isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
+import { STAR_RESOURCE, coversStarResource, isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 
 /** Where a policy reaches the user from; `path` is the readable form used in titles and details. */
 export interface PolicyOrigin {
@@ -167,9 +167,8 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
  * denies nothing.
  */
 export function isEveryResource(pattern: string, partition?: string): boolean {
-  const p = pattern.trim();
-  if (p === '*') return true;
-  const parts = p.split(':');
+  if (pattern === '*') return true;
+  const parts = pattern.split(':');
   if (parts[0] !== 'arn' || parts.length < 2) return false;
   const segment = parts[1]!;
   if (partition !== undefined && !wildcardMatch(segment, partition)) return false;
@@ -249,9 +248,9 @@ export function statementCovers(
   variables?: PolicyVariables,
 ): boolean {
   const a = action.toLowerCase();
-  const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.trim().toLowerCase(), a);
+  const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.toLowerCase(), a);
   const resourceMatches = (pattern: string) =>
-    wildcardMatch(variables ? resolvePolicyVariables(pattern.trim(), variables) : pattern.trim(), resource);
+    wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
 
   const actionOk = statement.actions
     ? statement.actions.some(actionMatches)
@@ -259,6 +258,10 @@ export function statementCovers(
       ? !statement.notActions.some(actionMatches)
       : false;
   if (!actionOk) return false;
+  // The resource `*` of the actions without resource types, read on the side that reports more.
+  if (resource === STAR_RESOURCE && (statement.resources || statement.notResources)) {
+    return coversStarResource(statement.resources, statement.notResources, statement.effect === 'Allow');
+  }
   if (statement.resources) return statement.resources.some(resourceMatches);
   if (statement.notResources) return !statement.notResources.some(resourceMatches);
   return statement.effect === 'Allow';

@@ -10,36 +10,22 @@
  */
 
 import { VARIABLE } from './catalogue.ts';
+import { starMatch } from './statements.ts';
 
 /**
- * Inclusion by matching `p` against `q` read as a string of symbols: `q`'s `*` can only be
- * absorbed by a `*` of `p`, and `q`'s `?` by a `?` or `*` of `p`. Linear backtracking to the last
- * star, as in wildcard matching, so hostile text costs at most |p| × |q| steps.
+ * `q`'s symbols a non-`*` symbol of `p` absorbs: `?` any single character, a literal itself. `q`'s
+ * `*` and template variables (VARIABLE) stand for runs, and `q`'s `?` for any character: only a
+ * `*` of `p` absorbs those (a `?` of `p` absorbs `q`'s `?` too).
+ */
+const absorbs = (pc: string, qc: string): boolean =>
+  pc === '?' ? qc !== '*' && qc !== VARIABLE : pc === qc && qc !== '*' && qc !== '?' && qc !== VARIABLE;
+
+/**
+ * Inclusion by matching `p` against `q` read as a string of symbols, with the wildcard matcher
+ * (starMatch), so hostile text costs at most |p| × |q| steps.
  */
 export function includes(p: string, q: string): boolean {
-  // `q` may hold template variables (VARIABLE): like its `*`, only a `*` of `p` absorbs them.
-  const symbolMatches = (pc: string, qc: string) =>
-    pc === '?' ? qc !== '*' && qc !== VARIABLE : pc === qc && qc !== '*' && qc !== '?' && qc !== VARIABLE;
-  let i = 0;
-  let j = 0;
-  let star = -1;
-  let resume = 0;
-  while (j < q.length) {
-    if (i < p.length && p[i] === '*') {
-      star = i++;
-      resume = j;
-    } else if (i < p.length && symbolMatches(p[i]!, q[j]!)) {
-      i++;
-      j++;
-    } else if (star >= 0) {
-      i = star + 1;
-      j = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (i < p.length && p[i] === '*') i++;
-  return i === p.length;
+  return starMatch(p, q, absorbs);
 }
 
 const MAX_CELLS = 4_000_000;

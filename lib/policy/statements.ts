@@ -1,7 +1,8 @@
 /**
  * Normalizes IAM policy documents into a list of statements with every equivalent spelling made
  * one: a statement object or an array of them, a string or a list for Action/Resource/Principal,
- * any case for action names (IAM compares them case-insensitively). Element names and Effect values
+ * any case for action names (IAM compares them case-insensitively). Action and Resource values are
+ * read as written: IAM does not trim them, and a padded one is refused. Element names and Effect values
  * are case-sensitive in IAM, which refuses `"effect"` or `"Effect": "allow"`: such a document can
  * only come from a hand-made or damaged export, and it is unreadable here too. Anything that is not
  * a readable policy becomes an error, never an empty (and so "compliant") list.
@@ -55,6 +56,26 @@ function stringList(value: unknown, what: string): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
   throw new Error(`${what} must be a string or a list of strings`);
+}
+
+/** A padded value for an error message: quoted, and shortened in the middle so its ends stay visible. */
+function quotedEnds(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 64 ? `${text.slice(0, 30)}…${text.slice(-30)}` : text;
+}
+
+/**
+ * Action/NotAction/Resource/NotResource values. IAM does not trim them: `" *"` is a literal pattern
+ * that matches no real action or resource, not `*`. A padded value is refused: read exactly, it
+ * would grant or deny nothing where it looks like it does; trimmed, it is not what IAM reads.
+ */
+function patternList(value: unknown, element: string, index: number): string[] {
+  const values = stringList(value, `statement ${index}: ${element}`);
+  const padded = values.find((v) => v !== v.trim());
+  if (padded !== undefined) {
+    throw new Error(`statement ${index}: ${element} value ${quotedEnds(padded)} has leading or trailing whitespace (IAM reads it as written, not trimmed)`);
+  }
+  return values;
 }
 
 function principalOf(value: unknown, what: string): Record<string, string[]> | '*' | null {
@@ -125,14 +146,26 @@ function normalizeOne(raw: unknown, index: number, kind: DocumentKind): Normaliz
     index,
     sid: typeof sid === 'string' && sid !== '' ? sid : null,
     effect,
-    actions: action === undefined ? null : stringList(action, `statement ${index}: Action`),
-    notActions: notAction === undefined ? null : stringList(notAction, `statement ${index}: NotAction`),
-    resources: resource === undefined ? null : stringList(resource, `statement ${index}: Resource`),
-    notResources: notResource === undefined ? null : stringList(notResource, `statement ${index}: NotResource`),
+    actions: action === undefined ? null : patternList(action, 'Action', index),
+    notActions: notAction === undefined ? null : patternList(notAction, 'NotAction', index),
+    resources: resource === undefined ? null : patternList(resource, 'Resource', index),
+    notResources: notResource === undefined ? null : patternList(notResource, 'NotResource', index),
     principal: principalOf(field(raw, 'Principal'), `statement ${index}: Principal`),
     notPrincipal: principalOf(field(raw, 'NotPrincipal'), `statement ${index}: NotPrincipal`),
-    condition: isRecord(condition) && Object.keys(condition).length > 0 ? condition : null,
+    condition: isRecord(condition) && isCondition(condition, effect) ? condition : null,
   };
+}
+
+/**
+ * Whether a Condition element makes its statement conditional. An empty object does not. For one
+ * whose operators all name no keys (`{"StringEquals": {}}`) IAM documents no rule, so it is read on
+ * the reporting side: no condition on an Allow (a grant), a condition on a Deny (which may then
+ * not apply, and removes nothing).
+ */
+function isCondition(condition: Record<string, unknown>, effect: 'Allow' | 'Deny'): boolean {
+  const blocks = Object.values(condition);
+  if (blocks.length === 0) return false;
+  return effect === 'Deny' || blocks.some((block) => isRecord(block) && Object.keys(block).length > 0);
 }
 
 /** Reads a parsed policy document's statements; never throws. */
@@ -153,10 +186,32 @@ export function normalizeStatements(document: unknown, kind: DocumentKind = 'any
   }
 }
 
+/** The resource that actions without resource types are authorized against. */
+export const STAR_RESOURCE = '*';
+
+/**
+ * Whether a Resource pattern matches the resource `*` of the actions without resource types. A
+ * pattern of `*` alone does; IAM documents nothing for one such as `?` or `?*`, which matches the
+ * one-character string `*` only by wildcard. `certainly` asks for the first (what a Deny needs to
+ * remove, and an Allow's NotResource to leave out); otherwise a wildcard match is enough.
+ */
+export function matchesStarResource(pattern: string, certainly: boolean): boolean {
+  return certainly ? /^\*+$/.test(pattern) : wildcardMatch(pattern, STAR_RESOURCE);
+}
+
+/**
+ * Whether a Resource or NotResource list covers the resource `*`, read on the side that reports
+ * more: an Allow reaches it with any pattern that may match it, a Deny only with one that does.
+ */
+export function coversStarResource(resources: string[] | null, notResources: string[] | null, allow: boolean): boolean {
+  if (resources) return resources.some((p) => matchesStarResource(p, !allow));
+  if (notResources) return !notResources.some((p) => matchesStarResource(p, allow));
+  return true;
+}
+
 /** `*` and `*:*` in any case mean every action of every service. */
 export function isAllActions(action: string): boolean {
-  const a = action.trim();
-  return a === '*' || a === '*:*';
+  return action === '*' || action === '*:*';
 }
 
 /** How a statement names itself in a finding: its Sid, or its position. */
@@ -165,14 +220,16 @@ export function statementLabel(statement: Pick<NormalizedStatement, 'sid' | 'ind
 }
 
 /**
- * IAM's wildcard match for ARNs and action names: `*` any run of characters, `?` one character,
- * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves.
+ * The one wildcard matcher: a `*` of the pattern takes any run of the value's characters, and any
+ * other pattern character takes one value character when `symbolMatches(patternChar, valueChar)`
+ * says so. Callers decide what a symbol matches: IAM's `?` and literal characters for
+ * wildcardMatch, symbols of another pattern for patterns.ts's inclusion.
  *
- * A linear scan that backtracks only to the last `*`: at most pattern × value steps. The regular
- * expression it replaces backtracked exponentially on runs of wildcards (`arn:**********b` took a
- * minute against one user ARN, a few more stars hours), and policy text is not ours to trust.
+ * A linear scan that backtracks only to the last `*`: at most pattern × value steps. Policy text
+ * is not ours to trust, and a backtracking regular expression takes exponential time on runs of
+ * wildcards.
  */
-export function wildcardMatch(pattern: string, value: string): boolean {
+export function starMatch(pattern: string, value: string, symbolMatches: (p: string, v: string) => boolean): boolean {
   let p = 0;
   let v = 0;
   let star = -1;
@@ -181,7 +238,7 @@ export function wildcardMatch(pattern: string, value: string): boolean {
     if (p < pattern.length && pattern[p] === '*') {
       star = p++;
       resume = v;
-    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+    } else if (p < pattern.length && symbolMatches(pattern[p]!, value[v]!)) {
       p++;
       v++;
     } else if (star >= 0) {
@@ -193,4 +250,14 @@ export function wildcardMatch(pattern: string, value: string): boolean {
   }
   while (p < pattern.length && pattern[p] === '*') p++;
   return p === pattern.length;
+}
+
+const iamSymbol = (p: string, v: string): boolean => p === '?' || p === v;
+
+/**
+ * IAM's wildcard match for ARNs and action names: `*` any run of characters, `?` one character,
+ * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves. Linear: see starMatch.
+ */
+export function wildcardMatch(pattern: string, value: string): boolean {
+  return starMatch(pattern, value, iamSymbol);
 }

@@ -154,7 +154,6 @@ describe('user-full-access: full access on every resource', () => {
     ['"*"', '*'],
     ['["*"]', ['*']],
     ['a list mixing service actions and "*:*"', ['s3:GetObject', '*:*']],
-    ['a list with " *:* " spaced', ['ec2:DescribeInstances', ' *:* ']],
   ])('treats Action %s as all actions', (_label, action) => {
     const f = evaluateOne({ users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: action, Resource: '*' })] });
     expect(f.status).toBe('FAIL');
@@ -164,6 +163,14 @@ describe('user-full-access: full access on every resource', () => {
     expect(grantsOf(f)[0]!.paths).toEqual([expect.objectContaining({ statement: 'Sid Admin', via: 'user', policy: 'Inline' })]);
     expect(grantsOf(f)[0]!.paths[0]).not.toHaveProperty('policyArn');
     expect(f.details.commands).toEqual(['aws iam delete-user-policy --user-name alice --policy-name Inline']);
+  });
+
+  // IAM reads Action values as written: " *:* " is not `*:*` (it matches no action), and a document
+  // we cannot read exactly is unreadable: ERROR naming the value, never evaluated as a guess.
+  it('refuses an Action list with " *:* " spaced: ERROR naming the value', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: ['ec2:DescribeInstances', ' *:* '], Resource: '*' })] });
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('alice could not be evaluated: inline policy Inline on user alice cannot be read (statement 0: Action value " *:* "');
   });
 
   it('treats a Resource list containing "*" as every resource', () => {
@@ -501,6 +508,31 @@ describe('user-full-access: Deny statements', () => {
     expect(deniesOf(f)).toEqual([expect.objectContaining({ statement: 'Sid NoIam', conditional: false })]);
   });
 
+  // IAM documents no rule for a Condition operator that names no keys: read on the reporting side,
+  // it is no condition on an Allow (full access, critical; it was read as conditional, high) and a
+  // condition on a Deny (it removes nothing).
+  it('reads an Allow whose Condition operator names no keys as unconditional, and such a Deny as conditional', () => {
+    const vacuous = { StringEquals: {} };
+    const allowed = evaluateOne({ users: [inlineUser('alice', allow({ Condition: vacuous }))] });
+    expect(allowed).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    expect(grantsOf(allowed)[0]).toMatchObject({ class: 'full-access', conditional: false });
+    const denied = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })] });
+    expect(denied).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    expect(deniesOf(denied)).toEqual([]);
+  });
+
+  // IAM does not trim Resource values: " *" is a literal pattern that matches nothing real, so this
+  // Deny denies nothing; it was read as a Deny of everything, and the administrator passed.
+  it('does not read a Deny on " *" as a Deny of everything: ERROR naming the value, never PASS', () => {
+    const f = evaluateOne({
+      users: [user('alice', { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }], inlinePolicies: [{ name: 'Quarantine', document: doc({ Effect: 'Deny', Action: '*', Resource: ' *' }) }] })],
+      policies: [administratorAccess],
+    });
+    expect(f.status).toBe('ERROR');
+    expect(f.title).toContain('inline policy Quarantine on user alice cannot be read (statement 0: Resource value " *"');
+    expect((f.details.readableGrants as AccessGrant[])[0]).toMatchObject({ class: 'full-access', severity: 'critical' });
+  });
+
   // SPEC 3.3: a Deny under a Condition removes nothing for the verdict, so it is not among the denies that remove.
   it('still fails critical when Deny *:* on * is conditional', () => {
     const condition = { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } };
@@ -552,6 +584,15 @@ describe('user-full-access: Deny statements', () => {
       expect(deniesOf(f)).toEqual([expect.objectContaining({ statement: 'statement #1' })]);
     },
   );
+
+  // A Deny on `?` does not certainly reach the resource `*` that the actions without resource types are
+  // authorized against: beside a Deny on arn:* it was read as a Deny of everything, and the user passed.
+  it('leaves every action that takes no resource when the Denies are on arn:* and "?": FAIL high, not PASS', () => {
+    const f = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: ['arn:*', '?'] })] });
+    expect(f.status).toBe('FAIL');
+    expect(f.severity).toBe('high');
+    expect(f.title).toBe('alice can do all actions on * (every action that takes no resource) directly via inline policy Inline (inline on user alice)');
+  });
 
   it("judges a Deny's partition against the audited account's partition, not against aws", () => {
     const run = (denyResource: string) => {
@@ -702,6 +743,31 @@ describe('user-full-access: permissions boundaries', () => {
     expect(f.details.boundaryEscapes).toEqual([`iam:DeleteUserPermissionsBoundary on ${userArn('alice')}`]);
     expect(classesOf(f)).toEqual(['full-access', 'escalation']);
     expect(grantsOf(f)[1]).toMatchObject({ action: 'iam:DeleteUserPermissionsBoundary', resource: userArn('alice'), severity: 'high' });
+  });
+
+  // Shrunk from the monotonicity property (policy.property.test.ts, seed 1344935003): the added
+  // conditional Allow * made rewriting the boundary (CreatePolicyVersion) conditionally allowed; the
+  // uncapped grants, lowered for that conditional escape, then replaced the capped unconditional
+  // escalation of the same class, and adding an Allow lowered the FAIL from high to medium.
+  it('regression (property test): a conditional way out of the boundary does not lower an unconditional escalation it already has', () => {
+    const boundary = managed('Boundary', doc({ Effect: 'Allow', Action: ['*'], Resource: ['*'] }));
+    const deny = { Effect: 'Deny', NotAction: ['iam:AttachUserPolicy', 'iam:CreatePolicyVersion'], NotResource: [] };
+    const added = { Effect: 'Allow', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } }, Action: ['*'], NotResource: [] };
+    const run = (...statements: unknown[]) =>
+      evaluateOne({
+        users: [user('alice', { groups: ['G'], inlinePolicies: [{ name: 'Inline', document: doc(...statements) }], permissionsBoundary: { arn: boundary.arn, type: 'Policy' } })],
+        groups: [group('G', { inlinePolicies: [{ name: 'GroupInline', document: doc({ Effect: 'Allow', NotAction: ['iam:CreatePolicyVersion'], Resource: ['*'] }) }] })],
+        policies: [boundary],
+      });
+    const before = run(deny);
+    expect(before).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(grantsOf(before)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
+    const after = run(deny, added);
+    expect(after).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(grantsOf(after)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
+    // The conditional way out is still named.
+    expect(after.details.boundaryEscapes).toEqual([`iam:CreatePolicyVersion on ${boundary.arn}`]);
+    expect(grantsOf(after)).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: true, action: 'iam:CreatePolicyVersion', resource: boundary.arn }));
   });
 
   // SPEC 3.3 ERROR: a document that reaches the user (here the boundary) cannot be read: ERROR, with the

@@ -102,6 +102,36 @@ describe('EffectiveAccess', () => {
     }
   });
 
+  // The resource `*` the actions without resource types are authorized against: only a pattern of
+  // `*` alone certainly matches it. `?` matches the one-character string `*` by wildcard, and a Deny
+  // on `?` was read as removing every such action (with `arn:*` beside it, a Deny of everything).
+  it('a Deny reaches the actions that take no resource only with a pattern of * alone; an Allow with any pattern that may match it', () => {
+    const allowAll = { Effect: 'Allow', Action: '*', Resource: '*' };
+    const q = access([allowAll, { Effect: 'Deny', Action: '*', Resource: '?' }]);
+    expect(q.isFull(STRICT)).toBe(true);
+    expect(q.decide('sts:GetCallerIdentity', '*')).toBe('allow');
+    expect(q.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'full' })]);
+    // `?*` and `*?*` match every ARN, and the resource `*` only by wildcard: what remains is exactly it.
+    for (const pattern of ['?*', '*?*']) {
+      const ea = access([allowAll, { Effect: 'Deny', Action: '*', Resource: pattern }]);
+      expect(ea.decide('iam:PutUserPolicy', ALICE), pattern).toBe('denied');
+      expect(ea.decide('sts:GetCallerIdentity', '*'), pattern).toBe('allow');
+      expect(ea.everywhere(STRICT).count(), pattern).toBe(noResource);
+      expect(ea.classes(STRICT), pattern).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: '*' })] })]);
+    }
+    const stars = access([allowAll, { Effect: 'Deny', Action: '*', Resource: '**' }]);
+    expect(stars.everywhere(STRICT).isEmpty()).toBe(true);
+    expect(stars.decide('sts:GetCallerIdentity', '*')).toBe('denied');
+    // A Deny NotResource `?` may spare the resource `*`: it removes nothing there.
+    const spared = access([allowAll, { Effect: 'Deny', Action: '*', NotResource: '?' }]);
+    expect(spared.decide('sts:GetCallerIdentity', '*')).toBe('allow');
+    expect(spared.decide('iam:PutUserPolicy', ALICE)).toBe('denied');
+    // An Allow on `?` may reach them, and an Allow NotResource `?` may not leave them out.
+    expect(access([{ Effect: 'Allow', Action: '*', Resource: '?' }]).decide('sts:GetCallerIdentity', '*')).toBe('allow');
+    expect(access([{ Effect: 'Allow', Action: '*', NotResource: '?' }]).isFull(STRICT)).toBe(true);
+    expect(access([{ Effect: 'Allow', Action: '*', NotResource: '?' }]).decide('sts:GetCallerIdentity', '*')).toBe('allow');
+  });
+
   it('policy variables are resolved for the principal', () => {
     const ea = access([{ Effect: 'Allow', Action: 'iam:PutUserPolicy', Resource: `arn:aws:iam::${ACCOUNT}:user/\${aws:username}` }]);
     expect(ea.decide('iam:PutUserPolicy', ALICE)).toBe('allow');

@@ -72,12 +72,16 @@ const RESOURCES = [
   'arn:aws:s3:::bucket/*',
   'arn:aws-cn:*',
   'arn:aws-us-gov:iam::*:user/alice',
+  // Matches the resource `*` of the actions without resource types only by wildcard.
+  '?',
 ];
 
 const CONDITIONS: NonNullable<Statement['Condition']>[] = [
   { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
   { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
   { IpAddress: { 'aws:SourceIp': ['203.0.113.0/24'] } },
+  // An operator that names no keys: no condition on an Allow, a condition on a Deny (both sides).
+  { StringEquals: {} },
 ];
 
 /**

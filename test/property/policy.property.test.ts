@@ -136,12 +136,12 @@ const asParsed = (document: Json): Json => JSON.parse(JSON.stringify(document)) 
 const wildText = fc.string({ unit: fc.constantFrom('*', '*', '?', 'a', 'r', 'n', ':', '/', 'd', 'x'), maxLength: 40 });
 
 const ACTIONS = [
-  '*', '*:*', ' *:* ', 'iam:*', 'iam:Put*', 'iam:PutUserPolicy', 'iam:AttachUserPolicy', 'iam:DeleteUserPermissionsBoundary',
+  '*', '*:*', 'iam:*', 'iam:Put*', 'iam:PutUserPolicy', 'iam:AttachUserPolicy', 'iam:DeleteUserPermissionsBoundary',
   'iam:PutUserPermissionsBoundary', 'iam:CreatePolicyVersion', 'i?m:*', 's3:GetObject', 's3:*', 'ec2:Describe*',
   'sts:AssumeRole', 'sts:*', 'sts:TagSession', 'dynamodb:GetItem', 'dynamodb:*',
 ];
 const RESOURCES = [
-  '*', ' * ', 'arn:aws:*:*:*:*', 'arn:*:*:*:*:*', 'arn:aws-cn:*:*:*:*', `arn:aws:iam::${ACCOUNT}:user/*`, userArn('alice'),
+  '*', 'arn:aws:*:*:*:*', 'arn:*:*:*:*:*', 'arn:aws-cn:*:*:*:*', `arn:aws:iam::${ACCOUNT}:user/*`, userArn('alice'),
   `arn:aws:iam::${ACCOUNT}:user/\${aws:username}`, `arn:aws:iam::${ACCOUNT}:policy/*`, managedPolicyArn('Boundary'),
   'arn:aws:s3:::bucket/*', 'arn:aws:dynamodb:us-east-1:123456789012:table/t',
 ];
@@ -151,6 +151,7 @@ const condition = fc.constantFrom(
   { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
   { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
   {},
+  { StringEquals: {} },
 );
 
 /** Canonical spelling: every list is a list, actions as written. */
@@ -495,6 +496,36 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
     );
   });
 
+  it('an Action/NotAction/Resource/NotResource value with surrounding whitespace is not a spelling of it: ERROR naming the value', () => {
+    // IAM does not trim these values (" *" is a literal pattern, not `*`): a padded one is
+    // unreadable, on every path and in the boundary, never read as the trimmed value.
+    const padding = fc.record({
+      before: fc.constantFrom('', ' ', '\t', '\n', '\u00a0'),
+      after: fc.constantFrom('', ' ', '  ', '\r\n', '\u2003'),
+      at: fc.nat(),
+      where: fc.constantFrom<keyof UserShape>('inline', 'attached', 'groupInline', 'groupAttached', 'boundary'),
+    }).filter((p) => p.before !== '' || p.after !== '');
+    fc.assert(
+      fc.property(list(identityStatement), padding, (statements, p) => {
+        const out: Record<string, unknown>[] = statements.map((s) => ({ ...s }));
+        const s = out[p.at % out.length]!;
+        const elements = (['Action', 'NotAction', 'Resource', 'NotResource'] as const).filter((k) => Object.hasOwn(s, k));
+        const element = elements[p.at % elements.length]!;
+        const values = [...(s[element] as string[])];
+        if (values.length === 0) values.push('*');
+        const i = p.at % values.length;
+        values[i] = `${p.before}${values[i]}${p.after}`;
+        s[element] = values.length === 1 && p.at % 3 === 0 ? values[0] : values;
+        const padded: Json = { Version: '2012-10-17', Statement: out };
+        const shape = p.where === 'boundary' ? { ...emptyShape(), boundary: padded } : { ...emptyShape(), [p.where]: [padded] };
+        const f = evaluateUser(shape);
+        expect(f.status).toBe('ERROR');
+        expect(f.title).toContain(`${element} value ${JSON.stringify(values[i])}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('an Effect value or element name in another case (which IAM refuses) is unreadable: ERROR, never evaluated as a guess', () => {
     const miscase = fc.record({
       target: fc.constantFrom('effect-value', 'element-name'),
@@ -548,8 +579,8 @@ describe('policy evaluator: what adding a statement may change', () => {
     const fullDeny = fc.oneof(
       fc.record({
         Effect: fc.constant('Deny'),
-        Action: fc.constantFrom<unknown>('*', '*:*', ['*'], ['s3:GetObject', '*:*'], ' *:* '),
-        Resource: fc.constantFrom<unknown>('*', ['*'], ['arn:aws:s3:::b', '*'], ' * '),
+        Action: fc.constantFrom<unknown>('*', '*:*', ['*'], ['s3:GetObject', '*:*']),
+        Resource: fc.constantFrom<unknown>('*', ['*'], ['arn:aws:s3:::b', '*']),
       }),
       fc.constantFrom<unknown>(
         [{ Effect: 'Deny', Action: '*', Resource: 'arn:*' }, { Effect: 'Deny', Action: '*', NotResource: 'arn:*' }],

@@ -122,6 +122,22 @@ describe('single requests', () => {
     expect(verdict(conditionalDeny).full).toBe(true);
   });
 
+  it('a Condition operator that names no keys: no condition on an Allow, a condition (removes nothing) on a Deny', () => {
+    const vacuous = { StringEquals: {} };
+    const allow = verdict(inlineOnly([doc({ ...allowAll, Condition: vacuous })]));
+    expect(allow.full).toBe(true);
+    expect(verdict(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })])).full).toBe(true);
+  });
+
+  it('the resource * of the actions without resource types: a Deny reaches it with * alone, an Allow with any pattern matching it', () => {
+    const denyQ = inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '?' })]);
+    expect(decide(denyQ, 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '**' })]), 's3:ListAllMyBuckets', '*')).toBe('explicit-deny');
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', Resource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+  });
+
   it('grants that allow nothing: NotAction *, NotResource *, another partition only', () => {
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', NotAction: '*', Resource: '*' })])).none).toBe(true);
     expect(verdict(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '*' })])).none).toBe(true);
@@ -172,6 +188,18 @@ describe('escalation', () => {
     expect(v.full).toBe(false);
     expect(v.escapableBoundaryFull).toBe(true);
     expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN} (removes the boundary)` });
+  });
+
+  // SPEC 3.3 counts SetDefaultPolicyVersion on a customer managed policy that reaches the user, as the
+  // check does: another version may hold any document (the boundary's included).
+  it('SetDefaultPolicyVersion on a customer managed boundary over full identity access; on an attached customer policy', () => {
+    const boundaryArn = `arn:aws:iam::${ACCOUNT}:policy/Boundary`;
+    const set = inlineOnly([doc(allowAll)], doc({ Effect: 'Allow', Action: ['s3:*', 'iam:SetDefaultPolicyVersion'], Resource: '*' }));
+    const v = verdict(set);
+    expect(v.escapableBoundaryFull).toBe(true);
+    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:SetDefaultPolicyVersion on ${boundaryArn} (removes the boundary)` });
+    const attached: PolicySet = { inline: [], attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:SetDefaultPolicyVersion', Resource: '*' }) }], groups: [] };
+    expect(verdict(attached).witnesses).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: false, detail: expect.stringContaining('iam:SetDefaultPolicyVersion on') }));
   });
 
   it('PutGroupPolicy on its own group; AddUserToGroup to an administrators group', () => {

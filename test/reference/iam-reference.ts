@@ -121,6 +121,17 @@ const strings = (value: unknown, what: string): string[] => {
   return list as string[];
 };
 
+/**
+ * Whether a Condition makes a statement conditional. IAM documents no rule for an operator that
+ * names no keys (`{"StringEquals": {}}`): the reference reads it both ways on the side that
+ * reports more, no condition on an Allow, a condition (it may not apply) on a Deny.
+ */
+function conditionalOf(effect: Effect, condition: Record<string, unknown> | undefined): boolean {
+  if (condition === undefined || Object.keys(condition).length === 0) return false;
+  if (effect === 'Deny') return true;
+  return Object.values(condition).some((block) => typeof block === 'object' && block !== null && Object.keys(block).length > 0);
+}
+
 /** Reads a policy document's statements; throws on a document IAM would refuse. */
 export function parseDocument(document: unknown, source: string): RefStatement[] {
   const doc = typeof document === 'string' ? (JSON.parse(document) as unknown) : document;
@@ -146,7 +157,7 @@ export function parseDocument(document: unknown, source: string): RefStatement[]
         'Resource' in s
           ? { not: false, patterns: strings(s.Resource, 'Resource') }
           : { not: true, patterns: strings(s.NotResource, 'NotResource') },
-      conditional: condition !== undefined && Object.keys(condition).length > 0,
+      conditional: conditionalOf(s.Effect, condition as Record<string, unknown> | undefined),
     };
   });
 }
@@ -223,6 +234,8 @@ interface CompiledStatement {
   actionRegexes: (RegExp | null)[];
   resourceNot: boolean;
   resourceRegexes: RegExp[];
+  /** Per regex: whether its pattern is `*` characters alone. */
+  resourceStars: boolean[];
 }
 
 function actionRegex(pattern: string): RegExp | null {
@@ -237,11 +250,14 @@ function actionRegex(pattern: string): RegExp | null {
 
 function compile(statement: RefStatement, variables: Record<string, string>): CompiledStatement {
   const regexes: RegExp[] = [];
+  const stars: boolean[] = [];
   let unresolved = false;
   for (const pattern of statement.resource.patterns) {
     const re = resourceMatcher(pattern, variables);
-    if (re) regexes.push(re);
-    else unresolved = true;
+    if (re) {
+      regexes.push(re);
+      stars.push(/^\*+$/.test(pattern));
+    } else unresolved = true;
   }
   return {
     source: statement.source,
@@ -251,6 +267,7 @@ function compile(statement: RefStatement, variables: Record<string, string>): Co
     actionRegexes: statement.action.patterns.map(actionRegex),
     resourceNot: statement.resource.not,
     resourceRegexes: regexes,
+    resourceStars: stars,
   };
 }
 
@@ -260,11 +277,18 @@ function coversAction(s: CompiledStatement, action: string): boolean {
   return listed !== s.actionNot;
 }
 
-/** Whether the statement's Resource/NotResource covers the resource. */
+/**
+ * Whether the statement's Resource/NotResource covers the resource. The resource `*` of the actions
+ * without resource types is matched certainly by a pattern of `*` alone; IAM documents nothing for
+ * `?` or `?*`, which match the string `*` by wildcard, so they are read on the side that reports
+ * more: they reach it for an Allow's Resource and a Deny's NotResource, not for a Deny's Resource
+ * or an Allow's NotResource.
+ */
 function coversResource(s: CompiledStatement, resource: string): boolean {
+  const certain = resource === '*' && (s.effect === 'Deny') !== s.resourceNot;
   let listed = false;
-  for (const re of s.resourceRegexes) {
-    if (re.test(resource)) {
+  for (const [i, re] of s.resourceRegexes.entries()) {
+    if (certain ? s.resourceStars[i] : re.test(resource)) {
       listed = true;
       break;
     }
@@ -874,9 +898,11 @@ interface CallEffect {
  * - on a group it belongs to: PutGroupPolicy, AttachGroupPolicy, DeleteGroupPolicy,
  *   DetachGroupPolicy, the same way;
  * - on a customer managed policy attached to it or its groups: CreatePolicyVersion (set as
- *   default in the same call) replacing the document;
+ *   default in the same call) replacing the document, or SetDefaultPolicyVersion (SPEC 3.3
+ *   counts it: another version of the policy may hold any document);
  * - on its boundary: DeleteUserPermissionsBoundary, PutUserPermissionsBoundary (to
- *   AdministratorAccess), or CreatePolicyVersion of a customer managed boundary policy;
+ *   AdministratorAccess), or CreatePolicyVersion or SetDefaultPolicyVersion of a customer
+ *   managed boundary policy;
  * - AddUserToGroup on a group of the account it does not belong to: that group's policies.
  */
 function escalationCalls(ctx: UserContext): { action: string; resource: string; effect: CallEffect }[] {
@@ -888,7 +914,10 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
     const drop: CallEffect = { key: 'drop-boundary', what: ' (removes the boundary)', dropBoundary: true };
     calls.push({ action: 'iam:DeleteUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
     calls.push({ action: 'iam:PutUserPermissionsBoundary', resource: ctx.userArn, effect: drop });
-    if (ctx.boundary.customerManaged) calls.push({ action: 'iam:CreatePolicyVersion', resource: ctx.boundary.arn, effect: drop });
+    if (ctx.boundary.customerManaged) {
+      calls.push({ action: 'iam:CreatePolicyVersion', resource: ctx.boundary.arn, effect: drop });
+      calls.push({ action: 'iam:SetDefaultPolicyVersion', resource: ctx.boundary.arn, effect: drop });
+    }
   }
   calls.push({ action: 'iam:PutUserPolicy', resource: ctx.userArn, effect: addAllow });
   calls.push({ action: 'iam:AttachUserPolicy', resource: ctx.userArn, effect: addAllow });
@@ -897,11 +926,13 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
     calls.push({ action: 'iam:AttachGroupPolicy', resource: g.arn, effect: addAllow });
   }
   for (const arn of ctx.customerPolicyArns) {
-    calls.push({
-      action: 'iam:CreatePolicyVersion',
-      resource: arn,
-      effect: { key: `replace:managed:${arn}`, what: ' (replaces its document)', remove: byPolicy(`managed:${arn}`), add: [ALLOW_ALL] },
-    });
+    for (const action of ['iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion']) {
+      calls.push({
+        action,
+        resource: arn,
+        effect: { key: `replace:managed:${arn}`, what: ' (replaces its document)', remove: byPolicy(`managed:${arn}`), add: [ALLOW_ALL] },
+      });
+    }
   }
   for (const name of ctx.userInlineNames) {
     const policy = `inline:user:${name}`;

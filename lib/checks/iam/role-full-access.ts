@@ -45,7 +45,7 @@ const ASSUME_ACTIONS = ['sts:assumerole', 'sts:assumerolewithwebidentity', 'sts:
 
 /** The assume actions a statement's Action/NotAction covers. */
 function assumeActions(s: NormalizedStatement): string[] {
-  const covers = (a: string) => (p: string) => isAllActions(p) || wildcardMatch(p.trim().toLowerCase(), a);
+  const covers = (a: string) => (p: string) => isAllActions(p) || wildcardMatch(p.toLowerCase(), a);
   if (s.actions) return ASSUME_ACTIONS.filter((a) => s.actions!.some(covers(a)));
   if (s.notActions) return ASSUME_ACTIONS.filter((a) => !s.notActions!.some(covers(a)));
   return [];
@@ -556,7 +556,7 @@ function assumeScope(principal: PrincipalPolicies): string[] | null {
     if (!statement.resources) return null;
     for (const r of statement.resources) {
       if (r.includes('${')) return null;
-      patterns.push(r.trim());
+      patterns.push(r);
     }
   }
   return patterns;

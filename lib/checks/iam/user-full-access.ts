@@ -408,7 +408,13 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     const uncapped = grantsUnder(user, ea, reading, ctx, { boundary: false, guardrails: true }).map((g) =>
       escapeIsConditional ? { ...g, conditional: true, severity: lowerSeverity(g.severity), summary: g.conditional ? g.summary : `conditionally ${g.summary}` } : g,
     );
-    grants = [...uncapped, ...grants.filter((g) => !uncapped.some((u) => u.class === g.class))];
+    // Per class the worse of the two: a conditional way out lowers what lies past the boundary,
+    // never what the user already has within it.
+    const worse = (a: AccessGrant, b: AccessGrant) => a.class === b.class && severityRank(a.severity) > severityRank(b.severity);
+    grants = [
+      ...uncapped.filter((u) => !grants.some((g) => worse(g, u))),
+      ...grants.filter((g) => !uncapped.some((u) => u.class === g.class && !worse(g, u))),
+    ];
   }
   if (escapes.length > 0 && grants.length > 0) {
     const escape = escapes.find((e) => e.decision === 'allow') ?? escapes[0]!;
