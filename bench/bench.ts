@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { bundleHandler } from '#lib/lambda/bundling.ts';
+import { bundleHandler } from '../infra/bundling.ts';
 import { ENV, HANDLER_EXPORT } from '#lib/lambda/contract.ts';
 import { guardNetwork, safeEnv } from './safety.ts';
 
