@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '#lib/model/version.ts';
 import { checksCommand } from './commands/checks.ts';
 import { demoCommand } from './commands/demo.ts';
 import { filesCommand } from './commands/files.ts';
@@ -17,7 +18,10 @@ function program(io: Io, done: CommandContext['done']): Command {
   const cli = new Command('account-auditor')
     .description('Audit an AWS account: root access keys, access key age, full-access users, DAX and ElastiCache service roles.')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .version(VERSION);
+  // `--version` answers, but stays out of the help text, which scripts and docs quote.
+  cli.options.find((option) => option.long === '--version')?.hideHelp();
   for (const command of COMMANDS) command(cli, { io, done });
   return cli;
 }
