@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,8 @@ const ALSO_DEPENDS_ON = ['scripts/build-cli.js', 'node_modules/.package-lock.jso
  * the older bundle still finds the chunks it imports later (a check's logic, say).
  */
 const KEEP_REPLACED_MS = 60 * 60 * 1000;
+/** A build takes seconds: a private file older than this belongs to a build that was killed. */
+const ABANDONED_MS = 10 * 60 * 1000;
 
 /**
  * ESM with code splitting: every module reached only through `await import()` lands in a chunk
@@ -108,9 +110,13 @@ export async function buildCli() {
   } finally {
     await Promise.all(files.map((file) => rm(temp(file.name), { force: true })));
   }
-  // What no recent build wrote goes; dot files are other builds' work in progress.
+  // What no recent build wrote goes. Dot files are other builds' work in progress, or, once old,
+  // what a build that was killed left.
   const keep = new Set(['sources.json', ...outputs, ...replaced.flatMap((build) => build.outputs)]);
-  const stale = (await readdir(OUT_DIR)).filter((name) => !name.startsWith('.') && !keep.has(name));
+  const names = await readdir(OUT_DIR);
+  const abandoned = async (name) => started - (await stat(join(OUT_DIR, name)).catch(() => ({ mtimeMs: started }))).mtimeMs > ABANDONED_MS;
+  const stale = [];
+  for (const name of names) if (name.startsWith('.') ? await abandoned(name) : !keep.has(name)) stale.push(name);
   await Promise.all(stale.map((name) => rm(join(OUT_DIR, name), { force: true })));
   return { file: ENTRY_FILE, ms: Date.now() - started };
 }
