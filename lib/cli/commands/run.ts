@@ -37,11 +37,11 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
 }
 
 async function run(flags: RunFlags, io: Io): Promise<number> {
+  // Imported here, not at the top, so that the other commands and --help never load them.
   const { unsavedRun } = await import('#lib/audit/pipeline.ts');
   const { exitCodeFor } = await import('#lib/audit/run.ts');
   const { awsRetryConfig } = await import('#lib/settings.ts');
   const { renderAlert, renderChanges, renderCsv, renderJson, renderTable } = await import('#lib/report/render.ts');
-  const { renderAsff, renderOcsf, runExportItems } = await import('#lib/report/formats.ts');
   const { audit, defaultRegion, hubRegion, settingsFrom, withStore } = await import('../session.ts');
   if (flags.demo && flags.from) throw new UsageError('use either --demo or --from DIR, not both');
   const settings = await settingsFrom(flags);
@@ -77,10 +77,12 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
     }
     let rendered: string;
     if (flags.format === 'asff') {
+      const { renderAsff, runExportItems } = await import('#lib/report/formats.ts');
       const asffRegion = region ?? (await hubRegion(flags, p.result.run.regions));
       if (!asffRegion) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
       rendered = renderAsff(runExportItems(p), { partition: p.result.run.partition, region: asffRegion, now: new Date() });
     } else if (flags.format === 'ocsf') {
+      const { renderOcsf, runExportItems } = await import('#lib/report/formats.ts');
       rendered = renderOcsf(runExportItems(p), { partition: p.result.run.partition, region: region ?? (await hubRegion(flags, p.result.run.regions)), now: new Date() });
     } else if (flags.format === 'json') rendered = renderJson(p);
     else if (flags.format === 'csv') rendered = renderCsv(p);
