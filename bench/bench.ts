@@ -3,7 +3,8 @@
  *
  * The whole audit at 100, 1,000 and 10,000 IAM users, each size in a fresh child process
  * (bench/run-size.ts) so that peak RSS is per size; role-full-access alone at 10,000 users with
- * 2,000 roles (bench/roles.ts); then the Lambda bundle's size and its cold import time. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
+ * 2,000 roles (bench/roles.ts); then the Lambda bundle's size and its cold import time; then the
+ * command line's start-up, `checks` and `run --demo` as a user types them. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
  * dynalite on loopback, and every process gets fake credentials and a socket guard.
  */
 import { spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { bundleHandler } from '#lib/lambda/bundling.ts';
+import { bundleHandler } from '../infra/bundling.ts';
 import { ENV, HANDLER_EXPORT } from '#lib/lambda/contract.ts';
 import { guardNetwork, safeEnv } from './safety.ts';
 
@@ -28,11 +29,13 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     sizes: { type: 'string', default: '100,1000,10000' },
     'import-runs': { type: 'string', default: '5' },
+    'cli-runs': { type: 'string', default: '5' },
   },
 });
 const LATENCY_MS = Number(args.latency);
 const SIZES = args.sizes.split(',').map((s) => Number(s.trim()));
 const IMPORT_RUNS = Number(args['import-runs']);
+const CLI_RUNS = Number(args['cli-runs']);
 if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--latency must be a number of milliseconds >= 0, got ${args.latency}`);
 if (SIZES.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--sizes must be positive integers, got ${args.sizes}`);
 
@@ -45,6 +48,8 @@ const TARGET = {
   coldImportMs: 400,
   growth1kTo10k: 4,
   roleCheckMs: 1_000,
+  cliChecksMs: 300,
+  cliDemoMs: 1_000,
 };
 
 interface SizeResult {
@@ -155,6 +160,50 @@ async function bundleFigures(): Promise<{ bytes: number; importMs: number[]; imp
   }
 }
 
+/** A command line call, timed from spawn to exit as a user would wait for it. */
+interface CliFigure {
+  command: string;
+  wallMs: number[];
+  medianMs: number;
+}
+
+/**
+ * `node bin/account-auditor.js checks` and `… run --demo` (each run in a fresh state folder, as
+ * on a first try), each CLI_RUNS times in fresh processes. One untimed call first: it builds the
+ * bundle when it is missing or older than the sources, which is not start-up.
+ */
+async function cliFigures(): Promise<CliFigure[]> {
+  const bin = join(ROOT, 'bin', 'account-auditor.js');
+  const dir = await mkdtemp(join(tmpdir(), 'auditor-bench-cli-'));
+  try {
+    const env = safeEnv({ HOME: dir });
+    const call = async (argv: string[], expectedCode: number) => {
+      const out = await run(process.execPath, [bin, ...argv], env);
+      if (out.code !== expectedCode) throw new Error(`account-auditor ${argv.join(' ')} exited ${out.code}, not ${expectedCode}:\n${out.stderr}`);
+      return out.wallMs;
+    };
+    progress('command line: building the bundle if it is stale…');
+    await call(['checks'], 0);
+    const commands: { command: string; argv: (i: number) => string[]; code: number }[] = [
+      { command: 'checks', argv: () => ['checks'], code: 0 },
+      // Exit 1: the demo account has FAILs at high and above.
+      { command: 'run --demo', argv: (i) => ['run', '--demo', '--state-dir', join(dir, `state-${i}`)], code: 1 },
+    ];
+    const figures: CliFigure[] = [];
+    for (const c of commands) {
+      const wallMs: number[] = [];
+      for (let i = 0; i < CLI_RUNS; i++) {
+        progress(`account-auditor ${c.command} ${i + 1}/${CLI_RUNS}…`);
+        wallMs.push(await call(c.argv(i), c.code));
+      }
+      figures.push({ command: c.command, wallMs, medianMs: median(wallMs) });
+    }
+    return figures;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** No ANSI colours: the output is meant to be read in logs and pasted into issues. */
 const PLAIN = { style: { head: [] as string[], border: [] as string[] } };
 const okOver = (ok: boolean): 'ok' | 'over' => (ok ? 'ok' : 'over');
@@ -165,6 +214,9 @@ const results: SizeResult[] = [];
 for (const users of SIZES) results.push(await runSize(users));
 const roles = await rolesFigure();
 const bundle = await bundleFigures();
+const cli = await cliFigures();
+const cliChecks = cli.find((c) => c.command === 'checks')!;
+const cliDemo = cli.find((c) => c.command === 'run --demo')!;
 
 const bySize = (n: number) => results.find((r) => r.users === n);
 const r1k = bySize(1000);
@@ -205,6 +257,8 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
   },
   { target: 'Lambda bundle < 2 MB', actual: `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB (${bundle.bytes} B)`, verdict: okOver(bundle.bytes < TARGET.bundleBytes) },
   { target: `cold import < 400 ms (median of ${IMPORT_RUNS})`, actual: ms(bundle.importMedianMs), verdict: okOver(bundle.importMedianMs < TARGET.coldImportMs) },
+  { target: `CLI start-up: \`account-auditor checks\` < 300 ms (median of ${CLI_RUNS})`, actual: ms(cliChecks.medianMs), verdict: okOver(cliChecks.medianMs < TARGET.cliChecksMs) },
+  { target: `CLI start-up: \`account-auditor run --demo\` < 1 s (median of ${CLI_RUNS})`, actual: ms(cliDemo.medianMs), verdict: okOver(cliDemo.medianMs < TARGET.cliDemoMs) },
   r1k && r10k
     ? { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: `×${(r10k.totalMs / r1k.totalMs).toFixed(2)}`, verdict: okOver(r10k.totalMs / r1k.totalMs <= TARGET.growth1kTo10k) }
     : { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: 'not run', verdict: 'n/a' },
@@ -213,7 +267,7 @@ const benchMs = performance.now() - started;
 
 if (args.json) {
   process.stdout.write(
-    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, roles, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, targets, benchMs }, null, 2)}\n`,
+    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, roles, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, cli, targets, benchMs }, null, 2)}\n`,
   );
 } else {
   const sizes = new Table({
@@ -241,6 +295,8 @@ if (args.json) {
   }
   const lambda = new Table({ ...PLAIN, head: ['Lambda bundle', 'cold import (median)', `cold import runs`] });
   lambda.push([`${(bundle.bytes / 1024 / 1024).toFixed(2)} MB`, ms(bundle.importMedianMs), bundle.importMs.map((v) => Math.round(v)).join(', ') + ' ms']);
+  const startup = new Table({ ...PLAIN, head: ['CLI start-up', 'median', 'runs (spawn to exit)'] });
+  for (const c of cli) startup.push([`account-auditor ${c.command}`, ms(c.medianMs), c.wallMs.map((v) => Math.round(v)).join(', ') + ' ms']);
   const verdicts = new Table({ ...PLAIN, head: ['target', 'actual', ''] });
   for (const t of targets) verdicts.push([t.target, t.actual, t.verdict]);
 
@@ -262,6 +318,7 @@ if (args.json) {
       `user-full-access after it ${ms(roles.userCheckMs)} (${roles.usersThroughRoles} users through a role)`,
   );
   console.log(lambda.toString());
+  console.log(startup.toString());
   console.log(verdicts.toString());
   console.log(`benchmark wall time: ${ms(benchMs)}`);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
+import { PROJECT_ROOT } from './bundling.ts';
 import { createAuditorApp } from './auditor-app.ts';
 
 /**

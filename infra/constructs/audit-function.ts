@@ -8,7 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
-import { BUNDLE, LAMBDA_NODE_MAJOR, PROJECT_ROOT } from '#lib/lambda/bundling.ts';
+import { BUNDLE, LAMBDA_NODE_MAJOR, PROJECT_ROOT } from '../bundling.ts';
 import { ENV, HANDLER_ENTRY, HANDLER_EXPORT, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { TABLE_DATA_ACTIONS, type FindingsTable } from './findings-table.ts';
 import { TOPIC_KEY_ACTIONS, type AlertTopic } from './alert-topic.ts';
@@ -28,7 +28,7 @@ export const TIMEOUT = Duration.minutes(10);
 export const LOG_RETENTION = RetentionDays.ONE_YEAR;
 
 /**
- * The Lambda runtime matching the bundle's target (lib/lambda/bundling.ts): Node.js 24, the newest
+ * The Lambda runtime matching the bundle's target (infra/bundling.ts): Node.js 24, the newest
  * this aws-cdk-lib knows, which is also what cdk-nag's AwsSolutions-L1 asks for.
  */
 export const RUNTIME = runtimeFor(LAMBDA_NODE_MAJOR);
@@ -39,7 +39,7 @@ function runtimeFor(major: number): Runtime {
   return runtime;
 }
 
-/** NodejsFunction's bundling props, mapped one to one from lib/lambda/bundling.ts. */
+/** NodejsFunction's bundling props, mapped one to one from infra/bundling.ts. */
 export function cdkBundling(): BundlingOptions {
   return {
     format: BUNDLE.format === 'esm' ? OutputFormat.ESM : OutputFormat.CJS,

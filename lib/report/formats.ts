@@ -2,9 +2,10 @@ import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import type { StoredFinding } from '#lib/reconcile/types.ts';
 import { type AsffFinding, type ExportedFinding, toValidAsff } from '#lib/export/asff.ts';
 import { type OcsfComplianceFinding, toOcsf } from '#lib/export/ocsf.ts';
+import { VERSION } from '#lib/model/version.ts';
 
-/** account-auditor's version, named in OCSF metadata.product (test/export asserts it matches package.json). */
-export const PRODUCT_VERSION = '0.1.0';
+/** account-auditor's version, named in OCSF metadata.product. */
+export const PRODUCT_VERSION = VERSION;
 
 /** A run's findings for export: each finding it produced, and each it resolved by absence. */
 export function runExportItems(p: PipelineResult): ExportedFinding[] {

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,5 +107,13 @@ describe('files and checks', () => {
   it('checks lists the six checks', async () => {
     const { stdout } = await cli('checks');
     expect(stdout.trim().split('\n')).toHaveLength(6);
+  });
+});
+
+describe('--version', () => {
+  it("prints package.json's version and exits 0; the help text does not list it", async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await cli(flag)).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    expect((await cli('--help')).stdout).not.toContain('--version');
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetAccountAuthorizationDetailsCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
+import { PROJECT_ROOT } from '../../infra/bundling.ts';
 import { childEnv, clients, motoEndpoint } from './harness/aws.ts';
 import { expectVerdicts, NIGHT_1, NIGHT_2, NIGHT_2_NEW, NIGHT_2_RESOLVED, SPEC_3_6_ROLES } from './harness/expected.ts';
 import { motoControl, type RecordedCall, recordedCalls, REGION } from './harness/moto.ts';

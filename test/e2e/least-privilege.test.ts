@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditResult } from '#lib/model/run.ts';
 import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
-import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
+import { PROJECT_ROOT } from '../../infra/bundling.ts';
 import { auditLive } from './harness/audit.ts';
 import { clients, type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './harness/aws.ts';
 import { ACCOUNT_ID, motoControl, REGION } from './harness/moto.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleHandler, type BundleResult } from '#lib/lambda/bundling.ts';
+import { bundleHandler, type BundleResult } from '../../infra/bundling.ts';
 import { ENV, HANDLER_EXPORT } from '#lib/lambda/contract.ts';
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { PROJECT_ROOT } from '#lib/lambda/bundling.ts';
+import { PROJECT_ROOT } from '../../../infra/bundling.ts';
 import { startMoto } from './moto.ts';
 
 declare module 'vitest' {

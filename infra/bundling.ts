@@ -1,8 +1,8 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
-import { HANDLER_ENTRY } from './contract.ts';
+import { HANDLER_ENTRY } from '#lib/lambda/contract.ts';
 
 /**
  * How the Lambda handler is bundled, in one place: the CDK stack (NodejsFunction, local esbuild)
@@ -11,7 +11,7 @@ import { HANDLER_ENTRY } from './contract.ts';
  */
 
 /** The repository root: esbuild resolves `#lib/*` through its package.json "imports". */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** The Lambda runtime's Node.js major version; the stack picks the matching runtime. */
 export const LAMBDA_NODE_MAJOR = 24;
@@ -90,5 +90,13 @@ export async function bundleHandler(outdir: string): Promise<BundleResult> {
   const result = await build({ ...handlerBuildOptions(outdir), metafile: true, logLevel: 'silent' });
   const file = join(outdir, BUNDLE.outFileName);
   const externals = new Set(Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path)));
-  return { file, bytes: (await stat(file)).size, inputs: Object.keys(result.metafile.inputs).sort(), externals: [...externals].sort() };
+  // esbuild names files by their real paths: a node_modules that is a symlink (a git worktree's)
+  // is spelled back as node_modules/, as in a plain checkout.
+  const modules = await realpath(join(PROJECT_ROOT, 'node_modules')).catch(() => null);
+  const spelled = (path: string): string => {
+    const inModules = modules ? relative(modules, resolve(PROJECT_ROOT, path)) : '';
+    return modules && !inModules.startsWith('..') && !inModules.startsWith(sep) ? `node_modules/${inModules.split(sep).join('/')}` : path;
+  };
+  const inputs = Object.keys(result.metafile.inputs).map(spelled).sort();
+  return { file, bytes: (await stat(file)).size, inputs, externals: [...externals].sort() };
 }
