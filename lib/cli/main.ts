@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
+import { liveOptions } from '#lib/audit/collect.ts';
 import { auditAndRecord, unsavedRun, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { CHECK_IDS } from '#lib/checks/catalogue.ts';
@@ -11,7 +12,8 @@ import { CHECKS } from '#lib/checks/catalogue.ts';
 import { SEVERITIES } from '#lib/model/finding.ts';
 import type { Severity } from '#lib/model/finding.ts';
 import { collectLive } from '#lib/inventory/live.ts';
-import { loadOffline, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
+import { loadOffline, OfflineInputError } from '#lib/inventory/offline.ts';
+import { OFFLINE_FILES } from '#lib/inventory/registry.ts';
 import {
   renderAlert,
   renderChanges,
@@ -142,7 +144,7 @@ async function audit(flags: RunFlags, dir: string | undefined, settings: Setting
             ...(settings.regions.length > 0 ? { regions: settings.regions } : {}),
             ...(dir === DEMO_DIR || dir === DEMO_NEXT_DIR ? { origin: 'demo' } : {}),
           })
-      : () => collectLive({ settings, ...(flags.profile ? { profile: flags.profile } : {}), onProgress: progress }),
+      : () => collectLive(liveOptions({ settings, ...(flags.profile ? { profile: flags.profile } : {}), onProgress: progress })),
   });
 }
 

@@ -1,5 +1,3 @@
-/** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
-export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizationDetails' | 'elastiCache' | 'dax' | 'accessKeys';
 
 /**
  * The Inventory: plain typed data about one account, as collected from live AWS APIs or from
@@ -8,20 +6,27 @@ export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizat
  */
 
 /**
- * Every piece of collected data says whether it was read, and if not, which call (or file)
- * failed and why: a check whose input is `unread` reports ERROR, never PASS.
+ * Why a source could not be read, decided where the failure was caught: a denied call (its
+ * permission is missing), throttling, data that is not what the source must be, a missing file or
+ * entity, the time budget running out, or any other failure (network, service, credentials).
+ */
+export type FailureKind = 'denied' | 'throttled' | 'invalid' | 'missing' | 'timeBudget' | 'failed';
+
+/**
+ * Every piece of collected data says whether it was read. If not, it names the call (or file)
+ * that failed and why: a check whose input is `unread` reports ERROR, never PASS. A `skipped`
+ * source was not asked for (no selected check reads it); a check that reads it anyway says ERROR too.
  */
 export type Source<T> =
   | { state: 'read'; data: T }
-  | { state: 'unread'; call: string; reason: string; code?: string };
+  | { state: 'unread'; call: string; reason: string; code?: string; kind: FailureKind }
+  | { state: 'skipped'; call: string; reason: string; code?: undefined };
 
-/** Builds the `unread` form from a caught error, keeping the AWS error name (AccessDenied, ...). */
-export function unread(call: string, error: unknown): { state: 'unread'; call: string; reason: string; code?: string } {
-  const err = error as { name?: string; message?: string; Code?: string } | undefined;
-  const code = err?.Code ?? (err?.name && err.name !== 'Error' ? err.name : undefined);
-  const reason = err?.message ?? String(error);
-  return code ? { state: 'unread', call, reason, code } : { state: 'unread', call, reason };
-}
+/** A source that was not read, failed or skipped. */
+export type NotRead = Exclude<Source<never>, { state: 'read' }>;
+
+/** A source whose read failed. */
+export type Unread = Extract<Source<never>, { state: 'unread' }>;
 
 /** `GetAccountSummary`'s SummaryMap, of which the checks need the root key and MFA counters. */
 export interface AccountSummary {
@@ -192,7 +197,7 @@ export interface Inventory {
   regions: RegionInventory[];
   /**
    * `ListAccessKeys` results by user name, for the users whose report rows show an over-age key
-   * (at most `keyIdLookups` of them). Users not looked up are absent.
+   * (at most `keyLookups.limit` of them). Users not looked up are absent.
    */
   accessKeys: Record<string, Source<AccessKeyMetadata[]>>;
   /**
@@ -201,3 +206,28 @@ export interface Inventory {
    */
   organization?: { id: string | null; accountIds: string[] };
 }
+
+/** The account-wide sources, by input: each is a field of the Inventory. */
+export interface AccountSources {
+  accountSummary: AccountSummary;
+  credentialReport: CredentialReport;
+  authorizationDetails: AuthorizationDetails;
+}
+
+/** The sources read in each region: each is a field of every RegionInventory. */
+export interface RegionalSources {
+  elastiCache: ElastiCacheInventory;
+  dax: DaxInventory;
+}
+
+/** The sources read per user: each is a field of the Inventory, by user name. */
+export interface UserSources {
+  accessKeys: AccessKeyMetadata[];
+}
+
+export type AccountInput = keyof AccountSources;
+export type RegionalInput = keyof RegionalSources;
+export type UserInput = keyof UserSources;
+
+/** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
+export type InventoryInput = AccountInput | RegionalInput | UserInput;
