@@ -22,9 +22,6 @@ export type Source<T> =
   | { state: 'unread'; call: string; reason: string; code?: string; kind: FailureKind }
   | { state: 'skipped'; call: string; reason: string; code?: undefined };
 
-/** A source that was not read, failed or skipped. */
-export type NotRead = Exclude<Source<never>, { state: 'read' }>;
-
 /** A source whose read failed. */
 export type Unread = Extract<Source<never>, { state: 'unread' }>;
 

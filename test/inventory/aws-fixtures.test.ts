@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCredentialReport } from '#lib/inventory/sources/credential-report/parse.ts';
+import { parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
 import { normalizeAuthorizationDetails } from '#lib/inventory/sources/authorization-details/normalize.ts';
 import {
   authorizationDetailsPage,

@@ -8,7 +8,7 @@ import { GenerateCredentialReportCommand, GetCredentialReportCommand } from '@aw
 import { ALL_CHECKS } from '#test/checks.ts';
 import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS } from '#lib/inventory/sources/credential-report/live.ts';
 import type { SettingsInput } from '#lib/settings.ts';
-import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/parse.ts';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
 import { credentialReportCsv, credentialReportResponse, FIXTURE_ACCOUNT_ID, iamError, rootReportRow } from '../fixtures/aws.ts';
 import { iam, resetAws } from './mock-aws.ts';
 import { auditThroughSdk, SDK_REGION, sources } from './sdk-boundary.ts';

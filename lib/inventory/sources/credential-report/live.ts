@@ -9,7 +9,7 @@ import type { LiveContext } from '../../definition.ts';
 import { unreadSource } from '../../failure.ts';
 import { dateProblem } from '../../integrity.ts';
 import type { CredentialReport, Source, Unread } from '../../types.ts';
-import { parseCredentialReport } from './parse.ts';
+import { parseCredentialReport } from './normalize.ts';
 
 /**
  * Credential report calls per run, and why so few: SPEC section 2 budgets the IAM calls of a run

@@ -6,7 +6,7 @@ import { decodeBase64, FileProblem, MISSING, notFound, readJson, readText, shape
 import { dateProblem } from '../../integrity.ts';
 import type { CredentialReport, Source } from '../../types.ts';
 import { REPORT_CSV, REPORT_CSV_COMMAND, REPORT_JSON, REPORT_JSON_COMMAND } from './index.ts';
-import { parseCredentialReport } from './parse.ts';
+import { parseCredentialReport } from './normalize.ts';
 
 export function present(listing: Listing): boolean {
   return listing.files.includes(REPORT_JSON) || listing.files.includes(REPORT_CSV);
