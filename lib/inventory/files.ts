@@ -132,7 +132,10 @@ function jsonErrorOffset(text: string): number {
         } else fail();
       }
     }
-    if (c === '"') return string();
+    if (c === '"') {
+      string();
+      return;
+    }
     number.lastIndex = i;
     if (number.test(text)) {
       i = number.lastIndex;

@@ -136,7 +136,7 @@ function layoutHelp(): string {
 }
 
 async function listFolder(dir: string): Promise<FolderListing> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(dir);
   } catch (error) {
