@@ -20,7 +20,16 @@ import {
 import { unreadSource } from './failure.ts';
 import { dateBound } from './integrity.ts';
 import { SOURCES } from './registry.ts';
-import type { AuthorizationDetails, CredentialReport, Inventory, InventoryInput, RegionInventory, Source } from './types.ts';
+import type {
+  AccountSourceFields,
+  AuthorizationDetails,
+  CredentialReport,
+  Inventory,
+  InventoryInput,
+  RegionInventory,
+  Source,
+  UserSourceFields,
+} from './types.ts';
 
 export const NO_REGION_REASON = 'no region configured: pass --region or set AWS_REGION';
 
@@ -268,7 +277,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
       users,
       regions,
     ]);
-    const sources = Object.fromEntries(accountSources) as Pick<Inventory, 'accountSummary' | 'credentialReport' | 'authorizationDetails'>;
+    const sources = Object.fromEntries(accountSources) as AccountSourceFields;
 
     let found = who.ok ? who.value : null;
     if (!who.ok) {
@@ -286,7 +295,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
       collectedAt: collectedAt.toISOString(),
       ...sources,
       regions: regionInventories,
-      ...(Object.fromEntries(userSources) as Pick<Inventory, 'accessKeys'>),
+      ...(Object.fromEntries(userSources) as UserSourceFields),
     };
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -26,7 +26,7 @@ import { FileProblem, MISSING, readJson, unreadableEntry } from './files.ts';
 import { dateBound, parseIsoDate } from './integrity.ts';
 import { CALLER_FILE, MANIFEST_FILE, OFFLINE_FILES, SOURCES } from './registry.ts';
 import { REPORT_CSV, REPORT_JSON } from './sources/credential-report/index.ts';
-import type { Inventory, InventoryInput, RegionInventory, Source } from './types.ts';
+import type { AccountSourceFields, Inventory, InventoryInput, RegionInventory, Source, UserSourceFields } from './types.ts';
 
 /** The folder cannot be audited at all: it is missing, not a folder, or holds no export. */
 export class OfflineInputError extends AuditorError {
@@ -210,10 +210,8 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
       : Promise.resolve([noRegion()]),
     Promise.all(perUser.map(async ({ def, reader }) => [def.input, await reader.read(ctx)] as const)),
   ]);
-  const { accountSummary, credentialReport, authorizationDetails } = Object.fromEntries(accountSources) as Pick<
-    Inventory,
-    'accountSummary' | 'credentialReport' | 'authorizationDetails'
-  >;
+  const sources = Object.fromEntries(accountSources) as AccountSourceFields;
+  const { credentialReport, authorizationDetails } = sources;
 
   // Every file that names the account must name the same one: a folder mixing two accounts'
   // exports would mix their findings.
@@ -245,10 +243,8 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
     partition: claims[0]?.account.partition ?? 'aws',
     origin: options.origin ?? `offline:${dir}`,
     collectedAt: collectedAt.toISOString(),
-    accountSummary,
-    credentialReport,
-    authorizationDetails,
+    ...sources,
     regions: regionInventories,
-    ...(Object.fromEntries(userSources) as Pick<Inventory, 'accessKeys'>),
+    ...(Object.fromEntries(userSources) as UserSourceFields),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The sources of the inventory, one line each: the collectors (live.ts, offline.ts), the permission
  * list, the documented export layout and the run reports all go through this list. Adding a source
- * is a folder under sources/ (its definition, readers and normalizer), its line here, and its
- * field in the Inventory (types.ts).
+ * is a folder under sources/ (its definition, readers and normalizer), its line here, and its data
+ * type in types.ts (an entry of AccountSources, RegionalSources or UserSources, which makes its
+ * field of the Inventory).
  */
 import { isAccountSource, isRegionalSource, isUserSource, type OfflineFile, type SourceDefinition } from './definition.ts';
 import { accessKeys } from './sources/access-keys/index.ts';

@@ -167,10 +167,8 @@ export interface DaxCluster {
 /** DAX does not exist in every region: `available: false` there is a fact, not a failure. */
 export type DaxInventory = { available: true; clusters: DaxCluster[] } | { available: false; reason: string };
 
-export interface RegionInventory {
+export interface RegionInventory extends RegionalSourceFields {
   region: string;
-  elastiCache: Source<ElastiCacheInventory>;
-  dax: Source<DaxInventory>;
 }
 
 /** Real-time access key metadata from `ListAccessKeys`, fetched only for offenders. */
@@ -180,7 +178,7 @@ export interface AccessKeyMetadata {
   createDate: string | null;
 }
 
-export interface Inventory {
+export interface Inventory extends AccountSourceFields, UserSourceFields {
   accountId: string;
   /** `aws`, `aws-cn`, `aws-us-gov`: needed to build ARNs. */
   partition: string;
@@ -188,15 +186,7 @@ export interface Inventory {
   origin: string;
   /** The moment ages are computed against. */
   collectedAt: string;
-  accountSummary: Source<AccountSummary>;
-  credentialReport: Source<CredentialReport>;
-  authorizationDetails: Source<AuthorizationDetails>;
   regions: RegionInventory[];
-  /**
-   * `ListAccessKeys` results by user name, for the users whose report rows show an over-age key
-   * (at most `keyLookups.limit` of them). Users not looked up are absent.
-   */
-  accessKeys: Record<string, Source<AccessKeyMetadata[]>>;
   /**
    * The account's AWS Organization, when organization mode knows it (SPEC 8): its ID and the
    * IDs of its accounts count as inside for role trust (SPEC 3.6). Absent: not known.
@@ -204,7 +194,10 @@ export interface Inventory {
   organization?: { id: string | null; accountIds: string[] };
 }
 
-/** The account-wide sources, by input: each is a field of the Inventory. */
+/**
+ * The sources, by where they sit (the registry, registry.ts, has one definition per input). Each
+ * account-wide source is a field of the Inventory: `accountSummary: Source<AccountSummary>`, ...
+ */
 export interface AccountSources {
   accountSummary: AccountSummary;
   credentialReport: CredentialReport;
@@ -217,8 +210,9 @@ export interface RegionalSources {
   dax: DaxInventory;
 }
 
-/** The sources read per user: each is a field of the Inventory, by user name. */
+/** The sources read per user: each is a field of the Inventory, by user name (users not read are absent). */
 export interface UserSources {
+  /** `ListAccessKeys`, for the users whose report rows show an over-age key (at most `keyLookups.limit` of them). */
   accessKeys: AccessKeyMetadata[];
 }
 
@@ -228,3 +222,7 @@ export type UserInput = keyof UserSources;
 
 /** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
 export type InventoryInput = AccountInput | RegionalInput | UserInput;
+
+export type AccountSourceFields = { [I in AccountInput]: Source<AccountSources[I]> };
+export type RegionalSourceFields = { [I in RegionalInput]: Source<RegionalSources[I]> };
+export type UserSourceFields = { [I in UserInput]: Record<string, Source<UserSources[I]>> };
