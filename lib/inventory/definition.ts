@@ -41,6 +41,7 @@ export type ClientClass<C extends { destroy(): void }> = new (config: ClientConf
 
 /** What a live reader runs with. */
 export interface LiveContext {
+  /** The collector's options: the report wait, the key lookups, ... */
   options: LiveOptions;
   /** The moment ages are computed against. */
   collectedAt: Date;
