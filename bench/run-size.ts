@@ -23,6 +23,7 @@ import {
 import { type Cluster as DaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { mockClient } from 'aws-sdk-client-mock';
 import { collectLive } from '#lib/inventory/live.ts';
+import { liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import { runAudit } from '#lib/audit/run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
@@ -190,14 +191,14 @@ let collectEnd = 0;
 const t0 = performance.now();
 const result = await runAudit({
   collect: async (): Promise<Inventory> => {
-    const inv = await collectLive({
+    const inv = await collectLive(liveOptions({
       settings,
       now: () => FIXTURE_NOW,
       // The report is COMPLETE on the first call (mockIam); a poll would only be recorded.
       sleep: async (ms) => {
         sleeps.push(ms);
       },
-    });
+    }));
     collectEnd = performance.now();
     rssAfter.collect = rssMb();
     return inv;
@@ -237,7 +238,7 @@ const peakRssMb = process.resourceUsage().maxRSS / 1024;
 const NEXT_NIGHT = new Date(FIXTURE_NOW.getTime() + 86_400_000);
 const n0 = performance.now();
 const nextResult = await runAudit({
-  collect: () => collectLive({ settings, now: () => NEXT_NIGHT, sleep: async () => {} }),
+  collect: () => collectLive(liveOptions({ settings, now: () => NEXT_NIGHT, sleep: async () => {} })),
   settings,
   trigger: 'schedule',
 });

@@ -132,7 +132,7 @@ export class AccountAuditorStack extends Stack {
     Validations.of(this.audit.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'The audit reads (lib/inventory/live.ts LIVE_READ_ACTIONS, nothing else in that statement): iam:GetAccountSummary, ' +
+        'The audit reads (lib/inventory/registry.ts LIVE_READ_ACTIONS, nothing else in that statement): iam:GetAccountSummary, ' +
         'GenerateCredentialReport, GetCredentialReport and GetAccountAuthorizationDetails take no resource; ' +
         'iam:ListAccessKeys, elasticache:DescribeCacheClusters/DescribeReplicationGroups and dax:DescribeClusters list ' +
         'every user or cluster of the account, and an identity policy cannot reach another account’s anyway. ' +

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
-import { OFFLINE_FILES } from '#lib/inventory/offline.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
+import { OFFLINE_FILES } from '#lib/inventory/registry.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');

@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { BUNDLE, LAMBDA_NODE_MAJOR, PROJECT_ROOT } from '../bundling.ts';
 import { ENV, HANDLER_ENTRY, HANDLER_EXPORT, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { TABLE_DATA_ACTIONS, type FindingsTable } from './findings-table.ts';

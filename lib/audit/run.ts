@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Inventory, Source } from '#lib/inventory/types.ts';
+import type { Inventory } from '#lib/inventory/types.ts';
+import { sourceEntries } from '#lib/inventory/registry.ts';
 import type { Settings } from '#lib/settings.ts';
 import { loadChecks, type Check } from '#lib/checks/registry.ts';
 import { inputsOf } from '#lib/checks/catalogue.ts';
-import { deniedPermissions } from '#lib/checks/inputs.ts';
+import { type ClassifiedSource, deniedPermissions } from '#lib/checks/inputs.ts';
 import type { Finding, Severity, Status } from '#lib/model/finding.ts';
 import { makeFinding, SEVERITIES, severityRank, STATUSES } from '#lib/model/finding.ts';
 import { rootArn } from '#lib/model/arn.ts';
 import type { AuditResult, CheckOutcome, SourceReport, Trigger } from '#lib/model/run.ts';
-import type { InventoryInput } from '#lib/inventory/types.ts';
 
 function zeroByStatus(): Record<Status, number> {
   return Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
@@ -49,19 +49,23 @@ export function evaluateChecks(inventory: Inventory, settings: Settings, checks:
   return { findings, outcomes };
 }
 
+/** Every Source of the inventory (the registry's order), with the kind of each failure as the collector classified it. */
+function classifiedSources(inventory: Inventory): ClassifiedSource[] {
+  return sourceEntries(inventory).map(({ name: source, input, source: s }): ClassifiedSource => {
+    if (s.state === 'read') return { source, input, state: 'read' };
+    if (s.state === 'skipped') return { source, input, state: 'skipped', call: s.call, reason: s.reason };
+    return { source, input, state: 'unread', call: s.call, reason: s.reason, ...(s.code ? { code: s.code } : {}), kind: s.kind };
+  });
+}
+
+/** The run record's form of a source: the kind stays in memory, where the permissions are derived from it. */
+function reported({ kind: _kind, ...report }: ClassifiedSource): SourceReport {
+  return report;
+}
+
 /** Every Source of the inventory, flattened, to tell the reader what was and was not read. */
 export function describeSources(inventory: Inventory): SourceReport[] {
-  const entry = (source: string, input: InventoryInput, s: Source<unknown>): SourceReport =>
-    s.state === 'read'
-      ? { source, input, state: 'read' }
-      : { source, input, state: 'unread', call: s.call, reason: s.reason, ...(s.code ? { code: s.code } : {}) };
-  return [
-    entry('account summary', 'accountSummary', inventory.accountSummary),
-    entry('credential report', 'credentialReport', inventory.credentialReport),
-    entry('authorization details', 'authorizationDetails', inventory.authorizationDetails),
-    ...inventory.regions.flatMap((r) => [entry(`elasticache ${r.region}`, 'elastiCache', r.elastiCache), entry(`dax ${r.region}`, 'dax', r.dax)]),
-    ...Object.entries(inventory.accessKeys).map(([user, s]) => entry(`access keys of ${user}`, 'accessKeys', s)),
-  ];
+  return classifiedSources(inventory).map(reported);
 }
 
 /** Sortable and unique: time first, so runs list in order; random suffix, so overlapping runs differ. */
@@ -94,10 +98,11 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
   }
   // Only the sources the selected checks read count: an unrelated failure does not make a narrowed run incomplete.
   const needed = inputsOf(checks.map((c) => c.id));
-  const sources = describeSources(inventory).filter((src) => needed.has(src.input));
+  const classified = classifiedSources(inventory).filter((src) => needed.has(src.input));
+  const sources = classified.map(reported);
   const checksInError = outcomes
     .filter((o) => o.errors.length > 0)
-    .map((o) => ({ checkId: o.checkId, reasons: o.errors, missingPermissions: deniedPermissions(sources, o.checkId) }));
+    .map((o) => ({ checkId: o.checkId, reasons: o.errors, missingPermissions: deniedPermissions(classified, o.checkId) }));
   return {
     run: {
       runId: newRunId(started),
@@ -115,7 +120,7 @@ export async function runAudit(options: RunAuditOptions): Promise<AuditResult> {
       counts: { total: findings.length, byStatus, failBySeverity },
       checksInError,
       sources,
-      missingPermissions: deniedPermissions(sources),
+      missingPermissions: deniedPermissions(classified),
     },
     findings,
     outcomes,

@@ -88,8 +88,8 @@ export async function audit(flags: RunFlags, dir: string | undefined, settings: 
             ...(dir === DEMO_DIR || dir === DEMO_NEXT_DIR ? { origin: 'demo' } : {}),
           })
       : async () => {
-          const { collectLive } = await import('#lib/inventory/live.ts');
-          return collectLive({ settings, ...(flags.profile ? { profile: flags.profile } : {}), onProgress: progress });
+          const [{ collectLive }, { liveOptions }] = await Promise.all([import('#lib/inventory/live.ts'), import('#lib/audit/collect.ts')]);
+          return collectLive(liveOptions({ settings, ...(flags.profile ? { profile: flags.profile } : {}), onProgress: progress }));
         },
   });
 }

@@ -1,5 +1,3 @@
-/** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
-export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizationDetails' | 'elastiCache' | 'dax' | 'accessKeys';
 
 /**
  * The Inventory: plain typed data about one account, as collected from live AWS APIs or from
@@ -8,20 +6,24 @@ export type InventoryInput = 'accountSummary' | 'credentialReport' | 'authorizat
  */
 
 /**
- * Every piece of collected data says whether it was read, and if not, which call (or file)
- * failed and why: a check whose input is `unread` reports ERROR, never PASS.
+ * Why a source could not be read, decided where the failure was caught: a denied call (its
+ * permission is missing), throttling, data that is not what the source must be, a missing file or
+ * entity, the time budget running out, or any other failure (network, service, credentials).
+ */
+export type FailureKind = 'denied' | 'throttled' | 'invalid' | 'missing' | 'timeBudget' | 'failed';
+
+/**
+ * Every piece of collected data says whether it was read. If not, it names the call (or file)
+ * that failed and why: a check whose input is `unread` reports ERROR, never PASS. A `skipped`
+ * source was not asked for (no selected check reads it); a check that reads it anyway says ERROR too.
  */
 export type Source<T> =
   | { state: 'read'; data: T }
-  | { state: 'unread'; call: string; reason: string; code?: string };
+  | { state: 'unread'; call: string; reason: string; code?: string; kind: FailureKind }
+  | { state: 'skipped'; call: string; reason: string; code?: undefined };
 
-/** Builds the `unread` form from a caught error, keeping the AWS error name (AccessDenied, ...). */
-export function unread(call: string, error: unknown): { state: 'unread'; call: string; reason: string; code?: string } {
-  const err = error as { name?: string; message?: string; Code?: string } | undefined;
-  const code = err?.Code ?? (err?.name && err.name !== 'Error' ? err.name : undefined);
-  const reason = err?.message ?? String(error);
-  return code ? { state: 'unread', call, reason, code } : { state: 'unread', call, reason };
-}
+/** A source whose read failed. */
+export type Unread = Extract<Source<never>, { state: 'unread' }>;
 
 /** `GetAccountSummary`'s SummaryMap, of which the checks need the root key and MFA counters. */
 export interface AccountSummary {
@@ -165,10 +167,8 @@ export interface DaxCluster {
 /** DAX does not exist in every region: `available: false` there is a fact, not a failure. */
 export type DaxInventory = { available: true; clusters: DaxCluster[] } | { available: false; reason: string };
 
-export interface RegionInventory {
+export interface RegionInventory extends RegionalSourceFields {
   region: string;
-  elastiCache: Source<ElastiCacheInventory>;
-  dax: Source<DaxInventory>;
 }
 
 /** Real-time access key metadata from `ListAccessKeys`, fetched only for offenders. */
@@ -178,7 +178,7 @@ export interface AccessKeyMetadata {
   createDate: string | null;
 }
 
-export interface Inventory {
+export interface Inventory extends AccountSourceFields, UserSourceFields {
   accountId: string;
   /** `aws`, `aws-cn`, `aws-us-gov`: needed to build ARNs. */
   partition: string;
@@ -186,18 +186,43 @@ export interface Inventory {
   origin: string;
   /** The moment ages are computed against. */
   collectedAt: string;
-  accountSummary: Source<AccountSummary>;
-  credentialReport: Source<CredentialReport>;
-  authorizationDetails: Source<AuthorizationDetails>;
   regions: RegionInventory[];
-  /**
-   * `ListAccessKeys` results by user name, for the users whose report rows show an over-age key
-   * (at most `keyIdLookups` of them). Users not looked up are absent.
-   */
-  accessKeys: Record<string, Source<AccessKeyMetadata[]>>;
   /**
    * The account's AWS Organization, when organization mode knows it (SPEC 8): its ID and the
    * IDs of its accounts count as inside for role trust (SPEC 3.6). Absent: not known.
    */
   organization?: { id: string | null; accountIds: string[] };
 }
+
+/**
+ * The sources, by where they sit (the registry, registry.ts, has one definition per input). Each
+ * account-wide source is a field of the Inventory: `accountSummary: Source<AccountSummary>`, ...
+ */
+export interface AccountSources {
+  accountSummary: AccountSummary;
+  credentialReport: CredentialReport;
+  authorizationDetails: AuthorizationDetails;
+}
+
+/** The sources read in each region: each is a field of every RegionInventory. */
+export interface RegionalSources {
+  elastiCache: ElastiCacheInventory;
+  dax: DaxInventory;
+}
+
+/** The sources read per user: each is a field of the Inventory, by user name (users not read are absent). */
+export interface UserSources {
+  /** `ListAccessKeys`, for the users whose report rows show an over-age key (at most `keyLookups.limit` of them). */
+  accessKeys: AccessKeyMetadata[];
+}
+
+export type AccountInput = keyof AccountSources;
+export type RegionalInput = keyof RegionalSources;
+export type UserInput = keyof UserSources;
+
+/** The parts of the Inventory a check can read (lib/checks/catalogue.ts names each check's). */
+export type InventoryInput = AccountInput | RegionalInput | UserInput;
+
+export type AccountSourceFields = { [I in AccountInput]: Source<AccountSources[I]> };
+export type RegionalSourceFields = { [I in RegionalInput]: Source<RegionalSources[I]> };
+export type UserSourceFields = { [I in UserInput]: Record<string, Source<UserSources[I]>> };

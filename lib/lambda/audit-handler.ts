@@ -7,6 +7,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { liveOptions } from '#lib/audit/collect.ts';
 import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
@@ -42,7 +43,7 @@ export interface AuditHandlerDeps {
 }
 
 const collectFromAws = (settings: Settings, progress: (message: string) => void, signal: AbortSignal): Promise<Inventory> =>
-  collectLive({ settings, onProgress: progress, signal });
+  collectLive(liveOptions({ settings, onProgress: progress, signal }));
 
 export const DEFAULT_RESERVE_MS = 60_000;
 

@@ -7,7 +7,8 @@ export type Trigger = 'schedule' | 'on-demand' | 'local';
 export interface SourceReport {
   source: string;
   input: InventoryInput;
-  state: 'read' | 'unread';
+  /** `skipped`: no selected check reads it (run records list only the sources their checks read). */
+  state: 'read' | 'unread' | 'skipped';
   call?: string;
   reason?: string;
   code?: string;

@@ -11,7 +11,7 @@ import { parseSettings } from '#lib/settings.ts';
 
 const ACCOUNT = '123456789012';
 const settings = parseSettings({});
-const notNeeded = { state: 'unread', call: 'x', reason: 'not needed' } as const;
+const notNeeded = { state: 'skipped', call: 'x', reason: 'not needed' } as const;
 const userArn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
 const groupArn = (name: string) => `arn:aws:iam::${ACCOUNT}:group/${name}`;
 const ADMIN_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess';

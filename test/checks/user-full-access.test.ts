@@ -14,7 +14,7 @@ import { parseSettings } from '#lib/settings.ts';
 
 const ACCOUNT = '123456789012';
 const settings = parseSettings({});
-const notNeeded = { state: 'unread', call: 'x', reason: 'not needed' } as const;
+const notNeeded = { state: 'skipped', call: 'x', reason: 'not needed' } as const;
 
 const userArn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
 const ADMIN_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess';
@@ -954,6 +954,7 @@ describe('user-full-access: compliant users and missing data', () => {
         call: 'GetAccountAuthorizationDetails',
         reason: 'User is not authorized to perform iam:GetAccountAuthorizationDetails',
         code: 'AccessDenied',
+        kind: 'denied',
       },
     };
     const findings = userFullAccess.evaluate(inv, settings);

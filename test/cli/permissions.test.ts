@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { runCli } from './run-cli.ts';
 import type { CheckId } from '#lib/checks/catalogue.ts';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import type { AlertSummary } from '#lib/notify/alert.ts';
 import type { RunRecord } from '#lib/reconcile/types.ts';
 import {

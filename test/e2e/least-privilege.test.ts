@@ -11,7 +11,7 @@ import { CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditResult } from '#lib/model/run.ts';
 import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { PROJECT_ROOT } from '../../infra/bundling.ts';
 import { auditLive } from './harness/audit.ts';
 import { clients, type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './harness/aws.ts';

@@ -12,7 +12,7 @@ import { createAuditorApp } from '../../infra/auditor-app.ts';
 import { TOPIC_KEY_ACTIONS } from '../../infra/constructs/alert-topic.ts';
 import { TABLE_DATA_ACTIONS } from '../../infra/constructs/findings-table.ts';
 import type { AccountAuditorStack } from '../../infra/stack.ts';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { bundleHandler, PROJECT_ROOT, type BundleResult } from '../../infra/bundling.ts';
 import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { OPEN_INDEX, TTL_ATTRIBUTE } from '#lib/store/keys.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCredentialReport } from '#lib/inventory/credential-report.ts';
-import { normalizeAuthorizationDetails } from '#lib/inventory/authorization-details.ts';
+import { parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
+import { normalizeAuthorizationDetails } from '#lib/inventory/sources/authorization-details/normalize.ts';
 import {
   authorizationDetailsPage,
   authorizationDetailsPages,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
 import { credentialReportCsv, daysBefore, rootReportRow, userReportRow } from '../fixtures/aws.ts';
 
 /** A well-formed report: the root user, and ann with an active key in slot 1. */

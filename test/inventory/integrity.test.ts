@@ -17,6 +17,7 @@ import type { StoredFinding } from '#lib/reconcile/types.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { collectLive } from '#lib/inventory/live.ts';
+import { liveOptions } from '#lib/audit/collect.ts';
 import { loadOffline, OfflineInputError } from '#lib/inventory/offline.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
@@ -146,7 +147,7 @@ function liveReport(rows: CredentialReportRecord[]): void {
 }
 
 async function live(): Promise<Inventory> {
-  return collectLive({ settings: SETTINGS, regions: ['us-east-1'], now: () => FIXTURE_NOW, sleep: async () => {} });
+  return collectLive(liveOptions({ settings: SETTINGS, regions: ['us-east-1'], now: () => FIXTURE_NOW, sleep: async () => {} }));
 }
 
 describe('live collector', () => {
@@ -390,6 +391,7 @@ describe('offline loader', () => {
       call: 'access-keys/ann.json',
       reason: 'access-keys/ann.json: AccessKeyMetadata[0] (AKIAEXAMPLEANN000001): Status is "active"; a key is exactly Active or Inactive',
       code: 'InvalidFile',
+      kind: 'invalid',
     });
     const f = finding(findingsOf(inventory), 'access-key-age', `${userArn('ann')}#access_key_1`);
     expect(f.status).toBe('FAIL');
@@ -433,6 +435,7 @@ describe('offline loader', () => {
         'account-authorization-details-2.json: user ann is listed twice with different content, at account-authorization-details-1.json UserDetailList[0] (user ann) ' +
         'and at account-authorization-details-2.json UserDetailList[0] (user ann) (they differ in attachedPolicies): which one IAM holds cannot be told, so neither is used',
       code: 'InvalidFile',
+      kind: 'invalid',
     });
     const same = await offline({
       ...base,
@@ -521,6 +524,7 @@ describe('offline loader', () => {
       call: 'credential-report.json',
       reason: `credential-report.json: is a symbolic link to ${path.join(dir, 'gone.json')}, which does not exist`,
       code: 'InvalidFile',
+      kind: 'invalid',
     });
     expect(unreadOf(inventory.accountSummary).reason).toBe('account-summary.json: is a loop of symbolic links');
     const region = inventory.regions.find((r) => r.region === 'us-east-1')!;

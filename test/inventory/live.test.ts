@@ -9,20 +9,13 @@ import {
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { DescribeCacheClustersCommand, DescribeReplicationGroupsCommand } from '@aws-sdk/client-elasticache';
 import { DescribeClustersCommand } from '@aws-sdk/client-dax';
-import {
-  collectLive,
-  isMissingEndpoint,
-  KEY_LOOKUP_CONCURRENCY,
-  LIVE_READ_ACTIONS,
-  MAX_GENERATE_REPORT_CALLS,
-  MAX_REPORT_CALLS,
-  NO_REGION,
-  NOT_NEEDED_CODE,
-  NO_REGION_REASON,
-  REPORT_WAIT_SHARES,
-  reportWaitsMs,
-  type LiveOptions,
-} from '#lib/inventory/live.ts';
+import { collectLive, NO_REGION_REASON } from '#lib/inventory/live.ts';
+import { NO_REGION, SKIPPED_REASON } from '#lib/inventory/definition.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
+import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS, REPORT_WAIT_SHARES, reportWaitsMs } from '#lib/inventory/sources/credential-report/live.ts';
+import { KEY_LOOKUP_CONCURRENCY } from '#lib/inventory/sources/access-keys/live.ts';
+import { isMissingEndpoint } from '#lib/inventory/sources/dax/live.ts';
+import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { evaluateChecks } from '#lib/audit/run.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
@@ -74,7 +67,7 @@ function world(): Record<string, RegionWorld> {
   };
 }
 
-function options(overrides: Omit<Partial<LiveOptions>, 'settings'> & { settings?: SettingsInput } = {}): LiveOptions & { waits: number[]; progress: string[] } {
+function options(overrides: Omit<Partial<LiveRequest>, 'settings'> & { settings?: SettingsInput } = {}): LiveRequest & { waits: number[]; progress: string[] } {
   const { sleep, waits } = recordingSleep();
   const progress: string[] = [];
   const { settings, ...rest } = overrides;
@@ -89,6 +82,9 @@ function options(overrides: Omit<Partial<LiveOptions>, 'settings'> & { settings?
     settings: parseSettings(settings ?? {}),
   };
 }
+
+/** The collector, given its options as the command line and the Lambda build them from the settings. */
+const collect = (request: LiveRequest): Promise<Inventory> => collectLive(liveOptions(request));
 
 function read<T>(source: Source<T>): T {
   if (source.state !== 'read') throw new Error(`expected read, got unread ${source.call}: ${source.reason}`);
@@ -122,7 +118,7 @@ describe('collectLive: happy path', () => {
       .resolvesOnce({ State: 'INPROGRESS' })
       .resolves({ State: 'COMPLETE' });
     const opts = options();
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
 
     expect(inv.accountId).toBe(FIXTURE_ACCOUNT_ID);
     expect(inv.partition).toBe('aws');
@@ -194,7 +190,7 @@ describe('collectLive: happy path', () => {
   });
 
   it('exports the IAM actions it calls, and calls nothing else', async () => {
-    await collectLive(options());
+    await collect(options());
     const called = new Set<string>();
     const service = { IAMClient: 'iam', ElastiCacheClient: 'elasticache', DAXClient: 'dax' } as Record<string, string>;
     for (const [stub, name] of [
@@ -219,20 +215,21 @@ describe('collectLive: only what the selected checks read', () => {
     ['user-full-access', ['GetAccountAuthorizationDetails']],
     ['dax-service-role', ['DescribeCacheClusters', 'DescribeClusters', 'DescribeReplicationGroups', 'GetAccountAuthorizationDetails']],
   ] as const)('%s alone: only its calls, and the same findings as a full run', async (check, expected) => {
-    const full = await collectLive(options());
+    const full = await collect(options());
     const fullFindings = evaluateChecks(full, parseSettings({}), selectChecks([check])).findings;
     iam.resetHistory();
     elastiCache.resetHistory();
     dax.resetHistory();
 
-    const narrow = await collectLive(options({ settings: { checks: [check] } }));
+    const narrow = await collect(options({ settings: { checks: [check] } }));
 
     expect([...new Set(callNames())]).toEqual(expected);
     expect(evaluateChecks(narrow, parseSettings({ checks: [check] }), selectChecks([check])).findings).toEqual(fullFindings);
     // What was skipped says so, and no selected check reads it.
-    const skipped = sources(narrow).filter(([, s]) => s.state === 'unread');
+    const skipped = sources(narrow).filter(([, s]) => s.state !== 'read');
     expect(skipped.length).toBeGreaterThan(0);
-    for (const [, s] of skipped) expect(s).toMatchObject({ code: NOT_NEEDED_CODE, reason: 'not read: none of the selected checks needs it' });
+    for (const [, s] of skipped) expect(s).toMatchObject({ state: 'skipped', reason: 'not read: none of the selected checks needs it' });
+    expect(SKIPPED_REASON).toBe('not read: none of the selected checks needs it');
     // A check reading none of what was read, had it run on this inventory, says ERROR, never PASS.
     const mine = new Set(CHECK_INPUTS[check]);
     const disjoint = ALL_CHECKS.filter((c) => CHECK_INPUTS[c.id].every((input) => !mine.has(input)));
@@ -265,7 +262,7 @@ describe('collectLive: credential report', () => {
   it('gives up once reportWaitSeconds is spent while the report stays in progress on Get', async () => {
     iam.on(GetCredentialReportCommand).rejects(iamError('ReportInProgress', 'Report is in progress'));
     const opts = options({ settings: { reportWaitSeconds: 3 } });
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GetCredentialReport' });
     expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('still being generated after 3 s');
     expect(opts.waits).toEqual(reportWaitsMs(3000));
@@ -279,7 +276,7 @@ describe('collectLive: credential report', () => {
   it('polls Generate at most 3 times, spread geometrically over the bound, while it stays in progress', async () => {
     iam.on(GenerateCredentialReportCommand).resolves({ State: 'INPROGRESS' });
     const opts = options({ settings: { reportWaitSeconds: 20 } });
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GenerateCredentialReport' });
     expect(inv.credentialReport.state === 'unread' && inv.credentialReport.reason).toContain('after 20 s');
     // 20 s × 1/7, 2/7, 4/7: each wait twice the one before, the bound used in full, no wait after the last poll.
@@ -292,7 +289,7 @@ describe('collectLive: credential report', () => {
   it('the longest bound (600 s) does not buy more calls', async () => {
     iam.on(GenerateCredentialReportCommand).resolves({ State: 'INPROGRESS' });
     const opts = options({ settings: { reportWaitSeconds: 600 } });
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     expect(inv.credentialReport).toMatchObject({ state: 'unread', call: 'iam:GenerateCredentialReport' });
     expect(reportCalls()).toEqual(['Generate', 'Generate', 'Generate', 'Generate']);
     expect(opts.waits).toEqual(reportWaitsMs(600_000));
@@ -306,7 +303,7 @@ describe('collectLive: credential report', () => {
       .resolvesOnce({ State: 'INPROGRESS' })
       .resolves({ State: 'COMPLETE' });
     const opts = options();
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     expect(read(inv.credentialReport).rows).toHaveLength(account.users.length + 1);
     expect(reportCalls()).toEqual(['Generate', 'Generate', 'Generate', 'Generate', 'Get']);
     expect(opts.waits).toEqual(reportWaitsMs(60_000));
@@ -360,7 +357,7 @@ describe('collectLive: credential report', () => {
   it.each(scripts)('within the call budget: $name', async ({ script, expected, unreadCall, reason }) => {
     script();
     const opts = options();
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     const calls = reportCalls();
     expect(calls).toEqual(expected);
     expect(calls.length).toBeLessThanOrEqual(MAX_REPORT_CALLS);
@@ -373,7 +370,7 @@ describe('collectLive: credential report', () => {
 
   it('generates the report again when Get says ReportNotPresent, then reads it', async () => {
     iam.on(GetCredentialReportCommand).rejectsOnce(iamError('ReportNotPresent')).resolves(account.credentialReport());
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     expect(read(inv.credentialReport).rows).toHaveLength(account.users.length + 1);
     expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(2);
     expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(2);
@@ -446,7 +443,7 @@ describe('collectLive: AccessDenied', () => {
 
   it.each(cases)('$call denied: that source unread with code $code, the others read', async ({ call, deny, source, code, unreadNames }) => {
     deny();
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     const denied = source(inv);
     expect(denied.length).toBeGreaterThan(0);
     for (const s of denied) expect(s).toMatchObject({ state: 'unread', call, code });
@@ -459,21 +456,21 @@ describe('collectLive: AccessDenied', () => {
       if (input.Marker) throw iamError('ServiceFailure', 'Internal failure');
       return account.authorizationDetailsPage(input);
     });
-    const inv = await collectLive(options());
-    expect(inv.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', code: 'ServiceFailure', reason: 'Internal failure' });
+    const inv = await collect(options());
+    expect(inv.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', code: 'ServiceFailure', reason: 'Internal failure', kind: 'failed' });
     expect(iam.commandCalls(GetAccountAuthorizationDetailsCommand)).toHaveLength(2);
   });
 
   it('a truncated page without a Marker is an error, not a silently short list', async () => {
     iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number }) => ({ ...account.authorizationDetailsPage(input), Marker: undefined }));
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     expect(inv.authorizationDetails).toMatchObject({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails' });
   });
 
   it('STS failing: the account comes from the credential report root row', async () => {
     sts.on(GetCallerIdentityCommand).rejects(stsError('ExpiredToken', 'The security token included in the request is expired'));
     const opts = options();
-    const inv = await collectLive(opts);
+    const inv = await collect(opts);
     expect(inv.accountId).toBe(FIXTURE_ACCOUNT_ID);
     expect(inv.partition).toBe('aws');
     expect(opts.progress.some((m) => m.includes('sts:GetCallerIdentity') && m.includes('expired'))).toBe(true);
@@ -484,7 +481,7 @@ describe('collectLive: AccessDenied', () => {
     iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
     const other = generateAccount({ users: 3, accountId: '210987654321' });
     iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number; Marker?: string }) => other.authorizationDetailsPage(input));
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     expect(inv.accountId).toBe('210987654321');
   });
 
@@ -494,7 +491,7 @@ describe('collectLive: AccessDenied', () => {
     iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
     iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError('AccessDenied'));
     serveRegions(Object.fromEntries(REGIONS.map((r) => [r, { cacheClustersError: elastiCacheError('AccessDenied'), daxError: daxError('AccessDeniedException') }])));
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     expect(inv.accountId).toBe('unknown');
     expect(inv.partition).toBe('aws');
     for (const s of [inv.accountSummary, inv.credentialReport, inv.authorizationDetails, ...inv.regions.flatMap((r) => [r.elastiCache, r.dax])]) {
@@ -510,7 +507,7 @@ describe('collectLive: DAX availability', () => {
       ...w,
       'ap-south-2': { cacheClusters: [cacheCluster({ id: 'hyd-1', region: 'ap-south-2' })], daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com') },
     });
-    const inv = await collectLive(options({ regions: ['eu-west-1', 'ap-south-2'] }));
+    const inv = await collect(options({ regions: ['eu-west-1', 'ap-south-2'] }));
     const [eu, hyd] = inv.regions;
     expect(read(eu!.dax)).toMatchObject({ available: true, clusters: [{ name: 'orders' }] });
     const unavailable = read(hyd!.dax);
@@ -524,7 +521,7 @@ describe('collectLive: DAX availability', () => {
       ...world(),
       'ap-south-2': { cacheClustersError: elastiCacheError('AccessDenied'), daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com') },
     });
-    const inv = await collectLive(options({ regions: ['ap-south-2'] }));
+    const inv = await collect(options({ regions: ['ap-south-2'] }));
     expect(read(inv.regions[0]!.dax).available).toBe(false);
     expect(inv.regions[0]!.elastiCache).toMatchObject({ state: 'unread', code: 'AccessDenied' });
   });
@@ -538,7 +535,7 @@ describe('collectLive: DAX availability', () => {
         daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com'),
       },
     });
-    const inv = await collectLive(options({ regions: ['ap-south-2', 'eu-west-1'] }));
+    const inv = await collect(options({ regions: ['ap-south-2', 'eu-west-1'] }));
     const [hyd, eu] = inv.regions;
     expect(hyd!.dax).toMatchObject({ state: 'unread', call: 'dax:DescribeClusters', code: 'ENOTFOUND' });
     expect(hyd!.dax.state === 'unread' && hyd!.dax.reason).toContain('network or DNS failure');
@@ -548,7 +545,7 @@ describe('collectLive: DAX availability', () => {
 
   it('a temporary DNS failure (EAI_AGAIN) is not "not available"', async () => {
     serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], daxError: dnsNotFoundError('dax.eu-west-1.amazonaws.com', 'EAI_AGAIN') } });
-    const inv = await collectLive(options({ regions: ['eu-west-1'] }));
+    const inv = await collect(options({ regions: ['eu-west-1'] }));
     expect(inv.regions[0]!.dax).toMatchObject({ state: 'unread', code: 'EAI_AGAIN' });
   });
 
@@ -573,16 +570,16 @@ describe('collectLive: regions and clients', () => {
       regionsSeen.push(await (getClient() as { config: { region: () => Promise<string> } }).config.region());
       return account.summary;
     });
-    const inv = await collectLive(options({ regions: [] }));
+    const inv = await collect(options({ regions: [] }));
     expect(inv.regions.map((r) => r.region)).toEqual(['eu-central-1']);
     expect(regionsSeen).toEqual(['eu-central-1']);
   });
 
   it('settings.regions apply when no regions option is given; the option overrides them', async () => {
     serveRegions({ ...world(), 'ap-southeast-2': {} });
-    const fromSettings = await collectLive(options({ regions: undefined, settings: { regions: ['us-east-1', 'ap-southeast-2'] } }));
+    const fromSettings = await collect(options({ regions: undefined, settings: { regions: ['us-east-1', 'ap-southeast-2'] } }));
     expect(fromSettings.regions.map((r) => r.region)).toEqual(['us-east-1', 'ap-southeast-2']);
-    const overridden = await collectLive(options({ regions: ['eu-west-1'], settings: { regions: ['us-east-1'] } }));
+    const overridden = await collect(options({ regions: ['eu-west-1'], settings: { regions: ['us-east-1'] } }));
     expect(overridden.regions.map((r) => r.region)).toEqual(['eu-west-1']);
   });
 
@@ -594,12 +591,12 @@ describe('collectLive: regions and clients', () => {
       regionsSeen.push(await (getClient() as { config: { region: () => Promise<string> } }).config.region());
       return account.summary;
     });
-    const inv = await collectLive(options({ regions: [] }));
+    const inv = await collect(options({ regions: [] }));
     expect(inv.regions).toEqual([
       {
         region: NO_REGION,
-        elastiCache: { state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: NO_REGION_REASON },
-        dax: { state: 'unread', call: 'dax:DescribeClusters', reason: NO_REGION_REASON },
+        elastiCache: { state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: NO_REGION_REASON, kind: 'failed' },
+        dax: { state: 'unread', call: 'dax:DescribeClusters', reason: NO_REGION_REASON, kind: 'failed' },
       },
     ]);
     expect(NO_REGION_REASON).toBe('no region configured: pass --region or set AWS_REGION');
@@ -639,7 +636,7 @@ describe('collectLive: regions and clients', () => {
       await record(getClient);
       return { ReplicationGroups: [] };
     });
-    await collectLive(options({ ...given, regions: ['eu-west-1'] }));
+    await collect(options({ ...given, regions: ['eu-west-1'] }));
     expect(seen).toHaveLength(4);
     for (const s of seen) expect(s).toEqual(expected);
   });
@@ -653,13 +650,13 @@ describe('collectLive: regions and clients', () => {
       seen.push([await config.maxAttempts(), typeof config.retryMode === 'function' ? await config.retryMode() : config.retryMode]);
       return account.summary;
     });
-    await collectLive(options({ settings: { awsMaxAttempts: 2 } }));
+    await collect(options({ settings: { awsMaxAttempts: 2 } }));
     expect(seen).toEqual([[2, 'standard']]);
   });
 
   it('partition comes from the caller ARN (aws-cn)', async () => {
     sts.on(GetCallerIdentityCommand).resolves({ Account: '111122223333', Arn: 'arn:aws-cn:sts::111122223333:assumed-role/Auditor/session' });
-    const inv = await collectLive(options());
+    const inv = await collect(options());
     expect(inv).toMatchObject({ accountId: '111122223333', partition: 'aws-cn' });
   });
 });
@@ -704,7 +701,7 @@ describe('collectLive: key ID lookups', () => {
 
   it('looks up only users with an over-age active key, oldest first, capped at keyIdLookups', async () => {
     expect(expectedOrder.length).toBeGreaterThan(3); // the cap below must bite
-    const inv = await collectLive(options({ settings: { keyIdLookups: 3, maxKeyAgeDays } }));
+    const inv = await collect(options({ settings: { keyIdLookups: 3, maxKeyAgeDays } }));
     const looked = iam.commandCalls(ListAccessKeysCommand).map((c) => c.args[0].input.UserName);
     expect(looked).toEqual(expectedOrder.slice(0, 3));
     expect(Object.keys(inv.accessKeys)).toEqual(expectedOrder.slice(0, 3));
@@ -714,19 +711,19 @@ describe('collectLive: key ID lookups', () => {
   });
 
   it('all candidates when under the cap; none with keyIdLookups 0', async () => {
-    const all = await collectLive(options({ settings: { keyIdLookups: 50, maxKeyAgeDays } }));
+    const all = await collect(options({ settings: { keyIdLookups: 50, maxKeyAgeDays } }));
     expect(Object.keys(all.accessKeys)).toEqual(expectedOrder);
     for (const name of ['at-limit', 'inactive-old', 'rotating', 'young', 'never']) expect(all.accessKeys[name]).toBeUndefined();
 
     iam.resetHistory();
-    const none = await collectLive(options({ settings: { keyIdLookups: 0, maxKeyAgeDays } }));
+    const none = await collect(options({ settings: { keyIdLookups: 0, maxKeyAgeDays } }));
     expect(none.accessKeys).toEqual({});
     expect(iam.commandCalls(ListAccessKeysCommand)).toHaveLength(0);
   });
 
   it('a user deleted since the report: that lookup unread with NoSuchEntity, the others read', async () => {
     iam.on(ListAccessKeysCommand, { UserName: 'ancient' }).rejects(iamError('NoSuchEntity', 'The user with name ancient cannot be found.'));
-    const inv = await collectLive(options({ settings: { keyIdLookups: 2, maxKeyAgeDays } }));
+    const inv = await collect(options({ settings: { keyIdLookups: 2, maxKeyAgeDays } }));
     expect(inv.accessKeys.ancient).toMatchObject({ state: 'unread', call: 'iam:ListAccessKeys', code: 'NoSuchEntity' });
     expect(inv.accessKeys[expectedOrder[1]!]!.state).toBe('read');
   });
@@ -743,7 +740,7 @@ describe('collectLive: key ID lookups', () => {
       inFlight--;
       return many.listAccessKeys(input.UserName);
     });
-    const inv = await collectLive(options({ settings: { keyIdLookups: 30 } }));
+    const inv = await collect(options({ settings: { keyIdLookups: 30 } }));
     expect(Object.keys(inv.accessKeys)).toEqual(many.overAgeUsers.slice(0, 30));
     expect(peak).toBe(KEY_LOOKUP_CONCURRENCY);
   });

@@ -2,8 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOffline, NO_REGION_FOLDER_REASON, OFFLINE_FILES, OfflineInputError } from '#lib/inventory/offline.ts';
-import { NO_REGION } from '#lib/inventory/live.ts';
+import { loadOffline, NO_REGION_FOLDER_REASON, OfflineInputError } from '#lib/inventory/offline.ts';
+import { OFFLINE_FILES } from '#lib/inventory/registry.ts';
+import { NO_REGION } from '#lib/inventory/definition.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { daxServiceRole, elastiCacheServiceLinkedRole, userFullAccess } from '#test/checks.ts';
 import { parseSettings } from '#lib/settings.ts';
@@ -106,7 +107,7 @@ function region(inventory: Inventory, name: string) {
 }
 
 /** Every Source of the inventory by a short name, to assert that exactly one went unread. */
-function sourceStates(inventory: Inventory): Record<string, 'read' | 'unread'> {
+function sourceStates(inventory: Inventory): Record<string, Source<unknown>['state']> {
   return {
     accountSummary: inventory.accountSummary.state,
     credentialReport: inventory.credentialReport.state,
@@ -473,8 +474,8 @@ describe('loadOffline: a missing file makes only its own source unread', () => {
     expect(inventory.regions).toEqual([
       {
         region: NO_REGION,
-        elastiCache: { state: 'unread', call: '<region>/cache-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
-        dax: { state: 'unread', call: '<region>/dax-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound' },
+        elastiCache: { state: 'unread', call: '<region>/cache-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound', kind: 'missing' },
+        dax: { state: 'unread', call: '<region>/dax-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound', kind: 'missing' },
       },
     ]);
     expect(NO_REGION_FOLDER_REASON).toBe('no <region>/ folder in the export: export ElastiCache and DAX per region (see `account-auditor files`)');

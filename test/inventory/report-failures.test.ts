@@ -6,9 +6,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GenerateCredentialReportCommand, GetCredentialReportCommand } from '@aws-sdk/client-iam';
 import { ALL_CHECKS } from '#test/checks.ts';
-import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS } from '#lib/inventory/live.ts';
+import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS } from '#lib/inventory/sources/credential-report/live.ts';
 import type { SettingsInput } from '#lib/settings.ts';
-import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
 import { credentialReportCsv, credentialReportResponse, FIXTURE_ACCOUNT_ID, iamError, rootReportRow } from '../fixtures/aws.ts';
 import { iam, resetAws } from './mock-aws.ts';
 import { auditThroughSdk, SDK_REGION, sources } from './sdk-boundary.ts';

@@ -5,7 +5,9 @@ import {
   GetCredentialReportCommand,
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
-import { collectLive, MAX_GENERATE_REPORT_CALLS } from '#lib/inventory/live.ts';
+import { collectLive } from '#lib/inventory/live.ts';
+import { MAX_GENERATE_REPORT_CALLS } from '#lib/inventory/sources/credential-report/live.ts';
+import { liveOptions } from '#lib/audit/collect.ts';
 import { parseSettings } from '#lib/settings.ts';
 import { FIXTURE_NOW, generateAccount, iamError, mockIam } from '../fixtures/aws.ts';
 import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts } from './mock-aws.ts';
@@ -30,7 +32,7 @@ afterEach(() => {
 
 async function collect(settings: { keyIdLookups?: number }, waits: number[] = []) {
   const { sleep, waits: asked } = recordingSleep();
-  const inv = await collectLive({ settings: parseSettings(settings), regions: ['eu-west-1'], sleep, now: () => FIXTURE_NOW });
+  const inv = await collectLive(liveOptions({ settings: parseSettings(settings), regions: ['eu-west-1'], sleep, now: () => FIXTURE_NOW }));
   waits.push(...asked);
   return inv;
 }

@@ -20,6 +20,7 @@ import { evaluateChecks } from '#lib/audit/run.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { collectLive, type LiveOptions } from '#lib/inventory/live.ts';
+import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import { FIXTURE_NOW } from '../fixtures/aws.ts';
@@ -229,12 +230,12 @@ export interface SdkRun {
 }
 
 /** One collection through the SDK boundary (fast retries, instant report wait), and every check's findings on it. */
-export async function auditThroughSdk(settingsInput: SettingsInput = {}, inject?: Inject, options: Partial<LiveOptions> = {}): Promise<SdkRun> {
+export async function auditThroughSdk(settingsInput: SettingsInput = {}, inject?: Inject, options: Partial<LiveRequest> = {}): Promise<SdkRun> {
   const settings = parseSettings(settingsInput);
   const boundary = serveUnderSdk(inject);
   const waits: number[] = [];
   try {
-    const inventory = await collectLive({
+    const inventory = await collectLive(liveOptions({
       settings,
       regions: [SDK_REGION],
       now: () => FIXTURE_NOW,
@@ -243,7 +244,7 @@ export async function auditThroughSdk(settingsInput: SettingsInput = {}, inject?
       },
       retryStrategy: fastRetry,
       ...options,
-    });
+    }));
     return { inventory, findings: evaluateChecks(inventory, settings, ALL_CHECKS).findings, calls: boundary.calls(), attempts: boundary.attempts, waits };
   } finally {
     boundary.restore();

@@ -19,7 +19,10 @@ import { StandardRetryStrategy } from '@smithy/core/retry';
 import { evaluateChecks } from '#lib/audit/run.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
-import { collectLive, KEY_LOOKUP_CONCURRENCY, type LiveOptions, TIME_BUDGET_CODE, TIME_BUDGET_REASON } from '#lib/inventory/live.ts';
+import { collectLive, type LiveOptions } from '#lib/inventory/live.ts';
+import { TIME_BUDGET_CODE, TIME_BUDGET_REASON } from '#lib/inventory/failure.ts';
+import { KEY_LOOKUP_CONCURRENCY } from '#lib/inventory/sources/access-keys/live.ts';
+import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import { daxCluster, FIXTURE_NOW, generateAccount, iamError, mockIam, roleArn, type GeneratedAccount } from '../fixtures/aws.ts';
@@ -29,6 +32,8 @@ import { serveSmallAccount } from './small-account.ts';
 
 const REGION = 'eu-west-1';
 const BUDGET = { code: TIME_BUDGET_CODE, reason: TIME_BUDGET_REASON };
+/** A source the budget stopped: its code and reason, and the kind of failure the collector gave it. */
+const STOPPED = { ...BUDGET, kind: 'timeBudget' };
 
 /** Far below anything a hung call or an uninterrupted wait would take (the waits here are seconds). */
 const PROMPTLY_MS = 1_000;
@@ -54,10 +59,10 @@ function abortClock(signal: AbortSignal): { since: () => number } {
   return { since: () => performance.now() - abortedAt };
 }
 
-async function collect(controller: AbortController, settings: SettingsInput = {}, extra: Partial<LiveOptions> = {}) {
+async function collect(controller: AbortController, settings: SettingsInput = {}, extra: Partial<LiveRequest> = {}) {
   const progress: string[] = [];
   const clock = abortClock(controller.signal);
-  const inventory = await collectLive({
+  const inventory = await collectLive(liveOptions({
     settings: parseSettings(settings),
     regions: [REGION],
     now: () => FIXTURE_NOW,
@@ -65,7 +70,7 @@ async function collect(controller: AbortController, settings: SettingsInput = {}
     onProgress: (m) => progress.push(m),
     signal: controller.signal,
     ...extra,
-  });
+  }));
   // NaN (never aborted) fails every `toBeLessThan`, as it should in these tests.
   const sinceAbort = clock.since();
   const findings = evaluateChecks(inventory, parseSettings(settings), ALL_CHECKS).findings;
@@ -78,7 +83,7 @@ const ofCheck = (findings: Finding[], checkId: string): Finding[] => findings.fi
 function expectReadExcept(inv: Inventory, unread: string[]): void {
   expect(unreadSources(inv)).toEqual(unread);
   for (const [name, source] of sources(inv)) {
-    if (unread.includes(name)) expect(source, name).toMatchObject({ state: 'unread', ...BUDGET });
+    if (unread.includes(name)) expect(source, name).toMatchObject({ state: 'unread', ...STOPPED });
   }
 }
 
@@ -111,7 +116,7 @@ describe('collectLive: the time budget', () => {
 
     const { inventory, findings, progress, sinceAbort } = await collect(controller);
     expect(sinceAbort).toBeLessThan(PROMPTLY_MS);
-    expect(inventory.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', ...BUDGET });
+    expect(inventory.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', ...STOPPED });
     expectReadExcept(inventory, ['authorizationDetails']);
     expect(Object.keys(inventory.accessKeys)).toHaveLength(account.overAgeUsers.length);
 
@@ -149,7 +154,7 @@ describe('collectLive: the time budget', () => {
     const { inventory, findings, sinceAbort } = await collect(controller, {}, { sleep: undefined });
 
     expect(sinceAbort).toBeLessThan(PROMPTLY_MS);
-    expect(inventory.credentialReport).toEqual({ state: 'unread', call: 'iam:GenerateCredentialReport', ...BUDGET });
+    expect(inventory.credentialReport).toEqual({ state: 'unread', call: 'iam:GenerateCredentialReport', ...STOPPED });
     expectReadExcept(inventory, ['credentialReport']);
     expect(iam.commandCalls(GenerateCredentialReportCommand)).toHaveLength(1);
     expect(iam.commandCalls(GetCredentialReportCommand)).toHaveLength(0);
@@ -173,7 +178,7 @@ describe('collectLive: the time budget', () => {
     expect(sinceAbort).toBeLessThan(PROMPTLY_MS);
     expect(asked).toBe(controller.signal);
     // Waiting to call GetCredentialReport again: the report is unread for that call.
-    expect(inventory.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', ...BUDGET });
+    expect(inventory.credentialReport).toEqual({ state: 'unread', call: 'iam:GetCredentialReport', ...STOPPED });
   });
 
   it('aborted during the key lookups: the lookups done stay read, the others are TimeBudgetExceeded, none starts after', async () => {
@@ -204,7 +209,7 @@ describe('collectLive: the time budget', () => {
     expect(read.length).toBeGreaterThan(0);
     expect(read.length).toBeLessThan(8);
     expect(read.length + stopped.length).toBe(30);
-    for (const u of stopped) expect(inventory.accessKeys[u]).toEqual({ state: 'unread', call: 'iam:ListAccessKeys', ...BUDGET });
+    for (const u of stopped) expect(inventory.accessKeys[u]).toEqual({ state: 'unread', call: 'iam:ListAccessKeys', ...STOPPED });
     // In flight when the budget ran out (at most the concurrency), or never started: 30 - 8 were never called.
     expect(iam.commandCalls(ListAccessKeysCommand)).toHaveLength(8);
     expect(stopped.length).toBeGreaterThanOrEqual(30 - 8);
@@ -232,7 +237,7 @@ describe('collectLive: the time budget', () => {
   });
 
   it('no signal: nothing changes (the SDK gets no options, as before)', async () => {
-    const inventory = await collectLive({ settings: parseSettings({}), regions: [REGION], now: () => FIXTURE_NOW, sleep: async () => {} });
+    const inventory = await collectLive(liveOptions({ settings: parseSettings({}), regions: [REGION], now: () => FIXTURE_NOW, sleep: async () => {} }));
     expect(unreadSources(inventory)).toEqual([]);
     expect(iam.calls().every((c) => (c.args as unknown[])[1] === undefined)).toBe(true);
   });
@@ -269,7 +274,7 @@ describe('collectLive: the time budget reaches the SDK', () => {
     const clock = abortClock(controller.signal);
     const run = await auditThroughSdk({}, (a) => (a.command === 'GetAccountAuthorizationDetails' ? HANG : undefined), { signal: controller.signal });
     expect(clock.since()).toBeLessThan(PROMPTLY_MS);
-    expect(run.inventory.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', ...BUDGET });
+    expect(run.inventory.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', ...STOPPED });
     expect(unreadSources(run.inventory)).toEqual(['authorizationDetails']);
     // The hanging attempt saw the signal in the SDK's handler context, and ended as the HTTP handler would.
     const hung = run.attempts.filter((a) => a.command === 'GetAccountAuthorizationDetails');
@@ -292,7 +297,7 @@ describe('collectLive: the time budget reaches the SDK', () => {
     );
     // Back well before the backoff would have ended; and past its end, still no second attempt.
     expect(clock.since()).toBeLessThan(BACKOFF_MS / 2);
-    expect(run.inventory.accountSummary).toEqual({ state: 'unread', call: 'iam:GetAccountSummary', ...BUDGET });
+    expect(run.inventory.accountSummary).toEqual({ state: 'unread', call: 'iam:GetAccountSummary', ...STOPPED });
     expect(unreadSources(run.inventory)).toEqual(['accountSummary']);
     await delay(BACKOFF_MS + 100);
     expect(run.attempts.filter((a) => a.command === 'GetAccountSummary').map((a) => a.outcome)).toEqual(['Throttling']);

@@ -4,7 +4,7 @@ import type { Alert, AlertSummary } from '#lib/notify/alert.ts';
 import { rootAccessKey, userFullAccess, accessKeyAge } from '#test/checks.ts';
 import type { Settings } from '#lib/settings.ts';
 import { missingPermission } from '#lib/notify/format.ts';
-import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
+import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { ACCOUNT, MUTE, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from './fixtures.ts';
 
 const OPEN: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'open', minAlertSeverity: 'low' };

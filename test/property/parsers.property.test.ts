@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALL_CHECKS } from '#test/checks.ts';
-import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/credential-report.ts';
+import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
 import { loadOffline, OfflineInputError } from '#lib/inventory/offline.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import {

@@ -22,8 +22,8 @@ import { daxServiceRole } from '#test/checks.ts';
 import { severityRank, type Finding } from '#lib/model/finding.ts';
 import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
-import { normalizeAuthorizationDetails } from '#lib/inventory/authorization-details.ts';
-import { normalizeDaxClusters } from '#lib/inventory/normalize.ts';
+import { normalizeAuthorizationDetails } from '#lib/inventory/sources/authorization-details/normalize.ts';
+import { normalizeDaxClusters } from '#lib/inventory/sources/dax/normalize.ts';
 import { normalizeStatements, wildcardMatch } from '#lib/policy/statements.ts';
 import {
   ADMINISTRATOR_ACCESS,

@@ -80,7 +80,7 @@ function crossCheck(inventory: Inventory, report: CredentialReport): { missing: 
 
 export function evaluate(inventory: Inventory, settings: Settings): Finding[] {
   const report = inventory.credentialReport;
-  if (report.state === 'unread') return [errorFinding(inventory, CATALOGUE['access-key-age'], allUsersArn(inventory), report)];
+  if (report.state !== 'read') return [errorFinding(inventory, CATALOGUE['access-key-age'], allUsersArn(inventory), report)];
 
   const { missing, unlisted } = crossCheck(inventory, report.data);
   const findings: Finding[] = [...missing];
@@ -138,7 +138,7 @@ export function evaluate(inventory: Inventory, settings: Settings): Finding[] {
           // alone cannot prove that, so the status stays what the report says; the next run settles it.
           details.note = `not among the user's current keys (${lookup.data.map((k) => k.accessKeyId).join(', ') || 'none'}): probably rotated since the report`;
         }
-      } else if (lookup?.state === 'unread') {
+      } else if (lookup) {
         details.keyIdLookup = { call: lookup.call, reason: lookup.reason, code: lookup.code };
       }
 

@@ -18,7 +18,7 @@ export function evaluate(inventory: Inventory): Finding[] {
   const finding = (fields: Omit<Finding, 'id' | 'accountId' | 'checkId' | 'resource'>) =>
     makeFinding(inventory, ID, { resource, ...fields });
 
-  if (summary.state === 'unread' && report.state === 'unread') {
+  if (summary.state !== 'read' && report.state !== 'read') {
     return [
       finding({
         status: 'ERROR',
@@ -44,14 +44,14 @@ export function evaluate(inventory: Inventory): Finding[] {
     accountAccessKeysPresent: summary.state === 'read' ? summary.data.accountAccessKeysPresent : null,
     reportGeneratedAt: report.state === 'read' ? report.data.generatedAt : null,
   };
-  if (summary.state === 'unread') details.summaryUnread = { call: summary.call, reason: summary.reason, code: summary.code };
-  if (report.state === 'unread') details.reportUnread = { call: report.call, reason: report.reason, code: report.code };
+  if (summary.state !== 'read') details.summaryUnread = { call: summary.call, reason: summary.reason, code: summary.code };
+  if (report.state !== 'read') details.reportUnread = { call: report.call, reason: report.reason, code: report.code };
   else if (!rootRow) details.reportUnread = { reason: 'the credential report has no <root_account> row' };
 
   // Report unusable: only the summary speaks. A present key of unknown state is treated as active.
   if (reportKeys === null) {
     // Neither source says anything about root keys: a report without its root row is no evidence.
-    if (summary.state === 'unread') {
+    if (summary.state !== 'read') {
       return [
         finding({
           status: 'ERROR',
@@ -118,7 +118,7 @@ export function evaluate(inventory: Inventory): Finding[] {
   }
 
   // The report alone can be 4 hours old: it cannot rule out a key created since, so no PASS on it.
-  if (summary.state === 'unread') {
+  if (summary.state !== 'read') {
     return [
       finding({
         status: 'ERROR',

@@ -108,7 +108,7 @@ export function evaluate(inventory: Inventory): Finding[] {
   }
 
   const auth = inventory.authorizationDetails;
-  if (auth.state === 'unread') {
+  if (auth.state !== 'read') {
     findings.push(errorFinding(inventory, CATALOGUE['dax-service-role'], accountResource, auth));
     for (const c of clusters.items) findings.push(errorFinding(inventory, CATALOGUE['dax-service-role'], clusterArn(c), auth, `the role of DAX cluster ${c.name} could not be checked`));
     return findings;

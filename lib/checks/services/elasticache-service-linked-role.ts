@@ -13,7 +13,7 @@ export function evaluate(inventory: Inventory): Finding[] {
   // The identity is the role's canonical ARN, so the finding is the same whether the role exists or not.
   const resource = `arn:${inventory.partition}:iam::${inventory.accountId}:role${SLR_PATH}${SLR_NAME}`;
   const auth = inventory.authorizationDetails;
-  if (auth.state === 'unread') return [errorFinding(inventory, CATALOGUE['elasticache-service-linked-role'], resource, auth)];
+  if (auth.state !== 'read') return [errorFinding(inventory, CATALOGUE['elasticache-service-linked-role'], resource, auth)];
 
   // Found by path, not exact name: AWS may add a suffix to service-linked role names.
   const roles = auth.data.roles.filter((r) => r.path === SLR_PATH);

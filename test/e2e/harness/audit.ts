@@ -2,6 +2,7 @@ import { vi } from 'vitest';
 import { runAudit } from '#lib/audit/run.ts';
 import { type AuditResult } from '#lib/model/run.ts';
 import { collectLive } from '#lib/inventory/live.ts';
+import { liveOptions } from '#lib/audit/collect.ts';
 import { parseSettings, type Settings } from '#lib/settings.ts';
 import { type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './aws.ts';
 import { REGION } from './moto.ts';
@@ -25,7 +26,7 @@ export async function auditLive(credentials: Credentials = DUMMY_CREDENTIALS, se
   vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/aws-credentials');
   vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
   try {
-    return await runAudit({ collect: () => collectLive({ settings, regions: [REGION] }), settings, trigger: 'local' });
+    return await runAudit({ collect: () => collectLive(liveOptions({ settings, regions: [REGION] })), settings, trigger: 'local' });
   } finally {
     vi.unstubAllEnvs();
   }

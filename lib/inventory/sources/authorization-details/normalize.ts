@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { canonical, dateProblem, differingFields } from './integrity.ts';
+import { AuditorError } from '#lib/model/errors.ts';
+import { canonical, dateProblem, differingFields } from '../../integrity.ts';
 import type {
   AttachedPolicyRef,
   AuthorizationDetails,
@@ -10,7 +11,7 @@ import type {
   ManagedPolicy,
   PermissionsBoundaryRef,
   PolicyDocument,
-} from './types.ts';
+} from '../../types.ts';
 
 /**
  * The shape of one `GetAccountAuthorizationDetails` page, as both the SDK and the AWS CLI return
@@ -91,7 +92,7 @@ export const DETAIL_LISTS = ['UserDetailList', 'GroupDetailList', 'RoleDetailLis
 
 export type AuthorizationDetailsPage = z.input<typeof pageSchema>;
 
-export class AuthorizationDetailsFormatError extends Error {
+export class AuthorizationDetailsFormatError extends AuditorError {
   override name = 'AuthorizationDetailsFormatError';
   /** The page (file, offline) the error is about, when it is about one. */
   constructor(

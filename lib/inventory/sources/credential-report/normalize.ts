@@ -1,8 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import { canonical, dateProblem, differingFields } from './integrity.ts';
-import type { CredentialReport, CredentialReportKey, CredentialReportRow, KeySlotName } from './types.ts';
+import { AuditorError } from '#lib/model/errors.ts';
+import { canonical, dateProblem, differingFields } from '../../integrity.ts';
+import type { CredentialReport, CredentialReportKey, CredentialReportRow, KeySlotName } from '../../types.ts';
 
-export class CredentialReportFormatError extends Error {
+export class CredentialReportFormatError extends AuditorError {
   override name = 'CredentialReportFormatError';
 }
 
