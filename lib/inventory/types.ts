@@ -195,26 +195,18 @@ export interface Inventory extends AccountSourceFields, UserSourceFields {
 }
 
 /**
- * The sources, by where they sit (the registry, registry.ts, has one definition per input). Each
- * account-wide source is a field of the Inventory: `accountSummary: Source<AccountSummary>`, ...
+ * The sources, by where they sit; the registry (registry.ts) has one definition per input. Each
+ * source's folder adds its entry to one of these interfaces (`declare module '../../types.ts'`),
+ * so a new source needs no line here. Each account-wide source is a field of the Inventory
+ * (`accountSummary: Source<AccountSummary>`, ...), each regional one a field of every
+ * RegionInventory, each per-user one a field of the Inventory by user name (users not read are absent).
  */
-export interface AccountSources {
-  accountSummary: AccountSummary;
-  credentialReport: CredentialReport;
-  authorizationDetails: AuthorizationDetails;
-}
-
-/** The sources read in each region: each is a field of every RegionInventory. */
-export interface RegionalSources {
-  elastiCache: ElastiCacheInventory;
-  dax: DaxInventory;
-}
-
-/** The sources read per user: each is a field of the Inventory, by user name (users not read are absent). */
-export interface UserSources {
-  /** `ListAccessKeys`, for the users whose report rows show an over-age key (at most `keyLookups.limit` of them). */
-  accessKeys: AccessKeyMetadata[];
-}
+// biome-ignore lint/suspicious/noEmptyInterface: each source's folder adds its entry
+export interface AccountSources {}
+// biome-ignore lint/suspicious/noEmptyInterface: each source's folder adds its entry
+export interface RegionalSources {}
+// biome-ignore lint/suspicious/noEmptyInterface: each source's folder adds its entry
+export interface UserSources {}
 
 export type AccountInput = keyof AccountSources;
 export type RegionalInput = keyof RegionalSources;

@@ -1,4 +1,5 @@
 import type { UserDefinition } from '../../definition.ts';
+import type { AccessKeyMetadata } from '../../types.ts';
 
 export const ACCESS_KEYS_FOLDER = 'access-keys';
 export const ACCESS_KEYS_COMMAND = 'aws iam list-access-keys --user-name <UserName>';
@@ -26,3 +27,10 @@ export const accessKeys = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies UserDefinition<'accessKeys'>;
+
+declare module '../../types.ts' {
+  interface UserSources {
+    /** `ListAccessKeys`, for the users whose report rows show an over-age key (at most `keyLookups.limit` of them). */
+    accessKeys: AccessKeyMetadata[];
+  }
+}

@@ -1,4 +1,5 @@
 import type { AccountDefinition } from '../../definition.ts';
+import type { AccountSummary } from '../../types.ts';
 
 export const SUMMARY_FILE = 'account-summary.json';
 export const SUMMARY_COMMAND = 'aws iam get-account-summary';
@@ -15,3 +16,9 @@ export const accountSummary = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies AccountDefinition<'accountSummary'>;
+
+declare module '../../types.ts' {
+  interface AccountSources {
+    accountSummary: AccountSummary;
+  }
+}

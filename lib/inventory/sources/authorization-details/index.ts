@@ -1,4 +1,5 @@
 import type { AccountDefinition } from '../../definition.ts';
+import type { AuthorizationDetails } from '../../types.ts';
 
 export const DETAILS_FILE = 'account-authorization-details.json';
 export const DETAILS_COMMAND = 'aws iam get-account-authorization-details';
@@ -31,3 +32,9 @@ export const authorizationDetails = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies AccountDefinition<'authorizationDetails'>;
+
+declare module '../../types.ts' {
+  interface AccountSources {
+    authorizationDetails: AuthorizationDetails;
+  }
+}

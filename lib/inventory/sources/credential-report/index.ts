@@ -1,4 +1,5 @@
 import type { AccountDefinition } from '../../definition.ts';
+import type { CredentialReport } from '../../types.ts';
 
 export const REPORT_JSON = 'credential-report.json';
 export const REPORT_CSV = 'credential-report.csv';
@@ -30,3 +31,9 @@ export const credentialReport = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies AccountDefinition<'credentialReport'>;
+
+declare module '../../types.ts' {
+  interface AccountSources {
+    credentialReport: CredentialReport;
+  }
+}

@@ -1,4 +1,5 @@
 import type { RegionalDefinition } from '../../definition.ts';
+import type { DaxInventory } from '../../types.ts';
 
 export const DAX_CLUSTERS_FILE = 'dax-clusters.json';
 export const DAX_CLUSTERS_COMMAND = 'aws dax describe-clusters --region <region>';
@@ -23,3 +24,9 @@ export const dax = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies RegionalDefinition<'dax'>;
+
+declare module '../../types.ts' {
+  interface RegionalSources {
+    dax: DaxInventory;
+  }
+}

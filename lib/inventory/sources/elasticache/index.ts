@@ -1,4 +1,5 @@
 import type { RegionalDefinition } from '../../definition.ts';
+import type { ElastiCacheInventory } from '../../types.ts';
 
 export const CACHE_CLUSTERS_FILE = 'cache-clusters.json';
 export const REPLICATION_GROUPS_FILE = 'replication-groups.json';
@@ -21,3 +22,9 @@ export const elastiCache = {
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),
 } satisfies RegionalDefinition<'elastiCache'>;
+
+declare module '../../types.ts' {
+  interface RegionalSources {
+    elastiCache: ElastiCacheInventory;
+  }
+}
