@@ -12,7 +12,7 @@ import { loadOffline } from '#lib/inventory/offline.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
 import { FindingsStore, StoreBusyError, StoreError, type StoreOptions } from '#lib/store/store.ts';
-import { dumpTable } from '../store/fixtures.ts';
+import { dumpTable } from '#test/store.ts';
 
 const ZOE = 'arn:aws:iam::123456789012:user/zoe';
 const ZOE_ID = `123456789012#user-full-access#${ZOE}`;

@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFailingExport } from './big-export.ts';
+import { writeFailingExport } from '#test/big-export.ts';
+import { ACCOUNT } from '#test/account.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/account-auditor.js', import.meta.url));
-const ACCOUNT = '123456789012';
 const USERS = 10_000;
 
 interface Exit {

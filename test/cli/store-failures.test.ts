@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
-import { runCli } from './run-cli.ts';
+import { runCli } from '#test/cli.ts';
 
 const cli = (...args: string[]) => runCli(args);
 const BIN = fileURLToPath(new URL('../../bin/account-auditor.js', import.meta.url));

@@ -7,7 +7,7 @@ import { rootAccessKey, userFullAccess, accessKeyAge } from '#test/checks.ts';
 import type { Settings } from '#lib/settings.ts';
 import { missingPermission } from '#lib/notify/format.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/live.ts';
-import { ACCOUNT, MUTE, finding, reconciledRun } from './fixtures.ts';
+import { ACCOUNT, MUTE, finding, reconciledRun } from '#test/notify.ts';
 
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:account-auditor-alerts';
 const TABLE = 'account-auditor-findings';

@@ -10,7 +10,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { publishAlert, SNS_MAX_BYTES } from '#lib/notify/alert.ts';
 import { buildStateNotSavedAlert, type StateNotSavedSummary } from '#lib/notify/state-not-saved.ts';
 import { StoreBusyError, StoreError } from '#lib/store/store.ts';
-import { ACCOUNT, RUN_ID, finding, reconciledRun } from './fixtures.ts';
+import { ACCOUNT, RUN_ID, finding, reconciledRun } from '#test/notify.ts';
 
 const TABLE = 'account-auditor-findings';
 const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;

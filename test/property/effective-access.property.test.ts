@@ -29,7 +29,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
-import { ACCOUNT, settings } from '../fixtures/build-inventory.ts';
+import { ACCOUNT, settings } from '#test/build-inventory.ts';
 import { buildCase, USER, USER_ARN, type Doc, type GroupSpec, type Managed, type PolicySet, type Statement } from '../reference/cases.ts';
 import { referenceVerdict, type ReferenceVerdict } from '../reference/iam-reference.ts';
 

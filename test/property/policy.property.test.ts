@@ -1,7 +1,7 @@
 /**
  * Property-based tests of the policy evaluator (lib/policy) and the two checks that use it
  * (user-full-access, dax-service-role), on inventories built the way the collector builds them:
- * SDK-shaped entities from test/fixtures/aws.ts, URL-encoded documents, normalizeAuthorizationDetails,
+ * SDK-shaped entities from test/support/aws.ts, URL-encoded documents, normalizeAuthorizationDetails,
  * then the build-inventory helpers.
  *
  * Case rules (IAM documentation, "IAM JSON policy elements"):
@@ -36,8 +36,8 @@ import {
   userArn,
   userDetail,
   type PolicyRef,
-} from '../fixtures/aws.ts';
-import { ACCOUNT, inventory, region, settings } from '../fixtures/build-inventory.ts';
+} from '#test/aws.ts';
+import { ACCOUNT, inventory, region, settings } from '#test/build-inventory.ts';
 
 const SETTINGS = settings();
 type Json = unknown;

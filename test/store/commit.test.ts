@@ -8,7 +8,7 @@ import type { LocalStore } from '#lib/store/local.ts';
 import { startLocalStore } from '#lib/store/local.ts';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
 import { ITEM_LIMIT_BYTES, jsonBytes } from '#lib/store/size.ts';
-import { ACCOUNT, change, dumpTable, reconciledRun, runRecord, stored, T0, T1, T2, userArn } from './fixtures.ts';
+import { ACCOUNT, change, dumpTable, reconciledRun, runRecord, stored, T0, T1, T2, userArn } from '#test/store.ts';
 
 const alice = userArn('alice');
 const bob = userArn('bob');

@@ -7,7 +7,7 @@ import type { LocalStore } from '#lib/store/local.ts';
 import { startLocalStore } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
 import { ensureTable, FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
-import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
+import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from '#test/store.ts';
 
 const DAY_SECONDS = 86_400;
 const alice = userArn('alice');

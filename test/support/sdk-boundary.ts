@@ -22,7 +22,7 @@ import type { Finding } from '#lib/model/finding.ts';
 import { collectLive, type LiveOptions } from '#lib/inventory/live.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import { FIXTURE_NOW } from '../fixtures/aws.ts';
+import { FIXTURE_NOW } from './aws.ts';
 import { dax, elastiCache, iam, sts } from './mock-aws.ts';
 
 export type Service = 'iam' | 'sts' | 'elasticache' | 'dax';
