@@ -10,7 +10,8 @@ import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore, StoreBusyError, StoreError, type StoreOptions } from '#lib/store/store.ts';
 import { dumpTable } from '#test/store.ts';
 
@@ -23,7 +24,7 @@ let store: FindingsStore;
 const sns = mockClient(SNSClient);
 
 beforeEach(async () => {
-  local = await startLocalStore(null);
+  local = await freshTable();
   store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'm' });

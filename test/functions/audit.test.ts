@@ -23,7 +23,8 @@ import { PayloadError, parseEvent } from '#lib/lambda/event.ts';
 import type { DeployedConfig } from '#lib/lambda/config.ts';
 import { FAIL_SEVERITY_METRIC, FINDINGS_METRIC, SOURCES_NOT_READ_METRIC } from '#lib/lambda/metrics.ts';
 import type { AuditSummary } from '#lib/lambda/summary.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
@@ -130,7 +131,7 @@ beforeEach(async () => {
   serveSmallAccount(REGION);
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'message-1' });
-  local = await startLocalStore(null);
+  local = await freshTable();
   store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
   captureEmf();
 });

@@ -11,7 +11,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAuditHandler } from '#lib/lambda/audit-handler.ts';
 import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import type { Settings } from '#lib/settings.ts';
 import { FIXTURE_ACCOUNT_ID, FIXTURE_NOW } from '#test/aws.ts';
@@ -65,7 +66,7 @@ beforeEach(async () => {
   hub.reset();
   hub.on(BatchImportFindingsCommand).callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
   made = [];
-  local = await startLocalStore(null);
+  local = await freshTable();
   emf = [];
   vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
     if (typeof line !== 'string') return;

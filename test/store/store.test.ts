@@ -4,7 +4,7 @@ import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamo
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import type { LocalStore } from '#lib/store/local.ts';
-import { startLocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
 import { ensureTable, FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
 import { ACCOUNT, change, dumpTable, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from '#test/store.ts';
@@ -19,7 +19,7 @@ let local: LocalStore;
 let client: DynamoDBClient;
 
 beforeEach(async () => {
-  local = await startLocalStore(null);
+  local = await freshTable();
   client = local.client;
 });
 
