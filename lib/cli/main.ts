@@ -248,11 +248,12 @@ async function accountOf(opened: OpenedStore, flags: ReadFlags): Promise<string>
   throw new UsageError(`${opened.where} holds several accounts (${accounts.map((a) => a.accountId).join(', ')}): pass --account`);
 }
 
-async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: string; text?: string }>): Promise<number> {
+/** `table` is rendered only for --format table: laying out thousands of rows takes seconds. */
+async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: () => string; text?: string }>): Promise<number> {
   if (flags.store === false) throw new UsageError('--no-store leaves nothing to read');
   return withStore(flags, parseSettings({}).historyTtlDays, async (opened) => {
     const out = await read(opened!);
-    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
+    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table()}\n`);
     return 0;
   }, { mode: 'read', exitOnStoreFailure: io === processIo });
 }
@@ -327,11 +328,11 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
           if (flags.format === 'asff' || flags.format === 'ocsf') {
             const partition = found[0]?.resource.split(':')[1] || 'aws';
             const region = await hubRegion(flags, []);
-            if (flags.format === 'ocsf') return { json: null, table: '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
+            if (flags.format === 'ocsf') return { json: null, table: () => '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
             if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION (or the profile\'s region)');
-            return { json: null, table: '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
+            return { json: null, table: () => '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
           }
-          return { json: found, table: renderOpenFindings(found, io.columns) };
+          return { json: found, table: () => renderOpenFindings(found, io.columns) };
         }),
       ),
     );
@@ -345,7 +346,7 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
         readState(flags, io, async (opened) => {
           if (flags.limit < 1) throw new UsageError('--limit must be at least 1');
           const runs = await opened.store.latestRuns(await accountOf(opened, flags), flags.limit);
-          return { json: runs, table: renderRuns(runs, io.columns) };
+          return { json: runs, table: () => renderRuns(runs, io.columns) };
         }),
       ),
     );
@@ -356,7 +357,7 @@ function program(io: Io, done: (code: Promise<number>) => void): Command {
       done(
         readState(flags, io, async (opened) => {
           const entries = await opened.store.history(findingId);
-          return { json: entries, table: renderHistory(entries, io.columns) };
+          return { json: entries, table: () => renderHistory(entries, io.columns) };
         }),
       ),
     );
