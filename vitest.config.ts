@@ -6,7 +6,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * `npm test` runs them all. A new file is `unit` unless listed below, so it must then be pure:
  * no server, no SDK mock, no child process, no CDK synth.
  */
-const INTEGRATION = [
+export const INTEGRATION = [
   // dynalite: a table per test on the worker's server (#test/dynalite.ts), or the CLI's own store on disk
   'test/audit/pipeline.test.ts',
   'test/export/asff-ocsf.test.ts',
@@ -27,9 +27,9 @@ const INTEGRATION = [
   'test/inventory/time-budget.test.ts',
   'test/notify/*.test.ts',
 ];
-const INFRA = ['test/infra/**/*.test.ts'];
-const PROPERTY = ['test/property/**/*.test.ts', 'test/reference/**/*.test.ts'];
-const E2E = ['test/e2e/**/*.test.ts'];
+export const INFRA = ['test/infra/**/*.test.ts'];
+export const PROPERTY = ['test/property/**/*.test.ts', 'test/reference/**/*.test.ts'];
+export const E2E = ['test/e2e/**/*.test.ts'];
 
 export default defineConfig({
   test: {
