@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
+import { relative } from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Projects, by what a test file needs (not by its folder): `npm run test:<project>` runs one,
@@ -31,6 +33,34 @@ export const INFRA = ['test/infra/**/*.test.ts'];
 export const PROPERTY = ['test/property/**/*.test.ts', 'test/reference/**/*.test.ts'];
 export const E2E = ['test/e2e/**/*.test.ts'];
 
+/** Seconds a file takes here, for a run without timings from an earlier one (a clean clone). */
+const SLOW_WITHOUT_TIMINGS: Record<string, number> = {
+  'test/cli/kill.test.ts': 40,
+  'test/property/policy.property.test.ts': 22,
+  'test/property/effective-access.property.test.ts': 15,
+  'test/infra/stack.test.ts': 15,
+  'test/functions/audit.test.ts': 10,
+};
+
+/**
+ * Longest file first, across projects: Vitest's own order takes one project's files after
+ * another's, so a long file of the last project would start last and run alone.
+ */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const ordered = await super.sort(files);
+    const seconds = (spec: TestSpecification): number => {
+      const path = relative(this.ctx.config.root, spec.moduleId);
+      const ms = this.ctx.cache.getFileTestResults(`${spec.project.name}:${path}`)?.duration;
+      return ms !== undefined ? ms / 1000 : (SLOW_WITHOUT_TIMINGS[path] ?? 0);
+    };
+    return ordered
+      .map((spec, index) => ({ spec, index, seconds: seconds(spec) }))
+      .sort((a, b) => b.seconds - a.seconds || a.index - b.index)
+      .map(({ spec }) => spec);
+  }
+}
+
 export default defineConfig({
   test: {
     // The 5,000-user scale test builds a large fixture; keep a generous ceiling, not a timing target.
@@ -39,6 +69,7 @@ export default defineConfig({
     // would run the files one at a time.
     maxWorkers: availableParallelism(),
     setupFiles: ['test/support/setup.ts'],
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         // Pure: checks, policy, reconcile, parsers and the in-process CLI without state. They share
