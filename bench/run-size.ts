@@ -41,7 +41,7 @@ import {
   mockIam,
   replicationGroup,
   roleArn,
-} from '../test/fixtures/aws.ts';
+} from '#test/aws.ts';
 import { guardNetwork } from './safety.ts';
 
 guardNetwork();
@@ -58,7 +58,7 @@ const LATENCY_MS = Number(args.latency);
 const REGIONS = ['eu-west-1', 'us-east-1'];
 
 // ---------------------------------------------------------------------------------------------
-// The synthetic account (test/fixtures/aws.ts generateAccount), scaled with the user count.
+// The synthetic account (test/support/aws.ts generateAccount), scaled with the user count.
 
 const account = generateAccount({
   users: USERS,
@@ -117,7 +117,7 @@ const dax = mockClient(DAXClient);
 mockIam(iam, account);
 sts.on(GetCallerIdentityCommand).resolves(callerIdentityResponse(account.accountId));
 
-/** As test/inventory/mock-aws.ts serveRegions: each call answered from the region its client was built for. */
+/** As test/support/mock-aws.ts serveRegions: each call answered from the region its client was built for. */
 async function worldOf(getClient: () => unknown): Promise<RegionWorld> {
   const region = await (getClient() as { config: { region: () => Promise<string> } }).config.region();
   const w = world[region];

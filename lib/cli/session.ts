@@ -103,11 +103,12 @@ export async function accountOf(opened: OpenedStore, flags: ReadFlags): Promise<
   throw new UsageError(`${opened.where} holds several accounts (${accounts.map((a) => a.accountId).join(', ')}): pass --account`);
 }
 
-export async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: string; text?: string }>): Promise<number> {
+/** `table` is rendered only for --format table: laying out thousands of rows takes seconds. */
+export async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: () => string; text?: string }>): Promise<number> {
   if (flags.store === false) throw new UsageError('--no-store leaves nothing to read');
   return withStore(flags, parseSettings({}).historyTtlDays, async (opened) => {
     const out = await read(opened!);
-    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table}\n`);
+    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table()}\n`);
     return 0;
   }, { mode: 'read', exitOnStoreFailure: io === processIo });
 }

@@ -14,7 +14,7 @@ import { snsPublisher } from '#lib/notify/sns.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
 import { FindingsStore, StoreBusyError, StoreError, type StoreOptions } from '#lib/store/store.ts';
-import { dumpTable } from '../store/fixtures.ts';
+import { dumpTable } from '#test/store.ts';
 
 const ZOE = 'arn:aws:iam::123456789012:user/zoe';
 const ZOE_ID = `123456789012#user-full-access#${ZOE}`;

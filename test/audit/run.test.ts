@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateChecks, exitCodeFor, runAudit } from '#lib/audit/run.ts';
 import type { Check } from '#lib/checks/registry.ts';
 import { rootAccessKey } from '#test/checks.ts';
-import { activeKey, denied, inventory, reportRow, settings } from '../fixtures/build-inventory.ts';
+import { activeKey, denied, inventory, reportRow, settings } from '#test/build-inventory.ts';
 
 describe('evaluateChecks', () => {
   it('a check that throws becomes one ERROR finding and the other checks still run', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accessKeyAge } from '#test/checks.ts';
-import { activeKey, ACCOUNT, daysAgo, denied, inventory, key, reportRow, settings } from '../fixtures/build-inventory.ts';
+import { activeKey, ACCOUNT, daysAgo, denied, inventory, key, reportRow, settings } from '#test/build-inventory.ts';
 
 const byResource = (findings: ReturnType<typeof accessKeyAge.evaluate>) => new Map(findings.map((f) => [f.resource, f]));
 const alice = `arn:aws:iam::${ACCOUNT}:user/alice`;

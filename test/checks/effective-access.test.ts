@@ -6,76 +6,21 @@ import { describe, expect, it } from 'vitest';
 import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
-import type { AuthorizationDetails, IamGroup, IamUser, Inventory, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
+import { ACCOUNT } from '#test/account.ts';
+import { administratorAccess, ADMIN_ARN, authorizationInventory, doc, group, groupArn, inlineUser, managed, user, userArn, type AuthorizationParts } from '#test/iam.ts';
+import type { ManagedPolicy } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
 
-const ACCOUNT = '123456789012';
 const settings = parseSettings({});
-const notNeeded = { state: 'skipped', call: 'x', reason: 'not needed' } as const;
-const userArn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
-const groupArn = (name: string) => `arn:aws:iam::${ACCOUNT}:group/${name}`;
-const ADMIN_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess';
 const MFA = { Bool: { 'aws:MultiFactorAuthPresent': 'true' } };
 
-const doc = (...statements: unknown[]): PolicyDocument => ({ ok: true, document: { Version: '2012-10-17', Statement: statements } });
 const allowAll = { Effect: 'Allow', Action: '*', Resource: '*' };
 
-function user(name: string, fields: Partial<IamUser> = {}): IamUser {
-  return {
-    name,
-    arn: userArn(name),
-    id: `AIDA${name.toUpperCase()}`,
-    path: '/',
-    createDate: null,
-    groups: [],
-    inlinePolicies: [],
-    attachedPolicies: [],
-    permissionsBoundary: null,
-    ...fields,
-  };
-}
-
-const inlineUser = (name: string, ...statements: unknown[]) => user(name, { inlinePolicies: [{ name: 'Inline', document: doc(...statements) }] });
-
-function group(name: string, fields: Partial<IamGroup> = {}): IamGroup {
-  return { name, arn: groupArn(name), id: `AGPA${name.toUpperCase()}`, path: '/', inlinePolicies: [], attachedPolicies: [], ...fields };
-}
-
-function managed(name: string, document: PolicyDocument, awsManaged = false): ManagedPolicy {
-  return {
-    name,
-    arn: awsManaged ? `arn:aws:iam::aws:policy/${name}` : `arn:aws:iam::${ACCOUNT}:policy/${name}`,
-    path: '/',
-    defaultVersionId: 'v1',
-    document,
-    awsManaged,
-  };
-}
-
-const administratorAccess = managed('AdministratorAccess', doc(allowAll), true);
 const admin = { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }] };
 
-function evaluate(details: Partial<Omit<AuthorizationDetails, 'policies'>> & { policies?: ManagedPolicy[] }): Finding[] {
-  const inv: Inventory = {
-    accountId: ACCOUNT,
-    partition: 'aws',
-    origin: 'test',
-    collectedAt: '2025-01-01T00:00:00Z',
-    accountSummary: notNeeded,
-    credentialReport: notNeeded,
-    authorizationDetails: {
-      state: 'read',
-      data: {
-        users: details.users ?? [],
-        groups: details.groups ?? [],
-        roles: details.roles ?? [],
-        policies: Object.fromEntries([administratorAccess, ...(details.policies ?? [])].map((p) => [p.arn, p])),
-      },
-    },
-    regions: [],
-    accessKeys: {},
-  };
-  return userFullAccess.evaluate(inv, settings);
+/** Every inventory here also holds AdministratorAccess, attached or not. */
+function evaluate(details: AuthorizationParts): Finding[] {
+  return userFullAccess.evaluate(authorizationInventory({ ...details, policies: [administratorAccess, ...(details.policies ?? [])] }), settings);
 }
 
 /** The finding of the first user (the one under test; others are targets). */

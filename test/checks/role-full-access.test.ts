@@ -4,7 +4,7 @@ import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import type { IamRole, IamUser, Inventory, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
 import type { SettingsInput } from '#lib/settings.ts';
-import { ACCOUNT, denied, inventory, role, settings, trustFor } from '../fixtures/build-inventory.ts';
+import { ACCOUNT, denied, inventory, role, settings, trustFor } from '#test/build-inventory.ts';
 
 const OUTSIDE = '999988887777';
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rootAccessKey } from '#test/checks.ts';
-import { activeKey, denied, inventory, key, reportRow, settings, daysAgo, ACCOUNT } from '../fixtures/build-inventory.ts';
+import { activeKey, denied, inventory, key, reportRow, settings, daysAgo, ACCOUNT } from '#test/build-inventory.ts';
 
 const evaluate = (inv: ReturnType<typeof inventory>) => {
   const findings = rootAccessKey.evaluate(inv, settings());

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { elastiCacheServiceLinkedRole } from '#test/checks.ts';
 import { trustsDax } from '#lib/checks/services/dax-service-role.ts';
 import { daxServiceRole } from '#test/checks.ts';
-import { ACCOUNT, denied, inventory, region, role, settings, trustFor } from '../fixtures/build-inventory.ts';
+import { ACCOUNT, denied, inventory, region, role, settings, trustFor } from '#test/build-inventory.ts';
 
 const ecPath = '/aws-service-role/elasticache.amazonaws.com/';
 const withClusters = region('us-east-1', {

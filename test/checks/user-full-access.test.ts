@@ -2,102 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
-import type {
-  AuthorizationDetails,
-  IamGroup,
-  IamUser,
-  Inventory,
-  ManagedPolicy,
-  PolicyDocument,
-} from '#lib/inventory/types.ts';
+import { ACCOUNT } from '#test/account.ts';
+import { administratorAccess, ADMIN_ARN, authorizationInventory as inventory, doc, group, inlineUser, managed, user, userArn } from '#test/iam.ts';
+import type { Inventory } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
 
-const ACCOUNT = '123456789012';
 const settings = parseSettings({});
-const notNeeded = { state: 'skipped', call: 'x', reason: 'not needed' } as const;
-
-const userArn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
-const ADMIN_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess';
-
-function doc(...statements: unknown[]): PolicyDocument {
-  return { ok: true, document: { Version: '2012-10-17', Statement: statements } };
-}
 
 const allow = (extra: Record<string, unknown> = {}) => ({ Effect: 'Allow', Action: '*', Resource: '*', ...extra });
 const narrow = { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: '*' };
-
-function user(name: string, fields: Partial<IamUser> = {}): IamUser {
-  return {
-    name,
-    arn: userArn(name),
-    id: `AIDA${name.toUpperCase()}`,
-    path: '/',
-    createDate: null,
-    groups: [],
-    inlinePolicies: [],
-    attachedPolicies: [],
-    permissionsBoundary: null,
-    ...fields,
-  };
-}
-
-function group(name: string, fields: Partial<IamGroup> = {}): IamGroup {
-  return {
-    name,
-    arn: `arn:aws:iam::${ACCOUNT}:group/${name}`,
-    id: `AGPA${name.toUpperCase()}`,
-    path: '/',
-    inlinePolicies: [],
-    attachedPolicies: [],
-    ...fields,
-  };
-}
-
-function managed(name: string, document: PolicyDocument, awsManaged = false): ManagedPolicy {
-  return {
-    name,
-    arn: awsManaged ? `arn:aws:iam::aws:policy/${name}` : `arn:aws:iam::${ACCOUNT}:policy/${name}`,
-    path: '/',
-    defaultVersionId: 'v1',
-    document,
-    awsManaged,
-  };
-}
-
-const administratorAccess = managed('AdministratorAccess', doc({ Effect: 'Allow', Action: '*', Resource: '*' }), true);
-
-function inventory(details: Partial<Omit<AuthorizationDetails, 'policies'>> & { policies?: ManagedPolicy[] }): Inventory {
-  return {
-    accountId: ACCOUNT,
-    partition: 'aws',
-    origin: 'test',
-    collectedAt: '2025-01-01T00:00:00Z',
-    accountSummary: notNeeded,
-    credentialReport: notNeeded,
-    authorizationDetails: {
-      state: 'read',
-      data: {
-        users: details.users ?? [],
-        groups: details.groups ?? [],
-        roles: details.roles ?? [],
-        policies: Object.fromEntries((details.policies ?? []).map((p) => [p.arn, p])),
-      },
-    },
-    regions: [],
-    accessKeys: {},
-  };
-}
 
 /** The one finding of a one-user inventory. */
 function evaluateOne(details: Parameters<typeof inventory>[0]): Finding {
   const findings = userFullAccess.evaluate(inventory(details), settings);
   expect(findings).toHaveLength(1);
   return findings[0]!;
-}
-
-/** A user with one inline policy holding the given statements. */
-function inlineUser(name: string, ...statements: unknown[]): IamUser {
-  return user(name, { inlinePolicies: [{ name: 'Inline', document: doc(...statements) }] });
 }
 
 const grantsOf = (f: Finding) => f.details.grants as AccessGrant[];

@@ -8,17 +8,19 @@
  * flight); the others through the documented test hook ACCOUNT_AUDITOR_TEST_KILL_AT
  * (lib/cli/state.ts), at a precise step: just before the run record (everything else written),
  * and just after it (before the open index is brought up to date).
+ *
+ * Only the runs are processes, to be killed; `runs`, `findings` and `history` read the state they
+ * left in-process, as the next command would.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFailingExport } from './big-export.ts';
+import { writeFailingExport } from '#test/big-export.ts';
+import { cliCommand, runCli } from '#test/cli.ts';
+import { ACCOUNT } from '#test/account.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/account-auditor.js', import.meta.url));
-const ACCOUNT = '123456789012';
 const USERS = 10_000;
 
 interface Exit {
@@ -31,7 +33,7 @@ interface Exit {
 /** The command line as a child process, never reaching AWS; `killOn` SIGKILLs it when stderr matches. */
 function cli(args: string[], options: { env?: Record<string, string>; killOn?: RegExp } = {}): Promise<Exit> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(...cliCommand(args), {
       env: {
         ...process.env,
         AWS_EC2_METADATA_DISABLED: 'true',
@@ -77,13 +79,13 @@ const run = (extra: string[] = [], options: { env?: Record<string, string>; kill
   cli(['run', '--from', exportDir, '--state-dir', stateDir, '--format', 'json', ...extra], options);
 
 async function storedRuns(): Promise<string[]> {
-  const { code, stdout } = await cli(['runs', '--state-dir', stateDir, '--account', ACCOUNT, '--limit', '50', '--format', 'json']);
+  const { code, stdout } = await runCli(['runs', '--state-dir', stateDir, '--account', ACCOUNT, '--limit', '50', '--format', 'json']);
   expect(code).toBe(0);
   return (JSON.parse(stdout) as { runId: string }[]).map((r) => r.runId);
 }
 
 async function openFindings(): Promise<string[]> {
-  const { code, stdout } = await cli(['findings', '--state-dir', stateDir, '--account', ACCOUNT, '--format', 'json']);
+  const { code, stdout } = await runCli(['findings', '--state-dir', stateDir, '--account', ACCOUNT, '--format', 'json']);
   expect(code).toBe(0);
   return (JSON.parse(stdout) as { id: string }[]).map((f) => f.id).sort();
 }
@@ -112,7 +114,7 @@ describe('kill -9 during a save of 10,000 failing users', () => {
     expect(alerting(third).filter((f) => f.change !== 'new')).toEqual([]);
     expect(await storedRuns()).toEqual([third.run.runId]);
     const some = alerting(third).find((f) => f.id.includes('#access-key-age#'))!.id;
-    const history = JSON.parse((await cli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
+    const history = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
     expect(history.map((h) => [h.runId, h.change])).toEqual([[third.run.runId, 'new']]);
 
     // 4. A run that resolves every key finding (a limit no key reaches), killed right after its
@@ -126,7 +128,7 @@ describe('kill -9 during a save of 10,000 failing users', () => {
     expect(open.filter((id) => id.includes('#access-key-age#'))).toEqual([]);
     const openAfterThird = third.findings.filter((f) => f.status !== 'PASS').map((f) => f.id);
     expect(open).toEqual(openAfterThird.filter((id) => !id.includes('#access-key-age#')).sort());
-    const after = JSON.parse((await cli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
+    const after = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
     expect(after.map((h) => [h.runId, h.change])).toEqual([
       [third.run.runId, 'new'],
       [runs[0], 'resolved'],

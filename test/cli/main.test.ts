@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './run-cli.ts';
+import { runCli } from '#test/cli.ts';
 
 async function cli(...args: string[]) {
   // Tests never touch the state folder of the checkout: runs keep no state unless a test says where.

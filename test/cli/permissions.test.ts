@@ -20,7 +20,7 @@ import {
   GetCredentialReportCommand,
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
-import { runCli } from './run-cli.ts';
+import { runCli } from '#test/cli.ts';
 import type { CheckId } from '#lib/checks/catalogue.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import type { AlertSummary } from '#lib/notify/alert.ts';
@@ -30,9 +30,9 @@ import {
   elastiCacheError,
   FIXTURE_NOW,
   iamError,
-} from '../fixtures/aws.ts';
-import { iam, resetAws, serveRegions } from '../inventory/mock-aws.ts';
-import { serveSmallAccount } from '../inventory/small-account.ts';
+} from '#test/aws.ts';
+import { iam, resetAws, serveRegions } from '#test/mock-aws.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
 
 interface JsonOutput {
   run: RunRecord;

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DEMO_DIR, DEMO_NEXT_DIR } from '#lib/cli/main.ts';
-import { runCli } from './run-cli.ts';
+import { runCli } from '#test/cli.ts';
 
 const cli = (...args: string[]) => runCli(args);
 

@@ -8,13 +8,11 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
-import { runCli } from './run-cli.ts';
+import { cliCommand, runCli } from '#test/cli.ts';
 
 const cli = (...args: string[]) => runCli(args);
-const BIN = fileURLToPath(new URL('../../bin/account-auditor.js', import.meta.url));
 
 let root: string;
 let stateDir: string;
@@ -84,7 +82,7 @@ describe('local state folders', () => {
     for (const name of before) await chmod(join(stateDir, name), 0o444);
     await chmod(stateDir, 0o555);
     const command = (...args: string[]) =>
-      spawnSync(process.execPath, [BIN, ...args, '--state-dir', stateDir], {
+      spawnSync(...cliCommand([...args, '--state-dir', stateDir]), {
         encoding: 'utf8',
         env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
         ...(asRoot ? { uid: 65534, gid: 65534 } : {}),

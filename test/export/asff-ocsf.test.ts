@@ -18,7 +18,8 @@ import { PRODUCT_VERSION, runExportItems } from '#lib/report/formats.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
 import type { Change, StoredFinding } from '#lib/reconcile/types.ts';
 import { parseSettings } from '#lib/settings.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 
 const schema = JSON.parse(await readFile(new URL('../fixtures/ocsf/compliance-finding-1.1.0.schema.json', import.meta.url), 'utf8')) as object;
@@ -35,7 +36,7 @@ function expectOcsfValid(event: unknown): void {
 
 let local: LocalStore;
 beforeEach(async () => {
-  local = await startLocalStore(null);
+  local = await freshTable();
 });
 afterEach(async () => {
   await local.close();

@@ -23,7 +23,8 @@ import { PayloadError, parseEvent } from '#lib/lambda/event.ts';
 import type { DeployedConfig } from '#lib/lambda/config.ts';
 import { FAIL_SEVERITY_METRIC, FINDINGS_METRIC, SOURCES_NOT_READ_METRIC } from '#lib/lambda/metrics.ts';
 import type { AuditSummary } from '#lib/lambda/summary.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
@@ -31,9 +32,10 @@ import {
   FIXTURE_ACCOUNT_ID,
   FIXTURE_NOW,
   iamError,
-} from '../fixtures/aws.ts';
-import { dax, elastiCache, iam, resetAws, sts } from '../inventory/mock-aws.ts';
-import { serveSmallAccount } from '../inventory/small-account.ts';
+} from '#test/aws.ts';
+import { dax, elastiCache, iam, resetAws, sts } from '#test/mock-aws.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
+import { lambdaContext } from '#test/lambda.ts';
 
 const ACCOUNT = FIXTURE_ACCOUNT_ID;
 const REGION = 'us-east-1';
@@ -53,20 +55,7 @@ const SCHEDULED_EVENT = {
   detail: {},
 };
 
-const context: Context = {
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: 'account-auditor',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:account-auditor`,
-  memoryLimitInMB: '512',
-  awsRequestId: '6f1c3a52-2b2e-4a3d-9a3e-0c1d2e3f4a5b',
-  logGroupName: '/aws/lambda/account-auditor',
-  logStreamName: '2026/11/01/[$LATEST]0123456789abcdef',
-  getRemainingTimeInMillis: () => 600_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-};
+const context: Context = lambdaContext(REGION);
 
 /** Deployed settings of most tests: one region, a lookup ceiling a payload could try to raise. */
 const DEPLOYED: SettingsInput = { regions: [REGION], keyIdLookups: 10 };
@@ -142,7 +131,7 @@ beforeEach(async () => {
   serveSmallAccount(REGION);
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'message-1' });
-  local = await startLocalStore(null);
+  local = await freshTable();
   store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
   captureEmf();
 });

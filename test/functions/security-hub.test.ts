@@ -9,21 +9,22 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { BatchImportFindingsCommand, SecurityHubClient } from '@aws-sdk/client-securityhub';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
 import { createAuditHandler } from '#lib/lambda/audit-handler.ts';
 import { ENV, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import type { Settings } from '#lib/settings.ts';
-import { FIXTURE_ACCOUNT_ID, FIXTURE_NOW } from '../fixtures/aws.ts';
-import { resetAws } from '../inventory/mock-aws.ts';
-import { serveSmallAccount } from '../inventory/small-account.ts';
+import { FIXTURE_ACCOUNT_ID, FIXTURE_NOW } from '#test/aws.ts';
+import { resetAws } from '#test/mock-aws.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
+import { lambdaContext } from '#test/lambda.ts';
 
 const ACCOUNT = FIXTURE_ACCOUNT_ID;
 const REGION = 'us-east-1';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:account-auditor-alerts`;
 const EVENT = { version: '0', id: 'e', 'detail-type': 'Scheduled Event', source: 'aws.events', account: ACCOUNT, time: '2026-11-01T00:00:00Z', region: REGION, resources: [], detail: {} };
-const context = { getRemainingTimeInMillis: () => 600_000, functionName: 'account-auditor', awsRequestId: 'r' } as unknown as Context;
+const context = lambdaContext(REGION);
 
 let local: LocalStore;
 let emf: Record<string, unknown>[];
@@ -65,7 +66,7 @@ beforeEach(async () => {
   hub.reset();
   hub.on(BatchImportFindingsCommand).callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
   made = [];
-  local = await startLocalStore(null);
+  local = await freshTable();
   emf = [];
   vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
     if (typeof line !== 'string') return;

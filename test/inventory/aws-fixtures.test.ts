@@ -12,7 +12,7 @@ import {
   IAM_DEFAULT_MAX_ITEMS,
   rootReportRow,
   userReportRow,
-} from '../fixtures/aws.ts';
+} from '#test/aws.ts';
 
 /** The fixtures are only useful if they are what AWS sends: these pin the shapes others rely on. */
 describe('AWS fixtures', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
-import { credentialReportCsv, daysBefore, rootReportRow, userReportRow } from '../fixtures/aws.ts';
+import { credentialReportCsv, daysBefore, rootReportRow, userReportRow } from '#test/aws.ts';
 
 /** A well-formed report: the root user, and ann with an active key in slot 1. */
 function report(): string {

@@ -43,9 +43,9 @@ import {
   userReportRow,
   type AuthorizationDetailsEntities,
   type CredentialReportRecord,
-} from '../fixtures/aws.ts';
-import { iam, resetAws } from './mock-aws.ts';
-import { serveSmallAccount } from './small-account.ts';
+} from '#test/aws.ts';
+import { iam, resetAws } from '#test/mock-aws.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
 
 const SETTINGS = parseSettings({});
 const ACCOUNT = FIXTURE_ACCOUNT_ID;

@@ -21,7 +21,7 @@ import { evaluateChecks } from '#lib/audit/run.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
 import { selectChecks } from '#test/checks.ts';
 import { CHECK_INPUTS } from '#test/checks.ts';
-import { sources } from './sdk-boundary.ts';
+import { sources } from '#test/sdk-boundary.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
 import {
   ADMINISTRATOR_ACCESS,
@@ -46,8 +46,8 @@ import {
   userReportRow,
   type GeneratedAccount,
   type ReportKeyInput,
-} from '../fixtures/aws.ts';
-import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts, type RegionWorld } from './mock-aws.ts';
+} from '#test/aws.ts';
+import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts, type RegionWorld } from '#test/mock-aws.ts';
 
 const REGIONS = ['eu-west-1', 'us-east-1'];
 

@@ -9,10 +9,10 @@ import { ALL_CHECKS } from '#test/checks.ts';
 import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS } from '#lib/inventory/sources/credential-report/live.ts';
 import type { SettingsInput } from '#lib/settings.ts';
 import { CredentialReportFormatError, parseCredentialReport } from '#lib/inventory/sources/credential-report/normalize.ts';
-import { credentialReportCsv, credentialReportResponse, FIXTURE_ACCOUNT_ID, iamError, rootReportRow } from '../fixtures/aws.ts';
-import { iam, resetAws } from './mock-aws.ts';
-import { auditThroughSdk, SDK_REGION, sources } from './sdk-boundary.ts';
-import { serveSmallAccount } from './small-account.ts';
+import { credentialReportCsv, credentialReportResponse, FIXTURE_ACCOUNT_ID, iamError, rootReportRow } from '#test/aws.ts';
+import { iam, resetAws } from '#test/mock-aws.ts';
+import { auditThroughSdk, SDK_REGION, sources } from '#test/sdk-boundary.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
 
 beforeEach(() => {
   resetAws(SDK_REGION);

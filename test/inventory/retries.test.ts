@@ -1,6 +1,6 @@
 /**
  * Throttling and transient faults at the SDK boundary: every call goes through the SDK's real
- * middleware stack and retry strategy (sdk-boundary.ts), with faults answered where the HTTP
+ * middleware stack and retry strategy (test/support/sdk-boundary.ts), with faults answered where the HTTP
  * response would be parsed. The strategies are the SDK's own classes; only their backoff is zero,
  * so that the tests do not sleep (the SDK's own backoff is exercised once, for transient faults).
  */
@@ -10,10 +10,10 @@ import { ALL_CHECKS } from '#test/checks.ts';
 import type { Finding, Status } from '#lib/model/finding.ts';
 import type { LiveOptions } from '#lib/inventory/live.ts';
 import { type AwsRetryMode, awsRetryConfig, parseSettings } from '#lib/settings.ts';
-import { FIXTURE_ACCOUNT_ID } from '../fixtures/aws.ts';
-import { resetAws } from './mock-aws.ts';
-import { auditThroughSdk as audit, FAULT_KINDS, type FaultKind, fastRetry, SDK_REGION, type SdkRun as Run, type Service, sources, unreadSources } from './sdk-boundary.ts';
-import { serveSmallAccount } from './small-account.ts';
+import { FIXTURE_ACCOUNT_ID } from '#test/aws.ts';
+import { resetAws } from '#test/mock-aws.ts';
+import { auditThroughSdk as audit, FAULT_KINDS, type FaultKind, fastRetry, SDK_REGION, type SdkRun as Run, type Service, sources, unreadSources } from '#test/sdk-boundary.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
 
 const REGION = SDK_REGION;
 

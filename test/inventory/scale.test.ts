@@ -9,8 +9,8 @@ import { collectLive } from '#lib/inventory/live.ts';
 import { MAX_GENERATE_REPORT_CALLS } from '#lib/inventory/sources/credential-report/live.ts';
 import { liveOptions } from '#lib/audit/collect.ts';
 import { parseSettings } from '#lib/settings.ts';
-import { FIXTURE_NOW, generateAccount, iamError, mockIam } from '../fixtures/aws.ts';
-import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts } from './mock-aws.ts';
+import { FIXTURE_NOW, generateAccount, iamError, mockIam } from '#test/aws.ts';
+import { dax, elastiCache, iam, recordingSleep, resetAws, serveRegions, sts } from '#test/mock-aws.ts';
 
 /**
  * SPEC section 2: the IAM call count must not grow with the number of users. A 5,000-user account,

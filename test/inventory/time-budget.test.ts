@@ -25,10 +25,10 @@ import { KEY_LOOKUP_CONCURRENCY } from '#lib/inventory/sources/access-keys/live.
 import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import { daxCluster, FIXTURE_NOW, generateAccount, iamError, mockIam, roleArn, type GeneratedAccount } from '../fixtures/aws.ts';
-import { dax, elastiCache, iam, resetAws, serveRegions, sts } from './mock-aws.ts';
-import { auditThroughSdk, HANG, SDK_REGION, sources, unreadSources } from './sdk-boundary.ts';
-import { serveSmallAccount } from './small-account.ts';
+import { daxCluster, FIXTURE_NOW, generateAccount, iamError, mockIam, roleArn, type GeneratedAccount } from '#test/aws.ts';
+import { dax, elastiCache, iam, resetAws, serveRegions, sts } from '#test/mock-aws.ts';
+import { auditThroughSdk, HANG, SDK_REGION, sources, unreadSources } from '#test/sdk-boundary.ts';
+import { serveSmallAccount } from '#test/small-account.ts';
 
 const REGION = 'eu-west-1';
 const BUDGET = { code: TIME_BUDGET_CODE, reason: TIME_BUDGET_REASON };

@@ -5,7 +5,7 @@ import { rootAccessKey, userFullAccess, accessKeyAge } from '#test/checks.ts';
 import type { Settings } from '#lib/settings.ts';
 import { missingPermission } from '#lib/notify/format.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
-import { ACCOUNT, MUTE, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from './fixtures.ts';
+import { ACCOUNT, MUTE, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from '#test/notify.ts';
 
 const OPEN: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'open', minAlertSeverity: 'low' };
 const ALWAYS: Pick<Settings, 'alertOn' | 'minAlertSeverity'> = { alertOn: 'always', minAlertSeverity: 'low' };

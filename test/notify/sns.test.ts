@@ -9,7 +9,7 @@ import { buildAlert } from '#lib/notify/alert.ts';
 import { publishAlert, snsPublisher } from '#lib/notify/sns.ts';
 import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import { StoreError } from '#lib/store/errors.ts';
-import { ACCOUNT, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from './fixtures.ts';
+import { ACCOUNT, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from '#test/notify.ts';
 
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:account-auditor-alerts';
 const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SNS_MAX_BYTES } from '#lib/notify/alert.ts';
 import { buildStateNotSavedAlert, type StateNotSavedSummary } from '#lib/notify/state-not-saved.ts';
 import { StoreBusyError, StoreError } from '#lib/store/errors.ts';
-import { ACCOUNT, RUN_ID, finding, reconciledRun } from './fixtures.ts';
+import { ACCOUNT, RUN_ID, finding, reconciledRun } from '#test/notify.ts';
 
 const TABLE = 'account-auditor-findings';
 const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;

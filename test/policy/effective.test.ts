@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ActionSet, catalogue } from '#lib/policy/catalogue.ts';
 import { EffectiveAccess, summarize, type PrincipalPolicies, type SourcedStatement } from '#lib/policy/effective.ts';
 import { normalizeStatements } from '#lib/policy/statements.ts';
+import { ACCOUNT } from '#test/account.ts';
 
-const ACCOUNT = '123456789012';
 const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
 const STRICT = { conditional: false, boundary: true, guardrails: true } as const;
 const LOOSE = { conditional: true, boundary: true, guardrails: true } as const;

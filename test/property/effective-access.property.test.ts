@@ -21,19 +21,20 @@
  *     remains. The reference recognises FAIL classes conservatively, so "the boundary removes
  *     a FAIL class" is not asserted, only its necessary part.
  *
- * Runs: REFERENCE_RUNS (default 2,000) cases per property; REFERENCE_SEED replays a run (CI uses a
- * fixed one; elsewhere it is drawn at random). The
- * four properties share the seed, so each case is evaluated once and reused.
+ * Runs: REFERENCE_RUNS cases per property (default 2,000 in CI, a quarter elsewhere: see
+ * #test/property.ts); REFERENCE_SEED replays a run (CI uses a fixed one; elsewhere it is drawn at
+ * random). The four properties share the seed, so each case is evaluated once and reused.
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
-import { ACCOUNT, settings } from '../fixtures/build-inventory.ts';
+import { ACCOUNT, settings } from '#test/build-inventory.ts';
+import { runs } from '#test/property.ts';
 import { buildCase, USER, USER_ARN, type Doc, type GroupSpec, type Managed, type PolicySet, type Statement } from '../reference/cases.ts';
 import { referenceVerdict, type ReferenceVerdict } from '../reference/iam-reference.ts';
 
-const RUNS = Number(process.env.REFERENCE_RUNS ?? 2000);
+const RUNS = Number(process.env.REFERENCE_RUNS ?? runs(2000));
 // CI replays one fixed seed, so a submission's result does not depend on the draw; elsewhere each
 // run draws a new one (printed in the title) to keep exploring.
 const SEED = Number(process.env.REFERENCE_SEED ?? (process.env.CI ? 20_261_201 : Date.now() % 2_147_483_647));

@@ -32,8 +32,8 @@ import {
   userDetail,
   userReportRow,
   type CredentialReportRecord,
-} from '../fixtures/aws.ts';
-import { settings } from '../fixtures/build-inventory.ts';
+} from '#test/aws.ts';
+import { settings } from '#test/build-inventory.ts';
 
 const SETTINGS = settings();
 

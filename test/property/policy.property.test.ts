@@ -1,7 +1,7 @@
 /**
  * Property-based tests of the policy evaluator (lib/policy) and the two checks that use it
  * (user-full-access, dax-service-role), on inventories built the way the collector builds them:
- * SDK-shaped entities from test/fixtures/aws.ts, URL-encoded documents, normalizeAuthorizationDetails,
+ * SDK-shaped entities from test/support/aws.ts, URL-encoded documents, normalizeAuthorizationDetails,
  * then the build-inventory helpers.
  *
  * Case rules (IAM documentation, "IAM JSON policy elements"):
@@ -36,8 +36,9 @@ import {
   userArn,
   userDetail,
   type PolicyRef,
-} from '../fixtures/aws.ts';
-import { ACCOUNT, inventory, region, settings } from '../fixtures/build-inventory.ts';
+} from '#test/aws.ts';
+import { ACCOUNT, inventory, region, settings } from '#test/build-inventory.ts';
+import { runs } from '#test/property.ts';
 
 const SETTINGS = settings();
 type Json = unknown;
@@ -328,7 +329,7 @@ describe('policy evaluator: arbitrary documents', () => {
         const isObject = typeof doc === 'object' && doc !== null && !Array.isArray(doc);
         if (!isObject || !Object.hasOwn(doc, 'Statement')) expect(result.ok).toBe(false);
       }),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     );
   });
 
@@ -355,7 +356,7 @@ describe('policy evaluator: arbitrary documents', () => {
           expect(f.status).not.toBe('ERROR');
         }
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -372,7 +373,7 @@ describe('policy evaluator: arbitrary documents', () => {
           expect(['FAIL', 'WARN']).toContain(f.status);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -397,7 +398,7 @@ describe('policy evaluator: arbitrary documents', () => {
         const dax = evaluateDax({ Statement: { Effect: 'Allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } }, [{ name: 'Ref', arn: attachedArn }]);
         expect(dax.get(CLUSTER)?.status).toBe('PASS');
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -416,7 +417,7 @@ describe('policy evaluator: arbitrary documents', () => {
           expect(account.status).toBe(cluster.status);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -441,7 +442,7 @@ describe('policy evaluator: arbitrary documents', () => {
           expect(Date.now() - started).toBeLessThan(5_000);
         },
       ),
-      { numRuns: 6 },
+      { numRuns: runs(6) },
     );
   });
 });
@@ -482,7 +483,7 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
         expect(verdict(respelled)).toEqual(verdict(canonical));
       }),
       // 100, not 400: each case evaluates two users over the whole action catalogue (~20 s budget).
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 
@@ -492,7 +493,7 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
         const status = (f: Map<string, Finding>) => [...f.values()].map((x) => [x.resource, x.status, x.severity, x.details.trustDeniedBy]);
         expect(status(evaluateDax(respell(statements, how)))).toEqual(status(evaluateDax(document(statements))));
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -552,7 +553,7 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
         const dax = evaluateDax({ Version: '2012-10-17', Statement: apply(trust, m) });
         expect(dax.get(CLUSTER)?.status).toBe('ERROR');
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -596,7 +597,7 @@ describe('policy evaluator: what adding a statement may change', () => {
         if ((f.details.denies as unknown[]).length > 0) expect(f.details.reason).toContain('no full-access grant survives; Deny statements reaching the user');
       }),
       // 200, not 400: evaluation over the whole action catalogue (~20 s budget on a shared machine).
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -610,7 +611,7 @@ describe('policy evaluator: what adding a statement may change', () => {
         if (before.status === 'FAIL') expect(severityRank(after.severity)).toBeGreaterThanOrEqual(severityRank(before.severity));
       }),
       // 150, not 400: each case evaluates two users over the whole action catalogue (~20 s budget).
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -622,7 +623,7 @@ describe('policy evaluator: what adding a statement may change', () => {
         const after = evaluateDax(document([...statements, added]));
         for (const [resource, f] of before) if (f.status === 'FAIL') expect(after.get(resource)?.status).toBe('FAIL');
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -654,7 +655,7 @@ describe('wildcardMatch', () => {
         );
         expect(Date.now() - started).toBeLessThan(200);
       }),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     );
   });
 });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import { findMute } from '#lib/reconcile/mutes.ts';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
-import { ACCOUNT, auditResult, finding } from '../fixtures/audit-result.ts';
+import { ACCOUNT, auditResult, finding } from '#test/audit-result.ts';
 
 const alice = `arn:aws:iam::${ACCOUNT}:user/alice`;
 const bob = `arn:aws:iam::${ACCOUNT}:user/bob`;

@@ -3,7 +3,7 @@
  * the test builders. Shared by the reference's own tests and the effective-access property.
  */
 import type { IamGroup, IamUser, Inventory, ManagedPolicy } from '#lib/inventory/types.ts';
-import { ACCOUNT, inventory } from '../fixtures/build-inventory.ts';
+import { ACCOUNT, inventory } from '#test/build-inventory.ts';
 
 export const USER = 'alice';
 export const USER_ARN = `arn:aws:iam::${ACCOUNT}:user/${USER}`;

@@ -3,7 +3,7 @@
  * that the oracle of the effective-access property is itself tested.
  */
 import { describe, expect, it } from 'vitest';
-import { ACCOUNT } from '../fixtures/build-inventory.ts';
+import { ACCOUNT } from '#test/build-inventory.ts';
 import { buildCase, doc, inlineOnly, USER, USER_ARN, type PolicySet, type Statement } from './cases.ts';
 import { actionMatches, loadCatalogue, referenceDecide, referenceVerdict, resourceMatcher, type FailClass } from './iam-reference.ts';
 

@@ -16,7 +16,8 @@ import { loadOffline } from '#lib/inventory/offline.ts';
 import type { ReconciledFinding, ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import { BATCH_SIZE, FAILED_FINDING_RETRIES, selectForSecurityHub, syncSecurityHub } from '#lib/securityhub/sync.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import { startLocalStore, type LocalStore } from '#lib/store/local.ts';
+import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 
 const AT = '2026-11-02T00:00:00.000Z';
@@ -177,7 +178,7 @@ describe('the pipeline with Security Hub on', () => {
   const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:audit';
 
   beforeEach(async () => {
-    local = await startLocalStore(null);
+    local = await freshTable();
     store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
     hub = mockHub();
     sns = mockSns();

@@ -5,10 +5,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalStore } from '#lib/store/local.ts';
-import { startLocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
 import { ITEM_LIMIT_BYTES, jsonBytes } from '#lib/store/size.ts';
-import { ACCOUNT, change, dumpTable, reconciledRun, runRecord, stored, T0, T1, T2, userArn } from './fixtures.ts';
+import { ACCOUNT, change, dumpTable, reconciledRun, runRecord, stored, T0, T1, T2, userArn } from '#test/store.ts';
 
 const alice = userArn('alice');
 const bob = userArn('bob');
@@ -18,7 +18,7 @@ let client: DynamoDBClient;
 let store: FindingsStore;
 
 beforeEach(async () => {
-  local = await startLocalStore(null);
+  local = await freshTable();
   client = local.client;
   store = new FindingsStore({ client, tableName: local.tableName, historyTtlDays: 400 });
 });

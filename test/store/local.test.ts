@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalStore } from '#lib/store/local.ts';
 import { FindingsStore } from '#lib/store/store.ts';
-import { ACCOUNT, change, reconciledRun, runRecord, stored, T0, T1, userArn } from './fixtures.ts';
+import { ACCOUNT, change, reconciledRun, runRecord, stored, T0, T1, userArn } from '#test/store.ts';
 
 let root: string;
 

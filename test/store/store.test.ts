@@ -4,10 +4,11 @@ import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamo
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import type { LocalStore } from '#lib/store/local.ts';
+import { freshTable } from '#test/dynalite.ts';
 import { ensureTable, startLocalStore } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
 import { FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
-import { ACCOUNT, change, dumpTable, judged, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from './fixtures.ts';
+import { ACCOUNT, change, dumpTable, judged, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from '#test/store.ts';
 
 const DAY_SECONDS = 86_400;
 const alice = userArn('alice');
@@ -19,7 +20,7 @@ let local: LocalStore;
 let client: DynamoDBClient;
 
 beforeEach(async () => {
-  local = await startLocalStore(null);
+  local = await freshTable();
   client = local.client;
 });
 

@@ -24,10 +24,10 @@ async function findings(flags: ReadFlags & { severity?: Severity; check?: string
     if (flags.format === 'asff' || flags.format === 'ocsf') {
       const partition = found[0]?.resource.split(':')[1] || 'aws';
       const region = await hubRegion(flags, []);
-      if (flags.format === 'ocsf') return { json: null, table: '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
+      if (flags.format === 'ocsf') return { json: null, table: () => '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
       if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION (or the profile\'s region)');
-      return { json: null, table: '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
+      return { json: null, table: () => '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
     }
-    return { json: found, table: renderOpenFindings(found, io.columns) };
+    return { json: found, table: () => renderOpenFindings(found, io.columns) };
   });
 }

@@ -12,6 +12,6 @@ async function history(findingId: string, flags: ReadFlags, io: Io): Promise<num
   const { readState } = await import('../session.ts');
   return readState(flags, io, async (opened) => {
     const entries = await opened.store.history(findingId);
-    return { json: entries, table: renderHistory(entries, io.columns) };
+    return { json: entries, table: () => renderHistory(entries, io.columns) };
   });
 }

@@ -15,6 +15,6 @@ async function runs(flags: ReadFlags & { limit: number }, io: Io): Promise<numbe
   return readState(flags, io, async (opened) => {
     if (flags.limit < 1) throw new UsageError('--limit must be at least 1');
     const latest = await opened.store.latestRuns(await accountOf(opened, flags), flags.limit);
-    return { json: latest, table: renderRuns(latest, io.columns) };
+    return { json: latest, table: () => renderRuns(latest, io.columns) };
   });
 }

@@ -5,8 +5,9 @@ import type { Status } from '#lib/model/finding.ts';
 import { isStale } from '#lib/reconcile/reconcile.ts';
 import type { Change, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import type { FindingsStore } from '#lib/store/store.ts';
+import { ACCOUNT } from './account.ts';
 
-export const ACCOUNT = '123456789012';
+export { ACCOUNT };
 export const T0 = '2026-11-01T02:00:00.000Z';
 export const T1 = '2026-11-02T02:00:00.000Z';
 export const T2 = '2026-11-03T02:00:00.000Z';

@@ -5,8 +5,9 @@ import type { SourceReport } from '#lib/model/run.ts';
 import type { Settings } from '#lib/settings.ts';
 import type { Change, Mute, ReconciledFinding, ReconciledRun, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
 import { isOpen } from '#lib/reconcile/types.ts';
+import { ACCOUNT } from './account.ts';
 
-export const ACCOUNT = '123456789012';
+export { ACCOUNT };
 export const RUN_ID = '20250301T020000000Z-abcd1234';
 export const AT = '2025-03-01T02:00:00.000Z';
 const EARLIER = '2025-02-01T02:00:00.000Z';

@@ -23,7 +23,7 @@ import { collectLive, type LiveOptions } from '#lib/inventory/live.ts';
 import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import type { Inventory, Source } from '#lib/inventory/types.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import { FIXTURE_NOW } from '../fixtures/aws.ts';
+import { FIXTURE_NOW } from './aws.ts';
 import { dax, elastiCache, iam, sts } from './mock-aws.ts';
 
 export type Service = 'iam' | 'sts' | 'elasticache' | 'dax';

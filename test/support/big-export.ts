@@ -1,10 +1,10 @@
 /**
- * Writes a generated account (test/fixtures/aws.ts generateAccount) as an offline export
+ * Writes a generated account (test/support/aws.ts generateAccount) as an offline export
  * (`account-auditor files`): every user with an active over-age key, so each one is a FAIL.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { callerIdentityResponse, FIXTURE_NOW, generateAccount, type GeneratedAccount } from '../fixtures/aws.ts';
+import { callerIdentityResponse, FIXTURE_NOW, generateAccount, type GeneratedAccount } from './aws.ts';
 
 export async function writeFailingExport(dir: string, users: number, options: { now?: Date; overAgeKeyRatio?: number; seed?: number } = {}): Promise<GeneratedAccount> {
   const now = options.now ?? FIXTURE_NOW;

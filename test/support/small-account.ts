@@ -28,7 +28,7 @@ import {
   userDetail,
   userReportRow,
   type AuthorizationDetailsEntities,
-} from '../fixtures/aws.ts';
+} from './aws.ts';
 import { iam, serveRegions } from './mock-aws.ts';
 
 const entities: AuthorizationDetailsEntities = {

@@ -15,7 +15,7 @@ import {
 import { type Cluster as DaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { mockClient } from 'aws-sdk-client-mock';
 import { vi } from 'vitest';
-import { callerIdentityResponse, markerPage } from '../fixtures/aws.ts';
+import { callerIdentityResponse, markerPage } from './aws.ts';
 
 export const iam = mockClient(IAMClient);
 export const sts = mockClient(STSClient);
