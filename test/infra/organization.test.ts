@@ -3,9 +3,10 @@
  * (discover → Distributed Map → summarize), its functions and alarms; the member role and the
  * StackSet that deploys it. Bundling is skipped except where the bundle itself is compared.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Validations, type App, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -27,6 +28,7 @@ import { parseOrganizationSettings } from '#lib/organization/settings.ts';
 type Json = any;
 
 const SLOW = 180_000;
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AUDITOR = '999999999999';
 const ROOT = 'r-ab12';
 const BASE_CONTEXT = { auditorAccountId: AUDITOR, memberRoleOus: ROOT };
@@ -249,6 +251,24 @@ describe('the discover and summarize functions', () => {
     const settings = JSON.parse(functionOf(t, roleId).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings]);
     expect(settings).toMatchObject({ managementRoleArn, includeOus: ['ou-ab12-cd34ef56'], excludeAccounts: ['222222222222', '333333333333'] });
   }, SLOW);
+
+  it('discover is granted every AWS call lib/organization makes (a new call without its grant fails here)', async () => {
+    const used = new Set<string>();
+    const files = (await readdir(join(PROJECT_ROOT, 'lib/organization'))).map((f) => `lib/organization/${f}`).concat('functions/organization-discover.ts');
+    for (const file of files) {
+      const text = await readFile(join(PROJECT_ROOT, file), 'utf8');
+      for (const [, names, client] of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z]+)'/g)) {
+        for (const name of names!.split(',').map((n) => n.trim().replace(/^type\s+/, ''))) {
+          const command = /^paginate(\w+)$/.exec(name)?.[1] ?? /^(\w+)Command$/.exec(name)?.[1];
+          if (command && new RegExp(`(new ${name}\\(|${name}\\()`).test(text)) used.add(`${client}:${command}`);
+        }
+      }
+    }
+    expect([...used].sort()).toEqual(['organizations:ListAccounts', 'organizations:ListChildren', 'sts:AssumeRole']);
+    // sts:AssumeRole is the management role's grant (the next test); the rest is Organizations'.
+    used.delete('sts:AssumeRole');
+    expect([...used].filter((a) => !(ORGANIZATIONS_READ_ACTIONS as readonly string[]).includes(a))).toEqual([]);
+  });
 
   it('summarize: no permission but its logs', () => {
     const summarize = Object.entries(audit.findResources('AWS::IAM::Role')).filter(([, r]: [string, Json]) => !r.Properties.RoleName && r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service === 'lambda.amazonaws.com');
