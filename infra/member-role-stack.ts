@@ -115,7 +115,8 @@ export class MemberRoleStackSetStack extends Stack {
   readonly stackSet: CfnStackSet;
 
   constructor(scope: Construct, id: string, props: MemberRoleStackSetStackProps) {
-    super(scope, id, { description: 'account-auditor: the StackSet deploying the member role to the organization', ...props });
+    // No bootstrap either: the management account needs no CDK bootstrap for the auditor.
+    super(scope, id, { description: 'account-auditor: the StackSet deploying the member role to the organization', synthesizer: new BootstraplessSynthesizer(), ...props });
     this.stackSet = new CfnStackSet(this, 'MemberRoles', {
       stackSetName: MEMBER_ROLE_STACK_SET_NAME,
       description: 'account-auditor: the read-only member role the organization audit assumes',

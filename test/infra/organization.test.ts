@@ -404,6 +404,10 @@ describe('the StackSet', () => {
       Capabilities: ['CAPABILITY_NAMED_IAM'],
       StackInstancesGroup: [{ DeploymentTargets: { OrganizationalUnitIds: [ROOT] }, Regions: [{ Ref: 'AWS::Region' }] }],
     });
+    // Its stack needs no CDK bootstrap in the management account.
+    const template = Template.fromStack(stacks.stackSet).toJSON();
+    expect(template.Parameters ?? {}).toEqual({});
+    expect(template.Rules ?? {}).toEqual({});
   });
 
   it('targets chosen OUs from a delegated administrator', async () => {
