@@ -376,12 +376,29 @@ function accountScopedServices(cat: Catalogue): Set<string> {
   return scopedServices;
 }
 
+/** What one guardrail level takes away from a principal's grants (EffectiveAccess.guardrailEffects). */
+export interface GuardrailEffect {
+  level: string;
+  removed: ActionSummary;
+  /** What the level leaves of the grants. */
+  kept: ActionSummary;
+  allows: SourcedStatement[];
+  denies: SourcedStatement[];
+}
+
+/** A policy granting everything: what a principal writes into its own policies when it can. */
+const ANY_POLICY: SourcedStatement = {
+  origin: { policy: 'a policy it writes', via: 'user', path: 'a policy it writes itself' },
+  statement: { index: 0, sid: null, effect: 'Allow', actions: ['*'], notActions: null, resources: ['*'], notResources: null, principal: null, notPrincipal: null, condition: null },
+};
+
 export class EffectiveAccess {
   readonly cat: Catalogue;
   private readonly identity: Compiled[];
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
   private readonly views = new Map<string, ActionSet>();
+  private guardrailsAlone: boolean | undefined;
   /** `partition|account` the templates are filled with. */
   private readonly scope: string;
 
@@ -483,6 +500,48 @@ export class EffectiveAccess {
   /** Every catalogue action on every resource, under the view. */
   isFull(view: View): boolean {
     return this.everywhere(view).isAll();
+  }
+
+  /**
+   * What each guardrail level takes away from what the identity policies grant on every resource
+   * (the view decides whether conditional Allows count): the actions its Allows leave out, and
+   * those its unconditional Denies reach. `allows` names the level's Allows when they fall short,
+   * `denies` the Denies that remove something. Levels that take nothing away are left out.
+   */
+  guardrailEffects(view: View): GuardrailEffect[] {
+    if (!view.guardrails || this.guardrails.length === 0) return [];
+    const granted = this.unionEverywhere(this.grants(this.identity, view));
+    const out: GuardrailEffect[] = [];
+    this.guardrails.forEach((level, i) => {
+      const removed = granted.clone().andNot(this.unionEverywhere(this.grants(level, view)));
+      const short = !removed.isEmpty();
+      const denies = level.filter((s) => !s.allow && !s.conditional && s.touched.intersects(granted));
+      for (const d of denies) removed.or(d.touched.clone().and(granted));
+      if (removed.isEmpty()) return;
+      out.push({
+        level: this.principal.guardrails![i]!.name,
+        removed: summarize(removed, 8, this.cat),
+        kept: summarize(granted.clone().andNot(removed), 8, this.cat),
+        allows: short ? this.grants(level, view).map((s) => s.source) : [],
+        denies: denies.map((d) => d.source),
+      });
+    });
+    return out;
+  }
+
+  /**
+   * Whether the guardrails alone leave one of the classes of `classes` (even conditionally): what
+   * the principal could reach by writing its own policies. Without guardrails, true.
+   */
+  guardrailsLeaveFailClass(): boolean {
+    if (this.guardrails.length === 0) return true;
+    this.guardrailsAlone ??= new EffectiveAccess(
+      { arn: this.principal.arn, identity: [ANY_POLICY], ...(this.principal.guardrails ? { guardrails: this.principal.guardrails } : {}) },
+      this.partition,
+      this.cat,
+    )
+      .classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
+    return this.guardrailsAlone;
   }
 
   /** The identity Allows that grant part of `set` on every resource. */
