@@ -1,6 +1,7 @@
 import { type Account, type ChildType, type OrganizationsClient, paginateListAccounts, paginateListChildren } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { AuditorError } from '#lib/model/errors.ts';
+import type { GuardrailAccount } from './guardrails.ts';
 import type { OrganizationSettings } from './settings.ts';
 
 /** One account of the organization, as the discovery keeps it. */
@@ -35,6 +36,8 @@ export interface Discovery {
   missing: string[];
   /** AWS calls made, by IAM action (`organizations:ListAccounts`: one per page). */
   calls: Record<string, number>;
+  /** The accounts to audit as the SCP reader takes them (lib/organization/guardrails.ts): ARN and Paths as listed. */
+  guardrailAccounts: GuardrailAccount[];
 }
 
 /** The temporary credentials of the management role, as SDK clients take them. */
@@ -202,6 +205,7 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
   const exclude = new Set(excludeAccounts);
   const filtering = include.size > 0 || includeOus.length > 0;
   const accounts: OrganizationAccount[] = [];
+  const guardrailAccounts: GuardrailAccount[] = [];
   const filteredOut: FilteredAccount[] = [];
   const seen = new Set<string>();
   let active = 0;
@@ -217,12 +221,15 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
     const account: OrganizationAccount = { id: entry.Id, name: entry.Name ?? entry.Id, ...(entry.Email ? { email: entry.Email } : {}), ous };
     const reason = exclusion(account, { include, exclude, includeOus, excludeOus, filtering });
     if (reason) filteredOut.push({ id: account.id, name: account.name, reason });
-    else accounts.push(account);
+    else {
+      accounts.push(account);
+      guardrailAccounts.push({ id: entry.Id, ...(entry.Arn ? { arn: entry.Arn } : {}), ...(entry.Paths ? { paths: entry.Paths } : {}) });
+    }
   }
 
   const activeIds = new Set(listedAccounts.filter((a) => (a.State ?? a.Status) === ACTIVE).map((a) => a.Id));
   const missing = includeAccounts.filter((id) => !activeIds.has(id));
-  return { accounts, listed: seen.size, active, filteredOut, missing, calls: counter.calls };
+  return { accounts, listed: seen.size, active, filteredOut, missing, calls: counter.calls, guardrailAccounts };
 }
 
 function exclusion(

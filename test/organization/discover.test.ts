@@ -50,7 +50,7 @@ describe('the discover step', () => {
   });
 
   it('mapAccounts uses the partition and role name given', () => {
-    const accounts = mapAccounts({ accounts: [{ id: '111111111111', name: 'a', ous: [] }], listed: 1, active: 1, filteredOut: [], missing: [], calls: {} }, { memberRoleName: 'R' }, { accountId: '0', partition: 'aws-cn' });
+    const accounts = mapAccounts({ accounts: [{ id: '111111111111', name: 'a', ous: [] }], listed: 1, active: 1, filteredOut: [], missing: [], calls: {}, guardrailAccounts: [] }, { memberRoleName: 'R' }, { accountId: '0', partition: 'aws-cn' });
     expect(accounts).toEqual([{ id: '111111111111', name: 'a', roleArn: 'arn:aws-cn:iam::111111111111:role/R' }]);
   });
 
