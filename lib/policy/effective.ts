@@ -727,10 +727,13 @@ export class EffectiveAccess {
       for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       if (this.coversResource(s, STAR_RESOURCE)) out.add(STAR_RESOURCE);
     }
-    // A boundary or guardrail may narrow a wide grant to its own resources.
+    // A boundary or guardrail may narrow a wide grant to its own resources; one that allows every
+    // action everywhere narrows nothing, whatever other resources its statements name.
     if (wide.length > 0) {
       for (const layer of this.layers(view)) {
-        for (const s of this.grants(layer, view)) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
+        const grants = this.grants(layer, view);
+        if (this.unionEverywhere(grants).isAll()) continue;
+        for (const s of grants) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       }
     }
     if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) add(r);
