@@ -4,17 +4,24 @@
  * with the SCPs attached there. The checks intersect the levels with the principals' own
  * policies (SPEC 3.3); the management account is subject to none.
  *
- * Organizations has no call that returns many attachments at once, so where the SCPs are attached
- * costs either one ListPoliciesForTarget per entity of the chains (an entity holds at most 5 SCPs:
- * one page) or one ListTargetsForPolicy per policy (20 targets a page). The reader counts the
- * entities first and takes the way that cannot cost more:
+ * Organizations has no call that returns the attachments of many policies or many entities at
+ * once (ListPolicies gives summaries without targets, ListAccounts accounts without policies,
+ * DescribeEffectivePolicy takes no SCPs), so where the SCPs are attached costs one call per
+ * entity (ListPoliciesForTarget: an entity holds at most 5 SCPs, one page) or one per policy
+ * (ListTargetsForPolicy, 20 targets a page). With T the entities of the chains (root, OUs and
+ * accounts) and P the organization's SCPs:
  *
- *   ListPolicies                     ceil(P / 20)            P: the organization's SCPs
- *   where attached, per target       T                       T: root + OUs + accounts of the chains
- *            or, per policy          Σ ceil(targets_p / 20)  chosen when T > P (each policy ≥ 1 page)
- *   DescribePolicy                   P_applying              the SCPs attached somewhere on the chains
- *   chains                           0 with ListAccounts' Paths; otherwise one ListParents per
- *                                    account and per OU of the chains, each asked once
+ *   ListPolicies             ceil(P / 20)
+ *   where attached           T ListPoliciesForTarget, when T ≤ P; otherwise, per policy:
+ *                            Σ ceil(targets_p / 20) over every SCP but FullAWSAccess, one
+ *                            ListPoliciesForTarget for the root, and for FullAWSAccess, attached
+ *                            nearly everywhere, either one ListPoliciesForTarget per entity that
+ *                            holds another SCP (an entity that holds none holds FullAWSAccess:
+ *                            every entity holds one while SCPs are enabled) or its own target
+ *                            pages, whichever is fewer
+ *   DescribePolicy           one per SCP attached somewhere on the chains
+ *   chains                   none with ListAccounts' Paths; otherwise one ListParents per account
+ *                            and per OU of the chains, each entity asked once
  *
  * The management account and the organization's ID come from the accounts' ARNs
  * (`arn:aws:organizations::<management account>:account/<organization>/<account>`), or one
@@ -37,6 +44,9 @@ import { ORGANIZATIONS_PAGE_SIZE } from './accounts.ts';
 import { OU_ID, ROOT_ID } from './settings.ts';
 
 const SCP = 'SERVICE_CONTROL_POLICY';
+
+/** The AWS managed SCP Organizations attaches to every entity when SCPs are enabled. */
+const FULL_AWS_ACCESS = 'FullAWSAccess';
 
 /** The error Organizations answers when SCPs are not enabled in the organization's root. */
 const NOT_ENABLED = 'PolicyTypeNotEnabledException';
@@ -234,32 +244,69 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
   const unknown = new Map<string, Unread>();
   let everywhere: Unread | null = null;
   const strategy: AttachmentStrategy = policies === null || targets.size <= policies.length ? 'per-target' : 'per-policy';
+  /** Every SCP attached to one entity; none when SCPs are not enabled. */
+  const policiesFor = async (target: string): Promise<PolicySummary[] | Unread> => {
+    const found: PolicySummary[] = [];
+    try {
+      await pages(counter, 'organizations:ListPoliciesForTarget', paginateListPoliciesForTarget({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { TargetId: target, Filter: SCP }), (page) => {
+        found.push(...(page.Policies ?? []));
+      });
+    } catch (error) {
+      return errorName(error) === NOT_ENABLED ? [] : failedOn('organizations:ListPoliciesForTarget', target, error);
+    }
+    return found;
+  };
   if (strategy === 'per-target') {
     await eachLimit([...targets], CONCURRENCY, async (target) => {
-      const found: PolicySummary[] = [];
-      try {
-        await pages(counter, 'organizations:ListPoliciesForTarget', paginateListPoliciesForTarget({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { TargetId: target, Filter: SCP }), (page) => {
-          found.push(...(page.Policies ?? []));
-        });
-      } catch (error) {
-        if (errorName(error) !== NOT_ENABLED) unknown.set(target, failedOn('organizations:ListPoliciesForTarget', target, error));
-      }
-      attached.set(target, found);
+      const found = await policiesFor(target);
+      if ('state' in found) unknown.set(target, found);
+      attached.set(target, 'state' in found ? [] : found);
     });
   } else {
     for (const t of targets) attached.set(t, []);
-    await eachLimit(policies!, CONCURRENCY, async (summary) => {
+    /** Entities whose whole list ListPoliciesForTarget gave: no policy's targets add to it. */
+    const asked = new Set<string>();
+    const listTargets = async (summary: PolicySummary) => {
       if (everywhere) return;
       const name = `${summary.Name ?? summary.Id} (${summary.Id})`;
       try {
         await pages(counter, 'organizations:ListTargetsForPolicy', paginateListTargetsForPolicy({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { PolicyId: summary.Id }), (page) => {
-          for (const t of page.Targets ?? []) if (t.TargetId && targets.has(t.TargetId)) attached.get(t.TargetId)!.push(summary);
+          for (const t of page.Targets ?? []) if (t.TargetId && targets.has(t.TargetId) && !asked.has(t.TargetId)) attached.get(t.TargetId)!.push(summary);
         });
       } catch (error) {
         // Where this SCP is attached is unknown: it may bind any account.
         if (errorName(error) !== NOT_ENABLED) everywhere ??= failedOn('organizations:ListTargetsForPolicy', name, error);
       }
-    });
+    };
+    const ask = async (target: string) => {
+      asked.add(target);
+      const found = await policiesFor(target);
+      if ('state' in found) unknown.set(target, found);
+      else attached.set(target, found);
+    };
+    // The default SCP is attached nearly everywhere, so its targets are most of the pages. Every
+    // entity holds at least one SCP while SCPs are enabled: one that holds none of the others holds
+    // it. The root is asked directly, which also tells whether SCPs are enabled; an entity that
+    // holds another SCP is asked too, unless listing the default SCP's targets costs less.
+    const full = policies!.find((p) => p.AwsManaged === true && p.Name === FULL_AWS_ACCESS);
+    await eachLimit(policies!.filter((p) => p !== full), CONCURRENCY, listTargets);
+    if (full && !everywhere) {
+      const roots = [...new Set([...chains.values()].map((c) => c[0]!))];
+      await eachLimit(roots, CONCURRENCY, ask);
+      const enabled = roots.some((r) => (attached.get(r)?.length ?? 0) > 0);
+      const others = [...targets].filter((t) => !asked.has(t));
+      const bare = others.filter((t) => attached.get(t)!.length === 0);
+      const mixed = others.filter((t) => attached.get(t)!.length > 0);
+      const holding = bare.length + roots.filter((r) => attached.get(r)?.includes(full)).length;
+      if (!enabled) {
+        // No SCP at the root: none applies anywhere.
+      } else if (mixed.length <= Math.ceil(holding / ORGANIZATIONS_PAGE_SIZE)) {
+        for (const t of bare) attached.get(t)!.push(full);
+        await eachLimit(mixed, CONCURRENCY, ask);
+      } else {
+        await listTargets(full);
+      }
+    }
   }
 
   // Each SCP attached somewhere on the chains, described once.

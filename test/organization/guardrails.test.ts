@@ -149,7 +149,7 @@ describe('paths and ARNs', () => {
 });
 
 describe('readGuardrails', () => {
-  it('many accounts: one ListTargetsForPolicy per policy (paged) and one DescribePolicy per applying SCP, whatever the number of accounts', async () => {
+  it('many accounts: ListTargetsForPolicy for each SCP but FullAWSAccess, which follows from them, and one DescribePolicy per applying SCP, whatever the number of accounts', async () => {
     const a = ids('2', 30);
     const b = ids('3', 15);
     const unused: TestPolicy = { id: 'p-unused00001', name: 'Unused', content: FULL, targets: ['999999999999'] };
@@ -159,13 +159,16 @@ describe('readGuardrails', () => {
     expect(read.strategy).toBe('per-policy');
     expect(read.managementAccountId).toBe(MANAGEMENT);
     expect(read.organizationId).toBe(ORG);
-    // FullAWSAccess is attached to 49 entities: 3 pages of 20; DenyIam and Unused 1 page each.
-    const full = 1 + 2 + 1 + 45;
+    // DenyIam and Unused: one page each. FullAWSAccess (attached to 49 entities, 3 pages) is not
+    // listed: the root and OU_A, the one entity with another SCP, are asked; the rest hold it.
     expect(read.calls).toEqual({
       'organizations:ListPolicies': 1,
-      'organizations:ListTargetsForPolicy': Math.ceil(full / 20) + 1 + 1,
+      'organizations:ListTargetsForPolicy': 2,
+      'organizations:ListPoliciesForTarget': 2,
       'organizations:DescribePolicy': 2,
     });
+    expect(inputsOfCommand('ListTargetsForPolicy').map((i) => i.PolicyId).sort()).toEqual(['p-denyiam0001', 'p-unused00001']);
+    expect(inputsOfCommand('ListPoliciesForTarget').map((i) => i.TargetId)).toEqual([ROOT, OU_A]);
     expect(requests.filter((r) => r.command === 'DescribePolicy').map((r) => r.input.PolicyId).sort()).toEqual(['p-FullAWSAccess', 'p-denyiam0001']);
     expect(levelsOf(read.accounts.get(b[0]!))).toEqual([
       { kind: 'root', target: ROOT, policies: ['FullAWSAccess'] },
@@ -203,6 +206,32 @@ describe('readGuardrails', () => {
       { kind: 'ou', target: OU_A, policies: ['FullAWSAccess', 'DenyIam'] },
       { kind: 'account', target: '200000000000', policies: ['FullAWSAccess'] },
     ]);
+  });
+
+  it('many entities with another SCP: FullAWSAccess is listed instead of asking each', async () => {
+    const a = ids('2', 25);
+    const denyEc2: TestPolicy = { id: 'p-denyec200001', name: 'DenyEc2', content: FULL, targets: a };
+    serve(organization(a, [], [denyEc2]));
+    const read = await readGuardrails({ client: client(), accounts: a.map((id) => member(id, [OU_A])) });
+    expect(read.strategy).toBe('per-policy');
+    // DenyIam 1 page, DenyEc2 2 pages, FullAWSAccess (28 entities) 2 pages; the root asked.
+    expect(read.calls).toEqual({ 'organizations:ListPolicies': 1, 'organizations:ListTargetsForPolicy': 5, 'organizations:ListPoliciesForTarget': 1, 'organizations:DescribePolicy': 3 });
+    expect(levelsOf(read.accounts.get(a[24]!))).toEqual([
+      { kind: 'root', target: ROOT, policies: ['FullAWSAccess'] },
+      { kind: 'ou', target: OU_A, policies: ['DenyIam', 'FullAWSAccess'] },
+      { kind: 'account', target: a[24], policies: ['DenyEc2', 'FullAWSAccess'] },
+    ]);
+  });
+
+  it('an allow list: an entity without FullAWSAccess is found so, never given it', async () => {
+    const a = ids('2', 3);
+    const org = organization(a, [], [{ id: 'p-allows300001', name: 'AllowS3', content: FULL, targets: [a[0]!] }]);
+    org.policies[0]!.targets = org.policies[0]!.targets.filter((t) => t !== a[0]);
+    serve(org);
+    const read = await readGuardrails({ client: client(), accounts: a.map((id) => member(id, [OU_A])) });
+    expect(read.strategy).toBe('per-policy');
+    expect(levelsOf(read.accounts.get(a[0]!)).at(-1)).toEqual({ kind: 'account', target: a[0], policies: ['AllowS3'] });
+    expect(levelsOf(read.accounts.get(a[1]!)).at(-1)).toEqual({ kind: 'account', target: a[1], policies: ['FullAWSAccess'] });
   });
 
   it('pages ListPolicies 20 at a time', async () => {
@@ -246,7 +275,8 @@ describe('readGuardrails', () => {
   });
 
   it('an entity listed without any SCP while the root has some: the listing is incomplete, never an empty level', async () => {
-    const org = organization(['200000000000', '200000000001'], []);
+    const unused: TestPolicy[] = ['x1', 'x2', 'x3'].map((x) => ({ id: `p-${x}000000000`, name: x, content: FULL, targets: [] }));
+    const org = organization(['200000000000', '200000000001'], [], unused);
     org.policies[0]!.targets = org.policies[0]!.targets.filter((t) => t !== '200000000001');
     serve(org);
     const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A]), member('200000000001', [OU_A])] });
