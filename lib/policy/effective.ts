@@ -386,6 +386,9 @@ export interface GuardrailEffect {
   denies: SourcedStatement[];
 }
 
+/** Whether SCP levels alone leave a FAIL class, by levels and `partition|account`. */
+const guardrailVerdicts = new WeakMap<object, Map<string, boolean>>();
+
 /** A policy granting everything: what a principal writes into its own policies when it can. */
 const ANY_POLICY: SourcedStatement = {
   origin: { policy: 'a policy it writes', via: 'user', path: 'a policy it writes itself' },
@@ -398,7 +401,7 @@ export class EffectiveAccess {
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
   private readonly views = new Map<string, ActionSet>();
-  private guardrailsAlone: boolean | undefined;
+  private readonly mayAllowCache = new Map<string, Int8Array>();
   /** `partition|account` the templates are filled with. */
   private readonly scope: string;
 
@@ -534,14 +537,18 @@ export class EffectiveAccess {
    * the principal could reach by writing its own policies. Without guardrails, true.
    */
   guardrailsLeaveFailClass(): boolean {
-    if (this.guardrails.length === 0) return true;
-    this.guardrailsAlone ??= new EffectiveAccess(
-      { arn: this.principal.arn, identity: [ANY_POLICY], ...(this.principal.guardrails ? { guardrails: this.principal.guardrails } : {}) },
-      this.partition,
-      this.cat,
-    )
-      .classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
-    return this.guardrailsAlone;
+    const levels = this.principal.guardrails;
+    if (!levels || this.guardrails.length === 0) return true;
+    // The same levels bind every principal of the account: decided once per levels and account.
+    let byScope = guardrailVerdicts.get(levels);
+    if (!byScope) guardrailVerdicts.set(levels, (byScope = new Map()));
+    let verdict = byScope.get(this.scope);
+    if (verdict === undefined) {
+      const alone = new EffectiveAccess({ arn: this.principal.arn, identity: [ANY_POLICY], guardrails: levels }, this.partition, this.cat);
+      verdict = alone.classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
+      byScope.set(this.scope, verdict);
+    }
+    return verdict;
   }
 
   /** The identity Allows that grant part of `set` on every resource. */
@@ -569,6 +576,46 @@ export class EffectiveAccess {
     const i = this.cat.indexOf.get(action.toLowerCase());
     if (i === undefined) return true;
     return this.identity.some((s) => s.allow && s.actions.has(i));
+  }
+
+  /**
+   * Whether some request of the action can be allowed under the view's layers: an identity Allow
+   * names it, every layer has an Allow that reaches it somewhere, and no unconditional Deny takes
+   * it away on every resource. A cheap filter in front of `decide` (false: `decide` never allows).
+   */
+  mayAllowUnder(action: string, view: Omit<View, 'conditional'>): boolean {
+    // Asked once per target of every user: kept by action as written, one slot per view.
+    let slots = this.mayAllowCache.get(action);
+    if (!slots) this.mayAllowCache.set(action, (slots = new Int8Array(4)));
+    const slot = (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
+    if (slots[slot] === 0) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      const all = { ...view, conditional: true };
+      const may =
+        i === undefined ||
+        (this.identity.some((s) => s.allow && s.actions.has(i)) &&
+          this.layers(all).every((layer) => layer.some((s) => s.allow && s.touched.has(i))) &&
+          !this.denies(all).some((d) => d.everywhere.has(i)));
+      slots[slot] = may ? 1 : 2;
+    }
+    return slots[slot] === 1;
+  }
+
+  /**
+   * The guardrails' part of one request: what a grant that needs no identity Allow still needs (a
+   * same-account trust policy naming the principal). Every SCP level must allow it; a boundary
+   * does not limit such a grant. Denies are `decide`'s.
+   */
+  guardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+    let conditional = false;
+    for (const level of this.guardrails) {
+      const allows = level.filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables));
+      if (allows.length === 0) return 'implicit';
+      if (allows.every((s) => s.conditional)) conditional = true;
+    }
+    return conditional ? 'conditional' : 'allow';
   }
 
   /** Point evaluation of one request, through every layer of the view. */

@@ -171,6 +171,27 @@ describe('role-full-access under SCPs', () => {
     expect(f.title).toContain(`has no full-access grant (capped by service control policy SCP1x0 at account ${ACCOUNT} allows only s3:* of it)`);
   });
 
+  it('a trust naming a user needs no identity Allow of sts:AssumeRole, but the SCPs still bind it', () => {
+    const bob = { name: 'bob', arn: `arn:aws:iam::${ACCOUNT}:user/bob`, id: 'AIDABOB', path: '/', createDate: null, groups: [], inlinePolicies: [], attachedPolicies: [], permissionsBoundary: null };
+    const named = role('Named', {
+      trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: bob.arn }, Action: 'sts:AssumeRole' }] },
+      attachedPolicies: adminRole.attachedPolicies,
+    });
+    const inv = (scps: Doc[][] | null): Inventory => {
+      const base = inventory({ auth: { users: [bob], roles: [named], policies } });
+      return scps ? { ...base, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(scps) } } } : base;
+    };
+    const bobFinding = (i: Inventory) => userFullAccess.evaluate(i, SETTINGS).find((f) => f.resource === bob.arn)!;
+    expect(bobFinding(inv(null))).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(bobFinding(inv(null)).title).toContain('can become an administrator through role Named');
+    // All actions but STS: the role is still an administrator, and nobody can assume it.
+    const noSts = [[FULL], [doc({ Effect: 'Allow', NotAction: 'sts:*', Resource: '*' })]];
+    expect(bobFinding(inv(noSts)).status).not.toBe('FAIL');
+    const roleFindingNoSts = roleFullAccess.evaluate(inv(noSts), SETTINGS)[0]!;
+    expect(roleFindingNoSts.details.access).toBe('all actions except sts:*');
+    expect((roleFindingNoSts.details.assumableBy as { users: unknown[] }).users).toEqual([]);
+  });
+
   it('an unreadable SCP: ERROR naming it', () => {
     const inv = withScps([[FULL], [FULL]]);
     const levels = guardrailLevels([[FULL], [FULL]]);

@@ -655,9 +655,11 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     if ('error' in node.trust) return null;
     const admitted = admission(node, arn, kind);
     if (admitted.admits === 'no') return null;
-    const decision = ea.decide('sts:AssumeRole', node.role.arn);
-    // A same-account trust naming the principal's ARN needs no identity Allow; a Deny still wins.
-    if (!(decision === 'allow' || decision === 'conditional' || (admitted.byArn && decision === 'implicit'))) return null;
+    const decided = ea.decide('sts:AssumeRole', node.role.arn);
+    // A same-account trust naming the principal's ARN needs no identity Allow (nor the boundary's);
+    // a Deny still wins, and the SCPs still bind it.
+    const decision = admitted.byArn && decided === 'implicit' ? ea.guardrailDecision('sts:AssumeRole', node.role.arn) : decided;
+    if (!(decision === 'allow' || decision === 'conditional')) return null;
     return {
       to: node.role.arn,
       conditional: decision === 'conditional' || admitted.admits === 'conditional',

@@ -306,9 +306,10 @@ function grantsUnder(
   const routes: EscalationRoute[] = [];
   for (const target of escalationTargets(user, ctx, reading, ea)) {
     if (target.needsUncapped && capped) continue;
-    if (!target.grantedByTrust && !ea.mayAllow(target.action)) continue;
+    if (!target.grantedByTrust && !ea.mayAllowUnder(target.action, view)) continue;
     const decided = ea.decide(target.action, target.resource, view);
-    const decision = target.grantedByTrust && decided === 'implicit' ? 'allow' : decided;
+    // A trust naming the user needs no identity Allow, and a boundary does not limit it; SCPs do.
+    const decision = target.grantedByTrust && decided === 'implicit' ? (view.guardrails ? ea.guardrailDecision(target.action, target.resource) : 'allow') : decided;
     if (!isAllowedDecision(decision)) continue;
     const conditional = decision === 'conditional' || target.conditional === true;
     if (fullAlready && conditional) continue;
