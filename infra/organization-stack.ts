@@ -44,7 +44,9 @@ export const ORGANIZATIONS_READ_ACTIONS = [
   'organizations:ListAccounts',
   'organizations:ListChildren',
   'organizations:ListParents',
+  'organizations:ListPolicies',
   'organizations:ListPoliciesForTarget',
+  'organizations:ListTargetsForPolicy',
   'organizations:DescribePolicy',
 ] as const;
 

@@ -264,7 +264,17 @@ describe('the discover and summarize functions', () => {
         }
       }
     }
-    expect([...used].sort()).toEqual(['organizations:ListAccounts', 'organizations:ListChildren', 'sts:AssumeRole']);
+    expect([...used].sort()).toEqual([
+      'organizations:DescribeOrganization',
+      'organizations:DescribePolicy',
+      'organizations:ListAccounts',
+      'organizations:ListChildren',
+      'organizations:ListParents',
+      'organizations:ListPolicies',
+      'organizations:ListPoliciesForTarget',
+      'organizations:ListTargetsForPolicy',
+      'sts:AssumeRole',
+    ]);
     // sts:AssumeRole is the management role's grant (the next test); the rest is Organizations'.
     used.delete('sts:AssumeRole');
     expect([...used].filter((a) => !(ORGANIZATIONS_READ_ACTIONS as readonly string[]).includes(a))).toEqual([]);
