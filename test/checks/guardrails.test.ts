@@ -90,6 +90,18 @@ describe('user-full-access under SCPs', () => {
     expect(userFinding({ ...self, scps: [[FULL], [FULL, doc({ Effect: 'Deny', Action: 'ec2:*', Resource: '*' })]] })).toMatchObject({ status: 'FAIL', severity: 'high' });
   });
 
+  it('with a boundary too, the cap named is the one that removes the full access, or both', () => {
+    const s3Boundary = doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' });
+    // The SCP alone leaves all actions but IAM: the boundary is the cap, as without SCPs.
+    const boundaryCaps = userFinding({ ...ADMIN, boundary: s3Boundary, scps: [[FULL], [FULL, DENY_IAM]] });
+    expect(boundaryCaps).toMatchObject({ status: 'WARN', severity: 'high' });
+    expect(boundaryCaps.title).toBe(userFinding({ ...ADMIN, boundary: s3Boundary }).title);
+    // Each removes it alone: both are named.
+    const both = userFinding({ ...ADMIN, boundary: s3Boundary, scps: [[FULL], [ONLY_S3]] });
+    expect(both.title).toContain(`capped by permissions boundary Boundary and service control policy SCP1x0 at account ${ACCOUNT}`);
+    expect(both.details.reason).toContain(`capped by permissions boundary Boundary (arn:aws:iam::${ACCOUNT}:policy/Boundary) and service control policy SCP1x0 at account ${ACCOUNT} allows only s3:* of it`);
+  });
+
   it('a PASS says what the SCPs take away when they take something', () => {
     const set = { inline: [doc({ Effect: 'Allow', Action: ['s3:*', 'iam:GetUser'], Resource: '*' })], attached: [], groups: [] };
     const f = userFinding({ ...set, scps: [[FULL], [FULL, DENY_IAM], [FULL]] });

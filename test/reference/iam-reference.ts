@@ -15,7 +15,9 @@
  *    permission is allowed only with an explicit Allow at every level; with no level, as in the
  *    management account, which SCPs do not affect, this step allows everything). SCPs are read
  *    with the same grammar as identity policies (Action/NotAction, Resource/NotResource,
- *    Condition) and their conditions as the other policies' are (below).
+ *    Condition) and their conditions as the other policies' are (below). The logic is AWS's
+ *    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html and
+ *    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html.
  * 3. The permissions boundary (when one is set) must have an Allow covering the request.
  * 4. An identity policy (inline or managed, of the user or of one of its groups) must have an
  *    Allow covering the request.
