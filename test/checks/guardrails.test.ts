@@ -58,7 +58,9 @@ describe('user-full-access under SCPs', () => {
     expect(f.severity).toBe('high');
     expect(f.details.verdict).toBe('capped');
     expect(f.title).toBe(`${USER} has full access (*:* on *) directly via policy AdministratorAccess, capped by service control policy SCP2x0 at account ${ACCOUNT}`);
-    expect(f.details.reason).toMatch(new RegExp(`^capped by service control policy SCP2x0 at account ${ACCOUNT} allows only s3:\\* of it, which the user cannot remove; what remains allowed: s3:\\* \\(\\d+ actions\\) on every resource$`));
+    expect(f.details.reason).toMatch(
+      new RegExp(`^capped by service control policy SCP2x0 at account ${ACCOUNT}, which the user cannot remove: service control policy SCP2x0 at account ${ACCOUNT} allows only s3:\\* of it; what remains allowed: s3:\\* \\(\\d+ actions\\) on every resource$`),
+    );
   });
 
   it('a level with no Allow covering an action removes it: two allow lists leave nothing', () => {
@@ -99,7 +101,7 @@ describe('user-full-access under SCPs', () => {
     // Each removes it alone: both are named.
     const both = userFinding({ ...ADMIN, boundary: s3Boundary, scps: [[FULL], [ONLY_S3]] });
     expect(both.title).toContain(`capped by permissions boundary Boundary and service control policy SCP1x0 at account ${ACCOUNT}`);
-    expect(both.details.reason).toContain(`capped by permissions boundary Boundary (arn:aws:iam::${ACCOUNT}:policy/Boundary) and service control policy SCP1x0 at account ${ACCOUNT} allows only s3:* of it`);
+    expect(both.details.reason).toContain(`capped by permissions boundary Boundary (arn:aws:iam::${ACCOUNT}:policy/Boundary) and service control policy SCP1x0 at account ${ACCOUNT}, which the user cannot remove: `);
   });
 
   it('a PASS says what the SCPs take away when they take something', () => {

@@ -496,12 +496,8 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
       const boundaryCap = caps.boundary ? `permissions boundary ${reading.boundary!.name}` : '';
       const scpCap = caps.guardrails ? scpNames(effects) : '';
       const cap = [boundaryCap, scpCap].filter(Boolean).join(' and ');
-      const capDetail = [
-        boundaryCap ? `${boundaryCap} (${reading.boundary!.arn})` : '',
-        caps.guardrails ? (effects.length > 0 ? effects.map(describeEffect).join('; ') : scpCap) : '',
-      ]
-        .filter(Boolean)
-        .join(' and ');
+      const capDetail = [boundaryCap ? `${boundaryCap} (${reading.boundary!.arn})` : '', scpCap].filter(Boolean).join(' and ');
+      const scpsDo = effects.length > 0 ? `: ${effects.map(describeEffect).join('; ')}` : '';
       return finding(
         'WARN',
         lowerSeverity(worst(uncapped.map((g) => g.severity))),
@@ -511,7 +507,7 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
           grants: uncapped,
           ...boundaryDetails,
           ...(effects.length > 0 ? { cappedBy: effects.map(effectDetails) } : {}),
-          reason: `capped by ${capDetail}, which the user cannot remove; what remains allowed: ${remaining}`,
+          reason: `capped by ${capDetail}, which the user cannot remove${scpsDo}; what remains allowed: ${remaining}`,
           remainsAllowed: remains,
         },
       );
