@@ -29,6 +29,10 @@ export const INTEGRATION = [
   'test/inventory/scale.test.ts',
   'test/inventory/time-budget.test.ts',
   'test/notify/sns.test.ts',
+  // Organizations faked at the SDK boundary (#test/mock-organizations.ts)
+  'test/organization/accounts.test.ts',
+  'test/organization/discover.test.ts',
+  'test/organization/guardrails.test.ts',
 ];
 export const INFRA = ['test/infra/**/*.test.ts'];
 export const PROPERTY = ['test/property/**/*.test.ts', 'test/reference/**/*.test.ts'];

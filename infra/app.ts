@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './bundling.ts';
-import { createAuditorApp } from './auditor-app.ts';
+import { createDeploymentApp } from './auditor-app.ts';
 
 /**
  * Entry point, run two ways with the same result:
@@ -29,7 +29,7 @@ function contextFromArgs(args: readonly string[]): Record<string, string> {
   return context;
 }
 
-const { app } = createAuditorApp({
+const { app } = createDeploymentApp({
   context: { ...contextFromCdkJson(), ...contextFromArgs(process.argv.slice(2)) },
   // Under the CLI, CDK_OUTDIR names the output folder; run directly, it is cdk.out as for the CLI.
   ...(process.env.CDK_OUTDIR ? {} : { outdir: join(PROJECT_ROOT, 'cdk.out') }),

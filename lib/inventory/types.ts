@@ -191,7 +191,35 @@ export interface Inventory extends AccountSourceFields, UserSourceFields {
    * The account's AWS Organization, when organization mode knows it (SPEC 8): its ID and the
    * IDs of its accounts count as inside for role trust (SPEC 3.6). Absent: not known.
    */
-  organization?: { id: string | null; accountIds: string[] };
+  organization?: {
+    id: string | null;
+    accountIds: string[];
+    /**
+     * The service control policies that apply to the account, one level per entity from the root
+     * through each OU down to the account itself (SPEC 8). Read with no level: no SCP applies (the
+     * management account, or SCPs not enabled). Absent: not known, and no SCP is evaluated.
+     */
+    guardrails?: Source<GuardrailLevel[]>;
+  };
+}
+
+/** One entity of the root → OUs → account chain, and the SCPs attached to it. */
+export interface GuardrailLevel {
+  kind: 'root' | 'ou' | 'account';
+  /** The root (`r-…`), OU (`ou-…`) or account ID. */
+  target: string;
+  policies: GuardrailPolicy[];
+}
+
+/** One SCP attached at a level. A document that could not be read keeps why (the call, the reason). */
+export interface GuardrailPolicy {
+  id: string;
+  name: string;
+  arn: string;
+  awsManaged: boolean;
+  /** The level's entity it is attached to. */
+  target: string;
+  document: PolicyDocument;
 }
 
 /**

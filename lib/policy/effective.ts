@@ -376,12 +376,32 @@ function accountScopedServices(cat: Catalogue): Set<string> {
   return scopedServices;
 }
 
+/** What one guardrail level takes away from a principal's grants (EffectiveAccess.guardrailEffects). */
+export interface GuardrailEffect {
+  level: string;
+  removed: ActionSummary;
+  /** What the level leaves of the grants. */
+  kept: ActionSummary;
+  allows: SourcedStatement[];
+  denies: SourcedStatement[];
+}
+
+/** Whether SCP levels alone leave a FAIL class, by levels and `partition|account`. */
+const guardrailVerdicts = new WeakMap<object, Map<string, boolean>>();
+
+/** A policy granting everything: what a principal writes into its own policies when it can. */
+const ANY_POLICY: SourcedStatement = {
+  origin: { policy: 'a policy it writes', via: 'user', path: 'a policy it writes itself' },
+  statement: { index: 0, sid: null, effect: 'Allow', actions: ['*'], notActions: null, resources: ['*'], notResources: null, principal: null, notPrincipal: null, condition: null },
+};
+
 export class EffectiveAccess {
   readonly cat: Catalogue;
   private readonly identity: Compiled[];
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
   private readonly views = new Map<string, ActionSet>();
+  private readonly mayAllowCache = new Map<string, Int8Array>();
   /** `partition|account` the templates are filled with. */
   private readonly scope: string;
 
@@ -485,6 +505,52 @@ export class EffectiveAccess {
     return this.everywhere(view).isAll();
   }
 
+  /**
+   * What each guardrail level takes away from what the identity policies grant on every resource
+   * (the view decides whether conditional Allows count): the actions its Allows leave out, and
+   * those its unconditional Denies reach. `allows` names the level's Allows when they fall short,
+   * `denies` the Denies that remove something. Levels that take nothing away are left out.
+   */
+  guardrailEffects(view: View): GuardrailEffect[] {
+    if (!view.guardrails || this.guardrails.length === 0) return [];
+    const granted = this.unionEverywhere(this.grants(this.identity, view));
+    const out: GuardrailEffect[] = [];
+    this.guardrails.forEach((level, i) => {
+      const removed = granted.clone().andNot(this.unionEverywhere(this.grants(level, view)));
+      const short = !removed.isEmpty();
+      const denies = level.filter((s) => !s.allow && !s.conditional && s.touched.intersects(granted));
+      for (const d of denies) removed.or(d.touched.clone().and(granted));
+      if (removed.isEmpty()) return;
+      out.push({
+        level: this.principal.guardrails![i]!.name,
+        removed: summarize(removed, 8, this.cat),
+        kept: summarize(granted.clone().andNot(removed), 8, this.cat),
+        allows: short ? this.grants(level, view).map((s) => s.source) : [],
+        denies: denies.map((d) => d.source),
+      });
+    });
+    return out;
+  }
+
+  /**
+   * Whether the guardrails alone leave one of the classes of `classes` (even conditionally): what
+   * the principal could reach by writing its own policies. Without guardrails, true.
+   */
+  guardrailsLeaveFailClass(): boolean {
+    const levels = this.principal.guardrails;
+    if (!levels || this.guardrails.length === 0) return true;
+    // The same levels bind every principal of the account: decided once per levels and account.
+    let byScope = guardrailVerdicts.get(levels);
+    if (!byScope) guardrailVerdicts.set(levels, (byScope = new Map()));
+    let verdict = byScope.get(this.scope);
+    if (verdict === undefined) {
+      const alone = new EffectiveAccess({ arn: this.principal.arn, identity: [ANY_POLICY], guardrails: levels }, this.partition, this.cat);
+      verdict = alone.classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
+      byScope.set(this.scope, verdict);
+    }
+    return verdict;
+  }
+
   /** The identity Allows that grant part of `set` on every resource. */
   contributors(set: ActionSet, view: View): SourcedStatement[] {
     return this.grants(this.identity, view)
@@ -510,6 +576,46 @@ export class EffectiveAccess {
     const i = this.cat.indexOf.get(action.toLowerCase());
     if (i === undefined) return true;
     return this.identity.some((s) => s.allow && s.actions.has(i));
+  }
+
+  /**
+   * Whether some request of the action can be allowed under the view's layers: an identity Allow
+   * names it, every layer has an Allow that reaches it somewhere, and no unconditional Deny takes
+   * it away on every resource. A cheap filter in front of `decide` (false: `decide` never allows).
+   */
+  mayAllowUnder(action: string, view: Omit<View, 'conditional'>): boolean {
+    // Asked once per target of every user: kept by action as written, one slot per view.
+    let slots = this.mayAllowCache.get(action);
+    if (!slots) this.mayAllowCache.set(action, (slots = new Int8Array(4)));
+    const slot = (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
+    if (slots[slot] === 0) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      const all = { ...view, conditional: true };
+      const may =
+        i === undefined ||
+        (this.identity.some((s) => s.allow && s.actions.has(i)) &&
+          this.layers(all).every((layer) => layer.some((s) => s.allow && s.touched.has(i))) &&
+          !this.denies(all).some((d) => d.everywhere.has(i)));
+      slots[slot] = may ? 1 : 2;
+    }
+    return slots[slot] === 1;
+  }
+
+  /**
+   * The guardrails' part of one request: what a grant that needs no identity Allow still needs (a
+   * same-account trust policy naming the principal). Every SCP level must allow it; a boundary
+   * does not limit such a grant. Denies are `decide`'s.
+   */
+  guardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+    let conditional = false;
+    for (const level of this.guardrails) {
+      const allows = level.filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables));
+      if (allows.length === 0) return 'implicit';
+      if (allows.every((s) => s.conditional)) conditional = true;
+    }
+    return conditional ? 'conditional' : 'allow';
   }
 
   /** Point evaluation of one request, through every layer of the view. */
@@ -668,10 +774,13 @@ export class EffectiveAccess {
       for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       if (this.coversResource(s, STAR_RESOURCE)) out.add(STAR_RESOURCE);
     }
-    // A boundary or guardrail may narrow a wide grant to its own resources.
+    // A boundary or guardrail may narrow a wide grant to its own resources; one that allows every
+    // action everywhere narrows nothing, whatever other resources its statements name.
     if (wide.length > 0) {
       for (const layer of this.layers(view)) {
-        for (const s of this.grants(layer, view)) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
+        const grants = this.grants(layer, view);
+        if (this.unionEverywhere(grants).isAll()) continue;
+        for (const s of grants) if (s.wide) for (const r of s.resources ?? []) if (r !== STAR_RESOURCE) add(r);
       }
     }
     if (wide.length > 0) for (const d of this.denies(view)) for (const r of d.notResources ?? []) add(r);

@@ -28,7 +28,8 @@ export interface UnreadablePolicy {
   what: string;
   policy?: string;
   policyArn?: string;
-  via: 'user' | 'group';
+  /** `guardrail`: a service control policy of the account's organization, which reaches every principal it caps. */
+  via: 'user' | 'group' | 'guardrail';
   group?: string;
   path: string;
   reason: string;

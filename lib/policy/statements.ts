@@ -90,9 +90,11 @@ function principalOf(value: unknown, what: string): Record<string, string[]> | '
 /**
  * What kind of document is read: IAM's grammar differs. An identity policy (and a permissions
  * boundary) names no Principal and exactly one of Action/NotAction and of Resource/NotResource;
- * a trust policy names its principals. `any` checks only what holds for both.
+ * a trust policy names its principals. A service control policy names no Principal either and
+ * at most one of Resource/NotResource, none meaning every resource. `any` checks only what holds
+ * for all of them.
  */
-export type DocumentKind = 'identity' | 'trust' | 'any';
+export type DocumentKind = 'identity' | 'scp' | 'trust' | 'any';
 
 const STATEMENT_ELEMENTS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
 const DOCUMENT_ELEMENTS = new Set(['Version', 'Id', 'Statement']);
@@ -115,11 +117,14 @@ function normalizeOne(raw: unknown, index: number, kind: DocumentKind): Normaliz
   if (has('Action') && has('NotAction')) throw new Error(`statement ${index}: has both Action and NotAction (IAM refuses the document)`);
   if (has('Resource') && has('NotResource')) throw new Error(`statement ${index}: has both Resource and NotResource (IAM refuses the document)`);
   if (!has('Action') && !has('NotAction')) throw new Error(`statement ${index}: has neither Action nor NotAction (IAM refuses the document)`);
-  if (kind === 'identity') {
+  if (kind === 'identity' || kind === 'scp') {
     if (has('Principal') || has('NotPrincipal')) {
-      throw new Error(`statement ${index}: ${has('Principal') ? 'Principal' : 'NotPrincipal'} is not allowed in an identity policy (IAM refuses the document)`);
+      const where = kind === 'scp' ? 'a service control policy (Organizations refuses the document)' : 'an identity policy (IAM refuses the document)';
+      throw new Error(`statement ${index}: ${has('Principal') ? 'Principal' : 'NotPrincipal'} is not allowed in ${where}`);
     }
-    if (!has('Resource') && !has('NotResource')) throw new Error(`statement ${index}: has neither Resource nor NotResource (IAM refuses the document)`);
+  }
+  if (kind === 'identity' && !has('Resource') && !has('NotResource')) {
+    throw new Error(`statement ${index}: has neither Resource nor NotResource (IAM refuses the document)`);
   }
   const sidValue = raw.Sid;
   if (sidValue !== undefined && typeof sidValue !== 'string') throw new Error(`statement ${index}: Sid must be a string`);

@@ -150,3 +150,50 @@ describe('summarize', () => {
     expect(summarize(ActionSet.all(cat.size), 3)).toMatchObject({ more: cat.services.length - 3, services: cat.services.length });
   });
 });
+
+describe('guardrail levels', () => {
+  const withLevels = (identity: unknown[], levels: unknown[][], boundary?: unknown[]) => {
+    const base = access(identity, boundary).principal;
+    return new EffectiveAccess({ ...base, guardrails: levels.map((statements, i) => ({ name: `level ${i}`, statements: sourced('guardrail', ...statements) })) }, 'aws');
+  };
+  const FULL = { Effect: 'Allow', Action: '*', Resource: '*' };
+
+  it('what each level takes away: the actions its Allows leave out, or its Denies reach', () => {
+    const ea = withLevels([FULL], [[FULL], [FULL, { Effect: 'Deny', Action: 'iam:*', Resource: '*' }], [{ Effect: 'Allow', Action: ['s3:*', 'iam:*'], Resource: '*' }]]);
+    const effects = ea.guardrailEffects(LOOSE);
+    expect(effects.map((e) => [e.level, e.allows.length, e.denies.length])).toEqual([
+      ['level 1', 0, 1],
+      ['level 2', 1, 0],
+    ]);
+    expect(effects[0]!.removed.items).toEqual(['iam:*']);
+    expect(effects[1]!.kept.items).toEqual(['iam:*', 's3:*']);
+    expect(ea.everywhere(LOOSE).equals(summarizeSet(['s3:']))).toBe(true);
+    expect(ea.guardrailEffects({ ...LOOSE, guardrails: false })).toEqual([]);
+  });
+
+  it('the SCPs alone leave a FAIL class unless they allow little', () => {
+    expect(withLevels([], [[FULL], [FULL, { Effect: 'Deny', Action: 'ec2:*', Resource: '*' }]]).guardrailsLeaveFailClass()).toBe(true);
+    expect(withLevels([], [[FULL], [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }]]).guardrailsLeaveFailClass()).toBe(false);
+    expect(access([]).guardrailsLeaveFailClass()).toBe(true);
+  });
+
+  it('a level that allows everything everywhere narrows nothing, whatever resources it also names', () => {
+    const bucket = 'arn:aws:s3:::bucket/*';
+    // Within a boundary of s3:*, a level that also names a bucket adds no "all actions on" it.
+    const plain = access([FULL], [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    const named = withLevels([FULL], [[FULL], [{ Effect: 'Allow', Action: '*', Resource: [bucket, '*'] }]], [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    expect(named.classes(LOOSE)).toEqual(plain.classes(LOOSE));
+    // A level that allows everything only on the bucket narrows a wide grant to it.
+    const narrow = withLevels([FULL], [[FULL], [{ Effect: 'Allow', Action: '*', Resource: bucket }]]);
+    expect(narrow.classes(LOOSE).map((c) => (c.kind === 'on-resources' ? c.resources.map((r) => r.resource) : c.kind))).toEqual([[bucket]]);
+  });
+});
+
+/** The set of every catalogue action whose name starts with one of the prefixes. */
+function summarizeSet(prefixes: string[]): ActionSet {
+  const set = new ActionSet(cat.size);
+  cat.actions.forEach((a, i) => {
+    if (prefixes.some((p) => a.startsWith(p))) set.add(i);
+  });
+  return set;
+}

@@ -58,3 +58,24 @@ describe('normalizeStatements: a Condition whose operators name no keys', () => 
     expect(read({ Effect: 'Deny', ...base, Condition: {} }).condition).toBeNull();
   });
 });
+
+describe('normalizeStatements: service control policies', () => {
+  // An SCP is read like an identity policy (no Principal), under Organizations' grammar: Action or
+  // NotAction, Resource or NotResource, Condition, on Allow and Deny alike.
+  it('refuses a Principal or NotPrincipal, naming Organizations', () => {
+    for (const element of ['Principal', 'NotPrincipal']) {
+      const read = normalizeStatements(one({ Effect: 'Deny', Action: '*', Resource: '*', [element]: '*' }), 'scp');
+      expect(read).toEqual({ ok: false, error: `statement 1: ${element} is not allowed in a service control policy (Organizations refuses the document)` });
+    }
+  });
+
+  it('reads NotAction and NotResource in Allows, and a statement without Resource as every resource', () => {
+    const read = normalizeStatements({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::b' }, { Effect: 'Deny', Action: 'ec2:*' }] }, 'scp');
+    expect(read.ok).toBe(true);
+    const [allow, deny] = (read as { statements: { notActions: unknown; notResources: unknown; resources: unknown }[] }).statements;
+    expect(allow).toMatchObject({ notActions: ['iam:*'], notResources: ['arn:aws:s3:::b'] });
+    expect(deny).toMatchObject({ resources: null, notResources: null });
+    // The same statement is refused in an identity policy.
+    expect(normalizeStatements({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'ec2:*' }] }, 'identity').ok).toBe(false);
+  });
+});

@@ -2,7 +2,8 @@
  * The user-full-access check against the reference evaluator (test/reference/iam-reference.ts),
  * on random policy sets for one user: inline policies, attached managed policies (AWS and
  * customer managed), groups with their own policies (and a group it is not in), an optional
- * permissions boundary. Statements draw from Allow/Deny, Action/NotAction, Resource/NotResource
+ * permissions boundary, and optional service control policies in two or three levels (root, OU,
+ * account; each level FullAWSAccess or drawn statements, one or two SCPs). Statements draw from Allow/Deny, Action/NotAction, Resource/NotResource
  * over wildcards, the user's own ARN, `${aws:username}`, another partition, and optional
  * Conditions.
  *
@@ -16,10 +17,11 @@
  *     the check proves an action the reference did not sample is missing: the reference samples
  *     about three actions a service, so its "full" is an upper bound, never a proof);
  * (d) grants that allow nothing (no probe allowed, even conditionally) are not FAIL;
- * (e) WARN only with a permissions boundary that removes something (the same policies
- *     without it allow a probe) and where the reference witnesses no FAIL class in what
- *     remains. The reference recognises FAIL classes conservatively, so "the boundary removes
- *     a FAIL class" is not asserted, only its necessary part.
+ * (e) WARN only with a permissions boundary or SCPs that remove something (the same policies
+ *     without them allow a probe) and where the reference witnesses no FAIL class in what
+ *     remains. The reference recognises FAIL classes conservatively, so "the cap removes a
+ *     FAIL class" is not asserted, only its necessary part;
+ * (f) SCPs only take away: a FAIL under SCPs is a FAIL at least as severe without them.
  *
  * Runs: REFERENCE_RUNS cases per property (default 2,000 in CI, a quarter elsewhere: see
  * #test/property.ts); REFERENCE_SEED replays a run (CI uses a fixed one; elsewhere it is drawn at
@@ -28,7 +30,7 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { userFullAccess } from '#test/checks.ts';
-import type { Finding } from '#lib/model/finding.ts';
+import { severityRank, type Finding } from '#lib/model/finding.ts';
 import { ACCOUNT, settings } from '#test/build-inventory.ts';
 import { runs } from '#test/property.ts';
 import { buildCase, USER, USER_ARN, type Doc, type GroupSpec, type Managed, type PolicySet, type Statement } from '../reference/cases.ts';
@@ -139,14 +141,24 @@ const groupArb: fc.Arbitrary<GroupSpec> = fc.record({
   member: flag(4, 1).map((outsider) => !outsider),
 });
 
+/** The SCP AWS attaches to every entity when SCPs are enabled. */
+const FULL_AWS_ACCESS: Doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+
+/** One level's SCPs: FullAWSAccess (most often, as in most organizations) or drawn statements, one or two. */
+const scpLevelArb: fc.Arbitrary<Doc[]> = fc.array(
+  fc.tuple(flag(1, 1), docArb).map(([drawn, d]) => (drawn ? d : FULL_AWS_ACCESS)),
+  { minLength: 1, maxLength: 2 },
+);
+
 const policySetArb: fc.Arbitrary<PolicySet> = fc
   .record({
     inline: fc.array(docArb, { maxLength: 2 }),
     attached: fc.array(managedArb, { maxLength: 2 }),
     groups: fc.array(groupArb, { maxLength: 2 }),
     boundary: sometimes(docArb, 7, 3),
+    scps: sometimes(fc.array(scpLevelArb, { minLength: 2, maxLength: 3 }), 2, 1),
   })
-  .map(({ boundary, ...rest }) => (boundary ? { ...rest, boundary } : rest));
+  .map(({ boundary, scps, ...rest }) => ({ ...rest, ...(boundary ? { boundary } : {}), ...(scps ? { scps } : {}) }));
 
 // ---------------------------------------------------------------------------------------------
 // One evaluation per case, shared by the properties
@@ -174,10 +186,16 @@ function outcome(set: PolicySet): Outcome {
   return result;
 }
 
-/** Whether the same policies without the permissions boundary allow no probe at all. */
-function noneWithoutBoundary(set: PolicySet): boolean {
-  const { boundary: _boundary, ...rest } = set;
+/** Whether the same policies without the permissions boundary and the SCPs allow no probe at all. */
+function noneWithoutCaps(set: PolicySet): boolean {
+  const { boundary: _boundary, scps: _scps, ...rest } = set;
   return referenceVerdict(buildCase(rest), USER).none;
+}
+
+/** The check's finding for the same policies outside an organization. */
+function findingWithoutScps(set: PolicySet): Finding {
+  const { scps: _scps, ...rest } = set;
+  return outcome(rest).finding;
 }
 
 function describeOutcome({ reference, finding }: Outcome): string {
@@ -226,12 +244,20 @@ describe(`user-full-access against the reference evaluator (${RUNS} cases, seed 
     assertProperty('the reference finds nothing allowed, the check says FAIL', (o) => !o.reference.none || o.finding.status !== 'FAIL');
   });
 
-  it('(e) WARN only where a boundary removes something and no FAIL class remains', { timeout: TIMEOUT }, () => {
+  it('(e) WARN only where a boundary or SCPs remove something and no FAIL class remains', { timeout: TIMEOUT }, () => {
     assertProperty(
-      'the check says WARN, but no boundary removes anything, or a FAIL class remains',
+      'the check says WARN, but no boundary or SCP removes anything, or a FAIL class remains',
       (o) =>
         o.finding.status !== 'WARN' ||
-        (o.set.boundary !== undefined && o.reference.witnesses.length === 0 && !noneWithoutBoundary(o.set)),
+        ((o.set.boundary !== undefined || o.set.scps !== undefined) && o.reference.witnesses.length === 0 && !noneWithoutCaps(o.set)),
     );
+  });
+
+  it('(f) SCPs only take away: a FAIL under SCPs is a FAIL at least as severe without them', { timeout: TIMEOUT }, () => {
+    assertProperty('the check says FAIL under SCPs, and less without them', (o) => {
+      if (o.set.scps === undefined || o.finding.status !== 'FAIL') return true;
+      const without = findingWithoutScps(o.set);
+      return without.status === 'FAIL' && severityRank(without.severity) >= severityRank(o.finding.severity);
+    });
   });
 });

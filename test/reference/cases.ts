@@ -2,7 +2,7 @@
  * One user and the policies that reach it, as plain documents, turned into an Inventory with
  * the test builders. Shared by the reference's own tests and the effective-access property.
  */
-import type { IamGroup, IamUser, Inventory, ManagedPolicy } from '#lib/inventory/types.ts';
+import type { GuardrailLevel, IamGroup, IamUser, Inventory, ManagedPolicy } from '#lib/inventory/types.ts';
 import { ACCOUNT, inventory } from '#test/build-inventory.ts';
 
 export const USER = 'alice';
@@ -39,6 +39,27 @@ export interface PolicySet {
   groups: GroupSpec[];
   /** A customer managed permissions boundary. */
   boundary?: Doc;
+  /** Service control policies by level: the root, then OUs, then the account (at least two levels). */
+  scps?: Doc[][];
+}
+
+export const ROOT_ID = 'r-ab12';
+export const ouId = (i: number) => `ou-ab12-${String(i).padStart(8, '0')}`;
+
+/** SCP levels as the Inventory holds them: root, OUs, the account; the policies named SCP<level>x<index>. */
+export function guardrailLevels(scps: Doc[][]): GuardrailLevel[] {
+  return scps.map((docs, i) => {
+    const kind = i === 0 ? 'root' : i === scps.length - 1 ? 'account' : 'ou';
+    const target = kind === 'root' ? ROOT_ID : kind === 'account' ? ACCOUNT : ouId(i);
+    return {
+      kind,
+      target,
+      policies: docs.map((d, j) => {
+        const id = `p-scp${i}x${j}abcd`;
+        return { id, name: `SCP${i}x${j}`, arn: `arn:aws:organizations::111111111111:policy/o-abcdefghij/service_control_policy/${id}`, awsManaged: false, target, document: { ok: true as const, document: d } };
+      }),
+    };
+  });
 }
 
 export const doc = (...statements: Statement[]): Doc => ({ Version: '2012-10-17', Statement: statements });
@@ -105,7 +126,8 @@ export function buildCase(set: PolicySet): Inventory {
     attachedPolicies: set.attached.map(ref),
     permissionsBoundary,
   };
-  return inventory({ auth: { users: [user], groups, roles: [], policies } });
+  const inv = inventory({ auth: { users: [user], groups, roles: [], policies } });
+  return set.scps ? { ...inv, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(set.scps) } } } : inv;
 }
 
 /** A PolicySet with only the user's inline policies (and optionally a boundary). */

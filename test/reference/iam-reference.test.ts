@@ -238,6 +238,27 @@ describe('SCPs', () => {
     );
     expect(referenceVerdict(inv, USER, { scps: [root, root] }).full).toBe(true);
   });
+
+  it("reads the inventory's levels; none (the management account) applies nothing", () => {
+    const admin = inlineOnly([doc(allowAll)]);
+    expect(verdict({ ...admin, scps: [[doc(allowAll)], [doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' })]] }).full).toBe(false);
+    expect(decide({ ...admin, scps: [[doc(allowAll)], [doc(allowAll, { Effect: 'Deny', Action: 'iam:*', Resource: '*' })]] }, 'iam:PutUserPolicy', USER_ARN)).toBe('explicit-deny');
+    expect(verdict({ ...admin, scps: [] }).full).toBe(true);
+  });
+
+  it('an Allow under a Condition at a level is conditional; a Deny under one removes nothing', () => {
+    const admin = inlineOnly([doc(allowAll)]);
+    const condition = { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } };
+    expect(decide({ ...admin, scps: [[doc(allowAll)], [doc({ ...allowAll, Condition: condition })]] }, 's3:GetObject', BUCKET_OBJECT)).toBe('conditional');
+    expect(decide({ ...admin, scps: [[doc(allowAll)], [doc(allowAll, { Effect: 'Deny', Action: 's3:*', Resource: '*', Condition: condition })]] }, 's3:GetObject', BUCKET_OBJECT)).toBe('allow');
+  });
+
+  it('a one-call escalation is simulated under the SCPs: writing its own policy reaches no more than they allow', () => {
+    const self = inlineOnly([doc({ Effect: 'Allow', Action: 'iam:PutUserPolicy', Resource: USER_ARN })]);
+    expect(classes(self)).toEqual(['escalation']);
+    expect(classes({ ...self, scps: [[doc(allowAll)], [doc({ Effect: 'Allow', Action: 'iam:*', Resource: '*' })]] })).toEqual([]);
+    expect(classes({ ...self, scps: [[doc(allowAll)], [doc(allowAll, { Effect: 'Deny', Action: 'ec2:*', Resource: '*' })]] })).toEqual(['escalation']);
+  });
 });
 
 describe('the verdict', () => {

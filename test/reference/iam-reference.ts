@@ -10,7 +10,14 @@
  * Evaluation of one request, step by step:
  * 1. An explicit Deny in any applicable policy (identity policies, the permissions boundary,
  *    service control policies) that covers the request denies it.
- * 2. Each SCP level (when SCPs are given) must have an Allow covering the request.
+ * 2. Each SCP level (when SCPs are given) must have an Allow covering the request: the root, each
+ *    OU on the direct path to the account, and the account itself ("SCP evaluation": a
+ *    permission is allowed only with an explicit Allow at every level; with no level, as in the
+ *    management account, which SCPs do not affect, this step allows everything). SCPs are read
+ *    with the same grammar as identity policies (Action/NotAction, Resource/NotResource,
+ *    Condition) and their conditions as the other policies' are (below). The logic is AWS's
+ *    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html and
+ *    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html.
  * 3. The permissions boundary (when one is set) must have an Allow covering the request.
  * 4. An identity policy (inline or managed, of the user or of one of its groups) must have an
  *    Allow covering the request.
@@ -961,13 +968,29 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
 }
 
 export interface ReferenceOptions {
-  /** SCP documents by level, organization mode. */
+  /** SCP documents by level, organization mode; by default the inventory's (organization.guardrails). */
   scps?: unknown[][];
+}
+
+/**
+ * The SCP documents of the inventory, by level (root, each OU, the account). None: not in an
+ * organization, or the management account, which SCPs do not bind.
+ */
+export function scpLevelsOf(inv: Inventory): unknown[][] {
+  const source = inv.organization?.guardrails;
+  if (!source) return [];
+  if (source.state !== 'read') throw new Error(`SCPs not read: ${source.reason}`);
+  return source.data.map((level) =>
+    level.policies.map((p) => {
+      if (!p.document.ok) throw new Error(`SCP ${p.name} unreadable: ${p.document.error}`);
+      return p.document.document;
+    }),
+  );
 }
 
 /** The reference verdict for one user of the inventory. */
 export function referenceVerdict(inv: Inventory, userName: string, options: ReferenceOptions = {}): ReferenceVerdict {
-  const { policies, context } = principalFromInventory(inv, userName, options.scps ?? []);
+  const { policies, context } = principalFromInventory(inv, userName, options.scps ?? scpLevelsOf(inv));
   const probes = probesFor(context);
   const anchors = anchorResources(context);
   const principal = new CompiledPrincipal(policies);
@@ -1035,6 +1058,6 @@ export function referenceVerdict(inv: Inventory, userName: string, options: Refe
 
 /** The decision for one request, for tests that ask about a single probe. */
 export function referenceDecide(inv: Inventory, userName: string, action: string, resource: string, options: ReferenceOptions = {}): Decision {
-  const { policies } = principalFromInventory(inv, userName, options.scps ?? []);
+  const { policies } = principalFromInventory(inv, userName, options.scps ?? scpLevelsOf(inv));
   return new CompiledPrincipal(policies).decide(action.toLowerCase(), resource);
 }

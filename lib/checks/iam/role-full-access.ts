@@ -9,6 +9,7 @@
 import type { AuthorizationDetails, IamRole, IamUser, Inventory, PolicyDocument } from '#lib/inventory/types.ts';
 import type { Settings } from '#lib/settings.ts';
 import { managedPolicy, policiesReachingUser, readDocument, type UnreadablePolicy } from '#lib/policy/grants.ts';
+import { describeEffect, readGuardrails, type GuardrailReading } from '#lib/policy/guardrails.ts';
 import { isAllActions, normalizeStatements, statementLabel, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
 import {
   EffectiveAccess,
@@ -353,10 +354,10 @@ function boundaryOf(ref: { arn: string } | null, details: AuthorizationDetails, 
   return { boundary: { arn: ref.arn, name, statements: read.statements.map((statement) => ({ origin, statement })) } };
 }
 
-/** A role's inline and attached policies (default versions) and its boundary. */
-export function readRole(role: IamRole, details: AuthorizationDetails): Reading {
+/** A role's inline and attached policies (default versions), its boundary and the account's SCPs. */
+export function readRole(role: IamRole, details: AuthorizationDetails, guardrails?: GuardrailReading): Reading {
   const identity: SourcedStatement[] = [];
-  const unreadable: UnreadablePolicy[] = [];
+  const unreadable: UnreadablePolicy[] = [...(guardrails?.unreadable ?? [])];
   const add = (policy: string, policyArn: string | undefined, document: PolicyDocument | undefined, inline: boolean) => {
     const path = describeRolePolicy(role, policy, inline);
     const read = document ? readDocument(document) : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
@@ -372,15 +373,17 @@ export function readRole(role: IamRole, details: AuthorizationDetails): Reading 
   for (const ref of role.attachedPolicies) add(ref.name, ref.arn, managedPolicy(details, ref.arn)?.document, false);
   const b = boundaryOf(role.permissionsBoundary, details, `role ${role.name}`);
   if (b.unreadable) unreadable.push(b.unreadable);
-  return { principal: { arn: role.arn, identity, ...(b.boundary ? { boundary: b.boundary } : {}) }, unreadable };
+  const scps = guardrails?.levels ? { guardrails: guardrails.levels } : {};
+  return { principal: { arn: role.arn, identity, ...(b.boundary ? { boundary: b.boundary } : {}), ...scps }, unreadable };
 }
 
-function readUserPolicies(user: IamUser, details: AuthorizationDetails): Reading {
+function readUserPolicies(user: IamUser, details: AuthorizationDetails, guardrails: GuardrailReading): Reading {
   const reach = policiesReachingUser(user, details);
-  const unreadable = [...reach.unreadable];
+  const unreadable = [...reach.unreadable, ...guardrails.unreadable];
   const b = boundaryOf(user.permissionsBoundary, details, `user ${user.name}`);
   if (b.unreadable) unreadable.push(b.unreadable);
-  return { principal: { arn: user.arn, variables: { username: user.name, userid: user.id }, identity: reach.statements, ...(b.boundary ? { boundary: b.boundary } : {}) }, unreadable };
+  const scps = guardrails.levels ? { guardrails: guardrails.levels } : {};
+  return { principal: { arn: user.arn, variables: { username: user.name, userid: user.id }, identity: reach.statements, ...(b.boundary ? { boundary: b.boundary } : {}), ...scps }, unreadable };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +398,8 @@ export interface RoleAccess {
   summary: string;
   classes: AccessClass['kind'][];
   contributors: Array<{ path: string; statement: string; policyArn?: string }>;
+  /** What the account's SCPs take away from the role's own grants, level by level. */
+  cappedBy?: string[];
 }
 
 function describeClass(c: AccessClass): string {
@@ -426,8 +431,8 @@ function roleAccess(role: IamRole, ea: EffectiveAccess, cache?: Map<string, { st
     const top = strict[0]!;
     return { fails: true, admin: top.kind !== 'on-resources', conditional: false, summary: describeClass(top), classes: strict.map((c) => c.kind), contributors: named(contributorsOf(top)) };
   }
-  // One call from full access: writing or attaching its own policies, when no boundary caps them.
-  if (!ea.hasBoundary) {
+  // One call from full access: writing or attaching its own policies, when no boundary or SCP caps them.
+  if (!ea.hasBoundary && ea.guardrailsLeaveFailClass()) {
     for (const action of ['iam:PutRolePolicy', 'iam:AttachRolePolicy']) {
       const d = ea.mayAllow(action) ? ea.decide(action, role.arn) : 'implicit';
       if (d === 'allow' || d === 'conditional') {
@@ -448,7 +453,21 @@ function roleAccess(role: IamRole, ea: EffectiveAccess, cache?: Map<string, { st
     const top = loose[0]!;
     return { fails: true, admin: false, conditional: true, summary: `conditionally ${describeClass(top)}`, classes: loose.map((c) => c.kind), contributors: named(contributorsOf(top).filter((s) => s.statement.condition !== null)) };
   }
+  // The role's own policies hold a FAIL class that the SCPs remove: they are the reason, and named.
+  if (ea.hasGuardrails && ea.classes({ ...LOOSE, guardrails: false }).length > 0) {
+    const effects = ea.guardrailEffects(LOOSE);
+    const cappedBy = effects.map(describeEffect);
+    const summary = `no full-access grant (capped by ${cappedBy.length > 0 ? cappedBy.join('; ') : 'service control policies'})`;
+    return { fails: false, admin: false, conditional: false, summary, classes: [], contributors: [], ...(cappedBy.length > 0 ? { cappedBy } : {}) };
+  }
   return { fails: false, admin: false, conditional: false, summary: 'no full-access grant', classes: [], contributors: [] };
+}
+
+/** The role's grants as the SCPs leave them: named when they take something away. */
+function withGuardrailEffects(access: RoleAccess, ea: EffectiveAccess): RoleAccess {
+  if (!access.fails || !ea.hasGuardrails) return access;
+  const effects = ea.guardrailEffects(LOOSE);
+  return effects.length > 0 ? { ...access, cappedBy: effects.map(describeEffect) } : access;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,6 +510,8 @@ export interface ChainedUser {
 
 export interface Reachability {
   scope: InsideScope;
+  /** The account's SCPs, as every principal's access was evaluated under them. */
+  guardrails: GuardrailReading;
   nodes: Map<string, RoleNode>;
   /** Direct assumers of each role: the first LIST_LIMIT users and roles, and how many there are. */
   incoming: Map<string, { listed: AssumeEdge[]; users: number; roles: number }>;
@@ -512,6 +533,15 @@ function insideScope(inventory: Inventory, trusted: readonly string[]): InsideSc
 }
 
 const cache = new WeakMap<AuthorizationDetails, { key: string; value: Reachability }>();
+
+/** One number per guardrail reading: the same authorization details under other SCPs are another graph. */
+const guardrailIds = new WeakMap<GuardrailReading, number>();
+let nextGuardrailId = 0;
+function guardrailsId(reading: GuardrailReading): number {
+  let id = guardrailIds.get(reading);
+  if (id === undefined) guardrailIds.set(reading, (id = nextGuardrailId++));
+  return id;
+}
 
 function isServiceLinked(role: IamRole): boolean {
   return role.path.startsWith('/aws-service-role/');
@@ -569,7 +599,8 @@ function assumeScope(principal: PrincipalPolicies): string[] | null {
  */
 export function reachability(inventory: Inventory, details: AuthorizationDetails, trusted: readonly string[] = []): Reachability {
   const scope = insideScope(inventory, trusted);
-  const key = `${inventory.partition}|${[...scope.accounts].sort().join(',')}|${scope.organizationId ?? ''}`;
+  const guardrails = readGuardrails(inventory);
+  const key = `${inventory.partition}|${[...scope.accounts].sort().join(',')}|${scope.organizationId ?? ''}|${guardrailsId(guardrails)}`;
   const hit = cache.get(details);
   if (hit && hit.key === key) return hit.value;
 
@@ -582,7 +613,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   for (const role of details.roles) {
     if (isServiceLinked(role) || nodes.has(role.arn)) continue;
     const trust = readTrust(role.trustPolicy, scope);
-    const reading = readRole(role, details);
+    const reading = readRole(role, details, guardrails);
     // Roles with the same statements (and no policy variables) are evaluated alike: one evaluator.
     const signature = signatureOf(reading.principal);
     let ea = signature.endsWith('|') ? accessBySignature.get(signature) : undefined;
@@ -591,7 +622,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (signature.endsWith('|')) accessBySignature.set(signature, ea);
     }
     roleAccessOf.set(role.arn, ea);
-    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signature), openToAccount: false, generic: true };
+    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : withGuardrailEffects(roleAccess(role, ea, classCache, signature), ea), openToAccount: false, generic: true };
     if (!('error' in trust)) {
       for (const s of trust.allows) {
         if (conditionEntries(s.condition).some((e) => e.key === 'aws:principalarn')) node.generic = false;
@@ -624,9 +655,11 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     if ('error' in node.trust) return null;
     const admitted = admission(node, arn, kind);
     if (admitted.admits === 'no') return null;
-    const decision = ea.decide('sts:AssumeRole', node.role.arn);
-    // A same-account trust naming the principal's ARN needs no identity Allow; a Deny still wins.
-    if (!(decision === 'allow' || decision === 'conditional' || (admitted.byArn && decision === 'implicit'))) return null;
+    const decided = ea.decide('sts:AssumeRole', node.role.arn);
+    // A same-account trust naming the principal's ARN needs no identity Allow (nor the boundary's);
+    // a Deny still wins, and the SCPs still bind it.
+    const decision = admitted.byArn && decided === 'implicit' ? ea.guardrailDecision('sts:AssumeRole', node.role.arn) : decided;
+    if (!(decision === 'allow' || decision === 'conditional')) return null;
     return {
       to: node.role.arn,
       conditional: decision === 'conditional' || admitted.admits === 'conditional',
@@ -779,7 +812,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   const waysCache = new Map<EdgeProto[], Array<{ e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } }>>();
   for (const user of details.users) {
     if (!mayAssume(user)) continue;
-    const reading = readUserPolicies(user, details);
+    const reading = readUserPolicies(user, details, guardrails);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     const first = edgesFrom(user.arn, 'user', reading.principal, ea);
     if (first.length === 0) continue;
@@ -876,7 +909,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     return { listed, total };
   };
 
-  const value: Reachability = { scope, nodes, incoming, targets, usersThrough };
+  const value: Reachability = { scope, guardrails, nodes, incoming, targets, usersThrough };
   cache.set(details, { key, value });
   return value;
 }
@@ -940,7 +973,8 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
   }
   const access = node.access;
   const who = assumers(graph, node);
-  const accessDetails = { access: access.summary, classes: access.classes, conditionalAccess: access.conditional, paths: access.contributors };
+  const scps = graph.guardrails.described.length > 0 ? { serviceControlPolicies: graph.guardrails.described } : {};
+  const accessDetails = { access: access.summary, classes: access.classes, conditionalAccess: access.conditional, paths: access.contributors, ...(access.cappedBy ? { cappedBy: access.cappedBy } : {}), ...scps };
   const common = { ...accessDetails, trust: trust.admissions, assumableBy: who };
   const open = trust.admissions.filter((a) => a.reach === 'open');
   const restricted = trust.admissions.filter((a) => a.reach === 'restricted');
@@ -970,7 +1004,7 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
       ...common,
     });
   }
-  return finding('PASS', 'informational', `${role.name} has no full-access grant; ${assumable}`, { verdict: 'none', ...common });
+  return finding('PASS', 'informational', `${role.name} has ${access.summary}; ${assumable}`, { verdict: 'none', ...common });
 }
 
 export function evaluateRoles(inventory: Inventory, details: AuthorizationDetails, settings: Pick<Settings, 'trustedAccounts'>): Finding[] {

@@ -4,6 +4,7 @@ import { allUsersArn } from '#lib/model/arn.ts';
 import { errorFinding, lowerSeverity, makeFinding, severityRank, type Finding, type Severity } from '#lib/model/finding.ts';
 import { CATALOGUE } from '#lib/checks/catalogue.ts';
 import { managedPolicy, policiesReachingUser, readDocument, resolvePolicyVariables, type UnreadablePolicy } from '#lib/policy/grants.ts';
+import { describeEffect, effectNames, readGuardrails, scpNames, type GuardrailReading } from '#lib/policy/guardrails.ts';
 import { wildcardMatch } from '#lib/policy/statements.ts';
 import { roleEscalations } from '#lib/checks/iam/role-full-access.ts';
 import {
@@ -13,6 +14,7 @@ import {
   labelOf,
   summarize,
   type AccessClass,
+  type GuardrailEffect,
   type PrincipalPolicies,
   type SourcedStatement,
   type View,
@@ -115,6 +117,7 @@ function isAllowedDecision(d: string): d is 'allow' | 'conditional' {
 interface AccountContext {
   inventory: Inventory;
   details: AuthorizationDetails;
+  guardrails: GuardrailReading;
   /** Users with unconditional full access under every layer. */
   fullAccessUsers: IamUser[];
   /** Groups whose own policies alone hold a full-access class (conditionally, or not). */
@@ -128,13 +131,14 @@ interface Reading {
   boundary?: { arn: string; name: string; awsManaged: boolean };
 }
 
-function readUser(user: IamUser, details: AuthorizationDetails): Reading {
+function readUser(user: IamUser, details: AuthorizationDetails, guardrails: GuardrailReading): Reading {
   const reach = policiesReachingUser(user, details);
-  const unreadable = [...reach.unreadable];
+  const unreadable = [...reach.unreadable, ...guardrails.unreadable];
   const principal: PrincipalPolicies = {
     arn: user.arn,
     variables: { username: user.name, userid: user.id },
     identity: reach.statements,
+    ...(guardrails.levels ? { guardrails: guardrails.levels } : {}),
   };
   let boundary: Reading['boundary'];
   if (user.permissionsBoundary) {
@@ -153,7 +157,7 @@ function readUser(user: IamUser, details: AuthorizationDetails): Reading {
 }
 
 /** What a group's readable policies alone give (an unreadable one could only take access away). */
-function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: string): EffectiveAccess {
+function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: string, guardrails: GuardrailReading): EffectiveAccess {
   const probe: IamUser = {
     name: `group:${group.name}`,
     arn: group.arn,
@@ -166,7 +170,7 @@ function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: 
     permissionsBoundary: null,
   };
   const reach = policiesReachingUser(probe, details);
-  return new EffectiveAccess({ arn: group.arn, identity: reach.statements }, partition);
+  return new EffectiveAccess({ arn: group.arn, identity: reach.statements, ...(guardrails.levels ? { guardrails: guardrails.levels } : {}) }, partition);
 }
 
 /** The one-step escalations SPEC 3.3 lists, as (action, resource) pairs to decide for the user. */
@@ -296,14 +300,16 @@ function grantsUnder(
   if (grants[0]?.class === 'full-access' && !grants[0].conditional) return grants;
   // A boundary also caps whatever the user writes into its own policies: writing them only
   // escalates when the boundary by itself leaves a full-access class.
-  const capped = view.boundary && reading.boundary !== undefined && !boundaryLeavesFullAccess(ea);
+  // Service control policies cap it the same way, and the user can remove none of them.
+  const capped = (view.boundary && reading.boundary !== undefined && !boundaryLeavesFullAccess(ea)) || (view.guardrails && !ea.guardrailsLeaveFailClass());
   const fullAlready = grants.some((g) => g.class === 'full-access');
   const routes: EscalationRoute[] = [];
   for (const target of escalationTargets(user, ctx, reading, ea)) {
     if (target.needsUncapped && capped) continue;
-    if (!target.grantedByTrust && !ea.mayAllow(target.action)) continue;
+    if (!target.grantedByTrust && !ea.mayAllowUnder(target.action, view)) continue;
     const decided = ea.decide(target.action, target.resource, view);
-    const decision = target.grantedByTrust && decided === 'implicit' ? 'allow' : decided;
+    // A trust naming the user needs no identity Allow, and a boundary does not limit it; SCPs do.
+    const decision = target.grantedByTrust && decided === 'implicit' ? (view.guardrails ? ea.guardrailDecision(target.action, target.resource) : 'allow') : decided;
     if (!isAllowedDecision(decision)) continue;
     const conditional = decision === 'conditional' || target.conditional === true;
     if (fullAlready && conditional) continue;
@@ -367,9 +373,31 @@ function commandsFor(user: IamUser, grants: AccessGrant[]): string[] {
   return [...new Set(commands)];
 }
 
+function effectDetails(effect: GuardrailEffect) {
+  return {
+    level: effect.level,
+    policies: effectNames(effect),
+    removes: describeSummary(effect.removed),
+    keeps: describeSummary(effect.kept),
+    statements: [...effect.denies, ...effect.allows].map(pathEntry),
+  };
+}
+
+/**
+ * Which caps remove the full access, when both a boundary and SCPs apply: the one that removes
+ * it alone, or both when each does, or when only the two together do.
+ */
+function capsOf(user: IamUser, ea: EffectiveAccess, reading: Reading, ctx: AccountContext): { boundary: boolean; guardrails: boolean } {
+  if (!ea.hasGuardrails) return { boundary: true, guardrails: false };
+  if (!reading.boundary) return { boundary: false, guardrails: true };
+  const scpAlone = grantsUnder(user, ea, reading, ctx, { boundary: false, guardrails: true }).length === 0;
+  const boundaryAlone = grantsUnder(user, ea, reading, ctx, { boundary: true, guardrails: false }).length === 0;
+  return { boundary: boundaryAlone || !scpAlone, guardrails: scpAlone || !boundaryAlone };
+}
+
 function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Reading; ea: EffectiveAccess }): Finding {
   const { inventory, details } = ctx;
-  const reading = ready?.reading ?? readUser(user, details);
+  const reading = ready?.reading ?? readUser(user, details, ctx.guardrails);
   const { unreadable } = reading;
   const ea = ready?.ea ?? new EffectiveAccess(reading.principal, inventory.partition);
   const denies = ea.effectiveDenies(CAPPED_IF).map(pathEntry);
@@ -380,7 +408,13 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
       status,
       severity,
       title,
-      details: { user: user.name, ...extra, denies, ...(unreadable.length > 0 ? { unreadable } : {}) },
+      details: {
+        user: user.name,
+        ...extra,
+        denies,
+        ...(unreadable.length > 0 ? { unreadable } : {}),
+        ...(ctx.guardrails.described.length > 0 ? { serviceControlPolicies: ctx.guardrails.described } : {}),
+      },
     });
 
   if (unreadable.length > 0) {
@@ -438,10 +472,14 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
       escapes.length > 0
         ? `; permissions boundary ${reading.boundary!.name} does not cap it: the user may remove or rewrite it (${escapes.map((e) => `${e.action} on ${e.resource}`).join('; ')})`
         : '';
-    return finding('FAIL', severity, `${user.name} ${top.summary}${more(grants.length - 1, 'grant')}${escapeNote}`, {
+    // What the SCPs take away is named: the class that remains is theirs as much as the grants'.
+    const effects = ea.guardrailEffects(CAPPED_IF);
+    const scpNote = effects.length > 0 ? `; ${effects.map(describeEffect).join('; ')}` : '';
+    return finding('FAIL', severity, `${user.name} ${top.summary}${more(grants.length - 1, 'grant')}${escapeNote}${scpNote}`, {
       verdict: top.class,
       grants,
       ...boundaryDetails,
+      ...(effects.length > 0 ? { cappedBy: effects.map(effectDetails) } : {}),
       ...(escapes.length > 0 ? { boundaryEscapes: escapes.map((e) => `${e.action} on ${e.resource}`) } : {}),
       commands: commandsFor(user, grants),
     });
@@ -453,7 +491,13 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
       const top = uncapped[0]!;
       const remains = summarize(ea.everywhere(CAPPED_IF), 6);
       const remaining = remains.actions === 0 ? 'nothing on every resource' : `${describeSummary(remains)} (${remains.actions} actions) on every resource`;
-      const cap = reading.boundary ? `permissions boundary ${reading.boundary.name}` : 'service control policies';
+      const caps = capsOf(user, ea, reading, ctx);
+      const effects = caps.guardrails ? ea.guardrailEffects(CAPPED_IF) : [];
+      const boundaryCap = caps.boundary ? `permissions boundary ${reading.boundary!.name}` : '';
+      const scpCap = caps.guardrails ? scpNames(effects) : '';
+      const cap = [boundaryCap, scpCap].filter(Boolean).join(' and ');
+      const capDetail = [boundaryCap ? `${boundaryCap} (${reading.boundary!.arn})` : '', scpCap].filter(Boolean).join(' and ');
+      const scpsDo = effects.length > 0 ? `: ${effects.map(describeEffect).join('; ')}` : '';
       return finding(
         'WARN',
         lowerSeverity(worst(uncapped.map((g) => g.severity))),
@@ -462,23 +506,29 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
           verdict: 'capped',
           grants: uncapped,
           ...boundaryDetails,
-          reason: `capped by ${cap}${reading.boundary ? ` (${reading.boundary.arn})` : ''}, which the user cannot remove; what remains allowed: ${remaining}`,
+          ...(effects.length > 0 ? { cappedBy: effects.map(effectDetails) } : {}),
+          reason: `capped by ${capDetail}, which the user cannot remove${scpsDo}; what remains allowed: ${remaining}`,
           remainsAllowed: remains,
         },
       );
     }
   }
 
+  // The SCPs' Denies are told with the rest of what the SCPs take away, below.
+  const ownDenies = denies.filter((d) => d.via !== 'guardrail');
   const reason =
-    denies.length > 0
-      ? `no full-access grant survives; Deny statements reaching the user: ${list(denies.map((d) => `${d.statement} ${d.path}`))}`
+    ownDenies.length > 0
+      ? `no full-access grant survives; Deny statements reaching the user: ${list(ownDenies.map((d) => `${d.statement} ${d.path}`))}`
       : reading.boundary
         ? `no full-access grant within permissions boundary ${reading.boundary.name}`
         : 'no full-access grant';
-  return finding('PASS', 'informational', `${user.name} has no effective full access: ${reason}`, {
+  const effects = ea.guardrailEffects(CAPPED_IF);
+  const within = effects.length > 0 ? `; within the service control policies: ${effects.map(describeEffect).join('; ')}` : '';
+  return finding('PASS', 'informational', `${user.name} has no effective full access: ${reason}${within}`, {
     verdict: 'none',
-    reason,
+    reason: `${reason}${within}`,
     ...boundaryDetails,
+    ...(effects.length > 0 ? { cappedBy: effects.map(effectDetails) } : {}),
   });
 }
 
@@ -490,9 +540,10 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
   // A target is counted on what its readable policies give: an unreadable one could only take
   // access away, and missing a takeover would be a false PASS for the user who can make it.
   const fullAccessUsers: IamUser[] = [];
+  const guardrails = readGuardrails(inventory);
   const prepared = new Map<IamUser, { reading: Reading; ea: EffectiveAccess }>();
   for (const user of details.users) {
-    const reading = readUser(user, details);
+    const reading = readUser(user, details, guardrails);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     prepared.set(user, { reading, ea });
     // Taking over a user with all actions but a few is one call to that much access too.
@@ -503,13 +554,13 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
   const ACCESS = { full: 'full access', 'all-except': 'all actions but a few', 'on-resources': 'all actions on some resources' } as const;
   for (const group of details.groups) {
-    const ea = groupAccess(group, details, inventory.partition);
+    const ea = groupAccess(group, details, inventory.partition, guardrails);
     const strict = ea.classes(CAPPED)[0]?.kind;
     const loose = strict ? undefined : ea.classes(CAPPED_IF)[0]?.kind;
     if (strict) fullAccessGroups.push({ group, access: ACCESS[strict], conditional: false });
     else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }
-  const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
+  const ctx: AccountContext = { inventory, details, guardrails, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
   return details.users.map((user) => {
     const ready = prepared.get(user);
     prepared.delete(user);

@@ -1,0 +1,102 @@
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
+import { STSClient } from '@aws-sdk/client-sts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mapItemSchema, ORGANIZATION_ENV } from '#lib/organization/contract.ts';
+import { discoverRun, mapAccounts, NoAccountsError, organizationRunId, selfFromFunctionArn } from '#lib/organization/discover.ts';
+import { createDiscoverHandler, createSummarizeHandler, StepInputError } from '#lib/organization/handlers.ts';
+import { parseOrganizationSettings } from '#lib/organization/settings.ts';
+import { OrganizationRunError } from '#lib/organization/summary.ts';
+import { account, resetOrganizations, serveOrganization, sts } from '#test/mock-organizations.ts';
+
+const SELF = { accountId: '999999999999', partition: 'aws' };
+const INPUT = { executionName: 'nightly-8f2e', executionStartTime: '2026-11-01T03:00:00.123Z' };
+const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:999999999999:function:AccountAuditorOrganization-Discover';
+const organizations = () => new OrganizationsClient({ region: 'us-east-1', maxAttempts: 1 });
+
+beforeEach(() => {
+  resetOrganizations();
+  serveOrganization({ accounts: [account('111111111111'), account('999999999999', { Name: 'tooling' }), account('222222222222', { State: 'SUSPENDED' })], tree: {} });
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('the discover step', () => {
+  it('gives every account its member role, and the auditor’s own account null (its own role audits it)', async () => {
+    const settings = parseOrganizationSettings({ externalId: 'tooling-7f3a' });
+    const { output } = await discoverRun({ settings, input: INPUT, self: SELF, organizations });
+    expect(output.accounts).toEqual([
+      { id: '111111111111', name: 'account-111111111111', roleArn: 'arn:aws:iam::111111111111:role/AccountAuditorMemberRole', externalId: 'tooling-7f3a' },
+      { id: '999999999999', name: 'tooling', roleArn: null },
+    ]);
+    expect(output.discovery).toEqual({ listed: 3, active: 2, filteredOut: 0, missing: [], calls: { 'organizations:ListAccounts': 1 } });
+    // Each item the map's ItemSelector builds from this output satisfies the contract.
+    for (const a of output.accounts) expect(mapItemSchema.parse({ organizationRunId: output.organizationRunId, account: a }).account).toEqual(a);
+  });
+
+  it('the run ID is the start time and the execution name', () => {
+    expect(organizationRunId(INPUT)).toBe('20261101T030000123Z-nightly-8f2e');
+    expect(organizationRunId({ executionName: 'a b/c', executionStartTime: 'not a date' })).toBe('not-a-date-a-b-c');
+  });
+
+  it('selecting no account fails the run, saying why', async () => {
+    const settings = parseOrganizationSettings({ includeAccounts: ['333333333333'] });
+    const error = await discoverRun({ settings, input: INPUT, self: SELF, organizations }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoAccountsError);
+    expect((error as Error).message).toBe(
+      'no account to audit: ListAccounts returned 3 accounts, 2 ACTIVE, 2 left out by the include/exclude settings; includeAccounts names accounts that are not ACTIVE members: 333333333333',
+    );
+  });
+
+  it('mapAccounts uses the partition and role name given', () => {
+    const accounts = mapAccounts({ accounts: [{ id: '111111111111', name: 'a', ous: [] }], listed: 1, active: 1, filteredOut: [], missing: [], calls: {}, guardrailAccounts: [] }, { memberRoleName: 'R' }, { accountId: '0', partition: 'aws-cn' });
+    expect(accounts).toEqual([{ id: '111111111111', name: 'a', roleArn: 'arn:aws-cn:iam::111111111111:role/R' }]);
+  });
+
+  it('reads its account and partition from the function ARN', () => {
+    expect(selfFromFunctionArn(FUNCTION_ARN)).toEqual({ accountId: '999999999999', partition: 'aws' });
+    expect(selfFromFunctionArn('arn:aws-us-gov:lambda:us-gov-west-1:999999999999:function:f:live')).toEqual({ accountId: '999999999999', partition: 'aws-us-gov' });
+    expect(() => selfFromFunctionArn('nope')).toThrow(/not a Lambda function ARN/);
+  });
+});
+
+describe('the discover handler', () => {
+  const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+
+  it('reads its settings from ORGANIZATION_SETTINGS and assumes the management role only when one is set', async () => {
+    const makeSts = vi.fn(() => new STSClient({ region: 'us-east-1', maxAttempts: 1 }));
+    const direct = createDiscoverHandler({ logger, organizations, sts: makeSts, env: { [ORGANIZATION_ENV.settings]: '{"memberRoleName":"R"}' } });
+    const output = await direct(INPUT, { invokedFunctionArn: FUNCTION_ARN });
+    expect(output.accounts[0]!.roleArn).toBe('arn:aws:iam::111111111111:role/R');
+    expect(makeSts).not.toHaveBeenCalled();
+
+    const viaRole = createDiscoverHandler({ logger, organizations, sts: makeSts, env: { [ORGANIZATION_ENV.settings]: '{"managementRoleArn":"arn:aws:iam::111111111111:role/Read"}' } });
+    await viaRole(INPUT, { invokedFunctionArn: FUNCTION_ARN });
+    expect(makeSts).toHaveBeenCalledTimes(1);
+    expect(sts.calls()).toHaveLength(1);
+  });
+
+  it('refuses bad settings and bad input, naming them', async () => {
+    const bad = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), env: { [ORGANIZATION_ENV.settings]: '{"maxConcurrency":0}' } });
+    await expect(bad(INPUT, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(/maxConcurrency/);
+    const good = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), env: {} });
+    await expect(good({ executionName: '' }, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(StepInputError);
+  });
+});
+
+describe('the summarize handler', () => {
+  const logger = { info: vi.fn(), error: vi.fn() };
+  const base = { organizationRunId: 'r1', startedAt: INPUT.executionStartTime, discovery: { listed: 1, active: 1, filteredOut: 0, missing: [], calls: {} } };
+
+  it('fails the execution when no account was audited', async () => {
+    const summarize = createSummarizeHandler({ logger });
+    const failed = { outcome: 'failed', account: { id: '111111111111', name: 'a' }, error: 'Lambda.Unknown', cause: 'boom' };
+    await expect(summarize({ ...base, accounts: [failed] })).rejects.toThrow(OrganizationRunError);
+    expect(logger.error).toHaveBeenCalledWith('organization run failed', expect.objectContaining({ organizationRunId: 'r1' }));
+  });
+
+  it('refuses an input without the accounts', async () => {
+    await expect(createSummarizeHandler({ logger })(base)).rejects.toThrow(/invalid summarize input: accounts/);
+  });
+});
