@@ -38,7 +38,11 @@ export class MemberRoleStack extends Stack {
   readonly trustedRoleArn: string;
 
   constructor(scope: Construct, id: string, props: MemberRoleStackProps) {
-    super(scope, id, { description: 'account-auditor: the read-only member role the organization audit assumes', synthesizer: new BootstraplessSynthesizer(), ...props });
+    super(scope, id, {
+      description: 'account-auditor: the read-only member role the organization audit assumes',
+      synthesizer: new BootstraplessSynthesizer(),
+      ...props,
+    });
     this.trustedRoleArn = auditRoleArn(props.auditorAccountId, props.auditRoleName);
 
     // The account principal plus aws:PrincipalArn: a role ARN as principal would break the trust
@@ -116,7 +120,11 @@ export class MemberRoleStackSetStack extends Stack {
 
   constructor(scope: Construct, id: string, props: MemberRoleStackSetStackProps) {
     // No bootstrap either: the management account needs no CDK bootstrap for the auditor.
-    super(scope, id, { description: 'account-auditor: the StackSet deploying the member role to the organization', synthesizer: new BootstraplessSynthesizer(), ...props });
+    super(scope, id, {
+      description: 'account-auditor: the StackSet deploying the member role to the organization',
+      synthesizer: new BootstraplessSynthesizer(),
+      ...props,
+    });
     this.stackSet = new CfnStackSet(this, 'MemberRoles', {
       stackSetName: MEMBER_ROLE_STACK_SET_NAME,
       description: 'account-auditor: the read-only member role the organization audit assumes',

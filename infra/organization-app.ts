@@ -32,6 +32,10 @@ export function addOrganizationStacks(app: App): OrganizationStacks {
   return {
     audit: new OrganizationAuditStack(app, ORGANIZATION_STACK_IDS.audit, { settings }),
     managementRole: new MemberRoleStack(app, ORGANIZATION_STACK_IDS.managementRole, member),
-    stackSet: new MemberRoleStackSetStack(app, ORGANIZATION_STACK_IDS.stackSet, { member, targets: memberConfig.targets, callAs: memberConfig.callAs }),
+    stackSet: new MemberRoleStackSetStack(app, ORGANIZATION_STACK_IDS.stackSet, {
+      member,
+      targets: memberConfig.targets,
+      callAs: memberConfig.callAs,
+    }),
   };
 }

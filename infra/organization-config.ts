@@ -79,7 +79,8 @@ function list(scope: IConstruct, key: string): string[] | undefined {
   const value = raw(scope, key);
   if (value === undefined) return undefined;
   const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
-  if (!items || !items.every((i): i is string => typeof i === 'string')) throw new ConfigError(`context ${key} must be a comma-separated list, got ${JSON.stringify(value)}`);
+  if (!items || !items.every((i): i is string => typeof i === 'string'))
+    throw new ConfigError(`context ${key} must be a comma-separated list, got ${JSON.stringify(value)}`);
   return items.map((i) => i.trim()).filter((i) => i !== '');
 }
 
@@ -105,9 +106,16 @@ export function readOrganizationSettings(scope: IConstruct): OrganizationSetting
   const concurrency = raw(scope, CONTEXT_KEY.maxConcurrency);
   if (concurrency !== undefined) {
     // `-c organizationMaxConcurrency=20` arrives as a string, cdk.json may hold the number.
-    const n = typeof concurrency === 'number' ? concurrency : typeof concurrency === 'string' && /^\s*\d+\s*$/.test(concurrency) ? Number(concurrency) : Number.NaN;
+    const n =
+      typeof concurrency === 'number'
+        ? concurrency
+        : typeof concurrency === 'string' && /^\s*\d+\s*$/.test(concurrency)
+          ? Number(concurrency)
+          : Number.NaN;
     if (!Number.isInteger(n) || n < 1 || n > MAX_MAX_CONCURRENCY) {
-      throw new ConfigError(`context ${CONTEXT_KEY.maxConcurrency} must be a whole number from 1 to ${MAX_MAX_CONCURRENCY} (accounts audited at once), got ${JSON.stringify(concurrency)}`);
+      throw new ConfigError(
+        `context ${CONTEXT_KEY.maxConcurrency} must be a whole number from 1 to ${MAX_MAX_CONCURRENCY} (accounts audited at once), got ${JSON.stringify(concurrency)}`,
+      );
     }
     input.maxConcurrency = n;
   }
@@ -119,7 +127,10 @@ export function readOrganizationSettings(scope: IConstruct): OrganizationSetting
     if (!(error instanceof OrganizationSettingsError)) throw error;
     // Name the context key, not the settings field: `maxConcurrency:` → `organizationMaxConcurrency:`.
     const message = error.message.replace(/^invalid organization settings: /, '');
-    const renamed = message.replace(/(^|; )(\w+)/g, (_, sep: string, field: string) => `${sep}${CONTEXT_KEY[field as keyof OrganizationSettingsInput] ?? field}`);
+    const renamed = message.replace(
+      /(^|; )(\w+)/g,
+      (_, sep: string, field: string) => `${sep}${CONTEXT_KEY[field as keyof OrganizationSettingsInput] ?? field}`,
+    );
     throw new ConfigError(`context: ${renamed}`);
   }
 }
@@ -134,12 +145,19 @@ export function readMemberRoleConfig(scope: IConstruct): MemberRoleConfig {
   }
   const targets = list(scope, 'memberRoleOus') ?? [];
   if (targets.length === 0) {
-    throw new ConfigError('context memberRoleOus must name where the StackSet deploys the member role: the organization root ID (r-…) for every account, or OU IDs (ou-…), comma-separated');
+    throw new ConfigError(
+      'context memberRoleOus must name where the StackSet deploys the member role: the organization root ID (r-…) for every account, or OU IDs (ou-…), comma-separated',
+    );
   }
   const bad = targets.filter((t) => !ROOT_ID.test(t) && !OU_ID.test(t));
-  if (bad.length > 0) throw new ConfigError(`context memberRoleOus must hold a root ID (r-…) or OU IDs (ou-…), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
-  if (targets.some((t) => ROOT_ID.test(t)) && targets.length > 1) throw new ConfigError('context memberRoleOus: the root already covers every OU; give the root alone or OUs only');
+  if (bad.length > 0)
+    throw new ConfigError(
+      `context memberRoleOus must hold a root ID (r-…) or OU IDs (ou-…), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+    );
+  if (targets.some((t) => ROOT_ID.test(t)) && targets.length > 1)
+    throw new ConfigError('context memberRoleOus: the root already covers every OU; give the root alone or OUs only');
   const callAs = text(scope, 'stackSetCallAs') ?? 'SELF';
-  if (!(STACK_SET_CALL_AS as readonly string[]).includes(callAs)) throw new ConfigError(`context stackSetCallAs must be SELF or DELEGATED_ADMIN, got ${JSON.stringify(callAs)}`);
+  if (!(STACK_SET_CALL_AS as readonly string[]).includes(callAs))
+    throw new ConfigError(`context stackSetCallAs must be SELF or DELEGATED_ADMIN, got ${JSON.stringify(callAs)}`);
   return { auditorAccountId, targets: [...new Set(targets)], callAs: callAs as StackSetCallAs };
 }

@@ -108,7 +108,9 @@ export class OrganizationAuditStack extends Stack {
     this.config = readConfig(this);
     this.settings = props.settings ?? readOrganizationSettings(this);
     if (this.config.securityHub) {
-      throw new ConfigError('context securityHub=true is not supported with mode=organization: the import writes to the auditor account’s own product, not to each member’s');
+      throw new ConfigError(
+        'context securityHub=true is not supported with mode=organization: the import writes to the auditor account’s own product, not to each member’s',
+      );
     }
 
     this.table = new FindingsTable(this, 'Findings');
@@ -149,11 +151,20 @@ export class OrganizationAuditStack extends Stack {
     this.alarms = this.createAlarms();
     this.acknowledgeNagFindings();
 
-    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'aws stepfunctions start-execution --state-machine-arn <this>' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.stateMachine.stateMachineArn,
+      description: 'aws stepfunctions start-execution --state-machine-arn <this>',
+    });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topic.topicArn });
-    new CfnOutput(this, 'AccountAuditRoleArn', { value: this.audit.role.roleArn, description: 'the member roles trust this role (aws:PrincipalArn)' });
-    new CfnOutput(this, 'DiscoverRoleArn', { value: this.discover.role.roleArn, description: 'a management account role for discovery trusts this role' });
+    new CfnOutput(this, 'AccountAuditRoleArn', {
+      value: this.audit.role.roleArn,
+      description: 'the member roles trust this role (aws:PrincipalArn)',
+    });
+    new CfnOutput(this, 'DiscoverRoleArn', {
+      value: this.discover.role.roleArn,
+      description: 'a management account role for discovery trusts this role',
+    });
   }
 
   /**
@@ -357,15 +368,29 @@ export class OrganizationAuditStack extends Stack {
     if (this.settings.managementRoleArn === undefined) {
       Validations.of(this.discover.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Organizations reads of a delegated administrator (ORGANIZATIONS_READ_ACTIONS, read-only): ListAccounts and DescribeOrganization take no resource, and the account list changes without a deploy.',
+        reason:
+          'Organizations reads of a delegated administrator (ORGANIZATIONS_READ_ACTIONS, read-only): ListAccounts and DescribeOrganization take no resource, and the account list changes without a deploy.',
       });
     }
 
     const role = this.stateMachine.role.node.findChild('DefaultPolicy');
-    acknowledgeWildcards(role, ['lambda:InvokeFunction'], 'Step Functions’ Lambda integration grants each function and its versions and aliases (<function ARN>:*); the three functions are this stack’s own.');
     acknowledgeWildcards(
       role,
-      ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'],
+      ['lambda:InvokeFunction'],
+      'Step Functions’ Lambda integration grants each function and its versions and aliases (<function ARN>:*); the three functions are this stack’s own.',
+    );
+    acknowledgeWildcards(
+      role,
+      [
+        'logs:CreateLogDelivery',
+        'logs:GetLogDelivery',
+        'logs:UpdateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:DescribeResourcePolicies',
+        'logs:DescribeLogGroups',
+      ],
       'Step Functions’ delivery of its logs to CloudWatch Logs: these log delivery actions support no resource-level permission.',
     );
     acknowledgeWildcards(
@@ -375,7 +400,8 @@ export class OrganizationAuditStack extends Stack {
     );
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-SF2',
-      reason: 'No X-Ray, as for the single-account function: the handlers add no trace detail, and the execution history and logs carry each state and account.',
+      reason:
+        'No X-Ray, as for the single-account function: the handlers add no trace detail, and the execution history and logs carry each state and account.',
     });
   }
 }
@@ -387,7 +413,9 @@ export class OrganizationAuditStack extends Stack {
  */
 function acknowledgeWildcards(policy: IConstruct, actions: readonly string[], reason: string): void {
   if (!(policy instanceof Policy)) throw new Error(`${policy.node.path} is not an IAM policy`);
-  const document = Stack.of(policy).resolve(policy.document) as { Statement?: { Effect: string; Action: string | string[]; Resource: unknown }[] };
+  const document = Stack.of(policy).resolve(policy.document) as {
+    Statement?: { Effect: string; Action: string | string[]; Resource: unknown }[];
+  };
   const ids = new Set<string>();
   for (const statement of document.Statement ?? []) {
     if (statement.Effect !== 'Allow' || ![statement.Action].flat().every((a) => actions.includes(a))) continue;

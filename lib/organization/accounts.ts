@@ -1,4 +1,10 @@
-import { type Account, type ChildType, type OrganizationsClient, paginateListAccounts, paginateListChildren } from '@aws-sdk/client-organizations';
+import {
+  type Account,
+  type ChildType,
+  type OrganizationsClient,
+  paginateListAccounts,
+  paginateListChildren,
+} from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { GuardrailAccount } from './guardrails.ts';
@@ -118,7 +124,9 @@ async function managementCredentials(options: DiscoveryOptions, counter: CallCou
   counter.count('sts:AssumeRole');
   let response;
   try {
-    response = await options.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: roleSessionName(options.sessionName ?? 'account-auditor-discover') }));
+    response = await options.sts.send(
+      new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: roleSessionName(options.sessionName ?? 'account-auditor-discover') }),
+    );
   } catch (error) {
     throw new OrganizationCallError('sts:AssumeRole', roleArn, error);
   }
@@ -126,7 +134,12 @@ async function managementCredentials(options: DiscoveryOptions, counter: CallCou
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
     throw new OrganizationCallError('sts:AssumeRole', roleArn, new Error('the response has no complete credentials'));
   }
-  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, ...(c.Expiration ? { expiration: c.Expiration } : {}) };
+  return {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+    ...(c.Expiration ? { expiration: c.Expiration } : {}),
+  };
 }
 
 async function listAccounts(client: OrganizationsClient, counter: CallCounter): Promise<Account[]> {
@@ -158,7 +171,10 @@ async function walkOus(client: OrganizationsClient, roots: readonly string[], co
     listed.add(ou);
     for (const childType of ['ORGANIZATIONAL_UNIT', 'ACCOUNT'] satisfies ChildType[]) {
       try {
-        for await (const page of paginateListChildren({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { ParentId: ou, ChildType: childType })) {
+        for await (const page of paginateListChildren(
+          { client, pageSize: ORGANIZATIONS_PAGE_SIZE },
+          { ParentId: ou, ChildType: childType },
+        )) {
           counter.count('organizations:ListChildren');
           for (const child of page.Children ?? []) {
             if (!child.Id) continue;
@@ -211,14 +227,22 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
   let active = 0;
 
   for (const entry of listedAccounts) {
-    if (!entry.Id) throw new OrganizationResponseError(`organizations:ListAccounts returned an account without an Id (${JSON.stringify({ Name: entry.Name, Arn: entry.Arn })})`);
+    if (!entry.Id)
+      throw new OrganizationResponseError(
+        `organizations:ListAccounts returned an account without an Id (${JSON.stringify({ Name: entry.Name, Arn: entry.Arn })})`,
+      );
     if (seen.has(entry.Id)) continue;
     seen.add(entry.Id);
     // State replaced Status in 2025; an older response (or an emulator) carries only Status.
     if ((entry.State ?? entry.Status) !== ACTIVE) continue;
     active++;
     const ous = ousOf(entry.Id, parentOf);
-    const account: OrganizationAccount = { id: entry.Id, name: entry.Name ?? entry.Id, ...(entry.Email ? { email: entry.Email } : {}), ous };
+    const account: OrganizationAccount = {
+      id: entry.Id,
+      name: entry.Name ?? entry.Id,
+      ...(entry.Email ? { email: entry.Email } : {}),
+      ous,
+    };
     const reason = exclusion(account, { include, exclude, includeOus, excludeOus, filtering });
     if (reason) filteredOut.push({ id: account.id, name: account.name, reason });
     else {
@@ -234,7 +258,13 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
 
 function exclusion(
   account: OrganizationAccount,
-  rules: { include: ReadonlySet<string>; exclude: ReadonlySet<string>; includeOus: readonly string[]; excludeOus: readonly string[]; filtering: boolean },
+  rules: {
+    include: ReadonlySet<string>;
+    exclude: ReadonlySet<string>;
+    includeOus: readonly string[];
+    excludeOus: readonly string[];
+    filtering: boolean;
+  },
 ): string | null {
   if (rules.exclude.has(account.id)) return 'listed in excludeAccounts';
   const excludedBy = rules.excludeOus.find((ou) => account.ous.includes(ou));

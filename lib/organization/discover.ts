@@ -31,7 +31,11 @@ export function organizationRunId(input: DiscoverInput): string {
  * Each account's map entry: the member role to assume, or null for the account the auditor runs
  * in, which its own role audits (the member role there would only add a hop).
  */
-export function mapAccounts(discovery: Discovery, settings: Pick<OrganizationSettings, 'memberRoleName' | 'externalId'>, self: DiscoverRunOptions['self']): MapAccount[] {
+export function mapAccounts(
+  discovery: Discovery,
+  settings: Pick<OrganizationSettings, 'memberRoleName' | 'externalId'>,
+  self: DiscoverRunOptions['self'],
+): MapAccount[] {
   return discovery.accounts.map((a) => ({
     id: a.id,
     name: a.name,
@@ -52,7 +56,9 @@ export async function discoverRun(options: DiscoverRunOptions): Promise<{ output
   if (discovery.accounts.length === 0) {
     throw new NoAccountsError(
       `no account to audit: ListAccounts returned ${discovery.listed} accounts, ${discovery.active} ACTIVE, ${discovery.filteredOut.length} left out by the include/exclude settings` +
-        (discovery.missing.length > 0 ? `; includeAccounts names accounts that are not ACTIVE members: ${discovery.missing.join(', ')}` : ''),
+        (discovery.missing.length > 0
+          ? `; includeAccounts names accounts that are not ACTIVE members: ${discovery.missing.join(', ')}`
+          : ''),
     );
   }
   const output: DiscoveryOutput = {

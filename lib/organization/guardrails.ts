@@ -160,7 +160,13 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
   const parsed = options.accounts.map((a) => (a.arn ? accountArnParts(a.arn) : null)).find((p) => p !== null) ?? null;
   let managementAccountId = options.managementAccountId ?? parsed?.managementAccountId ?? null;
   let organizationId = parsed?.organizationId ?? null;
-  const result = (strategy: AttachmentStrategy): GuardrailReading => ({ accounts, organizationId, managementAccountId, strategy, calls: counter.calls });
+  const result = (strategy: AttachmentStrategy): GuardrailReading => ({
+    accounts,
+    organizationId,
+    managementAccountId,
+    strategy,
+    calls: counter.calls,
+  });
 
   if (managementAccountId === null && options.accounts.length > 0) {
     counter.count('organizations:DescribeOrganization');
@@ -188,13 +194,19 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
       known = (async () => {
         const parents: { id: string; root: boolean }[] = [];
         try {
-          await pages(counter, 'organizations:ListParents', paginateListParents({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { ChildId: child }), (page) => {
-            for (const p of page.Parents ?? []) if (p.Id) parents.push({ id: p.Id, root: p.Type === 'ROOT' });
-          });
+          await pages(
+            counter,
+            'organizations:ListParents',
+            paginateListParents({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { ChildId: child }),
+            (page) => {
+              for (const p of page.Parents ?? []) if (p.Id) parents.push({ id: p.Id, root: p.Type === 'ROOT' });
+            },
+          );
         } catch (error) {
           return failedOn('organizations:ListParents', child, error);
         }
-        if (parents.length !== 1) return unreadSource('organizations:ListParents', `${child}: expected one parent, got ${parents.length}`, 'InvalidResponse');
+        if (parents.length !== 1)
+          return unreadSource('organizations:ListParents', `${child}: expected one parent, got ${parents.length}`, 'InvalidResponse');
         return parents[0]!;
       })();
       parentCalls.set(child, known);
@@ -231,9 +243,14 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
 
   let policies: PolicySummary[] | null = [];
   try {
-    await pages(counter, 'organizations:ListPolicies', paginateListPolicies({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { Filter: SCP }), (page) => {
-      policies!.push(...(page.Policies ?? []));
-    });
+    await pages(
+      counter,
+      'organizations:ListPolicies',
+      paginateListPolicies({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { Filter: SCP }),
+      (page) => {
+        policies!.push(...(page.Policies ?? []));
+      },
+    );
   } catch {
     // Not needed to find the attachments one target at a time.
     policies = null;
@@ -248,9 +265,14 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
   const policiesFor = async (target: string): Promise<PolicySummary[] | Unread> => {
     const found: PolicySummary[] = [];
     try {
-      await pages(counter, 'organizations:ListPoliciesForTarget', paginateListPoliciesForTarget({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { TargetId: target, Filter: SCP }), (page) => {
-        found.push(...(page.Policies ?? []));
-      });
+      await pages(
+        counter,
+        'organizations:ListPoliciesForTarget',
+        paginateListPoliciesForTarget({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { TargetId: target, Filter: SCP }),
+        (page) => {
+          found.push(...(page.Policies ?? []));
+        },
+      );
     } catch (error) {
       return errorName(error) === NOT_ENABLED ? [] : failedOn('organizations:ListPoliciesForTarget', target, error);
     }
@@ -270,9 +292,15 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
       if (everywhere) return;
       const name = `${summary.Name ?? summary.Id} (${summary.Id})`;
       try {
-        await pages(counter, 'organizations:ListTargetsForPolicy', paginateListTargetsForPolicy({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { PolicyId: summary.Id }), (page) => {
-          for (const t of page.Targets ?? []) if (t.TargetId && targets.has(t.TargetId) && !asked.has(t.TargetId)) attached.get(t.TargetId)!.push(summary);
-        });
+        await pages(
+          counter,
+          'organizations:ListTargetsForPolicy',
+          paginateListTargetsForPolicy({ client, pageSize: ORGANIZATIONS_PAGE_SIZE }, { PolicyId: summary.Id }),
+          (page) => {
+            for (const t of page.Targets ?? [])
+              if (t.TargetId && targets.has(t.TargetId) && !asked.has(t.TargetId)) attached.get(t.TargetId)!.push(summary);
+          },
+        );
       } catch (error) {
         // Where this SCP is attached is unknown: it may bind any account.
         if (errorName(error) !== NOT_ENABLED) everywhere ??= failedOn('organizations:ListTargetsForPolicy', name, error);
@@ -289,7 +317,11 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
     // it. The root is asked directly, which also tells whether SCPs are enabled; an entity that
     // holds another SCP is asked too, unless listing the default SCP's targets costs less.
     const full = policies!.find((p) => p.AwsManaged === true && p.Name === FULL_AWS_ACCESS);
-    await eachLimit(policies!.filter((p) => p !== full), CONCURRENCY, listTargets);
+    await eachLimit(
+      policies!.filter((p) => p !== full),
+      CONCURRENCY,
+      listTargets,
+    );
     if (full && !everywhere) {
       const roots = [...new Set([...chains.values()].map((c) => c[0]!))];
       await eachLimit(roots, CONCURRENCY, ask);
@@ -322,7 +354,10 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
         documents.set(id, parseContent(Policy?.Content));
       } catch (error) {
         const unread = failure('organizations:DescribePolicy', error);
-        documents.set(id, { ok: false, error: `organizations:DescribePolicy failed${unread.code ? ` (${unread.code})` : ''}: ${unread.reason}` });
+        documents.set(id, {
+          ok: false,
+          error: `organizations:DescribePolicy failed${unread.code ? ` (${unread.code})` : ''}: ${unread.reason}`,
+        });
       }
     });
   }
@@ -358,20 +393,26 @@ export async function readGuardrails(options: GuardrailOptions): Promise<Guardra
     const bare = entities.find((t) => attached.get(t)!.length === 0);
     if (bare) {
       const call = strategy === 'per-target' ? 'organizations:ListPoliciesForTarget' : 'organizations:ListTargetsForPolicy';
-      accounts.set(id, unreadSource(call, `${bare} has no service control policy attached while the root has some: Organizations keeps one on every entity, so the listing is incomplete`, 'InvalidResponse'));
+      accounts.set(
+        id,
+        unreadSource(
+          call,
+          `${bare} has no service control policy attached while the root has some: Organizations keeps one on every entity, so the listing is incomplete`,
+          'InvalidResponse',
+        ),
+      );
       continue;
     }
-    accounts.set(
-      id,
-      {
-        state: 'read',
-        data: entities.map((target, i): GuardrailLevel => ({
+    accounts.set(id, {
+      state: 'read',
+      data: entities.map(
+        (target, i): GuardrailLevel => ({
           kind: i === 0 ? 'root' : i === entities.length - 1 ? 'account' : 'ou',
           target,
           policies: attached.get(target)!.map((summary) => policyOf(summary, target)),
-        })),
-      },
-    );
+        }),
+      ),
+    });
   }
   return result(strategy);
 }

@@ -20,7 +20,9 @@ export class StepInputError extends AuditorError {}
 function parseInput<T>(schema: z.ZodType<T>, event: unknown, step: string): T {
   const result = schema.safeParse(event);
   if (!result.success) {
-    throw new StepInputError(`invalid ${step} input: ${result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+    throw new StepInputError(
+      `invalid ${step} input: ${result.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return result.data;
 }
@@ -60,7 +62,8 @@ export function createDiscoverHandler(deps: DiscoverHandlerDeps) {
       organizations: deps.organizations,
       ...(settings.managementRoleArn !== undefined ? { sts: deps.sts() } : {}),
     });
-    if (discovery.missing.length > 0) deps.logger.warn('includeAccounts names accounts that are not ACTIVE members of the organization', { missing: discovery.missing });
+    if (discovery.missing.length > 0)
+      deps.logger.warn('includeAccounts names accounts that are not ACTIVE members of the organization', { missing: discovery.missing });
     deps.logger.info('accounts discovered', {
       organizationRunId: output.organizationRunId,
       accounts: output.accounts.length,
@@ -102,7 +105,11 @@ export function createSummarizeHandler(deps: SummarizeHandlerDeps) {
     const compact = compactSummary(summary);
     deps.logger.info('organization run', { ...compact, inError: summary.inError });
     for (let i = 0; i < summary.perAccount.length; i += ACCOUNT_LINES_PER_LOG_ENTRY) {
-      deps.logger.info('organization run accounts', { organizationRunId: summary.organizationRunId, from: i, accounts: summary.perAccount.slice(i, i + ACCOUNT_LINES_PER_LOG_ENTRY) });
+      deps.logger.info('organization run accounts', {
+        organizationRunId: summary.organizationRunId,
+        from: i,
+        accounts: summary.perAccount.slice(i, i + ACCOUNT_LINES_PER_LOG_ENTRY),
+      });
     }
     try {
       assertAudited(summary);

@@ -55,8 +55,14 @@ const idList = (pattern: RegExp, what: string) =>
  */
 export const organizationSettingsSchema = z
   .object({
-    managementRoleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN such as arn:aws:iam::111111111111:role/OrganizationRead').optional(),
-    memberRoleName: z.string().regex(ROLE_NAME, 'must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)').default(DEFAULT_MEMBER_ROLE_NAME),
+    managementRoleArn: z
+      .string()
+      .regex(ROLE_ARN, 'must be an IAM role ARN such as arn:aws:iam::111111111111:role/OrganizationRead')
+      .optional(),
+    memberRoleName: z
+      .string()
+      .regex(ROLE_NAME, 'must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)')
+      .default(DEFAULT_MEMBER_ROLE_NAME),
     externalId: z.string().regex(EXTERNAL_ID, 'must be 2 to 1224 of letters, digits and +=,.@:/_-').optional(),
     includeAccounts: idList(ACCOUNT_ID, 'a 12-digit AWS account ID'),
     excludeAccounts: idList(ACCOUNT_ID, 'a 12-digit AWS account ID'),

@@ -44,18 +44,39 @@ function lineOf(raw: unknown, index: number): AccountLine {
     const id = typeof account?.id === 'string' ? account.id : `(item ${index})`;
     const name = typeof account?.name === 'string' ? account.name : id;
     const problem = parsed.error.issues[0];
-    return { id, name, state: 'failed', runId: null, counts: null, reason: clip(`unreadable map result: ${problem ? `${problem.path.join('.') || '(item)'}: ${problem.message}` : 'invalid'}`, OUTCOME_CAUSE_CHARS) };
+    return {
+      id,
+      name,
+      state: 'failed',
+      runId: null,
+      counts: null,
+      reason: clip(
+        `unreadable map result: ${problem ? `${problem.path.join('.') || '(item)'}: ${problem.message}` : 'invalid'}`,
+        OUTCOME_CAUSE_CHARS,
+      ),
+    };
   }
   const outcome = parsed.data;
   if (outcome.outcome === 'failed') {
     const reason = outcome.cause ? `${outcome.error}: ${outcome.cause}` : outcome.error;
-    return { id: outcome.account.id, name: outcome.account.name, state: 'failed', runId: null, counts: null, reason: clip(reason, OUTCOME_CAUSE_CHARS) };
+    return {
+      id: outcome.account.id,
+      name: outcome.account.name,
+      state: 'failed',
+      runId: null,
+      counts: null,
+      reason: clip(reason, OUTCOME_CAUSE_CHARS),
+    };
   }
   const { runId, complete, counts } = outcome.run;
   const { PASS, FAIL, WARN, ERROR } = counts.byStatus;
   const line = { id: outcome.account.id, name: outcome.account.name, runId, counts: { total: counts.total, PASS, FAIL, WARN, ERROR } };
   if (complete && ERROR === 0) return { ...line, state: 'complete', reason: null };
-  return { ...line, state: 'incomplete', reason: ERROR > 0 ? `${ERROR} finding${ERROR === 1 ? '' : 's'} in ERROR` : 'the run did not read every source' };
+  return {
+    ...line,
+    state: 'incomplete',
+    reason: ERROR > 0 ? `${ERROR} finding${ERROR === 1 ? '' : 's'} in ERROR` : 'the run did not read every source',
+  };
 }
 
 /**
@@ -105,6 +126,8 @@ export class OrganizationRunError extends AuditorError {}
 export function assertAudited(summary: OrganizationSummary): void {
   if (summary.accounts > 0 && summary.failed === summary.accounts) {
     const first = summary.inError[0];
-    throw new OrganizationRunError(`no account was audited: all ${summary.accounts} failed${first ? ` (first: ${first.id}: ${first.reason})` : ''}`);
+    throw new OrganizationRunError(
+      `no account was audited: all ${summary.accounts} failed${first ? ` (first: ${first.id}: ${first.reason})` : ''}`,
+    );
   }
 }

@@ -43,7 +43,14 @@ export function readGuardrails(inventory: Pick<Inventory, 'organization'>): Guar
   if (source.state !== 'read') {
     const code = source.code ? ` (${source.code})` : '';
     reading = {
-      unreadable: [{ what: `the service control policies of the account (${source.call} failed${code})`, via: 'guardrail', path: 'service control policies', reason: source.reason }],
+      unreadable: [
+        {
+          what: `the service control policies of the account (${source.call} failed${code})`,
+          via: 'guardrail',
+          path: 'service control policies',
+          reason: source.reason,
+        },
+      ],
       described: [],
     };
   } else {
@@ -53,13 +60,27 @@ export function readGuardrails(inventory: Pick<Inventory, 'organization'>): Guar
       const name = levelName(level);
       const statements: SourcedStatement[] = [];
       if (level.policies.length === 0) {
-        unreadable.push({ what: `the service control policies of ${name}`, via: 'guardrail', path: `service control policies at ${name}`, reason: `no SCP is listed at ${name}, though every entity holds one while SCPs are enabled` });
+        unreadable.push({
+          what: `the service control policies of ${name}`,
+          via: 'guardrail',
+          path: `service control policies at ${name}`,
+          reason: `no SCP is listed at ${name}, though every entity holds one while SCPs are enabled`,
+        });
       }
       for (const policy of level.policies) {
         const path = `service control policy ${policy.name} at ${name}`;
-        const read = policy.document.ok ? normalizeStatements(policy.document.document, 'scp') : { ok: false as const, error: policy.document.error };
+        const read = policy.document.ok
+          ? normalizeStatements(policy.document.document, 'scp')
+          : { ok: false as const, error: policy.document.error };
         if (!read.ok) {
-          unreadable.push({ what: `service control policy ${policy.name} (${policy.id}) at ${name}`, policy: policy.name, policyArn: policy.arn, via: 'guardrail', path, reason: read.error });
+          unreadable.push({
+            what: `service control policy ${policy.name} (${policy.id}) at ${name}`,
+            policy: policy.name,
+            policyArn: policy.arn,
+            via: 'guardrail',
+            path,
+            reason: read.error,
+          });
           continue;
         }
         const origin = { policy: policy.name, policyArn: policy.arn, via: 'guardrail', path };
@@ -97,5 +118,7 @@ export function describeEffect(effect: GuardrailEffect): string {
   const names = effectNames(effect);
   const s = names.length === 1 ? 's' : '';
   const keeps = effect.kept.actions > 0 && effect.kept.actions < effect.removed.actions;
-  return keeps ? `${list(names)} allow${s} only ${describeSummary(effect.kept)} of it` : `${list(names)} remove${s} ${describeSummary(effect.removed)}`;
+  return keeps
+    ? `${list(names)} allow${s} only ${describeSummary(effect.kept)} of it`
+    : `${list(names)} remove${s} ${describeSummary(effect.removed)}`;
 }

@@ -27,7 +27,11 @@ const verdict = (f: Finding) => ({ status: f.status, severity: f.severity, title
 
 describe('user-full-access under SCPs', () => {
   it('FullAWSAccess at every level changes no verdict, and the details list the levels', () => {
-    for (const set of [ADMIN, { ...ADMIN, attached: [{ aws: 'ReadOnlyAccess' as const }] }, { inline: [doc({ Effect: 'Allow', Action: 'iam:PutUserPolicy', Resource: USER_ARN })], attached: [], groups: [] }]) {
+    for (const set of [
+      ADMIN,
+      { ...ADMIN, attached: [{ aws: 'ReadOnlyAccess' as const }] },
+      { inline: [doc({ Effect: 'Allow', Action: 'iam:PutUserPolicy', Resource: USER_ARN })], attached: [], groups: [] },
+    ]) {
       const plain = userFinding(set);
       const capped = userFinding({ ...set, scps: [[FULL], [FULL], [FULL]] });
       expect(verdict(capped)).toEqual(verdict(plain));
@@ -45,11 +49,15 @@ describe('user-full-access under SCPs', () => {
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('high');
     expect(f.details.verdict).toBe('all-actions-except');
-    expect(f.title).toBe(`${USER} can do all actions except iam:* directly via policy AdministratorAccess; service control policy SCP1x1 at OU ${ouId(1)} removes iam:*`);
+    expect(f.title).toBe(
+      `${USER} can do all actions except iam:* directly via policy AdministratorAccess; service control policy SCP1x1 at OU ${ouId(1)} removes iam:*`,
+    );
     expect(f.details.cappedBy).toEqual([
       expect.objectContaining({ level: `OU ${ouId(1)}`, policies: [`service control policy SCP1x1 at OU ${ouId(1)}`], removes: 'iam:*' }),
     ]);
-    expect((f.details.cappedBy as { statements: { statement: string }[] }[])[0]!.statements.map((s) => s.statement)).toEqual(['Sid DenyIam']);
+    expect((f.details.cappedBy as { statements: { statement: string }[] }[])[0]!.statements.map((s) => s.statement)).toEqual([
+      'Sid DenyIam',
+    ]);
   });
 
   it('an allow list of s3:* at the account: WARN one lower, naming the SCP and what remains', () => {
@@ -57,25 +65,42 @@ describe('user-full-access under SCPs', () => {
     expect(f.status).toBe('WARN');
     expect(f.severity).toBe('high');
     expect(f.details.verdict).toBe('capped');
-    expect(f.title).toBe(`${USER} has full access (*:* on *) directly via policy AdministratorAccess, capped by service control policy SCP2x0 at account ${ACCOUNT}`);
+    expect(f.title).toBe(
+      `${USER} has full access (*:* on *) directly via policy AdministratorAccess, capped by service control policy SCP2x0 at account ${ACCOUNT}`,
+    );
     expect(f.details.reason).toMatch(
-      new RegExp(`^capped by service control policy SCP2x0 at account ${ACCOUNT}, which the user cannot remove: service control policy SCP2x0 at account ${ACCOUNT} allows only s3:\\* of it; what remains allowed: s3:\\* \\(\\d+ actions\\) on every resource$`),
+      new RegExp(
+        `^capped by service control policy SCP2x0 at account ${ACCOUNT}, which the user cannot remove: service control policy SCP2x0 at account ${ACCOUNT} allows only s3:\\* of it; what remains allowed: s3:\\* \\(\\d+ actions\\) on every resource$`,
+      ),
     );
   });
 
   it('a level with no Allow covering an action removes it: two allow lists leave nothing', () => {
     const f = userFinding({ ...ADMIN, scps: [[FULL], [ONLY_S3], [doc({ Effect: 'Allow', Action: 'ec2:*', Resource: '*' })]] });
     expect(f.status).toBe('WARN');
-    expect(f.title).toContain(`capped by service control policy SCP1x0 at OU ${ouId(1)}, service control policy SCP2x0 at account ${ACCOUNT}`);
+    expect(f.title).toContain(
+      `capped by service control policy SCP1x0 at OU ${ouId(1)}, service control policy SCP2x0 at account ${ACCOUNT}`,
+    );
     expect(f.details.reason).toContain('what remains allowed: nothing on every resource');
   });
 
   it('an Allow under a Condition counts conditionally; a Deny under a Condition removes nothing', () => {
-    const conditional = doc({ Effect: 'Allow', Action: '*', Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } } });
+    const conditional = doc({
+      Effect: 'Allow',
+      Action: '*',
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
+    });
     const allowIf = userFinding({ ...ADMIN, scps: [[FULL], [conditional]] });
     expect(verdict(allowIf)).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(allowIf.title).toContain('conditionally has full access');
-    const denyIf = userFinding({ ...ADMIN, scps: [[FULL], [FULL, doc({ Effect: 'Deny', Action: 'iam:*', Resource: '*', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'false' } } })]] });
+    const denyIf = userFinding({
+      ...ADMIN,
+      scps: [
+        [FULL],
+        [FULL, doc({ Effect: 'Deny', Action: 'iam:*', Resource: '*', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'false' } } })],
+      ],
+    });
     expect(verdict(denyIf)).toEqual(verdict(userFinding(ADMIN)));
   });
 
@@ -89,7 +114,10 @@ describe('user-full-access under SCPs', () => {
     // Denying IAM takes the call itself away.
     expect(userFinding({ ...self, scps: [[FULL], [FULL, DENY_IAM]] })).toMatchObject({ status: 'WARN', severity: 'medium' });
     // Denying EC2 alone leaves all actions but EC2: the escalation stands.
-    expect(userFinding({ ...self, scps: [[FULL], [FULL, doc({ Effect: 'Deny', Action: 'ec2:*', Resource: '*' })]] })).toMatchObject({ status: 'FAIL', severity: 'high' });
+    expect(userFinding({ ...self, scps: [[FULL], [FULL, doc({ Effect: 'Deny', Action: 'ec2:*', Resource: '*' })]] })).toMatchObject({
+      status: 'FAIL',
+      severity: 'high',
+    });
   });
 
   it('with a boundary too, the cap named is the one that removes the full access, or both', () => {
@@ -101,33 +129,55 @@ describe('user-full-access under SCPs', () => {
     // Each removes it alone: both are named.
     const both = userFinding({ ...ADMIN, boundary: s3Boundary, scps: [[FULL], [ONLY_S3]] });
     expect(both.title).toContain(`capped by permissions boundary Boundary and service control policy SCP1x0 at account ${ACCOUNT}`);
-    expect(both.details.reason).toContain(`capped by permissions boundary Boundary (arn:aws:iam::${ACCOUNT}:policy/Boundary) and service control policy SCP1x0 at account ${ACCOUNT}, which the user cannot remove: `);
+    expect(both.details.reason).toContain(
+      `capped by permissions boundary Boundary (arn:aws:iam::${ACCOUNT}:policy/Boundary) and service control policy SCP1x0 at account ${ACCOUNT}, which the user cannot remove: `,
+    );
   });
 
   it('a PASS says what the SCPs take away when they take something', () => {
     const set = { inline: [doc({ Effect: 'Allow', Action: ['s3:*', 'iam:GetUser'], Resource: '*' })], attached: [], groups: [] };
     const f = userFinding({ ...set, scps: [[FULL], [FULL, DENY_IAM], [FULL]] });
     expect(f.status).toBe('PASS');
-    expect(f.details.reason).toBe(`no full-access grant; within the service control policies: service control policy SCP1x1 at OU ${ouId(1)} removes iam:GetUser`);
-    expect(userFinding({ ...set, attached: [], inline: [ONLY_S3], scps: [[FULL], [FULL, DENY_IAM]] }).details.reason).toBe('no full-access grant');
+    expect(f.details.reason).toBe(
+      `no full-access grant; within the service control policies: service control policy SCP1x1 at OU ${ouId(1)} removes iam:GetUser`,
+    );
+    expect(userFinding({ ...set, attached: [], inline: [ONLY_S3], scps: [[FULL], [FULL, DENY_IAM]] }).details.reason).toBe(
+      'no full-access grant',
+    );
   });
 
   it('the management account: no level, no SCP applied, the same findings as outside an organization', () => {
     const plain = buildCase(ADMIN);
-    const management: Inventory = { ...plain, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: [] } } };
+    const management: Inventory = {
+      ...plain,
+      organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: [] } },
+    };
     expect(userFullAccess.evaluate(management, SETTINGS)).toEqual(userFullAccess.evaluate(plain, SETTINGS));
   });
 
   it('an SCP that cannot be read: ERROR naming it, never PASS', () => {
     const levels = guardrailLevels([[FULL], [FULL], [FULL]]);
-    levels[1]!.policies.push({ ...levels[1]!.policies[0]!, id: 'p-broken1234', name: 'Broken', document: { ok: false, error: 'organizations:DescribePolicy failed (AccessDeniedException): not authorized' } });
+    levels[1]!.policies.push({
+      ...levels[1]!.policies[0]!,
+      id: 'p-broken1234',
+      name: 'Broken',
+      document: { ok: false, error: 'organizations:DescribePolicy failed (AccessDeniedException): not authorized' },
+    });
     const readOnly = buildCase({ inline: [], attached: [{ aws: 'ReadOnlyAccess' }], groups: [] });
-    const inv: Inventory = { ...readOnly, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: levels } } };
+    const inv: Inventory = {
+      ...readOnly,
+      organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: levels } },
+    };
     const f = userFullAccess.evaluate(inv, SETTINGS)[0]!;
     expect(f.status).toBe('ERROR');
-    expect(f.title).toBe(`${USER} could not be evaluated: service control policy Broken (p-broken1234) at OU ${ouId(1)} cannot be read (organizations:DescribePolicy failed (AccessDeniedException): not authorized)`);
+    expect(f.title).toBe(
+      `${USER} could not be evaluated: service control policy Broken (p-broken1234) at OU ${ouId(1)} cannot be read (organizations:DescribePolicy failed (AccessDeniedException): not authorized)`,
+    );
     // IAM's grammar holds for SCPs too, with no Principal.
-    const principal = userFinding({ ...ADMIN, scps: [[FULL], [doc({ Effect: 'Deny', Action: '*', Resource: '*', Principal: '*' } as never)]] });
+    const principal = userFinding({
+      ...ADMIN,
+      scps: [[FULL], [doc({ Effect: 'Deny', Action: '*', Resource: '*', Principal: '*' } as never)]],
+    });
     expect(principal.status).toBe('ERROR');
     expect(principal.title).toContain('Principal is not allowed in a service control policy');
   });
@@ -136,7 +186,17 @@ describe('user-full-access under SCPs', () => {
     const plain = buildCase(ADMIN);
     const unread: Inventory = {
       ...plain,
-      organization: { id: null, accountIds: [], guardrails: { state: 'unread', call: 'organizations:ListPoliciesForTarget', reason: 'ou-ab12-00000001: denied', code: 'AccessDeniedException', kind: 'denied' } },
+      organization: {
+        id: null,
+        accountIds: [],
+        guardrails: {
+          state: 'unread',
+          call: 'organizations:ListPoliciesForTarget',
+          reason: 'ou-ab12-00000001: denied',
+          code: 'AccessDeniedException',
+          kind: 'denied',
+        },
+      },
     };
     expect(userFullAccess.evaluate(unread, SETTINGS)[0]).toMatchObject({
       status: 'ERROR',
@@ -155,14 +215,32 @@ describe('user-full-access under SCPs', () => {
 
 describe('role-full-access under SCPs', () => {
   const adminRole = role('Admin', {
-    trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'sts:AssumeRole' }] },
+    trust: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'sts:AssumeRole' }],
+    },
     attachedPolicies: [{ name: 'AdministratorAccess', arn: 'arn:aws:iam::aws:policy/AdministratorAccess' }],
   });
-  const serviceLinked = role('AWSServiceRoleForElastiCache', { path: '/aws-service-role/elasticache.amazonaws.com/', attachedPolicies: adminRole.attachedPolicies, trust: { Version: '2012-10-17', Statement: [] } });
-  const policies = { 'arn:aws:iam::aws:policy/AdministratorAccess': { name: 'AdministratorAccess', arn: 'arn:aws:iam::aws:policy/AdministratorAccess', path: '/', defaultVersionId: 'v1', document: { ok: true as const, document: FULL }, awsManaged: true } };
+  const serviceLinked = role('AWSServiceRoleForElastiCache', {
+    path: '/aws-service-role/elasticache.amazonaws.com/',
+    attachedPolicies: adminRole.attachedPolicies,
+    trust: { Version: '2012-10-17', Statement: [] },
+  });
+  const policies = {
+    'arn:aws:iam::aws:policy/AdministratorAccess': {
+      name: 'AdministratorAccess',
+      arn: 'arn:aws:iam::aws:policy/AdministratorAccess',
+      path: '/',
+      defaultVersionId: 'v1',
+      document: { ok: true as const, document: FULL },
+      awsManaged: true,
+    },
+  };
   const withScps = (scps: Doc[][] | null): Inventory => {
     const inv = inventory({ auth: { roles: [adminRole, serviceLinked], policies } });
-    return scps ? { ...inv, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(scps) } } } : inv;
+    return scps
+      ? { ...inv, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(scps) } } }
+      : inv;
   };
   const roleFinding = (inv: Inventory) => {
     const findings = roleFullAccess.evaluate(inv, SETTINGS);
@@ -182,18 +260,35 @@ describe('role-full-access under SCPs', () => {
   it('an allow list of s3:* leaves the role no full-access grant: PASS naming the SCP', () => {
     const f = roleFinding(withScps([[FULL], [ONLY_S3]]));
     expect(f.status).toBe('PASS');
-    expect(f.title).toContain(`has no full-access grant (capped by service control policy SCP1x0 at account ${ACCOUNT} allows only s3:* of it)`);
+    expect(f.title).toContain(
+      `has no full-access grant (capped by service control policy SCP1x0 at account ${ACCOUNT} allows only s3:* of it)`,
+    );
   });
 
   it('a trust naming a user needs no identity Allow of sts:AssumeRole, but the SCPs still bind it', () => {
-    const bob = { name: 'bob', arn: `arn:aws:iam::${ACCOUNT}:user/bob`, id: 'AIDABOB', path: '/', createDate: null, groups: [], inlinePolicies: [], attachedPolicies: [], permissionsBoundary: null };
+    const bob = {
+      name: 'bob',
+      arn: `arn:aws:iam::${ACCOUNT}:user/bob`,
+      id: 'AIDABOB',
+      path: '/',
+      createDate: null,
+      groups: [],
+      inlinePolicies: [],
+      attachedPolicies: [],
+      permissionsBoundary: null,
+    };
     const named = role('Named', {
       trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: bob.arn }, Action: 'sts:AssumeRole' }] },
       attachedPolicies: adminRole.attachedPolicies,
     });
     const inv = (scps: Doc[][] | null): Inventory => {
       const base = inventory({ auth: { users: [bob], roles: [named], policies } });
-      return scps ? { ...base, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(scps) } } } : base;
+      return scps
+        ? {
+            ...base,
+            organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(scps) } },
+          }
+        : base;
     };
     const bobFinding = (i: Inventory) => userFullAccess.evaluate(i, SETTINGS).find((f) => f.resource === bob.arn)!;
     expect(bobFinding(inv(null))).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -212,6 +307,8 @@ describe('role-full-access under SCPs', () => {
     levels[0]!.policies[0] = { ...levels[0]!.policies[0]!, document: { ok: false, error: 'the policy content is not JSON' } };
     const f = roleFinding({ ...inv, organization: { ...inv.organization!, guardrails: { state: 'read', data: levels } } });
     expect(f.status).toBe('ERROR');
-    expect(f.title).toContain('service control policy SCP0x0 (p-scp0x0abcd) at root r-ab12 cannot be read (the policy content is not JSON)');
+    expect(f.title).toContain(
+      'service control policy SCP0x0 (p-scp0x0abcd) at root r-ab12 cannot be read (the policy content is not JSON)',
+    );
   });
 });

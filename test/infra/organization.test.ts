@@ -40,7 +40,10 @@ async function outdir(): Promise<string> {
   return dir;
 }
 
-async function organization(context: Record<string, unknown> = {}, bundle: string[] = []): Promise<{ app: App; stacks: OrganizationStacks }> {
+async function organization(
+  context: Record<string, unknown> = {},
+  bundle: string[] = [],
+): Promise<{ app: App; stacks: OrganizationStacks }> {
   return createOrganizationApp({ outdir: await outdir(), context: { 'aws:cdk:bundling-stacks': bundle, ...BASE_CONTEXT, ...context } });
 }
 
@@ -70,7 +73,8 @@ function roleStatements(template: Template, roleId: string): Json[] {
 const actionsOf = (s: Json): string[] => [s.Action].flat();
 const resourcesOf = (s: Json): Json[] => [s.Resource].flat();
 const roleIdOf = (template: Template, roleName: string) => only(template, 'AWS::IAM::Role', { Properties: { RoleName: roleName } }).id;
-const functionOf = (template: Template, roleId: string) => only(template, 'AWS::Lambda::Function', { Properties: { Role: { 'Fn::GetAtt': [roleId, 'Arn'] } } });
+const functionOf = (template: Template, roleId: string) =>
+  only(template, 'AWS::Lambda::Function', { Properties: { Role: { 'Fn::GetAtt': [roleId, 'Arn'] } } });
 
 let app: App;
 let stacks: OrganizationStacks;
@@ -94,7 +98,10 @@ describe('the state machine: discover → Distributed Map over the accounts → 
   it('runs the three steps in order, within 23 hours', () => {
     expect(asl.StartAt).toBe('Discover accounts');
     expect(asl.States['Discover accounts']).toMatchObject({ Type: 'Task', Next: 'Audit accounts', OutputPath: '$.Payload' });
-    expect(asl.States['Discover accounts'].Parameters.Payload).toEqual({ 'executionName.$': '$$.Execution.Name', 'executionStartTime.$': '$$.Execution.StartTime' });
+    expect(asl.States['Discover accounts'].Parameters.Payload).toEqual({
+      'executionName.$': '$$.Execution.Name',
+      'executionStartTime.$': '$$.Execution.StartTime',
+    });
     expect(asl.States['Audit accounts'].Next).toBe('Summarize run');
     expect(asl.States['Summarize run']).toMatchObject({ Type: 'Task', End: true, OutputPath: '$.Payload' });
     expect(asl.TimeoutSeconds).toBe(23 * 3600);
@@ -126,7 +133,14 @@ describe('the state machine: discover → Distributed Map over the accounts → 
     const fnId = functionOf(audit, roleIdOf(audit, ACCOUNT_AUDIT_ROLE_NAME)).id;
     expect(task.Parameters).toEqual({ FunctionName: `<${fnId}.Arn>`, 'Payload.$': '$' });
     expect(task.Retry).toEqual([
-      { ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
+      {
+        ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS],
+        IntervalSeconds: 2,
+        MaxAttempts: 6,
+        BackoffRate: 2,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      },
     ]);
     expect(task.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.TooManyRequestsException', 'Lambda.ServiceException']));
     // The function's own errors are not retried: a retry would be a second run of the same account.
@@ -138,9 +152,17 @@ describe('the state machine: discover → Distributed Map over the accounts → 
   it('turns every account into an outcome: audited (the summary’s run, counts) or failed (error, cause cut short)', () => {
     const task = item.States['Audit account'];
     expect(item.StartAt).toBe('Audit account');
-    expect(task.ResultSelector).toEqual({ 'runId.$': '$.Payload.runId', 'complete.$': '$.Payload.complete', 'counts.$': '$.Payload.counts' });
+    expect(task.ResultSelector).toEqual({
+      'runId.$': '$.Payload.runId',
+      'complete.$': '$.Payload.complete',
+      'counts.$': '$.Payload.counts',
+    });
     expect(task.Next).toBe('Account audited');
-    expect(item.States['Account audited'].Parameters).toEqual({ outcome: 'audited', account: { 'id.$': '$.account.id', 'name.$': '$.account.name' }, 'run.$': '$.run' });
+    expect(item.States['Account audited'].Parameters).toEqual({
+      outcome: 'audited',
+      account: { 'id.$': '$.account.id', 'name.$': '$.account.name' },
+      'run.$': '$.run',
+    });
     expect(task.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Account failed' }]);
     const failed = item.States['Account failed'];
     expect(failed).toMatchObject({ Type: 'Pass', QueryLanguage: 'JSONata', End: true });
@@ -151,50 +173,74 @@ describe('the state machine: discover → Distributed Map over the accounts → 
   it('logs every state to its own log group, kept a year', () => {
     const logs = only(audit, 'AWS::Logs::LogGroup', { Properties: { LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/') } });
     audit.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logs.id, 'Arn'] } } }] },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logs.id, 'Arn'] } } }],
+      },
     });
     expect(logs.resource.Properties.RetentionInDays).toBe(365);
   });
 
   it('is started by the nightly schedule, 03:00 UTC by default', () => {
     const sm = only(audit, 'AWS::StepFunctions::StateMachine').id;
-    audit.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 * * ? *)', State: 'ENABLED', Targets: [Match.objectLike({ Arn: { Ref: sm } })] });
+    audit.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { Ref: sm } })],
+    });
   });
 });
 
 describe('organizationMaxConcurrency', () => {
-  it('sets the map’s MaxConcurrency and the per-account function’s reserved concurrency alike', async () => {
-    const fn = functionOf(audit, roleIdOf(audit, ACCOUNT_AUDIT_ROLE_NAME)).resource;
-    expect(fn.Properties.ReservedConcurrentExecutions).toBe(20);
-    const { stacks: seven } = await organization({ organizationMaxConcurrency: '7' });
-    const t = Template.fromStack(seven.audit);
-    expect(definition(t).States['Audit accounts'].MaxConcurrency).toBe(7);
-    expect(functionOf(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).resource.Properties.ReservedConcurrentExecutions).toBe(7);
-    // The discovery's settings say the same.
-    const discover = functionOf(t, roleIdOf(t, DISCOVER_ROLE_NAME)).resource;
-    expect(JSON.parse(discover.Properties.Environment.Variables[ORGANIZATION_ENV.settings]).maxConcurrency).toBe(7);
-  }, SLOW);
+  it(
+    'sets the map’s MaxConcurrency and the per-account function’s reserved concurrency alike',
+    async () => {
+      const fn = functionOf(audit, roleIdOf(audit, ACCOUNT_AUDIT_ROLE_NAME)).resource;
+      expect(fn.Properties.ReservedConcurrentExecutions).toBe(20);
+      const { stacks: seven } = await organization({ organizationMaxConcurrency: '7' });
+      const t = Template.fromStack(seven.audit);
+      expect(definition(t).States['Audit accounts'].MaxConcurrency).toBe(7);
+      expect(functionOf(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).resource.Properties.ReservedConcurrentExecutions).toBe(7);
+      // The discovery's settings say the same.
+      const discover = functionOf(t, roleIdOf(t, DISCOVER_ROLE_NAME)).resource;
+      expect(JSON.parse(discover.Properties.Environment.Variables[ORGANIZATION_ENV.settings]).maxConcurrency).toBe(7);
+    },
+    SLOW,
+  );
 
-  it('the smallest value, 1, is accepted; 0, 901, 2.5 and words are refused at synth, naming the key and the range', async () => {
-    const { stacks: one } = await organization({ organizationMaxConcurrency: 1 });
-    expect(definition(Template.fromStack(one.audit)).States['Audit accounts'].MaxConcurrency).toBe(1);
-    for (const bad of ['0', '901', '2.5', 'twenty', -1]) {
-      await expect(organization({ organizationMaxConcurrency: bad })).rejects.toThrow(
-        `context organizationMaxConcurrency must be a whole number from 1 to 900 (accounts audited at once), got ${JSON.stringify(bad)}`,
-      );
-    }
-  }, SLOW);
+  it(
+    'the smallest value, 1, is accepted; 0, 901, 2.5 and words are refused at synth, naming the key and the range',
+    async () => {
+      const { stacks: one } = await organization({ organizationMaxConcurrency: 1 });
+      expect(definition(Template.fromStack(one.audit)).States['Audit accounts'].MaxConcurrency).toBe(1);
+      for (const bad of ['0', '901', '2.5', 'twenty', -1]) {
+        await expect(organization({ organizationMaxConcurrency: bad })).rejects.toThrow(
+          `context organizationMaxConcurrency must be a whole number from 1 to 900 (accounts audited at once), got ${JSON.stringify(bad)}`,
+        );
+      }
+    },
+    SLOW,
+  );
 });
 
 describe('the per-account function', () => {
   it('is the single-account handler on the same runtime, memory and timeout, told the table, topic and settings', () => {
     const roleId = roleIdOf(audit, ACCOUNT_AUDIT_ROLE_NAME);
     const fn = functionOf(audit, roleId).resource;
-    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 1024, Timeout: 600 });
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 1024,
+      Timeout: 600,
+    });
     const table = only(audit, 'AWS::DynamoDB::Table').id;
     const topic = only(audit, 'AWS::SNS::Topic').id;
     expect(fn.Properties.Environment.Variables).toMatchObject({ [ENV.tableName]: { Ref: table }, [ENV.topicArn]: { Ref: topic } });
-    expect(fn.Properties.Environment.Variables[ENV.settings]).toEqual({ 'Fn::Join': ['', ['{"regions":["', { Ref: 'AWS::Region' }, '"]}']] });
+    expect(fn.Properties.Environment.Variables[ENV.settings]).toEqual({
+      'Fn::Join': ['', ['{"regions":["', { Ref: 'AWS::Region' }, '"]}']],
+    });
   });
 
   it('its role: a fixed name, sts:AssumeRole on the member role name only, the reads for its own account, the table, topic and logs', () => {
@@ -202,35 +248,58 @@ describe('the per-account function', () => {
     const statements = roleStatements(audit, roleId);
     const granted = new Set(statements.flatMap(actionsOf));
     expect([...granted].sort()).toEqual(
-      [...new Set(['sts:AssumeRole', ...LIVE_READ_ACTIONS, ...TABLE_DATA_ACTIONS, 'sns:Publish', ...TOPIC_KEY_ACTIONS, 'logs:CreateLogStream', 'logs:PutLogEvents'])].sort(),
+      [
+        ...new Set([
+          'sts:AssumeRole',
+          ...LIVE_READ_ACTIONS,
+          ...TABLE_DATA_ACTIONS,
+          'sns:Publish',
+          ...TOPIC_KEY_ACTIONS,
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+        ]),
+      ].sort(),
     );
     const assume = statements.filter((s) => actionsOf(s).includes('sts:AssumeRole'));
     expect(assume).toEqual([
-      { Sid: 'AssumeMemberRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::*:role/AccountAuditorMemberRole']] } },
+      {
+        Sid: 'AssumeMemberRole',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::*:role/AccountAuditorMemberRole']] },
+      },
     ]);
     for (const action of statements.flatMap(actionsOf)) expect(action).not.toContain('*');
     const starred = statements.filter((s) => resourcesOf(s).includes('*'));
     expect(starred.map((s) => [...actionsOf(s)].sort())).toEqual([[...LIVE_READ_ACTIONS].sort()]);
   });
 
-  it('follows memberRoleName', async () => {
-    const { stacks: custom } = await organization({ memberRoleName: 'SecurityAudit-Reader' });
-    const t = Template.fromStack(custom.audit);
-    const assume = roleStatements(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).find((s) => s.Sid === 'AssumeMemberRole');
-    expect(JSON.stringify(assume.Resource)).toContain(':iam::*:role/SecurityAudit-Reader');
-  }, SLOW);
+  it(
+    'follows memberRoleName',
+    async () => {
+      const { stacks: custom } = await organization({ memberRoleName: 'SecurityAudit-Reader' });
+      const t = Template.fromStack(custom.audit);
+      const assume = roleStatements(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).find((s) => s.Sid === 'AssumeMemberRole');
+      expect(JSON.stringify(assume.Resource)).toContain(':iam::*:role/SecurityAudit-Reader');
+    },
+    SLOW,
+  );
 
-  it('deploys the same bundle as the single-account function', async () => {
-    const single = createAuditorApp({ outdir: await outdir() }).stack;
-    const { stacks: bundled } = await organization({}, [ORGANIZATION_STACK_IDS.audit]);
-    const t = Template.fromStack(bundled.audit);
-    const orgKey = functionOf(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).resource.Properties.Code.S3Key;
-    const singleKey = only(Template.fromStack(single), 'AWS::Lambda::Function').resource.Properties.Code.S3Key;
-    expect(orgKey).toBe(singleKey);
-    // The discover and summarize entries are bundles of their own.
-    const keys = Object.values(t.findResources('AWS::Lambda::Function')).map((f: Json) => f.Properties.Code.S3Key);
-    expect(new Set(keys).size).toBe(3);
-  }, SLOW);
+  it(
+    'deploys the same bundle as the single-account function',
+    async () => {
+      const single = createAuditorApp({ outdir: await outdir() }).stack;
+      const { stacks: bundled } = await organization({}, [ORGANIZATION_STACK_IDS.audit]);
+      const t = Template.fromStack(bundled.audit);
+      const orgKey = functionOf(t, roleIdOf(t, ACCOUNT_AUDIT_ROLE_NAME)).resource.Properties.Code.S3Key;
+      const singleKey = only(Template.fromStack(single), 'AWS::Lambda::Function').resource.Properties.Code.S3Key;
+      expect(orgKey).toBe(singleKey);
+      // The discover and summarize entries are bundles of their own.
+      const keys = Object.values(t.findResources('AWS::Lambda::Function')).map((f: Json) => f.Properties.Code.S3Key);
+      expect(new Set(keys).size).toBe(3);
+    },
+    SLOW,
+  );
 });
 
 describe('the discover and summarize functions', () => {
@@ -242,19 +311,35 @@ describe('the discover and summarize functions', () => {
     expect(JSON.parse(fn.Properties.Environment.Variables[ORGANIZATION_ENV.settings])).toEqual(parseOrganizationSettings({}));
   });
 
-  it('discover: with managementRoleArn, sts:AssumeRole on that role and nothing of Organizations', async () => {
-    const managementRoleArn = 'arn:aws:iam::111111111111:role/AccountAuditorOrganizationRead';
-    const { stacks: viaRole } = await organization({ managementRoleArn, includeOus: 'ou-ab12-cd34ef56', excludeAccounts: '222222222222, 333333333333' });
-    const t = Template.fromStack(viaRole.audit);
-    const roleId = roleIdOf(t, DISCOVER_ROLE_NAME);
-    expect(roleStatements(t, roleId).filter((s) => s.Sid !== 'Logs')).toEqual([{ Sid: 'AssumeManagementRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: managementRoleArn }]);
-    const settings = JSON.parse(functionOf(t, roleId).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings]);
-    expect(settings).toMatchObject({ managementRoleArn, includeOus: ['ou-ab12-cd34ef56'], excludeAccounts: ['222222222222', '333333333333'] });
-  }, SLOW);
+  it(
+    'discover: with managementRoleArn, sts:AssumeRole on that role and nothing of Organizations',
+    async () => {
+      const managementRoleArn = 'arn:aws:iam::111111111111:role/AccountAuditorOrganizationRead';
+      const { stacks: viaRole } = await organization({
+        managementRoleArn,
+        includeOus: 'ou-ab12-cd34ef56',
+        excludeAccounts: '222222222222, 333333333333',
+      });
+      const t = Template.fromStack(viaRole.audit);
+      const roleId = roleIdOf(t, DISCOVER_ROLE_NAME);
+      expect(roleStatements(t, roleId).filter((s) => s.Sid !== 'Logs')).toEqual([
+        { Sid: 'AssumeManagementRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: managementRoleArn },
+      ]);
+      const settings = JSON.parse(functionOf(t, roleId).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings]);
+      expect(settings).toMatchObject({
+        managementRoleArn,
+        includeOus: ['ou-ab12-cd34ef56'],
+        excludeAccounts: ['222222222222', '333333333333'],
+      });
+    },
+    SLOW,
+  );
 
   it('discover is granted every AWS call lib/organization makes (a new call without its grant fails here)', async () => {
     const used = new Set<string>();
-    const files = (await readdir(join(PROJECT_ROOT, 'lib/organization'))).map((f) => `lib/organization/${f}`).concat('functions/organization-discover.ts');
+    const files = (await readdir(join(PROJECT_ROOT, 'lib/organization')))
+      .map((f) => `lib/organization/${f}`)
+      .concat('functions/organization-discover.ts');
     for (const file of files) {
       const text = await readFile(join(PROJECT_ROOT, file), 'utf8');
       for (const [, names, client] of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z]+)'/g)) {
@@ -281,16 +366,25 @@ describe('the discover and summarize functions', () => {
   });
 
   it('summarize: no permission but its logs', () => {
-    const summarize = Object.entries(audit.findResources('AWS::IAM::Role')).filter(([, r]: [string, Json]) => !r.Properties.RoleName && r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service === 'lambda.amazonaws.com');
+    const summarize = Object.entries(audit.findResources('AWS::IAM::Role')).filter(
+      ([, r]: [string, Json]) =>
+        !r.Properties.RoleName && r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service === 'lambda.amazonaws.com',
+    );
     expect(summarize).toHaveLength(1);
     expect(roleStatements(audit, summarize[0]![0]).flatMap(actionsOf).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
-  it('bad organization settings are refused at synth, naming the context key', async () => {
-    await expect(organization({ includeAccounts: '1234' })).rejects.toThrow(/context: includeAccounts\.0: must be a 12-digit AWS account ID/);
-    await expect(organization({ organizationAlerts: 'weekly' })).rejects.toThrow(/context: organizationAlerts: /);
-    await expect(organization({ securityHub: 'true' })).rejects.toThrow(/securityHub=true is not supported with mode=organization/);
-  }, SLOW);
+  it(
+    'bad organization settings are refused at synth, naming the context key',
+    async () => {
+      await expect(organization({ includeAccounts: '1234' })).rejects.toThrow(
+        /context: includeAccounts\.0: must be a 12-digit AWS account ID/,
+      );
+      await expect(organization({ organizationAlerts: 'weekly' })).rejects.toThrow(/context: organizationAlerts: /);
+      await expect(organization({ securityHub: 'true' })).rejects.toThrow(/securityHub=true is not supported with mode=organization/);
+    },
+    SLOW,
+  );
 });
 
 describe('alarms (each notifies the topic)', () => {
@@ -312,7 +406,13 @@ describe('alarms (each notifies the topic)', () => {
   });
 
   it('a timed-out execution: ExecutionsTimedOut ≥ 1', () => {
-    audit.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/States', MetricName: 'ExecutionsTimedOut', Dimensions: stateMachine(), Threshold: 1, AlarmActions: topic() });
+    audit.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsTimedOut',
+      Dimensions: stateMachine(),
+      Threshold: 1,
+      AlarmActions: topic(),
+    });
   });
 
   it('no successful organization run in 26 hours: ExecutionsSucceeded, 26 hourly periods below 1, missing data breaching', () => {
@@ -333,7 +433,12 @@ describe('alarms (each notifies the topic)', () => {
 
   it('an account’s audit failing: the per-account function’s Errors ≥ 1; and no other alarm', () => {
     const fn = functionOf(audit, roleIdOf(audit, ACCOUNT_AUDIT_ROLE_NAME)).id;
-    audit.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn } }], AlarmActions: topic() });
+    audit.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn } }],
+      AlarmActions: topic(),
+    });
     audit.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
@@ -354,7 +459,8 @@ describe('the member role', () => {
 
   it('the StackSet deploys the same template as the management account’s stack, without bootstrap', () => {
     const [set, plain] = templates();
-    const strip = (t: Json) => Object.fromEntries(Object.entries(t.Resources).map(([id, r]: [string, Json]) => [id, { ...r, Metadata: undefined }]));
+    const strip = (t: Json) =>
+      Object.fromEntries(Object.entries(t.Resources).map(([id, r]: [string, Json]) => [id, { ...r, Metadata: undefined }]));
     expect(strip(set!.template)).toEqual(strip(plain!.template));
     for (const { template } of templates()) {
       expect(template.Parameters ?? {}).toEqual({});
@@ -384,7 +490,13 @@ describe('the member role', () => {
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
         Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${AUDITOR}:root`]] } },
-        Condition: { ArnEquals: { 'aws:PrincipalArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${AUDITOR}:role/${ACCOUNT_AUDIT_ROLE_NAME}`]] } } },
+        Condition: {
+          ArnEquals: {
+            'aws:PrincipalArn': {
+              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::${AUDITOR}:role/${ACCOUNT_AUDIT_ROLE_NAME}`]],
+            },
+          },
+        },
       },
     ]);
     // That ARN is the per-account function's role: fixed name, default path, in the auditor account.
@@ -393,14 +505,24 @@ describe('the member role', () => {
     expect(functionRole.Properties.Path).toBeUndefined();
   });
 
-  it('with externalId, the trust requires it, and the discovery passes it on', async () => {
-    const { stacks: withId } = await organization({ externalId: 'tooling-7f3a' });
-    const body = JSON.parse(only(Template.fromStack(withId.stackSet), 'AWS::CloudFormation::StackSet').resource.Properties.TemplateBody);
-    const role: Json = Object.values(body.Resources)[0];
-    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Condition).toEqual({ StringEquals: { 'sts:ExternalId': 'tooling-7f3a' }, ArnEquals: { 'aws:PrincipalArn': expect.anything() } });
-    const t = Template.fromStack(withId.audit);
-    expect(JSON.parse(functionOf(t, roleIdOf(t, DISCOVER_ROLE_NAME)).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings]).externalId).toBe('tooling-7f3a');
-  }, SLOW);
+  it(
+    'with externalId, the trust requires it, and the discovery passes it on',
+    async () => {
+      const { stacks: withId } = await organization({ externalId: 'tooling-7f3a' });
+      const body = JSON.parse(only(Template.fromStack(withId.stackSet), 'AWS::CloudFormation::StackSet').resource.Properties.TemplateBody);
+      const role: Json = Object.values(body.Resources)[0];
+      expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Condition).toEqual({
+        StringEquals: { 'sts:ExternalId': 'tooling-7f3a' },
+        ArnEquals: { 'aws:PrincipalArn': expect.anything() },
+      });
+      const t = Template.fromStack(withId.audit);
+      expect(
+        JSON.parse(functionOf(t, roleIdOf(t, DISCOVER_ROLE_NAME)).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings])
+          .externalId,
+      ).toBe('tooling-7f3a');
+    },
+    SLOW,
+  );
 });
 
 describe('the StackSet', () => {
@@ -420,21 +542,36 @@ describe('the StackSet', () => {
     expect(template.Rules ?? {}).toEqual({});
   });
 
-  it('targets chosen OUs from a delegated administrator', async () => {
-    const { stacks: ous } = await organization({ memberRoleOus: 'ou-ab12-11111111, ou-ab12-22222222', stackSetCallAs: 'DELEGATED_ADMIN' });
-    const set = only(Template.fromStack(ous.stackSet), 'AWS::CloudFormation::StackSet').resource.Properties;
-    expect(set.StackInstancesGroup[0].DeploymentTargets.OrganizationalUnitIds).toEqual(['ou-ab12-11111111', 'ou-ab12-22222222']);
-    expect(set.CallAs).toBe('DELEGATED_ADMIN');
-  }, SLOW);
+  it(
+    'targets chosen OUs from a delegated administrator',
+    async () => {
+      const { stacks: ous } = await organization({
+        memberRoleOus: 'ou-ab12-11111111, ou-ab12-22222222',
+        stackSetCallAs: 'DELEGATED_ADMIN',
+      });
+      const set = only(Template.fromStack(ous.stackSet), 'AWS::CloudFormation::StackSet').resource.Properties;
+      expect(set.StackInstancesGroup[0].DeploymentTargets.OrganizationalUnitIds).toEqual(['ou-ab12-11111111', 'ou-ab12-22222222']);
+      expect(set.CallAs).toBe('DELEGATED_ADMIN');
+    },
+    SLOW,
+  );
 
-  it('refuses missing or malformed targets and auditor account, saying what to give', async () => {
-    await expect(organization({ memberRoleOus: '' })).rejects.toThrow(/context memberRoleOus must name where the StackSet deploys the member role/);
-    await expect(organization({ memberRoleOus: 'ou-x' })).rejects.toThrow(/context memberRoleOus must hold a root ID/);
-    await expect(organization({ memberRoleOus: `${ROOT},ou-ab12-11111111` })).rejects.toThrow(/root already covers every OU/);
-    await expect(organization({ auditorAccountId: '' })).rejects.toThrow(/context auditorAccountId must be the 12-digit ID of the security tooling account/);
-    await expect(organization({ auditorAccountId: '99' })).rejects.toThrow(/got "99"/);
-    await expect(organization({ stackSetCallAs: 'ORG' })).rejects.toThrow(/stackSetCallAs must be SELF or DELEGATED_ADMIN/);
-  }, SLOW);
+  it(
+    'refuses missing or malformed targets and auditor account, saying what to give',
+    async () => {
+      await expect(organization({ memberRoleOus: '' })).rejects.toThrow(
+        /context memberRoleOus must name where the StackSet deploys the member role/,
+      );
+      await expect(organization({ memberRoleOus: 'ou-x' })).rejects.toThrow(/context memberRoleOus must hold a root ID/);
+      await expect(organization({ memberRoleOus: `${ROOT},ou-ab12-11111111` })).rejects.toThrow(/root already covers every OU/);
+      await expect(organization({ auditorAccountId: '' })).rejects.toThrow(
+        /context auditorAccountId must be the 12-digit ID of the security tooling account/,
+      );
+      await expect(organization({ auditorAccountId: '99' })).rejects.toThrow(/got "99"/);
+      await expect(organization({ stackSetCallAs: 'ORG' })).rejects.toThrow(/stackSetCallAs must be SELF or DELEGATED_ADMIN/);
+    },
+    SLOW,
+  );
 });
 
 describe('cdk-nag AwsSolutions', () => {
@@ -445,7 +582,14 @@ describe('cdk-nag AwsSolutions', () => {
   it('acknowledges only these findings, each on its own resource and with its reason', () => {
     const pack = new AwsSolutionsChecks();
     (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-    const raw = pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName.replace(/\[Resource::.*<(\w+?)[0-9A-F]{8}\.Arn>:\*\]$/, '[Resource::<$1.Arn>:*]').replace(/execution:.*$/, 'execution:…]')} ${r.constructPath}`));
+    const raw = pack
+      .validateScope(app)
+      .violations.flatMap((v) =>
+        v.violatingResources.map(
+          (r) =>
+            `${v.ruleName.replace(/\[Resource::.*<(\w+?)[0-9A-F]{8}\.Arn>:\*\]$/, '[Resource::<$1.Arn>:*]').replace(/execution:.*$/, 'execution:…]')} ${r.constructPath}`,
+        ),
+      );
     const a = ORGANIZATION_STACK_IDS.audit;
     expect(raw.sort()).toEqual(
       [
@@ -463,17 +607,23 @@ describe('cdk-nag AwsSolutions', () => {
       ].sort(),
     );
     for (const construct of [stacks.audit.audit.role, stacks.audit.discover.role, stacks.audit.stateMachine, stacks.managementRole.role]) {
-      const reasons = construct.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.values(m.data as Record<string, string>));
+      const reasons = construct.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) => Object.values(m.data as Record<string, string>));
       expect(reasons.length).toBeGreaterThan(0);
       for (const reason of reasons) expect(reason.length).toBeGreaterThan(60);
     }
   });
 
-  it('a finding fails the synth', async () => {
-    const { app: broken, stacks: brokenStacks } = await organization();
-    new Queue(brokenStacks.audit, 'PlainQueue');
-    expect(() => broken.synth()).toThrow(/AwsSolutions-SQS/);
-  }, SLOW);
+  it(
+    'a finding fails the synth',
+    async () => {
+      const { app: broken, stacks: brokenStacks } = await organization();
+      new Queue(brokenStacks.audit, 'PlainQueue');
+      expect(() => broken.synth()).toThrow(/AwsSolutions-SQS/);
+    },
+    SLOW,
+  );
 
   it('CDK reports no error or warning on the stacks', () => {
     for (const stack of [stacks.audit, stacks.managementRole, stacks.stackSet] as Stack[]) {
@@ -489,16 +639,25 @@ describe('the deployment app (infra/app.ts)', () => {
     expect(single.node.children.filter((c) => 'templateOptions' in c).map((c) => c.node.id)).toEqual([STACK_ID]);
   });
 
-  it('with mode=organization, the three organization stacks instead', async () => {
-    const { app: org } = createDeploymentApp({ outdir: await outdir(), context: { 'aws:cdk:bundling-stacks': [], mode: 'organization', ...BASE_CONTEXT } });
-    const ids = org.node.children.filter((c) => 'templateOptions' in c).map((c) => c.node.id);
-    expect(ids.sort()).toEqual(Object.values(ORGANIZATION_STACK_IDS).sort());
-    const assembly = org.synth();
-    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(Object.values(ORGANIZATION_STACK_IDS).sort());
-  }, SLOW);
+  it(
+    'with mode=organization, the three organization stacks instead',
+    async () => {
+      const { app: org } = createDeploymentApp({
+        outdir: await outdir(),
+        context: { 'aws:cdk:bundling-stacks': [], mode: 'organization', ...BASE_CONTEXT },
+      });
+      const ids = org.node.children.filter((c) => 'templateOptions' in c).map((c) => c.node.id);
+      expect(ids.sort()).toEqual(Object.values(ORGANIZATION_STACK_IDS).sort());
+      const assembly = org.synth();
+      expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(Object.values(ORGANIZATION_STACK_IDS).sort());
+    },
+    SLOW,
+  );
 
   it('refuses an unknown mode', async () => {
     const dir = await outdir();
-    expect(() => createDeploymentApp({ outdir: dir, context: { mode: 'org' } })).toThrow(/context mode must be organization or single-account/);
+    expect(() => createDeploymentApp({ outdir: dir, context: { mode: 'org' } })).toThrow(
+      /context mode must be organization or single-account/,
+    );
   });
 });

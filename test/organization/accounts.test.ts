@@ -2,9 +2,26 @@ import { AccessDeniedException, ListAccountsCommand, ListChildrenCommand, Organi
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditorError } from '#lib/model/errors.ts';
-import { discoverAccounts, OrganizationCallError, OrganizationResponseError, roleSessionName, type DiscoveryOptions, type RoleCredentials } from '#lib/organization/accounts.ts';
+import {
+  discoverAccounts,
+  OrganizationCallError,
+  OrganizationResponseError,
+  roleSessionName,
+  type DiscoveryOptions,
+  type RoleCredentials,
+} from '#lib/organization/accounts.ts';
 import { parseOrganizationSettings, type OrganizationSettingsInput } from '#lib/organization/settings.ts';
-import { account, ASSUMED, inputsOf, manyAccounts, organizations, resetOrganizations, serveOrganization, sts, type TestOrganization } from '#test/mock-organizations.ts';
+import {
+  account,
+  ASSUMED,
+  inputsOf,
+  manyAccounts,
+  organizations,
+  resetOrganizations,
+  serveOrganization,
+  sts,
+  type TestOrganization,
+} from '#test/mock-organizations.ts';
 
 const MANAGEMENT_ROLE = 'arn:aws:iam::111111111111:role/AccountAuditorOrganizationRead';
 const OU_A = 'ou-root-aaaaaaaa';
@@ -72,7 +89,12 @@ describe('ListAccounts', () => {
     serveOrganization(tree());
     const discovery = await discoverAccounts(options());
     expect(discovery.calls).toEqual({ 'organizations:ListAccounts': 1 });
-    expect(discovery.accounts[0]).toEqual({ id: '111111111111', name: 'account-111111111111', email: 'aws+111111111111@example.com', ous: [] });
+    expect(discovery.accounts[0]).toEqual({
+      id: '111111111111',
+      name: 'account-111111111111',
+      email: 'aws+111111111111@example.com',
+      ous: [],
+    });
   });
 
   it('keeps only ACTIVE accounts, by State, falling back to Status when a response has no State', async () => {
@@ -125,7 +147,9 @@ describe('include and exclude by account ID', () => {
     const org = tree();
     org.accounts.push(account('666666666666', { State: 'SUSPENDED' }));
     serveOrganization(org);
-    const discovery = await discoverAccounts(options({ includeAccounts: ['333333333333', '111111111111', '666666666666', '999999999999'] }));
+    const discovery = await discoverAccounts(
+      options({ includeAccounts: ['333333333333', '111111111111', '666666666666', '999999999999'] }),
+    );
     expect(ids(discovery.accounts)).toEqual(['111111111111', '333333333333']);
     expect(discovery.missing).toEqual(['666666666666', '999999999999']);
     expect(discovery.filteredOut.map((f) => [f.id, f.reason])).toEqual([
@@ -137,7 +161,9 @@ describe('include and exclude by account ID', () => {
 
   it('excludeAccounts wins over includeAccounts', async () => {
     serveOrganization(tree());
-    const discovery = await discoverAccounts(options({ includeAccounts: ['222222222222', '333333333333'], excludeAccounts: ['333333333333'] }));
+    const discovery = await discoverAccounts(
+      options({ includeAccounts: ['222222222222', '333333333333'], excludeAccounts: ['333333333333'] }),
+    );
     expect(ids(discovery.accounts)).toEqual(['222222222222']);
     expect(discovery.filteredOut.find((f) => f.id === '333333333333')?.reason).toBe('listed in excludeAccounts');
   });
@@ -216,7 +242,14 @@ describe('credentials: the management role, or the caller as delegated administr
     const discovery = await discoverAccounts(options({ managementRoleArn: MANAGEMENT_ROLE }, { sessionName: 'account-auditor-nightly' }));
     const assumed = sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input);
     expect(assumed).toEqual([{ RoleArn: MANAGEMENT_ROLE, RoleSessionName: 'account-auditor-nightly' }]);
-    expect(madeWith).toEqual([{ accessKeyId: ASSUMED.AccessKeyId, secretAccessKey: ASSUMED.SecretAccessKey, sessionToken: ASSUMED.SessionToken, expiration: ASSUMED.Expiration }]);
+    expect(madeWith).toEqual([
+      {
+        accessKeyId: ASSUMED.AccessKeyId,
+        secretAccessKey: ASSUMED.SecretAccessKey,
+        sessionToken: ASSUMED.SessionToken,
+        expiration: ASSUMED.Expiration,
+      },
+    ]);
     expect(discovery.calls).toEqual({ 'sts:AssumeRole': 1, 'organizations:ListAccounts': 1 });
   });
 
@@ -236,24 +269,45 @@ describe('credentials: the management role, or the caller as delegated administr
 
 describe('a failed call is named', () => {
   it('ListAccounts denied (not the management account nor a delegated administrator)', async () => {
-    organizations.on(ListAccountsCommand).rejects(new AccessDeniedException({ message: 'You don’t have permissions to access this resource.', $metadata: { httpStatusCode: 400 } }));
+    organizations
+      .on(ListAccountsCommand)
+      .rejects(
+        new AccessDeniedException({ message: 'You don’t have permissions to access this resource.', $metadata: { httpStatusCode: 400 } }),
+      );
     const error = await discoverAccounts(options()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OrganizationCallError);
     expect(error).toBeInstanceOf(AuditorError);
     expect(error).toMatchObject({ call: 'organizations:ListAccounts', code: 'AccessDeniedException', exitCode: 2 });
-    expect((error as Error).message).toBe('organizations:ListAccounts failed (AccessDeniedException): You don’t have permissions to access this resource.');
+    expect((error as Error).message).toBe(
+      'organizations:ListAccounts failed (AccessDeniedException): You don’t have permissions to access this resource.',
+    );
   });
 
   it('ListChildren on an OU that does not exist names the OU', async () => {
     serveOrganization(tree());
     const error = await discoverAccounts(options({ includeOus: [OU_MISSING] })).catch((e: unknown) => e);
-    expect(error).toMatchObject({ call: 'organizations:ListChildren', target: `${OU_MISSING} (ORGANIZATIONAL_UNIT)`, code: 'ParentNotFoundException' });
-    expect((error as Error).message).toMatch(new RegExp(`^organizations:ListChildren on ${OU_MISSING} \\(ORGANIZATIONAL_UNIT\\) failed \\(ParentNotFoundException\\)`));
+    expect(error).toMatchObject({
+      call: 'organizations:ListChildren',
+      target: `${OU_MISSING} (ORGANIZATIONAL_UNIT)`,
+      code: 'ParentNotFoundException',
+    });
+    expect((error as Error).message).toMatch(
+      new RegExp(`^organizations:ListChildren on ${OU_MISSING} \\(ORGANIZATIONAL_UNIT\\) failed \\(ParentNotFoundException\\)`),
+    );
   });
 
   it('the management role refusing AssumeRole names the role; Organizations is never called', async () => {
     serveOrganization(tree());
-    sts.on(AssumeRoleCommand).rejects(new STSServiceException({ name: 'AccessDenied', $fault: 'client', message: 'not authorized to perform: sts:AssumeRole', $metadata: { httpStatusCode: 403 } }));
+    sts
+      .on(AssumeRoleCommand)
+      .rejects(
+        new STSServiceException({
+          name: 'AccessDenied',
+          $fault: 'client',
+          message: 'not authorized to perform: sts:AssumeRole',
+          $metadata: { httpStatusCode: 403 },
+        }),
+      );
     const error = await discoverAccounts(options({ managementRoleArn: MANAGEMENT_ROLE })).catch((e: unknown) => e);
     expect(error).toMatchObject({ call: 'sts:AssumeRole', target: MANAGEMENT_ROLE, code: 'AccessDenied' });
     expect(organizations.calls()).toHaveLength(0);

@@ -15,7 +15,10 @@ const organizations = () => new OrganizationsClient({ region: 'us-east-1', maxAt
 
 beforeEach(() => {
   resetOrganizations();
-  serveOrganization({ accounts: [account('111111111111'), account('999999999999', { Name: 'tooling' }), account('222222222222', { State: 'SUSPENDED' })], tree: {} });
+  serveOrganization({
+    accounts: [account('111111111111'), account('999999999999', { Name: 'tooling' }), account('222222222222', { State: 'SUSPENDED' })],
+    tree: {},
+  });
 });
 
 afterEach(() => {
@@ -27,12 +30,18 @@ describe('the discover step', () => {
     const settings = parseOrganizationSettings({ externalId: 'tooling-7f3a' });
     const { output } = await discoverRun({ settings, input: INPUT, self: SELF, organizations });
     expect(output.accounts).toEqual([
-      { id: '111111111111', name: 'account-111111111111', roleArn: 'arn:aws:iam::111111111111:role/AccountAuditorMemberRole', externalId: 'tooling-7f3a' },
+      {
+        id: '111111111111',
+        name: 'account-111111111111',
+        roleArn: 'arn:aws:iam::111111111111:role/AccountAuditorMemberRole',
+        externalId: 'tooling-7f3a',
+      },
       { id: '999999999999', name: 'tooling', roleArn: null },
     ]);
     expect(output.discovery).toEqual({ listed: 3, active: 2, filteredOut: 0, missing: [], calls: { 'organizations:ListAccounts': 1 } });
     // Each item the map's ItemSelector builds from this output satisfies the contract.
-    for (const a of output.accounts) expect(mapItemSchema.parse({ organizationRunId: output.organizationRunId, account: a }).account).toEqual(a);
+    for (const a of output.accounts)
+      expect(mapItemSchema.parse({ organizationRunId: output.organizationRunId, account: a }).account).toEqual(a);
   });
 
   it('the run ID is the start time and the execution name', () => {
@@ -50,13 +59,28 @@ describe('the discover step', () => {
   });
 
   it('mapAccounts uses the partition and role name given', () => {
-    const accounts = mapAccounts({ accounts: [{ id: '111111111111', name: 'a', ous: [] }], listed: 1, active: 1, filteredOut: [], missing: [], calls: {}, guardrailAccounts: [] }, { memberRoleName: 'R' }, { accountId: '0', partition: 'aws-cn' });
+    const accounts = mapAccounts(
+      {
+        accounts: [{ id: '111111111111', name: 'a', ous: [] }],
+        listed: 1,
+        active: 1,
+        filteredOut: [],
+        missing: [],
+        calls: {},
+        guardrailAccounts: [],
+      },
+      { memberRoleName: 'R' },
+      { accountId: '0', partition: 'aws-cn' },
+    );
     expect(accounts).toEqual([{ id: '111111111111', name: 'a', roleArn: 'arn:aws-cn:iam::111111111111:role/R' }]);
   });
 
   it('reads its account and partition from the function ARN', () => {
     expect(selfFromFunctionArn(FUNCTION_ARN)).toEqual({ accountId: '999999999999', partition: 'aws' });
-    expect(selfFromFunctionArn('arn:aws-us-gov:lambda:us-gov-west-1:999999999999:function:f:live')).toEqual({ accountId: '999999999999', partition: 'aws-us-gov' });
+    expect(selfFromFunctionArn('arn:aws-us-gov:lambda:us-gov-west-1:999999999999:function:f:live')).toEqual({
+      accountId: '999999999999',
+      partition: 'aws-us-gov',
+    });
     expect(() => selfFromFunctionArn('nope')).toThrow(/not a Lambda function ARN/);
   });
 });
@@ -66,19 +90,34 @@ describe('the discover handler', () => {
 
   it('reads its settings from ORGANIZATION_SETTINGS and assumes the management role only when one is set', async () => {
     const makeSts = vi.fn(() => new STSClient({ region: 'us-east-1', maxAttempts: 1 }));
-    const direct = createDiscoverHandler({ logger, organizations, sts: makeSts, env: { [ORGANIZATION_ENV.settings]: '{"memberRoleName":"R"}' } });
+    const direct = createDiscoverHandler({
+      logger,
+      organizations,
+      sts: makeSts,
+      env: { [ORGANIZATION_ENV.settings]: '{"memberRoleName":"R"}' },
+    });
     const output = await direct(INPUT, { invokedFunctionArn: FUNCTION_ARN });
     expect(output.accounts[0]!.roleArn).toBe('arn:aws:iam::111111111111:role/R');
     expect(makeSts).not.toHaveBeenCalled();
 
-    const viaRole = createDiscoverHandler({ logger, organizations, sts: makeSts, env: { [ORGANIZATION_ENV.settings]: '{"managementRoleArn":"arn:aws:iam::111111111111:role/Read"}' } });
+    const viaRole = createDiscoverHandler({
+      logger,
+      organizations,
+      sts: makeSts,
+      env: { [ORGANIZATION_ENV.settings]: '{"managementRoleArn":"arn:aws:iam::111111111111:role/Read"}' },
+    });
     await viaRole(INPUT, { invokedFunctionArn: FUNCTION_ARN });
     expect(makeSts).toHaveBeenCalledTimes(1);
     expect(sts.calls()).toHaveLength(1);
   });
 
   it('refuses bad settings and bad input, naming them', async () => {
-    const bad = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), env: { [ORGANIZATION_ENV.settings]: '{"maxConcurrency":0}' } });
+    const bad = createDiscoverHandler({
+      logger,
+      organizations,
+      sts: () => new STSClient({}),
+      env: { [ORGANIZATION_ENV.settings]: '{"maxConcurrency":0}' },
+    });
     await expect(bad(INPUT, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(/maxConcurrency/);
     const good = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), env: {} });
     await expect(good({ executionName: '' }, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(StepInputError);
@@ -87,7 +126,11 @@ describe('the discover handler', () => {
 
 describe('the summarize handler', () => {
   const logger = { info: vi.fn(), error: vi.fn() };
-  const base = { organizationRunId: 'r1', startedAt: INPUT.executionStartTime, discovery: { listed: 1, active: 1, filteredOut: 0, missing: [], calls: {} } };
+  const base = {
+    organizationRunId: 'r1',
+    startedAt: INPUT.executionStartTime,
+    discovery: { listed: 1, active: 1, filteredOut: 0, missing: [], calls: {} },
+  };
 
   it('fails the execution when no account was audited', async () => {
     const summarize = createSummarizeHandler({ logger });

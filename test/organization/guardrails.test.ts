@@ -55,8 +55,15 @@ function page<T>(items: readonly T[], token: string | undefined, maxResults: num
 }
 
 const typeOf = (id: string) => (id.startsWith('r-') ? 'ROOT' : id.startsWith('ou-') ? 'ORGANIZATIONAL_UNIT' : 'ACCOUNT');
-const summary = (p: TestPolicy) => ({ Id: p.id, Name: p.name, Arn: `arn:aws:organizations::${MANAGEMENT}:policy/${ORG}/service_control_policy/${p.id}`, Type: 'SERVICE_CONTROL_POLICY' as const, AwsManaged: p.id === 'p-FullAWSAccess' });
-const notEnabled = () => new PolicyTypeNotEnabledException({ message: 'This operation can be performed only for enabled policy types.', $metadata: {} });
+const summary = (p: TestPolicy) => ({
+  Id: p.id,
+  Name: p.name,
+  Arn: `arn:aws:organizations::${MANAGEMENT}:policy/${ORG}/service_control_policy/${p.id}`,
+  Type: 'SERVICE_CONTROL_POLICY' as const,
+  AwsManaged: p.id === 'p-FullAWSAccess',
+});
+const notEnabled = () =>
+  new PolicyTypeNotEnabledException({ message: 'This operation can be performed only for enabled policy types.', $metadata: {} });
 
 function serve(org: ScpOrganization): void {
   const record = (command: string, input: object) => requests.push({ command, input: { ...input } });
@@ -80,14 +87,21 @@ function serve(org: ScpOrganization): void {
     const policy = org.policies.find((p) => p.id === input.PolicyId)!;
     if (policy.targetsError) throw policy.targetsError;
     const p = page(policy.targets, input.NextToken, input.MaxResults);
-    return { Targets: p.items.map((t) => ({ TargetId: t, Type: typeOf(t) as 'ACCOUNT', Name: t })), ...(p.next ? { NextToken: p.next } : {}) };
+    return {
+      Targets: p.items.map((t) => ({ TargetId: t, Type: typeOf(t) as 'ACCOUNT', Name: t })),
+      ...(p.next ? { NextToken: p.next } : {}),
+    };
   });
   organizations.on(ListPoliciesForTargetCommand).callsFake(async (input: { TargetId: string; NextToken?: string; MaxResults?: number }) => {
     record('ListPoliciesForTarget', input);
     if (org.enabled === false) throw notEnabled();
     const failing = org.failing?.[input.TargetId];
     if (failing) throw failing;
-    const p = page(org.policies.filter((x) => x.targets.includes(input.TargetId)), input.NextToken, input.MaxResults);
+    const p = page(
+      org.policies.filter((x) => x.targets.includes(input.TargetId)),
+      input.NextToken,
+      input.MaxResults,
+    );
     return { Policies: p.items.map(summary), ...(p.next ? { NextToken: p.next } : {}) };
   });
   organizations.on(DescribePolicyCommand).callsFake(async (input: { PolicyId: string }) => {
@@ -98,10 +112,15 @@ function serve(org: ScpOrganization): void {
   });
 }
 
-const denied = (what: string) => new AccessDeniedException({ message: `You don't have permissions to access ${what}.`, $metadata: { httpStatusCode: 400 } });
+const denied = (what: string) =>
+  new AccessDeniedException({ message: `You don't have permissions to access ${what}.`, $metadata: { httpStatusCode: 400 } });
 const client = () => new OrganizationsClient({ region: 'us-east-1', maxAttempts: 1 });
 const arnOf = (id: string) => `arn:aws:organizations::${MANAGEMENT}:account/${ORG}/${id}`;
-const member = (id: string, ous: string[] | null): GuardrailAccount => ({ id, arn: arnOf(id), ...(ous ? { paths: [`${ORG}/${ROOT}/${ous.map((o) => `${o}/`).join('')}${id}/`] } : {}) });
+const member = (id: string, ous: string[] | null): GuardrailAccount => ({
+  id,
+  arn: arnOf(id),
+  ...(ous ? { paths: [`${ORG}/${ROOT}/${ous.map((o) => `${o}/`).join('')}${id}/`] } : {}),
+});
 const commands = () => requests.map((r) => r.command);
 const count = (command: string) => commands().filter((c) => c === command).length;
 const levelsOf = (source: Source<GuardrailLevel[]> | undefined) => {
@@ -143,7 +162,11 @@ describe('paths and ARNs', () => {
   });
 
   it('reads the management account and organization from an account ARN', () => {
-    expect(accountArnParts(arnOf('222222222222'))).toEqual({ managementAccountId: MANAGEMENT, organizationId: ORG, accountId: '222222222222' });
+    expect(accountArnParts(arnOf('222222222222'))).toEqual({
+      managementAccountId: MANAGEMENT,
+      organizationId: ORG,
+      accountId: '222222222222',
+    });
     expect(accountArnParts('arn:aws:iam::222222222222:root')).toBeNull();
   });
 });
@@ -167,9 +190,18 @@ describe('readGuardrails', () => {
       'organizations:ListPoliciesForTarget': 2,
       'organizations:DescribePolicy': 2,
     });
-    expect(inputsOfCommand('ListTargetsForPolicy').map((i) => i.PolicyId).sort()).toEqual(['p-denyiam0001', 'p-unused00001']);
+    expect(
+      inputsOfCommand('ListTargetsForPolicy')
+        .map((i) => i.PolicyId)
+        .sort(),
+    ).toEqual(['p-denyiam0001', 'p-unused00001']);
     expect(inputsOfCommand('ListPoliciesForTarget').map((i) => i.TargetId)).toEqual([ROOT, OU_A]);
-    expect(requests.filter((r) => r.command === 'DescribePolicy').map((r) => r.input.PolicyId).sort()).toEqual(['p-FullAWSAccess', 'p-denyiam0001']);
+    expect(
+      requests
+        .filter((r) => r.command === 'DescribePolicy')
+        .map((r) => r.input.PolicyId)
+        .sort(),
+    ).toEqual(['p-FullAWSAccess', 'p-denyiam0001']);
     expect(levelsOf(read.accounts.get(b[0]!))).toEqual([
       { kind: 'root', target: ROOT, policies: ['FullAWSAccess'] },
       { kind: 'ou', target: OU_A, policies: ['FullAWSAccess', 'DenyIam'] },
@@ -191,11 +223,20 @@ describe('readGuardrails', () => {
   });
 
   it('few accounts: one ListPoliciesForTarget per entity of the chains, and only the SCPs attached there described', async () => {
-    const extra: TestPolicy[] = ['x1', 'x2', 'x3', 'x4'].map((x) => ({ id: `p-${x}000000000`, name: x, content: FULL, targets: ['999999999999'] }));
+    const extra: TestPolicy[] = ['x1', 'x2', 'x3', 'x4'].map((x) => ({
+      id: `p-${x}000000000`,
+      name: x,
+      content: FULL,
+      targets: ['999999999999'],
+    }));
     serve(organization(['200000000000'], [], extra));
     const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A])] });
     expect(read.strategy).toBe('per-target');
-    expect(read.calls).toEqual({ 'organizations:ListPolicies': 1, 'organizations:ListPoliciesForTarget': 3, 'organizations:DescribePolicy': 2 });
+    expect(read.calls).toEqual({
+      'organizations:ListPolicies': 1,
+      'organizations:ListPoliciesForTarget': 3,
+      'organizations:DescribePolicy': 2,
+    });
     expect(inputsOfCommand('ListPoliciesForTarget').map((i) => [i.TargetId, i.Filter])).toEqual([
       [ROOT, 'SERVICE_CONTROL_POLICY'],
       [OU_A, 'SERVICE_CONTROL_POLICY'],
@@ -215,7 +256,12 @@ describe('readGuardrails', () => {
     const read = await readGuardrails({ client: client(), accounts: a.map((id) => member(id, [OU_A])) });
     expect(read.strategy).toBe('per-policy');
     // DenyIam 1 page, DenyEc2 2 pages, FullAWSAccess (28 entities) 2 pages; the root asked.
-    expect(read.calls).toEqual({ 'organizations:ListPolicies': 1, 'organizations:ListTargetsForPolicy': 5, 'organizations:ListPoliciesForTarget': 1, 'organizations:DescribePolicy': 3 });
+    expect(read.calls).toEqual({
+      'organizations:ListPolicies': 1,
+      'organizations:ListTargetsForPolicy': 5,
+      'organizations:ListPoliciesForTarget': 1,
+      'organizations:DescribePolicy': 3,
+    });
     expect(levelsOf(read.accounts.get(a[24]!))).toEqual([
       { kind: 'root', target: ROOT, policies: ['FullAWSAccess'] },
       { kind: 'ou', target: OU_A, policies: ['DenyIam', 'FullAWSAccess'] },
@@ -235,7 +281,12 @@ describe('readGuardrails', () => {
   });
 
   it('pages ListPolicies 20 at a time', async () => {
-    const extra: TestPolicy[] = Array.from({ length: 23 }, (_, i) => ({ id: `p-extra${String(i).padStart(6, '0')}`, name: `Extra${i}`, content: FULL, targets: [] }));
+    const extra: TestPolicy[] = Array.from({ length: 23 }, (_, i) => ({
+      id: `p-extra${String(i).padStart(6, '0')}`,
+      name: `Extra${i}`,
+      content: FULL,
+      targets: [],
+    }));
     serve(organization(['200000000000'], [], extra));
     const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A])] });
     expect(read.calls['organizations:ListPolicies']).toBe(2);
@@ -251,7 +302,11 @@ describe('readGuardrails', () => {
     const read = await readGuardrails({ client: client(), accounts: b.map((id) => member(id, null)) });
     // Three accounts, then OU_B and OU_A once each, however many accounts are below them.
     expect(read.calls['organizations:ListParents']).toBe(3 + 2);
-    expect(inputsOfCommand('ListParents').map((i) => i.ChildId).sort()).toEqual([...b, OU_A, OU_B].sort());
+    expect(
+      inputsOfCommand('ListParents')
+        .map((i) => i.ChildId)
+        .sort(),
+    ).toEqual([...b, OU_A, OU_B].sort());
     expect(levelsOf(read.accounts.get(b[2]!)).map((l) => l.target)).toEqual([ROOT, OU_A, OU_B, b[2]]);
   });
 
@@ -261,7 +316,10 @@ describe('readGuardrails', () => {
     expect(alone.calls).toEqual({});
     expect(alone.accounts.get(MANAGEMENT)).toEqual({ state: 'read', data: [] });
     requests.length = 0;
-    const read = await readGuardrails({ client: client(), accounts: [{ id: MANAGEMENT }, { id: '200000000000', paths: [`${ORG}/${ROOT}/${OU_A}/`] }] });
+    const read = await readGuardrails({
+      client: client(),
+      accounts: [{ id: MANAGEMENT }, { id: '200000000000', paths: [`${ORG}/${ROOT}/${OU_A}/`] }],
+    });
     expect(read.calls['organizations:DescribeOrganization']).toBe(1);
     expect(read.accounts.get(MANAGEMENT)).toEqual({ state: 'read', data: [] });
     expect(read.accounts.get('200000000000')?.state).toBe('read');
@@ -280,7 +338,11 @@ describe('readGuardrails', () => {
     org.policies[0]!.targets = org.policies[0]!.targets.filter((t) => t !== '200000000001');
     serve(org);
     const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A]), member('200000000001', [OU_A])] });
-    expect(read.accounts.get('200000000001')).toMatchObject({ state: 'unread', code: 'InvalidResponse', reason: expect.stringContaining('200000000001 has no service control policy attached') });
+    expect(read.accounts.get('200000000001')).toMatchObject({
+      state: 'unread',
+      code: 'InvalidResponse',
+      reason: expect.stringContaining('200000000001 has no service control policy attached'),
+    });
     expect(read.accounts.get('200000000000')?.state).toBe('read');
   });
 
@@ -291,7 +353,10 @@ describe('readGuardrails', () => {
     const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A])] });
     const deny = (read.accounts.get('200000000000') as { data: GuardrailLevel[] }).data[1]!.policies[1]!;
     expect(deny.name).toBe('DenyIam');
-    expect(deny.document).toEqual({ ok: false, error: "organizations:DescribePolicy failed (AccessDeniedException): You don't have permissions to access the policy." });
+    expect(deny.document).toEqual({
+      ok: false,
+      error: "organizations:DescribePolicy failed (AccessDeniedException): You don't have permissions to access the policy.",
+    });
   });
 
   it('a failed ListPoliciesForTarget: the accounts below that entity are unknown, naming the call and entity; the others are read', async () => {
@@ -299,7 +364,10 @@ describe('readGuardrails', () => {
     const org = organization(['200000000000'], ['300000000000'], unused);
     org.failing = { [OU_B]: denied('the OU') };
     serve(org);
-    const read = await readGuardrails({ client: client(), accounts: [member('200000000000', [OU_A]), member('300000000000', [OU_A, OU_B])] });
+    const read = await readGuardrails({
+      client: client(),
+      accounts: [member('200000000000', [OU_A]), member('300000000000', [OU_A, OU_B])],
+    });
     expect(read.strategy).toBe('per-target');
     expect(read.accounts.get('300000000000')).toEqual({
       state: 'unread',
@@ -318,7 +386,12 @@ describe('readGuardrails', () => {
     serve(org);
     const read = await readGuardrails({ client: client(), accounts: [...a.map((id) => member(id, [OU_A])), member(MANAGEMENT, [])] });
     expect(read.strategy).toBe('per-policy');
-    for (const id of a) expect(read.accounts.get(id)).toMatchObject({ state: 'unread', call: 'organizations:ListTargetsForPolicy', reason: "DenyIam (p-denyiam0001): You don't have permissions to access the policy." });
+    for (const id of a)
+      expect(read.accounts.get(id)).toMatchObject({
+        state: 'unread',
+        call: 'organizations:ListTargetsForPolicy',
+        reason: "DenyIam (p-denyiam0001): You don't have permissions to access the policy.",
+      });
     expect(read.accounts.get(MANAGEMENT)).toEqual({ state: 'read', data: [] });
     expect(count('DescribePolicy')).toBe(0);
   });
@@ -327,7 +400,11 @@ describe('readGuardrails', () => {
     serve(organization(['200000000000'], ['300000000000']));
     organizations.on(ListParentsCommand, { ChildId: OU_B }).rejects(denied('the OU'));
     const read = await readGuardrails({ client: client(), accounts: [member('300000000000', null), member('200000000000', [OU_A])] });
-    expect(read.accounts.get('300000000000')).toMatchObject({ state: 'unread', call: 'organizations:ListParents', reason: `${OU_B}: You don't have permissions to access the OU.` });
+    expect(read.accounts.get('300000000000')).toMatchObject({
+      state: 'unread',
+      call: 'organizations:ListParents',
+      reason: `${OU_B}: You don't have permissions to access the OU.`,
+    });
     expect(read.accounts.get('200000000000')?.state).toBe('read');
   });
 });

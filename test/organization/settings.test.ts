@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { AuditorError } from '#lib/model/errors.ts';
 import { mapItemSchema } from '#lib/organization/contract.ts';
-import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, memberRoleArn, OrganizationSettingsError, parseOrganizationSettings } from '#lib/organization/settings.ts';
+import {
+  DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_MEMBER_ROLE_NAME,
+  memberRoleArn,
+  OrganizationSettingsError,
+  parseOrganizationSettings,
+} from '#lib/organization/settings.ts';
 
 describe('organization settings', () => {
   it('{} is valid: every field has its default', () => {
@@ -71,7 +77,15 @@ describe('organization settings', () => {
 });
 
 describe('the map item contract', () => {
-  const item = { organizationRunId: '20261101T030000000Z-nightly', account: { id: '222222222222', name: 'payments', roleArn: 'arn:aws:iam::222222222222:role/AccountAuditorMemberRole', externalId: 'tooling-7f3a' } };
+  const item = {
+    organizationRunId: '20261101T030000000Z-nightly',
+    account: {
+      id: '222222222222',
+      name: 'payments',
+      roleArn: 'arn:aws:iam::222222222222:role/AccountAuditorMemberRole',
+      externalId: 'tooling-7f3a',
+    },
+  };
 
   it('accepts an item, and the own account with roleArn null', () => {
     expect(mapItemSchema.parse(item)).toEqual(item);

@@ -48,7 +48,9 @@ describe('EffectiveAccess', () => {
     expect(arn.everywhere(STRICT).count()).toBe(cat.size - noResource);
     expect(arn.decide('sts:GetCallerIdentity', '*')).toBe('implicit');
     expect(arn.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
-    expect(arn.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: 'arn:*' })] })]);
+    expect(arn.classes(STRICT)).toEqual([
+      expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: 'arn:*' })] }),
+    ]);
   });
 
   it('Denies add up, and a conditional Deny removes nothing', () => {
@@ -59,7 +61,10 @@ describe('EffectiveAccess', () => {
     ]);
     expect(split.everywhere(STRICT).isEmpty()).toBe(true);
     expect(split.classes(LOOSE)).toEqual([]);
-    const conditional = access([{ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', Action: '*', Resource: '*', Condition: MFA }]);
+    const conditional = access([
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Deny', Action: '*', Resource: '*', Condition: MFA },
+    ]);
     expect(conditional.isFull(STRICT)).toBe(true);
     expect(conditional.effectiveDenies(LOOSE)).toEqual([]);
   });
@@ -72,10 +77,13 @@ describe('EffectiveAccess', () => {
   });
 
   it('the boundary intersects, and its Denies count; the uncapped view ignores it', () => {
-    const ea = access([{ Effect: 'Allow', Action: '*', Resource: '*' }], [
-      { Effect: 'Allow', Action: '*', Resource: '*' },
-      { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
-    ]);
+    const ea = access(
+      [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+      [
+        { Effect: 'Allow', Action: '*', Resource: '*' },
+        { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
+      ],
+    );
     expect(ea.isFull({ ...STRICT, boundary: false })).toBe(true);
     expect(ea.isFull(STRICT)).toBe(false);
     expect(ea.decide('iam:PutUserPolicy', ALICE)).toBe('denied');
@@ -90,7 +98,9 @@ describe('EffectiveAccess', () => {
   it('NotAction on the own user ARN is all actions there; Allow NotAction "*" and Allow * NotResource * allow nothing', () => {
     const self = access([{ Effect: 'Allow', NotAction: 's3:*', Resource: ALICE }]);
     expect(self.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
-    expect(self.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: ALICE })] })]);
+    expect(self.classes(STRICT)).toEqual([
+      expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: ALICE })] }),
+    ]);
     for (const nothing of [
       { Effect: 'Allow', NotAction: '*', Resource: '*' },
       { Effect: 'Allow', Action: '*', NotResource: '*' },
@@ -117,7 +127,9 @@ describe('EffectiveAccess', () => {
       expect(ea.decide('iam:PutUserPolicy', ALICE), pattern).toBe('denied');
       expect(ea.decide('sts:GetCallerIdentity', '*'), pattern).toBe('allow');
       expect(ea.everywhere(STRICT).count(), pattern).toBe(noResource);
-      expect(ea.classes(STRICT), pattern).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: '*' })] })]);
+      expect(ea.classes(STRICT), pattern).toEqual([
+        expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: '*' })] }),
+      ]);
     }
     const stars = access([allowAll, { Effect: 'Deny', Action: '*', Resource: '**' }]);
     expect(stars.everywhere(STRICT).isEmpty()).toBe(true);
@@ -154,12 +166,18 @@ describe('summarize', () => {
 describe('guardrail levels', () => {
   const withLevels = (identity: unknown[], levels: unknown[][], boundary?: unknown[]) => {
     const base = access(identity, boundary).principal;
-    return new EffectiveAccess({ ...base, guardrails: levels.map((statements, i) => ({ name: `level ${i}`, statements: sourced('guardrail', ...statements) })) }, 'aws');
+    return new EffectiveAccess(
+      { ...base, guardrails: levels.map((statements, i) => ({ name: `level ${i}`, statements: sourced('guardrail', ...statements) })) },
+      'aws',
+    );
   };
   const FULL = { Effect: 'Allow', Action: '*', Resource: '*' };
 
   it('what each level takes away: the actions its Allows leave out, or its Denies reach', () => {
-    const ea = withLevels([FULL], [[FULL], [FULL, { Effect: 'Deny', Action: 'iam:*', Resource: '*' }], [{ Effect: 'Allow', Action: ['s3:*', 'iam:*'], Resource: '*' }]]);
+    const ea = withLevels(
+      [FULL],
+      [[FULL], [FULL, { Effect: 'Deny', Action: 'iam:*', Resource: '*' }], [{ Effect: 'Allow', Action: ['s3:*', 'iam:*'], Resource: '*' }]],
+    );
     const effects = ea.guardrailEffects(LOOSE);
     expect(effects.map((e) => [e.level, e.allows.length, e.denies.length])).toEqual([
       ['level 1', 0, 1],
@@ -181,7 +199,11 @@ describe('guardrail levels', () => {
     const bucket = 'arn:aws:s3:::bucket/*';
     // Within a boundary of s3:*, a level that also names a bucket adds no "all actions on" it.
     const plain = access([FULL], [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
-    const named = withLevels([FULL], [[FULL], [{ Effect: 'Allow', Action: '*', Resource: [bucket, '*'] }]], [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]);
+    const named = withLevels(
+      [FULL],
+      [[FULL], [{ Effect: 'Allow', Action: '*', Resource: [bucket, '*'] }]],
+      [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+    );
     expect(named.classes(LOOSE)).toEqual(plain.classes(LOOSE));
     // A level that allows everything only on the bucket narrows a wide grant to it.
     const narrow = withLevels([FULL], [[FULL], [{ Effect: 'Allow', Action: '*', Resource: bucket }]]);

@@ -4,7 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeStatements } from '#lib/policy/statements.ts';
 
-const one = (statement: Record<string, unknown>) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, statement] });
+const one = (statement: Record<string, unknown>) => ({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, statement],
+});
 
 describe('normalizeStatements: Action and Resource values are read as written', () => {
   // IAM does not trim these values: " *" is a literal pattern that matches nothing real. Reading it
@@ -65,12 +68,24 @@ describe('normalizeStatements: service control policies', () => {
   it('refuses a Principal or NotPrincipal, naming Organizations', () => {
     for (const element of ['Principal', 'NotPrincipal']) {
       const read = normalizeStatements(one({ Effect: 'Deny', Action: '*', Resource: '*', [element]: '*' }), 'scp');
-      expect(read).toEqual({ ok: false, error: `statement 1: ${element} is not allowed in a service control policy (Organizations refuses the document)` });
+      expect(read).toEqual({
+        ok: false,
+        error: `statement 1: ${element} is not allowed in a service control policy (Organizations refuses the document)`,
+      });
     }
   });
 
   it('reads NotAction and NotResource in Allows, and a statement without Resource as every resource', () => {
-    const read = normalizeStatements({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::b' }, { Effect: 'Deny', Action: 'ec2:*' }] }, 'scp');
+    const read = normalizeStatements(
+      {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', NotAction: 'iam:*', NotResource: 'arn:aws:s3:::b' },
+          { Effect: 'Deny', Action: 'ec2:*' },
+        ],
+      },
+      'scp',
+    );
     expect(read.ok).toBe(true);
     const [allow, deny] = (read as { statements: { notActions: unknown; notResources: unknown; resources: unknown }[] }).statements;
     expect(allow).toMatchObject({ notActions: ['iam:*'], notResources: ['arn:aws:s3:::b'] });

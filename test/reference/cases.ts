@@ -56,7 +56,14 @@ export function guardrailLevels(scps: Doc[][]): GuardrailLevel[] {
       target,
       policies: docs.map((d, j) => {
         const id = `p-scp${i}x${j}abcd`;
-        return { id, name: `SCP${i}x${j}`, arn: `arn:aws:organizations::111111111111:policy/o-abcdefghij/service_control_policy/${id}`, awsManaged: false, target, document: { ok: true as const, document: d } };
+        return {
+          id,
+          name: `SCP${i}x${j}`,
+          arn: `arn:aws:organizations::111111111111:policy/o-abcdefghij/service_control_policy/${id}`,
+          awsManaged: false,
+          target,
+          document: { ok: true as const, document: d },
+        };
       }),
     };
   });
@@ -127,7 +134,12 @@ export function buildCase(set: PolicySet): Inventory {
     permissionsBoundary,
   };
   const inv = inventory({ auth: { users: [user], groups, roles: [], policies } });
-  return set.scps ? { ...inv, organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(set.scps) } } } : inv;
+  return set.scps
+    ? {
+        ...inv,
+        organization: { id: 'o-abcdefghij', accountIds: [ACCOUNT], guardrails: { state: 'read', data: guardrailLevels(set.scps) } },
+      }
+    : inv;
 }
 
 /** A PolicySet with only the user's inline policies (and optionally a boundary). */

@@ -3,7 +3,13 @@
  * the tree below the root), served by ListAccounts and ListChildren with Organizations' paging
  * (at most MaxResults, 20, per page; NextToken until the end), and a record of every call.
  */
-import { type Account, ListAccountsCommand, ListChildrenCommand, OrganizationsClient, ParentNotFoundException } from '@aws-sdk/client-organizations';
+import {
+  type Account,
+  ListAccountsCommand,
+  ListChildrenCommand,
+  OrganizationsClient,
+  ParentNotFoundException,
+} from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { vi } from 'vitest';
@@ -28,7 +34,15 @@ function page<T>(items: readonly T[], token: string | undefined, maxResults: num
 }
 
 export function account(id: string, fields: Partial<Account> = {}): Account {
-  return { Id: id, Arn: `arn:aws:organizations::111111111111:account/o-abcdefghij/${id}`, Name: `account-${id}`, Email: `aws+${id}@example.com`, State: 'ACTIVE', Status: 'ACTIVE', ...fields };
+  return {
+    Id: id,
+    Arn: `arn:aws:organizations::111111111111:account/o-abcdefghij/${id}`,
+    Name: `account-${id}`,
+    Email: `aws+${id}@example.com`,
+    State: 'ACTIVE',
+    Status: 'ACTIVE',
+    ...fields,
+  };
 }
 
 /** `n` ACTIVE accounts with IDs 200000000000, 200000000001, … */
@@ -48,17 +62,28 @@ export function serveOrganization(org: TestOrganization): void {
     const p = page(org.accounts, input.NextToken, input.MaxResults);
     return { Accounts: p.items, ...(p.next ? { NextToken: p.next } : {}) };
   });
-  organizations.on(ListChildrenCommand).callsFake(async (input: { ParentId: string; ChildType: string; NextToken?: string; MaxResults?: number }) => {
-    requests.push({ command: 'ListChildren', input: { ...input } });
-    const node = org.tree[input.ParentId];
-    if (!node) throw new ParentNotFoundException({ message: `We can't find a root or OU with the ParentId that you specified.`, $metadata: { httpStatusCode: 400 } });
-    const ids = input.ChildType === 'ORGANIZATIONAL_UNIT' ? (node.ous ?? []) : (node.accounts ?? []);
-    const p = page(ids, input.NextToken, input.MaxResults);
-    return { Children: p.items.map((Id) => ({ Id, Type: input.ChildType as 'ACCOUNT' })), ...(p.next ? { NextToken: p.next } : {}) };
-  });
+  organizations
+    .on(ListChildrenCommand)
+    .callsFake(async (input: { ParentId: string; ChildType: string; NextToken?: string; MaxResults?: number }) => {
+      requests.push({ command: 'ListChildren', input: { ...input } });
+      const node = org.tree[input.ParentId];
+      if (!node)
+        throw new ParentNotFoundException({
+          message: `We can't find a root or OU with the ParentId that you specified.`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      const ids = input.ChildType === 'ORGANIZATIONAL_UNIT' ? (node.ous ?? []) : (node.accounts ?? []);
+      const p = page(ids, input.NextToken, input.MaxResults);
+      return { Children: p.items.map((Id) => ({ Id, Type: input.ChildType as 'ACCOUNT' })), ...(p.next ? { NextToken: p.next } : {}) };
+    });
 }
 
-export const ASSUMED = { AccessKeyId: 'ASIAEXAMPLEEXAMPLE01', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date('2026-11-01T01:00:00Z') };
+export const ASSUMED = {
+  AccessKeyId: 'ASIAEXAMPLEEXAMPLE01',
+  SecretAccessKey: 'secret',
+  SessionToken: 'token',
+  Expiration: new Date('2026-11-01T01:00:00Z'),
+};
 
 export function resetOrganizations(): void {
   organizations.reset();
