@@ -88,7 +88,12 @@ export default defineConfig({
         // Isolated: SDK mocks patch the clients' prototypes for their file. Threads start faster
         // than processes; the CDK's bundling needs a process's stdio, so infra keeps forks.
         extends: true,
-        test: { name: 'integration', include: INTEGRATION, globalSetup: ['test/support/dynalite-setup.ts', 'test/support/build-cli.ts'], pool: 'threads' },
+        test: {
+          name: 'integration',
+          include: INTEGRATION,
+          globalSetup: ['test/support/dynalite-setup.ts', 'test/support/build-cli.ts'],
+          pool: 'threads',
+        },
       },
       {
         // CDK synth of the stack and the Lambda bundle.

@@ -73,7 +73,11 @@ interface SizeResult {
   nextNight: { totalMs: number; persistMs: number; written: number; changes: Record<string, number> };
 }
 
-function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
+function run(
+  cmd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
   return new Promise((done, fail) => {
     const started = performance.now();
     const child = spawn(cmd, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -92,7 +96,11 @@ function progress(message: string): void {
 
 async function runSize(users: number): Promise<SizeResult> {
   progress(`${users} users at ${LATENCY_MS} ms per AWS call…`);
-  const out = await run(process.execPath, ['--no-warnings', '--import', 'tsx', join(HERE, 'run-size.ts'), '--users', String(users), '--latency', String(LATENCY_MS)], safeEnv());
+  const out = await run(
+    process.execPath,
+    ['--no-warnings', '--import', 'tsx', join(HERE, 'run-size.ts'), '--users', String(users), '--latency', String(LATENCY_MS)],
+    safeEnv(),
+  );
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (out.code !== 0 || !line) throw new Error(`the ${users}-user run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
   return JSON.parse(line.slice('BENCH_RESULT '.length)) as SizeResult;
@@ -112,7 +120,11 @@ interface RolesResult {
 /** role-full-access alone, cold, at 10,000 users and 2,000 roles (bench/roles.ts). */
 async function rolesFigure(): Promise<RolesResult> {
   progress('role-full-access at 10,000 users and 2,000 roles…');
-  const out = await run(process.execPath, ['--no-warnings', '--import', 'tsx', join(HERE, 'roles.ts'), '--users', '10000', '--roles', '2000'], safeEnv());
+  const out = await run(
+    process.execPath,
+    ['--no-warnings', '--import', 'tsx', join(HERE, 'roles.ts'), '--users', '10000', '--roles', '2000'],
+    safeEnv(),
+  );
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_ROLES '));
   if (out.code !== 0 || !line) throw new Error(`the roles run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
   return JSON.parse(line.slice('BENCH_ROLES '.length)) as RolesResult;
@@ -179,7 +191,8 @@ async function cliFigures(): Promise<CliFigure[]> {
     const env = safeEnv({ HOME: dir });
     const call = async (argv: string[], expectedCode: number) => {
       const out = await run(process.execPath, [bin, ...argv], env);
-      if (out.code !== expectedCode) throw new Error(`account-auditor ${argv.join(' ')} exited ${out.code}, not ${expectedCode}:\n${out.stderr}`);
+      if (out.code !== expectedCode)
+        throw new Error(`account-auditor ${argv.join(' ')} exited ${out.code}, not ${expectedCode}:\n${out.stderr}`);
       return out.wallMs;
     };
     progress('command line: building the bundle if it is stale…');
@@ -233,7 +246,8 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
     // generate and get is bounded separately, so it is not counted against it.
     const bound = apiFloor(r) + r.keyIdLookups;
     const polls =
-      Math.max(0, (r.calls.iamByCommand.GenerateCredentialReport ?? 0) - 1) + Math.max(0, (r.calls.iamByCommand.GetCredentialReport ?? 0) - 1);
+      Math.max(0, (r.calls.iamByCommand.GenerateCredentialReport ?? 0) - 1) +
+      Math.max(0, (r.calls.iamByCommand.GetCredentialReport ?? 0) - 1);
     const counted = r.calls.iam - polls;
     return {
       target: `IAM calls ≤ 3 + ⌈entities/1000⌉ (${Math.ceil(r.entities / 1000)}) + keyIdLookups (${r.keyIdLookups}) at ${r.users} users`,
@@ -242,25 +256,57 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
     };
   }),
   r10k
-    ? { target: `whole audit at 10,000 users (${LATENCY_MS} ms) < 10 s`, actual: ms(r10k.totalMs), verdict: LATENCY_MS === 50 ? okOver(r10k.totalMs < TARGET.wallMs10k) : 'n/a' }
+    ? {
+        target: `whole audit at 10,000 users (${LATENCY_MS} ms) < 10 s`,
+        actual: ms(r10k.totalMs),
+        verdict: LATENCY_MS === 50 ? okOver(r10k.totalMs < TARGET.wallMs10k) : 'n/a',
+      }
     : { target: 'whole audit at 10,000 users < 10 s', actual: 'not run', verdict: 'n/a' },
   r10k
-    ? { target: 'evaluation at 10,000 users < 1 s', actual: ms(r10k.stagesMs.evaluate), verdict: okOver(r10k.stagesMs.evaluate < TARGET.evaluateMs10k) }
+    ? {
+        target: 'evaluation at 10,000 users < 1 s',
+        actual: ms(r10k.stagesMs.evaluate),
+        verdict: okOver(r10k.stagesMs.evaluate < TARGET.evaluateMs10k),
+      }
     : { target: 'evaluation at 10,000 users < 1 s', actual: 'not run', verdict: 'n/a' },
   r10k
-    ? { target: 'peak RSS at 10,000 users < 512 MB', actual: `${Math.round(r10k.peakRssMb)} MB`, verdict: okOver(r10k.peakRssMb < TARGET.rssMb10k) }
+    ? {
+        target: 'peak RSS at 10,000 users < 512 MB',
+        actual: `${Math.round(r10k.peakRssMb)} MB`,
+        verdict: okOver(r10k.peakRssMb < TARGET.rssMb10k),
+      }
     : { target: 'peak RSS at 10,000 users < 512 MB', actual: 'not run', verdict: 'n/a' },
   {
     target: `role-full-access evaluation at ${roles.users.toLocaleString('en-US')} users with ${roles.roles.toLocaleString('en-US')} roles < 1 s`,
     actual: `${ms(roles.roleCheckMs)} (CPU ${ms(roles.roleCheckCpuMs)}; then user-full-access with its AssumeRole escalations: ${ms(roles.userCheckMs)})`,
     verdict: okOver(roles.roleCheckMs < TARGET.roleCheckMs),
   },
-  { target: 'Lambda bundle < 2 MB', actual: `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB (${bundle.bytes} B)`, verdict: okOver(bundle.bytes < TARGET.bundleBytes) },
-  { target: `cold import < 400 ms (median of ${IMPORT_RUNS})`, actual: ms(bundle.importMedianMs), verdict: okOver(bundle.importMedianMs < TARGET.coldImportMs) },
-  { target: `CLI start-up: \`account-auditor checks\` < 300 ms (median of ${CLI_RUNS})`, actual: ms(cliChecks.medianMs), verdict: okOver(cliChecks.medianMs < TARGET.cliChecksMs) },
-  { target: `CLI start-up: \`account-auditor run --demo\` < 1 s (median of ${CLI_RUNS})`, actual: ms(cliDemo.medianMs), verdict: okOver(cliDemo.medianMs < TARGET.cliDemoMs) },
+  {
+    target: 'Lambda bundle < 2 MB',
+    actual: `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB (${bundle.bytes} B)`,
+    verdict: okOver(bundle.bytes < TARGET.bundleBytes),
+  },
+  {
+    target: `cold import < 400 ms (median of ${IMPORT_RUNS})`,
+    actual: ms(bundle.importMedianMs),
+    verdict: okOver(bundle.importMedianMs < TARGET.coldImportMs),
+  },
+  {
+    target: `CLI start-up: \`account-auditor checks\` < 300 ms (median of ${CLI_RUNS})`,
+    actual: ms(cliChecks.medianMs),
+    verdict: okOver(cliChecks.medianMs < TARGET.cliChecksMs),
+  },
+  {
+    target: `CLI start-up: \`account-auditor run --demo\` < 1 s (median of ${CLI_RUNS})`,
+    actual: ms(cliDemo.medianMs),
+    verdict: okOver(cliDemo.medianMs < TARGET.cliDemoMs),
+  },
   r1k && r10k
-    ? { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: `×${(r10k.totalMs / r1k.totalMs).toFixed(2)}`, verdict: okOver(r10k.totalMs / r1k.totalMs <= TARGET.growth1kTo10k) }
+    ? {
+        target: 'total wall 1,000 → 10,000 users ×≤ 4',
+        actual: `×${(r10k.totalMs / r1k.totalMs).toFixed(2)}`,
+        verdict: okOver(r10k.totalMs / r1k.totalMs <= TARGET.growth1kTo10k),
+      }
     : { target: 'total wall 1,000 → 10,000 users ×≤ 4', actual: 'not run', verdict: 'n/a' },
 ];
 const benchMs = performance.now() - started;
@@ -272,7 +318,23 @@ if (args.json) {
 } else {
   const sizes = new Table({
     ...PLAIN,
-    head: ['users', 'IAM calls', 'STS', 'ElastiCache', 'DAX', 'DDB (local)', 'collect', 'evaluate', 'reconcile', 'persist', 'alert', 'total', 'peak RSS', 'findings', 'next night: total (persist)'],
+    head: [
+      'users',
+      'IAM calls',
+      'STS',
+      'ElastiCache',
+      'DAX',
+      'DDB (local)',
+      'collect',
+      'evaluate',
+      'reconcile',
+      'persist',
+      'alert',
+      'total',
+      'peak RSS',
+      'findings',
+      'next night: total (persist)',
+    ],
   });
   for (const r of results) {
     sizes.push([
@@ -294,16 +356,23 @@ if (args.json) {
     ]);
   }
   const lambda = new Table({ ...PLAIN, head: ['Lambda bundle', 'cold import (median)', `cold import runs`] });
-  lambda.push([`${(bundle.bytes / 1024 / 1024).toFixed(2)} MB`, ms(bundle.importMedianMs), bundle.importMs.map((v) => Math.round(v)).join(', ') + ' ms']);
+  lambda.push([
+    `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB`,
+    ms(bundle.importMedianMs),
+    bundle.importMs.map((v) => Math.round(v)).join(', ') + ' ms',
+  ]);
   const startup = new Table({ ...PLAIN, head: ['CLI start-up', 'median', 'runs (spawn to exit)'] });
-  for (const c of cli) startup.push([`account-auditor ${c.command}`, ms(c.medianMs), c.wallMs.map((v) => Math.round(v)).join(', ') + ' ms']);
+  for (const c of cli)
+    startup.push([`account-auditor ${c.command}`, ms(c.medianMs), c.wallMs.map((v) => Math.round(v)).join(', ') + ' ms']);
   const verdicts = new Table({ ...PLAIN, head: ['target', 'actual', ''] });
   for (const t of targets) verdicts.push([t.target, t.actual, t.verdict]);
 
   console.log(`account-auditor benchmark: ${LATENCY_MS} ms simulated round trip per AWS call, regions eu-west-1 + us-east-1`);
   console.log(sizes.toString());
   for (const r of results) {
-    const iamDetail = Object.entries(r.calls.iamByCommand).map(([k, v]) => `${k} ${v}`).join(', ');
+    const iamDetail = Object.entries(r.calls.iamByCommand)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     const notes = [
       `IAM: ${iamDetail}`,
       `reconcile = loadState ${ms(r.detailMs.loadState)} + reconcile ${ms(r.detailMs.reconcileOnly)}`,
@@ -314,8 +383,9 @@ if (args.json) {
     console.log(`  ${r.users} users (${r.entities} IAM entities): ${notes.join('; ')}`);
   }
   console.log(
-    `  roles: ${roles.roles} roles, ${roles.users} users: role-full-access ${ms(roles.roleCheckMs)} (${Object.entries(roles.roleFindings).map(([k, v]) => `${v} ${k}`).join(', ')}), ` +
-      `user-full-access after it ${ms(roles.userCheckMs)} (${roles.usersThroughRoles} users through a role)`,
+    `  roles: ${roles.roles} roles, ${roles.users} users: role-full-access ${ms(roles.roleCheckMs)} (${Object.entries(roles.roleFindings)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}), ` + `user-full-access after it ${ms(roles.userCheckMs)} (${roles.usersThroughRoles} users through a role)`,
   );
   console.log(lambda.toString());
   console.log(startup.toString());

@@ -86,7 +86,9 @@ interface RegionWorld {
 function regionWorld(region: string): RegionWorld {
   const groups = Math.max(1, Math.round(USERS / 200));
   const replicationGroups = Array.from({ length: groups }, (_, i) => replicationGroup({ id: `rg-${region}-${i + 1}`, region }));
-  const members = replicationGroups.flatMap((g) => g.MemberClusters!.map((id) => cacheCluster({ id, region, replicationGroupId: g.ReplicationGroupId! })));
+  const members = replicationGroups.flatMap((g) =>
+    g.MemberClusters!.map((id) => cacheCluster({ id, region, replicationGroupId: g.ReplicationGroupId! })),
+  );
   const standalone = Array.from({ length: Math.max(1, Math.round(USERS / 100)) }, (_, i) =>
     cacheCluster({ id: `mc-${region}-${i + 1}`, region, engine: i % 3 === 0 ? 'memcached' : 'valkey' }),
   );
@@ -163,7 +165,9 @@ async function startStore(): Promise<{ client: DynamoDBClient; tableName: string
   if (args['store-thread'] === 'main') return startLocalStore(null);
   // Workers do not inherit the --import tsx hook: register it in the thread, then load the .ts file.
   const entry = new URL('./store-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
+  });
   const ready = (await once(worker, 'message')) as [{ endpoint: string; tableName: string }];
   const { endpoint, tableName } = ready[0];
   const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -180,10 +184,13 @@ async function startStore(): Promise<{ client: DynamoDBClient; tableName: string
 }
 const local = await startStore();
 let ddbCalls = 0;
-local.client.middlewareStack.add((next) => (a) => {
-  ddbCalls++;
-  return next(a);
-}, { step: 'initialize', name: 'benchCountCalls' });
+local.client.middlewareStack.add(
+  (next) => (a) => {
+    ddbCalls++;
+    return next(a);
+  },
+  { step: 'initialize', name: 'benchCountCalls' },
+);
 const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: settings.historyTtlDays });
 
 const sleeps: number[] = [];
@@ -191,14 +198,16 @@ let collectEnd = 0;
 const t0 = performance.now();
 const result = await runAudit({
   collect: async (): Promise<Inventory> => {
-    const inv = await collectLive(liveOptions({
-      settings,
-      now: () => FIXTURE_NOW,
-      // The report is COMPLETE on the first call (mockIam); a poll would only be recorded.
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-    }));
+    const inv = await collectLive(
+      liveOptions({
+        settings,
+        now: () => FIXTURE_NOW,
+        // The report is COMPLETE on the first call (mockIam); a poll would only be recorded.
+        sleep: async (ms) => {
+          sleeps.push(ms);
+        },
+      }),
+    );
     collectEnd = performance.now();
     rssAfter.collect = rssMb();
     return inv;
@@ -230,7 +239,13 @@ for (const call of iam.calls()) {
   const name = (call.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, '');
   iamByCommand[name] = (iamByCommand[name] ?? 0) + 1;
 }
-const calls = { iam: iam.calls().length, sts: sts.calls().length, elastiCache: elastiCache.calls().length, dax: dax.calls().length, dynamodbLocal: ddbCalls };
+const calls = {
+  iam: iam.calls().length,
+  sts: sts.calls().length,
+  elastiCache: elastiCache.calls().length,
+  dax: dax.calls().length,
+  dynamodbLocal: ddbCalls,
+};
 const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
 // The next night, against the state the first one stored: the steady state of a nightly job,
@@ -243,7 +258,12 @@ const nextResult = await runAudit({
   trigger: 'schedule',
 });
 const nextLease = await store.acquireLease(nextResult.run.accountId, nextResult.run.runId);
-const nextReconciled = reconcile(nextResult, await store.loadState(nextResult.run.accountId), settings.mutes, await store.loadObserved(nextResult.run.accountId));
+const nextReconciled = reconcile(
+  nextResult,
+  await store.loadState(nextResult.run.accountId),
+  settings.mutes,
+  await store.loadObserved(nextResult.run.accountId),
+);
 const n1 = performance.now();
 const nextSaved = await store.saveRun(nextReconciled, { lease: nextLease });
 await store.releaseLease(nextLease);
@@ -274,7 +294,12 @@ const out = {
   byStatus: result.run.counts.byStatus,
   complete: result.run.complete,
   unreadSources: result.run.sources.filter((s) => s.state === 'unread').map((s) => `${s.source}: ${s.reason}`),
-  saved: { written: saved.written, history: saved.history, skippedStale: saved.skippedStale.length, compliantNotStored: saved.compliantNotStored },
+  saved: {
+    written: saved.written,
+    history: saved.history,
+    skippedStale: saved.skippedStale.length,
+    compliantNotStored: saved.compliantNotStored,
+  },
   alert: { wanted: decision.alert, bytes: Buffer.byteLength(alert.message ?? ''), subject: alert.subject },
   nextNight: { totalMs: n2 - n0, persistMs: n2 - n1, written: nextSaved.written, changes: nextReconciled.run.counts },
 };

@@ -34,7 +34,14 @@ export function guardNetwork(): void {
   const original = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
     const first = args[0] as { host?: string; path?: string; port?: number } | number | string;
-    const host = typeof first === 'object' && first !== null ? (first.path ? 'localhost' : (first.host ?? 'localhost')) : typeof first === 'number' ? String(args[1] ?? 'localhost') : 'localhost';
+    const host =
+      typeof first === 'object' && first !== null
+        ? first.path
+          ? 'localhost'
+          : (first.host ?? 'localhost')
+        : typeof first === 'number'
+          ? String(args[1] ?? 'localhost')
+          : 'localhost';
     if (!LOOPBACK.test(host)) throw new Error(`benchmark safety: refusing a connection to ${host} (only loopback is allowed)`);
     return (original as (...a: unknown[]) => net.Socket).apply(this, args);
   } as typeof original;

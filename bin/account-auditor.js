@@ -39,7 +39,9 @@ if (stale) {
     ({ buildCli } = await import('../scripts/build-cli.js'));
     await import('esbuild');
   } catch {
-    process.stderr.write(`account-auditor: the command line's bundle is out of date (${stale}) and esbuild, which builds it, is not installed: run \`npm run build\` where the devDependencies are (\`npm ci\`)\n`);
+    process.stderr.write(
+      `account-auditor: the command line's bundle is out of date (${stale}) and esbuild, which builds it, is not installed: run \`npm run build\` where the devDependencies are (\`npm ci\`)\n`,
+    );
     process.exit(2);
   }
   if (process.stderr.isTTY) process.stderr.write(`account-auditor: rebuilding dist/cli (${stale})…\n`);

@@ -89,7 +89,9 @@ export async function bundleHandler(outdir: string): Promise<BundleResult> {
   // The metafile only reports what went in; it does not change the output.
   const result = await build({ ...handlerBuildOptions(outdir), metafile: true, logLevel: 'silent' });
   const file = join(outdir, BUNDLE.outFileName);
-  const externals = new Set(Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path)));
+  const externals = new Set(
+    Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path)),
+  );
   // esbuild names files by their real paths: a node_modules that is a symlink (a git worktree's)
   // is spelled back as node_modules/, as in a plain checkout.
   const modules = await realpath(join(PROJECT_ROOT, 'node_modules')).catch(() => null);

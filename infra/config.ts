@@ -84,18 +84,23 @@ function flag(scope: IConstruct, key: string): boolean {
 /** Reads and validates the deployment's context; throws ConfigError naming the offending key. */
 export function readConfig(scope: IConstruct): AuditorConfig {
   const alertEmail = text(scope, 'alertEmail');
-  if (alertEmail !== null && !EMAIL.test(alertEmail)) throw new ConfigError(`context alertEmail is not an email address: ${JSON.stringify(alertEmail)}`);
+  if (alertEmail !== null && !EMAIL.test(alertEmail))
+    throw new ConfigError(`context alertEmail is not an email address: ${JSON.stringify(alertEmail)}`);
 
   const schedule = text(scope, 'schedule') ?? DEFAULT_SCHEDULE;
   if (!SCHEDULE.test(schedule)) {
-    throw new ConfigError(`context schedule must be an EventBridge expression such as ${DEFAULT_SCHEDULE} or rate(1 day), got ${JSON.stringify(schedule)}`);
+    throw new ConfigError(
+      `context schedule must be an EventBridge expression such as ${DEFAULT_SCHEDULE} or rate(1 day), got ${JSON.stringify(schedule)}`,
+    );
   }
 
   const { regions: settingsRegions, ...given } = settingsInput(scope);
   const securityHub = flag(scope, 'securityHub');
   // The setting and its permission come together: a setting without the grant would fail every night.
   if (given.securityHub !== undefined && given.securityHub !== securityHub) {
-    throw new ConfigError(`context settings.securityHub is ${String(given.securityHub)} but context securityHub is ${String(securityHub)}: use -c securityHub=true alone, which turns the setting on and grants securityhub:BatchImportFindings`);
+    throw new ConfigError(
+      `context settings.securityHub is ${String(given.securityHub)} but context securityHub is ${String(securityHub)}: use -c securityHub=true alone, which turns the setting on and grants securityhub:BatchImportFindings`,
+    );
   }
   const settings = securityHub ? { ...given, securityHub } : given;
   // `regions` (context) wins over settings.regions; with neither, the stack's own region.

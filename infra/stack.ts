@@ -73,7 +73,10 @@ export class AccountAuditorStack extends Stack {
 
     const deadLetters = new Alarm(this, 'DeadLettersAlarm', {
       alarmDescription: 'account-auditor: an invocation failed for good and waits in the dead-letter queue',
-      metric: this.audit.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: Stats.MAXIMUM }),
+      metric: this.audit.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: Stats.MAXIMUM,
+      }),
       threshold: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -105,7 +108,8 @@ export class AccountAuditorStack extends Stack {
     // Findings a saved run could not import: the run itself is fine, its Security Hub copy is behind.
     const securityHubImport = this.config.securityHub
       ? new Alarm(this, 'SecurityHubImportAlarm', {
-          alarmDescription: 'account-auditor: findings of a saved run were not imported into Security Hub (see the run summary or the security-hub-failed alert)',
+          alarmDescription:
+            'account-auditor: findings of a saved run were not imported into Security Hub (see the run summary or the security-hub-failed alert)',
           metric: new Metric({
             namespace: METRICS_NAMESPACE,
             metricName: METRIC.securityHubFailed,
@@ -120,7 +124,8 @@ export class AccountAuditorStack extends Stack {
         })
       : undefined;
 
-    for (const alarm of [errors, deadLetters, noSuccessfulRun, ...(securityHubImport ? [securityHubImport] : [])]) alarm.addAlarmAction(notify);
+    for (const alarm of [errors, deadLetters, noSuccessfulRun, ...(securityHubImport ? [securityHubImport] : [])])
+      alarm.addAlarmAction(notify);
     return { errors, deadLetters, noSuccessfulRun, ...(securityHubImport ? { securityHubImport } : {}) };
   }
 
@@ -140,7 +145,8 @@ export class AccountAuditorStack extends Stack {
     });
     Validations.of(this.audit.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter destination (Lambda on-failure destination and the schedule target DLQ); a DLQ of a DLQ adds nothing.',
+      reason:
+        'This queue is itself the dead-letter destination (Lambda on-failure destination and the schedule target DLQ); a DLQ of a DLQ adds nothing.',
     });
   }
 }

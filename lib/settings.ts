@@ -11,7 +11,10 @@ const muteSchema = z
     check: z.string().min(1),
     resource: z.string().min(1),
     reason: z.string().trim().min(1, 'a mute needs a reason'),
-    expires: z.iso.date().or(z.iso.datetime({ offset: true })).optional(),
+    expires: z.iso
+      .date()
+      .or(z.iso.datetime({ offset: true }))
+      .optional(),
   })
   .strict();
 
@@ -103,6 +106,9 @@ export function parseSettings(input: unknown): Settings {
  * (`new IAMClient({ ...awsRetryConfig(settings), region })`), and any other client meant to
  * retry alike can.
  */
-export function awsRetryConfig(settings: Pick<Settings, 'awsMaxAttempts' | 'awsRetryMode'>): { maxAttempts: number; retryMode: AwsRetryMode } {
+export function awsRetryConfig(settings: Pick<Settings, 'awsMaxAttempts' | 'awsRetryMode'>): {
+  maxAttempts: number;
+  retryMode: AwsRetryMode;
+} {
   return { maxAttempts: settings.awsMaxAttempts, retryMode: settings.awsRetryMode };
 }

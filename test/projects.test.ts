@@ -26,7 +26,13 @@ const NOT_UNIT = [
 /** The glob forms vitest.config.ts uses: plain paths, `*` within a name, `**` across folders. */
 function matcher(globs: readonly string[]): (file: string) => boolean {
   const patterns = globs.map(
-    (glob) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`),
+    (glob) =>
+      new RegExp(
+        `^${glob
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*\//g, '(?:.*/)?')
+          .replace(/\*/g, '[^/]*')}$`,
+      ),
   );
   return (file) => patterns.some((pattern) => pattern.test(file));
 }

@@ -11,7 +11,14 @@ import { OPEN_INDEX, TTL_ATTRIBUTE } from '#lib/store/keys.ts';
  * local store's `ensureTable`; here the stack owns the table. test/infra/stack.test.ts fails when
  * the code starts calling an action that is not in this list.
  */
-export const TABLE_DATA_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+export const TABLE_DATA_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+] as const;
 
 /**
  * The findings table as `tableDefinition()` (lib/store/store.ts) describes it, plus what only the

@@ -24,7 +24,10 @@ export function liveOptions({ settings, regions, maxAttempts, ...rest }: LiveReq
     inputs: inputsOf(settings.checks.length > 0 ? settings.checks : CHECK_IDS),
     regions: regions && regions.length > 0 ? regions : settings.regions,
     reportWaitSeconds: settings.reportWaitSeconds,
-    keyLookups: { limit: settings.keyIdLookups, isOverAge: (lastRotated, collectedAt) => ageInDays(lastRotated, collectedAt) > settings.maxKeyAgeDays },
+    keyLookups: {
+      limit: settings.keyIdLookups,
+      isOverAge: (lastRotated, collectedAt) => ageInDays(lastRotated, collectedAt) > settings.maxKeyAgeDays,
+    },
     maxAttempts: maxAttempts ?? retry.maxAttempts,
     retryMode: retry.retryMode,
   };

@@ -87,7 +87,11 @@ export async function auditAndRecord(options: PipelineOptions): Promise<Pipeline
       leaseError =
         error instanceof StoreError
           ? error
-          : new StoreError(`could not take account ${result.run.accountId}'s write lease (${describeError(error)}); nothing was saved`, [], { cause: error });
+          : new StoreError(
+              `could not take account ${result.run.accountId}'s write lease (${describeError(error)}); nothing was saved`,
+              [],
+              { cause: error },
+            );
     }
   }
   try {
@@ -125,7 +129,12 @@ async function recordRun(
   }
 
   let saved: SaveResult | null = null;
-  const outcome = (): PipelineResult => ({ result, reconciled, saved, alert: { wanted: decision.alert, reason: decision.reason, alert, messageId } });
+  const outcome = (): PipelineResult => ({
+    result,
+    reconciled,
+    saved,
+    alert: { wanted: decision.alert, reason: decision.reason, alert, messageId },
+  });
   try {
     if (leaseError) throw leaseError;
     if (store && lease) saved = await saveRun(store, reconciled, lease);
@@ -135,9 +144,15 @@ async function recordRun(
     let failure = error;
     if (error instanceof StoreError && publisher) {
       try {
-        await publisher.publish(buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }));
+        await publisher.publish(
+          buildStateNotSavedAlert(reconciled, error, { ...tableOption, ...(lease === null ? { nothingWritten: true } : {}) }),
+        );
       } catch (publishError) {
-        failure = new StoreError(`${error.message}; the alert saying so could not be published either (${describeError(publishError)})`, error.failedItems, { cause: error });
+        failure = new StoreError(
+          `${error.message}; the alert saying so could not be published either (${describeError(publishError)})`,
+          error.failedItems,
+          { cause: error },
+        );
       }
     }
     // The run was evaluated and alerted: its report is still the caller's to print (unsavedRun).

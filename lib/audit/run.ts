@@ -18,7 +18,11 @@ function zeroByStatus(): Record<Status, number> {
  * Runs the checks on an inventory. A check that throws is a bug, but it must not silence the
  * others nor pass for compliant: it becomes one ERROR finding naming the exception.
  */
-export function evaluateChecks(inventory: Inventory, settings: Settings, checks: readonly Check[]): { findings: Finding[]; outcomes: CheckOutcome[] } {
+export function evaluateChecks(
+  inventory: Inventory,
+  settings: Settings,
+  checks: readonly Check[],
+): { findings: Finding[]; outcomes: CheckOutcome[] } {
   const findings: Finding[] = [];
   const outcomes: CheckOutcome[] = [];
   for (const check of checks) {

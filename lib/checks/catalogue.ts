@@ -56,7 +56,7 @@ const DEFINITIONS: Record<CheckId, Definition> = {
       'CIS requires that none exist: delete them, do not just deactivate them.',
     remediation: {
       text: 'Sign in as the root user, open Security credentials, and delete every access key.',
-      command: 'aws iam delete-access-key --access-key-id <root-key-id>   # with the root user\'s own credentials',
+      command: "aws iam delete-access-key --access-key-id <root-key-id>   # with the root user's own credentials",
     },
     references: {
       cis: { 'v1.4.0': '1.4', 'v3.0.0': '1.4', 'v5.0.0': '1.3' },
@@ -216,7 +216,7 @@ export const CATALOGUE: Readonly<Record<CheckId, CheckMetadata>> = Object.fromEn
 export const CHECKS: readonly CheckMetadata[] = CHECK_IDS.map((id) => CATALOGUE[id]);
 
 export function loadEvaluate(id: CheckId): Promise<Evaluate> {
-  return (DEFINITIONS[id]).load().then((m) => m.evaluate);
+  return DEFINITIONS[id].load().then((m) => m.evaluate);
 }
 
 export function inputsOf(checks: readonly CheckId[]): Set<InventoryInput> {

@@ -13,7 +13,12 @@ const IAM_ACTION = /^[a-z0-9-]+:[A-Za-z0-9]+$/;
  * `kind` is the collector's classification; a record that kept only the code and reason (a
  * stored run, a finding's details) is classified by the same rules.
  */
-export function missingPermission(call: string, code: string | undefined, reason: string, kind: FailureKind = failureKind(code, reason)): string | null {
+export function missingPermission(
+  call: string,
+  code: string | undefined,
+  reason: string,
+  kind: FailureKind = failureKind(code, reason),
+): string | null {
   return kind === 'denied' && IAM_ACTION.test(call) ? call : null;
 }
 

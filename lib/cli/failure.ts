@@ -15,12 +15,19 @@ export function reportFailure(error: unknown, io: Io): number {
     io.stderr(`account-auditor: refusing to write ASFF that Security Hub would reject: ${error.message}\n`);
     return 2;
   }
-  if (error instanceof UsageError || error instanceof SettingsError || error instanceof OfflineInputError || error instanceof LocalStoreError) {
+  if (
+    error instanceof UsageError ||
+    error instanceof SettingsError ||
+    error instanceof OfflineInputError ||
+    error instanceof LocalStoreError
+  ) {
     io.stderr(`account-auditor: ${error.message}\n`);
     return 2;
   }
   if (error instanceof StoreError) {
-    io.stderr(`account-auditor: the findings were evaluated but the state was not saved (with --topic, the run's alert was published, then one saying the state was not saved): ${error.message}\n`);
+    io.stderr(
+      `account-auditor: the findings were evaluated but the state was not saved (with --topic, the run's alert was published, then one saying the state was not saved): ${error.message}\n`,
+    );
     return 2;
   }
   io.stderr(`account-auditor: ${(error as Error).message ?? String(error)}\n`);

@@ -40,7 +40,12 @@ export async function settingsFrom(flags: RunFlags): Promise<Settings> {
 }
 
 /** Opens the state store for the duration of `use`, and always closes it (the local one holds a lock). */
-export async function withStore<T>(flags: StateFlags, historyTtlDays: number, use: (opened: OpenedStore | null) => Promise<T>, options?: OpenOptions): Promise<T> {
+export async function withStore<T>(
+  flags: StateFlags,
+  historyTtlDays: number,
+  use: (opened: OpenedStore | null) => Promise<T>,
+  options?: OpenOptions,
+): Promise<T> {
   const opened = await openStore(flags, historyTtlDays, options);
   try {
     return await use(opened);
@@ -67,7 +72,15 @@ export async function hubRegion(flags: { profile?: string }, fallback: readonly 
   return (await defaultRegion(flags.profile)) ?? fallback[0] ?? null;
 }
 
-export async function audit(flags: RunFlags, dir: string | undefined, settings: Settings, opened: OpenedStore | null, io: Io, securityHub: SecurityHubClient | null = null, region: string | null = null): Promise<PipelineResult> {
+export async function audit(
+  flags: RunFlags,
+  dir: string | undefined,
+  settings: Settings,
+  opened: OpenedStore | null,
+  io: Io,
+  securityHub: SecurityHubClient | null = null,
+  region: string | null = null,
+): Promise<PipelineResult> {
   const progress = (message: string) => {
     if (!flags.quiet) io.stderr(`… ${message}\n`);
   };
@@ -104,11 +117,22 @@ export async function accountOf(opened: OpenedStore, flags: ReadFlags): Promise<
 }
 
 /** `table` is rendered only for --format table: laying out thousands of rows takes seconds. */
-export async function readState(flags: ReadFlags, io: Io, read: (opened: OpenedStore) => Promise<{ json: unknown; table: () => string; text?: string }>): Promise<number> {
+export async function readState(
+  flags: ReadFlags,
+  io: Io,
+  read: (opened: OpenedStore) => Promise<{ json: unknown; table: () => string; text?: string }>,
+): Promise<number> {
   if (flags.store === false) throw new UsageError('--no-store leaves nothing to read');
-  return withStore(flags, parseSettings({}).historyTtlDays, async (opened) => {
-    const out = await read(opened!);
-    io.stdout(out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table()}\n`);
-    return 0;
-  }, { mode: 'read', exitOnStoreFailure: io === processIo });
+  return withStore(
+    flags,
+    parseSettings({}).historyTtlDays,
+    async (opened) => {
+      const out = await read(opened!);
+      io.stdout(
+        out.text !== undefined ? `${out.text}\n` : flags.format === 'json' ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.table()}\n`,
+      );
+      return 0;
+    },
+    { mode: 'read', exitOnStoreFailure: io === processIo },
+  );
 }

@@ -67,7 +67,11 @@ function saveProgress(say: (message: string) => void): (progress: SaveProgress) 
  * A real DynamoDB table with `--table` (default credential chain and region), otherwise the
  * embedded store on disk, so "new since last run" works on a laptop through the same store code.
  */
-export async function openStore(flags: StateFlags, historyTtlDays: number, options: OpenOptions = { mode: 'run' }): Promise<OpenedStore | null> {
+export async function openStore(
+  flags: StateFlags,
+  historyTtlDays: number,
+  options: OpenOptions = { mode: 'run' },
+): Promise<OpenedStore | null> {
   if (flags.store === false) return null;
   const hooks = [options.progress ? saveProgress(options.progress) : null, killHook(process.env)].filter((h) => h !== null);
   const onProgress = hooks.length > 0 ? (p: SaveProgress) => hooks.forEach((hook) => hook(p)) : undefined;
@@ -85,13 +89,21 @@ export async function openStore(flags: StateFlags, historyTtlDays: number, optio
   // dynalite turns a database failure during a request into an uncaught exception: name the
   // folder and exit 2 instead of printing a stack trace.
   const fatal = (error: Error) => {
-    process.stderr.write(`account-auditor: the local store in ${dir} failed (${error.message}); it may be damaged: move it aside and run again to start a new one\n`);
+    process.stderr.write(
+      `account-auditor: the local store in ${dir} failed (${error.message}); it may be damaged: move it aside and run again to start a new one\n`,
+    );
     process.exit(2);
   };
   if (options.exitOnStoreFailure) process.on('uncaughtException', fatal);
   return {
     // The folder's lock file already makes this process the only writer.
-    store: new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays, exclusive: true, ...(onProgress ? { onProgress } : {}) }),
+    store: new FindingsStore({
+      client: local.client,
+      tableName: local.tableName,
+      historyTtlDays,
+      exclusive: true,
+      ...(onProgress ? { onProgress } : {}),
+    }),
     where: dir,
     tableName: local.tableName,
     close: async () => {

@@ -60,7 +60,13 @@ export const ASFF_LIMITS = {
   productFieldValue: 2048,
 } as const;
 
-export const TYPE_NAMESPACES = ['Software and Configuration Checks', 'TTPs', 'Effects', 'Unusual Behaviors', 'Sensitive Data Identifications'] as const;
+export const TYPE_NAMESPACES = [
+  'Software and Configuration Checks',
+  'TTPs',
+  'Effects',
+  'Unusual Behaviors',
+  'Sensitive Data Identifications',
+] as const;
 
 const BEST_PRACTICES_TYPE = 'Software and Configuration Checks/AWS Security Best Practices';
 const CIS_TYPE = 'Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark';
@@ -106,7 +112,10 @@ const COMPLIANCE_STATUS: Record<Status, AsffComplianceStatus> = {
  * blank, at most `max` UTF-16 units without splitting a surrogate pair, cut with an ellipsis.
  */
 export function asffText(value: string, max: number, fallback: string): string {
-  let text = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').trim();
+  let text = value
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+    .trim();
   if (!/\S/.test(text)) text = fallback;
   if (text.length <= max) return text;
   let cut = max - 1;
@@ -203,7 +212,9 @@ export function toAsff(item: ExportedFinding, target: AsffTarget): AsffFinding {
     Severity: { Label: status === 'PASS' ? 'INFORMATIONAL' : SEVERITY_LABEL[f.severity], Original: f.severity },
     Title: asffText(f.title, ASFF_LIMITS.title, check?.title ?? f.checkId),
     Description: description(f, check),
-    Remediation: { Recommendation: { Text: asffText(remediation, ASFF_LIMITS.recommendationText, f.checkId), ...(url ? { Url: url } : {}) } },
+    Remediation: {
+      Recommendation: { Text: asffText(remediation, ASFF_LIMITS.recommendationText, f.checkId), ...(url ? { Url: url } : {}) },
+    },
     ProductFields: productFields,
     Resources: [asffResource(f, target.partition, target.region)],
     Compliance: {
@@ -235,7 +246,14 @@ const TYPE_PATTERN = new RegExp(`^(?:${TYPE_NAMESPACES.join('|')})(?:/[^/]*[^/\\
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-8])(?::?[0-5]\d)?)$/;
 const SEVERITY_LABELS = new Set<string>(Object.values(SEVERITY_LABEL));
 const COMPLIANCE_STATUSES = new Set<string>(Object.values(COMPLIANCE_STATUS));
-const RESOURCE_TYPES = new Set<string>(['AwsAccount', 'AwsIamUser', 'AwsIamAccessKey', 'AwsIamRole', 'AwsElastiCacheCacheCluster', 'Other']);
+const RESOURCE_TYPES = new Set<string>([
+  'AwsAccount',
+  'AwsIamUser',
+  'AwsIamAccessKey',
+  'AwsIamRole',
+  'AwsElastiCacheCacheCluster',
+  'Other',
+]);
 const PRODUCT_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):securityhub:[a-z]{2}(-[a-z]+)+-\d+:(\d{12}):product\/(\d{12})\/default$/;
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
@@ -259,17 +277,29 @@ export function validateAsff(finding: unknown): asserts finding is AsffFinding {
     if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)) fail(field, 'holds a lone UTF-16 surrogate');
   };
   const timestamp = (field: string, value: unknown): void => {
-    if (typeof value !== 'string' || !TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) fail(field, `must be an ISO 8601 timestamp Security Hub accepts (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)), got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' || !TIMESTAMP.test(value) || Number.isNaN(Date.parse(value)))
+      fail(
+        field,
+        `must be an ISO 8601 timestamp Security Hub accepts (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)), got ${JSON.stringify(value)}`,
+      );
   };
 
-  if (f.SchemaVersion !== ASFF_SCHEMA_VERSION) fail('SchemaVersion', `must be ${ASFF_SCHEMA_VERSION}, got ${JSON.stringify(f.SchemaVersion)}`);
+  if (f.SchemaVersion !== ASFF_SCHEMA_VERSION)
+    fail('SchemaVersion', `must be ${ASFF_SCHEMA_VERSION}, got ${JSON.stringify(f.SchemaVersion)}`);
   text('Id', f.Id, ASFF_LIMITS.id);
   text('GeneratorId', f.GeneratorId, ASFF_LIMITS.generatorId);
-  if (typeof f.AwsAccountId !== 'string' || !/^\d{12}$/.test(f.AwsAccountId)) fail('AwsAccountId', `must be 12 digits, got ${JSON.stringify(f.AwsAccountId)}`);
+  if (typeof f.AwsAccountId !== 'string' || !/^\d{12}$/.test(f.AwsAccountId))
+    fail('AwsAccountId', `must be 12 digits, got ${JSON.stringify(f.AwsAccountId)}`);
   const arn = typeof f.ProductArn === 'string' ? PRODUCT_ARN.exec(f.ProductArn) : null;
-  if (!arn) fail('ProductArn', `must be arn:<partition>:securityhub:<region>:<account>:product/<account>/default, got ${JSON.stringify(f.ProductArn)}`);
-  if (arn![3] !== f.AwsAccountId || arn![4] !== f.AwsAccountId) fail('ProductArn', `must name the finding's account ${String(f.AwsAccountId)} (the default product imports an account's own findings)`);
-  if (f.Region !== undefined && (typeof f.Region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(f.Region))) fail('Region', `must be a region name, got ${JSON.stringify(f.Region)}`);
+  if (!arn)
+    fail(
+      'ProductArn',
+      `must be arn:<partition>:securityhub:<region>:<account>:product/<account>/default, got ${JSON.stringify(f.ProductArn)}`,
+    );
+  if (arn![3] !== f.AwsAccountId || arn![4] !== f.AwsAccountId)
+    fail('ProductArn', `must name the finding's account ${String(f.AwsAccountId)} (the default product imports an account's own findings)`);
+  if (f.Region !== undefined && (typeof f.Region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(f.Region)))
+    fail('Region', `must be a region name, got ${JSON.stringify(f.Region)}`);
 
   if (!Array.isArray(f.Types) || f.Types.length === 0) fail('Types', 'must list at least one type');
   const types = f.Types as unknown[];
@@ -284,7 +314,8 @@ export function validateAsff(finding: unknown): asserts finding is AsffFinding {
   if (Date.parse(f.FirstObservedAt as string) > Date.parse(f.LastObservedAt as string)) fail('FirstObservedAt', 'is after LastObservedAt');
 
   const severity = f.Severity as Record<string, unknown> | undefined;
-  if (!severity || typeof severity.Label !== 'string' || !SEVERITY_LABELS.has(severity.Label)) fail('Severity.Label', `must be one of ${[...SEVERITY_LABELS].join(', ')}, got ${JSON.stringify(severity?.Label)}`);
+  if (!severity || typeof severity.Label !== 'string' || !SEVERITY_LABELS.has(severity.Label))
+    fail('Severity.Label', `must be one of ${[...SEVERITY_LABELS].join(', ')}, got ${JSON.stringify(severity?.Label)}`);
   text('Severity.Original', severity!.Original, 64, false);
   text('Title', f.Title, ASFF_LIMITS.title);
   text('Description', f.Description, ASFF_LIMITS.description);
@@ -292,12 +323,14 @@ export function validateAsff(finding: unknown): asserts finding is AsffFinding {
   const recommendation = (f.Remediation as { Recommendation?: Record<string, unknown> } | undefined)?.Recommendation;
   if (recommendation) {
     text('Remediation.Recommendation.Text', recommendation.Text, ASFF_LIMITS.recommendationText, false);
-    if (recommendation.Url !== undefined && (typeof recommendation.Url !== 'string' || !/^https:\/\/\S+$/.test(recommendation.Url))) fail('Remediation.Recommendation.Url', `must be an https URL, got ${JSON.stringify(recommendation.Url)}`);
+    if (recommendation.Url !== undefined && (typeof recommendation.Url !== 'string' || !/^https:\/\/\S+$/.test(recommendation.Url)))
+      fail('Remediation.Recommendation.Url', `must be an https URL, got ${JSON.stringify(recommendation.Url)}`);
   }
 
   if (f.ProductFields !== undefined) {
     const entries = Object.entries(f.ProductFields as Record<string, unknown>);
-    if (entries.length > ASFF_LIMITS.productFields) fail('ProductFields', `has ${entries.length} entries; the limit is ${ASFF_LIMITS.productFields}`);
+    if (entries.length > ASFF_LIMITS.productFields)
+      fail('ProductFields', `has ${entries.length} entries; the limit is ${ASFF_LIMITS.productFields}`);
     for (const [key, value] of entries) {
       text(`ProductFields key ${JSON.stringify(key.slice(0, 40))}`, key, ASFF_LIMITS.productFieldKey);
       if (key.startsWith('aws/')) fail(`ProductFields.${key}`, 'uses the aws/ prefix, which Security Hub reserves');
@@ -307,28 +340,46 @@ export function validateAsff(finding: unknown): asserts finding is AsffFinding {
 
   if (!Array.isArray(f.Resources) || f.Resources.length === 0) fail('Resources', 'must list at least one resource');
   const resources = f.Resources as Record<string, unknown>[];
-  if (resources.length > ASFF_LIMITS.resources) fail('Resources', `lists ${resources.length} resources; the limit is ${ASFF_LIMITS.resources}`);
+  if (resources.length > ASFF_LIMITS.resources)
+    fail('Resources', `lists ${resources.length} resources; the limit is ${ASFF_LIMITS.resources}`);
   resources.forEach((r, i) => {
-    if (typeof r?.Type !== 'string' || !RESOURCE_TYPES.has(r.Type)) fail(`Resources[${i}].Type`, `must be one of ${[...RESOURCE_TYPES].join(', ')}, got ${JSON.stringify(r?.Type)}`);
+    if (typeof r?.Type !== 'string' || !RESOURCE_TYPES.has(r.Type))
+      fail(`Resources[${i}].Type`, `must be one of ${[...RESOURCE_TYPES].join(', ')}, got ${JSON.stringify(r?.Type)}`);
     text(`Resources[${i}].Id`, r.Id, 2048);
-    if (r.Partition !== undefined && !['aws', 'aws-cn', 'aws-us-gov'].includes(r.Partition as string) && !/^aws-iso/.test(String(r.Partition))) fail(`Resources[${i}].Partition`, `is not a partition: ${JSON.stringify(r.Partition)}`);
-    if (r.Region !== undefined && (typeof r.Region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r.Region))) fail(`Resources[${i}].Region`, `must be a region name, got ${JSON.stringify(r.Region)}`);
+    if (
+      r.Partition !== undefined &&
+      !['aws', 'aws-cn', 'aws-us-gov'].includes(r.Partition as string) &&
+      !/^aws-iso/.test(String(r.Partition))
+    )
+      fail(`Resources[${i}].Partition`, `is not a partition: ${JSON.stringify(r.Partition)}`);
+    if (r.Region !== undefined && (typeof r.Region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r.Region)))
+      fail(`Resources[${i}].Region`, `must be a region name, got ${JSON.stringify(r.Region)}`);
   });
 
   const compliance = f.Compliance as Record<string, unknown> | undefined;
-  if (!compliance || typeof compliance.Status !== 'string' || !COMPLIANCE_STATUSES.has(compliance.Status)) fail('Compliance.Status', `must be one of ${[...COMPLIANCE_STATUSES].join(', ')}, got ${JSON.stringify(compliance?.Status)}`);
+  if (!compliance || typeof compliance.Status !== 'string' || !COMPLIANCE_STATUSES.has(compliance.Status))
+    fail('Compliance.Status', `must be one of ${[...COMPLIANCE_STATUSES].join(', ')}, got ${JSON.stringify(compliance?.Status)}`);
   if (compliance!.RelatedRequirements !== undefined) {
     const reqs = compliance!.RelatedRequirements;
-    if (!Array.isArray(reqs) || reqs.length > ASFF_LIMITS.relatedRequirements) fail('Compliance.RelatedRequirements', `must be a list of at most ${ASFF_LIMITS.relatedRequirements}`);
+    if (!Array.isArray(reqs) || reqs.length > ASFF_LIMITS.relatedRequirements)
+      fail('Compliance.RelatedRequirements', `must be a list of at most ${ASFF_LIMITS.relatedRequirements}`);
     (reqs as unknown[]).forEach((r, i) => text(`Compliance.RelatedRequirements[${i}]`, r, 256));
   }
-  if (compliance!.SecurityControlId !== undefined && (typeof compliance!.SecurityControlId !== 'string' || !/^[A-Za-z0-9]+\.\d+$/.test(compliance!.SecurityControlId))) {
-    fail('Compliance.SecurityControlId', `must be a Security Hub control ID such as IAM.4, got ${JSON.stringify(compliance!.SecurityControlId)}`);
+  if (
+    compliance!.SecurityControlId !== undefined &&
+    (typeof compliance!.SecurityControlId !== 'string' || !/^[A-Za-z0-9]+\.\d+$/.test(compliance!.SecurityControlId))
+  ) {
+    fail(
+      'Compliance.SecurityControlId',
+      `must be a Security Hub control ID such as IAM.4, got ${JSON.stringify(compliance!.SecurityControlId)}`,
+    );
   }
-  if (f.RecordState !== undefined && f.RecordState !== 'ACTIVE' && f.RecordState !== 'ARCHIVED') fail('RecordState', `must be ACTIVE or ARCHIVED, got ${JSON.stringify(f.RecordState)}`);
+  if (f.RecordState !== undefined && f.RecordState !== 'ACTIVE' && f.RecordState !== 'ARCHIVED')
+    fail('RecordState', `must be ACTIVE or ARCHIVED, got ${JSON.stringify(f.RecordState)}`);
   if (f.Workflow !== undefined) {
     const status = (f.Workflow as Record<string, unknown>)?.Status;
-    if (!['NEW', 'NOTIFIED', 'RESOLVED', 'SUPPRESSED'].includes(status as string)) fail('Workflow.Status', `must be NEW, NOTIFIED, RESOLVED or SUPPRESSED, got ${JSON.stringify(status)}`);
+    if (!['NEW', 'NOTIFIED', 'RESOLVED', 'SUPPRESSED'].includes(status as string))
+      fail('Workflow.Status', `must be NEW, NOTIFIED, RESOLVED or SUPPRESSED, got ${JSON.stringify(status)}`);
   }
 }
 

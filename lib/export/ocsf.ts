@@ -47,7 +47,16 @@ export interface OcsfComplianceFinding {
   status: string;
   message: string;
   metadata: { version: typeof OCSF_VERSION; product: { name: string; vendor_name: string; version: string; uid: string } };
-  finding_info: { uid: string; title: string; desc: string; types: string[]; first_seen_time: number; last_seen_time: number; created_time: number; modified_time: number };
+  finding_info: {
+    uid: string;
+    title: string;
+    desc: string;
+    types: string[];
+    first_seen_time: number;
+    last_seen_time: number;
+    created_time: number;
+    modified_time: number;
+  };
   compliance: { standards: string[]; requirements: string[]; control?: string; status_id: number; status: string };
   cloud: { provider: 'AWS'; region?: string; account: { uid: string; type_id: 10; type: 'AWS Account' } };
   resources: { uid: string; type: string; cloud_partition: string; region?: string }[];
@@ -80,7 +89,12 @@ export function toOcsf(item: ExportedFinding, context: OcsfContext): OcsfComplia
   const verdict = OCSF_COMPLIANCE_STATUS[resolved ? 'PASS' : f.status];
   const activity = item.change === 'new' ? 'create' : resolved && item.change === 'resolved' ? 'close' : 'update';
   const activityName = { create: 'Create', update: 'Update', close: 'Close' }[activity];
-  const status = resolved || f.status === 'PASS' ? { id: OCSF_STATUS.resolved, name: 'Resolved' } : f.mute ? { id: OCSF_STATUS.suppressed, name: 'Suppressed' } : { id: OCSF_STATUS.new, name: 'New' };
+  const status =
+    resolved || f.status === 'PASS'
+      ? { id: OCSF_STATUS.resolved, name: 'Resolved' }
+      : f.mute
+        ? { id: OCSF_STATUS.suppressed, name: 'Suppressed' }
+        : { id: OCSF_STATUS.new, name: 'New' };
   const severity = OCSF_SEVERITY[f.severity];
   const cis = Object.entries(check?.references.cis ?? {});
   const resourceRegion = regionOf(f.resource);
@@ -99,7 +113,10 @@ export function toOcsf(item: ExportedFinding, context: OcsfContext): OcsfComplia
     status_id: status.id,
     status: status.name,
     message: f.title,
-    metadata: { version: OCSF_VERSION, product: { name: 'account-auditor', vendor_name: 'account-auditor', version: context.productVersion, uid: 'account-auditor' } },
+    metadata: {
+      version: OCSF_VERSION,
+      product: { name: 'account-auditor', vendor_name: 'account-auditor', version: context.productVersion, uid: 'account-auditor' },
+    },
     finding_info: {
       uid: f.id,
       title: f.title,
@@ -117,9 +134,23 @@ export function toOcsf(item: ExportedFinding, context: OcsfContext): OcsfComplia
       status_id: verdict.id,
       status: verdict.name,
     },
-    cloud: { provider: 'AWS', ...(context.region ? { region: context.region } : {}), account: { uid: f.accountId, type_id: 10, type: 'AWS Account' } },
-    resources: [{ uid: f.resource, type: resourceType(f.resource), cloud_partition: context.partition, ...(resourceRegion ? { region: resourceRegion } : {}) }],
-    remediation: { desc: check ? `${check.remediation.text} ${check.remediation.command}` : `See account-auditor check ${f.checkId}.`, references: check?.references.docs ?? [] },
+    cloud: {
+      provider: 'AWS',
+      ...(context.region ? { region: context.region } : {}),
+      account: { uid: f.accountId, type_id: 10, type: 'AWS Account' },
+    },
+    resources: [
+      {
+        uid: f.resource,
+        type: resourceType(f.resource),
+        cloud_partition: context.partition,
+        ...(resourceRegion ? { region: resourceRegion } : {}),
+      },
+    ],
+    remediation: {
+      desc: check ? `${check.remediation.text} ${check.remediation.command}` : `See account-auditor check ${f.checkId}.`,
+      references: check?.references.docs ?? [],
+    },
     unmapped: { checkId: f.checkId, change: item.change, details: f.details, ...(f.mute ? { mutedBecause: f.mute.reason } : {}) },
   };
 }

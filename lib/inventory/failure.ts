@@ -11,9 +11,11 @@ export const TIME_BUDGET_REASON = 'stopped before the Lambda timeout: time budge
  */
 const DENIED_CODE = /AccessDenied|Unauthorized|NotAuthorized|Forbidden/i;
 const DENIED_REASON = /not authorized to perform|AccessDenied|explicit deny/i;
-const CREDENTIAL_CODE = /InvalidClientTokenId|ExpiredToken|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|CredentialsProviderError/i;
+const CREDENTIAL_CODE =
+  /InvalidClientTokenId|ExpiredToken|UnrecognizedClient|InvalidSignature|SignatureDoesNotMatch|CredentialsProviderError/i;
 /** The throttling codes of the services the collector calls, as the SDK's retry strategy knows them. */
-const THROTTLING_CODE = /^(Throttling|ThrottlingException|ThrottledException|RequestThrottled|RequestThrottledException|RequestLimitExceeded|TooManyRequestsException|SlowDown)$/;
+const THROTTLING_CODE =
+  /^(Throttling|ThrottlingException|ThrottledException|RequestThrottled|RequestThrottledException|RequestLimitExceeded|TooManyRequestsException|SlowDown)$/;
 /** A file not exported, an entity gone since it was listed (a user deleted after the report). */
 const MISSING_CODE = /^(FileNotFound|NoSuchEntity)$/;
 /** An export that is not what its file must hold, an answer that is not what the API promises. */

@@ -173,9 +173,7 @@ export function parseJson(text: string): unknown {
   } catch (error) {
     const offset = jsonErrorOffset(text);
     const where =
-      offset >= 0
-        ? ` at line ${text.slice(0, offset).split('\n').length}, column ${offset - text.lastIndexOf('\n', offset - 1)}`
-        : '';
+      offset >= 0 ? ` at line ${text.slice(0, offset).split('\n').length}, column ${offset - text.lastIndexOf('\n', offset - 1)}` : '';
     // A CLI configured with `output = text` or `table` writes something that is not JSON at all.
     const hint = /^\s*[[{]/.test(text) ? '' : ' (export with --output json: the CLI may default to text or table)';
     throw new FileProblem(`not valid JSON${where}: ${(error as Error).message}${hint}`, 'InvalidFile');

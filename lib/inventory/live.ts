@@ -219,7 +219,9 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
   const toRead = inputsToRead(options.inputs);
   // The readers of the sources to read, loaded before any call starts.
   const load = <D extends SourceDefinition>(defs: D[]) =>
-    Promise.all(defs.map(async (def) => ({ def, reader: toRead.has(def.input) ? ((await def.live()) as Awaited<ReturnType<D['live']>>) : null })));
+    Promise.all(
+      defs.map(async (def) => ({ def, reader: toRead.has(def.input) ? ((await def.live()) as Awaited<ReturnType<D['live']>>) : null })),
+    );
   const [account, regional, perUser] = await Promise.all([
     load(SOURCES.filter(isAccountSource)),
     load(regionalSources),
@@ -263,7 +265,9 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
   const noRegion = (): RegionInventory =>
     ({
       region: NO_REGION,
-      ...Object.fromEntries(regional.map(({ def, reader }) => [def.input, reader ? unreadSource(def.call, NO_REGION_REASON) : skipped(def.call)])),
+      ...Object.fromEntries(
+        regional.map(({ def, reader }) => [def.input, reader ? unreadSource(def.call, NO_REGION_REASON) : skipped(def.call)]),
+      ),
     }) as RegionInventory;
 
   try {

@@ -106,7 +106,9 @@ function unreadableRegion(region: string, reason: string): RegionInventory {
 const callerSchema = z.object({ Account: z.string().regex(/^\d{12}$/), Arn: z.string(), UserId: z.string().optional() });
 const manifestSchema = z
   .object({
-    collectedAt: z.string().refine((s) => parseIsoDate(s) !== null, 'must be an ISO 8601 date and time with a time zone, such as 2026-11-01T00:00:00Z'),
+    collectedAt: z
+      .string()
+      .refine((s) => parseIsoDate(s) !== null, 'must be an ISO 8601 date and time with a time zone, such as 2026-11-01T00:00:00Z'),
     comment: z.string().optional(),
   })
   .strict();
@@ -123,7 +125,10 @@ async function readIdentityFile<T>(dir: string, file: string, schema: z.ZodType<
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new FileProblem(`${issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'unexpected shape'}`, 'InvalidFile');
+      throw new FileProblem(
+        `${issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'unexpected shape'}`,
+        'InvalidFile',
+      );
     }
     return parsed.data;
   } catch (error) {
@@ -140,7 +145,9 @@ async function listFolder(dir: string): Promise<FolderListing> {
   try {
     info = await stat(dir);
   } catch (error) {
-    throw new OfflineInputError(`${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
+    throw new OfflineInputError(
+      `${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`,
+    );
   }
   if (!info.isDirectory()) throw new OfflineInputError(`${dir}: not a folder; expected a folder of AWS CLI exports:\n${layoutHelp()}`);
   try {
@@ -161,7 +168,9 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
   ]);
 
   // A region-named entry that cannot be read is a region whose exports cannot be read, not no region.
-  const regionFolders = [...folders, ...[...unreadable.keys()].filter((name) => !folders.includes(name))].filter((name) => REGION_NAME.test(name)).sort();
+  const regionFolders = [...folders, ...[...unreadable.keys()].filter((name) => !folders.includes(name))]
+    .filter((name) => REGION_NAME.test(name))
+    .sort();
   for (const region of options.regions ?? []) {
     if (!REGION_NAME.test(region)) throw new OfflineInputError(`${JSON.stringify(region)} is not a region name such as eu-west-1`);
   }
@@ -200,13 +209,19 @@ export async function loadOffline(dir: string, options: OfflineOptions = {}): Pr
   const ctx: OfflineContext = { dir, listing: { files, folders }, notAfter, read: (input) => read.get(input) as never };
   for (const { def, reader } of account) read.set(def.input, reader.read(ctx));
   const readRegion = async (region: string): Promise<RegionInventory> => {
-    const sources = await Promise.all(regional.map(async ({ def, reader }) => [def.input, await reader.read({ dir, region, notAfter })] as const));
+    const sources = await Promise.all(
+      regional.map(async ({ def, reader }) => [def.input, await reader.read({ dir, region, notAfter })] as const),
+    );
     return { region, ...Object.fromEntries(sources) } as RegionInventory;
   };
   const [accountSources, regionInventories, userSources] = await Promise.all([
     Promise.all([...read].map(async ([input, source]) => [input, await source] as const)),
     regions.length > 0
-      ? Promise.all(regions.map((region) => (regionProblems.has(region) ? unreadableRegion(region, regionProblems.get(region)!) : readRegion(region))))
+      ? Promise.all(
+          regions.map((region) =>
+            regionProblems.has(region) ? unreadableRegion(region, regionProblems.get(region)!) : readRegion(region),
+          ),
+        )
       : Promise.resolve([noRegion()]),
     Promise.all(perUser.map(async ({ def, reader }) => [def.input, await reader.read(ctx)] as const)),
   ]);

@@ -63,7 +63,8 @@ export function sourceEntries(inventory: Inventory): SourceEntry[] {
   const entries: SourceEntry[] = [];
   for (const s of SOURCES.filter(isAccountSource)) entries.push({ name: s.label, input: s.input, source: inventory[s.input] });
   for (const region of inventory.regions) {
-    for (const s of SOURCES.filter(isRegionalSource)) entries.push({ name: `${s.label} ${region.region}`, input: s.input, source: region[s.input] });
+    for (const s of SOURCES.filter(isRegionalSource))
+      entries.push({ name: `${s.label} ${region.region}`, input: s.input, source: region[s.input] });
   }
   for (const s of SOURCES.filter(isUserSource)) {
     for (const [user, source] of Object.entries(inventory[s.input])) entries.push({ name: `${s.label} ${user}`, input: s.input, source });

@@ -1,4 +1,3 @@
-
 /**
  * The Inventory: plain typed data about one account, as collected from live AWS APIs or from
  * files exported with the AWS CLI. No SDK type crosses this boundary, so the checks are pure

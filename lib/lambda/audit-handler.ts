@@ -52,7 +52,10 @@ export const DEFAULT_RESERVE_MS = 60_000;
  * credential report that never finishes or a throttled API still ends in a stored, alerted run
  * (unread sources, their checks in ERROR) instead of a silent kill at the timeout.
  */
-function timeBudget(context: Context, reserveMs: number | undefined): { signal: AbortSignal; stopsInMs: number | null; dispose: () => void } {
+function timeBudget(
+  context: Context,
+  reserveMs: number | undefined,
+): { signal: AbortSignal; stopsInMs: number | null; dispose: () => void } {
   const controller = new AbortController();
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.NaN;
   if (!Number.isFinite(remaining)) return { signal: controller.signal, stopsInMs: null, dispose: () => {} };
@@ -88,7 +91,12 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
 
   const audit = async (event: unknown, context: Context): Promise<AuditSummary> => {
     const budget = timeBudget(context, deps.reserveMs);
-    budget.signal.addEventListener('abort', () => logger.warn('time budget exhausted: collection stopped to save and alert before the timeout', { stoppedAfterMs: budget.stopsInMs }), { once: true });
+    budget.signal.addEventListener(
+      'abort',
+      () =>
+        logger.warn('time budget exhausted: collection stopped to save and alert before the timeout', { stoppedAfterMs: budget.stopsInMs }),
+      { once: true },
+    );
     let parsed: ReturnType<typeof parseEvent> | undefined;
     const started = performance.now();
     try {
@@ -109,7 +117,12 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
         trigger: request.trigger,
         // A dry run still reads the state: what is new is the point of previewing.
         // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
-        store: new FindingsStore({ client: deps.dynamodb, tableName: config.tableName, historyTtlDays: request.settings.historyTtlDays, leaseWaitMs: 20_000 }),
+        store: new FindingsStore({
+          client: deps.dynamodb,
+          tableName: config.tableName,
+          historyTtlDays: request.settings.historyTtlDays,
+          leaseWaitMs: 20_000,
+        }),
         publisher: request.notify ? snsPublisher(deps.sns, config.topicArn) : null,
         tableName: config.tableName,
         dryRun: request.dryRun,
@@ -122,16 +135,25 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
       const summary = summarize(pipeline, request, durationMs);
       const { counts, checksInError, complete, saved, alert, securityHub } = summary;
       logger.info('audit finished', { complete, counts, checksInError: checksInError.map((c) => c.checkId), saved, alert, securityHub });
-      if (securityHub && securityHub.failedCount > 0) logger.error('findings were not imported into Security Hub; the run is saved and alerted', { securityHub });
-      if (!complete) logger.warn('the audit is incomplete: some checks could not read their data', { checksInError, sourcesNotRead: summary.sourcesNotRead });
+      if (securityHub && securityHub.failedCount > 0)
+        logger.error('findings were not imported into Security Hub; the run is saved and alerted', { securityHub });
+      if (!complete)
+        logger.warn('the audit is incomplete: some checks could not read their data', {
+          checksInError,
+          sourcesNotRead: summary.sourcesNotRead,
+        });
       return summary;
     } catch (error) {
-      if (error instanceof PayloadError) logger.warn('payload rejected; nothing was read, written or published', { problems: error.problems });
+      if (error instanceof PayloadError)
+        logger.warn('payload rejected; nothing was read, written or published', { problems: error.problems });
       else if (error instanceof ConfigurationError) logger.error('the function is misconfigured', error);
       else logger.error('the audit failed', error as Error);
       // The run was evaluated (and alerted) before its save failed: its report goes to the logs.
       const evaluated = unsavedRun(error);
-      if (evaluated && parsed) logger.error('the audit ran but its state was not saved; the next run reports its findings as new again', { report: summarize(evaluated, parsed, Math.round(performance.now() - started)) });
+      if (evaluated && parsed)
+        logger.error('the audit ran but its state was not saved; the next run reports its findings as new again', {
+          report: summarize(evaluated, parsed, Math.round(performance.now() - started)),
+        });
       throw error;
     } finally {
       budget.dispose();

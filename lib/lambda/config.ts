@@ -38,9 +38,11 @@ function required(env: Record<string, string | undefined>, name: string, what: s
  */
 export function loadConfig(env: Record<string, string | undefined>): DeployedConfig {
   const tableName = required(env, ENV.tableName, 'the name of the findings table');
-  if (!TABLE_NAME.test(tableName)) throw new ConfigurationError(`configuration error: ${ENV.tableName} is not a DynamoDB table name: ${JSON.stringify(tableName)}`);
+  if (!TABLE_NAME.test(tableName))
+    throw new ConfigurationError(`configuration error: ${ENV.tableName} is not a DynamoDB table name: ${JSON.stringify(tableName)}`);
   const topicArn = required(env, ENV.topicArn, 'the ARN of the alert topic');
-  if (!TOPIC_ARN.test(topicArn)) throw new ConfigurationError(`configuration error: ${ENV.topicArn} is not an SNS topic ARN: ${JSON.stringify(topicArn)}`);
+  if (!TOPIC_ARN.test(topicArn))
+    throw new ConfigurationError(`configuration error: ${ENV.topicArn} is not an SNS topic ARN: ${JSON.stringify(topicArn)}`);
 
   const raw = env[ENV.settings];
   let input: unknown = {};
@@ -58,7 +60,8 @@ export function loadConfig(env: Record<string, string | undefined>): DeployedCon
   try {
     settings = parseSettings(input);
   } catch (error) {
-    if (error instanceof SettingsError) throw new ConfigurationError(`configuration error: ${ENV.settings}: ${error.message}`, { cause: error });
+    if (error instanceof SettingsError)
+      throw new ConfigurationError(`configuration error: ${ENV.settings}: ${error.message}`, { cause: error });
     throw error;
   }
   return { tableName, topicArn, settings, defaultRegion: env.AWS_REGION?.trim() || null };

@@ -167,7 +167,11 @@ function payloadSchema(deployed: DeployedConfig) {
         .superRefine((checks, ctx) => {
           checks.forEach((id, index) => {
             if (!deployedChecks.includes(id)) {
-              ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(id)} is not among the deployed checks (${deployedChecks.join(', ')})` });
+              ctx.addIssue({
+                code: 'custom',
+                path: [index],
+                message: `${JSON.stringify(id)} is not among the deployed checks (${deployedChecks.join(', ')})`,
+              });
             }
           });
         })
@@ -240,7 +244,9 @@ function problemsOf(issues: readonly z.core.$ZodIssue[]): string[] {
       if (MUTE_KEYS.has(normalized)) {
         problems.push(`${field}: not accepted; mutes hide findings, so only the deployment sets them (AUDITOR_SETTINGS), dry run or not`);
       } else if (DESTINATION_KEYS.has(normalized)) {
-        problems.push(`${field}: not accepted; results always go to the deployed table and topic, read with the function's own role and region`);
+        problems.push(
+          `${field}: not accepted; results always go to the deployed table and topic, read with the function's own role and region`,
+        );
       } else if (inSettings) {
         problems.push(`${field}: not accepted in a payload; it may only set ${PAYLOAD_SETTINGS.join(', ')} (the rest is deployed)`);
       } else {
@@ -260,7 +266,9 @@ function narrow(current: Settings, payload: Payload): Settings {
   const asked = payload.settings ?? {};
   const warnKeyAgeDays =
     asked.warnKeyAgeDays ??
-    (asked.maxKeyAgeDays !== undefined ? Math.min(current.warnKeyAgeDays, Math.round((asked.maxKeyAgeDays * 8) / 9)) : current.warnKeyAgeDays);
+    (asked.maxKeyAgeDays !== undefined
+      ? Math.min(current.warnKeyAgeDays, Math.round((asked.maxKeyAgeDays * 8) / 9))
+      : current.warnKeyAgeDays);
   const checks = payload.checks && payload.checks.length > 0 ? [...new Set(payload.checks)] : current.checks;
   // Validated again as a whole, so a narrowed run can never hold settings the CLI would refuse.
   return parseSettings({ ...current, ...asked, warnKeyAgeDays, checks });
@@ -291,12 +299,20 @@ export function parseEvent(event: unknown, deployed: DeployedConfig): AuditReque
         ),
       );
     }
-    return { trigger: 'schedule', settings: deployed.settings, dryRun: false, notify: true, event: { id: scheduled.data.id, time: scheduled.data.time } };
+    return {
+      trigger: 'schedule',
+      settings: deployed.settings,
+      dryRun: false,
+      notify: true,
+      event: { id: scheduled.data.id, time: scheduled.data.time },
+    };
   }
   // An invocation without a body reaches the handler as undefined: the same as `{}`.
   const body = event === undefined ? {} : event;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new PayloadError([`(payload): expected an object { ${PAYLOAD_FIELDS.map((f) => `${f}?`).join(', ')} } or the EventBridge scheduled event, got ${kindOf(body)}`]);
+    throw new PayloadError([
+      `(payload): expected an object { ${PAYLOAD_FIELDS.map((f) => `${f}?`).join(', ')} } or the EventBridge scheduled event, got ${kindOf(body)}`,
+    ]);
   }
   const parsed = payloadSchema(deployed).safeParse(body);
   if (!parsed.success) throw new PayloadError(problemsOf(parsed.error.issues));

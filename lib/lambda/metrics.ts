@@ -9,7 +9,10 @@ import { METRIC } from './contract.ts';
  * adds, so an alarm is a metric name and nothing else to get right, and a zero is emitted (not a
  * missing series) when a status has no findings.
  */
-export const FINDINGS_METRIC: Record<Status, string> = Object.fromEntries(STATUSES.map((s) => [s, `Findings${s}`])) as Record<Status, string>;
+export const FINDINGS_METRIC: Record<Status, string> = Object.fromEntries(STATUSES.map((s) => [s, `Findings${s}`])) as Record<
+  Status,
+  string
+>;
 
 /** FAIL findings by severity: `FailFindingsCritical` … `FailFindingsInformational`. */
 export const FAIL_SEVERITY_METRIC: Record<Severity, string> = Object.fromEntries(
@@ -36,7 +39,8 @@ export function recordRunMetrics(metrics: Metrics, pipeline: PipelineResult, dur
   metrics.addMetric(METRIC.openFindings, MetricUnit.Count, run.counts.open);
   metrics.addMetric(SOURCES_NOT_READ_METRIC, MetricUnit.Count, run.sources.filter((s) => s.state === 'unread').length);
   for (const status of STATUSES) metrics.addMetric(FINDINGS_METRIC[status], MetricUnit.Count, run.counts.byStatus[status]);
-  for (const severity of SEVERITIES) metrics.addMetric(FAIL_SEVERITY_METRIC[severity], MetricUnit.Count, run.counts.failBySeverity[severity]);
+  for (const severity of SEVERITIES)
+    metrics.addMetric(FAIL_SEVERITY_METRIC[severity], MetricUnit.Count, run.counts.failBySeverity[severity]);
   if (pipeline.securityHub) {
     metrics.addMetric(METRIC.securityHubImported, MetricUnit.Count, pipeline.securityHub.imported);
     metrics.addMetric(METRIC.securityHubFailed, MetricUnit.Count, pipeline.securityHub.failed.length);

@@ -28,7 +28,15 @@ export interface AuditSummary {
   sourcesNotRead: { source: string; call?: string; code?: string; reason?: string }[];
   moreSourcesNotRead: number;
   /** New and regressed findings, worst first (at most SUMMARY_LIMITS.newFindings). */
-  newFindings: { change: 'new' | 'regressed'; status: Status; severity: Severity; checkId: CheckId; resource: string; title: string; muted: boolean }[];
+  newFindings: {
+    change: 'new' | 'regressed';
+    status: Status;
+    severity: Severity;
+    checkId: CheckId;
+    resource: string;
+    title: string;
+    muted: boolean;
+  }[];
   moreNewFindings: number;
   dryRun: boolean;
   notify: boolean;
@@ -106,7 +114,12 @@ export function summarize(pipeline: PipelineResult, request: AuditRequest, durat
     dryRun: request.dryRun,
     notify: request.notify,
     saved: pipeline.saved
-      ? { written: pipeline.saved.written, skippedStale: pipeline.saved.skippedStale.length, history: pipeline.saved.history, compliantNotStored: pipeline.saved.compliantNotStored }
+      ? {
+          written: pipeline.saved.written,
+          skippedStale: pipeline.saved.skippedStale.length,
+          history: pipeline.saved.history,
+          compliantNotStored: pipeline.saved.compliantNotStored,
+        }
       : null,
     securityHub: pipeline.securityHub
       ? {
@@ -116,7 +129,9 @@ export function summarize(pipeline: PipelineResult, request: AuditRequest, durat
           archived: pipeline.securityHub.archived,
           workflowNew: pipeline.securityHub.workflowNew,
           failedCount: pipeline.securityHub.failed.length,
-          failed: pipeline.securityHub.failed.slice(0, SUMMARY_LIMITS.newFindings).map((f) => ({ id: clip(f.id), code: clip(f.code), message: clip(f.message) })),
+          failed: pipeline.securityHub.failed
+            .slice(0, SUMMARY_LIMITS.newFindings)
+            .map((f) => ({ id: clip(f.id), code: clip(f.code), message: clip(f.message) })),
           alertPublished: pipeline.securityHub.alertMessageId !== null,
         }
       : null,

@@ -179,7 +179,10 @@ export function emailLines(item: AlertItem, kind: ListKey): string {
   }
   if (kind === 'regressed') lines.push(`    was ${item.previousStatus ?? 'unknown'}, first seen ${item.firstSeen}`);
   if (kind === 'stillOpen') lines.push(`    open since ${item.firstSeen}`);
-  if (item.error) lines.push(`    failed: ${item.error.call}${item.error.code ? ` (${item.error.code})` : ''}${item.error.reason ? `: ${item.error.reason}` : ''}`);
+  if (item.error)
+    lines.push(
+      `    failed: ${item.error.call}${item.error.code ? ` (${item.error.code})` : ''}${item.error.reason ? `: ${item.error.reason}` : ''}`,
+    );
   if (item.remediation) lines.push(`    fix: ${item.remediation}`);
   return lines.join('\n');
 }
@@ -292,7 +295,10 @@ const SHORT: Record<Severity, string> = { critical: 'crit', high: 'high', medium
 
 /** Printable ASCII only: SNS rejects control characters and line breaks in a subject. */
 export function asciiSafe(value: string): string {
-  return value.replace(/[^\x20-\x7e]/g, '?').replace(/\s+/g, ' ').trim();
+  return value
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**
@@ -320,7 +326,9 @@ export function renderSubject(summary: AlertSummary): string {
   const { counts } = summary;
   const prefix = subjectPrefix(summary.accountId);
   const bySeverity = (names: Record<Severity, string> | null): string => {
-    const parts = SEVERITIES.filter((s) => counts.newlyFailingBySeverity[s] > 0).map((s) => `${counts.newlyFailingBySeverity[s]} ${names ? names[s] : s}`);
+    const parts = SEVERITIES.filter((s) => counts.newlyFailingBySeverity[s] > 0).map(
+      (s) => `${counts.newlyFailingBySeverity[s]} ${names ? names[s] : s}`,
+    );
     return parts.length ? ` (${parts.join(', ')})` : '';
   };
   const full = Object.fromEntries(SEVERITIES.map((s) => [s, s])) as Record<Severity, string>;
@@ -333,7 +341,9 @@ export function renderSubject(summary: AlertSummary): string {
     counts.unreadSources > 0 ? `sources not read: ${counts.unreadSources}` : null,
   ];
   const attempts: string[][] = [
-    [`${counts.newlyFailing} new${bySeverity(full)}`, optional.open, optional.resolved, ...essential].filter((p): p is string => p !== null),
+    [`${counts.newlyFailing} new${bySeverity(full)}`, optional.open, optional.resolved, ...essential].filter(
+      (p): p is string => p !== null,
+    ),
     [`${counts.newlyFailing} new${bySeverity(full)}`, optional.open, ...essential].filter((p): p is string => p !== null),
     [`${counts.newlyFailing} new${bySeverity(full)}`, ...essential].filter((p): p is string => p !== null),
     [`${counts.newlyFailing} new${bySeverity(SHORT)}`, ...essential].filter((p): p is string => p !== null),

@@ -45,7 +45,9 @@ export function buildSecurityHubFailedAlert(run: ReconciledRun, sync: SecurityHu
     selected: sync.selected,
     imported: sync.imported,
     failedCount: sync.failed.length,
-    failed: sync.failed.slice(0, SHOWN).map((f) => ({ id: clip(f.id, TEXT_MAX), code: clip(f.code, 100), message: clip(f.message, TEXT_MAX) })),
+    failed: sync.failed
+      .slice(0, SHOWN)
+      .map((f) => ({ id: clip(f.id, TEXT_MAX), code: clip(f.code, 100), message: clip(f.message, TEXT_MAX) })),
     moreFailed: Math.max(0, sync.failed.length - SHOWN),
     repair: [
       'The run is saved and its findings alert went out; only the Security Hub copy is behind.',
@@ -71,7 +73,10 @@ export function buildSecurityHubFailedAlert(run: ReconciledRun, sync: SecurityHu
     failedCount: numberAttribute(summary.failedCount),
   };
   return {
-    subject: fitSubject(subjectPrefix(summary.accountId), [`${summary.failedCount} findings NOT imported into Security Hub`, 'Security Hub import failed']),
+    subject: fitSubject(subjectPrefix(summary.accountId), [
+      `${summary.failedCount} findings NOT imported into Security Hub`,
+      'Security Hub import failed',
+    ]),
     message: JSON.stringify({ default: JSON.stringify(summary), email }),
     messageStructure: 'json',
     attributes,

@@ -140,7 +140,9 @@ export function decide(run: ReconciledRun, selection: Selection, settings: Alert
     if (errors.length > 0) reasons.push(`${plural(errors.length, 'ERROR finding')}`);
   }
   if (selection.unreadSources.length > 0) {
-    reasons.push(`incomplete run: ${plural(selection.unreadSources.length, 'source')} not read (${names(selection.unreadSources.map((s) => s.source))})`);
+    reasons.push(
+      `incomplete run: ${plural(selection.unreadSources.length, 'source')} not read (${names(selection.unreadSources.map((s) => s.source))})`,
+    );
   } else if (!run.run.complete && reasons.length === 0) {
     reasons.push('incomplete run');
   }

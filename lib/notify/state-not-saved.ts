@@ -49,13 +49,16 @@ function errorParts(reason: unknown): { name: string; message: string; failedIte
   return { name: 'Error', message: typeof reason === 'string' ? reason : String(reason), failedItems: [] };
 }
 
-
 /**
  * The alert for a run whose findings were evaluated (and alerted) but whose state could not be
  * written: what failed, what it means for the next run, and how to repair. Pure: the caller
  * publishes it (its AlertPublisher) after the save has failed for good.
  */
-export function buildStateNotSavedAlert(run: ReconciledRun, reason: unknown, options: StateNotSavedOptions = {}): Alert<StateNotSavedSummary> {
+export function buildStateNotSavedAlert(
+  run: ReconciledRun,
+  reason: unknown,
+  options: StateNotSavedOptions = {},
+): Alert<StateNotSavedSummary> {
   const record = run.run;
   const error = errorParts(reason);
   // StoreBusyError: the lease was never taken, so not one item was written.
@@ -118,7 +121,9 @@ export function buildStateNotSavedAlert(run: ReconciledRun, reason: unknown, opt
     `STATE NOT SAVED: ${summary.error.name}: ${summary.error.message}`,
   ];
   if (summary.error.failedItems.length > 0) {
-    lines.push(`Not written (${error.failedItems.length}): ${summary.error.failedItems.join('; ')}${summary.error.moreFailedItems > 0 ? `; and ${summary.error.moreFailedItems} more` : ''}`);
+    lines.push(
+      `Not written (${error.failedItems.length}): ${summary.error.failedItems.join('; ')}${summary.error.moreFailedItems > 0 ? `; and ${summary.error.moreFailedItems} more` : ''}`,
+    );
   }
   lines.push(
     `This run: ${counts.new} new, ${counts.regressed} regressed, ${counts.resolved} resolved, ${counts.open} open, ${plural(counts.errorChecks, 'check')} in ERROR.`,

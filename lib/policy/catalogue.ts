@@ -97,7 +97,10 @@ export function catalogue(): Catalogue {
 export class ActionSet {
   readonly bits: Uint32Array;
 
-  constructor(readonly size: number, bits?: Uint32Array) {
+  constructor(
+    readonly size: number,
+    bits?: Uint32Array,
+  ) {
     this.bits = bits ?? new Uint32Array(Math.ceil(size / 32));
   }
 

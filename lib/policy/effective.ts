@@ -14,7 +14,15 @@
  */
 import { ActionSet, VARIABLE, catalogue, type Catalogue } from './catalogue.ts';
 import { includes, overlaps } from './patterns.ts';
-import { STAR_RESOURCE, coversStarResource, isAllActions, matchesStarResource, statementLabel, wildcardMatch, type NormalizedStatement } from './statements.ts';
+import {
+  STAR_RESOURCE,
+  coversStarResource,
+  isAllActions,
+  matchesStarResource,
+  statementLabel,
+  wildcardMatch,
+  type NormalizedStatement,
+} from './statements.ts';
 import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
 
 /** Where a statement comes from, as a finding names it. */
@@ -224,8 +232,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     if (!personal) rememberByObject(statement, scope, cached);
     return cached.source === source ? cached : { ...cached, source };
   }
-  const resolve = (list: string[] | null) =>
-    list ? list.map((r) => (personal ? resolvePolicyVariables(r, variables) : r)) : null;
+  const resolve = (list: string[] | null) => (list ? list.map((r) => (personal ? resolvePolicyVariables(r, variables) : r)) : null);
   const resources = resolve(statement.resources);
   const notResources = resolve(statement.notResources);
   const relations = (resources ?? notResources ?? []).map((p) => patternTemplates(cat, scope, p));
@@ -465,7 +472,8 @@ export class EffectiveAccess {
         return c;
       };
       let starCover: ActionSet | undefined;
-      const coverStar = () => (starCover ??= gapCover(s, allows, (o) => coversStarResource(o.resources, o.notResources, o.allow), this.cat.size));
+      const coverStar = () =>
+        (starCover ??= gapCover(s, allows, (o) => coversStarResource(o.resources, o.notResources, o.allow), this.cat.size));
       const missing = s.actions.clone().andNot(set);
       for (const a of missing.indexes()) {
         if (!others.has(a)) continue;

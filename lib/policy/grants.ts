@@ -4,7 +4,14 @@
  * a principal's effective access.
  */
 import type { AuthorizationDetails, IamUser, ManagedPolicy, PolicyDocument } from '#lib/inventory/types.ts';
-import { STAR_RESOURCE, coversStarResource, isAllActions, normalizeStatements, wildcardMatch, type NormalizedStatement } from '#lib/policy/statements.ts';
+import {
+  STAR_RESOURCE,
+  coversStarResource,
+  isAllActions,
+  normalizeStatements,
+  wildcardMatch,
+  type NormalizedStatement,
+} from '#lib/policy/statements.ts';
 
 /** Where a policy reaches the user from; `path` is the readable form used in titles and details. */
 export interface PolicyOrigin {
@@ -45,9 +52,7 @@ function describe(origin: Omit<PolicyOrigin, 'path'>, userName: string): string 
       ? `directly via inline policy ${origin.policy} (inline on user ${userName})`
       : `via group ${origin.group}, inline policy ${origin.policy} (inline on group ${origin.group})`;
   }
-  return origin.via === 'user'
-    ? `directly via policy ${origin.policy}`
-    : `via group ${origin.group}, policy ${origin.policy}`;
+  return origin.via === 'user' ? `directly via policy ${origin.policy}` : `via group ${origin.group}, policy ${origin.policy}`;
 }
 
 function unreadableName(origin: Omit<PolicyOrigin, 'path'>, userName: string): string {
@@ -241,16 +246,10 @@ export function resolvePolicyVariables(pattern: string, variables: PolicyVariabl
  * Whether a statement's Action/NotAction and Resource/NotResource cover one action on one
  * resource (conditions are not evaluated: callers decide what a condition means for them).
  */
-export function statementCovers(
-  statement: NormalizedStatement,
-  action: string,
-  resource: string,
-  variables?: PolicyVariables,
-): boolean {
+export function statementCovers(statement: NormalizedStatement, action: string, resource: string, variables?: PolicyVariables): boolean {
   const a = action.toLowerCase();
   const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.toLowerCase(), a);
-  const resourceMatches = (pattern: string) =>
-    wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
+  const resourceMatches = (pattern: string) => wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
 
   const actionOk = statement.actions
     ? statement.actions.some(actionMatches)

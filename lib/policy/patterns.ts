@@ -45,8 +45,7 @@ export function overlaps(p: string, q: string): boolean {
       else if (j < q.length && q[j] === VARIABLE) {
         // A template variable: any run of characters without `:`.
         ok = reach[i * width + j + 1] === 1 || (i < p.length && p[i] !== ':' && reach[(i + 1) * width + j] === 1);
-      }
-      else if (i < p.length && j < q.length) {
+      } else if (i < p.length && j < q.length) {
         const a = p[i]!;
         const b = q[j]!;
         ok = (a === '?' || b === '?' || a === b) && reach[(i + 1) * width + j + 1] === 1;

@@ -34,7 +34,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** A value for an error message: short, and never a throw of its own. */
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'a list' : typeof value === 'object' && value !== null ? 'an object' : String(value);
+  const text =
+    typeof value === 'string'
+      ? JSON.stringify(value)
+      : Array.isArray(value)
+        ? 'a list'
+        : typeof value === 'object' && value !== null
+          ? 'an object'
+          : String(value);
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
@@ -48,7 +55,8 @@ function describeValue(value: unknown): string {
 function field(statement: Record<string, unknown>, name: string): unknown {
   const lower = name.toLowerCase();
   const variant = Object.keys(statement).find((key) => key !== name && key.toLowerCase() === lower);
-  if (variant !== undefined) throw new Error(`element ${JSON.stringify(variant)} must be spelled ${name} (IAM element names are case-sensitive)`);
+  if (variant !== undefined)
+    throw new Error(`element ${JSON.stringify(variant)} must be spelled ${name} (IAM element names are case-sensitive)`);
   return Object.hasOwn(statement, name) ? statement[name] : undefined;
 }
 
@@ -73,7 +81,9 @@ function patternList(value: unknown, element: string, index: number): string[] {
   const values = stringList(value, `statement ${index}: ${element}`);
   const padded = values.find((v) => v !== v.trim());
   if (padded !== undefined) {
-    throw new Error(`statement ${index}: ${element} value ${quotedEnds(padded)} has leading or trailing whitespace (IAM reads it as written, not trimmed)`);
+    throw new Error(
+      `statement ${index}: ${element} value ${quotedEnds(padded)} has leading or trailing whitespace (IAM reads it as written, not trimmed)`,
+    );
   }
   return values;
 }
@@ -94,7 +104,17 @@ function principalOf(value: unknown, what: string): Record<string, string[]> | '
  */
 export type DocumentKind = 'identity' | 'trust' | 'any';
 
-const STATEMENT_ELEMENTS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
+const STATEMENT_ELEMENTS = new Set([
+  'Sid',
+  'Effect',
+  'Principal',
+  'NotPrincipal',
+  'Action',
+  'NotAction',
+  'Resource',
+  'NotResource',
+  'Condition',
+]);
 const DOCUMENT_ELEMENTS = new Set(['Version', 'Id', 'Statement']);
 const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 
@@ -103,7 +123,8 @@ function refuseUnknown(record: Record<string, unknown>, known: Set<string>, wher
   for (const key of Object.keys(record)) {
     if (known.has(key)) continue;
     const spelled = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
-    if (spelled) throw new Error(`${where}element ${JSON.stringify(key)} must be spelled ${spelled} (IAM element names are case-sensitive)`);
+    if (spelled)
+      throw new Error(`${where}element ${JSON.stringify(key)} must be spelled ${spelled} (IAM element names are case-sensitive)`);
     throw new Error(`${where}unknown element ${JSON.stringify(key)} (IAM refuses the document)`);
   }
 }
@@ -113,13 +134,18 @@ function normalizeOne(raw: unknown, index: number, kind: DocumentKind): Normaliz
   refuseUnknown(raw, STATEMENT_ELEMENTS, `statement ${index}: `);
   const has = (name: string) => Object.hasOwn(raw, name);
   if (has('Action') && has('NotAction')) throw new Error(`statement ${index}: has both Action and NotAction (IAM refuses the document)`);
-  if (has('Resource') && has('NotResource')) throw new Error(`statement ${index}: has both Resource and NotResource (IAM refuses the document)`);
-  if (!has('Action') && !has('NotAction')) throw new Error(`statement ${index}: has neither Action nor NotAction (IAM refuses the document)`);
+  if (has('Resource') && has('NotResource'))
+    throw new Error(`statement ${index}: has both Resource and NotResource (IAM refuses the document)`);
+  if (!has('Action') && !has('NotAction'))
+    throw new Error(`statement ${index}: has neither Action nor NotAction (IAM refuses the document)`);
   if (kind === 'identity') {
     if (has('Principal') || has('NotPrincipal')) {
-      throw new Error(`statement ${index}: ${has('Principal') ? 'Principal' : 'NotPrincipal'} is not allowed in an identity policy (IAM refuses the document)`);
+      throw new Error(
+        `statement ${index}: ${has('Principal') ? 'Principal' : 'NotPrincipal'} is not allowed in an identity policy (IAM refuses the document)`,
+      );
     }
-    if (!has('Resource') && !has('NotResource')) throw new Error(`statement ${index}: has neither Resource nor NotResource (IAM refuses the document)`);
+    if (!has('Resource') && !has('NotResource'))
+      throw new Error(`statement ${index}: has neither Resource nor NotResource (IAM refuses the document)`);
   }
   const sidValue = raw.Sid;
   if (sidValue !== undefined && typeof sidValue !== 'string') throw new Error(`statement ${index}: Sid must be a string`);

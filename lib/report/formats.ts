@@ -10,10 +10,12 @@ export const PRODUCT_VERSION = VERSION;
 /** A run's findings for export: each finding it produced, and each it resolved by absence. */
 export function runExportItems(p: PipelineResult): ExportedFinding[] {
   const { findings } = p.reconciled;
-  return [...findings.filter((r) => r.finding !== null), ...findings.filter((r) => r.finding === null && r.change === 'resolved')].map((r) => ({
-    state: r.state,
-    change: r.change,
-  }));
+  return [...findings.filter((r) => r.finding !== null), ...findings.filter((r) => r.finding === null && r.change === 'resolved')].map(
+    (r) => ({
+      state: r.state,
+      change: r.change,
+    }),
+  );
 }
 
 /** Stored open findings (`account-auditor findings`): no change, this is the state as stored. */
@@ -30,13 +32,23 @@ export interface ExportTarget {
 /** `--format asff`: a JSON array of validated ASFF findings; throws AsffValidationError naming the finding and field. */
 export function renderAsff(items: readonly ExportedFinding[], target: ExportTarget): string {
   const findings: AsffFinding[] = items.map((item) =>
-    toValidAsff(item, { partition: target.partition, region: target.region, accountId: item.state.accountId, now: target.now.toISOString() }),
+    toValidAsff(item, {
+      partition: target.partition,
+      region: target.region,
+      accountId: item.state.accountId,
+      now: target.now.toISOString(),
+    }),
   );
   return JSON.stringify(findings, null, 2);
 }
 
 /** `--format ocsf`: a JSON array of OCSF 1.1.0 Compliance Finding events. */
-export function renderOcsf(items: readonly ExportedFinding[], target: Pick<ExportTarget, 'partition' | 'now'> & { region: string | null }): string {
-  const events: OcsfComplianceFinding[] = items.map((item) => toOcsf(item, { partition: target.partition, region: target.region, now: target.now.getTime(), productVersion: PRODUCT_VERSION }));
+export function renderOcsf(
+  items: readonly ExportedFinding[],
+  target: Pick<ExportTarget, 'partition' | 'now'> & { region: string | null },
+): string {
+  const events: OcsfComplianceFinding[] = items.map((item) =>
+    toOcsf(item, { partition: target.partition, region: target.region, now: target.now.getTime(), productVersion: PRODUCT_VERSION }),
+  );
   return JSON.stringify(events, null, 2);
 }

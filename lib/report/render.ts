@@ -12,7 +12,11 @@ const STATUS_ORDER: Record<Status, number> = Object.fromEntries(STATUSES.map((s,
 
 /** Worst first: ERROR and FAIL before WARN and PASS, then by severity, then by resource. */
 function compareFindings(a: Finding, b: Finding): number {
-  return STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || severityRank(b.severity) - severityRank(a.severity) || a.resource.localeCompare(b.resource);
+  return (
+    STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||
+    severityRank(b.severity) - severityRank(a.severity) ||
+    a.resource.localeCompare(b.resource)
+  );
 }
 
 /** Worst first (compareFindings). */
@@ -76,17 +80,21 @@ export function renderTable(result: AuditResult, options: TableOptions = {}): st
   const s = run.counts.byStatus;
   out.push(
     `${run.counts.total} findings: ${s.FAIL} FAIL, ${s.WARN} WARN, ${s.ERROR} ERROR, ${s.PASS} PASS` +
-      ` · FAIL by severity: ${Object.entries(run.counts.failBySeverity)
-        .filter(([, n]) => n > 0)
-        .map(([sev, n]) => `${n} ${sev}`)
-        .join(', ') || 'none'}`,
+      ` · FAIL by severity: ${
+        Object.entries(run.counts.failBySeverity)
+          .filter(([, n]) => n > 0)
+          .map(([sev, n]) => `${n} ${sev}`)
+          .join(', ') || 'none'
+      }`,
   );
   const unread = run.sources.filter((src) => src.state === 'unread');
   if (unread.length > 0) {
     out.push('not read (the checks that need these report ERROR):');
     for (const u of unread) {
       const permission = missingPermission(u.call ?? '', u.code, u.reason ?? '');
-      out.push(`  - ${u.source}: ${u.call}${u.code ? ` (${u.code})` : ''}: ${u.reason}${permission ? ` [missing permission: ${permission}]` : ''}`);
+      out.push(
+        `  - ${u.source}: ${u.call}${u.code ? ` (${u.code})` : ''}: ${u.reason}${permission ? ` [missing permission: ${permission}]` : ''}`,
+      );
     }
   }
   if (run.checksInError.length > 0) out.push(`checks in ERROR: ${run.checksInError.map((c) => c.checkId).join(', ')}`);
@@ -113,7 +121,14 @@ function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
  * each with its change, and the findings resolved by absence. Nothing else goes to stdout.
  */
 export function renderJson(p: PipelineResult): string {
-  const resolved = resolvedByAbsence(p).map((r) => ({ id: r.state.id, checkId: r.state.checkId, resource: r.state.resource, status: r.state.status, title: r.state.title, resolvedAt: r.state.resolvedAt }));
+  const resolved = resolvedByAbsence(p).map((r) => ({
+    id: r.state.id,
+    checkId: r.state.checkId,
+    resource: r.state.resource,
+    status: r.state.status,
+    title: r.state.title,
+    resolvedAt: r.state.resolvedAt,
+  }));
   const notSaved = p.notSaved ? { stateNotSaved: { name: p.notSaved.name, message: p.notSaved.message } } : {};
   const securityHub = p.securityHub ? { securityHub: p.securityHub } : {};
   return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved, ...securityHub }, null, 2);
@@ -123,7 +138,17 @@ const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change
 
 /** `--format csv`: one row per finding of this run, details as a JSON cell. */
 export function renderCsv(p: PipelineResult): string {
-  const rows = findingsWithChanges(p).map((f) => [f.id, f.accountId, f.checkId, f.status, f.severity, f.change, f.resource, f.title, JSON.stringify(f.details)]);
+  const rows = findingsWithChanges(p).map((f) => [
+    f.id,
+    f.accountId,
+    f.checkId,
+    f.status,
+    f.severity,
+    f.change,
+    f.resource,
+    f.title,
+    JSON.stringify(f.details),
+  ]);
   return stringify([[...CSV_COLUMNS], ...rows]);
 }
 
@@ -133,7 +158,9 @@ const CHANGE_LINES_SHOWN = 20;
 export function renderChanges(p: PipelineResult, where: string | null): string {
   const c = p.reconciled.run.counts;
   if (where === null) return 'state not kept (--no-store): every open finding counts as new';
-  const out = [`since the last run (state in ${where}): ${c.new} new, ${c.regressed} regressed, ${c.resolved} resolved · ${c.open} open${c.muted ? ` (${c.muted} muted)` : ''}`];
+  const out = [
+    `since the last run (state in ${where}): ${c.new} new, ${c.regressed} regressed, ${c.resolved} resolved · ${c.open} open${c.muted ? ` (${c.muted} muted)` : ''}`,
+  ];
   const line = (label: string, r: ReconciledFinding) =>
     `  ${label.padEnd(9)} ${r.state.status.padEnd(5)} ${r.state.status === 'PASS' ? '' : `${r.state.severity} `}${r.state.checkId}: ${r.state.title}${r.state.mute ? ` [muted: ${r.state.mute.reason}]` : ''}`;
   for (const change of ['new', 'regressed', 'resolved'] as const) {
@@ -161,7 +188,12 @@ export function renderAlert(p: PipelineResult): string {
 }
 
 function simpleTable(head: string[], rows: string[][], width: number): string {
-  const table = new Table({ head, style: { head: [], border: [], compact: true }, wordWrap: true, colWidths: fitColumns(head.length, width) });
+  const table = new Table({
+    head,
+    style: { head: [], border: [], compact: true },
+    wordWrap: true,
+    colWidths: fitColumns(head.length, width),
+  });
   for (const r of rows) table.push(r);
   return table.toString();
 }
@@ -178,7 +210,13 @@ export function renderOpenFindings(findings: StoredFinding[], width = 160): stri
   if (findings.length === 0) return 'no open findings';
   return simpleTable(
     ['Severity', 'Status', 'Check', 'Open since', 'Finding'],
-    findings.map((f) => [f.severity, f.status, f.checkId, f.lastChanged.slice(0, 10), `${f.title}${f.mute ? ` [muted: ${f.mute.reason}]` : ''}\n${f.id}`]),
+    findings.map((f) => [
+      f.severity,
+      f.status,
+      f.checkId,
+      f.lastChanged.slice(0, 10),
+      `${f.title}${f.mute ? ` [muted: ${f.mute.reason}]` : ''}\n${f.id}`,
+    ]),
     width,
   );
 }

@@ -53,7 +53,11 @@ export function selectForSecurityHub(reconciled: ReconciledRun, skip: ReadonlySe
   const { runId } = reconciled.run;
   return reconciled.findings
     .filter((r) => !skip.has(r.state.id) && r.state.runId === runId)
-    .filter((r) => r.change === 'resolved' || (r.state.status !== 'PASS' && r.state.resolvedAt === null && r.state.lastSeen === reconciled.run.collectedAt))
+    .filter(
+      (r) =>
+        r.change === 'resolved' ||
+        (r.state.status !== 'PASS' && r.state.resolvedAt === null && r.state.lastSeen === reconciled.run.collectedAt),
+    )
     .map((r) => ({ state: r.state, change: r.change }));
 }
 
@@ -130,7 +134,8 @@ export async function syncSecurityHub(reconciled: ReconciledRun, options: SyncOp
       }
       // A FailedFindings entry naming no finding of the batch still says something was refused.
       for (const [id, ff] of failedById) {
-        if (!batch.some((f) => f.Id === id)) result.failed.push({ id: id || '(no Id)', code: ff.ErrorCode ?? 'Unknown', message: ff.ErrorMessage ?? '' });
+        if (!batch.some((f) => f.Id === id))
+          result.failed.push({ id: id || '(no Id)', code: ff.ErrorCode ?? 'Unknown', message: ff.ErrorMessage ?? '' });
       }
     }
     result.retried += retry.length;

@@ -63,8 +63,12 @@ async function writeBatch(table: Table, batch: readonly Entry[]): Promise<Failur
   for (let attempt = 1; pending.length > 0 && attempt <= table.maxBatchAttempts; attempt++) {
     if (attempt > 1) await table.sleep(table.backoff(attempt - 1));
     try {
-      const output = await table.doc.send(new BatchWriteCommand({ RequestItems: { [table.name]: pending.map((Item) => ({ PutRequest: { Item } })) } }));
-      pending = (output.UnprocessedItems?.[table.name] ?? []).flatMap((request) => (request.PutRequest?.Item ? [request.PutRequest.Item] : []));
+      const output = await table.doc.send(
+        new BatchWriteCommand({ RequestItems: { [table.name]: pending.map((Item) => ({ PutRequest: { Item } })) } }),
+      );
+      pending = (output.UnprocessedItems?.[table.name] ?? []).flatMap((request) =>
+        request.PutRequest?.Item ? [request.PutRequest.Item] : [],
+      );
       lastError = null;
     } catch (error) {
       // One bad item (too large, say) fails its whole batch: put them one by one, so the others
@@ -81,7 +85,9 @@ async function writeBatch(table: Table, batch: readonly Entry[]): Promise<Failur
 }
 
 async function putEach(table: Table, items: readonly Item[], labels: ReadonlyMap<string, string>): Promise<Failure[]> {
-  const results = await pMapSettled(items, (Item) => table.doc.send(new PutCommand({ TableName: table.name, Item })), { concurrency: table.concurrency });
+  const results = await pMapSettled(items, (Item) => table.doc.send(new PutCommand({ TableName: table.name, Item })), {
+    concurrency: table.concurrency,
+  });
   return results.flatMap((result, index) => {
     if (result.status === 'fulfilled') return [];
     const item = items[index]!;

@@ -2,7 +2,19 @@ import type { HistoryEntry, ReconciledFinding, RunRecord, StoredFinding } from '
 import { isOpen } from '#lib/reconcile/types.ts';
 import type { Scope } from '#lib/reconcile/scope.ts';
 import type { ItemType } from './keys.ts';
-import { accountPk, ACCOUNTS_PK, findingSk, historyPk, historySk, KEY_ATTRIBUTES, OBSERVED_SK, openPk, openSk, runSk, TTL_ATTRIBUTE } from './keys.ts';
+import {
+  accountPk,
+  ACCOUNTS_PK,
+  findingSk,
+  historyPk,
+  historySk,
+  KEY_ATTRIBUTES,
+  OBSERVED_SK,
+  openPk,
+  openSk,
+  runSk,
+  TTL_ATTRIBUTE,
+} from './keys.ts';
 import { fitDetails, fitRunRecord } from './size.ts';
 import type { Item } from './table.ts';
 
@@ -105,7 +117,11 @@ function fromPrior(own: StoredFinding, prior: StoredPrior): FindingView {
 /** The observed scopes as the completed runs left them (see committedView). */
 export function committedScopes(item: Item | null, committed: ReadonlySet<string>, exclude?: string): Map<Scope, number> {
   if (!item) return new Map();
-  const raw: unknown = isCommittedItem(item, committed, exclude) ? item.scopes : typeof item.prior === 'string' ? JSON.parse(item.prior) : {};
+  const raw: unknown = isCommittedItem(item, committed, exclude)
+    ? item.scopes
+    : typeof item.prior === 'string'
+      ? JSON.parse(item.prior)
+      : {};
   return new Map(Object.entries((raw ?? {}) as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }
 
@@ -119,7 +135,9 @@ export function indexKeysOf(state: StoredFinding): IndexKeys {
 /** Whether the item is indexed by its own state (`indexKeysOf` it). */
 export function indexedByOwnState(item: Item): boolean {
   const keys = indexKeysOf(toFinding(item));
-  return keys === null ? item.GSI1PK === undefined && item.GSI1SK === undefined : item.GSI1PK === keys.GSI1PK && item.GSI1SK === keys.GSI1SK;
+  return keys === null
+    ? item.GSI1PK === undefined && item.GSI1SK === undefined
+    : item.GSI1PK === keys.GSI1PK && item.GSI1SK === keys.GSI1SK;
 }
 
 /** The item indexed by its own state. */
@@ -191,7 +209,12 @@ export function historyItem(entry: HistoryEntry, expiresAt: number, writer: stri
 }
 
 /** The observed scopes after a run; `committed` (the scopes before it) rides along for readers until it completes. */
-export function observedItem(accountId: string, scopes: ReadonlyMap<Scope, number>, writer: string, committed: ReadonlyMap<Scope, number> | null): Item {
+export function observedItem(
+  accountId: string,
+  scopes: ReadonlyMap<Scope, number>,
+  writer: string,
+  committed: ReadonlyMap<Scope, number> | null,
+): Item {
   return {
     PK: accountPk(accountId),
     SK: OBSERVED_SK,
@@ -203,5 +226,12 @@ export function observedItem(accountId: string, scopes: ReadonlyMap<Scope, numbe
 }
 
 export function accountItem(run: RunRecord): Item {
-  return { PK: ACCOUNTS_PK, SK: run.accountId, type: 'account' satisfies ItemType, accountId: run.accountId, lastRunAt: run.startedAt, lastRunId: run.runId };
+  return {
+    PK: ACCOUNTS_PK,
+    SK: run.accountId,
+    type: 'account' satisfies ItemType,
+    accountId: run.accountId,
+    lastRunAt: run.startedAt,
+    lastRunId: run.runId,
+  };
 }

@@ -42,5 +42,4 @@ export function severityDigit(severity: Severity): number {
 }
 
 export const openSkPrefix = (severity: Severity): string => `${severityDigit(severity)}#`;
-export const openSk = (severity: Severity, checkId: string, resource: string): string =>
-  `${openSkPrefix(severity)}${checkId}#${resource}`;
+export const openSk = (severity: Severity, checkId: string, resource: string): string => `${openSkPrefix(severity)}${checkId}#${resource}`;

@@ -97,7 +97,9 @@ export async function releaseLease(table: Table, lease: Lease): Promise<void> {
 }
 
 async function busy(table: Table, accountId: string): Promise<StoreBusyError> {
-  const { Item } = await table.doc.send(new GetCommand({ TableName: table.name, Key: { PK: accountPk(accountId), SK: LEASE_SK }, ConsistentRead: true }));
+  const { Item } = await table.doc.send(
+    new GetCommand({ TableName: table.name, Key: { PK: accountPk(accountId), SK: LEASE_SK }, ConsistentRead: true }),
+  );
   const until = typeof Item?.leaseUntil === 'number' ? new Date(Item.leaseUntil).toISOString() : null;
   return new StoreBusyError(accountId, typeof Item?.leaseHolder === 'string' ? Item.leaseHolder : null, until);
 }

@@ -126,7 +126,9 @@ interface LevelLike {
  * store is named here instead. A database without a CURRENT file is damaged, never a new one.
  */
 async function probeDatabase(path: string): Promise<void> {
-  const { Level } = createRequire(createRequire(import.meta.url).resolve('dynalite'))('level') as { Level: new (location: string, options: object) => LevelLike };
+  const { Level } = createRequire(createRequire(import.meta.url).resolve('dynalite'))('level') as {
+    Level: new (location: string, options: object) => LevelLike;
+  };
   const db = new Level(path, { createIfMissing: false, valueEncoding: 'json' });
   try {
     await db.open();
@@ -136,8 +138,12 @@ async function probeDatabase(path: string): Promise<void> {
   } catch (error) {
     const cause = (error as { cause?: unknown }).cause;
     const detail = [(error as Error).message, cause instanceof Error ? cause.message : null].filter(Boolean).join(': ');
-    if (/permission denied/i.test(detail)) throw new LocalStoreError(`the local store in ${path} cannot be read (${detail})`, { cause: error });
-    throw new LocalStoreError(`the local store in ${path} is damaged (${detail}); move it aside (or restore it from a backup) and run again to start a new one`, { cause: error });
+    if (/permission denied/i.test(detail))
+      throw new LocalStoreError(`the local store in ${path} cannot be read (${detail})`, { cause: error });
+    throw new LocalStoreError(
+      `the local store in ${path} is damaged (${detail}); move it aside (or restore it from a backup) and run again to start a new one`,
+      { cause: error },
+    );
   } finally {
     await db.close().catch(() => undefined);
   }
@@ -169,13 +175,19 @@ export async function startLocalStore(dir: string | null, options: LocalStoreOpt
   let existing = false;
   if (asked) {
     const state = await folderState(asked);
-    if (state !== 'database' && !create) throw new NoLocalStateError(`there is no account-auditor state in ${asked}${state === 'missing' ? ' (no such folder)' : ''}: run \`account-auditor run --state-dir ${asked}\` first`);
+    if (state !== 'database' && !create)
+      throw new NoLocalStateError(
+        `there is no account-auditor state in ${asked}${state === 'missing' ? ' (no such folder)' : ''}: run \`account-auditor run --state-dir ${asked}\` first`,
+      );
     if (state === 'missing') await mkdir(asked, { recursive: true });
     try {
       unlock = await lockFolder(asked);
     } catch (error) {
       if (!UNWRITABLE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-      if (!options.readOnly) throw new LocalStoreError(`the state folder ${asked} cannot be written (${(error as NodeJS.ErrnoException).code}): a run must save its state there; use another --state-dir, or --no-store`);
+      if (!options.readOnly)
+        throw new LocalStoreError(
+          `the state folder ${asked} cannot be written (${(error as NodeJS.ErrnoException).code}): a run must save its state there; use another --state-dir, or --no-store`,
+        );
       const copy = await readableCopy(asked);
       path = copy;
       unlock = () => rm(copy, { recursive: true, force: true });
@@ -187,7 +199,9 @@ export async function startLocalStore(dir: string | null, options: LocalStoreOpt
       } catch (error) {
         await unlock();
         // A copy is named by the folder it was copied from.
-        throw error instanceof LocalStoreError ? new LocalStoreError(error.message.replaceAll(opened, asked), { cause: error.cause }) : error;
+        throw error instanceof LocalStoreError
+          ? new LocalStoreError(error.message.replaceAll(opened, asked), { cause: error.cause })
+          : error;
       }
     }
     existing = state === 'database';
@@ -230,13 +244,18 @@ export async function startLocalStore(dir: string | null, options: LocalStoreOpt
     // A database that exists but lacks the table is damaged (or someone else's): creating an
     // empty table there would read as "no findings".
     if (existing && !(await hasTable(client))) {
-      throw new LocalStoreError(`the local store in ${asked} is damaged: its database has no ${LOCAL_TABLE_NAME} table; move it aside and run again to start a new one`);
+      throw new LocalStoreError(
+        `the local store in ${asked} is damaged: its database has no ${LOCAL_TABLE_NAME} table; move it aside and run again to start a new one`,
+      );
     }
     await ensureTable(client, LOCAL_TABLE_NAME);
   } catch (error) {
     await close().catch(() => undefined);
     if (error instanceof LocalStoreError) throw error;
-    throw new LocalStoreError(`could not open the local store${asked ? ` in ${asked}` : ''}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new LocalStoreError(
+      `could not open the local store${asked ? ` in ${asked}` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   return { client, tableName: LOCAL_TABLE_NAME, endpoint, close };
 }
@@ -270,7 +289,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, opt
   }
   let table: TableDescription | null;
   try {
-    const { reason } = await waitUntilTableExists({ client, maxWaitTime: (options.timeoutMs ?? 120_000) / 1000, minDelay: 0.05, maxDelay: 2 }, { TableName: tableName });
+    const { reason } = await waitUntilTableExists(
+      { client, maxWaitTime: (options.timeoutMs ?? 120_000) / 1000, minDelay: 0.05, maxDelay: 2 },
+      { TableName: tableName },
+    );
     table = (reason as { Table?: TableDescription }).Table ?? null;
   } catch (error) {
     if (errorName(error) !== 'TimeoutError') throw error;

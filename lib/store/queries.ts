@@ -7,7 +7,18 @@ import type { Scope } from '#lib/reconcile/scope.ts';
 import { StoreError } from './errors.ts';
 import type { AccountEntry } from './items.ts';
 import { committedScopes, committedView, isCommittedItem, toAccountEntry, toHistoryEntry, toRunRecord } from './items.ts';
-import { accountPk, ACCOUNTS_PK, FINDING_PREFIX, HISTORY_PREFIX, historyPk, OBSERVED_SK, OPEN_INDEX, openPk, openSkPrefix, RUN_PREFIX } from './keys.ts';
+import {
+  accountPk,
+  ACCOUNTS_PK,
+  FINDING_PREFIX,
+  HISTORY_PREFIX,
+  historyPk,
+  OBSERVED_SK,
+  OPEN_INDEX,
+  openPk,
+  openSkPrefix,
+  RUN_PREFIX,
+} from './keys.ts';
 import type { Item, Table } from './table.ts';
 
 /**
@@ -33,7 +44,10 @@ export interface StoredAccount {
 /** One logical Query, followed across pages (1 MB each) until done or `limit` items. */
 async function queryAll(table: Table, input: Omit<QueryCommandInput, 'TableName'>, limit?: number): Promise<Item[]> {
   const items: Item[] = [];
-  const pages = paginateQuery({ client: table.doc, ...(limit !== undefined ? { pageSize: limit } : {}) }, { ...input, TableName: table.name });
+  const pages = paginateQuery(
+    { client: table.doc, ...(limit !== undefined ? { pageSize: limit } : {}) },
+    { ...input, TableName: table.name },
+  );
   for await (const page of pages) {
     items.push(...(page.Items ?? []));
     if (limit !== undefined && items.length >= limit) return items.slice(0, limit);
@@ -51,7 +65,9 @@ function findingItems(table: Table, accountId: string): Promise<Item[]> {
 }
 
 async function observedItem(table: Table, accountId: string): Promise<Item | null> {
-  const { Item } = await table.doc.send(new GetCommand({ TableName: table.name, Key: { PK: accountPk(accountId), SK: OBSERVED_SK }, ConsistentRead: true }));
+  const { Item } = await table.doc.send(
+    new GetCommand({ TableName: table.name, Key: { PK: accountPk(accountId), SK: OBSERVED_SK }, ConsistentRead: true }),
+  );
   return Item ?? null;
 }
 
@@ -65,9 +81,14 @@ async function committedRuns(table: Table, accountId: string, items: readonly It
   for (let i = 0; i < wanted.length; i += BATCH_GET_SIZE) {
     let keys: Item[] = wanted.slice(i, i + BATCH_GET_SIZE).map((sk) => ({ PK: accountPk(accountId), SK: sk }));
     for (let attempt = 1; keys.length > 0; attempt++) {
-      if (attempt > table.maxBatchAttempts) throw new StoreError(`could not read which runs completed: ${keys.length} run records still unprocessed after ${table.maxBatchAttempts} attempts`);
+      if (attempt > table.maxBatchAttempts)
+        throw new StoreError(
+          `could not read which runs completed: ${keys.length} run records still unprocessed after ${table.maxBatchAttempts} attempts`,
+        );
       if (attempt > 1) await table.sleep(table.backoff(attempt - 1));
-      const output = await table.doc.send(new BatchGetCommand({ RequestItems: { [table.name]: { Keys: keys, ProjectionExpression: 'SK', ConsistentRead: true } } }));
+      const output = await table.doc.send(
+        new BatchGetCommand({ RequestItems: { [table.name]: { Keys: keys, ProjectionExpression: 'SK', ConsistentRead: true } } }),
+      );
       for (const item of output.Responses?.[table.name] ?? []) found.add(String(item.SK));
       keys = output.UnprocessedKeys?.[table.name]?.Keys ?? [];
     }
@@ -107,14 +128,22 @@ export async function loadObserved(table: Table, accountId: string): Promise<Map
 }
 
 /** Open findings of the account, most severe first, from the sparse GSI (muted ones included). */
-export async function openFindings(table: Table, accountId: string, filter: { severity?: Severity; checkId?: string } = {}): Promise<StoredFinding[]> {
+export async function openFindings(
+  table: Table,
+  accountId: string,
+  filter: { severity?: Severity; checkId?: string } = {},
+): Promise<StoredFinding[]> {
   const values: Item = { ':pk': openPk(accountId) };
   let keyCondition = 'GSI1PK = :pk';
   if (filter.severity) {
     keyCondition += ' AND begins_with(GSI1SK, :severity)';
     values[':severity'] = openSkPrefix(filter.severity);
   }
-  const input: Omit<QueryCommandInput, 'TableName'> = { IndexName: OPEN_INDEX, KeyConditionExpression: keyCondition, ExpressionAttributeValues: values };
+  const input: Omit<QueryCommandInput, 'TableName'> = {
+    IndexName: OPEN_INDEX,
+    KeyConditionExpression: keyCondition,
+    ExpressionAttributeValues: values,
+  };
   if (filter.checkId) {
     input.FilterExpression = 'checkId = :checkId';
     values[':checkId'] = filter.checkId;

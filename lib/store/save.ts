@@ -99,7 +99,9 @@ export async function saveRun(context: SaveContext, reconciled: ReconciledRun, o
     // Whatever failed (a read under the lease, the run record), the caller's answer is the same:
     // the run is not fully stored, saving it again is safe, and people must be told.
     if (error instanceof StoreError) throw error;
-    throw new StoreError(`run ${run.runId} was not fully stored (${describeError(error)}); saving the same run again is safe`, [], { cause: error });
+    throw new StoreError(`run ${run.runId} was not fully stored (${describeError(error)}); saving the same run again is safe`, [], {
+      cause: error,
+    });
   } finally {
     if (!options.lease) await releaseLease(table, lease).catch(() => undefined);
   }
@@ -109,7 +111,8 @@ async function writeRun(context: SaveContext, reconciled: ReconciledRun, observe
   const { table } = context;
   const { run } = reconciled;
   const self = runSk(run.startedAt, run.runId);
-  const progress = (step: SaveProgress['step'], done: number, total: number) => context.onProgress?.({ runId: run.runId, step, done, total });
+  const progress = (step: SaveProgress['step'], done: number, total: number) =>
+    context.onProgress?.({ runId: run.runId, step, done, total });
   // The committed state, as if this run had written nothing yet: a second save of the same run
   // (a retry, or the repair of a partial save) sees what the first one saw.
   const { items, observedItem: storedObserved, committed } = await storedAccount(table, run.accountId);
@@ -135,9 +138,15 @@ async function writeRun(context: SaveContext, reconciled: ReconciledRun, observe
   const failedLabels = new Set(failedStates.map((f) => f.label));
   const histories = states
     .filter((s) => needsHistory(s.finding))
-    .map((s) => ({ item: historyItem(historyEntry(s.finding, run), expiresAt, self), label: `history ${s.finding.state.id} at ${run.collectedAt}`, of: s.label }));
+    .map((s) => ({
+      item: historyItem(historyEntry(s.finding, run), expiresAt, self),
+      label: `history ${s.finding.state.id} at ${run.collectedAt}`,
+      of: s.label,
+    }));
   const attempted = histories.filter((h) => !failedLabels.has(h.of));
-  const failed = [...failedStates, ...(await batchPut(table, attempted, (done) => progress('history', done, attempted.length)))].map((f) => `${f.label} (${f.reason})`);
+  const failed = [...failedStates, ...(await batchPut(table, attempted, (done) => progress('history', done, attempted.length)))].map(
+    (f) => `${f.label} (${f.reason})`,
+  );
   if (failed.length > 0) {
     throw new StoreError(
       `run ${run.runId} was not fully stored: ${failed.length} of ${states.length + attempted.length} items failed after retries ` +
@@ -152,7 +161,9 @@ async function writeRun(context: SaveContext, reconciled: ReconciledRun, observe
   // committed scopes ride along, for readers while this run has not completed.
   const scopes = new Map(committedObserved);
   for (const scope of coveredScopes(run)) scopes.set(scope, Math.max(scopes.get(scope) ?? observedAt, observedAt));
-  await table.doc.send(new PutCommand({ TableName: table.name, Item: observedItem(run.accountId, scopes, self, storedObserved ? committedObserved : null) }));
+  await table.doc.send(
+    new PutCommand({ TableName: table.name, Item: observedItem(run.accountId, scopes, self, storedObserved ? committedObserved : null) }),
+  );
   progress('observed', 1, 1);
   await putAccount(table, run);
   progress('account', 1, 1);
@@ -167,7 +178,10 @@ async function writeRun(context: SaveContext, reconciled: ReconciledRun, observe
   // keys left by an earlier save that stopped here are put right. The state is already correct
   // without this (readers resolve every item), so a failure here only costs reads later.
   const rewritten = new Set(states.map((s) => String(s.item.SK)));
-  const reindex = [...states.map((s) => s.item), ...items.filter((item) => !rewritten.has(String(item.SK)) && isCommittedItem(item, committed))]
+  const reindex = [
+    ...states.map((s) => s.item),
+    ...items.filter((item) => !rewritten.has(String(item.SK)) && isCommittedItem(item, committed)),
+  ]
     .filter((item) => !indexedByOwnState(item))
     .map((item) => ({ item: reindexed(item), label: `index of ${String(item.SK)}` }));
   if (reindex.length > 0) await batchPut(table, reindex, (done) => progress('index', done, reindex.length));

@@ -45,7 +45,9 @@ const night = (dir: string, settings: SettingsInput = {}, on: FindingsStore = st
 
 /** The JSON (`default`) part of every message published, in order. */
 const publishedSummaries = () =>
-  sns.commandCalls(PublishCommand).map((c) => JSON.parse((JSON.parse(c.args[0].input.Message!) as { default: string }).default) as Record<string, unknown>);
+  sns
+    .commandCalls(PublishCommand)
+    .map((c) => JSON.parse((JSON.parse(c.args[0].input.Message!) as { default: string }).default) as Record<string, unknown>);
 
 /** A store on the same table that never sleeps between its retries. */
 const fastStore = (options: Partial<StoreOptions> = {}) =>
@@ -68,7 +70,8 @@ describe('a save that stops before its run record (the commit point)', () => {
     // The night's findings and history are written, the run record never is.
     local.client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'PutItemCommand' && (args.input as { Item?: { type?: string } }).Item?.type === 'run') throw Object.assign(new Error('Task timed out'), { name: 'TimeoutError' });
+        if (context.commandName === 'PutItemCommand' && (args.input as { Item?: { type?: string } }).Item?.type === 'run')
+          throw Object.assign(new Error('Task timed out'), { name: 'TimeoutError' });
         return next(args);
       },
       { step: 'initialize', name: 'noRunRecord' },

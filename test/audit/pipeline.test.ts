@@ -73,7 +73,14 @@ describe('auditAndRecord with a findings repository', () => {
   });
 
   it('a dry run writes nothing and publishes nothing', async () => {
-    const dry = await auditAndRecord({ collect: () => loadOffline(DEMO_DIR), settings: parseSettings({}), trigger: 'on-demand', store, dryRun: true, publisher: alerts });
+    const dry = await auditAndRecord({
+      collect: () => loadOffline(DEMO_DIR),
+      settings: parseSettings({}),
+      trigger: 'on-demand',
+      store,
+      dryRun: true,
+      publisher: alerts,
+    });
     expect(dry.saved).toBeNull();
     expect(dry.alert.wanted).toBe(true);
     expect(alerts.published).toHaveLength(0);

@@ -6,7 +6,13 @@ import { activeKey, denied, inventory, reportRow, settings } from '#test/build-i
 
 describe('evaluateChecks', () => {
   it('a check that throws becomes one ERROR finding and the other checks still run', () => {
-    const broken: Check = { ...rootAccessKey, id: 'user-full-access', evaluate: () => { throw new Error('boom'); } };
+    const broken: Check = {
+      ...rootAccessKey,
+      id: 'user-full-access',
+      evaluate: () => {
+        throw new Error('boom');
+      },
+    };
     const { findings, outcomes } = evaluateChecks(inventory(), settings(), [broken, rootAccessKey]);
     expect(findings.map((f) => [f.checkId, f.status])).toEqual([
       ['user-full-access', 'ERROR'],
@@ -22,9 +28,16 @@ describe('runAudit', () => {
   it('summarizes counts, selected checks and sources', async () => {
     const inv = inventory({
       summary: { keysPresent: 1 },
-      rows: [reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 300) }), reportRow('alice', { access_key_1: activeKey('access_key_1', 5) })],
+      rows: [
+        reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 300) }),
+        reportRow('alice', { access_key_1: activeKey('access_key_1', 5) }),
+      ],
     });
-    const result = await runAudit({ collect: async () => inv, settings: settings({ checks: ['root-access-key', 'access-key-age'] }), trigger: 'local' });
+    const result = await runAudit({
+      collect: async () => inv,
+      settings: settings({ checks: ['root-access-key', 'access-key-age'] }),
+      trigger: 'local',
+    });
     expect(result.run.checks).toEqual(['root-access-key', 'access-key-age']);
     expect(result.run.counts.byStatus).toEqual({ FAIL: 2, ERROR: 0, WARN: 0, PASS: 1 });
     expect(result.run.counts.failBySeverity).toMatchObject({ critical: 1, medium: 1 });
@@ -41,7 +54,9 @@ describe('runAudit', () => {
     const result = await runAudit({ collect: async () => inv, settings: settings({ checks: ['access-key-age'] }), trigger: 'local' });
     expect(result.findings.every((f) => f.status !== 'ERROR')).toBe(true);
     expect(result.run.complete).toBe(false);
-    expect(result.run.sources).toContainEqual(expect.objectContaining({ source: 'access keys of alice', state: 'unread', code: 'AccessDenied' }));
+    expect(result.run.sources).toContainEqual(
+      expect.objectContaining({ source: 'access keys of alice', state: 'unread', code: 'AccessDenied' }),
+    );
     expect(exitCodeFor(result, 'high')).toBe(2);
   });
 
@@ -58,11 +73,17 @@ describe('runAudit', () => {
 
 describe('exitCodeFor', () => {
   const result = async (parts: Parameters<typeof inventory>[0]) =>
-    runAudit({ collect: async () => inventory(parts), settings: settings({ checks: ['root-access-key', 'access-key-age'] }), trigger: 'local' });
+    runAudit({
+      collect: async () => inventory(parts),
+      settings: settings({ checks: ['root-access-key', 'access-key-age'] }),
+      trigger: 'local',
+    });
 
   it('0 when clean, 1 on a FAIL at or above the threshold, 0 below it', async () => {
     expect(exitCodeFor(await result({}), 'high')).toBe(0);
-    const mediumFail = await result({ rows: [reportRow('<root_account>'), reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })] });
+    const mediumFail = await result({
+      rows: [reportRow('<root_account>'), reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })],
+    });
     expect(exitCodeFor(mediumFail, 'high')).toBe(0);
     expect(exitCodeFor(mediumFail, 'medium')).toBe(1);
     expect(exitCodeFor(mediumFail, 'low')).toBe(1);

@@ -19,7 +19,11 @@ describe('access-key-age', () => {
     );
     const f = byResource(findings);
     expect(findings).toHaveLength(3);
-    expect(f.get(`${alice}#access_key_1`)).toMatchObject({ status: 'FAIL', severity: 'medium', id: `${ACCOUNT}#access-key-age#${alice}#access_key_1` });
+    expect(f.get(`${alice}#access_key_1`)).toMatchObject({
+      status: 'FAIL',
+      severity: 'medium',
+      id: `${ACCOUNT}#access-key-age#${alice}#access_key_1`,
+    });
     expect(f.get(`${alice}#access_key_1`)!.title).toContain('200 days old');
     expect(f.get(`${alice}#access_key_2`)).toMatchObject({ status: 'WARN', severity: 'low' });
     expect(f.get(`arn:aws:iam::${ACCOUNT}:user/bob#access_key_1`)?.status).toBe('PASS');
@@ -27,14 +31,19 @@ describe('access-key-age', () => {
 
   it('boundaries: exactly maxKeyAgeDays is not yet FAIL, exactly warnKeyAgeDays is WARN', () => {
     const f = accessKeyAge.evaluate(
-      inventory({ rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 90), access_key_2: activeKey('access_key_2', 79) })] }),
+      inventory({
+        rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 90), access_key_2: activeKey('access_key_2', 79) })],
+      }),
       settings(),
     );
     expect(f.map((x) => x.status)).toEqual(['WARN', 'PASS']);
   });
 
   it('thresholds are configurable', () => {
-    const [f] = accessKeyAge.evaluate(inventory({ rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 40) })] }), settings({ maxKeyAgeDays: 30, warnKeyAgeDays: 20 }));
+    const [f] = accessKeyAge.evaluate(
+      inventory({ rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 40) })] }),
+      settings({ maxKeyAgeDays: 30, warnKeyAgeDays: 20 }),
+    );
     expect(f!.status).toBe('FAIL');
     expect(f!.details).toMatchObject({ maxKeyAgeDays: 30, ageDays: 40 });
   });
@@ -48,7 +57,10 @@ describe('access-key-age', () => {
   });
 
   it("the root user's active keys are age-checked too", () => {
-    const [f] = accessKeyAge.evaluate(inventory({ rows: [reportRow('<root_account>', { access_key_2: activeKey('access_key_2', 365) })] }), settings());
+    const [f] = accessKeyAge.evaluate(
+      inventory({ rows: [reportRow('<root_account>', { access_key_2: activeKey('access_key_2', 365) })] }),
+      settings(),
+    );
     expect(f).toMatchObject({ status: 'FAIL', resource: `arn:aws:iam::${ACCOUNT}:root#access_key_2` });
     expect(f!.title).toContain('the root user');
   });
@@ -58,7 +70,11 @@ describe('access-key-age', () => {
       inventory({
         rows: [
           reportRow('alice', {
-            access_key_1: activeKey('access_key_1', 120, { lastUsedDate: daysAgo(2), lastUsedService: 'dynamodb', lastUsedRegion: 'eu-west-1' }),
+            access_key_1: activeKey('access_key_1', 120, {
+              lastUsedDate: daysAgo(2),
+              lastUsedService: 'dynamodb',
+              lastUsedRegion: 'eu-west-1',
+            }),
             access_key_2: activeKey('access_key_2', 120),
           }),
         ],
@@ -87,7 +103,9 @@ describe('access-key-age', () => {
     const [f] = accessKeyAge.evaluate(
       inventory({
         rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })],
-        accessKeys: { alice: { state: 'read', data: [{ accessKeyId: 'AKIAALICE0000000001', status: 'Inactive', createDate: daysAgo(200) }] } },
+        accessKeys: {
+          alice: { state: 'read', data: [{ accessKeyId: 'AKIAALICE0000000001', status: 'Inactive', createDate: daysAgo(200) }] },
+        },
       }),
       settings(),
     );
@@ -109,7 +127,10 @@ describe('access-key-age', () => {
 
   it('a failed key-ID lookup is noted but does not hide the finding', () => {
     const [f] = accessKeyAge.evaluate(
-      inventory({ rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })], accessKeys: { alice: denied('iam:ListAccessKeys') } }),
+      inventory({
+        rows: [reportRow('alice', { access_key_1: activeKey('access_key_1', 200) })],
+        accessKeys: { alice: denied('iam:ListAccessKeys') },
+      }),
       settings(),
     );
     expect(f!.status).toBe('FAIL');
@@ -117,7 +138,10 @@ describe('access-key-age', () => {
   });
 
   it('an active key without a creation date is ERROR, not PASS', () => {
-    const [f] = accessKeyAge.evaluate(inventory({ rows: [reportRow('alice', { access_key_1: key('access_key_1', { active: true }) })] }), settings());
+    const [f] = accessKeyAge.evaluate(
+      inventory({ rows: [reportRow('alice', { access_key_1: key('access_key_1', { active: true }) })] }),
+      settings(),
+    );
     expect(f!.status).toBe('ERROR');
   });
 

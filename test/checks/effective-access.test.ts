@@ -7,7 +7,19 @@ import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { ACCOUNT } from '#test/account.ts';
-import { administratorAccess, ADMIN_ARN, authorizationInventory, doc, group, groupArn, inlineUser, managed, user, userArn, type AuthorizationParts } from '#test/iam.ts';
+import {
+  administratorAccess,
+  ADMIN_ARN,
+  authorizationInventory,
+  doc,
+  group,
+  groupArn,
+  inlineUser,
+  managed,
+  user,
+  userArn,
+  type AuthorizationParts,
+} from '#test/iam.ts';
 import type { ManagedPolicy } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
 
@@ -20,7 +32,10 @@ const admin = { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN
 
 /** Every inventory here also holds AdministratorAccess, attached or not. */
 function evaluate(details: AuthorizationParts): Finding[] {
-  return userFullAccess.evaluate(authorizationInventory({ ...details, policies: [administratorAccess, ...(details.policies ?? [])] }), settings);
+  return userFullAccess.evaluate(
+    authorizationInventory({ ...details, policies: [administratorAccess, ...(details.policies ?? [])] }),
+    settings,
+  );
 }
 
 /** The finding of the first user (the one under test; others are targets). */
@@ -51,7 +66,11 @@ describe('effective access: Deny coverage is computed, not pattern-matched', () 
   });
 
   it('Denies split over statements add up: Deny NotAction s3:* and Deny s3:* is PASS, naming both', () => {
-    const f = one(allowAll, { Sid: 'AllButS3', Effect: 'Deny', NotAction: 's3:*', Resource: '*' }, { Sid: 'S3', Effect: 'Deny', Action: 's3:*', Resource: '*' });
+    const f = one(
+      allowAll,
+      { Sid: 'AllButS3', Effect: 'Deny', NotAction: 's3:*', Resource: '*' },
+      { Sid: 'S3', Effect: 'Deny', Action: 's3:*', Resource: '*' },
+    );
     expect(f).toMatchObject({ status: 'PASS', severity: 'informational' });
     expect(f.details.reason).toContain('Sid AllButS3');
     expect(f.details.reason).toContain('Sid S3');
@@ -59,8 +78,16 @@ describe('effective access: Deny coverage is computed, not pattern-matched', () 
 
   it('Denies split over policies and a group add up, action names in any case', () => {
     const f = first({
-      users: [user('alice', { ...admin, groups: ['g'], inlinePolicies: [{ name: 'D1', document: doc({ Effect: 'Deny', Action: ['IAM:*', 'S3:*'], Resource: '*' }) }] })],
-      groups: [group('g', { inlinePolicies: [{ name: 'D2', document: doc({ Effect: 'Deny', NotAction: ['iam:*', 's3:*'], Resource: '*' }) }] })],
+      users: [
+        user('alice', {
+          ...admin,
+          groups: ['g'],
+          inlinePolicies: [{ name: 'D1', document: doc({ Effect: 'Deny', Action: ['IAM:*', 'S3:*'], Resource: '*' }) }],
+        }),
+      ],
+      groups: [
+        group('g', { inlinePolicies: [{ name: 'D2', document: doc({ Effect: 'Deny', NotAction: ['iam:*', 's3:*'], Resource: '*' }) }] }),
+      ],
     });
     expect(f.status).toBe('PASS');
     expect((f.details.denies as unknown[]).length).toBe(2);
@@ -105,7 +132,10 @@ describe('effective access: what a grant reaches', () => {
   it.each([
     ['Allow NotAction "*"', { Effect: 'Allow', NotAction: '*', Resource: '*' }],
     ['Allow * NotResource *', { Effect: 'Allow', Action: '*', NotResource: '*' }],
-    ['Allow * only on arn:aws-cn:* in an aws account', { Effect: 'Allow', Action: '*', Resource: ['arn:aws-cn:*', 'arn:aws-cn:iam::*:user/*'] }],
+    [
+      'Allow * only on arn:aws-cn:* in an aws account',
+      { Effect: 'Allow', Action: '*', Resource: ['arn:aws-cn:*', 'arn:aws-cn:iam::*:user/*'] },
+    ],
   ])('a grant that allows nothing is PASS: %s', (_label, statement) => {
     const f = one(statement);
     expect(f).toMatchObject({ status: 'PASS', severity: 'informational' });
@@ -152,7 +182,12 @@ describe('effective access: permissions boundaries', () => {
     const iamFull = managed('IAMFullAccess', doc({ Effect: 'Allow', Action: 'iam:*', Resource: '*' }), true);
     const boundary = managed('S3Only', doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }));
     const f = first({
-      users: [user('ivan', { attachedPolicies: [{ name: 'IAMFullAccess', arn: iamFull.arn }], permissionsBoundary: { arn: boundary.arn, type: 'Policy' } })],
+      users: [
+        user('ivan', {
+          attachedPolicies: [{ name: 'IAMFullAccess', arn: iamFull.arn }],
+          permissionsBoundary: { arn: boundary.arn, type: 'Policy' },
+        }),
+      ],
       policies: [iamFull, boundary],
     });
     expect(f).toMatchObject({ status: 'WARN', severity: 'medium' });
@@ -168,7 +203,9 @@ describe('effective access: permissions boundaries', () => {
     const boundary = managed('Escapable', doc({ Effect: 'Allow', Action: ['s3:*', action], Resource: '*' }));
     const f = capped(boundary);
     expect(f).toMatchObject({ status: 'FAIL', severity: 'critical' });
-    expect(f.title).toContain(`permissions boundary Escapable does not cap it: the user may remove or rewrite it (${action} on ${resource})`);
+    expect(f.title).toContain(
+      `permissions boundary Escapable does not cap it: the user may remove or rewrite it (${action} on ${resource})`,
+    );
     expect(f.details.boundaryEscapes).toEqual([`${action} on ${resource}`]);
     expect(classes(f)).toEqual(['full-access', 'escalation']);
     expect(grants(f)[1]).toMatchObject({ action, resource, severity: 'high' });
@@ -184,7 +221,10 @@ describe('effective access: permissions boundaries', () => {
   it('a boundary the user can escape only under a Condition is one severity lower: FAIL high', () => {
     const boundary = managed(
       'EscapableWithMfa',
-      doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }, { Effect: 'Allow', Action: 'iam:DeleteUserPermissionsBoundary', Resource: '*', Condition: MFA }),
+      doc(
+        { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+        { Effect: 'Allow', Action: 'iam:DeleteUserPermissionsBoundary', Resource: '*', Condition: MFA },
+      ),
     );
     const f = capped(boundary);
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -196,14 +236,20 @@ describe('effective access: permissions boundaries', () => {
 
 describe('effective access: one-step escalation', () => {
   it('IAMFullAccess alone can make itself an administrator in one call: FAIL high, naming iam:PutUserPolicy and its ARN', () => {
-    const iamFull = managed('IAMFullAccess', doc({ Effect: 'Allow', Action: ['iam:*', 'organizations:DescribeOrganization'], Resource: '*' }), true);
+    const iamFull = managed(
+      'IAMFullAccess',
+      doc({ Effect: 'Allow', Action: ['iam:*', 'organizations:DescribeOrganization'], Resource: '*' }),
+      true,
+    );
     const f = first({ users: [user('ivan', { attachedPolicies: [{ name: 'IAMFullAccess', arn: iamFull.arn }] })], policies: [iamFull] });
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(f.title).toBe(
       `ivan can make itself an administrator in one call: iam:PutUserPolicy on ${userArn('ivan')} (writes itself an inline policy that allows anything), or 1 other call directly via policy IAMFullAccess`,
     );
     expect(f.details.verdict).toBe('escalation');
-    expect(grants(f)).toEqual([expect.objectContaining({ class: 'escalation', action: 'iam:PutUserPolicy', resource: userArn('ivan'), conditional: false })]);
+    expect(grants(f)).toEqual([
+      expect.objectContaining({ class: 'escalation', action: 'iam:PutUserPolicy', resource: userArn('ivan'), conditional: false }),
+    ]);
     expect(routes(f)).toEqual([`iam:PutUserPolicy on ${userArn('ivan')}`, `iam:AttachUserPolicy on ${userArn('ivan')}`]);
   });
 
@@ -216,7 +262,11 @@ describe('effective access: one-step escalation', () => {
   it.each(['iam:PutGroupPolicy', 'iam:AttachGroupPolicy'])('%s on a group it belongs to', (action) => {
     const f = first({
       users: [user('eve', { groups: ['dev'] })],
-      groups: [group('dev', { inlinePolicies: [{ name: 'DevInline', document: doc({ Effect: 'Allow', Action: action, Resource: groupArn('dev') }) }] })],
+      groups: [
+        group('dev', {
+          inlinePolicies: [{ name: 'DevInline', document: doc({ Effect: 'Allow', Action: action, Resource: groupArn('dev') }) }],
+        }),
+      ],
     });
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(routes(f)).toEqual([`${action} on ${groupArn('dev')}`]);
@@ -241,40 +291,63 @@ describe('effective access: one-step escalation', () => {
 
   it('CreatePolicyVersion on a customer managed policy that does not reach it is no escalation (PASS)', () => {
     const other = managed('Other', doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }));
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: other.arn })], policies: [other] });
+    const f = first({
+      users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: other.arn })],
+      policies: [other],
+    });
     expect(f.status).toBe('PASS');
   });
 
   it('AddUserToGroup of itself to a group with full access', () => {
     const admins = group('admins', { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }] });
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: admins.arn })], groups: [admins] });
+    const f = first({
+      users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: admins.arn })],
+      groups: [admins],
+    });
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(f.title).toContain(`iam:AddUserToGroup on ${admins.arn} (adds itself to group admins, which has full access)`);
     expect(routes(f)).toEqual([`iam:AddUserToGroup on ${admins.arn}`]);
   });
 
   it('AddUserToGroup to a group without full access is no escalation (PASS)', () => {
-    const readers = group('readers', { inlinePolicies: [{ name: 'Read', document: doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }) }] });
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: readers.arn })], groups: [readers] });
+    const readers = group('readers', {
+      inlinePolicies: [{ name: 'Read', document: doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }) }],
+    });
+    const f = first({
+      users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: readers.arn })],
+      groups: [readers],
+    });
     expect(f.status).toBe('PASS');
   });
 
-  it.each(['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile'])('%s on another user who has full access', (action) => {
-    const findings = evaluate({ users: [inlineUser('eve', { Effect: 'Allow', Action: action, Resource: `arn:aws:iam::${ACCOUNT}:user/*` }), user('boss', admin)] });
-    const f = findings[0]!;
-    expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
-    expect(f.title).toContain(`${action} on ${userArn('boss')} (takes over user boss, who has full access)`);
-    expect(routes(f)).toEqual([`${action} on ${userArn('boss')}`]);
-    expect(findings[1]).toMatchObject({ status: 'FAIL', severity: 'critical' });
-  });
+  it.each(['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile'])(
+    '%s on another user who has full access',
+    (action) => {
+      const findings = evaluate({
+        users: [inlineUser('eve', { Effect: 'Allow', Action: action, Resource: `arn:aws:iam::${ACCOUNT}:user/*` }), user('boss', admin)],
+      });
+      const f = findings[0]!;
+      expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
+      expect(f.title).toContain(`${action} on ${userArn('boss')} (takes over user boss, who has full access)`);
+      expect(routes(f)).toEqual([`${action} on ${userArn('boss')}`]);
+      expect(findings[1]).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    },
+  );
 
   it('CreateAccessKey on a user without full access is no escalation (PASS)', () => {
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreateAccessKey', Resource: userArn('bob') }), user('bob')] });
+    const f = first({
+      users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:CreateAccessKey', Resource: userArn('bob') }), user('bob')],
+    });
     expect(f.status).toBe('PASS');
   });
 
   it('an escalation allowed only under a Condition is one severity lower (medium), with the condition', () => {
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:UpdateLoginProfile', Resource: userArn('boss'), Condition: MFA }), user('boss', admin)] });
+    const f = first({
+      users: [
+        inlineUser('eve', { Effect: 'Allow', Action: 'iam:UpdateLoginProfile', Resource: userArn('boss'), Condition: MFA }),
+        user('boss', admin),
+      ],
+    });
     expect(f).toMatchObject({ status: 'FAIL', severity: 'medium' });
     expect(grants(f)[0]).toMatchObject({ class: 'escalation', conditional: true, severity: 'medium' });
     expect(grants(f)[0]!.paths).toEqual([expect.objectContaining({ conditional: true, condition: MFA })]);
@@ -283,9 +356,21 @@ describe('effective access: one-step escalation', () => {
 
 describe('effective access: documents IAM would refuse are unreadable (ERROR, never PASS)', () => {
   it.each([
-    ['an unknown element Condtion', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condtion: MFA }, 'unknown element "Condtion" (IAM refuses the document)'],
-    ['Principal in an identity policy', { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: '*' }, 'Principal is not allowed in an identity policy'],
-    ['NotPrincipal in an identity policy', { Effect: 'Deny', NotPrincipal: { AWS: '*' }, Action: '*', Resource: '*' }, 'NotPrincipal is not allowed in an identity policy'],
+    [
+      'an unknown element Condtion',
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condtion: MFA },
+      'unknown element "Condtion" (IAM refuses the document)',
+    ],
+    [
+      'Principal in an identity policy',
+      { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: '*' },
+      'Principal is not allowed in an identity policy',
+    ],
+    [
+      'NotPrincipal in an identity policy',
+      { Effect: 'Deny', NotPrincipal: { AWS: '*' }, Action: '*', Resource: '*' },
+      'NotPrincipal is not allowed in an identity policy',
+    ],
     ['both Action and NotAction', { Effect: 'Allow', Action: 's3:*', NotAction: 'iam:*', Resource: '*' }, 'has both Action and NotAction'],
     ['neither Resource nor NotResource', { Effect: 'Allow', Action: 's3:*' }, 'has neither Resource nor NotResource'],
   ])('%s', (_label, statement, reason) => {
@@ -297,7 +382,13 @@ describe('effective access: documents IAM would refuse are unreadable (ERROR, ne
   });
 
   it('a bad Version', () => {
-    const f = first({ users: [user('alice', { inlinePolicies: [{ name: 'V', document: { ok: true, document: { Version: '2012-10-18', Statement: [allowAll] } } }] })] });
+    const f = first({
+      users: [
+        user('alice', {
+          inlinePolicies: [{ name: 'V', document: { ok: true, document: { Version: '2012-10-18', Statement: [allowAll] } } }],
+        }),
+      ],
+    });
     expect(f.status).toBe('ERROR');
     expect(f.title).toContain('Version must be "2012-10-17" or "2008-10-17", got "2012-10-18"');
   });
@@ -328,7 +419,10 @@ describe('effective access: escalation through principals that are not fully kno
   // The same for groups.
   it('AddUserToGroup into an administrators group with an unreadable policy is not PASS', () => {
     const admins = group('admins', { ...admin, inlinePolicies: [{ name: 'Broken', document: { ok: false, error: 'bad' } }] });
-    const f = first({ users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: admins.arn })], groups: [admins] });
+    const f = first({
+      users: [inlineUser('eve', { Effect: 'Allow', Action: 'iam:AddUserToGroup', Resource: admins.arn })],
+      groups: [admins],
+    });
     expect(f.status).not.toBe('PASS');
   });
 

@@ -27,7 +27,11 @@ function managed(name: string, arn: string, document: PolicyDocument): ManagedPo
 }
 const POLICIES: Record<string, ManagedPolicy> = {
   [ADMIN_ARN]: managed('AdministratorAccess', ADMIN_ARN, doc({ Effect: 'Allow', Action: '*', Resource: '*' })),
-  [POWER_ARN]: managed('PowerUserAccess', POWER_ARN, doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' })),
+  [POWER_ARN]: managed(
+    'PowerUserAccess',
+    POWER_ARN,
+    doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' }),
+  ),
 };
 const admin = { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }] };
 const readOnly = { inlinePolicies: [{ name: 'read', document: doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }) }] };
@@ -89,7 +93,12 @@ describe('role-full-access: the trust policy decides for an administrator role (
     const f = only(
       role('Admin', {
         ...admin,
-        trust: trust(assume({ AWS: '*' }), { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole', Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'o-abc123' } } }),
+        trust: trust(assume({ AWS: '*' }), {
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'o-abc123' } },
+        }),
       }),
     );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -102,7 +111,9 @@ describe('role-full-access: the trust policy decides for an administrator role (
   });
 
   it('an outside account with sts:ExternalId: FAIL high, naming the account', () => {
-    const f = only(role('Admin', { ...admin, trust: trust(assume({ AWS: OUTSIDE }, { StringEquals: { 'sts:ExternalId': 'vendor-42' } })) }));
+    const f = only(
+      role('Admin', { ...admin, trust: trust(assume({ AWS: OUTSIDE }, { StringEquals: { 'sts:ExternalId': 'vendor-42' } })) }),
+    );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(f.details.outsideAccounts).toEqual([OUTSIDE]);
   });
@@ -124,11 +135,20 @@ describe('role-full-access: the trust policy decides for an administrator role (
   });
 
   it('an account of the organization, when organization mode lists it: PASS', () => {
-    expect(only(role('Admin', { ...admin, trust: trust(assume({ AWS: OUTSIDE })) }), {}, { organization: { id: 'o-abc123', accountIds: [ACCOUNT, OUTSIDE] } }).status).toBe('PASS');
+    expect(
+      only(
+        role('Admin', { ...admin, trust: trust(assume({ AWS: OUTSIDE })) }),
+        {},
+        { organization: { id: 'o-abc123', accountIds: [ACCOUNT, OUTSIDE] } },
+      ).status,
+    ).toBe('PASS');
   });
 
   it("the account's own root principal: PASS, listing who can assume the role", () => {
-    const inv = account([role('Admin', { ...admin, trust: trust(assume({ AWS: ROOT })) })], [user('oncall', assumeAny), user('reader', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' })]);
+    const inv = account(
+      [role('Admin', { ...admin, trust: trust(assume({ AWS: ROOT })) })],
+      [user('oncall', assumeAny), user('reader', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' })],
+    );
     const f = evaluate(inv).get('Admin')!;
     expect(f.status).toBe('PASS');
     expect(f.details.verdict).toBe('administrator-trusted-inside');
@@ -141,16 +161,27 @@ describe('role-full-access: the trust policy decides for an administrator role (
   });
 
   it('a service principal acting for another account (aws:SourceAccount): FAIL high, naming the account', () => {
-    const f = only(role('Admin', { ...admin, trust: trust(assume({ Service: 'sns.amazonaws.com' }, { StringEquals: { 'aws:SourceAccount': OUTSIDE } })) }));
+    const f = only(
+      role('Admin', {
+        ...admin,
+        trust: trust(assume({ Service: 'sns.amazonaws.com' }, { StringEquals: { 'aws:SourceAccount': OUTSIDE } })),
+      }),
+    );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(f.details.outsideAccounts).toEqual([OUTSIDE]);
   });
 
   const oidc = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
-  const webIdentity = (condition: Record<string, unknown>) => trust({ Effect: 'Allow', Principal: { Federated: oidc }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: condition });
+  const webIdentity = (condition: Record<string, unknown>) =>
+    trust({ Effect: 'Allow', Principal: { Federated: oidc }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: condition });
 
   it('a web identity provider with an audience but no subject condition: FAIL critical', () => {
-    const f = only(role('Deploy', { ...admin, trust: webIdentity({ StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' } }) }));
+    const f = only(
+      role('Deploy', {
+        ...admin,
+        trust: webIdentity({ StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' } }),
+      }),
+    );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'critical' });
     expect(f.title).toContain('no subject condition');
   });
@@ -159,22 +190,36 @@ describe('role-full-access: the trust policy decides for an administrator role (
     const f = only(
       role('Deploy', {
         ...admin,
-        trust: webIdentity({ StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' }, StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:acme/infra:ref:refs/heads/main' } }),
+        trust: webIdentity({
+          StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' },
+          StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:acme/infra:ref:refs/heads/main' },
+        }),
       }),
     );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
   });
 
-  it("a subject condition of `*` restricts nothing: FAIL critical", () => {
+  it('a subject condition of `*` restricts nothing: FAIL critical', () => {
     const f = only(
-      role('Deploy', { ...admin, trust: webIdentity({ StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' }, StringLike: { 'token.actions.githubusercontent.com:sub': '*' } }) }),
+      role('Deploy', {
+        ...admin,
+        trust: webIdentity({
+          StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' },
+          StringLike: { 'token.actions.githubusercontent.com:sub': '*' },
+        }),
+      }),
     );
     expect(f.severity).toBe('critical');
   });
 
   it("the account's own SAML provider with an audience condition: PASS; without any condition: FAIL critical", () => {
     const saml = `arn:aws:iam::${ACCOUNT}:saml-provider/corp-idp`;
-    const withAud = trust({ Effect: 'Allow', Principal: { Federated: saml }, Action: 'sts:AssumeRoleWithSAML', Condition: { StringEquals: { 'SAML:aud': 'https://signin.aws.amazon.com/saml' } } });
+    const withAud = trust({
+      Effect: 'Allow',
+      Principal: { Federated: saml },
+      Action: 'sts:AssumeRoleWithSAML',
+      Condition: { StringEquals: { 'SAML:aud': 'https://signin.aws.amazon.com/saml' } },
+    });
     const bare = trust({ Effect: 'Allow', Principal: { Federated: saml }, Action: 'sts:AssumeRoleWithSAML' });
     expect(only(role('Sso', { ...admin, trust: withAud })).status).toBe('PASS');
     expect(only(role('Sso', { ...admin, trust: bare }))).toMatchObject({ status: 'FAIL', severity: 'critical' });
@@ -195,23 +240,42 @@ describe('role-full-access: the trust policy decides for an administrator role (
   });
 
   it('a role that can attach any policy to itself is one call from full access: FAIL', () => {
-    const f = only(role('Self', { ...rolePolicy({ Effect: 'Allow', Action: 'iam:AttachRolePolicy', Resource: roleArn('Self') }), trust: trust(assume({ AWS: OUTSIDE })) }));
+    const f = only(
+      role('Self', {
+        ...rolePolicy({ Effect: 'Allow', Action: 'iam:AttachRolePolicy', Resource: roleArn('Self') }),
+        trust: trust(assume({ AWS: OUTSIDE })),
+      }),
+    );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'critical' });
     expect(f.title).toContain('iam:AttachRolePolicy on itself');
   });
 
   it('a conditional administrator (Allow * only with MFA) trusted from outside: one step lower, FAIL high', () => {
-    const f = only(role('Mfa', { ...rolePolicy({ Effect: 'Allow', Action: '*', Resource: '*', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }), trust: trust(assume({ AWS: OUTSIDE })) }));
+    const f = only(
+      role('Mfa', {
+        ...rolePolicy({ Effect: 'Allow', Action: '*', Resource: '*', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }),
+        trust: trust(assume({ AWS: OUTSIDE })),
+      }),
+    );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
   });
 
   it('an unconditional Deny of everyone in the trust policy: nobody can assume it, PASS', () => {
-    const f = only(role('Sealed', { ...admin, trust: trust(assume({ AWS: OUTSIDE }), { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }) }));
+    const f = only(
+      role('Sealed', {
+        ...admin,
+        trust: trust(assume({ AWS: OUTSIDE }), { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }),
+      }),
+    );
     expect(f.status).toBe('PASS');
   });
 
   it('a service-linked role is left out', () => {
-    const slr = role('AWSServiceRoleForElastiCache', { path: '/aws-service-role/elasticache.amazonaws.com/', ...admin, trust: trust(assume('*')) });
+    const slr = role('AWSServiceRoleForElastiCache', {
+      path: '/aws-service-role/elasticache.amazonaws.com/',
+      ...admin,
+      trust: trust(assume('*')),
+    });
     expect(roleFullAccess.evaluate(account([slr]), settings())).toEqual([]);
   });
 
@@ -222,16 +286,25 @@ describe('role-full-access: the trust policy decides for an administrator role (
   });
 
   it('a trust policy IAM would refuse (an unknown element): ERROR', () => {
-    expect(only(role('Broken', { ...admin, trust: trust({ Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condtion: {} }) })).status).toBe('ERROR');
+    expect(
+      only(role('Broken', { ...admin, trust: trust({ Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', Condtion: {} }) })).status,
+    ).toBe('ERROR');
   });
 
   it('a trust statement without a Principal: ERROR; an Allow with NotPrincipal is read as everyone', () => {
     expect(only(role('Broken', { ...admin, trust: trust({ Effect: 'Allow', Action: 'sts:AssumeRole' }) })).status).toBe('ERROR');
-    expect(only(role('Wide', { ...admin, trust: trust({ Effect: 'Allow', NotPrincipal: { AWS: ROOT }, Action: 'sts:AssumeRole' }) }))).toMatchObject({ status: 'FAIL', severity: 'critical' });
+    expect(
+      only(role('Wide', { ...admin, trust: trust({ Effect: 'Allow', NotPrincipal: { AWS: ROOT }, Action: 'sts:AssumeRole' }) })),
+    ).toMatchObject({ status: 'FAIL', severity: 'critical' });
   });
 
   it('an unreadable permission policy: ERROR, naming it', () => {
-    const f = only(role('Broken', { inlinePolicies: [{ name: 'bad', document: { ok: false, error: 'not valid JSON' } }], trust: trust(assume({ AWS: ROOT })) }));
+    const f = only(
+      role('Broken', {
+        inlinePolicies: [{ name: 'bad', document: { ok: false, error: 'not valid JSON' } }],
+        trust: trust(assume({ AWS: ROOT })),
+      }),
+    );
     expect(f.status).toBe('ERROR');
     expect(f.title).toContain('inline policy bad on role Broken');
   });
@@ -263,7 +336,10 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
   });
 
   it('the same user with a Deny on that role: PASS, and the role lists nobody', () => {
-    const inv = account([adminRole()], [user('oncall', assumeAny, { Effect: 'Deny', Action: 'sts:AssumeRole', Resource: roleArn('Admin') })]);
+    const inv = account(
+      [adminRole()],
+      [user('oncall', assumeAny, { Effect: 'Deny', Action: 'sts:AssumeRole', Resource: roleArn('Admin') })],
+    );
     expect(users(inv).get('oncall')!.status).toBe('PASS');
     expect(evaluate(inv).get('Admin')!.details.assumableBy).toEqual({ users: [], roles: [], usersThroughRoles: [] });
   });
@@ -272,7 +348,12 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
     const boundaryArn = `arn:aws:iam::${ACCOUNT}:policy/S3Only`;
     const capped = { ...user('oncall', assumeAny), permissionsBoundary: { arn: boundaryArn, type: 'Policy' } };
     const inv = { ...account([adminRole()], [capped]) };
-    if (inv.authorizationDetails.state === 'read') inv.authorizationDetails.data.policies[boundaryArn] = managed('S3Only', boundaryArn, doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }));
+    if (inv.authorizationDetails.state === 'read')
+      inv.authorizationDetails.data.policies[boundaryArn] = managed(
+        'S3Only',
+        boundaryArn,
+        doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }),
+      );
     expect(users(inv).get('oncall')!.status).toBe('PASS');
   });
 
@@ -291,7 +372,10 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
   it('a trust condition the user cannot be known to meet makes it conditional: one step lower', () => {
     const inv = account([adminRole('Admin', { AWS: ROOT })], [user('oncall', assumeAny)]);
     if (inv.authorizationDetails.state === 'read') {
-      inv.authorizationDetails.data.roles[0]!.trustPolicy = { ok: true, document: trust(assume({ AWS: ROOT }, { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } })) };
+      inv.authorizationDetails.data.roles[0]!.trustPolicy = {
+        ok: true,
+        document: trust(assume({ AWS: ROOT }, { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } })),
+      };
     }
     expect(users(inv).get('oncall')).toMatchObject({ status: 'FAIL', severity: 'medium' });
   });
@@ -306,7 +390,11 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
     expect(u.title).toContain('through role B (assumes A, then B)');
     const found = evaluate(inv);
     expect(found.get('A')!.status).toBe('PASS');
-    expect(found.get('B')!.details.assumableBy).toMatchObject({ users: [], roles: [{ role: 'A' }], usersThroughRoles: [{ user: 'dev', through: [roleArn('A')] }] });
+    expect(found.get('B')!.details.assumableBy).toMatchObject({
+      users: [],
+      roles: [{ role: 'A' }],
+      usersThroughRoles: [{ user: 'dev', through: [roleArn('A')] }],
+    });
   });
 
   it('a cycle (A and B assume each other, neither an administrator) ends: PASS', () => {
@@ -334,11 +422,21 @@ describe('reachability: users one AssumeRole call (or a chain) away from an admi
   it('the users a role lists are the users user-full-access reports through it', () => {
     const inv = account(
       [adminRole('Admin'), role('A', { ...rolePolicy(assumeOf('Admin')), trust: trust(assume({ AWS: ROOT })) })],
-      [user('oncall', assumeOf('Admin')), user('dev', assumeOf('A')), user('reader', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' })],
+      [
+        user('oncall', assumeOf('Admin')),
+        user('dev', assumeOf('A')),
+        user('reader', { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }),
+      ],
     );
-    const r = evaluate(inv).get('Admin')!.details.assumableBy as { users: Array<{ user: string }>; usersThroughRoles: Array<{ user: string }> };
+    const r = evaluate(inv).get('Admin')!.details.assumableBy as {
+      users: Array<{ user: string }>;
+      usersThroughRoles: Array<{ user: string }>;
+    };
     const listed = [...r.users, ...r.usersThroughRoles].map((x) => x.user).sort();
-    const reported = [...users(inv).values()].filter((f) => f.title.includes('through role Admin')).map((f) => f.resource.split('/').pop()).sort();
+    const reported = [...users(inv).values()]
+      .filter((f) => f.title.includes('through role Admin'))
+      .map((f) => f.resource.split('/').pop())
+      .sort();
     expect(listed).toEqual(['dev', 'oncall']);
     expect(reported).toEqual(listed);
   });

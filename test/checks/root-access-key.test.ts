@@ -19,12 +19,18 @@ describe('root-access-key', () => {
     const f = evaluate(
       inventory({
         summary: { keysPresent: 1 },
-        rows: [reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 400, { lastUsedDate: daysAgo(3), lastUsedService: 's3' }) })],
+        rows: [
+          reportRow('<root_account>', {
+            access_key_1: activeKey('access_key_1', 400, { lastUsedDate: daysAgo(3), lastUsedService: 's3' }),
+          }),
+        ],
       }),
     );
     expect(f).toMatchObject({ status: 'FAIL', severity: 'critical' });
     expect(f.title).toContain('active access key');
-    expect(f.details.keys).toEqual([expect.objectContaining({ slot: 'access_key_1', ageDays: 400, lastUsedService: 's3', lastUsed: daysAgo(3) })]);
+    expect(f.details.keys).toEqual([
+      expect.objectContaining({ slot: 'access_key_1', ageDays: 400, lastUsedService: 's3', lastUsed: daysAgo(3) }),
+    ]);
   });
 
   it('FAIL high for an inactive root key: CIS says delete, not deactivate', () => {
@@ -54,9 +60,7 @@ describe('root-access-key', () => {
   });
 
   it('ERROR when neither source could be read, naming both calls', () => {
-    const f = evaluate(
-      inventory({ summary: denied('iam:GetAccountSummary'), report: denied('iam:GetCredentialReport') }),
-    );
+    const f = evaluate(inventory({ summary: denied('iam:GetAccountSummary'), report: denied('iam:GetCredentialReport') }));
     expect(f.status).toBe('ERROR');
     expect(f.title).toContain('iam:GetAccountSummary');
     expect(f.title).toContain('iam:GetCredentialReport');
@@ -70,11 +74,17 @@ describe('root-access-key', () => {
 
   it('report alone still decides, and says the summary was not read', () => {
     const fail = evaluate(
-      inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 5) })] }),
+      inventory({
+        summary: denied('iam:GetAccountSummary'),
+        rows: [reportRow('<root_account>', { access_key_1: activeKey('access_key_1', 5) })],
+      }),
     );
     expect(fail).toMatchObject({ status: 'FAIL', severity: 'critical' });
     const inactive = evaluate(
-      inventory({ summary: denied('iam:GetAccountSummary'), rows: [reportRow('<root_account>', { access_key_1: key('access_key_1', { lastRotated: daysAgo(9) }) })] }),
+      inventory({
+        summary: denied('iam:GetAccountSummary'),
+        rows: [reportRow('<root_account>', { access_key_1: key('access_key_1', { lastRotated: daysAgo(9) }) })],
+      }),
     );
     expect(inactive).toMatchObject({ status: 'FAIL', severity: 'high' });
   });

@@ -6,7 +6,13 @@ import { ACCOUNT, denied, inventory, region, role, settings, trustFor } from '#t
 
 const ecPath = '/aws-service-role/elasticache.amazonaws.com/';
 const withClusters = region('us-east-1', {
-  elastiCache: { state: 'read', data: { cacheClusters: [{ id: 'sessions-001', arn: null, engine: 'redis', status: 'available', replicationGroupId: 'sessions' }], replicationGroups: [{ id: 'sessions', arn: null, status: 'available' }] } },
+  elastiCache: {
+    state: 'read',
+    data: {
+      cacheClusters: [{ id: 'sessions-001', arn: null, engine: 'redis', status: 'available', replicationGroupId: 'sessions' }],
+      replicationGroups: [{ id: 'sessions', arn: null, status: 'available' }],
+    },
+  },
 });
 
 describe('elasticache-service-linked-role', () => {
@@ -47,7 +53,9 @@ describe('elasticache-service-linked-role', () => {
   });
 
   it('missing, with clusters in a readable region: FAIL even if another region failed', () => {
-    const f = only(inventory({ regions: [withClusters, region('eu-west-1', { elastiCache: denied('elasticache:DescribeCacheClusters') })] }));
+    const f = only(
+      inventory({ regions: [withClusters, region('eu-west-1', { elastiCache: denied('elasticache:DescribeCacheClusters') })] }),
+    );
     expect(f.status).toBe('FAIL');
   });
 
@@ -60,17 +68,32 @@ describe('elasticache-service-linked-role', () => {
 
 describe('dax-service-role', () => {
   const daxRegion = (name: string, clusters: { name: string; iamRoleArn: string | null }[]) =>
-    region(name, { dax: { state: 'read', data: { available: true, clusters: clusters.map((c) => ({ ...c, arn: `arn:aws:dax:${name}:${ACCOUNT}:cache/${c.name}`, status: 'available' })) } } });
+    region(name, {
+      dax: {
+        state: 'read',
+        data: {
+          available: true,
+          clusters: clusters.map((c) => ({ ...c, arn: `arn:aws:dax:${name}:${ACCOUNT}:cache/${c.name}`, status: 'available' })),
+        },
+      },
+    });
   const daxRole = role('CacheReader', {
     path: '/service-role/',
     trust: trustFor('dax.amazonaws.com'),
-    inlinePolicies: [{ name: 'dynamo', document: { ok: true, document: { Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 's3:GetObject'], Resource: '*' }] } } }],
+    inlinePolicies: [
+      {
+        name: 'dynamo',
+        document: { ok: true, document: { Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 's3:GetObject'], Resource: '*' }] } },
+      },
+    ],
   });
   const evaluate = (inv: ReturnType<typeof inventory>) => new Map(daxServiceRole.evaluate(inv, settings()).map((f) => [f.resource, f]));
   const accountLevel = `arn:aws:iam::${ACCOUNT}:role/*`;
 
   it('finds the role by its trust policy, whatever its name, and lists its DynamoDB permissions', () => {
-    const f = evaluate(inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('us-east-1', [{ name: 'orders', iamRoleArn: daxRole.arn }])] }));
+    const f = evaluate(
+      inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('us-east-1', [{ name: 'orders', iamRoleArn: daxRole.arn }])] }),
+    );
     expect(f.get(accountLevel)).toMatchObject({ status: 'PASS' });
     const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/orders`)!;
     expect(cluster.status).toBe('PASS');
@@ -79,14 +102,22 @@ describe('dax-service-role', () => {
 
   it('the DAX service-linked role trusts dax.amazonaws.com but is not a service role', () => {
     const slr = role('AWSServiceRoleForDAX', { path: '/aws-service-role/dax.amazonaws.com/', trust: trustFor('dax.amazonaws.com') });
-    const f = evaluate(inventory({ auth: { roles: [slr] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/Gone` }])] }));
+    const f = evaluate(
+      inventory({
+        auth: { roles: [slr] },
+        regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/Gone` }])],
+      }),
+    );
     expect(f.get(accountLevel)).toMatchObject({ status: 'FAIL' });
     expect(f.get(accountLevel)!.details.serviceLinkedRole).toEqual([slr.arn]);
   });
 
   it('a cluster whose role was deleted: FAIL high', () => {
     const f = evaluate(
-      inventory({ auth: { roles: [daxRole] }, regions: [daxRegion('eu-west-1', [{ name: 'legacy', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/DeletedDaxRole` }])] }),
+      inventory({
+        auth: { roles: [daxRole] },
+        regions: [daxRegion('eu-west-1', [{ name: 'legacy', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/DeletedDaxRole` }])],
+      }),
     );
     const cluster = f.get(`arn:aws:dax:eu-west-1:${ACCOUNT}:cache/legacy`)!;
     expect(cluster).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -96,7 +127,9 @@ describe('dax-service-role', () => {
 
   it('a cluster whose role does not trust dax.amazonaws.com: FAIL high', () => {
     const ec2Role = role('NotForDax', { trust: trustFor('ec2.amazonaws.com') });
-    const f = evaluate(inventory({ auth: { roles: [daxRole, ec2Role] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: ec2Role.arn }])] }));
+    const f = evaluate(
+      inventory({ auth: { roles: [daxRole, ec2Role] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: ec2Role.arn }])] }),
+    );
     expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)).toMatchObject({ status: 'FAIL' });
   });
 
@@ -111,7 +144,11 @@ describe('dax-service-role', () => {
   });
 
   it('a region without DAX counts as no clusters, not an error', () => {
-    const f = evaluate(inventory({ regions: [region('ap-east-2', { dax: { state: 'read', data: { available: false, reason: 'DAX is not offered here' } } })] }));
+    const f = evaluate(
+      inventory({
+        regions: [region('ap-east-2', { dax: { state: 'read', data: { available: false, reason: 'DAX is not offered here' } } })],
+      }),
+    );
     expect(f.get(accountLevel)?.status).toBe('WARN');
     expect([...f.values()].every((x) => x.status !== 'ERROR')).toBe(true);
   });
@@ -123,29 +160,45 @@ describe('dax-service-role', () => {
   });
 
   it('roles unreadable: ERROR at account level and for each known cluster', () => {
-    const f = evaluate(inventory({ authorizationDetails: denied('iam:GetAccountAuthorizationDetails'), regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: daxRole.arn }])] }));
+    const f = evaluate(
+      inventory({
+        authorizationDetails: denied('iam:GetAccountAuthorizationDetails'),
+        regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: daxRole.arn }])],
+      }),
+    );
     expect(f.get(accountLevel)?.status).toBe('ERROR');
     expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
   });
 
   it('an unreadable trust policy is never taken for "no DAX role"', () => {
     const broken = role('Mystery', { trustPolicy: { ok: false, error: 'the policy document is not valid JSON' } });
-    const f = evaluate(inventory({ auth: { roles: [broken] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: broken.arn }])] }));
+    const f = evaluate(
+      inventory({ auth: { roles: [broken] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: broken.arn }])] }),
+    );
     expect(f.get(accountLevel)?.status).toBe('ERROR');
     expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
   });
 
   it('trust detection accepts a list of services and any case, and rejects other services', () => {
-    const doc = (principal: unknown, action: unknown = 'sts:AssumeRole') => ({ ok: true as const, document: { Statement: { Effect: 'Allow', Principal: principal, Action: action } } });
+    const doc = (principal: unknown, action: unknown = 'sts:AssumeRole') => ({
+      ok: true as const,
+      document: { Statement: { Effect: 'Allow', Principal: principal, Action: action } },
+    });
     expect(trustsDax(doc({ Service: ['ec2.amazonaws.com', 'DAX.amazonaws.com'] }))).toEqual({ trusts: true });
     expect(trustsDax(doc({ Service: 'dax.amazonaws.com' }, ['sts:TagSession']))).toEqual({ trusts: false });
     expect(trustsDax(doc({ AWS: `arn:aws:iam::${ACCOUNT}:root` }))).toEqual({ trusts: false });
   });
 
   it('regression (property test): a trust policy IAM would refuse (Effect "allow") is unreadable, not trust: ERROR', () => {
-    const lowercase = role('Lowercase', { trust: { Statement: { Effect: 'allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } } });
-    expect(trustsDax(lowercase.trustPolicy)).toEqual({ error: 'statement 0: Effect must be "Allow" or "Deny" (case-sensitive), got "allow"' });
-    const f = evaluate(inventory({ auth: { roles: [lowercase] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: lowercase.arn }])] }));
+    const lowercase = role('Lowercase', {
+      trust: { Statement: { Effect: 'allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } },
+    });
+    expect(trustsDax(lowercase.trustPolicy)).toEqual({
+      error: 'statement 0: Effect must be "Allow" or "Deny" (case-sensitive), got "allow"',
+    });
+    const f = evaluate(
+      inventory({ auth: { roles: [lowercase] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: lowercase.arn }])] }),
+    );
     expect(f.get(accountLevel)?.status).toBe('ERROR');
     expect(f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)?.status).toBe('ERROR');
   });
@@ -174,7 +227,13 @@ describe('dax-service-role', () => {
     });
 
     it('a conditional Deny keeps the trust, and is named', () => {
-      const deny = { Sid: 'OnlyFromOrg', Effect: 'Deny', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringNotEquals: { 'aws:SourceAccount': ACCOUNT } } };
+      const deny = {
+        Sid: 'OnlyFromOrg',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sts:AssumeRole',
+        Condition: { StringNotEquals: { 'aws:SourceAccount': ACCOUNT } },
+      };
       expect(trustsDax(trustDoc(allowDax, deny))).toEqual({ trusts: true, conditionalDenies: ['Sid OnlyFromOrg'] });
     });
 
@@ -184,12 +243,18 @@ describe('dax-service-role', () => {
 
     it('a cluster whose role trusts DAX but denies it unconditionally: FAIL high, naming the Deny; no role counted', () => {
       const denied = role('DeniedDax', {
-        trust: { Statement: [allowDax, { Sid: 'Lockout', Effect: 'Deny', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+        trust: {
+          Statement: [allowDax, { Sid: 'Lockout', Effect: 'Deny', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
       });
-      const f = evaluate(inventory({ auth: { roles: [denied] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: denied.arn }])] }));
+      const f = evaluate(
+        inventory({ auth: { roles: [denied] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: denied.arn }])] }),
+      );
       const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)!;
       expect(cluster).toMatchObject({ status: 'FAIL', severity: 'high' });
-      expect(cluster.title).toBe(`DAX cluster c1 (us-east-1) uses DeniedDax, which does not trust dax.amazonaws.com (its trust policy denies it: Sid Lockout)`);
+      expect(cluster.title).toBe(
+        `DAX cluster c1 (us-east-1) uses DeniedDax, which does not trust dax.amazonaws.com (its trust policy denies it: Sid Lockout)`,
+      );
       expect(cluster.details.trustDeniedBy).toBe('Sid Lockout');
       const account = f.get(accountLevel)!;
       expect(account).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -199,9 +264,16 @@ describe('dax-service-role', () => {
 
     it('a cluster whose role has only a conditional Deny: PASS, with the Deny noted', () => {
       const guarded = role('GuardedDax', {
-        trust: { Statement: [allowDax, { Sid: 'SourceOnly', Effect: 'Deny', Principal: '*', Action: 'sts:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }] },
+        trust: {
+          Statement: [
+            allowDax,
+            { Sid: 'SourceOnly', Effect: 'Deny', Principal: '*', Action: 'sts:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          ],
+        },
       });
-      const f = evaluate(inventory({ auth: { roles: [guarded] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: guarded.arn }])] }));
+      const f = evaluate(
+        inventory({ auth: { roles: [guarded] }, regions: [daxRegion('us-east-1', [{ name: 'c1', iamRoleArn: guarded.arn }])] }),
+      );
       const cluster = f.get(`arn:aws:dax:us-east-1:${ACCOUNT}:cache/c1`)!;
       expect(cluster.status).toBe('PASS');
       expect(cluster.details.conditionalTrustDenies).toEqual(['Sid SourceOnly']);
@@ -220,7 +292,9 @@ describe('dax-service-role', () => {
     expect(onlySlr.details.rolesTrustingDax).toEqual([]);
     expect(onlySlr.details.serviceLinkedRole).toEqual([slr.arn, slrRenamed.arn]);
 
-    const withLookalike = evaluate(inventory({ auth: { roles: [slr, lookalike] }, regions: [daxRegion('us-east-1', [])] })).get(accountLevel)!;
+    const withLookalike = evaluate(inventory({ auth: { roles: [slr, lookalike] }, regions: [daxRegion('us-east-1', [])] })).get(
+      accountLevel,
+    )!;
     expect(withLookalike.status).toBe('PASS');
     expect(withLookalike.title).toBe('1 role(s) trust dax.amazonaws.com: AWSServiceRoleForDAX');
     expect((withLookalike.details.rolesTrustingDax as { arn: string }[]).map((r) => r.arn)).toEqual([lookalike.arn]);

@@ -3,7 +3,17 @@ import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { ACCOUNT } from '#test/account.ts';
-import { administratorAccess, ADMIN_ARN, authorizationInventory as inventory, doc, group, inlineUser, managed, user, userArn } from '#test/iam.ts';
+import {
+  administratorAccess,
+  ADMIN_ARN,
+  authorizationInventory as inventory,
+  doc,
+  group,
+  inlineUser,
+  managed,
+  user,
+  userArn,
+} from '#test/iam.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
 import { parseSettings } from '#lib/settings.ts';
 
@@ -87,9 +97,13 @@ describe('user-full-access: full access on every resource', () => {
   // IAM reads Action values as written: " *:* " is not `*:*` (it matches no action), and a document
   // we cannot read exactly is unreadable: ERROR naming the value, never evaluated as a guess.
   it('refuses an Action list with " *:* " spaced: ERROR naming the value', () => {
-    const f = evaluateOne({ users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: ['ec2:DescribeInstances', ' *:* '], Resource: '*' })] });
+    const f = evaluateOne({
+      users: [inlineUser('alice', { Sid: 'Admin', Effect: 'Allow', Action: ['ec2:DescribeInstances', ' *:* '], Resource: '*' })],
+    });
     expect(f.status).toBe('ERROR');
-    expect(f.title).toContain('alice could not be evaluated: inline policy Inline on user alice cannot be read (statement 0: Action value " *:* "');
+    expect(f.title).toContain(
+      'alice could not be evaluated: inline policy Inline on user alice cannot be read (statement 0: Action value " *:* "',
+    );
   });
 
   it('treats a Resource list containing "*" as every resource', () => {
@@ -99,7 +113,9 @@ describe('user-full-access: full access on every resource', () => {
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('critical');
     expect(f.title).toContain('has full access (*:* on *)');
-    expect(grantsOf(f)).toEqual([expect.objectContaining({ class: 'full-access', paths: [expect.objectContaining({ statement: 'statement #0' })] })]);
+    expect(grantsOf(f)).toEqual([
+      expect.objectContaining({ class: 'full-access', paths: [expect.objectContaining({ statement: 'statement #0' })] }),
+    ]);
   });
 
   // SPEC 3.3: actions with no resource types are authorized against `*` only, so arn:aws:*:*:*:* does
@@ -208,9 +224,7 @@ describe('user-full-access: narrower grants', () => {
   // The excluded list is summarized by service, in the catalogue's service order.
   it('fails high for Allow NotAction on "*", listing what is excluded (PowerUserAccess shape)', () => {
     const f = evaluateOne({
-      users: [
-        inlineUser('carol', { Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' }),
-      ],
+      users: [inlineUser('carol', { Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' })],
     });
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('high');
@@ -228,7 +242,9 @@ describe('user-full-access: narrower grants', () => {
     const f = evaluateOne({ users: [inlineUser('carol', { Effect: 'Allow', NotAction: 's3:*', Resource: '*' })] });
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('high');
-    expect(f.title).toBe('carol can do all actions except s3:* directly via inline policy Inline (inline on user carol) (and 1 more grant)');
+    expect(f.title).toBe(
+      'carol can do all actions except s3:* directly via inline policy Inline (inline on user carol) (and 1 more grant)',
+    );
     expect(classesOf(f)).toEqual(['all-actions-except', 'escalation']);
     expect(grantsOf(f)[1]).toMatchObject({ action: 'iam:PutUserPolicy', resource: userArn('carol'), severity: 'high' });
   });
@@ -314,7 +330,9 @@ describe('user-full-access: wildcard patterns', () => {
   it('regression (property test): a run of wildcards in a Resource is matched in linear time (the regex took minutes)', () => {
     evaluateOne({ users: [inlineUser('warm', allow())] }); // the catalogue is loaded outside the timing
     const started = Date.now();
-    const f = evaluateOne({ users: [inlineUser('alice', allow({ Resource: `arn:${'*'.repeat(40)}x` }), allow({ Resource: `arn:${'*?'.repeat(15)}e` }))] });
+    const f = evaluateOne({
+      users: [inlineUser('alice', allow({ Resource: `arn:${'*'.repeat(40)}x` }), allow({ Resource: `arn:${'*?'.repeat(15)}e` }))],
+    });
     // 2 s, not 1 s: the machine is shared; the regex it guards against took minutes.
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
@@ -361,7 +379,9 @@ describe('user-full-access: conditions', () => {
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('critical');
     expect(f.title).toBe('alice has full access (*:* on *) directly via inline policy Inline (inline on user alice)');
-    expect(grantsOf(f).map((g) => [g.class, g.severity, g.paths.map((p) => p.statement)])).toEqual([['full-access', 'critical', ['Sid Everything']]]);
+    expect(grantsOf(f).map((g) => [g.class, g.severity, g.paths.map((p) => p.statement)])).toEqual([
+      ['full-access', 'critical', ['Sid Everything']],
+    ]);
   });
 
   it('lists every class that holds below full access: a conditional full access beside all actions on a bucket', () => {
@@ -375,7 +395,9 @@ describe('user-full-access: conditions', () => {
       ],
     });
     expect(f).toMatchObject({ status: 'FAIL', severity: 'high' });
-    expect(f.title).toBe('alice can do all actions on arn:aws:s3:::data directly via inline policy Inline (inline on user alice) (and 1 more grant)');
+    expect(f.title).toBe(
+      'alice can do all actions on arn:aws:s3:::data directly via inline policy Inline (inline on user alice) (and 1 more grant)',
+    );
     expect(grantsOf(f).map((g) => [g.class, g.severity, g.conditional, g.paths.map((p) => p.statement)])).toEqual([
       ['all-actions-on-resources', 'high', false, ['Sid Data']],
       ['full-access', 'high', true, ['Sid OnlyWithMfa']],
@@ -407,7 +429,14 @@ describe('user-full-access: Deny statements', () => {
     expect(f.details.verdict).toBe('none');
     expect(f.details.reason).toContain('Sid Quarantine');
     expect(deniesOf(f)).toEqual([
-      { policy: 'DenyAll', via: 'group', group: 'quarantine', path: 'via group quarantine, inline policy DenyAll (inline on group quarantine)', statement: 'Sid Quarantine', conditional: false },
+      {
+        policy: 'DenyAll',
+        via: 'group',
+        group: 'quarantine',
+        path: 'via group quarantine, inline policy DenyAll (inline on group quarantine)',
+        statement: 'Sid Quarantine',
+        conditional: false,
+      },
     ]);
     // SPEC 3.3 PASS "say which" Deny is the reason: the Deny is named; the neutralised grant is no longer listed.
     expect(f.details).not.toHaveProperty('grants');
@@ -435,7 +464,9 @@ describe('user-full-access: Deny statements', () => {
     const allowed = evaluateOne({ users: [inlineUser('alice', allow({ Condition: vacuous }))] });
     expect(allowed).toMatchObject({ status: 'FAIL', severity: 'critical' });
     expect(grantsOf(allowed)[0]).toMatchObject({ class: 'full-access', conditional: false });
-    const denied = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })] });
+    const denied = evaluateOne({
+      users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: '*', Condition: vacuous })],
+    });
     expect(denied).toMatchObject({ status: 'FAIL', severity: 'critical' });
     expect(deniesOf(denied)).toEqual([]);
   });
@@ -444,7 +475,12 @@ describe('user-full-access: Deny statements', () => {
   // Deny denies nothing; it was read as a Deny of everything, and the administrator passed.
   it('does not read a Deny on " *" as a Deny of everything: ERROR naming the value, never PASS', () => {
     const f = evaluateOne({
-      users: [user('alice', { attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }], inlinePolicies: [{ name: 'Quarantine', document: doc({ Effect: 'Deny', Action: '*', Resource: ' *' }) }] })],
+      users: [
+        user('alice', {
+          attachedPolicies: [{ name: 'AdministratorAccess', arn: ADMIN_ARN }],
+          inlinePolicies: [{ name: 'Quarantine', document: doc({ Effect: 'Deny', Action: '*', Resource: ' *' }) }],
+        }),
+      ],
       policies: [administratorAccess],
     });
     expect(f.status).toBe('ERROR');
@@ -510,7 +546,9 @@ describe('user-full-access: Deny statements', () => {
     const f = evaluateOne({ users: [inlineUser('alice', allow(), { Effect: 'Deny', Action: '*', Resource: ['arn:*', '?'] })] });
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('high');
-    expect(f.title).toBe('alice can do all actions on * (every action that takes no resource) directly via inline policy Inline (inline on user alice)');
+    expect(f.title).toBe(
+      'alice can do all actions on * (every action that takes no resource) directly via inline policy Inline (inline on user alice)',
+    );
   });
 
   it("judges a Deny's partition against the audited account's partition, not against aws", () => {
@@ -566,9 +604,7 @@ describe('user-full-access: groups', () => {
     });
     expect(f.status).toBe('FAIL');
     expect(f.severity).toBe('critical');
-    expect(f.title).toBe(
-      'alice has full access (*:* on *) via group admins, inline policy AdminInline (inline on group admins)',
-    );
+    expect(f.title).toBe('alice has full access (*:* on *) via group admins, inline policy AdminInline (inline on group admins)');
     expect(grantsOf(f)[0]!.paths).toEqual([expect.objectContaining({ via: 'group', group: 'admins', policy: 'AdminInline' })]);
     expect(f.details.commands).toEqual(['aws iam remove-user-from-group --user-name alice --group-name admins']);
   });
@@ -674,19 +710,38 @@ describe('user-full-access: permissions boundaries', () => {
     const added = { Effect: 'Allow', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } }, Action: ['*'], NotResource: [] };
     const run = (...statements: unknown[]) =>
       evaluateOne({
-        users: [user('alice', { groups: ['G'], inlinePolicies: [{ name: 'Inline', document: doc(...statements) }], permissionsBoundary: { arn: boundary.arn, type: 'Policy' } })],
-        groups: [group('G', { inlinePolicies: [{ name: 'GroupInline', document: doc({ Effect: 'Allow', NotAction: ['iam:CreatePolicyVersion'], Resource: ['*'] }) }] })],
+        users: [
+          user('alice', {
+            groups: ['G'],
+            inlinePolicies: [{ name: 'Inline', document: doc(...statements) }],
+            permissionsBoundary: { arn: boundary.arn, type: 'Policy' },
+          }),
+        ],
+        groups: [
+          group('G', {
+            inlinePolicies: [
+              { name: 'GroupInline', document: doc({ Effect: 'Allow', NotAction: ['iam:CreatePolicyVersion'], Resource: ['*'] }) },
+            ],
+          }),
+        ],
         policies: [boundary],
       });
     const before = run(deny);
     expect(before).toMatchObject({ status: 'FAIL', severity: 'high' });
-    expect(grantsOf(before)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
+    expect(grantsOf(before)[0]).toMatchObject({
+      class: 'escalation',
+      action: 'iam:AttachUserPolicy',
+      conditional: false,
+      severity: 'high',
+    });
     const after = run(deny, added);
     expect(after).toMatchObject({ status: 'FAIL', severity: 'high' });
     expect(grantsOf(after)[0]).toMatchObject({ class: 'escalation', action: 'iam:AttachUserPolicy', conditional: false, severity: 'high' });
     // The conditional way out is still named.
     expect(after.details.boundaryEscapes).toEqual([`iam:CreatePolicyVersion on ${boundary.arn}`]);
-    expect(grantsOf(after)).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: true, action: 'iam:CreatePolicyVersion', resource: boundary.arn }));
+    expect(grantsOf(after)).toContainEqual(
+      expect.objectContaining({ class: 'escalation', conditional: true, action: 'iam:CreatePolicyVersion', resource: boundary.arn }),
+    );
   });
 
   // SPEC 3.3 ERROR: a document that reaches the user (here the boundary) cannot be read: ERROR, with the
@@ -741,9 +796,7 @@ describe('user-full-access: permissions boundaries', () => {
 describe('user-full-access: unreadable policies and groups', () => {
   it('reports ERROR, never PASS, for an undecodable policy, naming it', () => {
     const f = evaluateOne({
-      users: [
-        user('alice', { inlinePolicies: [{ name: 'Broken', document: { ok: false, error: 'URIError: URI malformed' } }] }),
-      ],
+      users: [user('alice', { inlinePolicies: [{ name: 'Broken', document: { ok: false, error: 'URIError: URI malformed' } }] })],
     });
     expect(f.status).toBe('ERROR');
     expect(f.severity).toBe('critical');
@@ -781,7 +834,11 @@ describe('user-full-access: unreadable policies and groups', () => {
     expect(f.title).toBe('alice could not be evaluated: inline policy Broken on user alice cannot be read (Unexpected token)');
     expect(f.details.unreadable).toEqual([expect.objectContaining({ policy: 'Broken', reason: 'Unexpected token' })]);
     expect(f.details.readableGrants).toEqual([
-      expect.objectContaining({ class: 'full-access', severity: 'critical', summary: 'has full access (*:* on *) directly via inline policy Admin (inline on user alice)' }),
+      expect.objectContaining({
+        class: 'full-access',
+        severity: 'critical',
+        summary: 'has full access (*:* on *) directly via inline policy Admin (inline on user alice)',
+      }),
     ]);
     expect(f.details.commands).toEqual(['aws iam delete-user-policy --user-name alice --policy-name Admin']);
   });
@@ -798,9 +855,7 @@ describe('user-full-access: unreadable policies and groups', () => {
   it('reports ERROR for a group missing from the inventory', () => {
     const f = evaluateOne({ users: [user('alice', { groups: ['ghosts'] })] });
     expect(f.status).toBe('ERROR');
-    expect(f.title).toBe(
-      'alice could not be evaluated: group ghosts cannot be read (not in the GetAccountAuthorizationDetails groups)',
-    );
+    expect(f.title).toBe('alice could not be evaluated: group ghosts cannot be read (not in the GetAccountAuthorizationDetails groups)');
     expect(f.details.unreadable).toEqual([expect.objectContaining({ group: 'ghosts', via: 'group' })]);
   });
 

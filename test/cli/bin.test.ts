@@ -25,7 +25,9 @@ describe('the command line as installed', () => {
     expect(out.status).toBe(0);
     const sources = JSON.parse(await readFile(SOURCES, 'utf8')) as { builtAt: number; files: string[] };
     expect(sources.builtAt).toBeGreaterThanOrEqual(touched.getTime());
-    expect(sources.files).toEqual(expect.arrayContaining(['lib/cli/main.ts', 'lib/checks/catalogue.ts', 'package.json', 'scripts/build-cli.js']));
+    expect(sources.files).toEqual(
+      expect.arrayContaining(['lib/cli/main.ts', 'lib/checks/catalogue.ts', 'package.json', 'scripts/build-cli.js']),
+    );
   }, 60_000);
 
   it('--version prints the version from the bundle', async () => {

@@ -114,7 +114,10 @@ describe('kill -9 during a save of 10,000 failing users', () => {
     expect(alerting(third).filter((f) => f.change !== 'new')).toEqual([]);
     expect(await storedRuns()).toEqual([third.run.runId]);
     const some = alerting(third).find((f) => f.id.includes('#access-key-age#'))!.id;
-    const history = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
+    const history = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as {
+      runId: string;
+      change: string;
+    }[];
     expect(history.map((h) => [h.runId, h.change])).toEqual([[third.run.runId, 'new']]);
 
     // 4. A run that resolves every key finding (a limit no key reaches), killed right after its
@@ -128,7 +131,10 @@ describe('kill -9 during a save of 10,000 failing users', () => {
     expect(open.filter((id) => id.includes('#access-key-age#'))).toEqual([]);
     const openAfterThird = third.findings.filter((f) => f.status !== 'PASS').map((f) => f.id);
     expect(open).toEqual(openAfterThird.filter((id) => !id.includes('#access-key-age#')).sort());
-    const after = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as { runId: string; change: string }[];
+    const after = JSON.parse((await runCli(['history', some, '--state-dir', stateDir, '--format', 'json'])).stdout) as {
+      runId: string;
+      change: string;
+    }[];
     expect(after.map((h) => [h.runId, h.change])).toEqual([
       [third.run.runId, 'new'],
       [runs[0], 'resolved'],

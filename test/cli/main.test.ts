@@ -12,7 +12,14 @@ async function cli(...args: string[]) {
 describe('account-auditor run --demo', () => {
   it('the table lists all six checks, with PASS and FAIL findings, and exits 1 on FAIL at or above high', async () => {
     const { code, stdout } = await cli('run', '--demo');
-    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access']) {
+    for (const id of [
+      'root-access-key',
+      'access-key-age',
+      'user-full-access',
+      'elasticache-service-linked-role',
+      'dax-service-role',
+      'role-full-access',
+    ]) {
       expect(stdout).toContain(`== ${id}`);
     }
     expect(stdout).toMatch(/\bPASS\b/);
@@ -31,7 +38,15 @@ describe('account-auditor run --demo', () => {
     expect(parsed.run).toMatchObject({ accountId: '123456789012', origin: 'demo', complete: true });
     expect(parsed.findings.length).toBeGreaterThan(5);
     for (const f of parsed.findings) {
-      expect(f).toEqual(expect.objectContaining({ id: `${f.accountId}#${f.checkId}#${f.resource}`, status: expect.any(String), severity: expect.any(String), title: expect.any(String), details: expect.any(Object) }));
+      expect(f).toEqual(
+        expect.objectContaining({
+          id: `${f.accountId}#${f.checkId}#${f.resource}`,
+          status: expect.any(String),
+          severity: expect.any(String),
+          title: expect.any(String),
+          details: expect.any(Object),
+        }),
+      );
     }
   });
 
@@ -45,13 +60,18 @@ describe('account-auditor run --demo', () => {
   });
 
   it('--checks narrows the run and --max-key-age changes the verdicts', async () => {
-    const strict = JSON.parse((await cli('run', '--demo', '--format', 'json', '--checks', 'access-key-age', '--max-key-age', '1')).stdout) as {
+    const strict = JSON.parse(
+      (await cli('run', '--demo', '--format', 'json', '--checks', 'access-key-age', '--max-key-age', '1')).stdout,
+    ) as {
       run: { checks: string[] };
       findings: { checkId: string; status: string }[];
     };
     expect(strict.run.checks).toEqual(['access-key-age']);
     expect(new Set(strict.findings.map((f) => f.checkId))).toEqual(new Set(['access-key-age']));
-    const lenient = JSON.parse((await cli('run', '--demo', '--format', 'json', '--checks', 'access-key-age', '--max-key-age', '3650', '--warn-key-age', '3650')).stdout) as {
+    const lenient = JSON.parse(
+      (await cli('run', '--demo', '--format', 'json', '--checks', 'access-key-age', '--max-key-age', '3650', '--warn-key-age', '3650'))
+        .stdout,
+    ) as {
       findings: { status: string }[];
     };
     const fails = (r: { findings: { status: string }[] }) => r.findings.filter((f) => f.status === 'FAIL').length;

@@ -25,12 +25,7 @@ import type { CheckId } from '#lib/checks/catalogue.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import type { AlertSummary } from '#lib/notify/alert.ts';
 import type { RunRecord } from '#lib/reconcile/types.ts';
-import {
-  daxError,
-  elastiCacheError,
-  FIXTURE_NOW,
-  iamError,
-} from '#test/aws.ts';
+import { daxError, elastiCacheError, FIXTURE_NOW, iamError } from '#test/aws.ts';
 import { iam, resetAws, serveRegions } from '#test/mock-aws.ts';
 import { serveSmallAccount } from '#test/small-account.ts';
 
@@ -46,7 +41,12 @@ let stateDir: string;
 const cli = runCli;
 
 /** One audit with a local state folder and a (mocked) topic, as a nightly run would do it. */
-async function audit(): Promise<{ code: number; out: JsonOutput; stored: RunRecord; alert: { subject: string; summary: AlertSummary; email: string; attributes: Record<string, { StringValue?: string }> } }> {
+async function audit(): Promise<{
+  code: number;
+  out: JsonOutput;
+  stored: RunRecord;
+  alert: { subject: string; summary: AlertSummary; email: string; attributes: Record<string, { StringValue?: string }> };
+}> {
   const run = await cli(['run', '--region', 'us-east-1', '--format', 'json', '--quiet', '--state-dir', stateDir, '--topic', TOPIC]);
   const out = JSON.parse(run.stdout) as JsonOutput;
   const runs = await cli(['runs', '--state-dir', stateDir, '--format', 'json']);
@@ -69,7 +69,14 @@ async function audit(): Promise<{ code: number; out: JsonOutput; stored: RunReco
   };
 }
 
-const ALL: CheckId[] = ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'];
+const ALL: CheckId[] = [
+  'root-access-key',
+  'access-key-age',
+  'user-full-access',
+  'elasticache-service-linked-role',
+  'dax-service-role',
+  'role-full-access',
+];
 
 /**
  * `fail(code)`: that call alone fails with this error code. `errorChecks`: the checks that end in
@@ -175,67 +182,75 @@ describe('AccessDenied on one call, end to end', () => {
     expect(alert.email).not.toContain('NOT READ');
   });
 
-  it.each(matrix)('$call denied: ERROR on exactly $errorChecks, exit 2, the run record and the alert name the checks and the permission', async ({ call, denied, fail, errorChecks, readBy }) => {
-    fail(denied);
-    const { code, out, stored, alert } = await audit();
+  it.each(matrix)(
+    '$call denied: ERROR on exactly $errorChecks, exit 2, the run record and the alert name the checks and the permission',
+    async ({ call, denied, fail, errorChecks, readBy }) => {
+      fail(denied);
+      const { code, out, stored, alert } = await audit();
 
-    // Findings: exactly the dependent checks in ERROR, each naming the call; the others real verdicts.
-    const inError = new Set(out.findings.filter((f) => f.status === 'ERROR').map((f) => f.checkId));
-    expect(sorted([...inError])).toEqual(sorted(errorChecks));
-    for (const f of out.findings.filter((x) => x.status === 'ERROR')) expect(JSON.stringify(f)).toContain(call);
-    for (const id of ALL.filter((c) => !errorChecks.includes(c))) {
-      const statuses = out.findings.filter((f) => f.checkId === id).map((f) => f.status);
-      expect(statuses.length, id).toBeGreaterThan(0);
-      expect(statuses, id).not.toContain('ERROR');
-    }
-    expect(code).toBe(2);
+      // Findings: exactly the dependent checks in ERROR, each naming the call; the others real verdicts.
+      const inError = new Set(out.findings.filter((f) => f.status === 'ERROR').map((f) => f.checkId));
+      expect(sorted([...inError])).toEqual(sorted(errorChecks));
+      for (const f of out.findings.filter((x) => x.status === 'ERROR')) expect(JSON.stringify(f)).toContain(call);
+      for (const id of ALL.filter((c) => !errorChecks.includes(c))) {
+        const statuses = out.findings.filter((f) => f.checkId === id).map((f) => f.status);
+        expect(statuses.length, id).toBeGreaterThan(0);
+        expect(statuses, id).not.toContain('ERROR');
+      }
+      expect(code).toBe(2);
 
-    // The stored run record: incomplete, the unread source with its call and code, the permission, per check too.
-    expect(stored.runId).toBe(out.run.runId);
-    expect(stored.complete).toBe(false);
-    expect(stored.sources.filter((s) => s.state === 'unread')).toEqual([expect.objectContaining({ call, code: denied })]);
-    expect(stored.missingPermissions).toEqual([call]);
-    expect(sorted(stored.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
-    for (const c of stored.checksInError) expect(c.missingPermissions, c.checkId).toEqual([call]);
-    expect(out.run).toMatchObject({ complete: false, missingPermissions: [call] });
+      // The stored run record: incomplete, the unread source with its call and code, the permission, per check too.
+      expect(stored.runId).toBe(out.run.runId);
+      expect(stored.complete).toBe(false);
+      expect(stored.sources.filter((s) => s.state === 'unread')).toEqual([expect.objectContaining({ call, code: denied })]);
+      expect(stored.missingPermissions).toEqual([call]);
+      expect(sorted(stored.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
+      for (const c of stored.checksInError) expect(c.missingPermissions, c.checkId).toEqual([call]);
+      expect(out.run).toMatchObject({ complete: false, missingPermissions: [call] });
 
-    // The alert's JSON summary.
-    const { summary, email } = alert;
-    expect(summary).toMatchObject({ kind: 'findings', complete: false, missingPermissions: [call] });
-    expect(sorted(summary.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
-    for (const c of summary.checksInError) expect(c.missingPermissions, c.checkId).toEqual([call]);
-    expect(summary.unreadSources).toEqual([expect.objectContaining({ call, code: denied, missingPermission: call, checks: readBy })]);
-    expect(alert.attributes.complete?.StringValue).toBe('false');
-    expect(alert.subject).toContain('sources not read: 1');
-    if (errorChecks.length > 0) expect(alert.subject).toContain(`checks in ERROR: ${errorChecks.length}`);
+      // The alert's JSON summary.
+      const { summary, email } = alert;
+      expect(summary).toMatchObject({ kind: 'findings', complete: false, missingPermissions: [call] });
+      expect(sorted(summary.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
+      for (const c of summary.checksInError) expect(c.missingPermissions, c.checkId).toEqual([call]);
+      expect(summary.unreadSources).toEqual([expect.objectContaining({ call, code: denied, missingPermission: call, checks: readBy })]);
+      expect(alert.attributes.complete?.StringValue).toBe('false');
+      expect(alert.subject).toContain('sources not read: 1');
+      if (errorChecks.length > 0) expect(alert.subject).toContain(`checks in ERROR: ${errorChecks.length}`);
 
-    // The alert's email text.
-    expect(email).toContain(`Missing permissions: ${call}: allow them for the auditor's role`);
-    expect(email).toContain(`CHECKS IN ERROR (${errorChecks.length})`);
-    for (const id of errorChecks) expect(email).toContain(`- ${id} (missing permission: ${call})`);
-    expect(email).toContain(`${call} failed (${denied})`);
-    expect(email).toContain(`    missing permission: ${call}\n    read by: ${readBy.join(', ')}`);
-  });
+      // The alert's email text.
+      expect(email).toContain(`Missing permissions: ${call}: allow them for the auditor's role`);
+      expect(email).toContain(`CHECKS IN ERROR (${errorChecks.length})`);
+      for (const id of errorChecks) expect(email).toContain(`- ${id} (missing permission: ${call})`);
+      expect(email).toContain(`${call} failed (${denied})`);
+      expect(email).toContain(`    missing permission: ${call}\n    read by: ${readBy.join(', ')}`);
+    },
+  );
 
-  it.each(matrix)(`$call failing with ${OTHER_ERROR}: the same ERRORs, and the alert names the error, not a permission`, async ({ call, fail, errorChecks, readBy }) => {
-    fail(OTHER_ERROR);
-    const { code, out, stored, alert } = await audit();
+  it.each(matrix)(
+    `$call failing with ${OTHER_ERROR}: the same ERRORs, and the alert names the error, not a permission`,
+    async ({ call, fail, errorChecks, readBy }) => {
+      fail(OTHER_ERROR);
+      const { code, out, stored, alert } = await audit();
 
-    expect(sorted([...new Set(out.findings.filter((f) => f.status === 'ERROR').map((f) => f.checkId))])).toEqual(sorted(errorChecks));
-    expect(code).toBe(2);
+      expect(sorted([...new Set(out.findings.filter((f) => f.status === 'ERROR').map((f) => f.checkId))])).toEqual(sorted(errorChecks));
+      expect(code).toBe(2);
 
-    expect(stored.complete).toBe(false);
-    expect(stored.sources.filter((s) => s.state === 'unread')).toEqual([expect.objectContaining({ call, code: OTHER_ERROR })]);
-    expect(stored.missingPermissions).toEqual([]);
-    for (const c of stored.checksInError) expect(c.missingPermissions, c.checkId).toEqual([]);
+      expect(stored.complete).toBe(false);
+      expect(stored.sources.filter((s) => s.state === 'unread')).toEqual([expect.objectContaining({ call, code: OTHER_ERROR })]);
+      expect(stored.missingPermissions).toEqual([]);
+      for (const c of stored.checksInError) expect(c.missingPermissions, c.checkId).toEqual([]);
 
-    expect(alert.summary.missingPermissions).toEqual([]);
-    expect(sorted(alert.summary.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
-    expect(alert.summary.unreadSources).toEqual([expect.objectContaining({ call, code: OTHER_ERROR, missingPermission: null, checks: readBy })]);
-    expect(alert.email).toContain(`${call} failed (${OTHER_ERROR}): ${OTHER_ERROR} (fixture)`);
-    for (const id of errorChecks) expect(alert.email).toContain(`- ${id}\n`);
-    expect(alert.email).not.toContain('issing permission');
-  });
+      expect(alert.summary.missingPermissions).toEqual([]);
+      expect(sorted(alert.summary.checksInError.map((c) => c.checkId))).toEqual(sorted(errorChecks));
+      expect(alert.summary.unreadSources).toEqual([
+        expect.objectContaining({ call, code: OTHER_ERROR, missingPermission: null, checks: readBy }),
+      ]);
+      expect(alert.email).toContain(`${call} failed (${OTHER_ERROR}): ${OTHER_ERROR} (fixture)`);
+      for (const id of errorChecks) expect(alert.email).toContain(`- ${id}\n`);
+      expect(alert.email).not.toContain('issing permission');
+    },
+  );
 
   it('iam:ListAccessKeys denied: the over-age key still FAILs, and its details say why it has no key ID', async () => {
     iam.on(ListAccessKeysCommand).rejects(iamError('AccessDenied'));
@@ -261,7 +276,9 @@ describe('AccessDenied on one call, end to end', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toContain('authorization details: iam:GetAccountAuthorizationDetails (AccessDenied): ');
     expect(run.stdout).toContain('[missing permission: iam:GetAccountAuthorizationDetails]');
-    expect(run.stdout).toContain("missing permissions: iam:GetAccountAuthorizationDetails (allow them for the auditor's role, then run again)");
+    expect(run.stdout).toContain(
+      "missing permissions: iam:GetAccountAuthorizationDetails (allow them for the auditor's role, then run again)",
+    );
     const runs = await cli(['runs', '--state-dir', stateDir]);
     // The table wraps and cuts its cells; `runs --format json` has the full record (see the matrix).
     expect(runs.stdout).toMatch(/missing[\s│]+iam:GetAccount/);

@@ -44,7 +44,9 @@ describe('local state', () => {
     expect(next.run.runId).not.toBe(first.run.runId);
     expect(next.run.counts).toMatchObject({ new: 1, resolved: 1, open: 14 });
     expect(next.findings.filter((f) => f.change === 'new').map((f) => f.resource)).toEqual(['arn:aws:iam::123456789012:user/zoe']);
-    expect(next.findings.filter((f) => f.change === 'resolved').map((f) => f.resource)).toEqual(['arn:aws:iam::123456789012:user/service/legacy-etl#access_key_1']);
+    expect(next.findings.filter((f) => f.change === 'resolved').map((f) => f.resource)).toEqual([
+      'arn:aws:iam::123456789012:user/service/legacy-etl#access_key_1',
+    ]);
   });
 
   it('an older snapshot audited after a newer one does not overwrite the newer state', async () => {
@@ -83,28 +85,45 @@ describe('reading state back', () => {
   });
 
   it('findings: the open findings, most severe first, filterable by severity and check', async () => {
-    const all = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json')).stdout) as { severity: string; checkId: string; status: string }[];
+    const all = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json')).stdout) as {
+      severity: string;
+      checkId: string;
+      status: string;
+    }[];
     expect(all).toHaveLength(14);
     expect(all[0]!.severity).toBe('critical');
     expect(all.every((f) => f.status !== 'PASS')).toBe(true);
-    const critical = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--severity', 'critical')).stdout) as { severity: string }[];
+    const critical = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--severity', 'critical')).stdout) as {
+      severity: string;
+    }[];
     expect(critical.map((f) => f.severity)).toEqual(['critical', 'critical', 'critical', 'critical']);
-    const dax = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--check', 'dax-service-role')).stdout) as { checkId: string }[];
+    const dax = JSON.parse((await cli('findings', '--state-dir', stateDir, '--format', 'json', '--check', 'dax-service-role')).stdout) as {
+      checkId: string;
+    }[];
     expect(dax.map((f) => f.checkId)).toEqual(['dax-service-role']);
     const table = await cli('findings', '--state-dir', stateDir);
     expect(table.stdout).toContain('zoe has full access');
   });
 
   it('runs: the latest runs, newest first', async () => {
-    const runs = JSON.parse((await cli('runs', '--state-dir', stateDir, '--format', 'json')).stdout) as { collectedAt: string; counts: { new: number } }[];
+    const runs = JSON.parse((await cli('runs', '--state-dir', stateDir, '--format', 'json')).stdout) as {
+      collectedAt: string;
+      counts: { new: number };
+    }[];
     expect(runs.map((r) => r.collectedAt)).toEqual(['2026-11-02T00:00:00.000Z', '2026-11-01T00:00:00.000Z']);
     expect(runs.map((r) => r.counts.new)).toEqual([1, 14]);
-    expect((await cli('runs', '--state-dir', stateDir, '--limit', '1', '--format', 'json')).stdout).not.toContain('2026-11-01T00:00:00.000Z"');
+    expect((await cli('runs', '--state-dir', stateDir, '--limit', '1', '--format', 'json')).stdout).not.toContain(
+      '2026-11-01T00:00:00.000Z"',
+    );
   });
 
   it('history <finding-id>: every change of status, oldest first', async () => {
     const id = '123456789012#access-key-age#arn:aws:iam::123456789012:user/service/legacy-etl#access_key_1';
-    const entries = JSON.parse((await cli('history', id, '--state-dir', stateDir, '--format', 'json')).stdout) as { change: string; status: string; at: string }[];
+    const entries = JSON.parse((await cli('history', id, '--state-dir', stateDir, '--format', 'json')).stdout) as {
+      change: string;
+      status: string;
+      at: string;
+    }[];
     expect(entries.map((e) => [e.at, e.change, e.status])).toEqual([
       ['2026-11-01T00:00:00.000Z', 'new', 'FAIL'],
       ['2026-11-02T00:00:00.000Z', 'resolved', 'PASS'],
@@ -116,14 +135,19 @@ describe('reading state back', () => {
     const other = join(stateDir, '..', `aa-other-${Date.now()}`);
     await cp(DEMO_DIR, other, { recursive: true });
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(other, 'caller-identity.json'), JSON.stringify({ UserId: 'AIDAX', Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/auditor' }));
+    await writeFile(
+      join(other, 'caller-identity.json'),
+      JSON.stringify({ UserId: 'AIDAX', Account: '210987654321', Arn: 'arn:aws:iam::210987654321:user/auditor' }),
+    );
     // Every ARN in the export names the demo account; rewrite them so the export is consistent.
     for (const file of ['account-authorization-details.json', 'credential-report.json']) {
       const { readFile } = await import('node:fs/promises');
       let text = await readFile(join(other, file), 'utf8');
       if (file === 'credential-report.json') {
         const json = JSON.parse(text) as { Content: string };
-        json.Content = Buffer.from(Buffer.from(json.Content, 'base64').toString('utf8').replaceAll('123456789012', '210987654321')).toString('base64');
+        json.Content = Buffer.from(
+          Buffer.from(json.Content, 'base64').toString('utf8').replaceAll('123456789012', '210987654321'),
+        ).toString('base64');
         text = JSON.stringify(json);
       } else text = text.replaceAll('123456789012', '210987654321');
       await writeFile(join(other, file), text);
@@ -149,7 +173,15 @@ describe('demo and alerts', () => {
     const { code, stdout } = await cli('demo');
     expect(code).toBe(0);
     expect(stdout).toContain('# Night 1');
-    for (const id of ['root-access-key', 'access-key-age', 'user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access']) expect(stdout).toContain(`== ${id}`);
+    for (const id of [
+      'root-access-key',
+      'access-key-age',
+      'user-full-access',
+      'elasticache-service-linked-role',
+      'dax-service-role',
+      'role-full-access',
+    ])
+      expect(stdout).toContain(`== ${id}`);
     expect(stdout).toMatch(/Night 2[\s\S]*1 new, 0 regressed, 1 resolved/);
     expect(stdout).toContain('Subject: account-auditor 123456789012: 1 new (1 critical)');
     expect(stdout).toMatch(/RESOLVED \(1\)/);

@@ -53,7 +53,9 @@ describe('local state folders', () => {
       const { code, stdout, stderr } = await cli(...args, '--state-dir', stateDir);
       expect(code).toBe(2);
       expect(stdout).toBe('');
-      expect(stderr).toBe(`account-auditor: there is no account-auditor state in ${stateDir} (no such folder): run \`account-auditor run --state-dir ${stateDir}\` first\n`);
+      expect(stderr).toBe(
+        `account-auditor: there is no account-auditor state in ${stateDir} (no such folder): run \`account-auditor run --state-dir ${stateDir}\` first\n`,
+      );
       expect(existsSync(stateDir)).toBe(false);
     }
   });

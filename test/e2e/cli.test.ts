@@ -41,7 +41,12 @@ const c = () => clients();
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd: home, env: childEnv(home), timeout: 90_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      cwd: home,
+      env: childEnv(home),
+      timeout: 90_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: unknown; stdout?: string; stderr?: string };
@@ -54,7 +59,20 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 async function run(): Promise<{ code: number; out: JsonOutput; calls: RecordedCall[] }> {
   const moto = motoControl(motoEndpoint());
   await moto.startRecording();
-  const result = await cli(['run', '--format', 'json', '--quiet', '--region', REGION, '--report-wait', '2', '--key-id-lookups', String(KEY_ID_LOOKUPS), '--state-dir', join(home, 'state')]);
+  const result = await cli([
+    'run',
+    '--format',
+    'json',
+    '--quiet',
+    '--region',
+    REGION,
+    '--report-wait',
+    '2',
+    '--key-id-lookups',
+    String(KEY_ID_LOOKUPS),
+    '--state-dir',
+    join(home, 'state'),
+  ]);
   await moto.stopRecording();
   expect(result.stderr).not.toMatch(/Error|error:/);
   return { code: result.code, out: JSON.parse(result.stdout) as JsonOutput, calls: await recordedCalls(inject('motoRecordingFile')) };
@@ -77,11 +95,20 @@ function expectWithinBound(calls: RecordedCall[], entities: number, lookups: num
   expect(count('ListAccessKeys')).toBe(lookups);
   expect(iam.length - polls).toBeLessThanOrEqual(3 + Math.ceil(entities / 1000) + lookups);
   expect(new Set(iam.map((call) => call.action))).toEqual(
-    new Set(['GetAccountSummary', 'GenerateCredentialReport', 'GetCredentialReport', 'GetAccountAuthorizationDetails', ...(lookups > 0 ? ['ListAccessKeys'] : [])]),
+    new Set([
+      'GetAccountSummary',
+      'GenerateCredentialReport',
+      'GetCredentialReport',
+      'GetAccountAuthorizationDetails',
+      ...(lookups > 0 ? ['ListAccessKeys'] : []),
+    ]),
   );
   expect(calls.filter((call) => call.service === 'sts').map((call) => call.action)).toEqual(['GetCallerIdentity']);
   // Three regional calls per audited region, one region.
-  const regional = calls.filter((call) => call.service === 'elasticache' || call.service === 'dax').map((call) => call.action).sort();
+  const regional = calls
+    .filter((call) => call.service === 'elasticache' || call.service === 'dax')
+    .map((call) => call.action)
+    .sort();
   expect(regional).toEqual(['DescribeCacheClusters', 'DescribeClusters', 'DescribeReplicationGroups']);
   // Local state is the embedded store: nothing else reaches the emulated AWS.
   expect(calls.filter((call) => !['iam', 'sts', 'elasticache', 'dax'].includes(call.service))).toEqual([]);
@@ -116,13 +143,16 @@ describe('account-auditor run, live against moto, twice with local state', () =>
     expectWithinBound(calls, await iamEntities(), 1);
 
     // SPEC 3.3: the finding names the path (policy name and ARN, direct or via a group) and what is excluded or denied.
-    const user = (name: string) => JSON.stringify(out.findings.find((f) => f.checkId === 'user-full-access' && f.resource === arnOf.user(name))!.details);
+    const user = (name: string) =>
+      JSON.stringify(out.findings.find((f) => f.checkId === 'user-full-access' && f.resource === arnOf.user(name))!.details);
     expect(user('alice')).toContain(ADMIN_POLICY_ARN);
     expect(user('carol')).toContain('almost-admin');
     expect(user('carol')).toContain('iam:*');
     expect(user('dave')).toContain('deny-all');
     // SPEC 3.5: the details name the roles that trust DAX and their DynamoDB permissions.
-    const dax = JSON.stringify(out.findings.find((f) => f.checkId === 'dax-service-role' && f.resource === arnOf.dax('orders-dax'))!.details);
+    const dax = JSON.stringify(
+      out.findings.find((f) => f.checkId === 'dax-service-role' && f.resource === arnOf.dax('orders-dax'))!.details,
+    );
     expect(dax).toContain('dax-to-dynamodb');
     expect(dax).toContain('dynamodb:*');
   });
@@ -147,10 +177,15 @@ describe('account-auditor run, live against moto, twice with local state', () =>
     const { code, out, calls } = await run();
     expectVerdicts(out.findings, NIGHT_2);
     expect(code).toBe(1);
-    const news = out.findings.filter((f) => f.change === 'new' || f.change === 'regressed').map(({ checkId, resource }) => ({ checkId, resource }));
+    const news = out.findings
+      .filter((f) => f.change === 'new' || f.change === 'regressed')
+      .map(({ checkId, resource }) => ({ checkId, resource }));
     expect(news).toEqual(NIGHT_2_NEW);
     // Resolved: a finding seen compliant now (change "resolved"), or one no longer seen at all (`resolved`).
-    const resolved = [...out.findings.filter((f) => f.change === 'resolved'), ...out.resolved].map(({ checkId, resource }) => ({ checkId, resource }));
+    const resolved = [...out.findings.filter((f) => f.change === 'resolved'), ...out.resolved].map(({ checkId, resource }) => ({
+      checkId,
+      resource,
+    }));
     expect(resolved).toEqual(NIGHT_2_RESOLVED);
     expect(out.run.counts).toMatchObject({ new: 1, resolved: 1 });
     // No key is over age any more: no lookup.

@@ -114,7 +114,14 @@ async function accountItems(): Promise<Record<string, any>[]> {
   const items: Record<string, any>[] = [];
   let ExclusiveStartKey: Record<string, any> | undefined;
   do {
-    const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': accountPk(ACCOUNT_ID) }, ExclusiveStartKey }));
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': accountPk(ACCOUNT_ID) },
+        ExclusiveStartKey,
+      }),
+    );
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
@@ -124,7 +131,9 @@ async function accountItems(): Promise<Record<string, any>[]> {
 /** A finding's history items, oldest first (one Query, as SPEC 4 wants). */
 async function findingHistory(findingId: string): Promise<Record<string, any>[]> {
   const doc = DynamoDBDocumentClient.from(c().dynamodb);
-  const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': historyPk(findingId) } }));
+  const page = await doc.send(
+    new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': historyPk(findingId) } }),
+  );
   return (page.Items ?? []).filter((i) => i.type === 'history');
 }
 
@@ -138,15 +147,29 @@ interface Delivered {
 /** What the SQS subscriber received: SNS's envelope with the message's `default` part. */
 async function delivered(): Promise<Delivered[]> {
   return (await c().sqs.drain(queueUrl)).map((m) => {
-    const envelope = JSON.parse(m.Body) as { Subject: string; MessageId: string; Message: string; MessageAttributes: Delivered['attributes']; TopicArn: string };
+    const envelope = JSON.parse(m.Body) as {
+      Subject: string;
+      MessageId: string;
+      Message: string;
+      MessageAttributes: Delivered['attributes'];
+      TopicArn: string;
+    };
     expect(envelope.TopicArn).toBe(topicArn);
-    return { subject: envelope.Subject, messageId: envelope.MessageId, summary: JSON.parse(envelope.Message) as AlertSummary, attributes: envelope.MessageAttributes };
+    return {
+      subject: envelope.Subject,
+      messageId: envelope.MessageId,
+      summary: JSON.parse(envelope.Message) as AlertSummary,
+      attributes: envelope.MessageAttributes,
+    };
   });
 }
 
 /** Every message published to the topic, whole (both parts), from moto's record of the topic. */
 async function published(): Promise<{ messageId: string; structure: { default: string; email: string } }[]> {
-  return (await motoControl(motoEndpoint()).published(topicArn)).map(({ messageId, message }) => ({ messageId, structure: JSON.parse(message) }));
+  return (await motoControl(motoEndpoint()).published(topicArn)).map(({ messageId, message }) => ({
+    messageId,
+    structure: JSON.parse(message),
+  }));
 }
 
 const brief = (items: { checkId: string; resource: string }[]) => items.map(({ checkId, resource }) => ({ checkId, resource }));
@@ -214,12 +237,21 @@ describe('the bundled handler against moto', () => {
       startedAt: expect.any(String),
       endedAt: expect.any(String),
       checksInError: [],
-      counts: expect.objectContaining({ byStatus: expect.any(Object), failBySeverity: expect.any(Object), new: NIGHT_1.filter((e) => e.status !== 'PASS').length, resolved: 0 }),
+      counts: expect.objectContaining({
+        byStatus: expect.any(Object),
+        failBySeverity: expect.any(Object),
+        new: NIGHT_1.filter((e) => e.status !== 'PASS').length,
+        resolved: 0,
+      }),
     });
     const stored = items.filter((i) => i.type === 'finding') as FindingLike[];
     const notCompliant = NIGHT_1.filter((e) => e.status !== 'PASS');
-    expectVerdicts(stored.filter((f) => f.status !== 'PASS'), notCompliant);
-    for (const f of stored.filter((x) => x.status === 'PASS')) expect(NIGHT_1.some((e) => e.checkId === f.checkId && e.status === 'PASS')).toBe(true);
+    expectVerdicts(
+      stored.filter((f) => f.status !== 'PASS'),
+      notCompliant,
+    );
+    for (const f of stored.filter((x) => x.status === 'PASS'))
+      expect(NIGHT_1.some((e) => e.checkId === f.checkId && e.status === 'PASS')).toBe(true);
 
     // The alert, as the SQS subscriber got it: subject, JSON summary, filterable attributes.
     const [message, ...more] = await delivered();
@@ -230,7 +262,13 @@ describe('the bundled handler against moto', () => {
     const failing = NIGHT_1.filter((e) => e.status === 'FAIL');
     expect(message!.subject).toContain(`${failing.length} new`);
     expect(brief(message!.summary.new).sort(byKey)).toEqual(brief(failing as { checkId: string; resource: string }[]).sort(byKey));
-    expect(message!.summary).toMatchObject({ accountId: ACCOUNT_ID, runId: summary.runId, complete: true, highestSeverity: 'critical', resolved: [] });
+    expect(message!.summary).toMatchObject({
+      accountId: ACCOUNT_ID,
+      runId: summary.runId,
+      complete: true,
+      highestSeverity: 'critical',
+      resolved: [],
+    });
     expect(message!.attributes).toMatchObject({
       accountId: { Type: 'String', Value: ACCOUNT_ID },
       highestSeverity: { Type: 'String', Value: 'critical' },
@@ -262,7 +300,11 @@ describe('the bundled handler against moto', () => {
     expect(more).toEqual([]);
     expect(brief([...message!.summary.new, ...message!.summary.regressed])).toEqual(NIGHT_2_NEW);
     expect(brief(message!.summary.resolved)).toEqual(NIGHT_2_RESOLVED);
-    expect(message!.attributes).toMatchObject({ newCount: { Value: '1' }, resolvedCount: { Value: '1' }, highestSeverity: { Value: 'critical' } });
+    expect(message!.attributes).toMatchObject({
+      newCount: { Value: '1' },
+      resolvedCount: { Value: '1' },
+      highestSeverity: { Value: 'critical' },
+    });
     const whole = (await published())[before]!;
     expect(whole.messageId).toBe(message!.messageId);
     // The email lists the same: bob's new full access with its fix, his old key resolved.

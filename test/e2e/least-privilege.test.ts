@@ -59,7 +59,13 @@ const DENIAL_UNREADABLE_IN_MOTO = new Set<string>(['dax:DescribeClusters']);
 /** Gives the auditor user exactly these statements (its only policy), outside enforcement. */
 async function grant(statementsToGrant: Statement[]): Promise<void> {
   await moto().enforceIam(Infinity);
-  await c().iam.send(new PutUserPolicyCommand({ UserName: AUDITOR, PolicyName: 'AccountAuditor', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statementsToGrant }) }));
+  await c().iam.send(
+    new PutUserPolicyCommand({
+      UserName: AUDITOR,
+      PolicyName: 'AccountAuditor',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statementsToGrant }),
+    }),
+  );
   await moto().enforceIam(0);
 }
 
@@ -71,10 +77,12 @@ function without(action: string): Statement[] {
   });
 }
 
-const verdicts = (result: AuditResult) =>
-  result.findings.map((f) => `${f.checkId} ${f.resource} ${f.status} ${f.severity}`).sort();
+const verdicts = (result: AuditResult) => result.findings.map((f) => `${f.checkId} ${f.resource} ${f.status} ${f.severity}`).sort();
 const verdictsOf = (result: AuditResult, checks: readonly string[]) =>
-  result.findings.filter((f) => checks.includes(f.checkId)).map((f) => `${f.checkId} ${f.resource} ${f.status} ${f.severity}`).sort();
+  result.findings
+    .filter((f) => checks.includes(f.checkId))
+    .map((f) => `${f.checkId} ${f.resource} ${f.status} ${f.severity}`)
+    .sort();
 const errorChecks = (result: AuditResult) => [...new Set(result.findings.filter((f) => f.status === 'ERROR').map((f) => f.checkId))].sort();
 
 interface Row {
@@ -96,11 +104,20 @@ beforeAll(async () => {
   const tpl = template();
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${resource}`;
   const physical = {
-    [onlyResource(tpl, 'AWS::DynamoDB::Table').id]: { ref: 'account-auditor-findings', arn: arn('dynamodb', 'table/account-auditor-findings') },
+    [onlyResource(tpl, 'AWS::DynamoDB::Table').id]: {
+      ref: 'account-auditor-findings',
+      arn: arn('dynamodb', 'table/account-auditor-findings'),
+    },
     [onlyResource(tpl, 'AWS::SNS::Topic').id]: { ref: arn('sns', 'account-auditor-alerts'), arn: arn('sns', 'account-auditor-alerts') },
-    [onlyResource(tpl, 'AWS::KMS::Key').id]: { ref: '2b3c4d5e-0000-4000-8000-000000000001', arn: arn('kms', 'key/2b3c4d5e-0000-4000-8000-000000000001') },
+    [onlyResource(tpl, 'AWS::KMS::Key').id]: {
+      ref: '2b3c4d5e-0000-4000-8000-000000000001',
+      arn: arn('kms', 'key/2b3c4d5e-0000-4000-8000-000000000001'),
+    },
     [onlyResource(tpl, 'AWS::SQS::Queue').id]: { ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT_ID}/dlq`, arn: arn('sqs', 'dlq') },
-    [onlyResource(tpl, 'AWS::Logs::LogGroup').id]: { ref: '/aws/lambda/account-auditor', arn: arn('logs', 'log-group:/aws/lambda/account-auditor:*') },
+    [onlyResource(tpl, 'AWS::Logs::LogGroup').id]: {
+      ref: '/aws/lambda/account-auditor',
+      arn: arn('logs', 'log-group:/aws/lambda/account-auditor:*'),
+    },
   };
   statements = roleStatements(tpl, physical) as Statement[];
 
@@ -129,7 +146,9 @@ describe('the audit role under moto IAM enforcement', () => {
     expect(errorChecks(unenforced)).toEqual([]);
     expect(new Set(unenforced.findings.map((f) => f.checkId))).toEqual(new Set(CHECK_IDS));
     // SPEC 3.4: no service-linked role while clusters exist.
-    expect(unenforced.findings.filter((f) => f.checkId === 'elasticache-service-linked-role').map((f) => `${f.status} ${f.severity}`)).toEqual(['FAIL high']);
+    expect(
+      unenforced.findings.filter((f) => f.checkId === 'elasticache-service-linked-role').map((f) => `${f.status} ${f.severity}`),
+    ).toEqual(['FAIL high']);
   });
 
   it('with the role exactly as synthesized: nothing denied, the same verdicts as the unenforced run', async () => {
@@ -153,30 +172,33 @@ describe('the audit role under moto IAM enforcement', () => {
     expect(denied.findings.filter((f) => f.status !== 'ERROR')).toEqual([]);
   });
 
-  it.each([...LIVE_READ_ACTIONS])('without %s: exactly the checks that need it are ERROR, naming it; the rest unchanged', async (action) => {
-    await grant(without(action));
-    const result = await auditLive(auditor);
-    const inError = errorChecks(result);
-    const others = CHECK_IDS.filter((id) => !inError.includes(id));
-    const unread = result.run.sources.filter((s) => s.state === 'unread');
-    rows.push({
-      action,
-      errorChecks: inError,
-      codes: [...new Set(unread.map((s) => s.code ?? '?'))],
-      othersUnchanged: JSON.stringify(verdictsOf(result, others)) === JSON.stringify(verdictsOf(unenforced, others)),
-      missingPermissions: result.run.missingPermissions ?? [],
-    });
+  it.each([...LIVE_READ_ACTIONS])(
+    'without %s: exactly the checks that need it are ERROR, naming it; the rest unchanged',
+    async (action) => {
+      await grant(without(action));
+      const result = await auditLive(auditor);
+      const inError = errorChecks(result);
+      const others = CHECK_IDS.filter((id) => !inError.includes(id));
+      const unread = result.run.sources.filter((s) => s.state === 'unread');
+      rows.push({
+        action,
+        errorChecks: inError,
+        codes: [...new Set(unread.map((s) => s.code ?? '?'))],
+        othersUnchanged: JSON.stringify(verdictsOf(result, others)) === JSON.stringify(verdictsOf(unenforced, others)),
+        missingPermissions: result.run.missingPermissions ?? [],
+      });
 
-    expect(inError).toEqual([...NEEDED_BY[action]].sort());
-    for (const f of result.findings.filter((x) => x.status === 'ERROR')) expect(JSON.stringify(f), f.resource).toContain(action);
-    expect(verdictsOf(result, others)).toEqual(verdictsOf(unenforced, others));
-    expect(unread.map((s) => s.call)).toEqual([action]);
-    expect(result.run.complete).toBe(false);
-    const named = DENIAL_UNREADABLE_IN_MOTO.has(action) ? [] : [action];
-    if (DENIAL_UNREADABLE_IN_MOTO.has(action)) expect(unread[0]!.code).toBe('SyntaxError');
-    expect(result.run.missingPermissions).toEqual(named);
-    for (const c of result.run.checksInError) expect(c.missingPermissions, c.checkId).toEqual(named);
-  });
+      expect(inError).toEqual([...NEEDED_BY[action]].sort());
+      for (const f of result.findings.filter((x) => x.status === 'ERROR')) expect(JSON.stringify(f), f.resource).toContain(action);
+      expect(verdictsOf(result, others)).toEqual(verdictsOf(unenforced, others));
+      expect(unread.map((s) => s.call)).toEqual([action]);
+      expect(result.run.complete).toBe(false);
+      const named = DENIAL_UNREADABLE_IN_MOTO.has(action) ? [] : [action];
+      if (DENIAL_UNREADABLE_IN_MOTO.has(action)) expect(unread[0]!.code).toBe('SyntaxError');
+      expect(result.run.missingPermissions).toEqual(named);
+      for (const c of result.run.checksInError) expect(c.missingPermissions, c.checkId).toEqual(named);
+    },
+  );
 
   it("matches the README's permissions table (E2E_UPDATE_README=1 rewrites it)", async () => {
     expect(rows.map((r) => r.action)).toEqual([...LIVE_READ_ACTIONS]);

@@ -3,7 +3,12 @@
  * where data is missing, never PASS, and no verdict built on a value moto makes up. Each case is
  * listed in test/e2e/README.md.
  */
-import { GenerateCredentialReportCommand, GetAccountAuthorizationDetailsCommand, GetAccountSummaryCommand, GetCredentialReportCommand } from '@aws-sdk/client-iam';
+import {
+  GenerateCredentialReportCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetAccountSummaryCommand,
+  GetCredentialReportCommand,
+} from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditLive } from './harness/audit.ts';
 import { clients, motoEndpoint } from './harness/aws.ts';
@@ -46,17 +51,22 @@ describe('moto quirks and how the auditor treats them', () => {
     const root = (await auditLive()).findings.filter((f) => f.checkId === 'root-access-key');
     expect(root).toHaveLength(1);
     expect(root[0]).toMatchObject({ status: 'PASS', resource: arnOf.root() });
-    expect(root[0]!.details).toMatchObject({ accountAccessKeysPresent: 0, reportUnread: { reason: 'the credential report has no <root_account> row' } });
+    expect(root[0]!.details).toMatchObject({
+      accountAccessKeysPresent: 0,
+      reportUnread: { reason: 'the credential report has no <root_account> row' },
+    });
     // Without the summary there is nothing left to decide on: ERROR (least-privilege.test.ts
     // measures it under enforcement; test/checks/root-access-key.test.ts states the rule).
   });
 
-  it("plain moto dates every credential report 2015-02-02: reported as given, and key ages count from the audit time", async () => {
+  it('plain moto dates every credential report 2015-02-02: reported as given, and key ages count from the audit time', async () => {
     await moto().awsFidelity(false);
     try {
       const out = await c().iam.send(new GetCredentialReportCommand({}));
       expect(out.GeneratedTime?.toISOString()).toBe('2015-02-02T20:02:02.000Z');
-      const bob = (await auditLive()).findings.find((f) => f.checkId === 'access-key-age' && f.resource === `${arnOf.user('bob')}#access_key_1`)!;
+      const bob = (await auditLive()).findings.find(
+        (f) => f.checkId === 'access-key-age' && f.resource === `${arnOf.user('bob')}#access_key_1`,
+      )!;
       expect(bob).toMatchObject({ status: 'FAIL' });
       expect(bob.details).toMatchObject({ ageDays: 120, reportGeneratedAt: '2015-02-02T20:02:02.000Z' });
     } finally {
@@ -92,7 +102,10 @@ describe('moto quirks and how the auditor treats them', () => {
     expect(raw.Policies!.every((p) => p.PolicyName === undefined && p.Arn !== undefined)).toBe(true);
 
     const result = await auditLive();
-    expect(result.run.sources.find((s) => s.input === 'authorizationDetails')).toMatchObject({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails' });
+    expect(result.run.sources.find((s) => s.input === 'authorizationDetails')).toMatchObject({
+      state: 'unread',
+      call: 'iam:GetAccountAuthorizationDetails',
+    });
     expect(result.run.complete).toBe(false);
     const reading = ['user-full-access', 'elasticache-service-linked-role', 'dax-service-role', 'role-full-access'];
     const theirs = result.findings.filter((f) => reading.includes(f.checkId));

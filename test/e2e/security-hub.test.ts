@@ -48,7 +48,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   let stdout = '';
   let stderr = '';
   try {
-    const code = await main(['node', 'account-auditor', ...args, '--state-dir', join(home, 'state')], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    const code = await main(['node', 'account-auditor', ...args, '--state-dir', join(home, 'state')], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+    });
     return { code, stdout, stderr };
   } finally {
     vi.unstubAllEnvs();
@@ -56,7 +59,20 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 async function night(extra: string[] = []): Promise<RunOutput> {
-  const result = await cli(['run', '--security-hub', '--format', 'json', '--quiet', '--fail-on', 'none', '--region', REGION, '--report-wait', '1', ...extra]);
+  const result = await cli([
+    'run',
+    '--security-hub',
+    '--format',
+    'json',
+    '--quiet',
+    '--fail-on',
+    'none',
+    '--region',
+    REGION,
+    '--report-wait',
+    '1',
+    ...extra,
+  ]);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as RunOutput;
@@ -98,13 +114,27 @@ describe('run --security-hub against moto, three nights', () => {
     n1 = await night();
     const open = n1.findings.filter((f) => f.status !== 'PASS');
     expect(open.length).toBeGreaterThanOrEqual(4);
-    expect(n1.securityHub).toMatchObject({ productArn: PRODUCT_ARN, selected: open.length, imported: open.length, archived: 0, workflowNew: open.length, failed: [] });
+    expect(n1.securityHub).toMatchObject({
+      productArn: PRODUCT_ARN,
+      selected: open.length,
+      imported: open.length,
+      archived: 0,
+      workflowNew: open.length,
+      failed: [],
+    });
     after1 = await hubFindings();
     // PASS findings that were never open are not sent.
     expect([...after1.keys()].sort()).toEqual(open.map((f) => f.id).sort());
     for (const f of after1.values()) {
       validateAsff(f);
-      expect(f).toMatchObject({ SchemaVersion: '2018-10-08', ProductArn: PRODUCT_ARN, AwsAccountId: ACCOUNT_ID, Region: REGION, RecordState: 'ACTIVE', Workflow: { Status: 'NEW' } });
+      expect(f).toMatchObject({
+        SchemaVersion: '2018-10-08',
+        ProductArn: PRODUCT_ARN,
+        AwsAccountId: ACCOUNT_ID,
+        Region: REGION,
+        RecordState: 'ACTIVE',
+        Workflow: { Status: 'NEW' },
+      });
       expect(f.GeneratorId).toBe(f.Id!.split('#')[1]);
       expect(f.FirstObservedAt).toBe(n1.run.collectedAt);
       expect(f.CreatedAt).toBe(n1.run.collectedAt);
@@ -116,10 +146,18 @@ describe('run --security-hub against moto, three nights', () => {
     const bobKey = after1.get(BOB_KEY)!;
     expect(bobKey).toMatchObject({
       Severity: { Label: 'MEDIUM' },
-      Compliance: { Status: 'FAILED', SecurityControlId: 'IAM.3', RelatedRequirements: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0/1.14']) },
+      Compliance: {
+        Status: 'FAILED',
+        SecurityControlId: 'IAM.3',
+        RelatedRequirements: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0/1.14']),
+      },
       Resources: [{ Type: 'AwsIamAccessKey', Id: `${arnOf.user('bob')}#access_key_1`, Partition: 'aws', Region: REGION }],
     });
-    expect(after1.get(ALICE_ADMIN)).toMatchObject({ Severity: { Label: 'CRITICAL' }, Compliance: { Status: 'FAILED', SecurityControlId: 'IAM.1' }, Resources: [{ Type: 'AwsIamUser', Id: arnOf.user('alice') }] });
+    expect(after1.get(ALICE_ADMIN)).toMatchObject({
+      Severity: { Label: 'CRITICAL' },
+      Compliance: { Status: 'FAILED', SecurityControlId: 'IAM.1' },
+      Resources: [{ Type: 'AwsIamUser', Id: arnOf.user('alice') }],
+    });
     expect(after1.get(CAROL_KEY)).toMatchObject({ Compliance: { Status: 'WARNING' } });
     const legacyDax = after1.get(idOf('dax-service-role', arnOf.dax('legacy-dax')))!;
     expect(legacyDax.Resources).toEqual([{ Type: 'Other', Id: arnOf.dax('legacy-dax'), Partition: 'aws', Region: REGION }]);
@@ -129,7 +167,7 @@ describe('run --security-hub against moto, three nights', () => {
     for (const s of stored) expect(after1.get(s.id)?.FirstObservedAt).toBe(s.firstSeen);
   });
 
-  it('night 2: bob\'s rotated key is archived as PASSED with FirstObservedAt unchanged; his new admin finding is NEW; the rest keep their first observation', async () => {
+  it("night 2: bob's rotated key is archived as PASSED with FirstObservedAt unchanged; his new admin finding is NEW; the rest keep their first observation", async () => {
     await changeAccount(clients(), seeded);
     const n2 = await night();
     expect(n2.securityHub).toMatchObject({ archived: 1, workflowNew: 1, failed: [] });
@@ -140,7 +178,12 @@ describe('run --security-hub against moto, three nights', () => {
     expect(bobKey.CreatedAt).toBe(after1.get(BOB_KEY)!.CreatedAt);
     expect(bobKey.LastObservedAt).toBe(n2.run.collectedAt);
     expect(Date.parse(bobKey.UpdatedAt!)).toBeGreaterThan(Date.parse(after1.get(BOB_KEY)!.UpdatedAt!));
-    expect(after2.get(BOB_ADMIN)).toMatchObject({ RecordState: 'ACTIVE', Workflow: { Status: 'NEW' }, FirstObservedAt: n2.run.collectedAt, Compliance: { Status: 'FAILED' } });
+    expect(after2.get(BOB_ADMIN)).toMatchObject({
+      RecordState: 'ACTIVE',
+      Workflow: { Status: 'NEW' },
+      FirstObservedAt: n2.run.collectedAt,
+      Compliance: { Status: 'FAILED' },
+    });
     for (const [id, before] of after1) {
       if (id === BOB_KEY) continue;
       const now = after2.get(id)!;
@@ -165,7 +208,11 @@ describe('run --security-hub against moto, three nights', () => {
       expect(now, id).toEqual(before);
     }
     expect(after3.get(ALICE_ADMIN)).toMatchObject({ RecordState: 'ACTIVE', Compliance: { Status: 'FAILED' } });
-    expect(after3.get(CAROL_KEY)).toMatchObject({ RecordState: 'ACTIVE', LastObservedAt: n3.run.collectedAt, FirstObservedAt: after1.get(CAROL_KEY)!.FirstObservedAt });
+    expect(after3.get(CAROL_KEY)).toMatchObject({
+      RecordState: 'ACTIVE',
+      LastObservedAt: n3.run.collectedAt,
+      FirstObservedAt: after1.get(CAROL_KEY)!.FirstObservedAt,
+    });
     expect(after3.get(BOB_KEY)).toEqual(after2.get(BOB_KEY));
   });
 });

@@ -12,7 +12,16 @@ import { auditAndRecord, type PipelineResult } from '#lib/audit/pipeline.ts';
 import { DEMO_DIR, DEMO_NEXT_DIR, main } from '#lib/cli/main.ts';
 import { CHECK_IDS } from '#lib/checks/catalogue.ts';
 import { SEVERITIES, STATUSES } from '#lib/model/finding.ts';
-import { AsffValidationError, type AsffFinding, asffId, type ExportedFinding, productArn, toAsff, toValidAsff, validateAsff } from '#lib/export/asff.ts';
+import {
+  AsffValidationError,
+  type AsffFinding,
+  asffId,
+  type ExportedFinding,
+  productArn,
+  toAsff,
+  toValidAsff,
+  validateAsff,
+} from '#lib/export/asff.ts';
 import { OCSF_CLASS_UID, OCSF_VERSION, toOcsf } from '#lib/export/ocsf.ts';
 import { PRODUCT_VERSION, runExportItems } from '#lib/report/formats.ts';
 import { loadOffline } from '#lib/inventory/offline.ts';
@@ -22,7 +31,9 @@ import type { LocalStore } from '#lib/store/local.ts';
 import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 
-const schema = JSON.parse(await readFile(new URL('../fixtures/ocsf/compliance-finding-1.1.0.schema.json', import.meta.url), 'utf8')) as object;
+const schema = JSON.parse(
+  await readFile(new URL('../fixtures/ocsf/compliance-finding-1.1.0.schema.json', import.meta.url), 'utf8'),
+) as object;
 const validateOcsf = new Ajv({ allErrors: true, strict: true }).compile(schema);
 const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -44,7 +55,8 @@ afterEach(async () => {
 
 async function demoNights(): Promise<[PipelineResult, PipelineResult]> {
   const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
-  const night = (dir: string) => auditAndRecord({ collect: () => loadOffline(dir, { origin: 'demo' }), settings: parseSettings({}), trigger: 'local', store });
+  const night = (dir: string) =>
+    auditAndRecord({ collect: () => loadOffline(dir, { origin: 'demo' }), settings: parseSettings({}), trigger: 'local', store });
   const first = await night(DEMO_DIR);
   return [first, await night(DEMO_NEXT_DIR)];
 }
@@ -64,7 +76,11 @@ describe('the demo account in ASFF and OCSF', () => {
       expectOcsfValid(toOcsf(item, OCSF_CONTEXT));
     }
     // Night 2's findings that were open on night 1 keep night 1's firstSeen (a PASS never open is not stored).
-    const firstSeen = new Map(runExportItems(first).filter((i) => i.state.status !== 'PASS').map((i) => [i.state.id, i.state.firstSeen]));
+    const firstSeen = new Map(
+      runExportItems(first)
+        .filter((i) => i.state.status !== 'PASS')
+        .map((i) => [i.state.id, i.state.firstSeen]),
+    );
     for (const item of runExportItems(second)) {
       if (firstSeen.has(item.state.id)) expect(toAsff(item, TARGET).FirstObservedAt).toBe(firstSeen.get(item.state.id));
     }
@@ -78,7 +94,15 @@ describe('the demo account in ASFF and OCSF', () => {
     expect(root.ProductArn).toBe('arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default');
     expect(root.Types).toContain('Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark');
     expect(root.Resources).toEqual([{ Type: 'AwsAccount', Id: 'AWS::::Account:123456789012', Partition: 'aws', Region: 'eu-west-1' }]);
-    expect(root.Compliance).toEqual({ Status: 'FAILED', RelatedRequirements: ['CIS AWS Foundations Benchmark v1.4.0/1.4', 'CIS AWS Foundations Benchmark v3.0.0/1.4', 'CIS AWS Foundations Benchmark v5.0.0/1.3'], SecurityControlId: 'IAM.4' });
+    expect(root.Compliance).toEqual({
+      Status: 'FAILED',
+      RelatedRequirements: [
+        'CIS AWS Foundations Benchmark v1.4.0/1.4',
+        'CIS AWS Foundations Benchmark v3.0.0/1.4',
+        'CIS AWS Foundations Benchmark v5.0.0/1.3',
+      ],
+      SecurityControlId: 'IAM.4',
+    });
     expect(root.Workflow).toEqual({ Status: 'NEW' });
     expect(root.RecordState).toBe('ACTIVE');
     const types = new Set(night1.map((f) => f.Resources[0]!.Type));
@@ -109,7 +133,12 @@ describe('the demo account in ASFF and OCSF', () => {
       type_uid: 200301,
       metadata: { version: OCSF_VERSION, product: { name: 'account-auditor' } },
       finding_info: { uid: root.state.id, title: root.state.title },
-      compliance: { standards: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0']), requirements: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0/1.4']), control: 'IAM.4', status_id: 3 },
+      compliance: {
+        standards: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0']),
+        requirements: expect.arrayContaining(['CIS AWS Foundations Benchmark v1.4.0/1.4']),
+        control: 'IAM.4',
+        status_id: 3,
+      },
       severity_id: 4,
       status_id: 1,
       cloud: { provider: 'AWS', account: { uid: '123456789012' } },
@@ -123,7 +152,10 @@ describe('the demo account in ASFF and OCSF', () => {
   it('the CLI prints the same: run --demo --format asff and --format ocsf', async () => {
     for (const format of ['asff', 'ocsf']) {
       let out = '';
-      const code = await main(['node', 'account-auditor', 'run', '--demo', '--no-store', '--format', format, '--quiet', '--fail-on', 'none'], { stdout: (t) => (out += t), stderr: () => {} });
+      const code = await main(
+        ['node', 'account-auditor', 'run', '--demo', '--no-store', '--format', format, '--quiet', '--fail-on', 'none'],
+        { stdout: (t) => (out += t), stderr: () => {} },
+      );
       expect(code).toBe(0);
       const parsed = JSON.parse(out) as unknown[];
       expect(parsed.length).toBeGreaterThan(10);
@@ -176,7 +208,11 @@ describe('workflow and record state', () => {
       expect(f.RecordState).toBe('ACTIVE');
     }
     const resolved = toAsff({ state: stored({ status: 'PASS', resolvedAt: '2026-11-02T00:00:00.000Z' }), change: 'resolved' }, TARGET);
-    expect(resolved).toMatchObject({ RecordState: 'ARCHIVED', Compliance: { Status: 'PASSED' }, FirstObservedAt: '2026-11-01T00:00:00.000Z' });
+    expect(resolved).toMatchObject({
+      RecordState: 'ARCHIVED',
+      Compliance: { Status: 'PASSED' },
+      FirstObservedAt: '2026-11-01T00:00:00.000Z',
+    });
     expect(toAsff({ state: stored({ status: 'ERROR' }), change: 'open' }, TARGET).Compliance.Status).toBe('NOT_AVAILABLE');
   });
 });
@@ -193,7 +229,12 @@ describe('the ASFF validator refuses what Security Hub would, naming the finding
   });
 
   it('a Types entry outside Security Hub namespace/category/classifier', () => {
-    for (const bad of ['Compliance/CIS', 'Software and Configuration Checks/a/b/c', 'Software and Configuration Checks//x', 'software and configuration checks/x']) {
+    for (const bad of [
+      'Compliance/CIS',
+      'Software and Configuration Checks/a/b/c',
+      'Software and Configuration Checks//x',
+      'software and configuration checks/x',
+    ]) {
       const error = refusal({ ...good, Types: [good.Types[0], bad] });
       expect(error.field).toBe('Types[1]');
       expect(error.message).toContain(JSON.stringify(bad));
@@ -220,7 +261,11 @@ describe('the ASFF validator refuses what Security Hub would, naming the finding
 });
 
 describe('hostile titles and details keep the output valid', () => {
-  const hostile = fc.oneof(fc.string({ unit: 'binary', maxLength: 3000 }), fc.string({ unit: 'grapheme', maxLength: 400 }), fc.constantFrom('', ' ', '\n\t', '\u0000', '\ud800', '😀'.repeat(700), '"}],\\', 'x'.repeat(5000)));
+  const hostile = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 3000 }),
+    fc.string({ unit: 'grapheme', maxLength: 400 }),
+    fc.constantFrom('', ' ', '\n\t', '\u0000', '\ud800', '😀'.repeat(700), '"}],\\', 'x'.repeat(5000)),
+  );
   const finding = fc.record({
     checkId: fc.constantFrom(...CHECK_IDS),
     status: fc.constantFrom(...STATUSES),

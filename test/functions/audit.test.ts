@@ -27,12 +27,7 @@ import type { LocalStore } from '#lib/store/local.ts';
 import { freshTable } from '#test/dynalite.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { parseSettings, type SettingsInput } from '#lib/settings.ts';
-import {
-  accountSummaryResponse,
-  FIXTURE_ACCOUNT_ID,
-  FIXTURE_NOW,
-  iamError,
-} from '#test/aws.ts';
+import { accountSummaryResponse, FIXTURE_ACCOUNT_ID, FIXTURE_NOW, iamError } from '#test/aws.ts';
 import { dax, elastiCache, iam, resetAws, sts } from '#test/mock-aws.ts';
 import { serveSmallAccount } from '#test/small-account.ts';
 import { lambdaContext } from '#test/lambda.ts';
@@ -41,7 +36,6 @@ const ACCOUNT = FIXTURE_ACCOUNT_ID;
 const REGION = 'us-east-1';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:account-auditor-alerts`;
 const sns = mockClient(SNSClient);
-
 
 const SCHEDULED_EVENT = {
   version: '0',
@@ -82,7 +76,8 @@ function captureEmf(): void {
 function runMetrics(): { values: Record<string, unknown>; names: string[]; dimensions: string[][]; namespace: string } | null {
   const blob = emf.find((e) => METRIC.durationMs in e);
   if (!blob) return null;
-  const [directive] = (blob._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics;
+  const [directive] = (blob._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] })
+    .CloudWatchMetrics;
   return { values: blob, names: directive!.Metrics.map((m) => m.Name), dimensions: directive!.Dimensions, namespace: directive!.Namespace };
 }
 
@@ -230,7 +225,10 @@ describe('an on-demand payload', () => {
   });
 
   it('narrowing checks and thresholds runs just those checks, with those limits', async () => {
-    const summary = await makeHandler()({ checks: ['access-key-age'], settings: { maxKeyAgeDays: 5, keyIdLookups: 1, alertOn: 'always' } }, context);
+    const summary = await makeHandler()(
+      { checks: ['access-key-age'], settings: { maxKeyAgeDays: 5, keyIdLookups: 1, alertOn: 'always' } },
+      context,
+    );
 
     expect(summary.checks).toEqual(['access-key-age']);
     // alice's 10-day-old key is over a 5-day limit too.
@@ -263,38 +261,118 @@ describe('a malformed payload is rejected with the field named, and nothing is r
     { name: 'dryRun not a boolean', payload: { dryRun: 'yes' }, named: ['dryRun: Invalid input: expected boolean'] },
     { name: 'notify not a boolean', payload: { notify: 0 }, named: ['notify: Invalid input: expected boolean'] },
     { name: 'settings not an object', payload: { settings: 'strict' }, named: ['settings: Invalid input: expected object'] },
-    { name: 'a negative key age', payload: { settings: { maxKeyAgeDays: -1 } }, named: ['settings.maxKeyAgeDays: Too small: expected number to be >=1'] },
-    { name: 'a negative warning age', payload: { settings: { warnKeyAgeDays: -5 } }, named: ['settings.warnKeyAgeDays: Too small: expected number to be >=0'] },
-    { name: 'a fractional key age', payload: { settings: { maxKeyAgeDays: 30.5 } }, named: ['settings.maxKeyAgeDays: Invalid input: expected int'] },
-    { name: 'a key age as a string', payload: { settings: { maxKeyAgeDays: '30' } }, named: ['settings.maxKeyAgeDays: Invalid input: expected number'] },
-    { name: 'a warning age above the maximum', payload: { settings: { maxKeyAgeDays: 30, warnKeyAgeDays: 40 } }, named: ['settings.warnKeyAgeDays: must not exceed maxKeyAgeDays (30)'] },
-    { name: 'a looser key age on a run that saves', payload: { settings: { maxKeyAgeDays: 365 } }, named: ['settings.maxKeyAgeDays: 365 is looser than the deployed 90'] },
-    { name: 'a looser warning age on a run that saves', payload: { settings: { warnKeyAgeDays: 85 } }, named: ['settings.warnKeyAgeDays: 85 is looser than the deployed 80'] },
+    {
+      name: 'a negative key age',
+      payload: { settings: { maxKeyAgeDays: -1 } },
+      named: ['settings.maxKeyAgeDays: Too small: expected number to be >=1'],
+    },
+    {
+      name: 'a negative warning age',
+      payload: { settings: { warnKeyAgeDays: -5 } },
+      named: ['settings.warnKeyAgeDays: Too small: expected number to be >=0'],
+    },
+    {
+      name: 'a fractional key age',
+      payload: { settings: { maxKeyAgeDays: 30.5 } },
+      named: ['settings.maxKeyAgeDays: Invalid input: expected int'],
+    },
+    {
+      name: 'a key age as a string',
+      payload: { settings: { maxKeyAgeDays: '30' } },
+      named: ['settings.maxKeyAgeDays: Invalid input: expected number'],
+    },
+    {
+      name: 'a warning age above the maximum',
+      payload: { settings: { maxKeyAgeDays: 30, warnKeyAgeDays: 40 } },
+      named: ['settings.warnKeyAgeDays: must not exceed maxKeyAgeDays (30)'],
+    },
+    {
+      name: 'a looser key age on a run that saves',
+      payload: { settings: { maxKeyAgeDays: 365 } },
+      named: ['settings.maxKeyAgeDays: 365 is looser than the deployed 90'],
+    },
+    {
+      name: 'a looser warning age on a run that saves',
+      payload: { settings: { warnKeyAgeDays: 85 } },
+      named: ['settings.warnKeyAgeDays: 85 is looser than the deployed 80'],
+    },
     { name: 'an unknown alertOn', payload: { settings: { alertOn: 'never' } }, named: ['settings.alertOn: Invalid option'] },
     { name: 'a table', payload: { tableName: 'someone-elses-table' }, named: ['tableName: not accepted'] },
     { name: 'a topic', payload: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' }, named: ['topicArn: not accepted'] },
-    { name: 'an endpoint inside settings', payload: { settings: { endpoint: 'http://127.0.0.1:1' } }, named: ['settings.endpoint: not accepted'] },
+    {
+      name: 'an endpoint inside settings',
+      payload: { settings: { endpoint: 'http://127.0.0.1:1' } },
+      named: ['settings.endpoint: not accepted'],
+    },
     { name: 'a region key', payload: { region: 'eu-west-1' }, named: ['region: not accepted'] },
     { name: 'an unknown top-level field', payload: { verbose: true }, named: ['verbose: unknown field'] },
-    { name: 'mutes, which only the deployment sets', payload: { settings: { mutes: [] } }, named: ['settings.mutes: not accepted; mutes hide findings'] },
-    { name: 'mutes at the top level, even in a dry run', payload: { dryRun: true, mutes: [{ check: '*', resource: '*', reason: 'quiet' }] }, named: ['mutes: not accepted; mutes hide findings'] },
-    { name: 'a destination', payload: { destination: 's3://elsewhere' }, named: ['destination: not accepted; results always go to the deployed table and topic'] },
-    { name: 'a topic inside settings, even in a dry run', payload: { dryRun: true, settings: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } }, named: ['settings.topicArn: not accepted; results always go'] },
-    { name: 'a higher minAlertSeverity on a run that saves', payload: { settings: { minAlertSeverity: 'critical' } }, named: ['settings.minAlertSeverity: critical alerts less than the deployed low'] },
-    { name: 'a longer report wait', payload: { settings: { reportWaitSeconds: 600 } }, named: ['settings.reportWaitSeconds: not accepted in a payload'] },
-    { name: 'checks inside settings', payload: { settings: { checks: ['root-access-key'] } }, named: ['settings.checks: not accepted in a payload'] },
-    { name: 'a wider keyIdLookups', payload: { settings: { keyIdLookups: 11 } }, named: ['settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)'] },
-    { name: 'a region not deployed', payload: { settings: { regions: ['eu-west-1'] } }, named: ['settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)'] },
+    {
+      name: 'mutes, which only the deployment sets',
+      payload: { settings: { mutes: [] } },
+      named: ['settings.mutes: not accepted; mutes hide findings'],
+    },
+    {
+      name: 'mutes at the top level, even in a dry run',
+      payload: { dryRun: true, mutes: [{ check: '*', resource: '*', reason: 'quiet' }] },
+      named: ['mutes: not accepted; mutes hide findings'],
+    },
+    {
+      name: 'a destination',
+      payload: { destination: 's3://elsewhere' },
+      named: ['destination: not accepted; results always go to the deployed table and topic'],
+    },
+    {
+      name: 'a topic inside settings, even in a dry run',
+      payload: { dryRun: true, settings: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } },
+      named: ['settings.topicArn: not accepted; results always go'],
+    },
+    {
+      name: 'a higher minAlertSeverity on a run that saves',
+      payload: { settings: { minAlertSeverity: 'critical' } },
+      named: ['settings.minAlertSeverity: critical alerts less than the deployed low'],
+    },
+    {
+      name: 'a longer report wait',
+      payload: { settings: { reportWaitSeconds: 600 } },
+      named: ['settings.reportWaitSeconds: not accepted in a payload'],
+    },
+    {
+      name: 'checks inside settings',
+      payload: { settings: { checks: ['root-access-key'] } },
+      named: ['settings.checks: not accepted in a payload'],
+    },
+    {
+      name: 'a wider keyIdLookups',
+      payload: { settings: { keyIdLookups: 11 } },
+      named: ['settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)'],
+    },
+    {
+      name: 'a region not deployed',
+      payload: { settings: { regions: ['eu-west-1'] } },
+      named: ['settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)'],
+    },
     { name: 'a malformed region', payload: { settings: { regions: ['Moon'] } }, named: ['settings.regions.0: must be a region name'] },
-    { name: 'another EventBridge event', payload: { source: 'aws.s3', 'detail-type': 'Object Created', detail: {} }, named: ['(event): only the EventBridge scheduled event is accepted'] },
-    { name: 'a scheduled event carrying dryRun', payload: { ...SCHEDULED_EVENT, dryRun: true }, named: ['dryRun: not accepted in a scheduled event'] },
+    {
+      name: 'another EventBridge event',
+      payload: { source: 'aws.s3', 'detail-type': 'Object Created', detail: {} },
+      named: ['(event): only the EventBridge scheduled event is accepted'],
+    },
+    {
+      name: 'a scheduled event carrying dryRun',
+      payload: { ...SCHEDULED_EVENT, dryRun: true },
+      named: ['dryRun: not accepted in a scheduled event'],
+    },
     {
       name: 'a scheduled event carrying settings and checks, each named',
       payload: { ...SCHEDULED_EVENT, settings: { maxKeyAgeDays: 365 }, checks: ['root-access-key'] },
       named: ['settings: not accepted in a scheduled event', 'checks: not accepted in a scheduled event'],
       problems: 2,
     },
-    { name: 'a scheduled event whose detail carries a field', payload: { ...SCHEDULED_EVENT, detail: { notify: false } }, named: ['detail.notify: not accepted in a scheduled event'] },
+    {
+      name: 'a scheduled event whose detail carries a field',
+      payload: { ...SCHEDULED_EVENT, detail: { notify: false } },
+      named: ['detail.notify: not accepted in a scheduled event'],
+    },
     {
       name: 'several problems at once',
       payload: { checks: ['nope'], settings: { maxKeyAgeDays: 0 }, tableName: 'x' },
@@ -327,9 +405,11 @@ describe('a malformed payload is rejected with the field named, and nothing is r
     expect(iam.calls()).toHaveLength(0);
   });
 
-  it('without deployed regions, only the function\'s own region may be named', async () => {
+  it("without deployed regions, only the function's own region may be named", async () => {
     const handler = makeHandler({ [ENV.settings]: '{}' });
-    await expect(handler({ settings: { regions: ['eu-west-1'] } }, context)).rejects.toThrow('settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)');
+    await expect(handler({ settings: { regions: ['eu-west-1'] } }, context)).rejects.toThrow(
+      'settings.regions.0: "eu-west-1" is not a deployed region (us-east-1)',
+    );
     const summary = await handler({ settings: { regions: [REGION] } }, context);
     expect(summary.regions).toEqual([REGION]);
   });
@@ -342,7 +422,11 @@ describe('a malformed payload is rejected with the field named, and nothing is r
  * hide findings, are refused dry run or not; anything unknown is refused.
  */
 describe('payload safety: only narrower, never elsewhere', () => {
-  const MUTE = { check: 'user-full-access', resource: `arn:aws:iam::${ACCOUNT}:user/breakglass`, reason: 'break-glass user, reviewed quarterly' };
+  const MUTE = {
+    check: 'user-full-access',
+    resource: `arn:aws:iam::${ACCOUNT}:user/breakglass`,
+    reason: 'break-glass user, reviewed quarterly',
+  };
   const deployed: DeployedConfig = {
     tableName: 'account-auditor-findings',
     topicArn: TOPIC,
@@ -359,36 +443,161 @@ describe('payload safety: only narrower, never elsewhere', () => {
 
   /** `dryRun`: what a dry run of the same payload gets: refused too, or allowed (a preview). */
   const refused: { kind: string; payload: Record<string, unknown>; named: string; dryRun: 'refused' | 'allowed' }[] = [
-    { kind: 'destination', payload: { tableName: 'someone-elses-table' }, named: 'tableName: not accepted; results always go to the deployed table and topic', dryRun: 'refused' },
+    {
+      kind: 'destination',
+      payload: { tableName: 'someone-elses-table' },
+      named: 'tableName: not accepted; results always go to the deployed table and topic',
+      dryRun: 'refused',
+    },
     { kind: 'destination', payload: { table: 'x' }, named: 'table: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'destination', payload: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' }, named: 'topicArn: not accepted; results always go', dryRun: 'refused' },
+    {
+      kind: 'destination',
+      payload: { topicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' },
+      named: 'topicArn: not accepted; results always go',
+      dryRun: 'refused',
+    },
     { kind: 'destination', payload: { topic: 'elsewhere' }, named: 'topic: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'destination', payload: { destination: 'https://example.com/hook' }, named: 'destination: not accepted; results always go', dryRun: 'refused' },
+    {
+      kind: 'destination',
+      payload: { destination: 'https://example.com/hook' },
+      named: 'destination: not accepted; results always go',
+      dryRun: 'refused',
+    },
     { kind: 'destination', payload: { output_bucket: 'b' }, named: 'output_bucket: unknown field', dryRun: 'refused' },
-    { kind: 'destination', payload: { settings: { table_name: 'x' } }, named: 'settings.table_name: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'destination', payload: { settings: { TopicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } }, named: 'settings.TopicArn: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'destination', payload: { endpointUrl: 'http://127.0.0.1:1' }, named: 'endpointUrl: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'destination', payload: { roleArn: `arn:aws:iam::${ACCOUNT}:role/x` }, named: 'roleArn: not accepted; results always go', dryRun: 'refused' },
+    {
+      kind: 'destination',
+      payload: { settings: { table_name: 'x' } },
+      named: 'settings.table_name: not accepted; results always go',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'destination',
+      payload: { settings: { TopicArn: 'arn:aws:sns:us-east-1:999999999999:elsewhere' } },
+      named: 'settings.TopicArn: not accepted; results always go',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'destination',
+      payload: { endpointUrl: 'http://127.0.0.1:1' },
+      named: 'endpointUrl: not accepted; results always go',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'destination',
+      payload: { roleArn: `arn:aws:iam::${ACCOUNT}:role/x` },
+      named: 'roleArn: not accepted; results always go',
+      dryRun: 'refused',
+    },
     { kind: 'destination', payload: { region: 'eu-west-1' }, named: 'region: not accepted; results always go', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { regions: ['ap-south-1'] } }, named: 'settings.regions.0: "ap-south-1" is not a deployed region (us-east-1, eu-west-1)', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { regions: [REGION, 'ap-south-1'] } }, named: 'settings.regions.1: "ap-south-1" is not a deployed region', dryRun: 'refused' },
-    { kind: 'wider read', payload: { checks: ['dax-service-role'] }, named: 'checks.0: "dax-service-role" is not among the deployed checks', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { keyIdLookups: 11 } }, named: 'settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { reportWaitSeconds: 600 } }, named: 'settings.reportWaitSeconds: not accepted in a payload', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { checks: ['dax-service-role'] } }, named: 'settings.checks: not accepted in a payload', dryRun: 'refused' },
-    { kind: 'wider read', payload: { settings: { awsMaxAttempts: 10 } }, named: 'settings.awsMaxAttempts: not accepted in a payload', dryRun: 'refused' },
-    { kind: 'deployment only', payload: { settings: { historyTtlDays: 1 } }, named: 'settings.historyTtlDays: not accepted in a payload', dryRun: 'refused' },
-    { kind: 'looser threshold', payload: { settings: { maxKeyAgeDays: 365 } }, named: 'settings.maxKeyAgeDays: 365 is looser than the deployed 90', dryRun: 'allowed' },
-    { kind: 'looser threshold', payload: { settings: { warnKeyAgeDays: 85 } }, named: 'settings.warnKeyAgeDays: 85 is looser than the deployed 80', dryRun: 'allowed' },
-    { kind: 'looser threshold', payload: { settings: { minAlertSeverity: 'high' } }, named: 'settings.minAlertSeverity: high alerts less than the deployed medium', dryRun: 'allowed' },
-    { kind: 'looser threshold', payload: { settings: { alertOn: 'new' } }, named: 'settings.alertOn: new alerts less than the deployed open', dryRun: 'allowed' },
+    {
+      kind: 'wider read',
+      payload: { settings: { regions: ['ap-south-1'] } },
+      named: 'settings.regions.0: "ap-south-1" is not a deployed region (us-east-1, eu-west-1)',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { settings: { regions: [REGION, 'ap-south-1'] } },
+      named: 'settings.regions.1: "ap-south-1" is not a deployed region',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { checks: ['dax-service-role'] },
+      named: 'checks.0: "dax-service-role" is not among the deployed checks',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { settings: { keyIdLookups: 11 } },
+      named: 'settings.keyIdLookups: Too big: must not exceed the deployed keyIdLookups (10)',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { settings: { reportWaitSeconds: 600 } },
+      named: 'settings.reportWaitSeconds: not accepted in a payload',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { settings: { checks: ['dax-service-role'] } },
+      named: 'settings.checks: not accepted in a payload',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'wider read',
+      payload: { settings: { awsMaxAttempts: 10 } },
+      named: 'settings.awsMaxAttempts: not accepted in a payload',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'deployment only',
+      payload: { settings: { historyTtlDays: 1 } },
+      named: 'settings.historyTtlDays: not accepted in a payload',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'looser threshold',
+      payload: { settings: { maxKeyAgeDays: 365 } },
+      named: 'settings.maxKeyAgeDays: 365 is looser than the deployed 90',
+      dryRun: 'allowed',
+    },
+    {
+      kind: 'looser threshold',
+      payload: { settings: { warnKeyAgeDays: 85 } },
+      named: 'settings.warnKeyAgeDays: 85 is looser than the deployed 80',
+      dryRun: 'allowed',
+    },
+    {
+      kind: 'looser threshold',
+      payload: { settings: { minAlertSeverity: 'high' } },
+      named: 'settings.minAlertSeverity: high alerts less than the deployed medium',
+      dryRun: 'allowed',
+    },
+    {
+      kind: 'looser threshold',
+      payload: { settings: { alertOn: 'new' } },
+      named: 'settings.alertOn: new alerts less than the deployed open',
+      dryRun: 'allowed',
+    },
     { kind: 'mutes', payload: { settings: { mutes: [] } }, named: 'settings.mutes: not accepted; mutes hide findings', dryRun: 'refused' },
-    { kind: 'mutes', payload: { settings: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] } }, named: 'settings.mutes: not accepted; mutes hide findings', dryRun: 'refused' },
-    { kind: 'mutes', payload: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] }, named: 'mutes: not accepted; mutes hide findings', dryRun: 'refused' },
-    { kind: 'mutes', payload: { mute: { check: '*', resource: '*', reason: 'quiet' } }, named: 'mute: not accepted; mutes hide findings', dryRun: 'refused' },
-    { kind: 'unknown', payload: { verbose: true }, named: 'verbose: unknown field; a payload may only have checks, dryRun, notify, settings', dryRun: 'refused' },
-    { kind: 'unknown', payload: { settings: { maxKeyAge: 30 } }, named: 'settings.maxKeyAge: not accepted in a payload', dryRun: 'refused' },
-    { kind: 'unknown', payload: JSON.parse('{"__proto__":{"tableName":"x"}}') as Record<string, unknown>, named: '__proto__: unknown field', dryRun: 'refused' },
+    {
+      kind: 'mutes',
+      payload: { settings: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] } },
+      named: 'settings.mutes: not accepted; mutes hide findings',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'mutes',
+      payload: { mutes: [{ check: '*', resource: '*', reason: 'quiet' }] },
+      named: 'mutes: not accepted; mutes hide findings',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'mutes',
+      payload: { mute: { check: '*', resource: '*', reason: 'quiet' } },
+      named: 'mute: not accepted; mutes hide findings',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'unknown',
+      payload: { verbose: true },
+      named: 'verbose: unknown field; a payload may only have checks, dryRun, notify, settings',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'unknown',
+      payload: { settings: { maxKeyAge: 30 } },
+      named: 'settings.maxKeyAge: not accepted in a payload',
+      dryRun: 'refused',
+    },
+    {
+      kind: 'unknown',
+      payload: JSON.parse('{"__proto__":{"tableName":"x"}}') as Record<string, unknown>,
+      named: '__proto__: unknown field',
+      dryRun: 'refused',
+    },
   ];
 
   it.each(refused)('$kind: $payload is refused, naming the field; with dryRun: $dryRun', ({ payload, named, dryRun }) => {
@@ -410,7 +619,10 @@ describe('payload safety: only narrower, never elsewhere', () => {
     { kind: 'fewer lookups', payload: { settings: { keyIdLookups: 0 } } },
     { kind: 'stricter key age', payload: { settings: { maxKeyAgeDays: 30, warnKeyAgeDays: 20 } } },
     { kind: 'more alerts', payload: { settings: { alertOn: 'always', minAlertSeverity: 'informational' } } },
-    { kind: 'everything narrowed at once', payload: { checks: ['root-access-key'], notify: false, settings: { regions: [REGION], keyIdLookups: 1, maxKeyAgeDays: 45 } } },
+    {
+      kind: 'everything narrowed at once',
+      payload: { checks: ['root-access-key'], notify: false, settings: { regions: [REGION], keyIdLookups: 1, maxKeyAgeDays: 45 } },
+    },
     { kind: 'a looser preview', payload: { dryRun: true, settings: { maxKeyAgeDays: 365, alertOn: 'new', minAlertSeverity: 'critical' } } },
   ];
 
@@ -447,10 +659,16 @@ describe('dryRun and notify', () => {
 
     const summary = await handler({ dryRun: true }, context);
 
-    expect(summary).toMatchObject({ dryRun: true, saved: null, alert: { wanted: true, published: false, messageId: null, skipped: 'dry run' } });
+    expect(summary).toMatchObject({
+      dryRun: true,
+      saved: null,
+      alert: { wanted: true, published: false, messageId: null, skipped: 'dry run' },
+    });
     // The root user was compliant (nothing stored): against that state, its key is new.
     expect(summary.counts).toMatchObject({ new: 1, regressed: 0 });
-    expect(summary.newFindings).toEqual([expect.objectContaining({ change: 'new', checkId: 'root-access-key', status: 'FAIL', severity: 'critical' })]);
+    expect(summary.newFindings).toEqual([
+      expect.objectContaining({ change: 'new', checkId: 'root-access-key', status: 'FAIL', severity: 'critical' }),
+    ]);
     expect(await store.latestRuns(ACCOUNT)).toHaveLength(1);
     expect(published()).toHaveLength(1);
     const metrics = runMetrics()!;
@@ -486,7 +704,9 @@ describe('the time budget', () => {
 
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(summary.complete).toBe(false);
-    expect(summary.sourcesNotRead).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'credential report', code: 'TimeBudgetExceeded' })]));
+    expect(summary.sourcesNotRead).toEqual(
+      expect.arrayContaining([expect.objectContaining({ source: 'credential report', code: 'TimeBudgetExceeded' })]),
+    );
     // Key age needs the report: ERROR, never PASS. The others keep their verdicts (root keys come
     // from GetAccountSummary's real-time count, which was read).
     expect(summary.checksInError.map((c) => c.checkId)).toEqual(['access-key-age']);
@@ -541,9 +761,13 @@ describe('a failing collector', () => {
   });
 });
 
-describe('the deployment\'s configuration', () => {
+describe("the deployment's configuration", () => {
   const cases: { name: string; env: Record<string, string | undefined>; named: RegExp }[] = [
-    { name: 'AUDITOR_SETTINGS out of range', env: { [ENV.settings]: '{"maxKeyAgeDays":0}' }, named: /AUDITOR_SETTINGS: invalid settings: maxKeyAgeDays: Too small/ },
+    {
+      name: 'AUDITOR_SETTINGS out of range',
+      env: { [ENV.settings]: '{"maxKeyAgeDays":0}' },
+      named: /AUDITOR_SETTINGS: invalid settings: maxKeyAgeDays: Too small/,
+    },
     { name: 'AUDITOR_SETTINGS with an unknown field', env: { [ENV.settings]: '{"maxKeyAge":30}' }, named: /AUDITOR_SETTINGS: .*maxKeyAge/ },
     { name: 'AUDITOR_SETTINGS not JSON', env: { [ENV.settings]: '{maxKeyAgeDays: 30}' }, named: /AUDITOR_SETTINGS is not valid JSON/ },
     { name: 'AUDITOR_SETTINGS not an object', env: { [ENV.settings]: '[]' }, named: /AUDITOR_SETTINGS must be a JSON object/ },

@@ -23,7 +23,17 @@ import { lambdaContext } from '#test/lambda.ts';
 const ACCOUNT = FIXTURE_ACCOUNT_ID;
 const REGION = 'us-east-1';
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:account-auditor-alerts`;
-const EVENT = { version: '0', id: 'e', 'detail-type': 'Scheduled Event', source: 'aws.events', account: ACCOUNT, time: '2026-11-01T00:00:00Z', region: REGION, resources: [], detail: {} };
+const EVENT = {
+  version: '0',
+  id: 'e',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: ACCOUNT,
+  time: '2026-11-01T00:00:00Z',
+  region: REGION,
+  resources: [],
+  detail: {},
+};
 const context = lambdaContext(REGION);
 
 let local: LocalStore;
@@ -44,12 +54,20 @@ function handler(settings: object) {
       made.push({ region, settings: s });
       return new SecurityHubClient({ region });
     },
-    env: { [ENV.tableName]: local.tableName, [ENV.topicArn]: TOPIC, [ENV.settings]: JSON.stringify({ regions: [REGION], ...settings }), AWS_REGION: REGION },
+    env: {
+      [ENV.tableName]: local.tableName,
+      [ENV.topicArn]: TOPIC,
+      [ENV.settings]: JSON.stringify({ regions: [REGION], ...settings }),
+      AWS_REGION: REGION,
+    },
   });
 }
 
 const metricsBlob = () => emf.find((e) => METRIC.durationMs in e)!;
-const kinds = () => sns.commandCalls(PublishCommand).map((c) => (JSON.parse(JSON.parse(c.args[0].input.Message!).default as string) as { kind: string }).kind);
+const kinds = () =>
+  sns
+    .commandCalls(PublishCommand)
+    .map((c) => (JSON.parse(JSON.parse(c.args[0].input.Message!).default as string) as { kind: string }).kind);
 
 beforeEach(async () => {
   resetAws(REGION);
@@ -64,7 +82,9 @@ beforeEach(async () => {
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'message-1' });
   hub.reset();
-  hub.on(BatchImportFindingsCommand).callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
+  hub
+    .on(BatchImportFindingsCommand)
+    .callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
   made = [];
   local = await freshTable();
   emf = [];
@@ -87,7 +107,7 @@ afterEach(async () => {
 });
 
 describe('the handler with securityHub: true', () => {
-  it('imports the open findings in the function\'s region; the summary and the metrics say how many', async () => {
+  it("imports the open findings in the function's region; the summary and the metrics say how many", async () => {
     const summary = await handler({ securityHub: true })(EVENT, context);
     expect(made.map((m) => m.region)).toEqual([REGION]);
     expect(summary.securityHub).toEqual({
@@ -107,10 +127,16 @@ describe('the handler with securityHub: true', () => {
   });
 
   it('a refused import returns the saved run; the failures are in the summary, a second alert and the metric', async () => {
-    hub.on(BatchImportFindingsCommand).rejects(Object.assign(new Error('User is not authorized to perform: securityhub:BatchImportFindings'), { name: 'AccessDeniedException' }));
+    hub
+      .on(BatchImportFindingsCommand)
+      .rejects(
+        Object.assign(new Error('User is not authorized to perform: securityhub:BatchImportFindings'), { name: 'AccessDeniedException' }),
+      );
     const summary = await handler({ securityHub: true })(EVENT, context);
     expect(summary.saved).not.toBeNull();
-    expect(await new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 }).latestRuns(ACCOUNT)).toHaveLength(1);
+    expect(
+      await new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 }).latestRuns(ACCOUNT),
+    ).toHaveLength(1);
     expect(summary.securityHub).toMatchObject({ imported: 0, failedCount: 3, alertPublished: true });
     expect(summary.securityHub!.failed[0]).toMatchObject({ code: 'AccessDeniedException' });
     expect(kinds()).toEqual(['findings', 'security-hub-failed']);

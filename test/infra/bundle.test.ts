@@ -89,7 +89,9 @@ describe('the Lambda bundle', () => {
   });
 
   it('leaves out the local store: no dynalite, no LevelDB, no lib/store/local.ts', async () => {
-    const local = bundle.inputs.filter((path) => /(^|\/)(dynalite|classic-level|leveldown|levelup|abstract-level|level|memdown)\/|lib\/store\/local\.ts$|lib\/cli\//.test(path));
+    const local = bundle.inputs.filter((path) =>
+      /(^|\/)(dynalite|classic-level|leveldown|levelup|abstract-level|level|memdown)\/|lib\/store\/local\.ts$|lib\/cli\//.test(path),
+    );
     expect(local).toEqual([]);
     const code = await readFile(bundle.file, 'utf8');
     expect(code).not.toMatch(/dynalite|classic-level|leveldown/i);

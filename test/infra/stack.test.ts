@@ -147,16 +147,28 @@ describe('alert topic', () => {
     });
   });
 
-  it('has no subscription unless context alertEmail is given', async () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
-    const { template: withEmail } = await variant({ alertEmail: 'security@example.com' });
-    withEmail.resourceCountIs('AWS::SNS::Subscription', 1);
-    withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'security@example.com', TopicArn: Match.anyValue() });
-  }, SLOW);
+  it(
+    'has no subscription unless context alertEmail is given',
+    async () => {
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+      const { template: withEmail } = await variant({ alertEmail: 'security@example.com' });
+      withEmail.resourceCountIs('AWS::SNS::Subscription', 1);
+      withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'security@example.com',
+        TopicArn: Match.anyValue(),
+      });
+    },
+    SLOW,
+  );
 
-  it('rejects an alertEmail that is not an address at synth time', async () => {
-    await expect(variant({ alertEmail: 'security' })).rejects.toThrow(/alertEmail/);
-  }, SLOW);
+  it(
+    'rejects an alertEmail that is not an address at synth time',
+    async () => {
+      await expect(variant({ alertEmail: 'security' })).rejects.toThrow(/alertEmail/);
+    },
+    SLOW,
+  );
 });
 
 describe('audit function', () => {
@@ -187,17 +199,25 @@ describe('audit function', () => {
     });
   });
 
-  it('takes settings and regions from context, validated as the handler will', async () => {
-    const { template: custom } = await variant({
-      settings: '{"maxKeyAgeDays":60,"alertOn":"open"}',
-      regions: 'eu-west-1, us-east-1',
-    });
-    const fn = only(custom, 'AWS::Lambda::Function').resource;
-    expect(JSON.parse(fn.Properties.Environment.Variables[ENV.settings])).toEqual({ maxKeyAgeDays: 60, alertOn: 'open', regions: ['eu-west-1', 'us-east-1'] });
-    await expect(variant({ settings: { maxKeyAgeDays: -1 } })).rejects.toThrow(/maxKeyAgeDays/);
-    await expect(variant({ settings: '{not json' })).rejects.toThrow(/settings is not valid JSON/);
-    await expect(variant({ regions: 'eu-west-1,nowhere' })).rejects.toThrow(/regions/);
-  }, SLOW);
+  it(
+    'takes settings and regions from context, validated as the handler will',
+    async () => {
+      const { template: custom } = await variant({
+        settings: '{"maxKeyAgeDays":60,"alertOn":"open"}',
+        regions: 'eu-west-1, us-east-1',
+      });
+      const fn = only(custom, 'AWS::Lambda::Function').resource;
+      expect(JSON.parse(fn.Properties.Environment.Variables[ENV.settings])).toEqual({
+        maxKeyAgeDays: 60,
+        alertOn: 'open',
+        regions: ['eu-west-1', 'us-east-1'],
+      });
+      await expect(variant({ settings: { maxKeyAgeDays: -1 } })).rejects.toThrow(/maxKeyAgeDays/);
+      await expect(variant({ settings: '{not json' })).rejects.toThrow(/settings is not valid JSON/);
+      await expect(variant({ regions: 'eu-west-1,nowhere' })).rejects.toThrow(/regions/);
+    },
+    SLOW,
+  );
 
   it('logs to its own log group, kept for a year', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: ref(ids.logs) } });
@@ -242,11 +262,15 @@ describe('nightly schedule', () => {
     });
   });
 
-  it('takes its expression from context schedule, and refuses what EventBridge would', async () => {
-    const { template: custom } = await variant({ schedule: 'cron(30 1 * * ? *)' });
-    custom.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(30 1 * * ? *)' });
-    await expect(variant({ schedule: '0 3 * * *' })).rejects.toThrow(/schedule/);
-  }, SLOW);
+  it(
+    'takes its expression from context schedule, and refuses what EventBridge would',
+    async () => {
+      const { template: custom } = await variant({ schedule: 'cron(30 1 * * ? *)' });
+      custom.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(30 1 * * ? *)' });
+      await expect(variant({ schedule: '0 3 * * *' })).rejects.toThrow(/schedule/);
+    },
+    SLOW,
+  );
 });
 
 describe('alarms (each notifies the topic)', () => {
@@ -353,7 +377,9 @@ describe('the function role: least privilege', () => {
 
   it('uses the topic key only through SNS', () => {
     const keyStatement = statements().find((s) => actionsOf(s).includes('kms:Decrypt'));
-    expect(keyStatement.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sns.', ref('AWS::Region'), '.amazonaws.com']] } } });
+    expect(keyStatement.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['sns.', ref('AWS::Region'), '.amazonaws.com']] } },
+    });
   });
 
   it('covers every AWS call the bundled code makes (a new SDK command without its grant fails here)', async () => {
@@ -378,7 +404,10 @@ describe('the function role: least privilege', () => {
       const text = await readFile(join(PROJECT_ROOT, path), 'utf8');
       if (path !== 'lib/store/store.ts' && /\bensureTable\(/.test(text)) ensureTableCalled = true;
       for (const [, names, from] of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/[^']+)'/g)) {
-        for (const specifier of names!.split(',').map((n) => n.trim()).filter((n) => n !== '' && !n.startsWith('type '))) {
+        for (const specifier of names!
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== '' && !n.startsWith('type '))) {
           const [name, local = name] = specifier.split(/\s+as\s+/) as [string, string?];
           if (!name.endsWith('Command') || !new RegExp(`new ${local}\\(`).test(text)) continue;
           if (from === '@aws-sdk/lib-dynamodb') used.add(`dynamodb:${libDynamodb[name] ?? `unknown ${name}`}`);
@@ -395,7 +424,9 @@ describe('the function role: least privilege', () => {
     // Granted only with context securityHub=true, which test/infra/security-hub.test.ts checks.
     used.delete('securityhub:BatchImportFindings');
     // The scan itself works: it finds a call of each kind.
-    expect([...used]).toEqual(expect.arrayContaining(['iam:GetAccountAuthorizationDetails', 'dax:DescribeClusters', 'dynamodb:PutItem', 'sns:Publish']));
+    expect([...used]).toEqual(
+      expect.arrayContaining(['iam:GetAccountAuthorizationDetails', 'dax:DescribeClusters', 'dynamodb:PutItem', 'sns:Publish']),
+    );
     const granted = new Set(statements().flatMap(actionsOf));
     expect([...used].filter((action) => !granted.has(action))).toEqual([]);
   });
@@ -411,7 +442,12 @@ describe('cdk-nag AwsSolutions', () => {
     // What the pack would report if nothing were acknowledged (isAcknowledged is private; tests only).
     (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
     const raw = pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath}`));
-    expect(raw.sort()).toEqual([`AwsSolutions-IAM5[Resource::*] ${stack.audit.role.node.path}/Resource`, `AwsSolutions-SQS3 ${stack.audit.deadLetterQueue.node.path}/Resource`].sort());
+    expect(raw.sort()).toEqual(
+      [
+        `AwsSolutions-IAM5[Resource::*] ${stack.audit.role.node.path}/Resource`,
+        `AwsSolutions-SQS3 ${stack.audit.deadLetterQueue.node.path}/Resource`,
+      ].sort(),
+    );
     for (const construct of [stack.audit.role, stack.audit.deadLetterQueue]) {
       const acks = construct.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
       const reasons = acks.flatMap((m) => Object.values(m.data as Record<string, string>));
@@ -420,11 +456,18 @@ describe('cdk-nag AwsSolutions', () => {
     }
   });
 
-  it('a finding fails the synth', async () => {
-    const { app: broken, stack: brokenStack } = createAuditorApp({ outdir: await tempDir('auditor-cdk-'), context: { 'aws:cdk:bundling-stacks': [] } });
-    new Queue(brokenStack, 'PlainQueue');
-    expect(() => broken.synth()).toThrow(/AwsSolutions-SQS/);
-  }, SLOW);
+  it(
+    'a finding fails the synth',
+    async () => {
+      const { app: broken, stack: brokenStack } = createAuditorApp({
+        outdir: await tempDir('auditor-cdk-'),
+        context: { 'aws:cdk:bundling-stacks': [] },
+      });
+      new Queue(brokenStack, 'PlainQueue');
+      expect(() => broken.synth()).toThrow(/AwsSolutions-SQS/);
+    },
+    SLOW,
+  );
 
   it('CDK itself reports no error or warning on the stack', () => {
     Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
@@ -433,26 +476,34 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('npm run synth (tsx infra/app.ts)', () => {
-  it('synthesizes offline into CDK_OUTDIR, taking -c key=value like the CLI', async () => {
-    const outdir = await tempDir('auditor-synth-');
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: outdir,
-      CDK_OUTDIR: outdir,
-      // Nothing here may find credentials or the instance metadata service.
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: join(outdir, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(outdir, 'no-aws-credentials'),
-    };
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'infra/app.ts', '-c', 'alertEmail=ops@example.com', '--context=schedule=rate(1 day)'], {
-      cwd: PROJECT_ROOT,
-      env,
-      timeout: SLOW,
-    });
-    const synthesized = Template.fromJSON(JSON.parse(await readFile(join(outdir, 'AccountAuditor.template.json'), 'utf8')));
-    synthesized.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
-    synthesized.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)' });
-    const report = JSON.parse(await readFile(join(outdir, 'validation-report.json'), 'utf8'));
-    expect(report.pluginReports.filter((r: Json) => r.conclusion !== 'success')).toEqual([]);
-  }, SLOW);
+  it(
+    'synthesizes offline into CDK_OUTDIR, taking -c key=value like the CLI',
+    async () => {
+      const outdir = await tempDir('auditor-synth-');
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: outdir,
+        CDK_OUTDIR: outdir,
+        // Nothing here may find credentials or the instance metadata service.
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_CONFIG_FILE: join(outdir, 'no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(outdir, 'no-aws-credentials'),
+      };
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'infra/app.ts', '-c', 'alertEmail=ops@example.com', '--context=schedule=rate(1 day)'],
+        {
+          cwd: PROJECT_ROOT,
+          env,
+          timeout: SLOW,
+        },
+      );
+      const synthesized = Template.fromJSON(JSON.parse(await readFile(join(outdir, 'AccountAuditor.template.json'), 'utf8')));
+      synthesized.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+      synthesized.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)' });
+      const report = JSON.parse(await readFile(join(outdir, 'validation-report.json'), 'utf8'));
+      expect(report.pluginReports.filter((r: Json) => r.conclusion !== 'success')).toEqual([]);
+    },
+    SLOW,
+  );
 });

@@ -25,7 +25,12 @@ describe('AWS fixtures', () => {
     expect(header!.split(',')).toHaveLength(22);
     expect(header!.split(',')).toEqual([...CREDENTIAL_REPORT_COLUMNS]);
     const rootValues = Object.fromEntries(CREDENTIAL_REPORT_COLUMNS.map((c, i) => [c, root!.split(',')[i]]));
-    expect(rootValues).toMatchObject({ user: '<root_account>', password_enabled: 'not_supported', access_key_1_active: 'false', access_key_1_last_rotated: 'N/A' });
+    expect(rootValues).toMatchObject({
+      user: '<root_account>',
+      password_enabled: 'not_supported',
+      access_key_1_active: 'false',
+      access_key_1_last_rotated: 'N/A',
+    });
     expect(alice).toContain(',true,2024-01-01T10:00:00+00:00,N/A,N/A,N/A,false,N/A,');
     const parsed = parseCredentialReport(csv, null);
     expect(parsed.rows[1]!.keys[0]).toMatchObject({ active: true, lastRotated: '2024-01-01T10:00:00.000Z', lastUsedDate: null });
@@ -55,7 +60,9 @@ describe('AWS fixtures', () => {
     const dayMs = 86_400_000;
     const overAge = report.rows
       .filter((r) => !r.isRoot)
-      .filter((r) => r.keys.some((k) => k.active && k.lastRotated && Math.floor((FIXTURE_NOW.getTime() - Date.parse(k.lastRotated)) / dayMs) > 90));
+      .filter((r) =>
+        r.keys.some((k) => k.active && k.lastRotated && Math.floor((FIXTURE_NOW.getTime() - Date.parse(k.lastRotated)) / dayMs) > 90),
+      );
     expect(overAge.map((r) => r.user).sort()).toEqual([...account.overAgeUsers].sort());
     expect(account.overAgeUsers).toHaveLength(150);
     // Keys in the report and from ListAccessKeys agree.

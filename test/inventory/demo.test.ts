@@ -108,7 +108,10 @@ describe('the demo account exercises every check as designed', () => {
     expect(severity(`role-full-access ${A}:role/VendorMonitoring`)).toBe('high');
     expect(byResource.get(`role-full-access ${A}:role/VendorMonitoring`)!.details.outsideAccounts).toEqual(['444455556666']);
     // The in-account break-glass role lists who can assume it; oscar is FAIL high through it.
-    const breakGlass = byResource.get(`role-full-access ${A}:role/BreakGlassAdmin`)!.details.assumableBy as { users: { user: string }[]; roles: { role: string }[] };
+    const breakGlass = byResource.get(`role-full-access ${A}:role/BreakGlassAdmin`)!.details.assumableBy as {
+      users: { user: string }[];
+      roles: { role: string }[];
+    };
     expect(breakGlass.users.map((u) => u.user).sort()).toEqual(['alice', 'bob', 'dave', 'heidi', 'oscar']);
     expect(breakGlass.roles.map((r) => r.role).sort()).toEqual(['LegacyMigrationAdmin', 'VendorMonitoring']);
     const oscar = byResource.get(`user-full-access ${A}:user/oscar`)!;
@@ -121,7 +124,9 @@ describe('the demo account exercises every check as designed', () => {
     }
     expect(JSON.stringify(byResource.get(`user-full-access ${A}:user/heidi`)!.details)).toContain('through role BreakGlassAdmin');
     // The over-age key is named by the ID found in access-keys/legacy-etl.json.
-    expect(JSON.stringify(byResource.get(`access-key-age ${A}:user/service/legacy-etl#access_key_1`)?.details)).toContain('AKIAR7DEMOLEGACYETL1');
+    expect(JSON.stringify(byResource.get(`access-key-age ${A}:user/service/legacy-etl#access_key_1`)?.details)).toContain(
+      'AKIAR7DEMOLEGACYETL1',
+    );
   });
 
   it('the next night has one new FAIL (zoe) and one resolved FAIL (legacy-etl rotated its key), nothing else changed', async () => {
@@ -137,7 +142,9 @@ describe('the demo account exercises every check as designed', () => {
     const statuses = statusByResource(after);
     expect(statuses[`access-key-age ${A}:user/service/legacy-etl#access_key_1`]).toBe('PASS');
     expect(statuses[`access-key-age ${A}:user/alice#access_key_1`]).toBe('WARN');
-    expect(statuses[`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`]).toBe('PASS');
+    expect(
+      statuses[`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`],
+    ).toBe('PASS');
     expect(after.find((f) => f.resource === `${A}:user/zoe`)?.severity).toBe('critical');
   });
 });

@@ -10,7 +10,12 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GetAccountAuthorizationDetailsCommand, GetCredentialReportCommand, ListAccessKeysCommand, type ManagedPolicyDetail } from '@aws-sdk/client-iam';
+import {
+  GetAccountAuthorizationDetailsCommand,
+  GetCredentialReportCommand,
+  ListAccessKeysCommand,
+  type ManagedPolicyDetail,
+} from '@aws-sdk/client-iam';
 import { evaluateChecks, runAudit } from '#lib/audit/run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import type { StoredFinding } from '#lib/reconcile/types.ts';
@@ -66,7 +71,13 @@ const byCheck = (findings: Finding[], checkId: string): Finding[] => findings.fi
 const statuses = (findings: Finding[], checkId: string): string[] => [...new Set(byCheck(findings, checkId).map((f) => f.status))].sort();
 const finding = (findings: Finding[], checkId: string, resource: string): Finding => {
   const found = findings.find((f) => f.checkId === checkId && f.resource === resource);
-  if (!found) throw new Error(`no ${checkId} finding for ${resource}: ${findings.filter((f) => f.checkId === checkId).map((f) => f.resource).join(', ')}`);
+  if (!found)
+    throw new Error(
+      `no ${checkId} finding for ${resource}: ${findings
+        .filter((f) => f.checkId === checkId)
+        .map((f) => f.resource)
+        .join(', ')}`,
+    );
   return found;
 };
 
@@ -90,9 +101,7 @@ const reportRows = (): CredentialReportRecord[] => [
 /** The AWS CLI's JSON of an SDK value: Dates become ISO strings, as `--output json` writes them. */
 const asCli = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
-function exportFiles(
-  options: { rows?: CredentialReportRecord[]; details?: unknown; generated?: Date } = {},
-): Record<string, unknown> {
+function exportFiles(options: { rows?: CredentialReportRecord[]; details?: unknown; generated?: Date } = {}): Record<string, unknown> {
   return {
     'manifest.json': { collectedAt: FIXTURE_NOW.toISOString() },
     'caller-identity.json': { UserId: 'AIDAEXAMPLE', Account: ACCOUNT, Arn: userArn('ann') },
@@ -103,7 +112,9 @@ function exportFiles(
       GeneratedTime: (options.generated ?? daysBefore(0.1)).toISOString(),
     },
     'account-authorization-details.json': options.details ?? asCli(authorizationDetailsPage(entities())),
-    'access-keys/ann.json': asCli(listAccessKeysResponse('ann', [{ id: 'AKIAEXAMPLEANN000001', active: true, createDate: daysBefore(200) }])),
+    'access-keys/ann.json': asCli(
+      listAccessKeysResponse('ann', [{ id: 'AKIAEXAMPLEANN000001', active: true, createDate: daysBefore(200) }]),
+    ),
     'us-east-1/cache-clusters.json': { CacheClusters: [] },
     'us-east-1/replication-groups.json': { ReplicationGroups: [] },
     'us-east-1/dax-clusters.json': asCli({ Clusters: [daxCluster({ name: 'orders', region: 'us-east-1', iamRoleArn: roleArn('dax') })] }),
@@ -176,7 +187,10 @@ describe('live collector', () => {
     expect(problem.reason).toContain('iam:GetAccountAuthorizationDetails: has no UserDetailList');
     const findings = findingsOf(inventory);
     expect(statuses(findings, 'user-full-access')).toEqual(['ERROR']);
-    expect(byCheck(findings, 'user-full-access')[0]!.details).toMatchObject({ call: 'iam:GetAccountAuthorizationDetails', reason: expect.stringContaining('UserDetailList') });
+    expect(byCheck(findings, 'user-full-access')[0]!.details).toMatchObject({
+      call: 'iam:GetAccountAuthorizationDetails',
+      reason: expect.stringContaining('UserDetailList'),
+    });
     // The checks that read only the report still run.
     expect(statuses(findings, 'access-key-age')).toEqual(['FAIL', 'PASS']);
     expect(statuses(findings, 'root-access-key')).toEqual(['PASS']);
@@ -211,11 +225,15 @@ describe('live collector', () => {
   });
 
   it('ListAccessKeys CreateDate in the future is an error for that user', async () => {
-    iam.on(ListAccessKeysCommand).callsFake((input: { UserName: string }) =>
-      listAccessKeysResponse(input.UserName, [{ id: 'AKIAEXAMPLEANN000001', active: true, createDate: TOMORROW }]),
-    );
+    iam
+      .on(ListAccessKeysCommand)
+      .callsFake((input: { UserName: string }) =>
+        listAccessKeysResponse(input.UserName, [{ id: 'AKIAEXAMPLEANN000001', active: true, createDate: TOMORROW }]),
+      );
     const problem = unreadOf((await live()).accessKeys.ann!);
-    expect(problem.reason).toMatch(/^ListAccessKeys for user ann: AccessKeyMetadata\[0\] \(AKIAEXAMPLEANN000001\): CreateDate .* is after the audit time/);
+    expect(problem.reason).toMatch(
+      /^ListAccessKeys for user ann: AccessKeyMetadata\[0\] \(AKIAEXAMPLEANN000001\): CreateDate .* is after the audit time/,
+    );
   });
 
   it('a managed policy listed twice with different documents: ERROR for the users it reaches, naming both entries', async () => {
@@ -243,7 +261,9 @@ describe('live collector', () => {
   });
 
   it('a user listed twice with different content: the source is unread, naming both entries', async () => {
-    liveEntities({ users: [userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' }), userDetail({ name: 'ann' })] });
+    liveEntities({
+      users: [userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' }), userDetail({ name: 'ann' })],
+    });
     const problem = unreadOf((await live()).authorizationDetails);
     expect(problem.call).toBe('iam:GetAccountAuthorizationDetails');
     expect(problem.reason).toBe(
@@ -291,7 +311,13 @@ describe('live collector', () => {
   });
 
   it('a user created after the report was generated is not expected in it', async () => {
-    liveEntities({ users: [userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' }), userDetail({ name: 'new', createDate: daysBefore(0.01) })] });
+    liveEntities({
+      users: [
+        userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }),
+        userDetail({ name: 'bob' }),
+        userDetail({ name: 'new', createDate: daysBefore(0.01) }),
+      ],
+    });
     const findings = findingsOf(await live());
     expect(findings.filter((f) => f.resource.startsWith(userArn('new')))).toHaveLength(1); // user-full-access only
     expect(statuses(findings, 'access-key-age')).toEqual(['FAIL', 'PASS']);
@@ -318,7 +344,9 @@ describe('live collector', () => {
   it('a user created in the future: the source is unread, naming the entry', async () => {
     liveEntities({ users: [userDetail({ name: 'ann', createDate: TOMORROW })] });
     const problem = unreadOf((await live()).authorizationDetails);
-    expect(problem.reason).toMatch(/^iam:GetAccountAuthorizationDetails: UserDetailList\[0\] \(user ann\): CreateDate .* is after the audit time/);
+    expect(problem.reason).toMatch(
+      /^iam:GetAccountAuthorizationDetails: UserDetailList\[0\] \(user ann\): CreateDate .* is after the audit time/,
+    );
   });
 });
 
@@ -327,7 +355,11 @@ describe('live collector', () => {
 describe('offline loader', () => {
   it('the export as written is clean: every source read', async () => {
     const inventory = await offline(exportFiles());
-    expect([inventory.authorizationDetails.state, inventory.credentialReport.state, inventory.accessKeys.ann?.state]).toEqual(['read', 'read', 'read']);
+    expect([inventory.authorizationDetails.state, inventory.credentialReport.state, inventory.accessKeys.ann?.state]).toEqual([
+      'read',
+      'read',
+      'read',
+    ]);
     expect(statuses(findingsOf(inventory), 'access-key-age')).toEqual(['FAIL', 'PASS']);
   });
 
@@ -355,7 +387,9 @@ describe('offline loader', () => {
   });
 
   it('a key rotated in the future: the report is unread, naming the file, line, user, column and reason', async () => {
-    const inventory = await offline(exportFiles({ rows: [rootReportRow(), userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: TOMORROW }] })] }));
+    const inventory = await offline(
+      exportFiles({ rows: [rootReportRow(), userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: TOMORROW }] })] }),
+    );
     const problem = unreadOf(inventory.credentialReport);
     expect(problem.call).toBe('credential-report.json');
     expect(problem.reason).toMatch(
@@ -383,7 +417,11 @@ describe('offline loader', () => {
   it('Status "active" in an access-keys export is an error for that user, and the key stays FAIL', async () => {
     const inventory = await offline({
       ...exportFiles(),
-      'access-keys/ann.json': { AccessKeyMetadata: [{ UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'active', CreateDate: daysBefore(200).toISOString() }] },
+      'access-keys/ann.json': {
+        AccessKeyMetadata: [
+          { UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'active', CreateDate: daysBefore(200).toISOString() },
+        ],
+      },
     });
     const problem = unreadOf(inventory.accessKeys.ann!);
     expect(problem).toEqual({
@@ -405,7 +443,10 @@ describe('offline loader', () => {
     const files = {
       ...exportFiles(),
       'account-authorization-details.json': undefined,
-      'account-authorization-details-1.json': { ...page([ADMINISTRATOR_ACCESS], [userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] })]), NextToken: 't1' },
+      'account-authorization-details-1.json': {
+        ...page([ADMINISTRATOR_ACCESS], [userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] })]),
+        NextToken: 't1',
+      },
       'account-authorization-details-2.json': page([other], [userDetail({ name: 'bob' })]),
     };
     const inventory = await offline(files);
@@ -425,7 +466,10 @@ describe('offline loader', () => {
     const base = { ...exportFiles(), 'account-authorization-details.json': undefined };
     const different = await offline({
       ...base,
-      'account-authorization-details-1.json': { ...page([userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })], [ADMINISTRATOR_ACCESS]), NextToken: 't1' },
+      'account-authorization-details-1.json': {
+        ...page([userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })], [ADMINISTRATOR_ACCESS]),
+        NextToken: 't1',
+      },
       'account-authorization-details-2.json': page([userDetail({ name: 'ann' })]),
     });
     expect(unreadOf(different.authorizationDetails)).toEqual({
@@ -439,7 +483,10 @@ describe('offline loader', () => {
     });
     const same = await offline({
       ...base,
-      'account-authorization-details-1.json': { ...page([userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })], [ADMINISTRATOR_ACCESS]), NextToken: 't1' },
+      'account-authorization-details-1.json': {
+        ...page([userDetail({ name: 'ann', attached: [ADMINISTRATOR_ACCESS] }), userDetail({ name: 'bob' })], [ADMINISTRATOR_ACCESS]),
+        NextToken: 't1',
+      },
       'account-authorization-details-2.json': page([userDetail({ name: 'bob' })]),
     });
     expect(read(same.authorizationDetails).users.map((u) => u.name)).toEqual(['ann', 'bob']);
@@ -453,7 +500,9 @@ describe('offline loader', () => {
   });
 
   it('two default versions: ERROR for the users the policy reaches, naming the versions', async () => {
-    const details = asCli(authorizationDetailsPage(entities())) as { Policies: { PolicyVersionList: { IsDefaultVersion: boolean; VersionId: string }[] }[] };
+    const details = asCli(authorizationDetailsPage(entities())) as {
+      Policies: { PolicyVersionList: { IsDefaultVersion: boolean; VersionId: string }[] }[];
+    };
     details.Policies[0]!.PolicyVersionList.push({ ...details.Policies[0]!.PolicyVersionList[0]!, VersionId: 'v0', IsDefaultVersion: true });
     const inventory = await offline(exportFiles({ details }));
     expect(read(inventory.authorizationDetails).policies[ADMINISTRATOR_ACCESS.Arn!]!.document).toEqual({
@@ -468,9 +517,17 @@ describe('offline loader', () => {
     const findings = findingsOf(await offline(exportFiles({ rows })));
     const bob = finding(findings, 'access-key-age', `${userArn('bob')}#access_key_1`);
     expect(bob.status).toBe('ERROR');
-    expect(bob.details).toMatchObject({ user: 'bob', userArn: userArn('bob'), reason: expect.stringContaining('has no row for this user') });
+    expect(bob.details).toMatchObject({
+      user: 'bob',
+      userArn: userArn('bob'),
+      reason: expect.stringContaining('has no row for this user'),
+    });
 
-    const csv = await offline({ ...exportFiles(), 'credential-report.json': undefined, 'credential-report.csv': credentialReportCsv(rows) });
+    const csv = await offline({
+      ...exportFiles(),
+      'credential-report.json': undefined,
+      'credential-report.csv': credentialReportCsv(rows),
+    });
     const fromCsv = finding(findingsOf(csv), 'access-key-age', `${userArn('bob')}#access_key_2`);
     expect(fromCsv.status).toBe('ERROR');
     expect(fromCsv.details.reason).toContain('whose generation time is unknown');
@@ -479,7 +536,11 @@ describe('offline loader', () => {
   it('a user missing from the next night’s report: its open key finding stays open as ERROR, never resolved', async () => {
     const night = async (rows: CredentialReportRecord[]) =>
       runAudit({ collect: async () => offline(exportFiles({ rows })), settings: SETTINGS, trigger: 'local', now: () => FIXTURE_NOW });
-    const bobOld = [rootReportRow(), userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: daysBefore(10) }] }), userReportRow({ name: 'bob', keys: [{ active: true, lastRotated: daysBefore(200) }] })];
+    const bobOld = [
+      rootReportRow(),
+      userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: daysBefore(10) }] }),
+      userReportRow({ name: 'bob', keys: [{ active: true, lastRotated: daysBefore(200) }] }),
+    ];
     const first = reconcile(await night(bobOld), new Map(), []);
     const id = `${ACCOUNT}#access-key-age#${userArn('bob')}#access_key_1`;
     expect(first.findings.find((r) => r.state.id === id)).toMatchObject({ change: 'new', state: { status: 'FAIL' } });
@@ -560,8 +621,12 @@ describe('offline loader', () => {
     await symlink(path.join(dir, 'nowhere'), path.join(dir, 'access-keys'));
     const inventory = await loadOffline(dir);
     expect(Object.keys(inventory.accessKeys).sort()).toEqual(['ann', 'bob']);
-    expect(unreadOf(inventory.accessKeys.ann!).reason).toBe(`access-keys/: is a symbolic link to ${path.join(dir, 'nowhere')}, which does not exist`);
-    expect(finding(findingsOf(inventory), 'access-key-age', `${userArn('ann')}#access_key_1`).details.keyIdLookup).toMatchObject({ call: 'access-keys/' });
+    expect(unreadOf(inventory.accessKeys.ann!).reason).toBe(
+      `access-keys/: is a symbolic link to ${path.join(dir, 'nowhere')}, which does not exist`,
+    );
+    expect(finding(findingsOf(inventory), 'access-key-age', `${userArn('ann')}#access_key_1`).details.keyIdLookup).toMatchObject({
+      call: 'access-keys/',
+    });
   });
 
   it('a user created in the future: unread, naming the file and the entry', async () => {

@@ -12,7 +12,12 @@ import { DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { collectLive, NO_REGION_REASON } from '#lib/inventory/live.ts';
 import { NO_REGION, SKIPPED_REASON } from '#lib/inventory/definition.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
-import { MAX_GENERATE_REPORT_CALLS, MAX_REPORT_CALLS, REPORT_WAIT_SHARES, reportWaitsMs } from '#lib/inventory/sources/credential-report/live.ts';
+import {
+  MAX_GENERATE_REPORT_CALLS,
+  MAX_REPORT_CALLS,
+  REPORT_WAIT_SHARES,
+  reportWaitsMs,
+} from '#lib/inventory/sources/credential-report/live.ts';
 import { KEY_LOOKUP_CONCURRENCY } from '#lib/inventory/sources/access-keys/live.ts';
 import { isMissingEndpoint } from '#lib/inventory/sources/dax/live.ts';
 import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
@@ -55,7 +60,9 @@ function world(): Record<string, RegionWorld> {
   return {
     // 130 clusters: more than one page of DescribeCacheClusters at MaxRecords 100.
     'eu-west-1': {
-      cacheClusters: Array.from({ length: 130 }, (_, i) => cacheCluster({ id: `cache-${i + 1}`, region: 'eu-west-1', replicationGroupId: i < 2 ? 'sessions' : undefined })),
+      cacheClusters: Array.from({ length: 130 }, (_, i) =>
+        cacheCluster({ id: `cache-${i + 1}`, region: 'eu-west-1', replicationGroupId: i < 2 ? 'sessions' : undefined }),
+      ),
       replicationGroups: [replicationGroup({ id: 'sessions', region: 'eu-west-1' })],
       daxClusters: [daxCluster({ name: 'orders', region: 'eu-west-1', iamRoleArn: roleArn('DAXServiceRole') })],
     },
@@ -67,7 +74,9 @@ function world(): Record<string, RegionWorld> {
   };
 }
 
-function options(overrides: Omit<Partial<LiveRequest>, 'settings'> & { settings?: SettingsInput } = {}): LiveRequest & { waits: number[]; progress: string[] } {
+function options(
+  overrides: Omit<Partial<LiveRequest>, 'settings'> & { settings?: SettingsInput } = {},
+): LiveRequest & { waits: number[]; progress: string[] } {
   const { sleep, waits } = recordingSleep();
   const progress: string[] = [];
   const { settings, ...rest } = overrides;
@@ -168,7 +177,12 @@ describe('collectLive: happy path', () => {
       document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
     });
     const daxRole = details.roles.find((r) => r.name === 'DAXServiceRole')!;
-    expect(daxRole.trustPolicy).toEqual({ ok: true, document: JSON.parse(decodeURIComponent(account.entities.roles.find((r) => r.RoleName === 'DAXServiceRole')!.AssumeRolePolicyDocument!)) });
+    expect(daxRole.trustPolicy).toEqual({
+      ok: true,
+      document: JSON.parse(
+        decodeURIComponent(account.entities.roles.find((r) => r.RoleName === 'DAXServiceRole')!.AssumeRolePolicyDocument!),
+      ),
+    });
     expect(daxRole.trustPolicy.ok && JSON.stringify(daxRole.trustPolicy.document)).toContain('dax.amazonaws.com');
 
     // Two regions, each with its own resources; ElastiCache paged.
@@ -177,7 +191,10 @@ describe('collectLive: happy path', () => {
     expect(read(eu!.elastiCache).cacheClusters).toHaveLength(130);
     expect(read(eu!.elastiCache).replicationGroups.map((g) => g.id)).toEqual(['sessions']);
     expect(read(eu!.elastiCache).cacheClusters[0]).toMatchObject({ id: 'cache-1', replicationGroupId: 'sessions', engine: 'redis' });
-    expect(read(eu!.dax)).toEqual({ available: true, clusters: [expect.objectContaining({ name: 'orders', iamRoleArn: roleArn('DAXServiceRole') })] });
+    expect(read(eu!.dax)).toEqual({
+      available: true,
+      clusters: [expect.objectContaining({ name: 'orders', iamRoleArn: roleArn('DAXServiceRole') })],
+    });
     expect(read(us!.elastiCache)).toEqual({ cacheClusters: [], replicationGroups: [] });
     expect(read(us!.dax)).toMatchObject({ available: true, clusters: [{ name: 'catalog' }] });
     const clusterCalls = elastiCache.commandCalls(DescribeCacheClustersCommand).map((c) => c.args[0].input);
@@ -207,7 +224,9 @@ describe('collectLive: happy path', () => {
 
 describe('collectLive: only what the selected checks read', () => {
   const callNames = () =>
-    [...iam.calls(), ...elastiCache.calls(), ...dax.calls()].map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, '')).sort();
+    [...iam.calls(), ...elastiCache.calls(), ...dax.calls()]
+      .map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, ''))
+      .sort();
 
   it.each([
     ['access-key-age', ['GenerateCredentialReport', 'GetAccountAuthorizationDetails', 'GetCredentialReport', 'ListAccessKeys']],
@@ -412,14 +431,16 @@ describe('collectLive: AccessDenied', () => {
     },
     {
       call: 'elasticache:DescribeCacheClusters',
-      deny: () => serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], cacheClustersError: elastiCacheError('AccessDenied') } }),
+      deny: () =>
+        serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], cacheClustersError: elastiCacheError('AccessDenied') } }),
       source: (inv) => [inv.regions[0]!.elastiCache],
       code: 'AccessDenied',
       unreadNames: ['eu-west-1.elastiCache'],
     },
     {
       call: 'elasticache:DescribeReplicationGroups',
-      deny: () => serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], replicationGroupsError: elastiCacheError('AccessDenied') } }),
+      deny: () =>
+        serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], replicationGroupsError: elastiCacheError('AccessDenied') } }),
       source: (inv) => [inv.regions[0]!.elastiCache],
       code: 'AccessDenied',
       unreadNames: ['eu-west-1.elastiCache'],
@@ -457,12 +478,20 @@ describe('collectLive: AccessDenied', () => {
       return account.authorizationDetailsPage(input);
     });
     const inv = await collect(options());
-    expect(inv.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', code: 'ServiceFailure', reason: 'Internal failure', kind: 'failed' });
+    expect(inv.authorizationDetails).toEqual({
+      state: 'unread',
+      call: 'iam:GetAccountAuthorizationDetails',
+      code: 'ServiceFailure',
+      reason: 'Internal failure',
+      kind: 'failed',
+    });
     expect(iam.commandCalls(GetAccountAuthorizationDetailsCommand)).toHaveLength(2);
   });
 
   it('a truncated page without a Marker is an error, not a silently short list', async () => {
-    iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number }) => ({ ...account.authorizationDetailsPage(input), Marker: undefined }));
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .callsFake((input: { MaxItems?: number }) => ({ ...account.authorizationDetailsPage(input), Marker: undefined }));
     const inv = await collect(options());
     expect(inv.authorizationDetails).toMatchObject({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails' });
   });
@@ -480,7 +509,9 @@ describe('collectLive: AccessDenied', () => {
     sts.on(GetCallerIdentityCommand).rejects(stsError('ExpiredToken'));
     iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
     const other = generateAccount({ users: 3, accountId: '210987654321' });
-    iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input: { MaxItems?: number; Marker?: string }) => other.authorizationDetailsPage(input));
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .callsFake((input: { MaxItems?: number; Marker?: string }) => other.authorizationDetailsPage(input));
     const inv = await collect(options());
     expect(inv.accountId).toBe('210987654321');
   });
@@ -490,11 +521,20 @@ describe('collectLive: AccessDenied', () => {
     iam.on(GetAccountSummaryCommand).rejects(iamError('AccessDenied'));
     iam.on(GenerateCredentialReportCommand).rejects(iamError('AccessDenied'));
     iam.on(GetAccountAuthorizationDetailsCommand).rejects(iamError('AccessDenied'));
-    serveRegions(Object.fromEntries(REGIONS.map((r) => [r, { cacheClustersError: elastiCacheError('AccessDenied'), daxError: daxError('AccessDeniedException') }])));
+    serveRegions(
+      Object.fromEntries(
+        REGIONS.map((r) => [r, { cacheClustersError: elastiCacheError('AccessDenied'), daxError: daxError('AccessDeniedException') }]),
+      ),
+    );
     const inv = await collect(options());
     expect(inv.accountId).toBe('unknown');
     expect(inv.partition).toBe('aws');
-    for (const s of [inv.accountSummary, inv.credentialReport, inv.authorizationDetails, ...inv.regions.flatMap((r) => [r.elastiCache, r.dax])]) {
+    for (const s of [
+      inv.accountSummary,
+      inv.credentialReport,
+      inv.authorizationDetails,
+      ...inv.regions.flatMap((r) => [r.elastiCache, r.dax]),
+    ]) {
       expect(s.state).toBe('unread');
     }
   });
@@ -505,7 +545,10 @@ describe('collectLive: DAX availability', () => {
     const w = world();
     serveRegions({
       ...w,
-      'ap-south-2': { cacheClusters: [cacheCluster({ id: 'hyd-1', region: 'ap-south-2' })], daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com') },
+      'ap-south-2': {
+        cacheClusters: [cacheCluster({ id: 'hyd-1', region: 'ap-south-2' })],
+        daxError: dnsNotFoundError('dax.ap-south-2.amazonaws.com'),
+      },
     });
     const inv = await collect(options({ regions: ['eu-west-1', 'ap-south-2'] }));
     const [eu, hyd] = inv.regions;
@@ -544,14 +587,19 @@ describe('collectLive: DAX availability', () => {
   });
 
   it('a temporary DNS failure (EAI_AGAIN) is not "not available"', async () => {
-    serveRegions({ ...world(), 'eu-west-1': { ...world()['eu-west-1'], daxError: dnsNotFoundError('dax.eu-west-1.amazonaws.com', 'EAI_AGAIN') } });
+    serveRegions({
+      ...world(),
+      'eu-west-1': { ...world()['eu-west-1'], daxError: dnsNotFoundError('dax.eu-west-1.amazonaws.com', 'EAI_AGAIN') },
+    });
     const inv = await collect(options({ regions: ['eu-west-1'] }));
     expect(inv.regions[0]!.dax).toMatchObject({ state: 'unread', code: 'EAI_AGAIN' });
   });
 
   it('recognises the ways a missing endpoint surfaces', () => {
     expect(isMissingEndpoint(dnsNotFoundError('dax.ap-south-2.amazonaws.com'))).toBe(true);
-    expect(isMissingEndpoint(Object.assign(new Error('Inaccessible host: `dax.xx-1.amazonaws.com`'), { name: 'UnknownEndpoint' }))).toBe(true);
+    expect(isMissingEndpoint(Object.assign(new Error('Inaccessible host: `dax.xx-1.amazonaws.com`'), { name: 'UnknownEndpoint' }))).toBe(
+      true,
+    );
     expect(isMissingEndpoint(new Error('Could not resolve endpoint for dax in xx-1'))).toBe(true);
     expect(isMissingEndpoint(Object.assign(new Error('wrapped'), { cause: dnsNotFoundError('dax.xx-1.amazonaws.com') }))).toBe(true);
     expect(isMissingEndpoint(dnsNotFoundError('dax.xx-1.amazonaws.com', 'EAI_AGAIN'))).toBe(false);
@@ -606,10 +654,22 @@ describe('collectLive: regions and clients', () => {
     expect(dax.calls()).toHaveLength(0);
   });
 
-  const retryCases: { name: string; given: Parameters<typeof options>[0]; expected: { profile?: string; maxAttempts: number; retryMode: string } }[] = [
+  const retryCases: {
+    name: string;
+    given: Parameters<typeof options>[0];
+    expected: { profile?: string; maxAttempts: number; retryMode: string };
+  }[] = [
     { name: 'defaults: 3 attempts, standard mode', given: {}, expected: { profile: undefined, maxAttempts: 3, retryMode: 'standard' } },
-    { name: 'the settings', given: { settings: { awsMaxAttempts: 5, awsRetryMode: 'adaptive' } }, expected: { profile: undefined, maxAttempts: 5, retryMode: 'adaptive' } },
-    { name: 'the profile, and the maxAttempts option over the settings', given: { profile: 'audit', maxAttempts: 7, settings: { awsMaxAttempts: 5 } }, expected: { profile: 'audit', maxAttempts: 7, retryMode: 'standard' } },
+    {
+      name: 'the settings',
+      given: { settings: { awsMaxAttempts: 5, awsRetryMode: 'adaptive' } },
+      expected: { profile: undefined, maxAttempts: 5, retryMode: 'adaptive' },
+    },
+    {
+      name: 'the profile, and the maxAttempts option over the settings',
+      given: { profile: 'audit', maxAttempts: 7, settings: { awsMaxAttempts: 5 } },
+      expected: { profile: 'audit', maxAttempts: 7, retryMode: 'standard' },
+    },
   ];
 
   it.each(retryCases)('passes the retry configuration to every client: $name', async ({ given, expected }) => {
@@ -646,7 +706,8 @@ describe('collectLive: regions and clients', () => {
     vi.stubEnv('AWS_RETRY_MODE', 'adaptive');
     const seen: unknown[] = [];
     iam.on(GetAccountSummaryCommand).callsFake(async (_i, getClient) => {
-      const config = (getClient() as { config: { maxAttempts: () => Promise<number>; retryMode: string | (() => Promise<string>) } }).config;
+      const config = (getClient() as { config: { maxAttempts: () => Promise<number>; retryMode: string | (() => Promise<string>) } })
+        .config;
       seen.push([await config.maxAttempts(), typeof config.retryMode === 'function' ? await config.retryMode() : config.retryMode]);
       return account.summary;
     });
@@ -655,14 +716,19 @@ describe('collectLive: regions and clients', () => {
   });
 
   it('partition comes from the caller ARN (aws-cn)', async () => {
-    sts.on(GetCallerIdentityCommand).resolves({ Account: '111122223333', Arn: 'arn:aws-cn:sts::111122223333:assumed-role/Auditor/session' });
+    sts
+      .on(GetCallerIdentityCommand)
+      .resolves({ Account: '111122223333', Arn: 'arn:aws-cn:sts::111122223333:assumed-role/Auditor/session' });
     const inv = await collect(options());
     expect(inv).toMatchObject({ accountId: '111122223333', partition: 'aws-cn' });
   });
 });
 
 describe('collectLive: key ID lookups', () => {
-  const key = (ageDays: number, active = true, hours = 0): ReportKeyInput => ({ active, lastRotated: new Date(daysBefore(ageDays).getTime() - hours * 3_600_000) });
+  const key = (ageDays: number, active = true, hours = 0): ReportKeyInput => ({
+    active,
+    lastRotated: new Date(daysBefore(ageDays).getTime() - hours * 3_600_000),
+  });
 
   /** Users with their keys; the expected candidates are derived from these ages below, not listed. */
   const people: { name: string; keys: [ReportKeyInput | null, ReportKeyInput | null] }[] = [
@@ -678,7 +744,12 @@ describe('collectLive: key ID lookups', () => {
   ];
   const maxKeyAgeDays = 90;
   const expectedOrder = people
-    .map((p) => ({ name: p.name, ages: p.keys.filter((k): k is ReportKeyInput => !!k && k.active).map((k) => Math.floor((FIXTURE_NOW.getTime() - k.lastRotated.getTime()) / 86_400_000)) }))
+    .map((p) => ({
+      name: p.name,
+      ages: p.keys
+        .filter((k): k is ReportKeyInput => !!k && k.active)
+        .map((k) => Math.floor((FIXTURE_NOW.getTime() - k.lastRotated.getTime()) / 86_400_000)),
+    }))
     .map((p) => ({ name: p.name, oldest: Math.max(-1, ...p.ages.filter((a) => a > maxKeyAgeDays)) }))
     .filter((p) => p.oldest > 0)
     .sort((a, b) => b.oldest - a.oldest)
@@ -694,7 +765,17 @@ describe('collectLive: key ID lookups', () => {
       const p = people.find((x) => x.name === input.UserName)!;
       return listAccessKeysResponse(
         p.name,
-        p.keys.flatMap((k, i) => (k ? [{ id: `AKIA${p.name.toUpperCase().replace(/-/g, '').padEnd(12, 'X')}000${i + 1}`, active: k.active, createDate: k.lastRotated }] : [])),
+        p.keys.flatMap((k, i) =>
+          k
+            ? [
+                {
+                  id: `AKIA${p.name.toUpperCase().replace(/-/g, '').padEnd(12, 'X')}000${i + 1}`,
+                  active: k.active,
+                  createDate: k.lastRotated,
+                },
+              ]
+            : [],
+        ),
       );
     });
   });

@@ -58,14 +58,30 @@ function fullFolder(): Record<string, unknown> {
     },
     'account-authorization-details.json': details([user('ann')]),
     'access-keys/ann.json': {
-      AccessKeyMetadata: [{ UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'Active', CreateDate: '2026-01-01T00:00:00+00:00' }],
+      AccessKeyMetadata: [
+        { UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'Active', CreateDate: '2026-01-01T00:00:00+00:00' },
+      ],
     },
     'us-east-1/cache-clusters.json': {
-      CacheClusters: [{ CacheClusterId: 'c1', Engine: 'redis', CacheClusterStatus: 'available', ARN: `arn:aws:elasticache:us-east-1:${ACCOUNT}:cluster:c1` }],
+      CacheClusters: [
+        {
+          CacheClusterId: 'c1',
+          Engine: 'redis',
+          CacheClusterStatus: 'available',
+          ARN: `arn:aws:elasticache:us-east-1:${ACCOUNT}:cluster:c1`,
+        },
+      ],
     },
     'us-east-1/replication-groups.json': { ReplicationGroups: [] },
     'us-east-1/dax-clusters.json': {
-      Clusters: [{ ClusterName: 'd1', ClusterArn: `arn:aws:dax:us-east-1:${ACCOUNT}:cache/d1`, Status: 'available', IamRoleArn: `arn:aws:iam::${ACCOUNT}:role/dax` }],
+      Clusters: [
+        {
+          ClusterName: 'd1',
+          ClusterArn: `arn:aws:dax:us-east-1:${ACCOUNT}:cache/d1`,
+          Status: 'available',
+          IamRoleArn: `arn:aws:iam::${ACCOUNT}:role/dax`,
+        },
+      ],
     },
     'eu-west-1/cache-clusters.json': { CacheClusters: [] },
     'eu-west-1/replication-groups.json': { ReplicationGroups: [] },
@@ -85,7 +101,10 @@ async function folder(files: Record<string, unknown>): Promise<string> {
   for (const [name, content] of Object.entries(files)) {
     if (content === undefined) continue;
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), typeof content === 'string' || Buffer.isBuffer(content) ? content : JSON.stringify(content, null, 4) + '\n');
+    await writeFile(
+      path.join(dir, name),
+      typeof content === 'string' || Buffer.isBuffer(content) ? content : JSON.stringify(content, null, 4) + '\n',
+    );
   }
   return dir;
 }
@@ -112,7 +131,12 @@ function sourceStates(inventory: Inventory): Record<string, Source<unknown>['sta
     accountSummary: inventory.accountSummary.state,
     credentialReport: inventory.credentialReport.state,
     authorizationDetails: inventory.authorizationDetails.state,
-    ...Object.fromEntries(inventory.regions.flatMap((r) => [[`${r.region}/elastiCache`, r.elastiCache.state], [`${r.region}/dax`, r.dax.state]])),
+    ...Object.fromEntries(
+      inventory.regions.flatMap((r) => [
+        [`${r.region}/elastiCache`, r.elastiCache.state],
+        [`${r.region}/dax`, r.dax.state],
+      ]),
+    ),
     ...Object.fromEntries(Object.entries(inventory.accessKeys).map(([u, s]) => [`accessKeys/${u}`, s.state])),
   };
 }
@@ -141,7 +165,14 @@ describe('loadOffline: a complete folder', () => {
     expect(read(region(inventory, 'us-east-1').elastiCache).cacheClusters[0]).toMatchObject({ id: 'c1', engine: 'redis' });
     expect(read(region(inventory, 'us-east-1').dax)).toEqual({
       available: true,
-      clusters: [{ name: 'd1', arn: `arn:aws:dax:us-east-1:${ACCOUNT}:cache/d1`, status: 'available', iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/dax` }],
+      clusters: [
+        {
+          name: 'd1',
+          arn: `arn:aws:dax:us-east-1:${ACCOUNT}:cache/d1`,
+          status: 'available',
+          iamRoleArn: `arn:aws:iam::${ACCOUNT}:role/dax`,
+        },
+      ],
     });
     expect(read(region(inventory, 'eu-west-1').dax)).toEqual({ available: true, clusters: [] });
   });
@@ -184,7 +215,10 @@ describe('loadOffline: authorization details', () => {
     const pages = Object.fromEntries(
       Array.from({ length: 10 }, (_, i) => i + 1)
         .reverse()
-        .map((n) => [`account-authorization-details-${n}.json`, { ...details([user(`u${n}`)]), ...(n < 10 ? { NextToken: `token-${n}` } : {}) }]),
+        .map((n) => [
+          `account-authorization-details-${n}.json`,
+          { ...details([user(`u${n}`)]), ...(n < 10 ? { NextToken: `token-${n}` } : {}) },
+        ]),
     );
     const dir = await folder({ ...fullFolder(), 'account-authorization-details.json': undefined, ...pages });
     const inventory = await loadOffline(dir, { now });
@@ -207,7 +241,9 @@ describe('loadOffline: authorization details', () => {
     expect(problem).toMatchObject({ call: 'account-authorization-details-2.json', code: 'FileNotFound' });
     expect(problem.reason).toContain('page 2 of 3 is missing');
     expect(problem.reason).toContain('account-authorization-details-1.json and account-authorization-details-3.json');
-    expect(problem.reason).toContain('--starting-token <the NextToken of account-authorization-details-1.json> > account-authorization-details-2.json');
+    expect(problem.reason).toContain(
+      '--starting-token <the NextToken of account-authorization-details-1.json> > account-authorization-details-2.json',
+    );
     const findings = userFullAccess.evaluate(inventory, parseSettings({}));
     expect(findings.length).toBeGreaterThan(0);
     expect(findings.every((f) => f.status === 'ERROR')).toBe(true);
@@ -215,7 +251,8 @@ describe('loadOffline: authorization details', () => {
 
   it('a missing first page, or several missing pages, are named too', async () => {
     const noFirst = unreadOf(
-      (await loadOffline(await pagesFolder({ 'account-authorization-details-2.json': details([user('ann')]) }), { now })).authorizationDetails,
+      (await loadOffline(await pagesFolder({ 'account-authorization-details-2.json': details([user('ann')]) }), { now }))
+        .authorizationDetails,
     );
     expect(noFirst).toMatchObject({ call: 'account-authorization-details-1.json', code: 'FileNotFound' });
     expect(noFirst.reason).toContain('aws iam get-account-authorization-details --max-items 1000 > account-authorization-details-1.json');
@@ -232,7 +269,9 @@ describe('loadOffline: authorization details', () => {
         )
       ).authorizationDetails,
     );
-    expect(gaps.reason).toContain('page 2, 4 of 5 are missing (account-authorization-details-2.json and account-authorization-details-4.json;');
+    expect(gaps.reason).toContain(
+      'page 2, 4 of 5 are missing (account-authorization-details-2.json and account-authorization-details-4.json;',
+    );
   });
 
   it('a page that says it is the last, followed by more pages: the extra pages are named', async () => {
@@ -266,7 +305,9 @@ describe('loadOffline: authorization details', () => {
     });
     const problem = unreadOf((await loadOffline(withPages, { now })).authorizationDetails);
     expect(problem).toMatchObject({ call: 'account-authorization-details-old.json', code: 'InvalidFile' });
-    expect(problem.reason).toContain('account-authorization-details-old.json is not named like a page (account-authorization-details-1.json');
+    expect(problem.reason).toContain(
+      'account-authorization-details-old.json is not named like a page (account-authorization-details-1.json',
+    );
 
     // Alone, it is not "file not found" either: it may be the export the user meant.
     const alone = await pagesFolder({ 'account-authorization-details-final.json': details([user('ann')]) });
@@ -300,7 +341,8 @@ describe('loadOffline: authorization details', () => {
     });
     expect(unreadOf((await loadOffline(copy, { now })).authorizationDetails)).toMatchObject({
       call: 'account-authorization-details-3.json',
-      reason: 'account-authorization-details-3.json: has the same NextToken as account-authorization-details-2.json: one of them is a copy of the other page',
+      reason:
+        'account-authorization-details-3.json: has the same NextToken as account-authorization-details-2.json: one of them is a copy of the other page',
     });
   });
 
@@ -352,15 +394,23 @@ describe('loadOffline: credential report', () => {
   });
 
   it('accepts a .csv file that is still base64 (exported without | base64 --decode)', async () => {
-    const wrapped = Buffer.from(reportCsv()).toString('base64').replace(/(.{76})/g, '$1\n');
+    const wrapped = Buffer.from(reportCsv())
+      .toString('base64')
+      .replace(/(.{76})/g, '$1\n');
     const dir = await folder({ ...fullFolder(), 'credential-report.json': undefined, 'credential-report.csv': wrapped });
     expect(read((await loadOffline(dir, { now })).credentialReport).rows).toHaveLength(2);
   });
 
   it('reports a .csv file that is neither CSV nor base64', async () => {
-    const dir = await folder({ ...fullFolder(), 'credential-report.json': undefined, 'credential-report.csv': 'ReportInProgress: report generation in progress\n' });
+    const dir = await folder({
+      ...fullFolder(),
+      'credential-report.json': undefined,
+      'credential-report.csv': 'ReportInProgress: report generation in progress\n',
+    });
     const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
-    expect(problem.reason).toBe('credential-report.csv: is neither a credential report CSV (its first line has no commas) nor base64 of one');
+    expect(problem.reason).toBe(
+      'credential-report.csv: is neither a credential report CSV (its first line has no commas) nor base64 of one',
+    );
   });
 
   it('refuses both forms at once', async () => {
@@ -385,7 +435,11 @@ describe('loadOffline: credential report', () => {
   });
 
   it('reports a CSV that is not a credential report, naming the missing columns', async () => {
-    const dir = await folder({ ...fullFolder(), 'credential-report.json': undefined, 'credential-report.csv': 'user,arn\nann,arn:aws:iam::111122223333:user/ann\n' });
+    const dir = await folder({
+      ...fullFolder(),
+      'credential-report.json': undefined,
+      'credential-report.csv': 'user,arn\nann,arn:aws:iam::111122223333:user/ann\n',
+    });
     const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
     expect(problem.call).toBe('credential-report.csv');
     expect(problem.reason).toMatch(/^credential-report\.csv: credential report lacks column\(s\): user_creation_time, /);
@@ -397,11 +451,16 @@ describe('loadOffline: credential report', () => {
     const dir = await folder({ ...fullFolder(), 'credential-report.json': undefined, 'credential-report.csv': csv });
     const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
     expect(problem).toMatchObject({ call: 'credential-report.csv', code: 'InvalidFile' });
-    expect(problem.reason).toBe('credential-report.csv: credential report line 1: column access_key_1_active appears twice (again as column 23); a report has each column once');
+    expect(problem.reason).toBe(
+      'credential-report.csv: credential report line 1: column access_key_1_active appears twice (again as column 23); a report has each column once',
+    );
   });
 
   it('reports a JSON file without Content', async () => {
-    const dir = await folder({ ...fullFolder(), 'credential-report.json': { State: 'STARTED', Description: 'No report exists. Starting a new report generation task' } });
+    const dir = await folder({
+      ...fullFolder(),
+      'credential-report.json': { State: 'STARTED', Description: 'No report exists. Starting a new report generation task' },
+    });
     const problem = unreadOf((await loadOffline(dir, { now })).credentialReport);
     expect(problem.reason).toContain('Content');
     expect(problem.reason).toContain('aws iam get-credential-report');
@@ -427,13 +486,21 @@ describe('loadOffline: a missing file makes only its own source unread', () => {
       source: 'eu-west-1/elastiCache',
       command: 'aws elasticache describe-replication-groups --region eu-west-1 > eu-west-1/replication-groups.json',
     },
-    { file: 'us-east-1/dax-clusters.json', source: 'us-east-1/dax', command: 'aws dax describe-clusters --region us-east-1 > us-east-1/dax-clusters.json' },
+    {
+      file: 'us-east-1/dax-clusters.json',
+      source: 'us-east-1/dax',
+      command: 'aws dax describe-clusters --region us-east-1 > us-east-1/dax-clusters.json',
+    },
   ];
   for (const { file, source, command } of cases) {
     it(`${file}`, async () => {
       const inventory = await loadOffline(await folder({ ...fullFolder(), [file]: undefined }), { now });
       const states = sourceStates(inventory);
-      expect(Object.entries(states).filter(([, s]) => s === 'unread').map(([name]) => name)).toEqual([source]);
+      expect(
+        Object.entries(states)
+          .filter(([, s]) => s === 'unread')
+          .map(([name]) => name),
+      ).toEqual([source]);
       const sources: Record<string, Source<unknown>> = {
         accountSummary: inventory.accountSummary,
         credentialReport: inventory.credentialReport,
@@ -450,7 +517,11 @@ describe('loadOffline: a missing file makes only its own source unread', () => {
   }
 
   it('names both ElastiCache files when both are missing', async () => {
-    const dir = await folder({ ...fullFolder(), 'us-east-1/cache-clusters.json': undefined, 'us-east-1/replication-groups.json': undefined });
+    const dir = await folder({
+      ...fullFolder(),
+      'us-east-1/cache-clusters.json': undefined,
+      'us-east-1/replication-groups.json': undefined,
+    });
     const problem = unreadOf(region(await loadOffline(dir, { now }), 'us-east-1').elastiCache);
     expect(problem.reason).toContain('us-east-1/cache-clusters.json: file not found');
     expect(problem.reason).toContain('us-east-1/replication-groups.json: file not found');
@@ -474,11 +545,25 @@ describe('loadOffline: a missing file makes only its own source unread', () => {
     expect(inventory.regions).toEqual([
       {
         region: NO_REGION,
-        elastiCache: { state: 'unread', call: '<region>/cache-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound', kind: 'missing' },
-        dax: { state: 'unread', call: '<region>/dax-clusters.json', reason: NO_REGION_FOLDER_REASON, code: 'FileNotFound', kind: 'missing' },
+        elastiCache: {
+          state: 'unread',
+          call: '<region>/cache-clusters.json',
+          reason: NO_REGION_FOLDER_REASON,
+          code: 'FileNotFound',
+          kind: 'missing',
+        },
+        dax: {
+          state: 'unread',
+          call: '<region>/dax-clusters.json',
+          reason: NO_REGION_FOLDER_REASON,
+          code: 'FileNotFound',
+          kind: 'missing',
+        },
       },
     ]);
-    expect(NO_REGION_FOLDER_REASON).toBe('no <region>/ folder in the export: export ElastiCache and DAX per region (see `account-auditor files`)');
+    expect(NO_REGION_FOLDER_REASON).toBe(
+      'no <region>/ folder in the export: export ElastiCache and DAX per region (see `account-auditor files`)',
+    );
     // The IAM sources are still read, and the regional checks say ERROR instead of passing or warning.
     expect(inventory.authorizationDetails.state).toBe('read');
     const settings = parseSettings({});
@@ -556,14 +641,19 @@ describe('loadOffline: a malformed file makes only its own source unread, naming
 
   it('a cluster without its identifier', async () => {
     const dir = await folder({ ...fullFolder(), 'us-east-1/dax-clusters.json': { Clusters: [{ Status: 'available' }] } });
-    expect(unreadOf(region(await loadOffline(dir, { now }), 'us-east-1').dax).reason).toMatch(/^us-east-1\/dax-clusters\.json: Clusters\.0\.ClusterName: /);
+    expect(unreadOf(region(await loadOffline(dir, { now }), 'us-east-1').dax).reason).toMatch(
+      /^us-east-1\/dax-clusters\.json: Clusters\.0\.ClusterName: /,
+    );
   });
 });
 
 describe('loadOffline: DAX not available in a region', () => {
   it('reads {"Unavailable": reason} as "service not available here", not as a failure', async () => {
     const dir = await folder({ ...fullFolder(), 'eu-west-1/dax-clusters.json': { Unavailable: 'DAX is not offered in eu-south-2' } });
-    expect(read(region(await loadOffline(dir, { now }), 'eu-west-1').dax)).toEqual({ available: false, reason: 'DAX is not offered in eu-south-2' });
+    expect(read(region(await loadOffline(dir, { now }), 'eu-west-1').dax)).toEqual({
+      available: false,
+      reason: 'DAX is not offered in eu-south-2',
+    });
   });
 
   it('rejects a marker without a reason, or with clusters as well', async () => {
@@ -596,7 +686,11 @@ describe('loadOffline: access-keys/', () => {
   it('reads one file per user, named by the file', async () => {
     const dir = await folder({
       ...fullFolder(),
-      'access-keys/bob.json': { AccessKeyMetadata: [{ UserName: 'bob', AccessKeyId: 'AKIAEXAMPLEBOB000001', Status: 'Inactive', CreateDate: '2025-01-01T00:00:00+00:00' }] },
+      'access-keys/bob.json': {
+        AccessKeyMetadata: [
+          { UserName: 'bob', AccessKeyId: 'AKIAEXAMPLEBOB000001', Status: 'Inactive', CreateDate: '2025-01-01T00:00:00+00:00' },
+        ],
+      },
       'access-keys/README.txt': 'not an export',
     });
     const inventory = await loadOffline(dir, { now });
@@ -608,7 +702,9 @@ describe('loadOffline: access-keys/', () => {
     const dir = await folder({
       ...fullFolder(),
       'access-keys/__proto__.json': {
-        AccessKeyMetadata: [{ UserName: '__proto__', AccessKeyId: 'AKIAEXAMPLEPROTO0001', Status: 'Active', CreateDate: '2026-01-01T00:00:00+00:00' }],
+        AccessKeyMetadata: [
+          { UserName: '__proto__', AccessKeyId: 'AKIAEXAMPLEPROTO0001', Status: 'Active', CreateDate: '2026-01-01T00:00:00+00:00' },
+        ],
       },
     });
     const inventory = await loadOffline(dir, { now });
@@ -674,7 +770,10 @@ describe('loadOffline: unusable folders', () => {
   });
 
   it('an empty folder, or one without any known export, lists the expected files', async () => {
-    for (const files of [{}, { 'notes.txt': 'hello', 'manifest.json': { collectedAt: '2026-11-01T00:00:00Z' }, 'us-east-1/other.json': {} }]) {
+    for (const files of [
+      {},
+      { 'notes.txt': 'hello', 'manifest.json': { collectedAt: '2026-11-01T00:00:00Z' }, 'us-east-1/other.json': {} },
+    ]) {
       const dir = await folder(files);
       const error = await loadOffline(dir).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OfflineInputError);

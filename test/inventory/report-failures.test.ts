@@ -127,47 +127,53 @@ const CASES: ReportCase[] = [
 ];
 
 describe('the credential report cannot be read', () => {
-  it.each(CASES)('$name: ERROR on exactly the checks that need it, the others unchanged', async ({ script, settings, call, code, reason, calls, attempts = 1 }) => {
-    const clean = await auditThroughSdk(settings);
-    iam.resetHistory();
-    script();
-    const run = await auditThroughSdk(settings);
-    const inv = run.inventory;
+  it.each(CASES)(
+    '$name: ERROR on exactly the checks that need it, the others unchanged',
+    async ({ script, settings, call, code, reason, calls, attempts = 1 }) => {
+      const clean = await auditThroughSdk(settings);
+      iam.resetHistory();
+      script();
+      const run = await auditThroughSdk(settings);
+      const inv = run.inventory;
 
-    // The source: unread, naming the call, the code and the reason.
-    expect(inv.credentialReport).toMatchObject({ state: 'unread', call, code });
-    const source = inv.credentialReport.state === 'unread' ? inv.credentialReport : null;
-    expect(source!.reason).toContain(reason);
+      // The source: unread, naming the call, the code and the reason.
+      expect(inv.credentialReport).toMatchObject({ state: 'unread', call, code });
+      const source = inv.credentialReport.state === 'unread' ? inv.credentialReport : null;
+      expect(source!.reason).toContain(reason);
 
-    // Within the report's budgets; nothing looked up without a report; every other source read.
-    const reportCalls = run.calls.filter((c) => c.command === 'GenerateCredentialReport' || c.command === 'GetCredentialReport');
-    expect(reportCalls.map((c) => (c.command === 'GenerateCredentialReport' ? 'G' : 'R')).join('')).toBe(calls);
-    expect(reportCalls.every((c) => c.attempts === attempts)).toBe(true);
-    expect(reportCalls.length).toBeLessThanOrEqual(MAX_REPORT_CALLS);
-    expect(reportCalls.filter((c) => c.command === 'GenerateCredentialReport').length).toBeLessThanOrEqual(MAX_GENERATE_REPORT_CALLS);
-    expect(run.waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((settings?.reportWaitSeconds ?? 60) * 1000);
-    expect(run.calls.some((c) => c.command === 'ListAccessKeys')).toBe(false);
-    expect(inv.accessKeys).toEqual({});
-    expect(sources(inv).filter(([name, s]) => name !== 'credentialReport' && s.state !== 'read')).toEqual([]);
+      // Within the report's budgets; nothing looked up without a report; every other source read.
+      const reportCalls = run.calls.filter((c) => c.command === 'GenerateCredentialReport' || c.command === 'GetCredentialReport');
+      expect(reportCalls.map((c) => (c.command === 'GenerateCredentialReport' ? 'G' : 'R')).join('')).toBe(calls);
+      expect(reportCalls.every((c) => c.attempts === attempts)).toBe(true);
+      expect(reportCalls.length).toBeLessThanOrEqual(MAX_REPORT_CALLS);
+      expect(reportCalls.filter((c) => c.command === 'GenerateCredentialReport').length).toBeLessThanOrEqual(MAX_GENERATE_REPORT_CALLS);
+      expect(run.waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual((settings?.reportWaitSeconds ?? 60) * 1000);
+      expect(run.calls.some((c) => c.command === 'ListAccessKeys')).toBe(false);
+      expect(inv.accessKeys).toEqual({});
+      expect(sources(inv).filter(([name, s]) => name !== 'credentialReport' && s.state !== 'read')).toEqual([]);
 
-    // access-key-age needs the report: one ERROR for every user, the reason in its details.
-    const ages = run.findings.filter((f) => f.checkId === 'access-key-age');
-    expect(ages).toEqual([
-      expect.objectContaining({
-        status: 'ERROR',
-        resource: `arn:aws:iam::${FIXTURE_ACCOUNT_ID}:user/*`,
-        title: `could not be evaluated: ${call} failed (${code})`,
-        details: { call, reason: source!.reason, code },
-      }),
-    ]);
-    // root-access-key reads the real-time summary first: its verdict stands, and it says the report is missing.
-    const root = run.findings.filter((f) => f.checkId === 'root-access-key');
-    const cleanRoot = clean.findings.filter((f) => f.checkId === 'root-access-key');
-    expect(root.map((f) => f.status)).toEqual(cleanRoot.map((f) => f.status));
-    expect(root[0]!.details.reportUnread).toEqual({ call, reason: source!.reason, code });
-    // The checks that do not read the report: exactly the clean run's findings.
-    for (const check of ALL_CHECKS.filter((c) => c.id !== 'access-key-age' && c.id !== 'root-access-key')) {
-      expect(run.findings.filter((f) => f.checkId === check.id), check.id).toEqual(clean.findings.filter((f) => f.checkId === check.id));
-    }
-  });
+      // access-key-age needs the report: one ERROR for every user, the reason in its details.
+      const ages = run.findings.filter((f) => f.checkId === 'access-key-age');
+      expect(ages).toEqual([
+        expect.objectContaining({
+          status: 'ERROR',
+          resource: `arn:aws:iam::${FIXTURE_ACCOUNT_ID}:user/*`,
+          title: `could not be evaluated: ${call} failed (${code})`,
+          details: { call, reason: source!.reason, code },
+        }),
+      ]);
+      // root-access-key reads the real-time summary first: its verdict stands, and it says the report is missing.
+      const root = run.findings.filter((f) => f.checkId === 'root-access-key');
+      const cleanRoot = clean.findings.filter((f) => f.checkId === 'root-access-key');
+      expect(root.map((f) => f.status)).toEqual(cleanRoot.map((f) => f.status));
+      expect(root[0]!.details.reportUnread).toEqual({ call, reason: source!.reason, code });
+      // The checks that do not read the report: exactly the clean run's findings.
+      for (const check of ALL_CHECKS.filter((c) => c.id !== 'access-key-age' && c.id !== 'root-access-key')) {
+        expect(
+          run.findings.filter((f) => f.checkId === check.id),
+          check.id,
+        ).toEqual(clean.findings.filter((f) => f.checkId === check.id));
+      }
+    },
+  );
 });

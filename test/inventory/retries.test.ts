@@ -12,13 +12,24 @@ import type { LiveOptions } from '#lib/inventory/live.ts';
 import { type AwsRetryMode, awsRetryConfig, parseSettings } from '#lib/settings.ts';
 import { FIXTURE_ACCOUNT_ID } from '#test/aws.ts';
 import { resetAws } from '#test/mock-aws.ts';
-import { auditThroughSdk as audit, FAULT_KINDS, type FaultKind, fastRetry, SDK_REGION, type SdkRun as Run, type Service, sources, unreadSources } from '#test/sdk-boundary.ts';
+import {
+  auditThroughSdk as audit,
+  FAULT_KINDS,
+  type FaultKind,
+  fastRetry,
+  SDK_REGION,
+  type SdkRun as Run,
+  type Service,
+  sources,
+  unreadSources,
+} from '#test/sdk-boundary.ts';
 import { serveSmallAccount } from '#test/small-account.ts';
 
 const REGION = SDK_REGION;
 
 /** A call as the collector made it: service, API and input, whatever its attempts. */
-const callKey = (c: { service: Service; command: string; input: unknown }): string => `${c.service}:${c.command} ${JSON.stringify(c.input)}`;
+const callKey = (c: { service: Service; command: string; input: unknown }): string =>
+  `${c.service}:${c.command} ${JSON.stringify(c.input)}`;
 
 const byCheck = (findings: Finding[], checkId: CheckId): Finding[] => findings.filter((f) => f.checkId === checkId);
 
@@ -34,7 +45,10 @@ afterEach(() => {
 describe('the retry settings', () => {
   it('default to 3 attempts in standard mode, and reject what the SDK should not be asked, naming the field', () => {
     expect(awsRetryConfig(parseSettings({}))).toEqual({ maxAttempts: 3, retryMode: 'standard' });
-    expect(awsRetryConfig(parseSettings({ awsMaxAttempts: 10, awsRetryMode: 'adaptive' }))).toEqual({ maxAttempts: 10, retryMode: 'adaptive' });
+    expect(awsRetryConfig(parseSettings({ awsMaxAttempts: 10, awsRetryMode: 'adaptive' }))).toEqual({
+      maxAttempts: 10,
+      retryMode: 'adaptive',
+    });
     for (const [input, field] of [
       [{ awsMaxAttempts: 0 }, 'awsMaxAttempts'],
       [{ awsMaxAttempts: 11 }, 'awsMaxAttempts'],
@@ -98,34 +112,41 @@ describe('faults before success are retried by the SDK: the findings equal a cle
   // Adaptive mode classifies and retries alike, with its rate limiter in the loop.
   cases.push({ kind: FAULT_KINDS[0]!, awsMaxAttempts: 4, awsRetryMode: 'adaptive' });
 
-  it.each(cases)('$kind.name, awsMaxAttempts - 1 times on every call ($awsMaxAttempts, $awsRetryMode)', async ({ kind, awsMaxAttempts, awsRetryMode }) => {
-    const clean = await audit();
-    const faults = awsMaxAttempts - 1;
-    const built: string[] = [];
-    const retryStrategy: LiveOptions['retryStrategy'] = (retry) => {
-      built.push(`${retry.retryMode} ${retry.maxAttempts}`);
-      return fastRetry(retry);
-    };
-    const run = await audit({ awsMaxAttempts, awsRetryMode }, (a) => (a.attempt <= faults ? kind.make(a.service) : undefined), { retryStrategy });
-    // One strategy per client (STS, IAM, ElastiCache, DAX, and the region probe), from the settings.
-    expect(built).toEqual(Array.from({ length: 5 }, () => `${awsRetryMode} ${awsMaxAttempts}`));
+  it.each(cases)(
+    '$kind.name, awsMaxAttempts - 1 times on every call ($awsMaxAttempts, $awsRetryMode)',
+    async ({ kind, awsMaxAttempts, awsRetryMode }) => {
+      const clean = await audit();
+      const faults = awsMaxAttempts - 1;
+      const built: string[] = [];
+      const retryStrategy: LiveOptions['retryStrategy'] = (retry) => {
+        built.push(`${retry.retryMode} ${retry.maxAttempts}`);
+        return fastRetry(retry);
+      };
+      const run = await audit({ awsMaxAttempts, awsRetryMode }, (a) => (a.attempt <= faults ? kind.make(a.service) : undefined), {
+        retryStrategy,
+      });
+      // One strategy per client (STS, IAM, ElastiCache, DAX, and the region probe), from the settings.
+      expect(built).toEqual(Array.from({ length: 5 }, () => `${awsRetryMode} ${awsMaxAttempts}`));
 
-    expect(unreadSources(run.inventory)).toEqual([]);
-    expect(run.inventory).toEqual(clean.inventory);
-    expect(run.findings).toEqual(clean.findings);
-    // The same calls as the clean run, each answered on its last allowed attempt, after its faults.
-    expect(run.calls.map(callKey).sort()).toEqual(clean.calls.map(callKey).sort());
-    for (const call of run.calls) {
-      expect(call, callKey(call)).toMatchObject({ attempts: awsMaxAttempts, outcome: 'ok' });
-      const outcomes = run.attempts.filter((a) => a.call === call.call).map((a) => a.outcome);
-      expect(outcomes).toEqual([...Array.from({ length: faults }, () => kind.code(call.service)), 'ok']);
-    }
-  });
+      expect(unreadSources(run.inventory)).toEqual([]);
+      expect(run.inventory).toEqual(clean.inventory);
+      expect(run.findings).toEqual(clean.findings);
+      // The same calls as the clean run, each answered on its last allowed attempt, after its faults.
+      expect(run.calls.map(callKey).sort()).toEqual(clean.calls.map(callKey).sort());
+      for (const call of run.calls) {
+        expect(call, callKey(call)).toMatchObject({ attempts: awsMaxAttempts, outcome: 'ok' });
+        const outcomes = run.attempts.filter((a) => a.call === call.call).map((a) => a.outcome);
+        expect(outcomes).toEqual([...Array.from({ length: faults }, () => kind.code(call.service)), 'ok']);
+      }
+    },
+  );
 
   it("the SDK's own strategy (no test strategy, its real backoff) retries transient faults within the settings' bound", async () => {
     const clean = await audit();
     const [, , unavailable] = FAULT_KINDS;
-    const run = await audit({ awsMaxAttempts: 2 }, (a) => (a.attempt === 1 ? unavailable!.make(a.service) : undefined), { retryStrategy: undefined });
+    const run = await audit({ awsMaxAttempts: 2 }, (a) => (a.attempt === 1 ? unavailable!.make(a.service) : undefined), {
+      retryStrategy: undefined,
+    });
     expect(run.findings).toEqual(clean.findings);
     expect(run.calls.every((c) => c.attempts === 2 && c.outcome === 'ok')).toBe(true);
     expect(new Set(run.attempts.map((a) => a.max))).toEqual(new Set([2]));
@@ -168,7 +189,12 @@ const TARGETS: Target[] = [
     service: 'iam',
     command: 'GetAccountAuthorizationDetails',
     unread: ['authorizationDetails'],
-    affected: { 'user-full-access': ['ERROR'], 'elasticache-service-linked-role': ['ERROR'], 'dax-service-role': ['ERROR', 'ERROR'], 'role-full-access': ['ERROR'] },
+    affected: {
+      'user-full-access': ['ERROR'],
+      'elasticache-service-linked-role': ['ERROR'],
+      'dax-service-role': ['ERROR', 'ERROR'],
+      'role-full-access': ['ERROR'],
+    },
   },
   {
     // The lookup only names the key: bob's key stays FAIL on the report's age, never PASS.
@@ -182,8 +208,18 @@ const TARGETS: Target[] = [
       expect(bob.details.keyIdLookup).toMatchObject({ call: 'iam:ListAccessKeys', code });
     },
   },
-  { service: 'elasticache', command: 'DescribeCacheClusters', unread: [`${REGION}.elastiCache`], affected: { 'elasticache-service-linked-role': ['ERROR'] } },
-  { service: 'elasticache', command: 'DescribeReplicationGroups', unread: [`${REGION}.elastiCache`], affected: { 'elasticache-service-linked-role': ['ERROR'] } },
+  {
+    service: 'elasticache',
+    command: 'DescribeCacheClusters',
+    unread: [`${REGION}.elastiCache`],
+    affected: { 'elasticache-service-linked-role': ['ERROR'] },
+  },
+  {
+    service: 'elasticache',
+    command: 'DescribeReplicationGroups',
+    unread: [`${REGION}.elastiCache`],
+    affected: { 'elasticache-service-linked-role': ['ERROR'] },
+  },
   {
     // The cluster's finding cannot be made; the account-level PASS rests on the trust policies alone.
     service: 'dax',

@@ -62,15 +62,17 @@ function abortClock(signal: AbortSignal): { since: () => number } {
 async function collect(controller: AbortController, settings: SettingsInput = {}, extra: Partial<LiveRequest> = {}) {
   const progress: string[] = [];
   const clock = abortClock(controller.signal);
-  const inventory = await collectLive(liveOptions({
-    settings: parseSettings(settings),
-    regions: [REGION],
-    now: () => FIXTURE_NOW,
-    sleep: async () => {},
-    onProgress: (m) => progress.push(m),
-    signal: controller.signal,
-    ...extra,
-  }));
+  const inventory = await collectLive(
+    liveOptions({
+      settings: parseSettings(settings),
+      regions: [REGION],
+      now: () => FIXTURE_NOW,
+      sleep: async () => {},
+      onProgress: (m) => progress.push(m),
+      signal: controller.signal,
+      ...extra,
+    }),
+  );
   // NaN (never aborted) fails every `toBeLessThan`, as it should in these tests.
   const sinceAbort = clock.since();
   const findings = evaluateChecks(inventory, parseSettings(settings), ALL_CHECKS).findings;
@@ -90,7 +92,13 @@ function expectReadExcept(inv: Inventory, unread: string[]): void {
 beforeEach(() => {
   resetAws(REGION);
   mockIam(iam, account);
-  serveRegions({ [REGION]: { cacheClusters: [], replicationGroups: [], daxClusters: [daxCluster({ name: 'orders', region: REGION, iamRoleArn: roleArn('DAXServiceRole') })] } });
+  serveRegions({
+    [REGION]: {
+      cacheClusters: [],
+      replicationGroups: [],
+      daxClusters: [daxCluster({ name: 'orders', region: REGION, iamRoleArn: roleArn('DAXServiceRole') })],
+    },
+  });
 });
 
 afterEach(() => {
@@ -105,7 +113,10 @@ describe('collectLive: the time budget', () => {
       if (!input.Marker) return account.authorizationDetailsPage(input);
       // Page 2: once everything else has been read, the budget runs out while this page is in flight.
       await until(
-        () => iam.commandCalls(ListAccessKeysCommand).length === account.overAgeUsers.length && dax.calls().length > 0 && elastiCache.calls().length === 2,
+        () =>
+          iam.commandCalls(ListAccessKeysCommand).length === account.overAgeUsers.length &&
+          dax.calls().length > 0 &&
+          elastiCache.calls().length === 2,
         'the other sources are read',
       );
       await delay(20);
@@ -146,7 +157,11 @@ describe('collectLive: the time budget', () => {
     iam.on(GenerateCredentialReportCommand).resolves({ State: 'STARTED' });
     const controller = new AbortController();
     const others = until(
-      () => iam.commandCalls(GetAccountAuthorizationDetailsCommand).length === 3 && iam.commandCalls(GetAccountSummaryCommand).length === 1 && dax.calls().length > 0 && elastiCache.calls().length === 2,
+      () =>
+        iam.commandCalls(GetAccountAuthorizationDetailsCommand).length === 3 &&
+        iam.commandCalls(GetAccountSummaryCommand).length === 1 &&
+        dax.calls().length > 0 &&
+        elastiCache.calls().length === 2,
       'the other sources are read',
     ).then(() => delay(20));
     void others.then(() => controller.abort());
@@ -161,7 +176,11 @@ describe('collectLive: the time budget', () => {
     expect(iam.commandCalls(ListAccessKeysCommand)).toHaveLength(0);
     expect(inventory.accessKeys).toEqual({});
     expect(ofCheck(findings, 'access-key-age')).toEqual([
-      expect.objectContaining({ status: 'ERROR', title: `could not be evaluated: iam:GenerateCredentialReport failed (${TIME_BUDGET_CODE})`, details: { call: 'iam:GenerateCredentialReport', ...BUDGET } }),
+      expect.objectContaining({
+        status: 'ERROR',
+        title: `could not be evaluated: iam:GenerateCredentialReport failed (${TIME_BUDGET_CODE})`,
+        details: { call: 'iam:GenerateCredentialReport', ...BUDGET },
+      }),
     ]);
   });
 
@@ -237,7 +256,9 @@ describe('collectLive: the time budget', () => {
   });
 
   it('no signal: nothing changes (the SDK gets no options, as before)', async () => {
-    const inventory = await collectLive(liveOptions({ settings: parseSettings({}), regions: [REGION], now: () => FIXTURE_NOW, sleep: async () => {} }));
+    const inventory = await collectLive(
+      liveOptions({ settings: parseSettings({}), regions: [REGION], now: () => FIXTURE_NOW, sleep: async () => {} }),
+    );
     expect(unreadSources(inventory)).toEqual([]);
     expect(iam.calls().every((c) => (c.args as unknown[])[1] === undefined)).toBe(true);
   });
@@ -251,7 +272,16 @@ describe('collectLive: the time budget reaches the SDK', () => {
 
   /** Aborts once the fixture has answered every call but `except`, and their answers have landed. */
   function abortAfterOthers(controller: AbortController, except: string): void {
-    const stubs = { GetCallerIdentity: sts, GetAccountSummary: iam, GetCredentialReport: iam, ListAccessKeys: iam, GetAccountAuthorizationDetails: iam, DescribeCacheClusters: elastiCache, DescribeReplicationGroups: elastiCache, DescribeClusters: dax };
+    const stubs = {
+      GetCallerIdentity: sts,
+      GetAccountSummary: iam,
+      GetCredentialReport: iam,
+      ListAccessKeys: iam,
+      GetAccountAuthorizationDetails: iam,
+      DescribeCacheClusters: elastiCache,
+      DescribeReplicationGroups: elastiCache,
+      DescribeClusters: dax,
+    };
     const commands = {
       GetCallerIdentity: GetCallerIdentityCommand,
       GetAccountSummary: GetAccountSummaryCommand,
@@ -263,7 +293,10 @@ describe('collectLive: the time budget reaches the SDK', () => {
       DescribeClusters: DescribeClustersCommand,
     } as const;
     const names = (Object.keys(commands) as (keyof typeof commands)[]).filter((n) => n !== except);
-    void until(() => names.every((n) => (stubs[n] as typeof iam).commandCalls(commands[n] as never).length > 0), 'the other calls are answered')
+    void until(
+      () => names.every((n) => (stubs[n] as typeof iam).commandCalls(commands[n] as never).length > 0),
+      'the other calls are answered',
+    )
       .then(() => delay(30))
       .then(() => controller.abort());
   }
@@ -272,7 +305,9 @@ describe('collectLive: the time budget reaches the SDK', () => {
     const controller = new AbortController();
     abortAfterOthers(controller, 'GetAccountAuthorizationDetails');
     const clock = abortClock(controller.signal);
-    const run = await auditThroughSdk({}, (a) => (a.command === 'GetAccountAuthorizationDetails' ? HANG : undefined), { signal: controller.signal });
+    const run = await auditThroughSdk({}, (a) => (a.command === 'GetAccountAuthorizationDetails' ? HANG : undefined), {
+      signal: controller.signal,
+    });
     expect(clock.since()).toBeLessThan(PROMPTLY_MS);
     expect(run.inventory.authorizationDetails).toEqual({ state: 'unread', call: 'iam:GetAccountAuthorizationDetails', ...STOPPED });
     expect(unreadSources(run.inventory)).toEqual(['authorizationDetails']);
@@ -292,7 +327,10 @@ describe('collectLive: the time budget reaches the SDK', () => {
       new StandardRetryStrategy({ maxAttempts, backoff: { computeNextBackoffDelay: () => BACKOFF_MS, setDelayBase: () => {} } });
     const run = await auditThroughSdk(
       {},
-      (a) => (a.command === 'GetAccountSummary' ? Object.assign(new Error('Rate exceeded'), { name: 'Throttling', Code: 'Throttling', $metadata: { httpStatusCode: 400 } }) : undefined),
+      (a) =>
+        a.command === 'GetAccountSummary'
+          ? Object.assign(new Error('Rate exceeded'), { name: 'Throttling', Code: 'Throttling', $metadata: { httpStatusCode: 400 } })
+          : undefined,
       { signal: controller.signal, retryStrategy: slowRetry },
     );
     // Back well before the backoff would have ended; and past its end, still no second attempt.

@@ -17,7 +17,8 @@ const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
 /** The bytes SNS counts: the message, the subject and every attribute's name, type and value. */
 function snsBytes(alert: Alert): number {
   let bytes = Buffer.byteLength(alert.message) + Buffer.byteLength(alert.subject);
-  for (const [name, v] of Object.entries(alert.attributes)) bytes += Buffer.byteLength(name) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
+  for (const [name, v] of Object.entries(alert.attributes))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
   return bytes;
 }
 
@@ -39,8 +40,21 @@ describe('subject', () => {
 
   it('counts a regressed FAIL as new in the subject, and shows open counts under alertOn open', () => {
     const run = reconciledRun([
-      finding({ change: 'regressed', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('a')}#access_key_1`, previousStatus: 'WARN' }),
-      finding({ change: 'open', status: 'FAIL', severity: 'low', checkId: 'elasticache-service-linked-role', resource: 'arn:aws:iam::123456789012:role/x' }),
+      finding({
+        change: 'regressed',
+        status: 'FAIL',
+        severity: 'medium',
+        checkId: 'access-key-age',
+        resource: `${user('a')}#access_key_1`,
+        previousStatus: 'WARN',
+      }),
+      finding({
+        change: 'open',
+        status: 'FAIL',
+        severity: 'low',
+        checkId: 'elasticache-service-linked-role',
+        resource: 'arn:aws:iam::123456789012:role/x',
+      }),
     ]);
     expect(buildAlert(run, NEW).subject).toBe(`account-auditor ${ACCOUNT}: 1 new (1 medium)`);
     expect(buildAlert(run, OPEN).subject).toBe(`account-auditor ${ACCOUNT}: 1 new (1 medium), 2 open`);
@@ -49,12 +63,27 @@ describe('subject', () => {
   it('stays ASCII, single-line and under 100 characters with hostile input and huge counts', () => {
     const severities = ['critical', 'high', 'medium', 'low', 'informational'] as const;
     const findings = Array.from({ length: 60_000 }, (_, i) =>
-      finding({ change: i % 7 === 0 ? 'resolved' : 'new', status: i % 7 === 0 ? 'PASS' : 'FAIL', previousStatus: i % 7 === 0 ? 'FAIL' : null, severity: severities[i % 5]!, resource: user(`u${i}`) }),
+      finding({
+        change: i % 7 === 0 ? 'resolved' : 'new',
+        status: i % 7 === 0 ? 'PASS' : 'FAIL',
+        previousStatus: i % 7 === 0 ? 'FAIL' : null,
+        severity: severities[i % 5]!,
+        resource: user(`u${i}`),
+      }),
     );
     const run = reconciledRun(findings, {
       accountId: 'acct\nwith\u0007control “quotes” and a very long name that goes on and on',
       checksInError: [{ checkId: 'root-access-key', reasons: ['x'] }],
-      sources: [{ source: 'credential report', input: 'credentialReport', state: 'unread', call: 'iam:GetCredentialReport', reason: 'denied', code: 'AccessDenied' }],
+      sources: [
+        {
+          source: 'credential report',
+          input: 'credentialReport',
+          state: 'unread',
+          call: 'iam:GetCredentialReport',
+          reason: 'denied',
+          code: 'AccessDenied',
+        },
+      ],
     });
     const { subject, summary } = buildAlert(run, OPEN, { maxBytes: SNS_MAX_BYTES });
     expect(subject.length).toBeLessThan(100);
@@ -96,7 +125,9 @@ describe('message', () => {
       firstSeen: expect.any(String),
       previousStatus: null,
     });
-    expect(summary.resolved).toEqual([expect.objectContaining({ resource: user('dave'), previousStatus: 'FAIL', resolvedAt: expect.any(String), remediation: null })]);
+    expect(summary.resolved).toEqual([
+      expect.objectContaining({ resource: user('dave'), previousStatus: 'FAIL', resolvedAt: expect.any(String), remediation: null }),
+    ]);
     const error = summary.stillOpen.find((i) => i.status === 'ERROR');
     expect(error).toMatchObject({
       checkId: 'dax-service-role',
@@ -104,10 +135,18 @@ describe('message', () => {
       remediation: expect.stringContaining('allow dax:DescribeClusters'),
     });
     // The fixture's sources were all read: no permission to name (the permission matrix covers the real thing).
-    expect(summary.checksInError).toEqual([{ checkId: 'dax-service-role', reasons: [expect.stringContaining('dax:DescribeClusters failed')], moreReasons: 0, missingPermissions: [] }]);
+    expect(summary.checksInError).toEqual([
+      {
+        checkId: 'dax-service-role',
+        reasons: [expect.stringContaining('dax:DescribeClusters failed')],
+        moreReasons: 0,
+        missingPermissions: [],
+      },
+    ]);
     expect(summary.kind).toBe('findings');
 
-    for (const section of ['CHECKS IN ERROR (1)', 'NEW (2)', 'REGRESSED (failing again) (0)', 'STILL OPEN (2)', 'RESOLVED (1)']) expect(email).toContain(section);
+    for (const section of ['CHECKS IN ERROR (1)', 'NEW (2)', 'REGRESSED (failing again) (0)', 'STILL OPEN (2)', 'RESOLVED (1)'])
+      expect(email).toContain(section);
     expect(email).toContain(`- CRITICAL FAIL root-access-key ${ROOT}\n    the root user has an active access key`);
     expect(email).toContain(`fix: ${rootAccessKey.remediation.command}`);
     // The user is filled in, so the command can be pasted.
@@ -129,15 +168,43 @@ describe('message', () => {
     const run = reconciledRun([], {
       sources: [
         { source: 'account summary', input: 'accountSummary', state: 'read' },
-        { source: 'credential report', input: 'credentialReport', state: 'unread', call: 'iam:GetCredentialReport', reason: 'User: x is not authorized to perform: iam:GetCredentialReport', code: 'AccessDenied' },
-        { source: 'elasticache eu-west-1', input: 'elastiCache', state: 'unread', call: 'elasticache:DescribeCacheClusters', reason: 'Rate exceeded', code: 'Throttling' },
+        {
+          source: 'credential report',
+          input: 'credentialReport',
+          state: 'unread',
+          call: 'iam:GetCredentialReport',
+          reason: 'User: x is not authorized to perform: iam:GetCredentialReport',
+          code: 'AccessDenied',
+        },
+        {
+          source: 'elasticache eu-west-1',
+          input: 'elastiCache',
+          state: 'unread',
+          call: 'elasticache:DescribeCacheClusters',
+          reason: 'Rate exceeded',
+          code: 'Throttling',
+        },
       ],
     });
     const alert = buildAlert(run, NEW);
     const { default: summary, email } = parse(alert);
     expect(summary.unreadSources).toEqual([
-      { source: 'credential report', call: 'iam:GetCredentialReport', reason: expect.any(String), code: 'AccessDenied', missingPermission: 'iam:GetCredentialReport', checks: ['root-access-key', 'access-key-age'] },
-      { source: 'elasticache eu-west-1', call: 'elasticache:DescribeCacheClusters', reason: 'Rate exceeded', code: 'Throttling', missingPermission: null, checks: ['elasticache-service-linked-role'] },
+      {
+        source: 'credential report',
+        call: 'iam:GetCredentialReport',
+        reason: expect.any(String),
+        code: 'AccessDenied',
+        missingPermission: 'iam:GetCredentialReport',
+        checks: ['root-access-key', 'access-key-age'],
+      },
+      {
+        source: 'elasticache eu-west-1',
+        call: 'elasticache:DescribeCacheClusters',
+        reason: 'Rate exceeded',
+        code: 'Throttling',
+        missingPermission: null,
+        checks: ['elasticache-service-linked-role'],
+      },
     ]);
     // Derived from the sources when the record predates the field, as here.
     expect(summary.missingPermissions).toEqual(['iam:GetCredentialReport']);
@@ -145,15 +212,31 @@ describe('message', () => {
     expect(email).toContain('NOT READ (2)');
     expect(email).toContain('- credential report: iam:GetCredentialReport failed (AccessDenied)');
     expect(email).toContain('    missing permission: iam:GetCredentialReport\n    read by: root-access-key, access-key-age');
-    expect(email).toContain('- elasticache eu-west-1: elasticache:DescribeCacheClusters failed (Throttling): Rate exceeded\n    read by: elasticache-service-linked-role');
+    expect(email).toContain(
+      '- elasticache eu-west-1: elasticache:DescribeCacheClusters failed (Throttling): Rate exceeded\n    read by: elasticache-service-linked-role',
+    );
     expect(alert.subject).toBe(`account-auditor ${ACCOUNT}: 0 new, sources not read: 2`);
   });
 
   it('names, per check in ERROR, the permission its sources were denied', () => {
     const run = reconciledRun([], {
       sources: [
-        { source: 'authorization details', input: 'authorizationDetails', state: 'unread', call: 'iam:GetAccountAuthorizationDetails', reason: 'denied', code: 'AccessDenied' },
-        { source: 'dax eu-west-1', input: 'dax', state: 'unread', call: 'dax:DescribeClusters', reason: 'Rate exceeded', code: 'ThrottlingException' },
+        {
+          source: 'authorization details',
+          input: 'authorizationDetails',
+          state: 'unread',
+          call: 'iam:GetAccountAuthorizationDetails',
+          reason: 'denied',
+          code: 'AccessDenied',
+        },
+        {
+          source: 'dax eu-west-1',
+          input: 'dax',
+          state: 'unread',
+          call: 'dax:DescribeClusters',
+          reason: 'Rate exceeded',
+          code: 'ThrottlingException',
+        },
       ],
       checksInError: [
         { checkId: 'user-full-access', reasons: ['users could not be evaluated'] },
@@ -166,13 +249,24 @@ describe('message', () => {
       // dax reads both: the denied one is named, the throttled one is an error, not a permission.
       ['dax-service-role', ['iam:GetAccountAuthorizationDetails']],
     ]);
-    expect(email).toContain('- user-full-access (missing permission: iam:GetAccountAuthorizationDetails)\n    users could not be evaluated');
+    expect(email).toContain(
+      '- user-full-access (missing permission: iam:GetAccountAuthorizationDetails)\n    users could not be evaluated',
+    );
     expect(email).toContain('- dax eu-west-1: dax:DescribeClusters failed (ThrottlingException): Rate exceeded');
   });
 
   it('a record that carries its permissions is taken as it is', () => {
     const run = reconciledRun([], {
-      sources: [{ source: 'account summary', input: 'accountSummary', state: 'unread', call: 'iam:GetAccountSummary', reason: 'denied', code: 'AccessDenied' }],
+      sources: [
+        {
+          source: 'account summary',
+          input: 'accountSummary',
+          state: 'unread',
+          call: 'iam:GetAccountSummary',
+          reason: 'denied',
+          code: 'AccessDenied',
+        },
+      ],
       checksInError: [{ checkId: 'root-access-key', reasons: ['r'], missingPermissions: ['iam:GetAccountSummary'] }],
       missingPermissions: ['iam:GetAccountSummary'],
     });
@@ -183,7 +277,14 @@ describe('message', () => {
 
   it('lists regressed findings apart, with what they were', () => {
     const run = reconciledRun([
-      finding({ change: 'regressed', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('frank'), previousStatus: 'PASS' }),
+      finding({
+        change: 'regressed',
+        status: 'FAIL',
+        severity: 'critical',
+        checkId: 'user-full-access',
+        resource: user('frank'),
+        previousStatus: 'PASS',
+      }),
     ]);
     const alert = buildAlert(run, NEW);
     expect(alert.summary.new).toEqual([]);
@@ -196,7 +297,13 @@ describe('message', () => {
 
   it('sorts most severe first, then by check, then by resource', () => {
     const run = reconciledRun([
-      finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'dax-service-role', resource: 'arn:aws:dax:eu-west-1:123456789012:cache/b' }),
+      finding({
+        change: 'new',
+        status: 'FAIL',
+        severity: 'high',
+        checkId: 'dax-service-role',
+        resource: 'arn:aws:dax:eu-west-1:123456789012:cache/b',
+      }),
       finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('zed') }),
       finding({ change: 'new', status: 'FAIL', severity: 'low', checkId: 'root-access-key', resource: ROOT }),
       finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('amy') }),
@@ -233,7 +340,15 @@ describe('attributes', () => {
 
   it('keep a persistent ERROR visible to a severity filter, even when nothing is new', () => {
     const run = reconciledRun(
-      [finding({ change: 'open', status: 'ERROR', severity: 'high', checkId: 'dax-service-role', resource: 'arn:aws:dax:eu-west-1:123456789012:cache/*' })],
+      [
+        finding({
+          change: 'open',
+          status: 'ERROR',
+          severity: 'high',
+          checkId: 'dax-service-role',
+          resource: 'arn:aws:dax:eu-west-1:123456789012:cache/*',
+        }),
+      ],
       { checksInError: [{ checkId: 'dax-service-role', reasons: ['denied'] }] },
     );
     expect(buildAlert(run, NEW).attributes.highestSeverity).toEqual({ DataType: 'String', StringValue: 'high' });
@@ -241,7 +356,13 @@ describe('attributes', () => {
 
   it('take the highest severity from open findings under alertOn open', () => {
     const run = reconciledRun([
-      finding({ change: 'new', status: 'FAIL', severity: 'low', checkId: 'elasticache-service-linked-role', resource: 'arn:aws:iam::123456789012:role/x' }),
+      finding({
+        change: 'new',
+        status: 'FAIL',
+        severity: 'low',
+        checkId: 'elasticache-service-linked-role',
+        resource: 'arn:aws:iam::123456789012:role/x',
+      }),
       finding({ change: 'open', status: 'FAIL', severity: 'critical', checkId: 'root-access-key', resource: ROOT }),
     ]);
     expect(buildAlert(run, NEW).attributes.highestSeverity!.StringValue).toBe('low');
@@ -277,7 +398,9 @@ describe('size', () => {
 
   it('keeps new findings before still-open and resolved ones when cutting', () => {
     const findings = [
-      ...Array.from({ length: 300 }, (_, i) => finding({ change: 'resolved', status: 'PASS', previousStatus: 'FAIL', resource: user(`gone-${i}`) })),
+      ...Array.from({ length: 300 }, (_, i) =>
+        finding({ change: 'resolved', status: 'PASS', previousStatus: 'FAIL', resource: user(`gone-${i}`) }),
+      ),
       ...Array.from({ length: 300 }, (_, i) => finding({ change: 'open', status: 'FAIL', resource: user(`old-${i}`) })),
       ...Array.from({ length: 30 }, (_, i) => finding({ change: 'new', status: 'FAIL', resource: user(`new-${i}`) })),
     ];
@@ -292,12 +415,17 @@ describe('size', () => {
     expect(summary.omitted).toMatchObject({ new: 0, stillOpen: 300 - summary.stillOpen.length, resolved: 300 });
     expect(summary.truncated).toBe(600 - summary.stillOpen.length);
     expect(email).toContain('STILL OPEN (300)');
-    expect(email).toContain(`… and ${300 - summary.stillOpen.length} more: the full list: run \`account-auditor findings\` for account ${ACCOUNT}`);
+    expect(email).toContain(
+      `… and ${300 - summary.stillOpen.length} more: the full list: run \`account-auditor findings\` for account ${ACCOUNT}`,
+    );
     expect(email).toContain('RESOLVED (300)\n  not listed here (300): the full list: run `account-auditor findings`');
   });
 
   it('bounds a check in ERROR with thousands of reasons', () => {
-    const reasons = Array.from({ length: 5000 }, (_, i) => `${user(`u${i}`)}: could not be evaluated: policy Broken-${i} cannot be parsed ${'x'.repeat(200)}`);
+    const reasons = Array.from(
+      { length: 5000 },
+      (_, i) => `${user(`u${i}`)}: could not be evaluated: policy Broken-${i} cannot be parsed ${'x'.repeat(200)}`,
+    );
     const run = reconciledRun([], { checksInError: [{ checkId: 'user-full-access', reasons }] });
     const alert = buildAlert(run, NEW);
     expect(snsBytes(alert)).toBeLessThanOrEqual(SNS_MAX_BYTES);
@@ -328,7 +456,15 @@ describe('shouldAlert', () => {
   describe.each(MODES)('alertOn $alertOn', (settings) => {
     it('always alerts a check in ERROR, even when its ERROR is not new', () => {
       const run = reconciledRun(
-        [finding({ change: 'open', status: 'ERROR', severity: 'high', checkId: 'user-full-access', resource: `arn:aws:iam::${ACCOUNT}:user/*` })],
+        [
+          finding({
+            change: 'open',
+            status: 'ERROR',
+            severity: 'high',
+            checkId: 'user-full-access',
+            resource: `arn:aws:iam::${ACCOUNT}:user/*`,
+          }),
+        ],
         { checksInError: [{ checkId: 'user-full-access', reasons: ['GetAccountAuthorizationDetails failed'] }] },
       );
       const decision = shouldAlert(run, { ...settings, minAlertSeverity: 'critical' });
@@ -337,7 +473,15 @@ describe('shouldAlert', () => {
     });
 
     it('always alerts an ERROR finding, whatever its severity and the threshold', () => {
-      const run = reconciledRun([finding({ change: 'new', status: 'ERROR', severity: 'low', checkId: 'elasticache-service-linked-role', resource: 'arn:aws:iam::123456789012:role/x' })]);
+      const run = reconciledRun([
+        finding({
+          change: 'new',
+          status: 'ERROR',
+          severity: 'low',
+          checkId: 'elasticache-service-linked-role',
+          resource: 'arn:aws:iam::123456789012:role/x',
+        }),
+      ]);
       const decision = shouldAlert(run, { ...settings, minAlertSeverity: 'critical' });
       expect(decision.alert).toBe(true);
       expect(decision.reason).toContain('1 ERROR finding');
@@ -346,7 +490,16 @@ describe('shouldAlert', () => {
 
     it('always alerts an incomplete run, even without an ERROR finding', () => {
       const run = reconciledRun([], {
-        sources: [{ source: 'access keys of bob', input: 'accessKeys', state: 'unread', call: 'iam:ListAccessKeys', reason: 'denied', code: 'AccessDenied' }],
+        sources: [
+          {
+            source: 'access keys of bob',
+            input: 'accessKeys',
+            state: 'unread',
+            call: 'iam:ListAccessKeys',
+            reason: 'denied',
+            code: 'AccessDenied',
+          },
+        ],
       });
       expect(run.run.complete).toBe(false);
       const decision = shouldAlert(run, settings);
@@ -355,7 +508,9 @@ describe('shouldAlert', () => {
     });
 
     it('never alerts nor lists a muted FAIL', () => {
-      const run = reconciledRun([finding({ change: 'new', status: 'FAIL', severity: 'critical', mute: MUTE, resource: user('breakglass') })]);
+      const run = reconciledRun([
+        finding({ change: 'new', status: 'FAIL', severity: 'critical', mute: MUTE, resource: user('breakglass') }),
+      ]);
       const alert = buildAlert(run, settings);
       expect(alert.summary.new).toEqual([]);
       expect(alert.summary.counts.muted).toBe(1);
@@ -372,7 +527,9 @@ describe('shouldAlert', () => {
   });
 
   it('respects minAlertSeverity for FAIL findings', () => {
-    const run = reconciledRun([finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('a')}#access_key_1` })]);
+    const run = reconciledRun([
+      finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('a')}#access_key_1` }),
+    ]);
     const high = { alertOn: 'new', minAlertSeverity: 'high' } as const;
     expect(shouldAlert(run, high).alert).toBe(false);
     expect(shouldAlert(run, high).reason).toContain('1 FAIL below high');
@@ -387,7 +544,13 @@ describe('shouldAlert', () => {
   it('does not alert on a WARN alone, new or regressed', () => {
     const run = reconciledRun([
       finding({ change: 'new', status: 'WARN', severity: 'medium', checkId: 'access-key-age', resource: `${user('a')}#access_key_1` }),
-      finding({ change: 'regressed', status: 'WARN', severity: 'low', checkId: 'elasticache-service-linked-role', resource: 'arn:aws:iam::123456789012:role/x' }),
+      finding({
+        change: 'regressed',
+        status: 'WARN',
+        severity: 'low',
+        checkId: 'elasticache-service-linked-role',
+        resource: 'arn:aws:iam::123456789012:role/x',
+      }),
     ]);
     expect(shouldAlert(run, NEW).alert).toBe(false);
     expect(shouldAlert(run, OPEN).alert).toBe(false);
@@ -397,7 +560,15 @@ describe('shouldAlert', () => {
   });
 
   it('alertOn open alerts any open unmuted FAIL at or above the threshold', () => {
-    const open = reconciledRun([finding({ change: 'open', status: 'FAIL', severity: 'high', checkId: 'dax-service-role', resource: 'arn:aws:dax:eu-west-1:123456789012:cache/c' })]);
+    const open = reconciledRun([
+      finding({
+        change: 'open',
+        status: 'FAIL',
+        severity: 'high',
+        checkId: 'dax-service-role',
+        resource: 'arn:aws:dax:eu-west-1:123456789012:cache/c',
+      }),
+    ]);
     expect(shouldAlert(open, OPEN)).toEqual({ alert: true, reason: '1 open FAIL finding at or above low' });
     expect(shouldAlert(open, { alertOn: 'open', minAlertSeverity: 'critical' }).alert).toBe(false);
     const muted = reconciledRun([finding({ change: 'open', status: 'FAIL', severity: 'high', mute: MUTE })]);
@@ -423,7 +594,15 @@ describe('judged by what they were', () => {
   it('a finding resolved to PASS (now informational) is listed as resolved by its previous severity', () => {
     const run = reconciledRun([
       finding({ change: 'new', status: 'FAIL', severity: 'critical', resource: 'arn:aws:iam::123456789012:user/zoe' }),
-      finding({ change: 'resolved', status: 'PASS', severity: 'informational', previousStatus: 'FAIL', previousSeverity: 'medium', resource: 'arn:aws:iam::123456789012:user/legacy#access_key_1', checkId: 'access-key-age' }),
+      finding({
+        change: 'resolved',
+        status: 'PASS',
+        severity: 'informational',
+        previousStatus: 'FAIL',
+        previousSeverity: 'medium',
+        resource: 'arn:aws:iam::123456789012:user/legacy#access_key_1',
+        checkId: 'access-key-age',
+      }),
     ]);
     const alert = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'medium' });
     expect(alert.summary.resolved.map((i) => i.resource)).toEqual(['arn:aws:iam::123456789012:user/legacy#access_key_1']);
@@ -433,7 +612,13 @@ describe('judged by what they were', () => {
 
   it("the fix line uses the finding's own commands when the check gives them", () => {
     const run = reconciledRun([
-      finding({ change: 'new', status: 'FAIL', severity: 'critical', resource: 'arn:aws:iam::123456789012:user/bob', details: { commands: ['aws iam remove-user-from-group --user-name bob --group-name Operators'] } }),
+      finding({
+        change: 'new',
+        status: 'FAIL',
+        severity: 'critical',
+        resource: 'arn:aws:iam::123456789012:user/bob',
+        details: { commands: ['aws iam remove-user-from-group --user-name bob --group-name Operators'] },
+      }),
     ]);
     const alert = buildAlert(run, { alertOn: 'new', minAlertSeverity: 'low' });
     expect(alert.summary.new[0]!.remediation).toBe('aws iam remove-user-from-group --user-name bob --group-name Operators');
@@ -443,14 +628,43 @@ describe('judged by what they were', () => {
 
 describe('missingPermission', () => {
   const cases: { call: string; code?: string; reason: string; expected: string | null }[] = [
-    ...LIVE_READ_ACTIONS.map((call) => ({ call, code: 'AccessDenied', reason: `User: x is not authorized to perform: ${call}`, expected: call })),
+    ...LIVE_READ_ACTIONS.map((call) => ({
+      call,
+      code: 'AccessDenied',
+      reason: `User: x is not authorized to perform: ${call}`,
+      expected: call,
+    })),
     { call: 'dax:DescribeClusters', code: 'AccessDeniedException', reason: 'denied', expected: 'dax:DescribeClusters' },
-    { call: 'elasticache:DescribeCacheClusters', reason: 'User: x is not authorized to perform: elasticache:DescribeCacheClusters', expected: 'elasticache:DescribeCacheClusters' },
-    { call: 'iam:GetAccountSummary', code: 'AccessDenied', reason: 'with an explicit deny in a service control policy', expected: 'iam:GetAccountSummary' },
+    {
+      call: 'elasticache:DescribeCacheClusters',
+      reason: 'User: x is not authorized to perform: elasticache:DescribeCacheClusters',
+      expected: 'elasticache:DescribeCacheClusters',
+    },
+    {
+      call: 'iam:GetAccountSummary',
+      code: 'AccessDenied',
+      reason: 'with an explicit deny in a service control policy',
+      expected: 'iam:GetAccountSummary',
+    },
     // Bad credentials are not a permission to grant.
-    { call: 'iam:GetCredentialReport', code: 'ExpiredToken', reason: 'The security token included in the request is expired', expected: null },
-    { call: 'iam:GetCredentialReport', code: 'InvalidClientTokenId', reason: 'The security token included in the request is invalid', expected: null },
-    { call: 'dax:DescribeClusters', code: 'UnrecognizedClientException', reason: 'The security token included in the request is invalid', expected: null },
+    {
+      call: 'iam:GetCredentialReport',
+      code: 'ExpiredToken',
+      reason: 'The security token included in the request is expired',
+      expected: null,
+    },
+    {
+      call: 'iam:GetCredentialReport',
+      code: 'InvalidClientTokenId',
+      reason: 'The security token included in the request is invalid',
+      expected: null,
+    },
+    {
+      call: 'dax:DescribeClusters',
+      code: 'UnrecognizedClientException',
+      reason: 'The security token included in the request is invalid',
+      expected: null,
+    },
     { call: 'iam:GetAccountSummary', code: 'Throttling', reason: 'Rate exceeded', expected: null },
     { call: 'iam:GenerateCredentialReport', reason: 'the credential report was still being generated after 60 s', expected: null },
     // Offline mode names files, not calls.

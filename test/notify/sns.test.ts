@@ -19,8 +19,22 @@ function night() {
   return reconciledRun([
     finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('alice') }),
     finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('bob')}#access_key_1` }),
-    finding({ change: 'regressed', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('carol'), previousStatus: 'PASS' }),
-    finding({ change: 'resolved', status: 'PASS', severity: 'high', checkId: 'user-full-access', resource: user('dave'), previousStatus: 'FAIL' }),
+    finding({
+      change: 'regressed',
+      status: 'FAIL',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('carol'),
+      previousStatus: 'PASS',
+    }),
+    finding({
+      change: 'resolved',
+      status: 'PASS',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('dave'),
+      previousStatus: 'FAIL',
+    }),
   ]);
 }
 
@@ -38,7 +52,7 @@ describe('publishAlert', () => {
     expect(input.MessageAttributes).toEqual(alert.attributes);
   });
 
-  it('snsPublisher is publishAlert on one topic: the pipeline\'s alert publisher', async () => {
+  it("snsPublisher is publishAlert on one topic: the pipeline's alert publisher", async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'p-1' });
     const alert = buildAlert(typicalRun(), NEW, { tableName: TABLE });
     await expect(snsPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC).publish(alert)).resolves.toEqual({ messageId: 'p-1' });
@@ -48,7 +62,9 @@ describe('publishAlert', () => {
   });
 
   it('lets an SNS failure fail loudly', async () => {
-    sns.on(PublishCommand).rejects(Object.assign(new Error('not authorized to perform SNS:Publish'), { name: 'AuthorizationErrorException' }));
+    sns
+      .on(PublishCommand)
+      .rejects(Object.assign(new Error('not authorized to perform SNS:Publish'), { name: 'AuthorizationErrorException' }));
     await expect(publishAlert(new SNSClient({ region: 'eu-west-1' }), TOPIC, buildAlert(typicalRun(), NEW))).rejects.toThrow('SNS:Publish');
   });
 });

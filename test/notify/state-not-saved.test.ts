@@ -18,8 +18,22 @@ function night() {
   return reconciledRun([
     finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('alice') }),
     finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('bob')}#access_key_1` }),
-    finding({ change: 'regressed', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('carol'), previousStatus: 'PASS' }),
-    finding({ change: 'resolved', status: 'PASS', severity: 'high', checkId: 'user-full-access', resource: user('dave'), previousStatus: 'FAIL' }),
+    finding({
+      change: 'regressed',
+      status: 'FAIL',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('carol'),
+      previousStatus: 'PASS',
+    }),
+    finding({
+      change: 'resolved',
+      status: 'PASS',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('dave'),
+      previousStatus: 'FAIL',
+    }),
   ]);
 }
 
@@ -62,7 +76,12 @@ describe('buildStateNotSavedAlert', () => {
       runId: RUN_ID,
       stateSaved: false,
       nothingWritten: false,
-      error: { name: 'StoreError', message: expect.stringContaining('2 items were not written'), failedItems: ['finding a', 'finding b'], moreFailedItems: 0 },
+      error: {
+        name: 'StoreError',
+        message: expect.stringContaining('2 items were not written'),
+        failedItems: ['finding a', 'finding b'],
+        moreFailedItems: 0,
+      },
       counts: { new: 2, regressed: 1, resolved: 1 },
       table: TABLE,
     });
@@ -77,7 +96,9 @@ describe('buildStateNotSavedAlert', () => {
     expect(email).toContain(`Run ${RUN_ID}`);
     expect(email).toContain('STATE NOT SAVED: StoreError: 2 items were not written after 8 attempts');
     expect(email).toContain('Not written (2): finding a; finding b');
-    expect(email).toContain("What this means: The next run compares with the state saved before this one, so it may report its 3 new or regressed findings as new again (and alert them again), and its 1 resolved finding as resolved again.");
+    expect(email).toContain(
+      'What this means: The next run compares with the state saved before this one, so it may report its 3 new or regressed findings as new again (and alert them again), and its 1 resolved finding as resolved again.',
+    );
     expect(email).toContain('Nothing stored before was lost');
     expect(email).toContain('To repair:');
     expect(email).toContain(`  1. Fix the cause above (for example the role's write permissions on DynamoDB table ${TABLE}`);
@@ -96,10 +117,17 @@ describe('buildStateNotSavedAlert', () => {
   });
 
   it('takes any thrown value, and a run with nothing new does not promise repeats', () => {
-    const quiet = reconciledRun([finding({ change: 'open', status: 'FAIL', severity: 'low', checkId: 'access-key-age', resource: `${user('erin')}#access_key_1` })]);
+    const quiet = reconciledRun([
+      finding({ change: 'open', status: 'FAIL', severity: 'low', checkId: 'access-key-age', resource: `${user('erin')}#access_key_1` }),
+    ]);
     const alert = buildStateNotSavedAlert(quiet, 'connect ECONNREFUSED 127.0.0.1:8000');
     expect(alert.subject).toBe(`account-auditor ${ACCOUNT}: run state NOT saved`);
-    expect(alert.summary.error).toEqual({ name: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:8000', failedItems: [], moreFailedItems: 0 });
+    expect(alert.summary.error).toEqual({
+      name: 'Error',
+      message: 'connect ECONNREFUSED 127.0.0.1:8000',
+      failedItems: [],
+      moreFailedItems: 0,
+    });
     expect(alert.email).toContain('What this means: The next run compares with the state saved before this one.');
     expect(alert.email).not.toContain('Not written');
   });

@@ -48,7 +48,9 @@ describe('EffectiveAccess', () => {
     expect(arn.everywhere(STRICT).count()).toBe(cat.size - noResource);
     expect(arn.decide('sts:GetCallerIdentity', '*')).toBe('implicit');
     expect(arn.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
-    expect(arn.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: 'arn:*' })] })]);
+    expect(arn.classes(STRICT)).toEqual([
+      expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: 'arn:*' })] }),
+    ]);
   });
 
   it('Denies add up, and a conditional Deny removes nothing', () => {
@@ -59,7 +61,10 @@ describe('EffectiveAccess', () => {
     ]);
     expect(split.everywhere(STRICT).isEmpty()).toBe(true);
     expect(split.classes(LOOSE)).toEqual([]);
-    const conditional = access([{ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', Action: '*', Resource: '*', Condition: MFA }]);
+    const conditional = access([
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Deny', Action: '*', Resource: '*', Condition: MFA },
+    ]);
     expect(conditional.isFull(STRICT)).toBe(true);
     expect(conditional.effectiveDenies(LOOSE)).toEqual([]);
   });
@@ -72,10 +77,13 @@ describe('EffectiveAccess', () => {
   });
 
   it('the boundary intersects, and its Denies count; the uncapped view ignores it', () => {
-    const ea = access([{ Effect: 'Allow', Action: '*', Resource: '*' }], [
-      { Effect: 'Allow', Action: '*', Resource: '*' },
-      { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
-    ]);
+    const ea = access(
+      [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+      [
+        { Effect: 'Allow', Action: '*', Resource: '*' },
+        { Effect: 'Deny', Action: 'iam:*', Resource: '*' },
+      ],
+    );
     expect(ea.isFull({ ...STRICT, boundary: false })).toBe(true);
     expect(ea.isFull(STRICT)).toBe(false);
     expect(ea.decide('iam:PutUserPolicy', ALICE)).toBe('denied');
@@ -90,7 +98,9 @@ describe('EffectiveAccess', () => {
   it('NotAction on the own user ARN is all actions there; Allow NotAction "*" and Allow * NotResource * allow nothing', () => {
     const self = access([{ Effect: 'Allow', NotAction: 's3:*', Resource: ALICE }]);
     expect(self.decide('iam:PutUserPolicy', ALICE)).toBe('allow');
-    expect(self.classes(STRICT)).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: ALICE })] })]);
+    expect(self.classes(STRICT)).toEqual([
+      expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: ALICE })] }),
+    ]);
     for (const nothing of [
       { Effect: 'Allow', NotAction: '*', Resource: '*' },
       { Effect: 'Allow', Action: '*', NotResource: '*' },
@@ -117,7 +127,9 @@ describe('EffectiveAccess', () => {
       expect(ea.decide('iam:PutUserPolicy', ALICE), pattern).toBe('denied');
       expect(ea.decide('sts:GetCallerIdentity', '*'), pattern).toBe('allow');
       expect(ea.everywhere(STRICT).count(), pattern).toBe(noResource);
-      expect(ea.classes(STRICT), pattern).toEqual([expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: '*' })] })]);
+      expect(ea.classes(STRICT), pattern).toEqual([
+        expect.objectContaining({ kind: 'on-resources', resources: [expect.objectContaining({ resource: '*' })] }),
+      ]);
     }
     const stars = access([allowAll, { Effect: 'Deny', Action: '*', Resource: '**' }]);
     expect(stars.everywhere(STRICT).isEmpty()).toBe(true);

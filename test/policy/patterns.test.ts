@@ -53,7 +53,8 @@ describe('includes', () => {
     fc.assert(
       fc.property(pattern, template, (p, q) => {
         if (!includes(p, q)) return;
-        for (const s of ALL) if (matches(q, s)) expect(matches(p, s), `${JSON.stringify(p)} ⊇ ${JSON.stringify(q)} at ${JSON.stringify(s)}`).toBe(true);
+        for (const s of ALL)
+          if (matches(q, s)) expect(matches(p, s), `${JSON.stringify(p)} ⊇ ${JSON.stringify(q)} at ${JSON.stringify(s)}`).toBe(true);
       }),
       { numRuns: 1_000 },
     );
@@ -88,7 +89,9 @@ describe('overlaps', () => {
     fc.assert(
       fc.property(pattern, template, (p, q) => {
         const witness = ALL.find((s) => matches(p, s) && matches(q, s));
-        expect(overlaps(p, q), `${JSON.stringify(p)} ∩ ${JSON.stringify(q)}: witness ${JSON.stringify(witness)}`).toBe(witness !== undefined);
+        expect(overlaps(p, q), `${JSON.stringify(p)} ∩ ${JSON.stringify(q)}: witness ${JSON.stringify(witness)}`).toBe(
+          witness !== undefined,
+        );
       }),
       { numRuns: 1_000 },
     );

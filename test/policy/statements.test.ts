@@ -4,7 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeStatements } from '#lib/policy/statements.ts';
 
-const one = (statement: Record<string, unknown>) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, statement] });
+const one = (statement: Record<string, unknown>) => ({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, statement],
+});
 
 describe('normalizeStatements: Action and Resource values are read as written', () => {
   // IAM does not trim these values: " *" is a literal pattern that matches nothing real. Reading it

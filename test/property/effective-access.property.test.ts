@@ -100,9 +100,9 @@ const sometimes = <T>(arb: fc.Arbitrary<T>, none: number, some: number) =>
   fc.tuple(flag(none, some), arb).map(([present, value]) => (present ? value : undefined));
 
 const list = <T>(item: fc.Arbitrary<T>) =>
-  fc.tuple(flag(1, 1), fc.array(item, { minLength: 1, maxLength: 3 })).map(([asList, items]) =>
-    asList || items.length > 1 ? items : items[0]!,
-  ) as fc.Arbitrary<T | T[]>;
+  fc
+    .tuple(flag(1, 1), fc.array(item, { minLength: 1, maxLength: 3 }))
+    .map(([asList, items]) => (asList || items.length > 1 ? items : items[0]!)) as fc.Arbitrary<T | T[]>;
 
 const statementArb: fc.Arbitrary<Statement> = fc
   .record({
@@ -202,7 +202,10 @@ function assertProperty(name: string, holds: (o: Outcome) => boolean) {
 
 describe(`user-full-access against the reference evaluator (${RUNS} cases, seed ${SEED})`, () => {
   it('(a) no false PASS: a FAIL class the reference witnesses is never PASS', { timeout: TIMEOUT }, () => {
-    assertProperty('the reference witnesses a FAIL class, the check says PASS', (o) => o.reference.witnesses.length === 0 || o.finding.status !== 'PASS');
+    assertProperty(
+      'the reference witnesses a FAIL class, the check says PASS',
+      (o) => o.reference.witnesses.length === 0 || o.finding.status !== 'PASS',
+    );
   });
 
   it('(b) FAIL critical only where the reference finds unconditional full access', { timeout: TIMEOUT }, () => {
@@ -230,8 +233,7 @@ describe(`user-full-access against the reference evaluator (${RUNS} cases, seed 
     assertProperty(
       'the check says WARN, but no boundary removes anything, or a FAIL class remains',
       (o) =>
-        o.finding.status !== 'WARN' ||
-        (o.set.boundary !== undefined && o.reference.witnesses.length === 0 && !noneWithoutBoundary(o.set)),
+        o.finding.status !== 'WARN' || (o.set.boundary !== undefined && o.reference.witnesses.length === 0 && !noneWithoutBoundary(o.set)),
     );
   });
 });

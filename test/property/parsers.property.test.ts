@@ -43,9 +43,35 @@ const SETTINGS = settings();
 /** Values a report field may hold, and near misses: case, whitespace, quotes, separators, unicode. */
 const reportValue = fc.oneof(
   fc.constantFrom(
-    'true', 'false', 'TRUE', 'False', ' true', 'true ', 'yes', '1', '', 'N/A', 'n/a', 'not_supported', 'no_information',
-    '2024-01-01T10:00:00+00:00', '2024-13-45T99:00:00+00:00', '2024-01-01', 'not a date', '+275760-09-13T00:00:00Z', '+275760-09-14T00:00:00Z',
-    'arn:aws:iam::123456789012:user/x', '<root_account>', 'a,b', 'say "hi"', 'line\nbreak', '\r', '\uFEFF', 'é漢', '"', '\u0000',
+    'true',
+    'false',
+    'TRUE',
+    'False',
+    ' true',
+    'true ',
+    'yes',
+    '1',
+    '',
+    'N/A',
+    'n/a',
+    'not_supported',
+    'no_information',
+    '2024-01-01T10:00:00+00:00',
+    '2024-13-45T99:00:00+00:00',
+    '2024-01-01',
+    'not a date',
+    '+275760-09-13T00:00:00Z',
+    '+275760-09-14T00:00:00Z',
+    'arn:aws:iam::123456789012:user/x',
+    '<root_account>',
+    'a,b',
+    'say "hi"',
+    'line\nbreak',
+    '\r',
+    '\uFEFF',
+    'é漢',
+    '"',
+    '\u0000',
   ),
   fc.string({ unit: 'binary', maxLength: 12 }),
 );
@@ -53,21 +79,29 @@ const reportValue = fc.oneof(
 /** Columns of a row that a test may spoil. */
 const reportColumn = fc.constantFrom(...CREDENTIAL_REPORT_COLUMNS);
 
-const cleanRows = fc.array(
-  fc.record({ name: fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,12}$/), k1: fc.boolean(), k2: fc.boolean(), age1: fc.nat(3000), age2: fc.nat(3000) }),
-  { maxLength: 4 },
-).map((users) => [
-  rootReportRow(),
-  ...users.map((u) =>
-    userReportRow({
-      name: u.name,
-      keys: [
-        { active: u.k1, lastRotated: daysBefore(u.age1) },
-        { active: u.k2, lastRotated: daysBefore(u.age2) },
-      ],
+const cleanRows = fc
+  .array(
+    fc.record({
+      name: fc.stringMatching(/^[A-Za-z0-9+=,.@_-]{1,12}$/),
+      k1: fc.boolean(),
+      k2: fc.boolean(),
+      age1: fc.nat(3000),
+      age2: fc.nat(3000),
     }),
-  ),
-]);
+    { maxLength: 4 },
+  )
+  .map((users) => [
+    rootReportRow(),
+    ...users.map((u) =>
+      userReportRow({
+        name: u.name,
+        keys: [
+          { active: u.k1, lastRotated: daysBefore(u.age1) },
+          { active: u.k2, lastRotated: daysBefore(u.age2) },
+        ],
+      }),
+    ),
+  ]);
 
 /** A report from the fixtures, spoiled: fields overwritten, columns dropped, doubled, reordered or added. */
 const spoiledReport = fc
@@ -125,7 +159,12 @@ describe('parseCredentialReport', () => {
         const result = parseOrTypedError(csv);
         if (result instanceof CredentialReportFormatError) return;
         // What the CSV says, field by field (the parser's own CSV settings).
-        const written = parse(csv.replace(/^\uFEFF/, ''), { columns: true, skip_empty_lines: true, trim: true, relax_column_count: false }) as Record<string, string>[];
+        const written = parse(csv.replace(/^\uFEFF/, ''), {
+          columns: true,
+          skip_empty_lines: true,
+          trim: true,
+          relax_column_count: false,
+        }) as Record<string, string>[];
         // A line repeated exactly is one row (a user listed twice differently is refused).
         const records = written.filter((r, i) => written.findIndex((o) => JSON.stringify(o) === JSON.stringify(r)) === i);
         expect(result.rows).toHaveLength(records.length);
@@ -167,14 +206,22 @@ function baseFolder(): Record<string, unknown> {
     'caller-identity.json': { UserId: 'AIDAEXAMPLE', Account: ACCOUNT, Arn: userArn('ann') },
     'manifest.json': { collectedAt: '2026-11-01T00:00:00Z' },
     'account-summary.json': { SummaryMap: { AccountAccessKeysPresent: 0, AccountMFAEnabled: 1 } },
-    'credential-report.json': { Content: Buffer.from(reportCsv()).toString('base64'), ReportFormat: 'text/csv', GeneratedTime: daysBefore(0.1).toISOString() },
+    'credential-report.json': {
+      Content: Buffer.from(reportCsv()).toString('base64'),
+      ReportFormat: 'text/csv',
+      GeneratedTime: daysBefore(0.1).toISOString(),
+    },
     'account-authorization-details.json': authorizationDetailsPage({
       users: [userDetail({ name: 'ann', inline: { Admin: policy(allow('*')) } })],
       groups: [],
       roles: [roleDetail({ name: 'dax', trust: serviceTrust('dax.amazonaws.com') })],
       policies: [],
     }),
-    'access-keys/ann.json': { AccessKeyMetadata: [{ UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'Active', CreateDate: daysBefore(100).toISOString() }] },
+    'access-keys/ann.json': {
+      AccessKeyMetadata: [
+        { UserName: 'ann', AccessKeyId: 'AKIAEXAMPLEANN000001', Status: 'Active', CreateDate: daysBefore(100).toISOString() },
+      ],
+    },
     'us-east-1/cache-clusters.json': { CacheClusters: [] },
     'us-east-1/replication-groups.json': { ReplicationGroups: [] },
     'us-east-1/dax-clusters.json': { Clusters: [{ ClusterName: 'd1', Status: 'available', IamRoleArn: roleArn('dax') }] },
@@ -220,13 +267,16 @@ function materialize(content: Content): string | Uint8Array | typeof FOLDER {
   }
 }
 
-
 async function writeFolder(files: Record<string, unknown>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'offline-property-'));
   for (const [name, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     if (content === FOLDER) await mkdir(path.join(dir, name), { recursive: true });
-    else await writeFile(path.join(dir, name), typeof content === 'string' || content instanceof Uint8Array ? content : `${JSON.stringify(content, null, 4)}\n`);
+    else
+      await writeFile(
+        path.join(dir, name),
+        typeof content === 'string' || content instanceof Uint8Array ? content : `${JSON.stringify(content, null, 4)}\n`,
+      );
   }
   return dir;
 }
@@ -344,9 +394,12 @@ describe('loadOffline', () => {
       fc.asyncProperty(fc.uniqueArray(name, { minLength: 1, maxLength: 4 }), async (users) => {
         const files = baseFolder();
         delete files['access-keys/ann.json'];
-        for (const user of users) files[`access-keys/${user}.json`] = {
-          AccessKeyMetadata: [{ UserName: user, AccessKeyId: `AKIA${user.length}`, Status: 'Active', CreateDate: daysBefore(10).toISOString() }],
-        };
+        for (const user of users)
+          files[`access-keys/${user}.json`] = {
+            AccessKeyMetadata: [
+              { UserName: user, AccessKeyId: `AKIA${user.length}`, Status: 'Active', CreateDate: daysBefore(10).toISOString() },
+            ],
+          };
         const dir = await writeFolder(files);
         try {
           const inventory = await loadOffline(dir, { now: () => NOW });

@@ -90,7 +90,9 @@ function userInventory(shape: UserShape) {
               : {}),
         }),
       ],
-      GroupDetailList: hasGroup ? [groupDetail({ name: 'G', inline: named('GroupInline', shape.groupInline), attached: groupManaged })] : [],
+      GroupDetailList: hasGroup
+        ? [groupDetail({ name: 'G', inline: named('GroupInline', shape.groupInline), attached: groupManaged })]
+        : [],
       RoleDetailList: [],
       Policies: [...userManaged, ...groupManaged, ...boundary, ADMINISTRATOR_ACCESS],
     },
@@ -137,14 +139,37 @@ const asParsed = (document: Json): Json => JSON.parse(JSON.stringify(document)) 
 const wildText = fc.string({ unit: fc.constantFrom('*', '*', '?', 'a', 'r', 'n', ':', '/', 'd', 'x'), maxLength: 40 });
 
 const ACTIONS = [
-  '*', '*:*', 'iam:*', 'iam:Put*', 'iam:PutUserPolicy', 'iam:AttachUserPolicy', 'iam:DeleteUserPermissionsBoundary',
-  'iam:PutUserPermissionsBoundary', 'iam:CreatePolicyVersion', 'i?m:*', 's3:GetObject', 's3:*', 'ec2:Describe*',
-  'sts:AssumeRole', 'sts:*', 'sts:TagSession', 'dynamodb:GetItem', 'dynamodb:*',
+  '*',
+  '*:*',
+  'iam:*',
+  'iam:Put*',
+  'iam:PutUserPolicy',
+  'iam:AttachUserPolicy',
+  'iam:DeleteUserPermissionsBoundary',
+  'iam:PutUserPermissionsBoundary',
+  'iam:CreatePolicyVersion',
+  'i?m:*',
+  's3:GetObject',
+  's3:*',
+  'ec2:Describe*',
+  'sts:AssumeRole',
+  'sts:*',
+  'sts:TagSession',
+  'dynamodb:GetItem',
+  'dynamodb:*',
 ];
 const RESOURCES = [
-  '*', 'arn:aws:*:*:*:*', 'arn:*:*:*:*:*', 'arn:aws-cn:*:*:*:*', `arn:aws:iam::${ACCOUNT}:user/*`, userArn('alice'),
-  `arn:aws:iam::${ACCOUNT}:user/\${aws:username}`, `arn:aws:iam::${ACCOUNT}:policy/*`, managedPolicyArn('Boundary'),
-  'arn:aws:s3:::bucket/*', 'arn:aws:dynamodb:us-east-1:123456789012:table/t',
+  '*',
+  'arn:aws:*:*:*:*',
+  'arn:*:*:*:*:*',
+  'arn:aws-cn:*:*:*:*',
+  `arn:aws:iam::${ACCOUNT}:user/*`,
+  userArn('alice'),
+  `arn:aws:iam::${ACCOUNT}:user/\${aws:username}`,
+  `arn:aws:iam::${ACCOUNT}:policy/*`,
+  managedPolicyArn('Boundary'),
+  'arn:aws:s3:::bucket/*',
+  'arn:aws:dynamodb:us-east-1:123456789012:table/t',
 ];
 const action = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...ACTIONS) }, { weight: 1, arbitrary: wildText });
 const resource = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...RESOURCES) }, { weight: 1, arbitrary: wildText });
@@ -199,7 +224,10 @@ const trustStatement: fc.Arbitrary<Statement> = fc
       Effect: fc.constantFrom('Allow' as const, 'Deny' as const),
       Principal: principal,
       actions: fc.oneof(
-        { weight: 3, arbitrary: fc.record({ Action: list(fc.constantFrom('sts:AssumeRole', 'sts:*', '*', 'sts:TagSession', 'STS:assumerole')) }) },
+        {
+          weight: 3,
+          arbitrary: fc.record({ Action: list(fc.constantFrom('sts:AssumeRole', 'sts:*', '*', 'sts:TagSession', 'STS:assumerole')) }),
+        },
         { weight: 1, arbitrary: fc.record({ NotAction: list(fc.constantFrom('sts:AssumeRole', 'sts:TagSession', 'iam:*'), 0) }) },
       ),
       Condition: condition,
@@ -225,17 +253,52 @@ const validShape: fc.Arbitrary<UserShape> = fc.record({
  */
 const looseValue: fc.Arbitrary<Json> = fc.oneof(
   fc.constantFrom('Allow', 'Deny', 'allow', 'DENY', '*', '*:*', 'sts:AssumeRole', 'dax.amazonaws.com', '', 'arn:aws:*:*:*:*'),
-  fc.constantFrom(null, true, 0, -1, 1e308, [], {}, ['*'], [null], ['*', 1], { Service: 'dax.amazonaws.com' }, { Service: ['dax.amazonaws.com', 2] }, { AWS: '*' }),
+  fc.constantFrom(
+    null,
+    true,
+    0,
+    -1,
+    1e308,
+    [],
+    {},
+    ['*'],
+    [null],
+    ['*', 1],
+    { Service: 'dax.amazonaws.com' },
+    { Service: ['dax.amazonaws.com', 2] },
+    { AWS: '*' },
+  ),
   fc.jsonValue({ maxDepth: 2 }),
 );
 const looseKey = fc.constantFrom(
-  'Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Principal', 'NotPrincipal', 'Condition', 'Sid',
-  'effect', 'ACTION', 'resource', 'principal', 'Statement', '__proto__', 'constructor', 'toString',
+  'Effect',
+  'Action',
+  'NotAction',
+  'Resource',
+  'NotResource',
+  'Principal',
+  'NotPrincipal',
+  'Condition',
+  'Sid',
+  'effect',
+  'ACTION',
+  'resource',
+  'principal',
+  'Statement',
+  '__proto__',
+  'constructor',
+  'toString',
 );
 const looseStatement: fc.Arbitrary<Json> = fc.dictionary(looseKey, looseValue, { maxKeys: 7 });
 const looseDocument: fc.Arbitrary<Json> = fc.oneof(
-  fc.record({ Version: fc.constant('2012-10-17'), Statement: fc.oneof(looseStatement, fc.array(looseStatement, { maxLength: 4 }), looseValue) }),
-  fc.dictionary(fc.constantFrom('Statement', 'statement', 'Version', 'Id'), fc.oneof(looseValue, fc.array(looseStatement, { maxLength: 3 }))),
+  fc.record({
+    Version: fc.constant('2012-10-17'),
+    Statement: fc.oneof(looseStatement, fc.array(looseStatement, { maxLength: 4 }), looseValue),
+  }),
+  fc.dictionary(
+    fc.constantFrom('Statement', 'statement', 'Version', 'Id'),
+    fc.oneof(looseValue, fc.array(looseStatement, { maxLength: 3 })),
+  ),
 );
 
 /** Any JSON at all (unicode included), policy-shaped garbage, and valid documents. */
@@ -251,7 +314,13 @@ const anyDocument: fc.Arbitrary<Json> = fc.oneof(
 
 type Case = 'same' | 'lower' | 'upper' | 'swap';
 const recase = (text: string, how: Case): string =>
-  how === 'lower' ? text.toLowerCase() : how === 'upper' ? text.toUpperCase() : how === 'swap' ? [...text].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('') : text;
+  how === 'lower'
+    ? text.toLowerCase()
+    : how === 'upper'
+      ? text.toUpperCase()
+      : how === 'swap'
+        ? [...text].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('')
+        : text;
 
 /** Choices for one respelling: which one-element lists become strings, how action names are cased. */
 const spelling = fc.record({
@@ -278,7 +347,8 @@ function respell(statements: Statement[], how: Spelling): Json {
       const values = s[key];
       if (values) out[key] = one(values);
     }
-    if (s.Principal && s.Principal !== '*') out.Principal = Object.fromEntries(Object.entries(s.Principal).map(([type, ids]) => [type, one(ids)]));
+    if (s.Principal && s.Principal !== '*')
+      out.Principal = Object.fromEntries(Object.entries(s.Principal).map(([type, ids]) => [type, one(ids)]));
     return out;
   });
   return { Version: '2012-10-17', Statement: respelled.length === 1 && how.statementObject ? respelled[0] : respelled };
@@ -393,9 +463,12 @@ describe('policy evaluator: arbitrary documents', () => {
           expect(f.status).toBe('ERROR');
           expect(f.title).toContain('cannot be read');
           // ... and a boundary that resolves to nothing is not assumed to cap.
-          if (withAdmin) expect((f.details.readableGrants as AccessGrant[])[0]).toMatchObject({ class: 'full-access', severity: 'critical' });
+          if (withAdmin)
+            expect((f.details.readableGrants as AccessGrant[])[0]).toMatchObject({ class: 'full-access', severity: 'critical' });
         }
-        const dax = evaluateDax({ Statement: { Effect: 'Allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } }, [{ name: 'Ref', arn: attachedArn }]);
+        const dax = evaluateDax({ Statement: { Effect: 'Allow', Principal: { Service: 'dax.amazonaws.com' }, Action: 'sts:AssumeRole' } }, [
+          { name: 'Ref', arn: attachedArn },
+        ]);
         expect(dax.get(CLUSTER)?.status).toBe('PASS');
       }),
       { numRuns: runs(300) },
@@ -430,7 +503,11 @@ describe('policy evaluator: arbitrary documents', () => {
         fc.nat(),
         (statementCount, actionCount, twist, at) => {
           const actions: unknown[] = Array.from({ length: actionCount }, (_, i) => `s3:Get${i}`);
-          const statements: unknown[] = Array.from({ length: statementCount }, (_, i) => ({ Effect: 'Allow', Action: `ec2:Describe${i}`, Resource: '*' }));
+          const statements: unknown[] = Array.from({ length: statementCount }, (_, i) => ({
+            Effect: 'Allow',
+            Action: `ec2:Describe${i}`,
+            Resource: '*',
+          }));
           statements.push({ Effect: 'Allow', Action: actions, Resource: '*', Condition: nested(2_000) });
           if (twist === 'full') actions[at % actions.length] = '*:*';
           if (twist === 'bad-action') actions[at % actions.length] = { not: 'a string' };
@@ -500,12 +577,14 @@ describe('policy evaluator: equivalent spellings decide alike', () => {
   it('an Action/NotAction/Resource/NotResource value with surrounding whitespace is not a spelling of it: ERROR naming the value', () => {
     // IAM does not trim these values (" *" is a literal pattern, not `*`): a padded one is
     // unreadable, on every path and in the boundary, never read as the trimmed value.
-    const padding = fc.record({
-      before: fc.constantFrom('', ' ', '\t', '\n', '\u00a0'),
-      after: fc.constantFrom('', ' ', '  ', '\r\n', '\u2003'),
-      at: fc.nat(),
-      where: fc.constantFrom<keyof UserShape>('inline', 'attached', 'groupInline', 'groupAttached', 'boundary'),
-    }).filter((p) => p.before !== '' || p.after !== '');
+    const padding = fc
+      .record({
+        before: fc.constantFrom('', ' ', '\t', '\n', '\u00a0'),
+        after: fc.constantFrom('', ' ', '  ', '\r\n', '\u2003'),
+        at: fc.nat(),
+        where: fc.constantFrom<keyof UserShape>('inline', 'attached', 'groupInline', 'groupAttached', 'boundary'),
+      })
+      .filter((p) => p.before !== '' || p.after !== '');
     fc.assert(
       fc.property(list(identityStatement), padding, (statements, p) => {
         const out: Record<string, unknown>[] = statements.map((s) => ({ ...s }));
@@ -584,9 +663,18 @@ describe('policy evaluator: what adding a statement may change', () => {
         Resource: fc.constantFrom<unknown>('*', ['*'], ['arn:aws:s3:::b', '*']),
       }),
       fc.constantFrom<unknown>(
-        [{ Effect: 'Deny', Action: '*', Resource: 'arn:*' }, { Effect: 'Deny', Action: '*', NotResource: 'arn:*' }],
-        [{ Effect: 'Deny', NotAction: 's3:*', Resource: '*' }, { Effect: 'Deny', Action: 'S3:*', Resource: '*' }],
-        [{ Effect: 'Deny', Action: '*', Resource: 'arn:aws:*:*:*:*' }, { Effect: 'Deny', Action: '*', NotResource: 'arn:aws:*:*:*:*' }],
+        [
+          { Effect: 'Deny', Action: '*', Resource: 'arn:*' },
+          { Effect: 'Deny', Action: '*', NotResource: 'arn:*' },
+        ],
+        [
+          { Effect: 'Deny', NotAction: 's3:*', Resource: '*' },
+          { Effect: 'Deny', Action: 'S3:*', Resource: '*' },
+        ],
+        [
+          { Effect: 'Deny', Action: '*', Resource: 'arn:aws:*:*:*:*' },
+          { Effect: 'Deny', Action: '*', NotResource: 'arn:aws:*:*:*:*' },
+        ],
       ),
     );
     fc.assert(
@@ -594,7 +682,8 @@ describe('policy evaluator: what adding a statement may change', () => {
         const f = evaluateUser(withAdded(shape, deny, where, statements));
         expect(f.status).toBe('PASS');
         // When the Deny removes something granted, the PASS says which Deny is the reason.
-        if ((f.details.denies as unknown[]).length > 0) expect(f.details.reason).toContain('no full-access grant survives; Deny statements reaching the user');
+        if ((f.details.denies as unknown[]).length > 0)
+          expect(f.details.reason).toContain('no full-access grant survives; Deny statements reaching the user');
       }),
       // 200, not 400: evaluation over the whole action catalogue (~20 s budget on a shared machine).
       { numRuns: runs(200) },
@@ -646,15 +735,19 @@ describe('wildcardMatch', () => {
   it('agrees with the reference matcher, and wildcard-heavy patterns take no time', () => {
     const text = fc.string({ unit: fc.constantFrom('a', 'b', ':', '/', '.', '$', '(', '\n', 'é'), maxLength: 60 });
     fc.assert(
-      fc.property(fc.oneof(wildText, fc.string({ unit: fc.constantFrom('*', '?', 'a', 'b', ':', '.', '('), maxLength: 60 })), text, (pattern, value) => {
-        const started = Date.now();
-        expect(wildcardMatch(pattern, value)).toBe(reference(pattern, value));
-        // The old regex took a minute for 10 stars before one letter against a user ARN.
-        expect(wildcardMatch(`${pattern}${'*'.repeat(30)}x`, `${value}${userArn('alice')}`)).toBe(
-          reference(`${pattern}${'*'.repeat(30)}x`, `${value}${userArn('alice')}`),
-        );
-        expect(Date.now() - started).toBeLessThan(200);
-      }),
+      fc.property(
+        fc.oneof(wildText, fc.string({ unit: fc.constantFrom('*', '?', 'a', 'b', ':', '.', '('), maxLength: 60 })),
+        text,
+        (pattern, value) => {
+          const started = Date.now();
+          expect(wildcardMatch(pattern, value)).toBe(reference(pattern, value));
+          // The old regex took a minute for 10 stars before one letter against a user ARN.
+          expect(wildcardMatch(`${pattern}${'*'.repeat(30)}x`, `${value}${userArn('alice')}`)).toBe(
+            reference(`${pattern}${'*'.repeat(30)}x`, `${value}${userArn('alice')}`),
+          );
+          expect(Date.now() - started).toBeLessThan(200);
+        },
+      ),
       { numRuns: runs(1000) },
     );
   });

@@ -23,7 +23,11 @@ const changeOf = (run: ReconciledRun, resource: string) => run.findings.find((r)
 
 describe('reconcile', () => {
   it('first run: non-PASS findings are new, PASS ones unchanged; first/last seen set', () => {
-    const run = reconcile(auditResult([finding('user-full-access', alice, 'FAIL', 'critical'), finding('user-full-access', bob, 'PASS')], { at: T1 }), new Map(), []);
+    const run = reconcile(
+      auditResult([finding('user-full-access', alice, 'FAIL', 'critical'), finding('user-full-access', bob, 'PASS')], { at: T1 }),
+      new Map(),
+      [],
+    );
     expect(changeOf(run, alice)).toBe('new');
     expect(changeOf(run, bob)).toBe('unchanged');
     expect(run.run.counts).toMatchObject({ new: 1, resolved: 0, open: 1, regressed: 0 });
@@ -46,8 +50,18 @@ describe('reconcile', () => {
 
   it('still open keeps lastChanged; WARN to FAIL is a regression (a key crossed the limit)', () => {
     const key = `${alice}#access_key_1`;
-    const s1 = stateAfter(reconcile(auditResult([finding('access-key-age', key, 'WARN', 'low'), finding('user-full-access', alice, 'FAIL')], { at: T1 }), new Map(), []));
-    const r2 = reconcile(auditResult([finding('access-key-age', key, 'FAIL', 'medium'), finding('user-full-access', alice, 'FAIL')], { at: T2 }), s1, []);
+    const s1 = stateAfter(
+      reconcile(
+        auditResult([finding('access-key-age', key, 'WARN', 'low'), finding('user-full-access', alice, 'FAIL')], { at: T1 }),
+        new Map(),
+        [],
+      ),
+    );
+    const r2 = reconcile(
+      auditResult([finding('access-key-age', key, 'FAIL', 'medium'), finding('user-full-access', alice, 'FAIL')], { at: T2 }),
+      s1,
+      [],
+    );
     expect(changeOf(r2, key)).toBe('regressed');
     expect(changeOf(r2, alice)).toBe('open');
     expect(r2.findings.find((r) => r.state.resource === alice)!.state.lastChanged).toBe(T1);
@@ -73,7 +87,16 @@ describe('reconcile', () => {
   });
 
   it('a check not selected in this run, or a region not audited, resolves nothing', () => {
-    const s1 = stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'FAIL'), finding('dax-service-role', daxEu, 'FAIL')], { at: T1, regions: ['us-east-1', 'eu-west-1'] }), new Map(), []));
+    const s1 = stateAfter(
+      reconcile(
+        auditResult([finding('user-full-access', alice, 'FAIL'), finding('dax-service-role', daxEu, 'FAIL')], {
+          at: T1,
+          regions: ['us-east-1', 'eu-west-1'],
+        }),
+        new Map(),
+        [],
+      ),
+    );
     const r2 = reconcile(auditResult([], { at: T2, checks: ['root-access-key', 'dax-service-role'], regions: ['us-east-1'] }), s1, []);
     expect(r2.findings).toEqual([]);
     expect(r2.run.counts).toMatchObject({ resolved: 0, open: 2 });
@@ -85,10 +108,18 @@ describe('reconcile', () => {
       { check: 'user-full-access', resource: alice, reason: 'migration', expires: '2026-11-02' },
     ];
     const glass = `arn:aws:iam::${ACCOUNT}:user/break-glass-1`;
-    const r1 = reconcile(auditResult([finding('user-full-access', glass, 'FAIL'), finding('user-full-access', alice, 'FAIL')], { at: T1 }), new Map(), mutes);
+    const r1 = reconcile(
+      auditResult([finding('user-full-access', glass, 'FAIL'), finding('user-full-access', alice, 'FAIL')], { at: T1 }),
+      new Map(),
+      mutes,
+    );
     expect(r1.findings.map((r) => r.state.mute?.reason)).toEqual(['sealed break-glass users', 'migration']);
     expect(r1.run.counts.muted).toBe(2);
-    const r2 = reconcile(auditResult([finding('user-full-access', glass, 'FAIL'), finding('user-full-access', alice, 'FAIL')], { at: T2 }), stateAfter(r1), mutes);
+    const r2 = reconcile(
+      auditResult([finding('user-full-access', glass, 'FAIL'), finding('user-full-access', alice, 'FAIL')], { at: T2 }),
+      stateAfter(r1),
+      mutes,
+    );
     expect(r2.findings.find((r) => r.state.resource === alice)!.state.mute).toBeNull();
     expect(r2.run.counts.muted).toBe(1);
   });
@@ -103,12 +134,22 @@ describe('mutes and stale runs across nights', () => {
     expect(r2.findings[0]).toMatchObject({ change: 'regressed', state: { mute: null } });
     expect(r2.run.counts.regressed).toBe(1);
     // Still unmuted the night after: just open, not regressed again.
-    const r3 = reconcile(auditResult([finding('user-full-access', alice, 'FAIL', 'critical')], { at: T3 }), stateAfter(r2, stateAfter(r1)), mutes);
+    const r3 = reconcile(
+      auditResult([finding('user-full-access', alice, 'FAIL', 'critical')], { at: T3 }),
+      stateAfter(r2, stateAfter(r1)),
+      mutes,
+    );
     expect(r3.findings[0]!.change).toBe('open');
   });
 
   it('an older run arriving after a newer one calls nothing new, resolved or regressed', () => {
-    const s3 = stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'PASS'), finding('user-full-access', bob, 'FAIL')], { at: T3 }), new Map(), []));
+    const s3 = stateAfter(
+      reconcile(
+        auditResult([finding('user-full-access', alice, 'PASS'), finding('user-full-access', bob, 'FAIL')], { at: T3 }),
+        new Map(),
+        [],
+      ),
+    );
     const stale = reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: T1 }), s3, []);
     expect(stale.findings.map((r) => r.change)).toEqual(['unchanged']);
     expect(stale.run.counts).toMatchObject({ new: 0, regressed: 0, resolved: 0 });
@@ -121,10 +162,13 @@ describe('mutes and stale runs across nights', () => {
       ['dax-service-role@eu-west-1', Date.parse(T3)],
     ]);
     const daxUs = `arn:aws:dax:us-east-1:${ACCOUNT}:cache/orders`;
-    const older = auditResult([finding('user-full-access', alice, 'FAIL'), finding('dax-service-role', daxEu, 'FAIL'), finding('dax-service-role', daxUs, 'FAIL')], {
-      at: T1,
-      regions: ['eu-west-1', 'us-east-1'],
-    });
+    const older = auditResult(
+      [finding('user-full-access', alice, 'FAIL'), finding('dax-service-role', daxEu, 'FAIL'), finding('dax-service-role', daxUs, 'FAIL')],
+      {
+        at: T1,
+        regions: ['eu-west-1', 'us-east-1'],
+      },
+    );
     const stale = reconcile(older, new Map(), [], observed);
     expect(stale.findings.map((r) => [r.state.resource, r.change])).toEqual([
       [alice, 'unchanged'],
@@ -133,8 +177,19 @@ describe('mutes and stale runs across nights', () => {
     ]);
     // A stored finding resolved at T1 and not rewritten by the newer run (nothing to rewrite): the
     // older run that still saw it failing must not reopen it.
-    const resolved = stateAfter(reconcile(auditResult([], { at: T2 }), stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: T1 }), new Map(), [])), []));
-    const late = reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: '2026-11-02T12:00:00.000Z' }), resolved, [], observed);
+    const resolved = stateAfter(
+      reconcile(
+        auditResult([], { at: T2 }),
+        stateAfter(reconcile(auditResult([finding('user-full-access', alice, 'FAIL')], { at: T1 }), new Map(), [])),
+        [],
+      ),
+    );
+    const late = reconcile(
+      auditResult([finding('user-full-access', alice, 'FAIL')], { at: '2026-11-02T12:00:00.000Z' }),
+      resolved,
+      [],
+      observed,
+    );
     expect(late.findings.map((r) => r.change)).toEqual(['unchanged']);
     // The same findings in a run newer than every observed scope are news.
     const newer = reconcile({ ...older, run: { ...older.run, collectedAt: '2026-11-05T00:00:00.000Z' } }, new Map(), [], observed);
@@ -155,19 +210,30 @@ describe('findMute', () => {
   });
   it('the glob agrees with a reference matcher on any pattern and value, in linear time', () => {
     const reference = (pattern: string, value: string) =>
-      new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(value);
+      new RegExp(
+        `^${pattern
+          .split('*')
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+        's',
+      ).test(value);
     const text = (max: number) => fc.string({ unit: fc.constantFrom('a', 'b', '*', '?', '.', ':'), maxLength: max });
     fc.assert(
       fc.property(text(8), text(10), (pattern, value) => {
         const resource = value.replaceAll('*', 'x');
-        const muted = findMute({ checkId: 'user-full-access', resource }, [{ check: 'user-full-access', resource: pattern, reason: 'r' }], T1) !== null;
+        const muted =
+          findMute({ checkId: 'user-full-access', resource }, [{ check: 'user-full-access', resource: pattern, reason: 'r' }], T1) !== null;
         expect(muted).toBe(reference(pattern, resource));
       }),
       { numRuns: 3000 },
     );
     // A regex of `.*` runs backtracks for ever on this; the segment matcher answers at once.
     const started = performance.now();
-    const slow = findMute({ checkId: 'user-full-access', resource: 'a'.repeat(5000) }, [{ check: '*', resource: `${'a*'.repeat(40)}b`, reason: 'r' }], T1);
+    const slow = findMute(
+      { checkId: 'user-full-access', resource: 'a'.repeat(5000) },
+      [{ check: '*', resource: `${'a*'.repeat(40)}b`, reason: 'r' }],
+      T1,
+    );
     expect(slow).toBeNull();
     expect(performance.now() - started).toBeLessThan(1000);
   });

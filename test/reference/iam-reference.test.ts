@@ -85,7 +85,11 @@ describe('single requests', () => {
   });
 
   it('Denies split over statements add up', () => {
-    const set = inlineOnly([doc(allowAll), doc({ Effect: 'Deny', Action: 'iam:*', Resource: '*' }), doc({ Effect: 'Deny', NotAction: 'iam:*', Resource: '*' })]);
+    const set = inlineOnly([
+      doc(allowAll),
+      doc({ Effect: 'Deny', Action: 'iam:*', Resource: '*' }),
+      doc({ Effect: 'Deny', NotAction: 'iam:*', Resource: '*' }),
+    ]);
     expect(verdict(set).none).toBe(true);
   });
 
@@ -132,8 +136,12 @@ describe('single requests', () => {
   it('the resource * of the actions without resource types: a Deny reaches it with * alone, an Allow with any pattern matching it', () => {
     const denyQ = inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '?' })]);
     expect(decide(denyQ, 's3:ListAllMyBuckets', '*')).toBe('allow');
-    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '**' })]), 's3:ListAllMyBuckets', '*')).toBe('explicit-deny');
-    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', Resource: '**' })]), 's3:ListAllMyBuckets', '*')).toBe(
+      'explicit-deny',
+    );
+    expect(decide(inlineOnly([doc(allowAll, { Effect: 'Deny', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe(
+      'allow',
+    );
     expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', Resource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
     expect(decide(inlineOnly([doc({ Effect: 'Allow', Action: '*', NotResource: '?' })]), 's3:ListAllMyBuckets', '*')).toBe('allow');
   });
@@ -187,7 +195,11 @@ describe('escalation', () => {
     const v = verdict(set);
     expect(v.full).toBe(false);
     expect(v.escapableBoundaryFull).toBe(true);
-    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN} (removes the boundary)` });
+    expect(v.witnesses).toContainEqual({
+      class: 'escalation',
+      conditional: false,
+      detail: `iam:DeleteUserPermissionsBoundary on ${USER_ARN} (removes the boundary)`,
+    });
   });
 
   // SPEC 3.3 counts SetDefaultPolicyVersion on a customer managed policy that reaches the user, as the
@@ -197,9 +209,23 @@ describe('escalation', () => {
     const set = inlineOnly([doc(allowAll)], doc({ Effect: 'Allow', Action: ['s3:*', 'iam:SetDefaultPolicyVersion'], Resource: '*' }));
     const v = verdict(set);
     expect(v.escapableBoundaryFull).toBe(true);
-    expect(v.witnesses).toContainEqual({ class: 'escalation', conditional: false, detail: `iam:SetDefaultPolicyVersion on ${boundaryArn} (removes the boundary)` });
-    const attached: PolicySet = { inline: [], attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:SetDefaultPolicyVersion', Resource: '*' }) }], groups: [] };
-    expect(verdict(attached).witnesses).toContainEqual(expect.objectContaining({ class: 'escalation', conditional: false, detail: expect.stringContaining('iam:SetDefaultPolicyVersion on') }));
+    expect(v.witnesses).toContainEqual({
+      class: 'escalation',
+      conditional: false,
+      detail: `iam:SetDefaultPolicyVersion on ${boundaryArn} (removes the boundary)`,
+    });
+    const attached: PolicySet = {
+      inline: [],
+      attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:SetDefaultPolicyVersion', Resource: '*' }) }],
+      groups: [],
+    };
+    expect(verdict(attached).witnesses).toContainEqual(
+      expect.objectContaining({
+        class: 'escalation',
+        conditional: false,
+        detail: expect.stringContaining('iam:SetDefaultPolicyVersion on'),
+      }),
+    );
   });
 
   it('PutGroupPolicy on its own group; AddUserToGroup to an administrators group', () => {
@@ -223,7 +249,9 @@ describe('escalation', () => {
       attached: [{ customer: doc({ Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: '*' }) }],
       groups: [],
     };
-    expect(verdict(set).witnesses.map((w) => w.detail)).toEqual([`iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Customer0 (replaces its document)`]);
+    expect(verdict(set).witnesses.map((w) => w.detail)).toEqual([
+      `iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Customer0 (replaces its document)`,
+    ]);
   });
 });
 
@@ -232,10 +260,16 @@ describe('SCPs', () => {
     const inv = buildCase(inlineOnly([doc(allowAll)]));
     const root = [doc(allowAll)];
     expect(referenceVerdict(inv, USER, { scps: [root, [doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' })]] }).full).toBe(false);
-    expect(referenceDecide(inv, USER, 's3:GetObject', BUCKET_OBJECT, { scps: [root, [doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' })]] })).toBe('allow');
-    expect(referenceDecide(inv, USER, 's3:GetObject', BUCKET_OBJECT, { scps: [[doc(allowAll, { Effect: 'Deny', Action: 's3:*', Resource: '*' })]] })).toBe(
-      'explicit-deny',
-    );
+    expect(
+      referenceDecide(inv, USER, 's3:GetObject', BUCKET_OBJECT, {
+        scps: [root, [doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' })]],
+      }),
+    ).toBe('allow');
+    expect(
+      referenceDecide(inv, USER, 's3:GetObject', BUCKET_OBJECT, {
+        scps: [[doc(allowAll, { Effect: 'Deny', Action: 's3:*', Resource: '*' })]],
+      }),
+    ).toBe('explicit-deny');
     expect(referenceVerdict(inv, USER, { scps: [root, root] }).full).toBe(true);
   });
 });
@@ -243,8 +277,12 @@ describe('SCPs', () => {
 describe('the verdict', () => {
   it('AdministratorAccess, directly or via a group: full', () => {
     expect(verdict({ inline: [], attached: [{ aws: 'AdministratorAccess' }], groups: [] }).full).toBe(true);
-    expect(verdict({ inline: [], attached: [], groups: [{ inline: [], attached: [{ aws: 'AdministratorAccess' }], member: true }] }).full).toBe(true);
-    expect(verdict({ inline: [], attached: [], groups: [{ inline: [], attached: [{ aws: 'AdministratorAccess' }], member: false }] }).none).toBe(true);
+    expect(
+      verdict({ inline: [], attached: [], groups: [{ inline: [], attached: [{ aws: 'AdministratorAccess' }], member: true }] }).full,
+    ).toBe(true);
+    expect(
+      verdict({ inline: [], attached: [], groups: [{ inline: [], attached: [{ aws: 'AdministratorAccess' }], member: false }] }).none,
+    ).toBe(true);
   });
 
   it('probes span the catalogue: every service, and thousands of requests', () => {
@@ -260,20 +298,26 @@ describe('the verdict', () => {
 describe('escalation by removing or replacing what caps it', () => {
   it('PutUserPolicy can replace the inline policy that holds the Deny', () => {
     const set = inlineOnly([doc(allowAll, { Effect: 'Deny', NotAction: 'iam:*', Resource: '*' })]);
-    const details = verdict(set).witnesses.filter((w) => w.class === 'escalation').map((w) => w.detail);
+    const details = verdict(set)
+      .witnesses.filter((w) => w.class === 'escalation')
+      .map((w) => w.detail);
     expect(details).toContain(`iam:PutUserPolicy on ${USER_ARN} (replaces inline0)`);
   });
 
   it('DeleteUserPolicy alone, when the deleted policy holds the only Deny', () => {
     const set = inlineOnly([doc(allowAll), doc({ Effect: 'Deny', NotAction: 'iam:DeleteUserPolicy', Resource: '*' })]);
-    expect(verdict(set).witnesses).toEqual([{ class: 'escalation', conditional: false, detail: `iam:DeleteUserPolicy on ${USER_ARN} (deletes inline1)` }]);
+    expect(verdict(set).witnesses).toEqual([
+      { class: 'escalation', conditional: false, detail: `iam:DeleteUserPolicy on ${USER_ARN} (deletes inline1)` },
+    ]);
   });
 
   it('CreatePolicyVersion on a customer managed boundary escapes it', () => {
     const set = inlineOnly([doc(allowAll)], doc({ Effect: 'Allow', Action: 'iam:CreatePolicyVersion', Resource: '*' }));
     const v = verdict(set);
     expect(v.escapableBoundaryFull).toBe(true);
-    expect(v.witnesses.map((w) => w.detail)).toContain(`iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Boundary (removes the boundary)`);
+    expect(v.witnesses.map((w) => w.detail)).toContain(
+      `iam:CreatePolicyVersion on arn:aws:iam::${ACCOUNT}:policy/Boundary (removes the boundary)`,
+    );
   });
 
   it('a Deny of the call itself leaves no escalation', () => {

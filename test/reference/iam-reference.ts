@@ -67,10 +67,7 @@ export function loadCatalogue(): Catalogue {
   const actionsByService = new Map<string, CatalogueAction[]>();
   const byId = new Map<string, CatalogueAction>();
   for (const service of services) {
-    const actions = readJson(`actions/${service}.json`) as Record<
-      string,
-      { name: string; resourceTypes: { name: string }[] }
-    >;
+    const actions = readJson(`actions/${service}.json`) as Record<string, { name: string; resourceTypes: { name: string }[] }>;
     let types: Record<string, { arn: string }> = {};
     try {
       types = readJson(`resourceTypes/${service}.json`) as Record<string, { arn: string }>;
@@ -143,8 +140,8 @@ export function parseDocument(document: unknown, source: string): RefStatement[]
     const s = entry as Record<string, unknown>;
     const where = `${source} statement ${typeof s.Sid === 'string' && s.Sid ? s.Sid : index}`;
     if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new Error(`${where}: Effect must be Allow or Deny`);
-    if (('Action' in s) === ('NotAction' in s)) throw new Error(`${where}: exactly one of Action, NotAction`);
-    if (('Resource' in s) === ('NotResource' in s)) throw new Error(`${where}: exactly one of Resource, NotResource`);
+    if ('Action' in s === 'NotAction' in s) throw new Error(`${where}: exactly one of Action, NotAction`);
+    if ('Resource' in s === 'NotResource' in s) throw new Error(`${where}: exactly one of Resource, NotResource`);
     const condition = s.Condition;
     if (condition !== undefined && (typeof condition !== 'object' || condition === null || Array.isArray(condition))) {
       throw new Error(`${where}: Condition must be an object`);
@@ -152,7 +149,8 @@ export function parseDocument(document: unknown, source: string): RefStatement[]
     return {
       source: where,
       effect: s.Effect,
-      action: 'Action' in s ? { not: false, patterns: strings(s.Action, 'Action') } : { not: true, patterns: strings(s.NotAction, 'NotAction') },
+      action:
+        'Action' in s ? { not: false, patterns: strings(s.Action, 'Action') } : { not: true, patterns: strings(s.NotAction, 'NotAction') },
       resource:
         'Resource' in s
           ? { not: false, patterns: strings(s.Resource, 'Resource') }
@@ -420,8 +418,7 @@ export function principalFromInventory(
   if (!user) throw new Error(`user ${userName} not in the inventory`);
   const identity: RefStatement[] = [];
   const managedPolicyArns: string[] = [];
-  const tag = (statements: RefStatement[], policy: string, attachment = policy) =>
-    statements.map((st) => ({ ...st, policy, attachment }));
+  const tag = (statements: RefStatement[], policy: string, attachment = policy) => statements.map((st) => ({ ...st, policy, attachment }));
   const addManaged = (arn: string, via: string, attachment: string) => {
     identity.push(...tag(parseDocument(documentOf(inv, arn), `${arn}${via}`), `managed:${arn}`, attachment));
     if (!managedPolicyArns.includes(arn)) managedPolicyArns.push(arn);
@@ -936,22 +933,46 @@ function escalationCalls(ctx: UserContext): { action: string; resource: string; 
   }
   for (const name of ctx.userInlineNames) {
     const policy = `inline:user:${name}`;
-    calls.push({ action: 'iam:PutUserPolicy', resource: ctx.userArn, effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] } });
-    calls.push({ action: 'iam:DeleteUserPolicy', resource: ctx.userArn, effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) } });
+    calls.push({
+      action: 'iam:PutUserPolicy',
+      resource: ctx.userArn,
+      effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] },
+    });
+    calls.push({
+      action: 'iam:DeleteUserPolicy',
+      resource: ctx.userArn,
+      effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) },
+    });
   }
   for (const arn of ctx.userAttachedArns) {
     const attachment = `user:${arn}`;
-    calls.push({ action: 'iam:DetachUserPolicy', resource: ctx.userArn, effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) } });
+    calls.push({
+      action: 'iam:DetachUserPolicy',
+      resource: ctx.userArn,
+      effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) },
+    });
   }
   for (const g of ctx.groups) {
     for (const name of g.inlineNames) {
       const policy = `inline:group:${g.name}:${name}`;
-      calls.push({ action: 'iam:PutGroupPolicy', resource: g.arn, effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] } });
-      calls.push({ action: 'iam:DeleteGroupPolicy', resource: g.arn, effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) } });
+      calls.push({
+        action: 'iam:PutGroupPolicy',
+        resource: g.arn,
+        effect: { key: `replace:${policy}`, what: ` (replaces ${name})`, remove: byPolicy(policy), add: [ALLOW_ALL] },
+      });
+      calls.push({
+        action: 'iam:DeleteGroupPolicy',
+        resource: g.arn,
+        effect: { key: `remove:${policy}`, what: ` (deletes ${name})`, remove: byPolicy(policy) },
+      });
     }
     for (const arn of g.attachedArns) {
       const attachment = `group:${g.name}:${arn}`;
-      calls.push({ action: 'iam:DetachGroupPolicy', resource: g.arn, effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) } });
+      calls.push({
+        action: 'iam:DetachGroupPolicy',
+        resource: g.arn,
+        effect: { key: `detach:${attachment}`, what: ` (detaches ${arn})`, remove: byAttachment(attachment) },
+      });
     }
   }
   for (const g of ctx.otherGroups) {
@@ -1034,7 +1055,13 @@ export function referenceVerdict(inv: Inventory, userName: string, options: Refe
 }
 
 /** The decision for one request, for tests that ask about a single probe. */
-export function referenceDecide(inv: Inventory, userName: string, action: string, resource: string, options: ReferenceOptions = {}): Decision {
+export function referenceDecide(
+  inv: Inventory,
+  userName: string,
+  action: string,
+  resource: string,
+  options: ReferenceOptions = {},
+): Decision {
   const { policies } = principalFromInventory(inv, userName, options.scps ?? []);
   return new CompiledPrincipal(policies).decide(action.toLowerCase(), resource);
 }

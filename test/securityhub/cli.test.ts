@@ -36,12 +36,28 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 describe('run --security-hub', () => {
   it('refuses the demo account, --no-store, and a missing region, before auditing anything', async () => {
-    expect(await cli('run', '--demo', '--security-hub', '--state-dir', join(dir, 's'))).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('not the demo account') });
-    expect(await cli('run', '--from', DEMO_DIR, '--security-hub', '--no-store')).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('needs the state') });
-    expect(await cli('run', '--from', DEMO_DIR, '--security-hub', '--state-dir', join(dir, 's'))).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('needs a region') });
+    expect(await cli('run', '--demo', '--security-hub', '--state-dir', join(dir, 's'))).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('not the demo account'),
+    });
+    expect(await cli('run', '--from', DEMO_DIR, '--security-hub', '--no-store')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('needs the state'),
+    });
+    expect(await cli('run', '--from', DEMO_DIR, '--security-hub', '--state-dir', join(dir, 's'))).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('needs a region'),
+    });
     // A settings file turning it on is the same as the flag.
     await writeFile(join(dir, 'settings.json'), JSON.stringify({ securityHub: true }));
-    expect(await cli('run', '--demo', '--config', join(dir, 'settings.json'), '--state-dir', join(dir, 's'))).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('not the demo account') });
+    expect(await cli('run', '--demo', '--config', join(dir, 'settings.json'), '--state-dir', join(dir, 's'))).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringContaining('not the demo account'),
+    });
   });
 });
 
@@ -49,11 +65,17 @@ describe('findings --format asff|ocsf', () => {
   it('prints the stored open findings with their stored firstSeen', async () => {
     const state = join(dir, 'state');
     expect((await cli('run', '--demo', '--quiet', '--fail-on', 'none', '--state-dir', state)).code).toBe(0);
-    const stored = JSON.parse((await cli('findings', '--format', 'json', '--state-dir', state)).stdout) as { id: string; firstSeen: string }[];
+    const stored = JSON.parse((await cli('findings', '--format', 'json', '--state-dir', state)).stdout) as {
+      id: string;
+      firstSeen: string;
+    }[];
     expect(stored.length).toBeGreaterThan(5);
 
     // Without a region there is no ProductArn to write.
-    expect(await cli('findings', '--format', 'asff', '--state-dir', state)).toMatchObject({ code: 2, stderr: expect.stringContaining('needs a region') });
+    expect(await cli('findings', '--format', 'asff', '--state-dir', state)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('needs a region'),
+    });
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     const asff = JSON.parse((await cli('findings', '--format', 'asff', '--state-dir', state)).stdout) as AsffFinding[];
     expect(asff.map((f) => f.Id).sort()).toEqual(stored.map((f) => f.id).sort());

@@ -49,13 +49,20 @@ function state(i: number, overrides: Partial<StoredFinding> = {}): StoredFinding
 type Seen = Omit<ReconciledFinding, 'finding' | 'stale'>;
 
 function run(findings: Seen[]): ReconciledRun {
-  return { run: { runId: 'run-2', accountId: '123456789012', partition: 'aws', collectedAt: AT } as ReconciledRun['run'], findings: findings.map((f) => ({ ...f, finding: f.state, stale: false })) };
+  return {
+    run: { runId: 'run-2', accountId: '123456789012', partition: 'aws', collectedAt: AT } as ReconciledRun['run'],
+    findings: findings.map((f) => ({ ...f, finding: f.state, stale: false })),
+  };
 }
 
-const open = (n: number): Seen[] => Array.from({ length: n }, (_, i) => ({ change: 'open', previousStatus: 'FAIL', previousSeverity: 'high', state: state(i) }));
+const open = (n: number): Seen[] =>
+  Array.from({ length: n }, (_, i) => ({ change: 'open', previousStatus: 'FAIL', previousSeverity: 'high', state: state(i) }));
 
 /** A real client whose HTTP layer answers from `respond`: the SDK's own retry strategy runs. */
-function httpClient(respond: (body: { Findings: AwsSecurityFinding[] }) => { status: number; body: object; errorType?: string }, maxAttempts = 3) {
+function httpClient(
+  respond: (body: { Findings: AwsSecurityFinding[] }) => { status: number; body: object; errorType?: string },
+  maxAttempts = 3,
+) {
   const requests: { Findings: AwsSecurityFinding[] }[] = [];
   const client = new SecurityHubClient({
     region: 'eu-west-1',
@@ -79,7 +86,10 @@ function httpClient(respond: (body: { Findings: AwsSecurityFinding[] }) => { sta
   return { client, requests };
 }
 
-const ok = (body: { Findings: AwsSecurityFinding[] }) => ({ status: 200, body: { FailedCount: 0, SuccessCount: body.Findings.length, FailedFindings: [] } });
+const ok = (body: { Findings: AwsSecurityFinding[] }) => ({
+  status: 200,
+  body: { FailedCount: 0, SuccessCount: body.Findings.length, FailedFindings: [] },
+});
 
 describe('syncSecurityHub', () => {
   it('sends 100 findings a call', async () => {
@@ -91,7 +101,9 @@ describe('syncSecurityHub', () => {
 
   it('a throttled call is retried by the SDK and then imports', async () => {
     let calls = 0;
-    const { client, requests } = httpClient((body) => (++calls <= 2 ? { status: 429, errorType: 'TooManyRequestsException', body: { message: 'Rate exceeded' } } : ok(body)));
+    const { client, requests } = httpClient((body) =>
+      ++calls <= 2 ? { status: 429, errorType: 'TooManyRequestsException', body: { message: 'Rate exceeded' } } : ok(body),
+    );
     const result = await syncSecurityHub(run(open(3)), { client, target: TARGET, sleep: noSleep });
     expect(requests).toHaveLength(3);
     expect(result).toMatchObject({ imported: 3, failed: [], calls: 1 });
@@ -99,7 +111,10 @@ describe('syncSecurityHub', () => {
 
   it('a call still throttled after the SDK gave up reports every finding of its batch, and the other batches go on', async () => {
     let calls = 0;
-    const { client } = httpClient((body) => (++calls <= 2 ? { status: 429, errorType: 'TooManyRequestsException', body: { message: 'Rate exceeded' } } : ok(body)), 2);
+    const { client } = httpClient(
+      (body) => (++calls <= 2 ? { status: 429, errorType: 'TooManyRequestsException', body: { message: 'Rate exceeded' } } : ok(body)),
+      2,
+    );
     const result = await syncSecurityHub(run(open(150)), { client, target: TARGET, sleep: noSleep });
     expect(result.imported).toBe(50);
     expect(result.failed).toHaveLength(100);
@@ -112,14 +127,18 @@ describe('syncSecurityHub', () => {
     let round = 0;
     const { client, requests } = httpClient((body) => {
       round += 1;
-      const failed = round === 1
-        ? [
-            { Id: ids[1], ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
-            { Id: ids[2], ErrorCode: 'InternalError', ErrorMessage: 'try again' },
-            { Id: ids[3], ErrorCode: 'InvalidInput', ErrorMessage: 'Finding does not adhere to ASFF' },
-          ]
-        : [];
-      return { status: 200, body: { FailedCount: failed.length, SuccessCount: body.Findings.length - failed.length, FailedFindings: failed } };
+      const failed =
+        round === 1
+          ? [
+              { Id: ids[1], ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' },
+              { Id: ids[2], ErrorCode: 'InternalError', ErrorMessage: 'try again' },
+              { Id: ids[3], ErrorCode: 'InvalidInput', ErrorMessage: 'Finding does not adhere to ASFF' },
+            ]
+          : [];
+      return {
+        status: 200,
+        body: { FailedCount: failed.length, SuccessCount: body.Findings.length - failed.length, FailedFindings: failed },
+      };
     });
     const result = await syncSecurityHub(run(items), { client, target: TARGET, sleep: noSleep });
     expect(requests.map((r) => r.Findings.map((f) => f.Id))).toEqual([ids, [ids[1], ids[2]]]);
@@ -131,7 +150,11 @@ describe('syncSecurityHub', () => {
     const items = open(2);
     const { client, requests } = httpClient((body) => ({
       status: 200,
-      body: { FailedCount: 1, SuccessCount: body.Findings.length - 1, FailedFindings: [{ Id: items[0]!.state.id, ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }] },
+      body: {
+        FailedCount: 1,
+        SuccessCount: body.Findings.length - 1,
+        FailedFindings: [{ Id: items[0]!.state.id, ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }],
+      },
     }));
     const result = await syncSecurityHub(run(items), { client, target: TARGET, sleep: noSleep });
     expect(requests).toHaveLength(1 + FAILED_FINDING_RETRIES);
@@ -140,7 +163,10 @@ describe('syncSecurityHub', () => {
   });
 
   it('a finding the validator refuses is reported with the field, and never sent', async () => {
-    const items = [...open(1), { change: 'new' as const, previousStatus: null, previousSeverity: null, state: state(9, { accountId: 'not-an-account' }) }];
+    const items = [
+      ...open(1),
+      { change: 'new' as const, previousStatus: null, previousSeverity: null, state: state(9, { accountId: 'not-an-account' }) },
+    ];
     const { client, requests } = httpClient(ok);
     const result = await syncSecurityHub(run(items), { client, target: TARGET, sleep: noSleep });
     expect(requests.flatMap((r) => r.Findings)).toHaveLength(1);
@@ -148,7 +174,11 @@ describe('syncSecurityHub', () => {
   });
 
   it('a denied call (Security Hub not enabled, no permission) reports every finding', async () => {
-    const { client } = httpClient(() => ({ status: 403, errorType: 'AccessDeniedException', body: { message: 'not authorized to perform securityhub:BatchImportFindings' } }));
+    const { client } = httpClient(() => ({
+      status: 403,
+      errorType: 'AccessDeniedException',
+      body: { message: 'not authorized to perform securityhub:BatchImportFindings' },
+    }));
     const result = await syncSecurityHub(run(open(3)), { client, target: TARGET, sleep: noSleep });
     expect(result.imported).toBe(0);
     expect(result.failed.map((f) => f.code)).toEqual(['AccessDeniedException', 'AccessDeniedException', 'AccessDeniedException']);
@@ -159,10 +189,17 @@ describe('syncSecurityHub', () => {
       { change: 'new', previousStatus: null, previousSeverity: null, state: state(1) },
       { change: 'unchanged', previousStatus: null, previousSeverity: null, state: state(2, { status: 'PASS' }) },
       { change: 'resolved', previousStatus: 'FAIL', previousSeverity: 'high', state: state(3, { status: 'PASS', resolvedAt: AT }) },
-      { change: 'resolved', previousStatus: 'WARN', previousSeverity: 'low', state: state(4, { lastSeen: '2026-11-01T00:00:00.000Z', resolvedAt: AT }) },
+      {
+        change: 'resolved',
+        previousStatus: 'WARN',
+        previousSeverity: 'low',
+        state: state(4, { lastSeen: '2026-11-01T00:00:00.000Z', resolvedAt: AT }),
+      },
       { change: 'open', previousStatus: 'FAIL', previousSeverity: 'high', state: state(5) },
     ];
-    expect(selectForSecurityHub(run(items)).map((i) => i.state.id)).toEqual([items[0], items[2], items[3], items[4]].map((r) => r!.state.id));
+    expect(selectForSecurityHub(run(items)).map((i) => i.state.id)).toEqual(
+      [items[0], items[2], items[3], items[4]].map((r) => r!.state.id),
+    );
     expect(selectForSecurityHub(run(items), new Set([items[4]!.state.id])).map((i) => i.state.id)).not.toContain(items[4]!.state.id);
   });
 });
@@ -182,7 +219,9 @@ describe('the pipeline with Security Hub on', () => {
     store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
     hub = mockHub();
     sns = mockSns();
-    hub.on(BatchImportFindingsCommand).callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
+    hub
+      .on(BatchImportFindingsCommand)
+      .callsFake((input: { Findings: unknown[] }) => ({ FailedCount: 0, SuccessCount: input.Findings.length, FailedFindings: [] }));
     sns.on(PublishCommand).resolves({ MessageId: 'm' });
   });
   afterEach(async () => {
@@ -206,7 +245,9 @@ describe('the pipeline with Security Hub on', () => {
     const first = await night(DEMO_DIR);
     const night1 = sent();
     expect(first.securityHub).toMatchObject({ failed: [], imported: night1.length, alertMessageId: null });
-    expect(night1.length).toBe(first.reconciled.run.counts.byStatus.FAIL + first.reconciled.run.counts.byStatus.WARN + first.reconciled.run.counts.byStatus.ERROR);
+    expect(night1.length).toBe(
+      first.reconciled.run.counts.byStatus.FAIL + first.reconciled.run.counts.byStatus.WARN + first.reconciled.run.counts.byStatus.ERROR,
+    );
     expect(night1.every((f) => f.Workflow?.Status === 'NEW' && f.RecordState === 'ACTIVE')).toBe(true);
     const firstObserved = new Map(night1.map((f) => [f.Id!, f.FirstObservedAt]));
 
@@ -240,14 +281,18 @@ describe('the pipeline with Security Hub on', () => {
   });
 
   it('a Security Hub failure never loses the run: saved and alerted first, then reported in the result and its own alert', async () => {
-    hub.on(BatchImportFindingsCommand).rejects(Object.assign(new Error('Account 123456789012 is not subscribed to AWS Security Hub'), { name: 'InvalidAccessException' }));
+    hub
+      .on(BatchImportFindingsCommand)
+      .rejects(Object.assign(new Error('Account 123456789012 is not subscribed to AWS Security Hub'), { name: 'InvalidAccessException' }));
     const p = await night(DEMO_DIR);
     expect(p.saved).not.toBeNull();
     expect((await store.openFindings('123456789012')).length).toBeGreaterThan(0);
     expect(p.securityHub!.imported).toBe(0);
     expect(p.securityHub!.failed.length).toBeGreaterThan(0);
     expect(p.securityHub!.failed[0]).toMatchObject({ code: 'InvalidAccessException' });
-    const published = sns.commandCalls(PublishCommand).map((c) => JSON.parse(JSON.parse(c.args[0].input.Message!).default as string) as { kind: string; failedCount?: number });
+    const published = sns
+      .commandCalls(PublishCommand)
+      .map((c) => JSON.parse(JSON.parse(c.args[0].input.Message!).default as string) as { kind: string; failedCount?: number });
     expect(published.map((m) => m.kind)).toEqual(['findings', 'security-hub-failed']);
     expect(published[1]!.failedCount).toBe(p.securityHub!.failed.length);
     expect(p.securityHub!.alertMessageId).toBe('m');

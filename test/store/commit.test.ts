@@ -31,7 +31,8 @@ function failPutsOf(type: string): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const item = (args.input as { Item?: { type?: string } }).Item;
-      if (context.commandName === 'PutItemCommand' && item?.type === type) throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
+      if (context.commandName === 'PutItemCommand' && item?.type === type)
+        throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
       return next(args);
     },
     { step: 'initialize', name: `fail-${type}` },
@@ -69,9 +70,17 @@ describe('the commit point', () => {
     // The same run saved again, once it can complete, is whole.
     client.middlewareStack.remove('fail-run');
     await store.saveRun(r1);
-    expect(await store.loadState(ACCOUNT)).toEqual(new Map([[a1.id, a1], [b1.id, b1]]));
+    expect(await store.loadState(ACCOUNT)).toEqual(
+      new Map([
+        [a1.id, a1],
+        [b1.id, b1],
+      ]),
+    );
     expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([b1.id]);
-    expect((await store.history(a0.id)).map((h) => [h.runId, h.change])).toEqual([['r0', 'new'], ['r1', 'resolved']]);
+    expect((await store.history(a0.id)).map((h) => [h.runId, h.change])).toEqual([
+      ['r0', 'new'],
+      ['r1', 'resolved'],
+    ]);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r1', 'r0']);
   });
 
@@ -106,7 +115,8 @@ describe('the commit point', () => {
           committed = true;
           return out;
         }
-        if (committed && context.commandName === 'BatchWriteItemCommand') throw Object.assign(new Error('killed'), { name: 'TimeoutError' });
+        if (committed && context.commandName === 'BatchWriteItemCommand')
+          throw Object.assign(new Error('killed'), { name: 'TimeoutError' });
         return next(args);
       },
       { step: 'initialize', name: 'killAfterCommit' },
@@ -115,7 +125,12 @@ describe('the commit point', () => {
 
     expect(itemOf(await dumpTable(client, local.tableName), a1.id)).toHaveProperty('GSI1PK');
     expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([b1.id]);
-    expect(await store.loadState(ACCOUNT)).toEqual(new Map([[a1.id, a1], [b1.id, b1]]));
+    expect(await store.loadState(ACCOUNT)).toEqual(
+      new Map([
+        [a1.id, a1],
+        [b1.id, b1],
+      ]),
+    );
 
     client.middlewareStack.remove('killAfterCommit');
     const b2 = { ...b1, lastSeen: T2, runId: 'r2' };
@@ -136,7 +151,11 @@ describe('item size', () => {
     // Saved again, the item also carries the committed state it replaces: two cut copies.
     await store.saveRun(reconciledRun(runRecord('r1', T1), [change('open', 'FAIL', { ...big, lastSeen: T1, runId: 'r1' })]));
 
-    const details = (await store.loadState(ACCOUNT)).get(big.id)!.details as { user: string; statements: unknown[]; detailsTruncated: Record<string, number> };
+    const details = (await store.loadState(ACCOUNT)).get(big.id)!.details as {
+      user: string;
+      statements: unknown[];
+      detailsTruncated: Record<string, number>;
+    };
     expect(details.user).toBe('alice');
     expect(details.statements.length).toBeGreaterThan(0);
     expect(details.detailsTruncated).toEqual({

@@ -39,7 +39,11 @@ describe('startLocalStore', () => {
       expect(await store.accounts()).toEqual([{ accountId: ACCOUNT, lastRunAt: T0, lastRunId: 'r0' }]);
 
       // And it keeps working as a store: the next run resolves what the first one found.
-      await store.saveRun(reconciledRun(runRecord('r1', T1), [change('resolved', 'FAIL', { ...a, status: 'PASS', lastSeen: T1, lastChanged: T1, resolvedAt: T1, runId: 'r1' })]));
+      await store.saveRun(
+        reconciledRun(runRecord('r1', T1), [
+          change('resolved', 'FAIL', { ...a, status: 'PASS', lastSeen: T1, lastChanged: T1, resolvedAt: T1, runId: 'r1' }),
+        ]),
+      );
       expect(await store.openFindings(ACCOUNT)).toEqual([]);
     } finally {
       await second.close();
@@ -81,11 +85,15 @@ describe('startLocalStore', () => {
   it('in memory, each start is a fresh, empty store', async () => {
     const a = stored('user-full-access', userArn('alice'), 'FAIL', { at: T0, runId: 'r0' });
     const first = await startLocalStore(null);
-    await new FindingsStore({ client: first.client, tableName: first.tableName, historyTtlDays: 400 }).saveRun(reconciledRun(runRecord('r0', T0), [change('new', null, a)]));
+    await new FindingsStore({ client: first.client, tableName: first.tableName, historyTtlDays: 400 }).saveRun(
+      reconciledRun(runRecord('r0', T0), [change('new', null, a)]),
+    );
     await first.close();
     const second = await startLocalStore(null);
     try {
-      expect(await new FindingsStore({ client: second.client, tableName: second.tableName, historyTtlDays: 400 }).loadState(ACCOUNT)).toEqual(new Map());
+      expect(
+        await new FindingsStore({ client: second.client, tableName: second.tableName, historyTtlDays: 400 }).loadState(ACCOUNT),
+      ).toEqual(new Map());
     } finally {
       await second.close();
     }

@@ -8,7 +8,21 @@ import { freshTable } from '#test/dynalite.ts';
 import { ensureTable, startLocalStore } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
 import { FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
-import { ACCOUNT, change, dumpTable, judged, reconciledRun, recordCommands, runRecord, stored, T0, T1, T2, T3, userArn } from '#test/store.ts';
+import {
+  ACCOUNT,
+  change,
+  dumpTable,
+  judged,
+  reconciledRun,
+  recordCommands,
+  runRecord,
+  stored,
+  T0,
+  T1,
+  T2,
+  T3,
+  userArn,
+} from '#test/store.ts';
 
 const DAY_SECONDS = 86_400;
 const alice = userArn('alice');
@@ -48,7 +62,9 @@ describe('table', () => {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: local.tableName }));
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     expect(Table?.KeySchema).toEqual(tableDefinition('x').KeySchema);
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus, i.Projection?.ProjectionType])).toEqual([['open', 'ACTIVE', 'ALL']]);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus, i.Projection?.ProjectionType])).toEqual([
+      ['open', 'ACTIVE', 'ALL'],
+    ]);
   });
 
   it('ensureTable is idempotent, and refuses a table without the open index', async () => {
@@ -74,7 +90,11 @@ describe('FindingsStore', () => {
       severity: 'low',
       mute: { reason: 'rotating next sprint', expires: '2027-01-01', check: 'access-key-age', resource: `${bob}#*` },
     });
-    const states = [stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0', severity: 'critical' }), muted, stored('user-full-access', carol, 'PASS', { at: T0, runId: 'r0' })];
+    const states = [
+      stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0', severity: 'critical' }),
+      muted,
+      stored('user-full-access', carol, 'PASS', { at: T0, runId: 'r0' }),
+    ];
     const run = firstRun('r0', T0, states);
 
     const result = await store.saveRun(run);
@@ -104,9 +124,23 @@ describe('FindingsStore', () => {
     // One Query per access pattern; loadState, openFindings and history add one key lookup of the
     // run records that wrote what they read (the commit check), never a second Query or a Scan.
     const queries = sent.filter((c) => c.name === 'QueryCommand');
-    expect(sent.map((c) => c.name)).toEqual(['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 'QueryCommand', 'QueryCommand', 'BatchGetItemCommand', 'QueryCommand']);
+    expect(sent.map((c) => c.name)).toEqual([
+      'QueryCommand',
+      'GetItemCommand',
+      'BatchGetItemCommand',
+      'QueryCommand',
+      'BatchGetItemCommand',
+      'QueryCommand',
+      'BatchGetItemCommand',
+      'QueryCommand',
+      'QueryCommand',
+      'BatchGetItemCommand',
+      'QueryCommand',
+    ]);
     expect(sent.filter((c) => c.name === 'BatchGetItemCommand').map((c) => c.input.RequestItems)).toEqual(
-      Array(4).fill({ [local.tableName]: { Keys: [{ PK: `ACCOUNT#${ACCOUNT}`, SK: `RUN#${T0}#r0` }], ProjectionExpression: 'SK', ConsistentRead: true } }),
+      Array(4).fill({
+        [local.tableName]: { Keys: [{ PK: `ACCOUNT#${ACCOUNT}`, SK: `RUN#${T0}#r0` }], ProjectionExpression: 'SK', ConsistentRead: true },
+      }),
     );
     expect(queries.map((c) => [c.input.IndexName, c.input.KeyConditionExpression, c.input.FilterExpression])).toEqual([
       [undefined, 'PK = :pk AND begins_with(SK, :prefix)', undefined],
@@ -144,7 +178,11 @@ describe('FindingsStore', () => {
     const store = makeStore();
     const big = 'x'.repeat(20_000);
     const states = Array.from({ length: 60 }, (_, i) =>
-      stored('access-key-age', `${userArn(`user${String(i).padStart(3, '0')}`)}#access_key_1`, 'FAIL', { at: T0, runId: 'r0', details: { big } }),
+      stored('access-key-age', `${userArn(`user${String(i).padStart(3, '0')}`)}#access_key_1`, 'FAIL', {
+        at: T0,
+        runId: 'r0',
+        details: { big },
+      }),
     );
     await store.saveRun(firstRun('r0', T0, states));
     const sent = recordCommands(client);
@@ -157,7 +195,12 @@ describe('FindingsStore', () => {
 
   it('saving the same run twice leaves identical items', async () => {
     const store = makeStore();
-    await store.saveRun(firstRun('r0', T0, [stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' }), stored('user-full-access', bob, 'FAIL', { at: T0, runId: 'r0' })]));
+    await store.saveRun(
+      firstRun('r0', T0, [
+        stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' }),
+        stored('user-full-access', bob, 'FAIL', { at: T0, runId: 'r0' }),
+      ]),
+    );
     const run1 = reconciledRun(runRecord('r1', T1), [
       change('resolved', 'FAIL', stored('user-full-access', alice, 'PASS', { at: T1, runId: 'r1', firstSeen: T0, resolvedAt: T1 })),
       change('open', 'FAIL', stored('user-full-access', bob, 'FAIL', { at: T1, runId: 'r1', firstSeen: T0, lastChanged: T0 })),
@@ -172,7 +215,19 @@ describe('FindingsStore', () => {
     expect(second).toEqual(first);
     expect(first).toEqual({ written: 3, skippedStale: [], history: 2, compliantNotStored: 0 });
     // r0: 2 findings + 2 history + run; r1: 1 new finding + 2 history + run; 1 account entry; the observed scopes.
-    expect(after.map((i) => i.type).sort()).toEqual(['account', 'finding', 'finding', 'finding', 'history', 'history', 'history', 'history', 'observed', 'run', 'run']);
+    expect(after.map((i) => i.type).sort()).toEqual([
+      'account',
+      'finding',
+      'finding',
+      'finding',
+      'history',
+      'history',
+      'history',
+      'history',
+      'observed',
+      'run',
+      'run',
+    ]);
   });
 
   it('an older run saved after a newer one changes none of the findings they share, but its run record is stored', async () => {
@@ -211,7 +266,9 @@ describe('FindingsStore', () => {
     expect(itemOf(after, w.id)).toBeUndefined();
     expect((await store.loadState(ACCOUNT)).get(v.id)).toEqual(v);
     // y stays resolved although its lastSeen (T0) is older than the stale run's observation (T1).
-    expect((await store.openFindings(ACCOUNT)).map((f) => f.id).sort()).toEqual([x.id, v.id, `${ACCOUNT}#user-full-access#${carol}`].sort());
+    expect((await store.openFindings(ACCOUNT)).map((f) => f.id).sort()).toEqual(
+      [x.id, v.id, `${ACCOUNT}#user-full-access#${carol}`].sort(),
+    );
     // The observed scopes keep the newest time of each: the older run moved none back.
     expect(await store.loadObserved(ACCOUNT)).toEqual(
       new Map([
@@ -232,12 +289,19 @@ describe('FindingsStore', () => {
     const store = makeStore();
     const x = stored('user-full-access', alice, 'FAIL', { at: T0, runId: 'r0' });
     await store.saveRun(firstRun('r0', T0, [x]));
-    await store.saveRun(reconciledRun(runRecord('r1', T1), [change('resolved', 'FAIL', { ...x, resolvedAt: T1, lastChanged: T1, runId: 'r1' })]));
+    await store.saveRun(
+      reconciledRun(runRecord('r1', T1), [change('resolved', 'FAIL', { ...x, resolvedAt: T1, lastChanged: T1, runId: 'r1' })]),
+    );
     // T3 covers the check and writes nothing for x (already resolved).
     await store.saveRun(reconciledRun(runRecord('r3', T3), []));
     const before = itemOf(await dump(), x.id);
 
-    const result = await store.saveRun(await judged(store, reconciledRun(runRecord('r2', T2), [change('regressed', 'FAIL', { ...x, lastSeen: T2, lastChanged: T2, runId: 'r2' })])));
+    const result = await store.saveRun(
+      await judged(
+        store,
+        reconciledRun(runRecord('r2', T2), [change('regressed', 'FAIL', { ...x, lastSeen: T2, lastChanged: T2, runId: 'r2' })]),
+      ),
+    );
 
     expect(result.skippedStale).toEqual([x.id]);
     expect(itemOf(await dump(), x.id)).toEqual(before);
@@ -245,7 +309,13 @@ describe('FindingsStore', () => {
 
   it('latestRuns is newest first and honours the limit', async () => {
     const store = makeStore();
-    for (const [id, at] of [['r1', T1], ['r3', T3], ['r0', T0], ['r2', T2]] as const) await store.saveRun(reconciledRun(runRecord(id, at), []));
+    for (const [id, at] of [
+      ['r1', T1],
+      ['r3', T3],
+      ['r0', T0],
+      ['r2', T2],
+    ] as const)
+      await store.saveRun(reconciledRun(runRecord(id, at), []));
     expect((await store.latestRuns(ACCOUNT, 2)).map((r) => r.runId)).toEqual(['r3', 'r2']);
     expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual(['r3', 'r2', 'r1', 'r0']);
     await expect(store.latestRuns(ACCOUNT, 0)).rejects.toThrow(RangeError);
@@ -287,7 +357,9 @@ describe('FindingsStore', () => {
     }
 
     // a regresses.
-    await store.saveRun(reconciledRun(runRecord('r2', T2), [change('regressed', 'PASS', { ...a, lastSeen: T2, lastChanged: T2, runId: 'r2' })]));
+    await store.saveRun(
+      reconciledRun(runRecord('r2', T2), [change('regressed', 'PASS', { ...a, lastSeen: T2, lastChanged: T2, runId: 'r2' })]),
+    );
     expect((await store.openFindings(ACCOUNT)).map((f) => f.id)).toEqual([a.id, b.id]);
     expect((await store.openFindings(ACCOUNT, { severity: 'critical' }))[0]).toMatchObject({ id: a.id, runId: 'r2', resolvedAt: null });
   });
@@ -316,8 +388,26 @@ describe('FindingsStore', () => {
 
     expect(await store.history(a.id)).toEqual([
       { findingId: a.id, at: T0, runId: 'r0', change: 'new', status: 'FAIL', previousStatus: null, severity: 'high', title: a.title },
-      { findingId: a.id, at: T1, runId: 'r1', change: 'resolved', status: 'PASS', previousStatus: 'FAIL', severity: 'high', title: a.title },
-      { findingId: a.id, at: T2, runId: 'r2', change: 'regressed', status: 'FAIL', previousStatus: 'PASS', severity: 'high', title: a.title },
+      {
+        findingId: a.id,
+        at: T1,
+        runId: 'r1',
+        change: 'resolved',
+        status: 'PASS',
+        previousStatus: 'FAIL',
+        severity: 'high',
+        title: a.title,
+      },
+      {
+        findingId: a.id,
+        at: T2,
+        runId: 'r2',
+        change: 'regressed',
+        status: 'FAIL',
+        previousStatus: 'PASS',
+        severity: 'high',
+        title: a.title,
+      },
     ]);
     expect((await store.history(k.id)).map((h) => [h.runId, h.change, h.status, h.severity])).toEqual([
       ['r0', 'new', 'WARN', 'low'],
@@ -387,11 +477,15 @@ describe('the write lease', () => {
     expect(lease).toEqual({ accountId: ACCOUNT, runId: 'r1', until: START + 60_000 });
     const before = await dump();
 
-    const error = (await store.saveRun(firstRun('r2', T2, [stored('user-full-access', alice, 'FAIL', { at: T2, runId: 'r2' })])).catch((e: unknown) => e)) as StoreBusyError;
+    const error = (await store
+      .saveRun(firstRun('r2', T2, [stored('user-full-access', alice, 'FAIL', { at: T2, runId: 'r2' })]))
+      .catch((e: unknown) => e)) as StoreBusyError;
 
     expect(error).toBeInstanceOf(StoreBusyError);
     expect(error).toBeInstanceOf(StoreError);
-    expect(error.message).toBe(`account ${ACCOUNT} is being saved by run r1 (lease until ${new Date(START + 60_000).toISOString()}); nothing was saved, run again after that`);
+    expect(error.message).toBe(
+      `account ${ACCOUNT} is being saved by run r1 (lease until ${new Date(START + 60_000).toISOString()}); nothing was saved, run again after that`,
+    );
     // It waited (with growing backoff) for about leaseWaitMs before giving up, and wrote nothing.
     expect(clock.now - START).toBeGreaterThanOrEqual(10_000);
     expect(clock.waits.length).toBeGreaterThan(3);
@@ -425,14 +519,18 @@ describe('the write lease', () => {
   it('an exclusive store (local mode, behind its lock file) takes over any lease at once', async () => {
     await makeStore().acquireLease(ACCOUNT, 'killed-cli-run');
     const { store } = clocked(START, { exclusive: true });
-    expect(await store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]))).toMatchObject({ written: 1 });
+    expect(await store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]))).toMatchObject({
+      written: 1,
+    });
   });
 
   it('a lease another run took and released since is lost too: renewing needs this run to still hold it', async () => {
     const { store } = clocked(START);
     const mine = await store.acquireLease(ACCOUNT, 'r1');
     await store.releaseLease(mine); // as if another run had taken it after expiry and finished
-    await expect(store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine })).rejects.toThrow(StoreBusyError);
+    await expect(
+      store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine }),
+    ).rejects.toThrow(StoreBusyError);
     expect((await dump()).filter((i) => i.type === 'finding')).toEqual([]);
   });
 
@@ -442,7 +540,9 @@ describe('the write lease', () => {
     clock.now = mine.until + 1;
     await store.acquireLease(ACCOUNT, 'r2', { wait: false });
     const before = await dump();
-    await expect(store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine })).rejects.toThrow(StoreBusyError);
+    await expect(
+      store.saveRun(firstRun('r1', T1, [stored('user-full-access', alice, 'FAIL', { at: T1, runId: 'r1' })]), { lease: mine }),
+    ).rejects.toThrow(StoreBusyError);
     expect(await dump()).toEqual(before);
   });
 });
@@ -478,7 +578,10 @@ describe('BatchWriteItem retries', () => {
     );
   }
 
-  const states = (n: number) => Array.from({ length: n }, (_, i) => stored('user-full-access', userArn(`u${String(i).padStart(2, '0')}`), 'FAIL', { at: T0, runId: 'r0' }));
+  const states = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      stored('user-full-access', userArn(`u${String(i).padStart(2, '0')}`), 'FAIL', { at: T0, runId: 'r0' }),
+    );
 
   it('retries UnprocessedItems with growing, jittered waits until everything is written', async () => {
     const injection: Injection = { remaining: 3, keep: (n) => Math.floor(n / 2), calls: [] };
@@ -517,7 +620,9 @@ describe('BatchWriteItem retries', () => {
     expect(storeError.message).toMatch(/run r0 was not fully stored: 30 of 30 items failed/);
     expect(storeError.message).toMatch(/and 20 more/);
     expect(storeError.failedItems).toHaveLength(30);
-    expect(storeError.failedItems[0]).toMatch(/^finding 123456789012#user-full-access#arn:aws:iam::123456789012:user\/u\d\d \(still unprocessed after 4 attempts\)$/);
+    expect(storeError.failedItems[0]).toMatch(
+      /^finding 123456789012#user-full-access#arn:aws:iam::123456789012:user\/u\d\d \(still unprocessed after 4 attempts\)$/,
+    );
     // Two batches of state, four attempts each; no history is written for states that were not.
     expect(injection.calls).toHaveLength(8);
     expect(waits.sort((x, y) => x - y)).toEqual([38, 38, 75, 75, 150, 150]);
@@ -536,14 +641,19 @@ describe('BatchWriteItem retries', () => {
   it('any other failure under the lease (a read, the run record) is a StoreError too, so the run is retried and alerted', async () => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'QueryCommand') throw Object.assign(new Error('not authorized to perform dynamodb:Query'), { name: 'AccessDeniedException' });
+        if (context.commandName === 'QueryCommand')
+          throw Object.assign(new Error('not authorized to perform dynamodb:Query'), { name: 'AccessDeniedException' });
         return next(args);
       },
       { step: 'initialize', name: 'denyQuery' },
     );
-    const error = await makeStore().saveRun(firstRun('r0', T0, states(3))).catch((e: unknown) => e);
+    const error = await makeStore()
+      .saveRun(firstRun('r0', T0, states(3)))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).message).toBe('run r0 was not fully stored (AccessDeniedException: not authorized to perform dynamodb:Query); saving the same run again is safe');
+    expect((error as StoreError).message).toBe(
+      'run r0 was not fully stored (AccessDeniedException: not authorized to perform dynamodb:Query); saving the same run again is safe',
+    );
     expect((error as StoreError).cause).toMatchObject({ name: 'AccessDeniedException' });
   });
 
@@ -551,12 +661,15 @@ describe('BatchWriteItem retries', () => {
     const sent = recordCommands(client);
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'BatchWriteItemCommand') throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+        if (context.commandName === 'BatchWriteItemCommand')
+          throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
         return next(args);
       },
       { step: 'initialize', name: 'denyBatches' },
     );
-    const error = (await makeStore().saveRun(firstRun('r0', T0, states(30))).catch((e: unknown) => e)) as StoreError;
+    const error = (await makeStore()
+      .saveRun(firstRun('r0', T0, states(30)))
+      .catch((e: unknown) => e)) as StoreError;
     expect(error.failedItems).toHaveLength(30);
     expect(error.failedItems[0]).toMatch(/\(AccessDeniedException: not authorized\)$/);
     // The lease only: no put per finding.
@@ -567,9 +680,16 @@ describe('BatchWriteItem retries', () => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         // DynamoDB rejects a whole batch for one oversized item, and the item alone when put.
-        const input = args.input as { Item?: { resource?: string }; RequestItems?: Record<string, { PutRequest: { Item: { resource?: string } } }[]> };
+        const input = args.input as {
+          Item?: { resource?: string };
+          RequestItems?: Record<string, { PutRequest: { Item: { resource?: string } } }[]>;
+        };
         if (context.commandName !== 'PutItemCommand' && context.commandName !== 'BatchWriteItemCommand') return next(args);
-        const items = input.Item ? [input.Item] : Object.values(input.RequestItems ?? {}).flat().map((r) => r.PutRequest.Item);
+        const items = input.Item
+          ? [input.Item]
+          : Object.values(input.RequestItems ?? {})
+              .flat()
+              .map((r) => r.PutRequest.Item);
         if (items.some((item) => item.resource === bob)) {
           throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
         }

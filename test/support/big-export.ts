@@ -6,7 +6,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callerIdentityResponse, FIXTURE_NOW, generateAccount, type GeneratedAccount } from './aws.ts';
 
-export async function writeFailingExport(dir: string, users: number, options: { now?: Date; overAgeKeyRatio?: number; seed?: number } = {}): Promise<GeneratedAccount> {
+export async function writeFailingExport(
+  dir: string,
+  users: number,
+  options: { now?: Date; overAgeKeyRatio?: number; seed?: number } = {},
+): Promise<GeneratedAccount> {
   const now = options.now ?? FIXTURE_NOW;
   const account = generateAccount({ users, now, overAgeKeyRatio: options.overAgeKeyRatio ?? 1, seed: options.seed ?? 11 });
   await mkdir(dir, { recursive: true });
@@ -22,6 +26,9 @@ export async function writeFailingExport(dir: string, users: number, options: { 
   });
   const { users: UserDetailList, groups: GroupDetailList, roles: RoleDetailList, policies: Policies } = account.entities;
   // As `aws iam get-account-authorization-details` writes it: the CLI pages through and merges.
-  await writeFile(join(dir, 'account-authorization-details.json'), JSON.stringify({ UserDetailList, GroupDetailList, RoleDetailList, Policies, IsTruncated: false }));
+  await writeFile(
+    join(dir, 'account-authorization-details.json'),
+    JSON.stringify({ UserDetailList, GroupDetailList, RoleDetailList, Policies, IsTruncated: false }),
+  );
   return account;
 }

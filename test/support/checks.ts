@@ -16,7 +16,10 @@ export function selectChecks(ids: readonly CheckId[]): Check[] {
   return ids.length === 0 ? [...ALL_CHECKS] : ALL_CHECKS.filter((c) => ids.includes(c.id));
 }
 
-export const CHECK_INPUTS = Object.fromEntries(Object.values(CATALOGUE).map((c) => [c.id, c.inputs])) as Record<CheckId, readonly InventoryInput[]>;
+export const CHECK_INPUTS = Object.fromEntries(Object.values(CATALOGUE).map((c) => [c.id, c.inputs])) as Record<
+  CheckId,
+  readonly InventoryInput[]
+>;
 
 export const rootAccessKey = checkOf('root-access-key');
 export const accessKeyAge = checkOf('access-key-age');

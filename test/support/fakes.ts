@@ -19,7 +19,10 @@ import type { SaveResult } from '#lib/store/save.ts';
 
 const LEASE_MS = 5 * 60_000;
 
-const byKey = <T>(key: (value: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byKey =
+  <T>(key: (value: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 /**
  * A findings repository in memory. A save is all or nothing (there is no partial save to commit);
@@ -39,7 +42,8 @@ export class MemoryFindingsRepository implements FindingsRepository {
 
   async acquireLease(accountId: string, runId: string): Promise<Lease> {
     const held = this.leases.get(accountId);
-    if (held && held.runId !== runId && held.until > this.now()) throw new StoreBusyError(accountId, held.runId, new Date(held.until).toISOString());
+    if (held && held.runId !== runId && held.until > this.now())
+      throw new StoreBusyError(accountId, held.runId, new Date(held.until).toISOString());
     const lease = { accountId, runId, until: this.now() + LEASE_MS };
     this.leases.set(accountId, lease);
     return lease;
@@ -50,7 +54,10 @@ export class MemoryFindingsRepository implements FindingsRepository {
   }
 
   async loadKnown(accountId: string): Promise<KnownState> {
-    return { state: new Map(structuredClone([...(this.findings.get(accountId) ?? new Map<string, StoredFinding>())])), observed: new Map(this.observed.get(accountId)) };
+    return {
+      state: new Map(structuredClone([...(this.findings.get(accountId) ?? new Map<string, StoredFinding>())])),
+      observed: new Map(this.observed.get(accountId)),
+    };
   }
 
   /** As FindingsStore.saveRun: without a lease, takes (and then releases) one of its own. */
@@ -59,7 +66,8 @@ export class MemoryFindingsRepository implements FindingsRepository {
     const observedAt = Date.parse(run.collectedAt);
     if (Number.isNaN(observedAt)) throw new StoreError(`run ${run.runId} collectedAt is not a date: ${JSON.stringify(run.collectedAt)}`);
     const held = this.leases.get(run.accountId);
-    if (options.lease && held?.runId !== options.lease.runId) throw new StoreBusyError(run.accountId, held?.runId ?? null, held ? new Date(held.until).toISOString() : null);
+    if (options.lease && held?.runId !== options.lease.runId)
+      throw new StoreBusyError(run.accountId, held?.runId ?? null, held ? new Date(held.until).toISOString() : null);
     const lease = options.lease ?? (await this.acquireLease(run.accountId, run.runId));
     try {
       const state = this.findings.get(run.accountId) ?? new Map<string, StoredFinding>();
@@ -84,7 +92,8 @@ export class MemoryFindingsRepository implements FindingsRepository {
       for (const scope of coveredScopes(run)) scopes.set(scope, Math.max(scopes.get(scope) ?? observedAt, observedAt));
       this.observed.set(run.accountId, scopes);
       const account = this.known.get(run.accountId);
-      if (!account || account.lastRunAt <= run.startedAt) this.known.set(run.accountId, { accountId: run.accountId, lastRunAt: run.startedAt, lastRunId: run.runId });
+      if (!account || account.lastRunAt <= run.startedAt)
+        this.known.set(run.accountId, { accountId: run.accountId, lastRunAt: run.startedAt, lastRunId: run.runId });
       this.runs.set(`${run.accountId}\u0000${runSk(run.startedAt, run.runId)}`, structuredClone(run));
       return result;
     } finally {

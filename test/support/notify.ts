@@ -31,7 +31,15 @@ export function finding(spec: FindingSpec): ReconciledFinding {
   const resource = spec.resource ?? `arn:aws:iam::${ACCOUNT}:user/alice`;
   const resolved = spec.change === 'resolved';
   const previousStatus =
-    spec.previousStatus !== undefined ? spec.previousStatus : spec.change === 'new' ? null : spec.change === 'regressed' ? 'PASS' : resolved ? 'FAIL' : spec.status;
+    spec.previousStatus !== undefined
+      ? spec.previousStatus
+      : spec.change === 'new'
+        ? null
+        : spec.change === 'regressed'
+          ? 'PASS'
+          : resolved
+            ? 'FAIL'
+            : spec.status;
   const state: StoredFinding = {
     id: findingId(ACCOUNT, checkId, resource),
     accountId: ACCOUNT,
@@ -52,7 +60,8 @@ export function finding(spec: FindingSpec): ReconciledFinding {
     finding: state,
     change: spec.change,
     previousStatus,
-    previousSeverity: spec.previousSeverity !== undefined ? spec.previousSeverity : previousStatus === null ? null : (spec.severity ?? 'high'),
+    previousSeverity:
+      spec.previousSeverity !== undefined ? spec.previousSeverity : previousStatus === null ? null : (spec.severity ?? 'high'),
     state,
     stale: false,
   };
@@ -117,9 +126,30 @@ const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
 export function typicalRun() {
   return reconciledRun(
     [
-      finding({ change: 'new', status: 'FAIL', severity: 'high', checkId: 'user-full-access', resource: user('bob'), title: 'full access through policy AdministratorAccess' }),
-      finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'root-access-key', resource: ROOT, title: 'the root user has an active access key' }),
-      finding({ change: 'open', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('carol')}#access_key_1`, title: 'access key is 200 days old' }),
+      finding({
+        change: 'new',
+        status: 'FAIL',
+        severity: 'high',
+        checkId: 'user-full-access',
+        resource: user('bob'),
+        title: 'full access through policy AdministratorAccess',
+      }),
+      finding({
+        change: 'new',
+        status: 'FAIL',
+        severity: 'critical',
+        checkId: 'root-access-key',
+        resource: ROOT,
+        title: 'the root user has an active access key',
+      }),
+      finding({
+        change: 'open',
+        status: 'FAIL',
+        severity: 'medium',
+        checkId: 'access-key-age',
+        resource: `${user('carol')}#access_key_1`,
+        title: 'access key is 200 days old',
+      }),
       finding({
         change: 'open',
         status: 'ERROR',
@@ -127,13 +157,32 @@ export function typicalRun() {
         checkId: 'dax-service-role',
         resource: `arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*`,
         title: 'could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)',
-        details: { call: 'dax:DescribeClusters', reason: 'User is not authorized to perform dax:DescribeClusters', code: 'AccessDeniedException' },
+        details: {
+          call: 'dax:DescribeClusters',
+          reason: 'User is not authorized to perform dax:DescribeClusters',
+          code: 'AccessDeniedException',
+        },
       }),
-      finding({ change: 'resolved', status: 'PASS', severity: 'high', checkId: 'user-full-access', resource: user('dave'), previousStatus: 'FAIL', title: 'no full-access grant' }),
+      finding({
+        change: 'resolved',
+        status: 'PASS',
+        severity: 'high',
+        checkId: 'user-full-access',
+        resource: user('dave'),
+        previousStatus: 'FAIL',
+        title: 'no full-access grant',
+      }),
       finding({ change: 'unchanged', status: 'PASS', severity: 'critical', checkId: 'user-full-access', resource: user('erin') }),
     ],
     {
-      checksInError: [{ checkId: 'dax-service-role', reasons: [`arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*: could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)`] }],
+      checksInError: [
+        {
+          checkId: 'dax-service-role',
+          reasons: [
+            `arn:aws:dax:eu-west-1:${ACCOUNT}:cache/*: could not be evaluated: dax:DescribeClusters failed (AccessDeniedException)`,
+          ],
+        },
+      ],
     },
   );
 }

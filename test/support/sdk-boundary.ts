@@ -103,7 +103,14 @@ export function serveUnderSdk(inject: Inject = () => undefined): Boundary {
       const middleware: Middleware = (_next, context) => async (args) => {
         const header = String((args as { request?: { headers?: Record<string, string> } }).request?.headers?.['amz-sdk-request'] ?? '');
         const [, attempt = '0', max = '0'] = /attempt=(\d+); max=(\d+)/.exec(header) ?? [];
-        const base = { call, service, command: cmd.constructor.name.replace(/Command$/, ''), input: cmd.input, attempt: Number(attempt), max: Number(max) };
+        const base = {
+          call,
+          service,
+          command: cmd.constructor.name.replace(/Command$/, ''),
+          input: cmd.input,
+          attempt: Number(attempt),
+          max: Number(max),
+        };
         const record: SdkAttempt = { ...base, outcome: 'ok', at: performance.now() };
         attempts.push(record);
         const fault = inject(base);
@@ -119,7 +126,10 @@ export function serveUnderSdk(inject: Inject = () => undefined): Boundary {
           }
           if (fault) throw fault;
           const output = (await fixture.call(client, command, options)) as Record<string, unknown> | undefined;
-          return { output: { ...output, $metadata: { httpStatusCode: 200, requestId: `fixture-${call}-${attempt}` } }, response: { statusCode: 200, headers: {} } };
+          return {
+            output: { ...output, $metadata: { httpStatusCode: 200, requestId: `fixture-${call}-${attempt}` } },
+            response: { statusCode: 200, headers: {} },
+          };
         } catch (error) {
           record.outcome = outcomeOf(error);
           throw error;
@@ -177,7 +187,8 @@ export function serviceFault(service: Service, code: string, status: number, mes
 
 /** A socket error as Node's HTTP stack raises it: name `Error`, the code in `code`. */
 export function networkFault(code: 'ECONNRESET' | 'ETIMEDOUT'): Error {
-  const detail = code === 'ECONNRESET' ? { errno: -104, syscall: 'read' } : { errno: -110, syscall: 'connect', address: '52.94.225.3', port: 443 };
+  const detail =
+    code === 'ECONNRESET' ? { errno: -104, syscall: 'read' } : { errno: -110, syscall: 'connect', address: '52.94.225.3', port: 443 };
   return Object.assign(new Error(code === 'ECONNRESET' ? 'read ECONNRESET' : 'connect ETIMEDOUT 52.94.225.3:443'), { code, ...detail });
 }
 
@@ -191,12 +202,25 @@ export interface FaultKind {
 export const FAULT_KINDS: FaultKind[] = [
   {
     name: 'Throttling',
-    make: (s) => (s === 'dax' ? serviceFault(s, 'ThrottlingException', 400, 'Rate exceeded') : serviceFault(s, 'Throttling', 400, 'Rate exceeded')),
+    make: (s) =>
+      s === 'dax' ? serviceFault(s, 'ThrottlingException', 400, 'Rate exceeded') : serviceFault(s, 'Throttling', 400, 'Rate exceeded'),
     code: (s) => (s === 'dax' ? 'ThrottlingException' : 'Throttling'),
   },
-  { name: 'RequestLimitExceeded', make: (s) => serviceFault(s, 'RequestLimitExceeded', 400, 'Request limit exceeded.'), code: () => 'RequestLimitExceeded' },
-  { name: 'ServiceUnavailable (503)', make: (s) => serviceFault(s, 'ServiceUnavailable', 503, 'Service Unavailable'), code: () => 'ServiceUnavailable' },
-  { name: 'InternalFailure (500)', make: (s) => serviceFault(s, 'InternalFailure', 500, 'We encountered an internal error. Please try again.'), code: () => 'InternalFailure' },
+  {
+    name: 'RequestLimitExceeded',
+    make: (s) => serviceFault(s, 'RequestLimitExceeded', 400, 'Request limit exceeded.'),
+    code: () => 'RequestLimitExceeded',
+  },
+  {
+    name: 'ServiceUnavailable (503)',
+    make: (s) => serviceFault(s, 'ServiceUnavailable', 503, 'Service Unavailable'),
+    code: () => 'ServiceUnavailable',
+  },
+  {
+    name: 'InternalFailure (500)',
+    make: (s) => serviceFault(s, 'InternalFailure', 500, 'We encountered an internal error. Please try again.'),
+    code: () => 'InternalFailure',
+  },
   { name: 'ECONNRESET', make: () => networkFault('ECONNRESET'), code: () => 'ECONNRESET' },
   { name: 'ETIMEDOUT', make: () => networkFault('ETIMEDOUT'), code: () => 'ETIMEDOUT' },
 ];
@@ -217,7 +241,11 @@ const NO_BACKOFF = { computeNextBackoffDelay: () => 0, setDelayBase: () => {} };
 export const fastRetry: NonNullable<LiveOptions['retryStrategy']> = ({ maxAttempts, retryMode }) =>
   retryMode === 'adaptive'
     ? // The real rate limiter, with a floor so high that it never has to wait for a token.
-      new AdaptiveRetryStrategy(maxAttempts, { maxAttempts, backoff: NO_BACKOFF, rateLimiter: new DefaultRateLimiter({ minFillRate: 1e6, minCapacity: 1e6 }) })
+      new AdaptiveRetryStrategy(maxAttempts, {
+        maxAttempts,
+        backoff: NO_BACKOFF,
+        rateLimiter: new DefaultRateLimiter({ minFillRate: 1e6, minCapacity: 1e6 }),
+      })
     : new StandardRetryStrategy({ maxAttempts, backoff: NO_BACKOFF });
 
 export interface SdkRun {
@@ -230,22 +258,34 @@ export interface SdkRun {
 }
 
 /** One collection through the SDK boundary (fast retries, instant report wait), and every check's findings on it. */
-export async function auditThroughSdk(settingsInput: SettingsInput = {}, inject?: Inject, options: Partial<LiveRequest> = {}): Promise<SdkRun> {
+export async function auditThroughSdk(
+  settingsInput: SettingsInput = {},
+  inject?: Inject,
+  options: Partial<LiveRequest> = {},
+): Promise<SdkRun> {
   const settings = parseSettings(settingsInput);
   const boundary = serveUnderSdk(inject);
   const waits: number[] = [];
   try {
-    const inventory = await collectLive(liveOptions({
-      settings,
-      regions: [SDK_REGION],
-      now: () => FIXTURE_NOW,
-      sleep: async (ms) => {
-        waits.push(ms);
-      },
-      retryStrategy: fastRetry,
-      ...options,
-    }));
-    return { inventory, findings: evaluateChecks(inventory, settings, ALL_CHECKS).findings, calls: boundary.calls(), attempts: boundary.attempts, waits };
+    const inventory = await collectLive(
+      liveOptions({
+        settings,
+        regions: [SDK_REGION],
+        now: () => FIXTURE_NOW,
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+        retryStrategy: fastRetry,
+        ...options,
+      }),
+    );
+    return {
+      inventory,
+      findings: evaluateChecks(inventory, settings, ALL_CHECKS).findings,
+      calls: boundary.calls(),
+      attempts: boundary.attempts,
+      waits,
+    };
   } finally {
     boundary.restore();
   }

@@ -52,7 +52,10 @@ export function change(change: Change, previousStatus: Status | null, state: Sto
 export async function judged(store: FindingsStore, reconciled: ReconciledRun): Promise<ReconciledRun> {
   const known = await store.loadKnown(reconciled.run.accountId);
   const at = reconciled.run.collectedAt;
-  return { ...reconciled, findings: reconciled.findings.map((r) => ({ ...r, stale: isStale(r.state, known.state.get(r.state.id), known.observed, at) })) };
+  return {
+    ...reconciled,
+    findings: reconciled.findings.map((r) => ({ ...r, stale: isStale(r.state, known.state.get(r.state.id), known.observed, at) })),
+  };
 }
 
 export function runRecord(runId: string, collectedAt: string, fields: Partial<RunRecord> = {}): RunRecord {
@@ -96,7 +99,9 @@ export async function dumpTable(client: DynamoDBClient, tableName: string): Prom
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await doc.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+    const page = await doc.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);

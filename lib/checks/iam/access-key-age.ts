@@ -1,5 +1,13 @@
 import type { Settings } from '#lib/settings.ts';
-import type { AccessKeyMetadata, CredentialReport, CredentialReportKey, CredentialReportRow, Inventory, KeySlotName, Source } from '#lib/inventory/types.ts';
+import type {
+  AccessKeyMetadata,
+  CredentialReport,
+  CredentialReportKey,
+  CredentialReportRow,
+  Inventory,
+  KeySlotName,
+  Source,
+} from '#lib/inventory/types.ts';
 import { CATALOGUE } from '#lib/checks/catalogue.ts';
 import type { Finding, Severity, Status } from '#lib/model/finding.ts';
 import { allUsersArn } from '#lib/model/arn.ts';

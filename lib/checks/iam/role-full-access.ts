@@ -37,7 +37,6 @@ const MAX_TARGETS = 10;
 /** Principals listed by name in one finding; the rest are counted. */
 const LIST_LIMIT = 50;
 
-
 // ---------------------------------------------------------------------------------------------
 // Trust policies
 
@@ -108,7 +107,16 @@ interface Restrictions {
 }
 
 function restrictionsOf(entries: ConditionEntry[]): Restrictions {
-  const r: Restrictions = { externalId: false, orgIds: [], accounts: [], accountCondition: false, mfa: false, audience: false, subject: false, other: [] };
+  const r: Restrictions = {
+    externalId: false,
+    orgIds: [],
+    accounts: [],
+    accountCondition: false,
+    mfa: false,
+    audience: false,
+    subject: false,
+    other: [],
+  };
   for (const e of entries) {
     // A negated or IfExists operator holds for requests the key does not pin down: not a restriction.
     const positive = !e.negated && !e.ifExists && restricts(e);
@@ -178,20 +186,34 @@ function accountPrincipal(value: string): string | null {
 
 const PUBLIC_WEB_IDENTITY = new Set(['cognito-identity.amazonaws.com', 'accounts.google.com', 'graph.facebook.com', 'www.amazon.com']);
 
-function classify(entry: { type: string; value: string }, r: Restrictions, scope: InsideScope): Omit<Admission, 'statement' | 'actions' | 'conditions'> {
+function classify(
+  entry: { type: string; value: string },
+  r: Restrictions,
+  scope: InsideScope,
+): Omit<Admission, 'statement' | 'actions' | 'conditions'> {
   const type = entry.type.toLowerCase();
   const { value } = entry;
   const inside = (account: string) => scope.accounts.has(account);
   const namedOutside = r.accounts.filter((a) => a === '*' || !inside(a));
   const orgInside = scope.organizationId !== null && r.orgIds.length > 0 && r.orgIds.every((o) => o === scope.organizationId);
   const restricted = r.externalId || r.orgIds.length > 0 || r.accountCondition;
-  const restriction = [r.externalId && 'sts:ExternalId', r.orgIds.length > 0 && `aws:PrincipalOrgID ${r.orgIds.join(', ')}`, r.accountCondition && `account ${r.accounts.join(', ')}`]
+  const restriction = [
+    r.externalId && 'sts:ExternalId',
+    r.orgIds.length > 0 && `aws:PrincipalOrgID ${r.orgIds.join(', ')}`,
+    r.accountCondition && `account ${r.accounts.join(', ')}`,
+  ]
     .filter(Boolean)
     .join(' and ');
 
   if (type === 'service') {
     if (r.accountCondition && namedOutside.length > 0) {
-      return { kind: 'service', principal: value, reach: 'restricted', outsideAccounts: namedOutside, why: `AWS service ${value} acting for resources of ${namedOutside.join(', ')}` };
+      return {
+        kind: 'service',
+        principal: value,
+        reach: 'restricted',
+        outsideAccounts: namedOutside,
+        why: `AWS service ${value} acting for resources of ${namedOutside.join(', ')}`,
+      };
     }
     return { kind: 'service', principal: value, reach: 'inside', why: `AWS service ${value}` };
   }
@@ -200,45 +222,104 @@ function classify(entry: { type: string; value: string }, r: Restrictions, scope
     const provider = arnAccount(value);
     if (saml) {
       if ((r.audience || r.subject) && provider !== null && provider === scope.accountId) {
-        return { kind: 'saml', principal: value, reach: 'inside', why: `users federated through the account's own SAML provider ${value.split('/').pop()}` };
+        return {
+          kind: 'saml',
+          principal: value,
+          reach: 'inside',
+          why: `users federated through the account's own SAML provider ${value.split('/').pop()}`,
+        };
       }
-      return { kind: 'saml', principal: value, reach: 'open', why: `anyone the SAML provider ${value} vouches for, with no audience or subject condition` };
+      return {
+        kind: 'saml',
+        principal: value,
+        reach: 'open',
+        why: `anyone the SAML provider ${value} vouches for, with no audience or subject condition`,
+      };
     }
     const name = /:oidc-provider\/(.+)$/.exec(value)?.[1] ?? value;
     if (r.audience && r.subject) {
-      return { kind: 'web-identity', principal: value, reach: 'restricted', why: `identities of the web identity provider ${name}, under an audience and a subject condition` };
+      return {
+        kind: 'web-identity',
+        principal: value,
+        reach: 'restricted',
+        why: `identities of the web identity provider ${name}, under an audience and a subject condition`,
+      };
     }
     const missing = [!r.audience && 'audience', !r.subject && 'subject'].filter(Boolean).join(' and ');
     const anyone = PUBLIC_WEB_IDENTITY.has(value) ? ' (a public provider: anyone can get a token)' : '';
-    return { kind: 'web-identity', principal: value, reach: 'open', why: `any identity of the web identity provider ${name}${anyone}: no ${missing} condition` };
+    return {
+      kind: 'web-identity',
+      principal: value,
+      reach: 'open',
+      why: `any identity of the web identity provider ${name}${anyone}: no ${missing} condition`,
+    };
   }
   if (type !== 'aws') {
     // CanonicalUser and anything else IAM would not admit to STS: read widely, as outside.
-    return { kind: 'unknown', principal: `${entry.type}:${value}`, reach: restricted ? 'restricted' : 'open', why: `principal ${entry.type} ${value}` };
+    return {
+      kind: 'unknown',
+      principal: `${entry.type}:${value}`,
+      reach: restricted ? 'restricted' : 'open',
+      why: `principal ${entry.type} ${value}`,
+    };
   }
 
   const account = value === '*' ? null : (accountPrincipal(value) ?? arnAccount(value));
   if (value === '*' || (account === null && value.includes('*'))) {
-    if (r.accountCondition && namedOutside.length === 0) return { kind: 'anyone', principal: value, reach: 'inside', why: `anyone, but only from ${r.accounts.join(', ')}` };
-    if (orgInside && !r.accountCondition) return { kind: 'anyone', principal: value, reach: 'inside', why: `anyone in the organization ${scope.organizationId}` };
+    if (r.accountCondition && namedOutside.length === 0)
+      return { kind: 'anyone', principal: value, reach: 'inside', why: `anyone, but only from ${r.accounts.join(', ')}` };
+    if (orgInside && !r.accountCondition)
+      return { kind: 'anyone', principal: value, reach: 'inside', why: `anyone in the organization ${scope.organizationId}` };
     if (restricted) {
-      return { kind: 'anyone', principal: value, reach: 'restricted', ...(namedOutside.length > 0 ? { outsideAccounts: namedOutside } : {}), why: `anyone, under ${restriction}` };
+      return {
+        kind: 'anyone',
+        principal: value,
+        reach: 'restricted',
+        ...(namedOutside.length > 0 ? { outsideAccounts: namedOutside } : {}),
+        why: `anyone, under ${restriction}`,
+      };
     }
     return { kind: 'anyone', principal: value, reach: 'open', why: 'anyone (Principal *), with no restricting condition' };
   }
   if (account === null) {
     // A unique ID (AIDA..., AROA...): IAM shows a deleted principal so. Nobody can use it.
-    return { kind: 'unknown', principal: value, reach: 'inside', why: `${value}: not an ARN (a deleted principal's unique ID); nobody can use it` };
+    return {
+      kind: 'unknown',
+      principal: value,
+      reach: 'inside',
+      why: `${value}: not an ARN (a deleted principal's unique ID); nobody can use it`,
+    };
   }
   const kind: PrincipalKind = accountPrincipal(value) ? 'account' : 'principal';
   const who = kind === 'account' ? `account ${account}` : value;
   if (inside(account)) {
-    const where = account === scope.accountId ? 'the audited account' : scope.organizationAccounts.has(account) ? 'its organization' : 'trustedAccounts';
+    const where =
+      account === scope.accountId
+        ? 'the audited account'
+        : scope.organizationAccounts.has(account)
+          ? 'its organization'
+          : 'trustedAccounts';
     return { kind, principal: value, account, reach: 'inside', why: `${who} (${where})` };
   }
-  if (r.accountCondition && namedOutside.length === 0) return { kind, principal: value, account, reach: 'inside', why: `${who}, but only from ${r.accounts.join(', ')}: it cannot match` };
-  if (restricted) return { kind, principal: value, account, reach: 'restricted', outsideAccounts: [account], why: `${who}, outside the account, under ${restriction}` };
-  return { kind, principal: value, account, reach: 'open', outsideAccounts: [account], why: `${who}, outside the account and its organization, with no restricting condition${r.mfa ? ' (MFA does not restrict who)' : ''}` };
+  if (r.accountCondition && namedOutside.length === 0)
+    return { kind, principal: value, account, reach: 'inside', why: `${who}, but only from ${r.accounts.join(', ')}: it cannot match` };
+  if (restricted)
+    return {
+      kind,
+      principal: value,
+      account,
+      reach: 'restricted',
+      outsideAccounts: [account],
+      why: `${who}, outside the account, under ${restriction}`,
+    };
+  return {
+    kind,
+    principal: value,
+    account,
+    reach: 'open',
+    outsideAccounts: [account],
+    why: `${who}, outside the account and its organization, with no restricting condition${r.mfa ? ' (MFA does not restrict who)' : ''}`,
+  };
 }
 
 /** Reads a trust policy into who it admits; `error` when it cannot be read. */
@@ -254,7 +335,8 @@ export function readTrust(document: PolicyDocument, scope: InsideScope): TrustRe
   const extra: ConditionEntry[] = [];
   let sealed = false;
   for (const s of read.statements) {
-    if (s.principal === null && s.notPrincipal === null) return { error: `statement ${s.index}: a trust policy statement needs a Principal (IAM refuses the document)` };
+    if (s.principal === null && s.notPrincipal === null)
+      return { error: `statement ${s.index}: a trust policy statement needs a Principal (IAM refuses the document)` };
     if (assumeActions(s).length === 0) continue;
     if (s.effect === 'Deny') {
       denies.push(s);
@@ -275,9 +357,21 @@ export function readTrust(document: PolicyDocument, scope: InsideScope): TrustRe
     for (const entry of entries) {
       const a = classify(entry, r, scope);
       // An unconditional Deny naming this principal or its account takes it back.
-      const deniedBy = denies.find((d) => d.condition === null && principalEntries(d.principal).some((e) => e.type === entry.type && (e.value === entry.value || (a.account !== undefined && accountPrincipal(e.value) === a.account))));
+      const deniedBy = denies.find(
+        (d) =>
+          d.condition === null &&
+          principalEntries(d.principal).some(
+            (e) =>
+              e.type === entry.type && (e.value === entry.value || (a.account !== undefined && accountPrincipal(e.value) === a.account)),
+          ),
+      );
       if (deniedBy) continue;
-      admissions.push({ ...a, statement: statementLabel(s), actions: assumeActions(s), ...(s.condition ? { conditions: s.condition } : {}) });
+      admissions.push({
+        ...a,
+        statement: statementLabel(s),
+        actions: assumeActions(s),
+        ...(s.condition ? { conditions: s.condition } : {}),
+      });
     }
   }
   return { admissions, allows, denies };
@@ -288,8 +382,13 @@ export function readTrust(document: PolicyDocument, scope: InsideScope): TrustRe
  * account (root), the principal's own ARN, or everyone; its conditions are ones the principal
  * meets by itself (MFA, an ExternalId it passes, its own account or ARN), or `conditional`.
  */
-export function admitsInAccount(trust: TrustReading, principal: { arn: string; kind: 'user' | 'role' }, scope: InsideScope): { admits: 'yes' | 'conditional' | 'no'; byArn: boolean; mfa: boolean; statement?: string } {
-  const roleSession = principal.kind === 'role' ? `arn:${scope.partition}:sts::${scope.accountId}:assumed-role/${principal.arn.split('/').pop()}/` : null;
+export function admitsInAccount(
+  trust: TrustReading,
+  principal: { arn: string; kind: 'user' | 'role' },
+  scope: InsideScope,
+): { admits: 'yes' | 'conditional' | 'no'; byArn: boolean; mfa: boolean; statement?: string } {
+  const roleSession =
+    principal.kind === 'role' ? `arn:${scope.partition}:sts::${scope.accountId}:assumed-role/${principal.arn.split('/').pop()}/` : null;
   const matches = (s: NormalizedStatement): 'arn' | 'account' | null => {
     let hit: 'arn' | 'account' | null = null;
     for (const e of principalEntries(s.principal)) {
@@ -325,7 +424,8 @@ export function admitsInAccount(trust: TrustReading, principal: { arn: string; k
     }
     if (verdict === 'no') continue;
     const candidate = { admits: verdict, byArn: how === 'arn', mfa, statement: statementLabel(s) };
-    if (!best || (best.admits === 'conditional' && verdict === 'yes') || (best.admits === verdict && !best.byArn && candidate.byArn)) best = candidate;
+    if (!best || (best.admits === 'conditional' && verdict === 'yes') || (best.admits === verdict && !best.byArn && candidate.byArn))
+      best = candidate;
   }
   return best ?? { admits: 'no', byArn: false, mfa: false };
 }
@@ -342,13 +442,27 @@ function describeRolePolicy(role: IamRole, policy: string, inline: boolean): str
   return inline ? `via inline policy ${policy} (inline on role ${role.name})` : `via policy ${policy}`;
 }
 
-function boundaryOf(ref: { arn: string } | null, details: AuthorizationDetails, owner: string): { boundary?: PrincipalPolicies['boundary']; unreadable?: UnreadablePolicy } {
+function boundaryOf(
+  ref: { arn: string } | null,
+  details: AuthorizationDetails,
+  owner: string,
+): { boundary?: PrincipalPolicies['boundary']; unreadable?: UnreadablePolicy } {
   if (!ref) return {};
   const policy = managedPolicy(details, ref.arn);
   const name = policy?.name ?? ref.arn;
   const path = `permissions boundary ${name}`;
   const read = policy ? readDocument(policy.document) : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
-  if (!read.ok) return { unreadable: { what: `permissions boundary ${name} (${ref.arn}) of ${owner}`, policy: name, policyArn: ref.arn, via: 'user', path, reason: read.error } };
+  if (!read.ok)
+    return {
+      unreadable: {
+        what: `permissions boundary ${name} (${ref.arn}) of ${owner}`,
+        policy: name,
+        policyArn: ref.arn,
+        via: 'user',
+        path,
+        reason: read.error,
+      },
+    };
   const origin = { policy: name, policyArn: ref.arn, via: 'boundary', path };
   return { boundary: { arn: ref.arn, name, statements: read.statements.map((statement) => ({ origin, statement })) } };
 }
@@ -362,7 +476,14 @@ export function readRole(role: IamRole, details: AuthorizationDetails): Reading 
     const read = document ? readDocument(document) : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
     if (!read.ok) {
       // `via` of UnreadablePolicy names users' and groups' documents; a role's own are the role's.
-      unreadable.push({ what: inline ? `inline policy ${policy} on role ${role.name}` : `policy ${policy} (${policyArn}) attached to role ${role.name}`, policy, ...(policyArn ? { policyArn } : {}), via: 'user', path, reason: read.error });
+      unreadable.push({
+        what: inline ? `inline policy ${policy} on role ${role.name}` : `policy ${policy} (${policyArn}) attached to role ${role.name}`,
+        policy,
+        ...(policyArn ? { policyArn } : {}),
+        via: 'user',
+        path,
+        reason: read.error,
+      });
       return;
     }
     const origin = { policy, ...(policyArn ? { policyArn } : {}), via: 'role', inline, path };
@@ -380,7 +501,15 @@ function readUserPolicies(user: IamUser, details: AuthorizationDetails): Reading
   const unreadable = [...reach.unreadable];
   const b = boundaryOf(user.permissionsBoundary, details, `user ${user.name}`);
   if (b.unreadable) unreadable.push(b.unreadable);
-  return { principal: { arn: user.arn, variables: { username: user.name, userid: user.id }, identity: reach.statements, ...(b.boundary ? { boundary: b.boundary } : {}) }, unreadable };
+  return {
+    principal: {
+      arn: user.arn,
+      variables: { username: user.name, userid: user.id },
+      identity: reach.statements,
+      ...(b.boundary ? { boundary: b.boundary } : {}),
+    },
+    unreadable,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +533,10 @@ function describeClass(c: AccessClass): string {
     case 'all-except':
       return `all actions${c.excluded.actions > 0 ? ` except ${describeSummary(c.excluded)}` : ' on most resources'}`;
     case 'on-resources':
-      return `all actions on ${c.resources.map((r) => r.resource).slice(0, 3).join(', ')}${c.resources.length > 3 ? ` and ${c.resources.length - 3} more` : ''}`;
+      return `all actions on ${c.resources
+        .map((r) => r.resource)
+        .slice(0, 3)
+        .join(', ')}${c.resources.length > 3 ? ` and ${c.resources.length - 3} more` : ''}`;
   }
 }
 
@@ -413,18 +545,36 @@ function contributorsOf(c: AccessClass): SourcedStatement[] {
 }
 
 /** Roles with the same statements have the same classes: `cache` keeps them by signature. */
-function roleAccess(role: IamRole, ea: EffectiveAccess, cache?: Map<string, { strict: AccessClass[]; loose: AccessClass[] | null }>, signature?: string): RoleAccess {
+function roleAccess(
+  role: IamRole,
+  ea: EffectiveAccess,
+  cache?: Map<string, { strict: AccessClass[]; loose: AccessClass[] | null }>,
+  signature?: string,
+): RoleAccess {
   let known = signature !== undefined ? cache?.get(signature) : undefined;
   if (!known) {
     known = { strict: ea.classes(STRICT), loose: null };
     if (signature !== undefined) cache?.set(signature, known);
   }
-  const named = (list: SourcedStatement[]) =>
-    [...new Map(list.map((s) => [`${s.origin.path}|${labelOf(s)}`, { path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) }])).values()];
+  const named = (list: SourcedStatement[]) => [
+    ...new Map(
+      list.map((s) => [
+        `${s.origin.path}|${labelOf(s)}`,
+        { path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) },
+      ]),
+    ).values(),
+  ];
   const strict = known.strict;
   if (strict.length > 0) {
     const top = strict[0]!;
-    return { fails: true, admin: top.kind !== 'on-resources', conditional: false, summary: describeClass(top), classes: strict.map((c) => c.kind), contributors: named(contributorsOf(top)) };
+    return {
+      fails: true,
+      admin: top.kind !== 'on-resources',
+      conditional: false,
+      summary: describeClass(top),
+      classes: strict.map((c) => c.kind),
+      contributors: named(contributorsOf(top)),
+    };
   }
   // One call from full access: writing or attaching its own policies, when no boundary caps them.
   if (!ea.hasBoundary) {
@@ -446,7 +596,14 @@ function roleAccess(role: IamRole, ea: EffectiveAccess, cache?: Map<string, { st
   const loose = known.loose;
   if (loose.length > 0) {
     const top = loose[0]!;
-    return { fails: true, admin: false, conditional: true, summary: `conditionally ${describeClass(top)}`, classes: loose.map((c) => c.kind), contributors: named(contributorsOf(top).filter((s) => s.statement.condition !== null)) };
+    return {
+      fails: true,
+      admin: false,
+      conditional: true,
+      summary: `conditionally ${describeClass(top)}`,
+      classes: loose.map((c) => c.kind),
+      contributors: named(contributorsOf(top).filter((s) => s.statement.condition !== null)),
+    };
   }
   return { fails: false, admin: false, conditional: false, summary: 'no full-access grant', classes: [], contributors: [] };
 }
@@ -538,7 +695,9 @@ function idOf(st: NormalizedStatement): number {
 function signatureOf(p: PrincipalPolicies): string {
   const ids = p.identity.map((s) => idOf(s.statement)).join(',');
   const boundary = p.boundary ? p.boundary.statements.map((s) => idOf(s.statement)).join(',') : '-';
-  const personal = [...p.identity, ...(p.boundary?.statements ?? [])].some((s) => [...(s.statement.resources ?? []), ...(s.statement.notResources ?? [])].some((r) => r.includes('${')));
+  const personal = [...p.identity, ...(p.boundary?.statements ?? [])].some((s) =>
+    [...(s.statement.resources ?? []), ...(s.statement.notResources ?? [])].some((r) => r.includes('${')),
+  );
   return `${ids}|${boundary}|${personal ? p.arn : ''}`;
 }
 
@@ -591,7 +750,15 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (signature.endsWith('|')) accessBySignature.set(signature, ea);
     }
     roleAccessOf.set(role.arn, ea);
-    const node: RoleNode = { index: list.length, role, trust, unreadable: reading.unreadable, access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signature), openToAccount: false, generic: true };
+    const node: RoleNode = {
+      index: list.length,
+      role,
+      trust,
+      unreadable: reading.unreadable,
+      access: reading.unreadable.length > 0 ? null : roleAccess(role, ea, classCache, signature),
+      openToAccount: false,
+      generic: true,
+    };
     if (!('error' in trust)) {
       for (const s of trust.allows) {
         if (conditionEntries(s.condition).some((e) => e.key === 'aws:principalarn')) node.generic = false;
@@ -600,7 +767,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
           if (e.value === '*' || accountPrincipal(e.value) === scope.accountId) node.openToAccount = true;
           else if (arnAccount(e.value) === scope.accountId) {
             node.generic = false;
-            const arn = e.value.startsWith(`arn:${scope.partition}:sts::`) ? `arn:${scope.partition}:iam::${scope.accountId}:role/${e.value.split('/')[1]}` : e.value;
+            const arn = e.value.startsWith(`arn:${scope.partition}:sts::`)
+              ? `arn:${scope.partition}:iam::${scope.accountId}:role/${e.value.split('/')[1]}`
+              : e.value;
             const named = byArn.get(arn) ?? [];
             if (!named.includes(node)) named.push(node);
             byArn.set(arn, named);
@@ -633,7 +802,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       byArn: admitted.byArn,
       mfa: admitted.mfa,
       trustStatement: admitted.statement ?? '',
-      paths: ea.allowsFor('sts:AssumeRole', node.role.arn).map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
+      paths: ea
+        .allowsFor('sts:AssumeRole', node.role.arn)
+        .map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
     };
   };
   // The calls to roles open to the account, for principals of one signature; then those that name the principal.
@@ -685,7 +856,16 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       const count = kind === 'user' ? ++into.users : ++into.roles;
       if (count <= LIST_LIMIT) {
         const p = protos[i]!;
-        into.listed.push({ from: arn, fromKind: kind, to: p.to, conditional: p.conditional, byArn: p.byArn, mfa: p.mfa, trustStatement: p.trustStatement, paths: p.paths });
+        into.listed.push({
+          from: arn,
+          fromKind: kind,
+          to: p.to,
+          conditional: p.conditional,
+          byArn: p.byArn,
+          mfa: p.mfa,
+          trustStatement: p.trustStatement,
+          paths: p.paths,
+        });
       }
     }
     return protos;
@@ -698,7 +878,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   }
   const indexOf = (arn: string) => nodes.get(arn)!.index;
   const roleIncoming: Array<Array<{ from: number; conditional: boolean }>> = list.map(() => []);
-  for (const node of list) for (const e of outgoing[node.index]!) roleIncoming[indexOf(e.to)]!.push({ from: node.index, conditional: e.conditional });
+  for (const node of list)
+    for (const e of outgoing[node.index]!) roleIncoming[indexOf(e.to)]!.push({ from: node.index, conditional: e.conditional });
 
   // Backward from the administrator roles: each role's shortest way to one (itself counts as one call).
   const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
@@ -768,7 +949,10 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   const groupByName = new Map(details.groups.map((g) => [g.name, g]));
   const mayAssume = (user: IamUser): boolean => {
     if (byArn.has(user.arn)) return true;
-    const docs = [...user.inlinePolicies.map((p) => p.document), ...user.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document)];
+    const docs = [
+      ...user.inlinePolicies.map((p) => p.document),
+      ...user.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document),
+    ];
     for (const name of user.groups) {
       const g = groupByName.get(name);
       if (!g) continue;
@@ -805,7 +989,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       ways = first
         .map((e) => ({ e, way: toAdmin.get(indexOf(e.to)) }))
         .filter((x): x is { e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } } => x.way !== undefined);
-      ways.sort((a, b) => a.way.calls - b.way.calls || Number(a.e.conditional || a.way.conditional) - Number(b.e.conditional || b.way.conditional));
+      ways.sort(
+        (a, b) => a.way.calls - b.way.calls || Number(a.e.conditional || a.way.conditional) - Number(b.e.conditional || b.way.conditional),
+      );
       waysCache.set(first, ways);
     }
     const userTargets: EscalationTarget[] = [];
@@ -816,7 +1002,12 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       const admin = names.at(-1)!;
       const through = names.length > 1 ? ` (assumes ${names.join(', then ')})` : '';
       const access = nodes.get(chain.at(-1)!)!.access!.summary;
-      const how = [e.byArn ? `the trust policy of ${names[0]} names ${user.name}` : `the trust policy of ${names[0]} admits the account`, e.mfa ? 'with MFA' : ''].filter(Boolean).join(', ');
+      const how = [
+        e.byArn ? `the trust policy of ${names[0]} names ${user.name}` : `the trust policy of ${names[0]} admits the account`,
+        e.mfa ? 'with MFA' : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       userTargets.push({
         action: 'sts:AssumeRole',
         resource: e.to,
@@ -867,7 +1058,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
           break;
         }
         const through: string[] = [];
-        if (best) for (let step: number | undefined = best.to; step !== undefined && step !== t; step = way.get(step)?.next) through.push(list[step]!.role.arn);
+        if (best)
+          for (let step: number | undefined = best.to; step !== undefined && step !== t; step = way.get(step)?.next)
+            through.push(list[step]!.role.arn);
         chain = best ? { through, conditional: best.conditional } : null;
         chainOf.set(first, chain);
       }
@@ -882,7 +1075,11 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
 }
 
 /** The seam of user-full-access: a user's AssumeRole calls that lead to an administrator role. */
-export function roleEscalations(inventory: Inventory, details: AuthorizationDetails, trusted: readonly string[] = []): (user: IamUser) => EscalationTarget[] {
+export function roleEscalations(
+  inventory: Inventory,
+  details: AuthorizationDetails,
+  trusted: readonly string[] = [],
+): (user: IamUser) => EscalationTarget[] {
   const graph = reachability(inventory, details, trusted);
   return (user) => graph.targets.get(user.arn) ?? [];
 }
@@ -905,7 +1102,9 @@ function assumers(graph: Reachability, node: RoleNode) {
       conditional: e.conditional,
       ...(e.mfa ? { mfa: true } : {}),
     }));
-  const roles = direct.listed.filter((e) => e.fromKind === 'role').map((e) => ({ role: name(e.from), arn: e.from, paths: e.paths, trustStatement: e.trustStatement, conditional: e.conditional }));
+  const roles = direct.listed
+    .filter((e) => e.fromKind === 'role')
+    .map((e) => ({ role: name(e.from), arn: e.from, paths: e.paths, trustStatement: e.trustStatement, conditional: e.conditional }));
   // Chains matter where the role is one a user should not reach unseen.
   const chained = node.access?.fails ? graph.usersThrough(arn, LIST_LIMIT) : { listed: [], total: 0 };
   return {
@@ -924,23 +1123,38 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
     makeFinding(inventory, 'role-full-access', { resource: role.arn, status, severity, title, details: { role: role.name, ...details } });
 
   if ('error' in trust) {
-    return finding('ERROR', CATALOGUE['role-full-access'].severity, `${role.name} could not be evaluated: its trust policy cannot be read (${trust.error})`, {
-      reason: 'the trust policy cannot be read, so who can assume the role is unknown',
-      trustPolicyError: trust.error,
-      ...(node.unreadable.length > 0 ? { unreadable: node.unreadable } : {}),
-    });
+    return finding(
+      'ERROR',
+      CATALOGUE['role-full-access'].severity,
+      `${role.name} could not be evaluated: its trust policy cannot be read (${trust.error})`,
+      {
+        reason: 'the trust policy cannot be read, so who can assume the role is unknown',
+        trustPolicyError: trust.error,
+        ...(node.unreadable.length > 0 ? { unreadable: node.unreadable } : {}),
+      },
+    );
   }
   if (!node.access) {
     const first = node.unreadable[0]!;
-    return finding('ERROR', CATALOGUE['role-full-access'].severity, `${role.name} could not be evaluated: ${first.what} cannot be read (${first.reason})`, {
-      reason: "a policy of the role cannot be read, so the role's effective access is unknown",
-      unreadable: node.unreadable,
-      trust: trust.admissions,
-    });
+    return finding(
+      'ERROR',
+      CATALOGUE['role-full-access'].severity,
+      `${role.name} could not be evaluated: ${first.what} cannot be read (${first.reason})`,
+      {
+        reason: "a policy of the role cannot be read, so the role's effective access is unknown",
+        unreadable: node.unreadable,
+        trust: trust.admissions,
+      },
+    );
   }
   const access = node.access;
   const who = assumers(graph, node);
-  const accessDetails = { access: access.summary, classes: access.classes, conditionalAccess: access.conditional, paths: access.contributors };
+  const accessDetails = {
+    access: access.summary,
+    classes: access.classes,
+    conditionalAccess: access.conditional,
+    paths: access.contributors,
+  };
   const common = { ...accessDetails, trust: trust.admissions, assumableBy: who };
   const open = trust.admissions.filter((a) => a.reach === 'open');
   const restricted = trust.admissions.filter((a) => a.reach === 'restricted');
@@ -948,27 +1162,47 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
   const accounts = (list: Admission[]) => [...new Set(list.flatMap((a) => a.outsideAccounts ?? []))];
 
   if (access.fails && open.length > 0) {
-    return finding('FAIL', lower('critical'), `${role.name} has ${access.summary} and can be assumed by ${open[0]!.why}${open.length > 1 ? ` (and ${open.length - 1} more)` : ''}`, {
-      verdict: 'assumable-from-outside',
-      ...common,
-      outsideAccounts: accounts([...open, ...restricted]),
-    });
+    return finding(
+      'FAIL',
+      lower('critical'),
+      `${role.name} has ${access.summary} and can be assumed by ${open[0]!.why}${open.length > 1 ? ` (and ${open.length - 1} more)` : ''}`,
+      {
+        verdict: 'assumable-from-outside',
+        ...common,
+        outsideAccounts: accounts([...open, ...restricted]),
+      },
+    );
   }
   if (access.fails && restricted.length > 0) {
-    return finding('FAIL', lower('high'), `${role.name} has ${access.summary} and can be assumed from outside the account: ${restricted[0]!.why}${restricted.length > 1 ? ` (and ${restricted.length - 1} more)` : ''}`, {
-      verdict: 'assumable-from-outside-under-condition',
-      ...common,
-      outsideAccounts: accounts(restricted),
-    });
+    return finding(
+      'FAIL',
+      lower('high'),
+      `${role.name} has ${access.summary} and can be assumed from outside the account: ${restricted[0]!.why}${restricted.length > 1 ? ` (and ${restricted.length - 1} more)` : ''}`,
+      {
+        verdict: 'assumable-from-outside-under-condition',
+        ...common,
+        outsideAccounts: accounts(restricted),
+      },
+    );
   }
-  const count = who.counts ? who.counts.users + who.counts.roles + who.counts.usersThroughRoles : who.users.length + who.roles.length + who.usersThroughRoles.length;
+  const count = who.counts
+    ? who.counts.users + who.counts.roles + who.counts.usersThroughRoles
+    : who.users.length + who.roles.length + who.usersThroughRoles.length;
   const inside = trust.admissions.map((a) => a.why);
-  const assumable = count > 0 ? `assumable by ${[...who.users.map((u) => u.user), ...who.roles.map((r) => `role ${r.role}`), ...who.usersThroughRoles.map((u) => `${u.user} (through ${u.through.map((r) => r.split('/').pop()).join(', ')})`)].slice(0, 5).join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}` : 'assumable by no user or role of the account';
+  const assumable =
+    count > 0
+      ? `assumable by ${[...who.users.map((u) => u.user), ...who.roles.map((r) => `role ${r.role}`), ...who.usersThroughRoles.map((u) => `${u.user} (through ${u.through.map((r) => r.split('/').pop()).join(', ')})`)].slice(0, 5).join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}`
+      : 'assumable by no user or role of the account';
   if (access.fails) {
-    return finding('PASS', 'informational', `${role.name} has ${access.summary}, trusted only inside: ${inside.length > 0 ? inside.slice(0, 3).join('; ') : 'nobody'}; ${assumable}`, {
-      verdict: 'administrator-trusted-inside',
-      ...common,
-    });
+    return finding(
+      'PASS',
+      'informational',
+      `${role.name} has ${access.summary}, trusted only inside: ${inside.length > 0 ? inside.slice(0, 3).join('; ') : 'nobody'}; ${assumable}`,
+      {
+        verdict: 'administrator-trusted-inside',
+        ...common,
+      },
+    );
   }
   return finding('PASS', 'informational', `${role.name} has no full-access grant; ${assumable}`, { verdict: 'none', ...common });
 }
@@ -980,6 +1214,7 @@ export function evaluateRoles(inventory: Inventory, details: AuthorizationDetail
 
 export function evaluate(inventory: Inventory, settings: Settings): Finding[] {
   const source = inventory.authorizationDetails;
-  if (source.state !== 'read') return [errorFinding(inventory, CATALOGUE['role-full-access'], allRolesArn(inventory), source, 'IAM roles could not be evaluated')];
+  if (source.state !== 'read')
+    return [errorFinding(inventory, CATALOGUE['role-full-access'], allRolesArn(inventory), source, 'IAM roles could not be evaluated')];
   return evaluateRoles(inventory, source.data, settings);
 }

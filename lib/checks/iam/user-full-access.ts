@@ -81,7 +81,6 @@ export interface EscalationTarget {
   chain?: string[];
 }
 
-
 function pathEntry(source: SourcedStatement): PathEntry {
   const { origin, statement } = source;
   return {
@@ -141,9 +140,18 @@ function readUser(user: IamUser, details: AuthorizationDetails): Reading {
     const arn = user.permissionsBoundary.arn;
     const policy = managedPolicy(details, arn);
     const base = { policy: policy?.name ?? arn, policyArn: arn, via: 'boundary', path: `permissions boundary ${policy?.name ?? arn}` };
-    const read = policy ? readDocument(policy.document) : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
+    const read = policy
+      ? readDocument(policy.document)
+      : { ok: false as const, error: 'not in the GetAccountAuthorizationDetails policies' };
     if (!read.ok) {
-      unreadable.push({ what: `permissions boundary ${base.policy} (${arn})`, policy: base.policy, policyArn: arn, via: 'user', path: base.path, reason: read.error });
+      unreadable.push({
+        what: `permissions boundary ${base.policy} (${arn})`,
+        policy: base.policy,
+        policyArn: arn,
+        via: 'user',
+        path: base.path,
+        reason: read.error,
+      });
     } else {
       boundary = { arn, name: base.policy, awsManaged: policy?.awsManaged ?? false };
       principal.boundary = { arn, name: base.policy, statements: read.statements.map((statement) => ({ origin: base, statement })) };
@@ -174,7 +182,18 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
   const { details, inventory } = ctx;
   const targets: EscalationTarget[] = [];
   // Only calls some Allow names can work; most users are allowed none of them.
-  const any = ['iam:PutUserPolicy', 'iam:AttachUserPolicy', 'iam:PutGroupPolicy', 'iam:AttachGroupPolicy', 'iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:AddUserToGroup', 'iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile'];
+  const any = [
+    'iam:PutUserPolicy',
+    'iam:AttachUserPolicy',
+    'iam:PutGroupPolicy',
+    'iam:AttachGroupPolicy',
+    'iam:CreatePolicyVersion',
+    'iam:SetDefaultPolicyVersion',
+    'iam:AddUserToGroup',
+    'iam:CreateAccessKey',
+    'iam:CreateLoginProfile',
+    'iam:UpdateLoginProfile',
+  ];
   if (!ctx.escalationTargets && !any.some((a) => ea.mayAllow(a))) return targets;
   const self = (action: string, outcome: string) => targets.push({ action, resource: user.arn, outcome, needsUncapped: true });
   self('iam:PutUserPolicy', 'writes itself an inline policy that allows anything');
@@ -183,8 +202,18 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
   for (const name of user.groups) {
     const arn = groupArn.get(name);
     if (!arn) continue;
-    targets.push({ action: 'iam:PutGroupPolicy', resource: arn, outcome: `writes an inline policy that allows anything into its group ${name}`, needsUncapped: true });
-    targets.push({ action: 'iam:AttachGroupPolicy', resource: arn, outcome: `attaches any managed policy to its group ${name}`, needsUncapped: true });
+    targets.push({
+      action: 'iam:PutGroupPolicy',
+      resource: arn,
+      outcome: `writes an inline policy that allows anything into its group ${name}`,
+      needsUncapped: true,
+    });
+    targets.push({
+      action: 'iam:AttachGroupPolicy',
+      resource: arn,
+      outcome: `attaches any managed policy to its group ${name}`,
+      needsUncapped: true,
+    });
   }
   const customer = new Set<string>();
   for (const source of reading.principal.identity) {
@@ -192,12 +221,28 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
     if (arn && !customer.has(arn) && managedPolicy(details, arn)?.awsManaged === false) customer.add(arn);
   }
   for (const arn of customer) {
-    targets.push({ action: 'iam:CreatePolicyVersion', resource: arn, outcome: `rewrites the customer managed policy ${arn} that reaches it`, needsUncapped: true });
-    targets.push({ action: 'iam:SetDefaultPolicyVersion', resource: arn, outcome: `switches the customer managed policy ${arn} that reaches it to another version`, needsUncapped: true });
+    targets.push({
+      action: 'iam:CreatePolicyVersion',
+      resource: arn,
+      outcome: `rewrites the customer managed policy ${arn} that reaches it`,
+      needsUncapped: true,
+    });
+    targets.push({
+      action: 'iam:SetDefaultPolicyVersion',
+      resource: arn,
+      outcome: `switches the customer managed policy ${arn} that reaches it to another version`,
+      needsUncapped: true,
+    });
   }
   for (const { group, access, conditional } of ctx.fullAccessGroups) {
     if (user.groups.includes(group.name)) continue;
-    targets.push({ action: 'iam:AddUserToGroup', resource: group.arn, outcome: `adds itself to group ${group.name}, which has ${access}`, needsUncapped: true, conditional });
+    targets.push({
+      action: 'iam:AddUserToGroup',
+      resource: group.arn,
+      outcome: `adds itself to group ${group.name}, which has ${access}`,
+      needsUncapped: true,
+      conditional,
+    });
   }
   for (const other of ctx.fullAccessUsers) {
     if (other.arn === user.arn) continue;
@@ -213,7 +258,11 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
  * Ways to take the boundary off: delete or replace it on itself, or rewrite a customer managed
  * boundary policy. Each allowed call makes the cap last one API call.
  */
-function boundaryEscapes(user: IamUser, ea: EffectiveAccess, reading: Reading): Array<{ action: string; resource: string; decision: 'allow' | 'conditional' }> {
+function boundaryEscapes(
+  user: IamUser,
+  ea: EffectiveAccess,
+  reading: Reading,
+): Array<{ action: string; resource: string; decision: 'allow' | 'conditional' }> {
   if (!reading.boundary) return [];
   const routes: Array<[string, string]> = [
     ['iam:DeleteUserPermissionsBoundary', user.arn],
@@ -237,7 +286,13 @@ function grantsOfClasses(classes: AccessClass[], user: IamUser, ea: EffectiveAcc
     switch (c.kind) {
       case 'full': {
         const paths = c.contributors.map(pathEntry);
-        return { class: 'full-access', severity: lower('critical'), conditional, summary: `${when}has full access (*:* on *) ${paths[0]?.path ?? ''}`.trim(), paths };
+        return {
+          class: 'full-access',
+          severity: lower('critical'),
+          conditional,
+          summary: `${when}has full access (*:* on *) ${paths[0]?.path ?? ''}`.trim(),
+          paths,
+        };
       }
       case 'all-except': {
         const paths = c.contributors.map(pathEntry);
@@ -248,7 +303,8 @@ function grantsOfClasses(classes: AccessClass[], user: IamUser, ea: EffectiveAcc
           class: 'all-actions-except',
           severity: lower('high'),
           conditional,
-          summary: `${when}can do all actions${actionsPart}${resourcePart || (actionsPart ? '' : ' on most resources')} ${paths[0]?.path ?? ''}`.trim(),
+          summary:
+            `${when}can do all actions${actionsPart}${resourcePart || (actionsPart ? '' : ' on most resources')} ${paths[0]?.path ?? ''}`.trim(),
           paths,
           excluded,
           ...(c.exceptResources.length > 0 ? { exceptResources: c.exceptResources } : {}),
@@ -258,14 +314,16 @@ function grantsOfClasses(classes: AccessClass[], user: IamUser, ea: EffectiveAcc
         const resources = c.resources.map((r) => r.resource);
         const paths = [...new Map(c.resources.flatMap((r) => r.contributors).map((s) => [s, pathEntry(s)])).values()];
         const coversSelf =
-          resources.some((r) => r !== STAR_RESOURCE && wildcardMatch(resolvePolicyVariables(r, { username: user.name, userid: user.id }), user.arn)) &&
-          isAllowedDecision(ea.decide('iam:PutUserPolicy', user.arn));
+          resources.some(
+            (r) => r !== STAR_RESOURCE && wildcardMatch(resolvePolicyVariables(r, { username: user.name, userid: user.id }), user.arn),
+          ) && isAllowedDecision(ea.decide('iam:PutUserPolicy', user.arn));
         const named = resources.map((r) => (r === STAR_RESOURCE ? '* (every action that takes no resource)' : r));
         return {
           class: 'all-actions-on-resources',
           severity: lower('high'),
           conditional,
-          summary: `${when}can do all actions on ${list(named)}${coversSelf ? ' (can grant itself any permission)' : ''} ${paths[0]?.path ?? ''}`.trim(),
+          summary:
+            `${when}can do all actions on ${list(named)}${coversSelf ? ' (can grant itself any permission)' : ''} ${paths[0]?.path ?? ''}`.trim(),
           paths,
           resources,
         };
@@ -325,7 +383,8 @@ function grantsUnder(
       class: 'escalation',
       severity: conditional ? 'medium' : 'high',
       conditional,
-      summary: `${conditional ? 'conditionally ' : ''}can make itself an administrator in one call: ${first.action} on ${first.resource} (${first.outcome})${others > 0 ? `, or ${others} other call${others === 1 ? '' : 's'}` : ''} ${first.paths[0]?.path ?? ''}`.trim(),
+      summary:
+        `${conditional ? 'conditionally ' : ''}can make itself an administrator in one call: ${first.action} on ${first.resource} (${first.outcome})${others > 0 ? `, or ${others} other call${others === 1 ? '' : 's'}` : ''} ${first.paths[0]?.path ?? ''}`.trim(),
       paths: [...new Map(routes.flatMap((r) => r.paths).map((p) => [`${p.path}|${p.statement}`, p])).values()],
       action: first.action,
       resource: first.resource,
@@ -346,7 +405,11 @@ function boundaryLeavesFullAccess(ea: EffectiveAccess): boolean {
     const { statements } = ea.principal.boundary;
     const guardrails = ea.principal.guardrails ? { guardrails: ea.principal.guardrails } : {};
     const variables = ea.principal.variables ? { variables: ea.principal.variables } : {};
-    const boundaryOnly = new EffectiveAccess({ arn: ea.principal.arn, identity: statements, ...variables, ...guardrails }, ea.partition, ea.cat);
+    const boundaryOnly = new EffectiveAccess(
+      { arn: ea.principal.arn, identity: statements, ...variables, ...guardrails },
+      ea.partition,
+      ea.cat,
+    );
     // Conditionally is enough: the escalation itself is then conditional, and decided so.
     verdict = boundaryOnly.classes({ conditional: true, boundary: false, guardrails: true }).length > 0;
     boundaryVerdicts.set(ea, verdict);
@@ -406,7 +469,14 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     // off is only conditionally allowed, that access is conditional too: one severity lower.
     const escapeIsConditional = escapes.every((e) => e.decision === 'conditional');
     const uncapped = grantsUnder(user, ea, reading, ctx, { boundary: false, guardrails: true }).map((g) =>
-      escapeIsConditional ? { ...g, conditional: true, severity: lowerSeverity(g.severity), summary: g.conditional ? g.summary : `conditionally ${g.summary}` } : g,
+      escapeIsConditional
+        ? {
+            ...g,
+            conditional: true,
+            severity: lowerSeverity(g.severity),
+            summary: g.conditional ? g.summary : `conditionally ${g.summary}`,
+          }
+        : g,
     );
     // Per class the worse of the two: a conditional way out lowers what lies past the boundary,
     // never what the user already has within it.
@@ -420,13 +490,13 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     const escape = escapes.find((e) => e.decision === 'allow') ?? escapes[0]!;
     const paths = ea.allowsFor(escape.action, escape.resource).map(pathEntry);
     const escapeGrant: AccessGrant = {
-        class: 'escalation',
-        severity: escape.decision === 'conditional' ? 'medium' : 'high',
-        conditional: escape.decision === 'conditional',
-        summary: `can remove its permissions boundary in one call: ${escape.action} on ${escape.resource}`,
-        paths,
-        action: escape.action,
-        resource: escape.resource,
+      class: 'escalation',
+      severity: escape.decision === 'conditional' ? 'medium' : 'high',
+      conditional: escape.decision === 'conditional',
+      summary: `can remove its permissions boundary in one call: ${escape.action} on ${escape.resource}`,
+      paths,
+      action: escape.action,
+      resource: escape.resource,
     };
     grants = [...grants, escapeGrant].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
   }
@@ -452,7 +522,8 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     if (uncapped.length > 0) {
       const top = uncapped[0]!;
       const remains = summarize(ea.everywhere(CAPPED_IF), 6);
-      const remaining = remains.actions === 0 ? 'nothing on every resource' : `${describeSummary(remains)} (${remains.actions} actions) on every resource`;
+      const remaining =
+        remains.actions === 0 ? 'nothing on every resource' : `${describeSummary(remains)} (${remains.actions} actions) on every resource`;
       const cap = reading.boundary ? `permissions boundary ${reading.boundary.name}` : 'service control policies';
       return finding(
         'WARN',
@@ -486,7 +557,11 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
  * Evaluates every user. Escalations through other principals need their verdicts first: which
  * users have full access (CreateAccessKey on them is a takeover) and which groups do.
  */
-export function evaluateUsers(inventory: Inventory, details: AuthorizationDetails, escalation?: AccountContext['escalationTargets']): Finding[] {
+export function evaluateUsers(
+  inventory: Inventory,
+  details: AuthorizationDetails,
+  escalation?: AccountContext['escalationTargets'],
+): Finding[] {
   // A target is counted on what its readable policies give: an unreadable one could only take
   // access away, and missing a takeover would be a false PASS for the user who can make it.
   const fullAccessUsers: IamUser[] = [];
@@ -509,7 +584,13 @@ export function evaluateUsers(inventory: Inventory, details: AuthorizationDetail
     if (strict) fullAccessGroups.push({ group, access: ACCESS[strict], conditional: false });
     else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }
-  const ctx: AccountContext = { inventory, details, fullAccessUsers, fullAccessGroups, ...(escalation ? { escalationTargets: escalation } : {}) };
+  const ctx: AccountContext = {
+    inventory,
+    details,
+    fullAccessUsers,
+    fullAccessGroups,
+    ...(escalation ? { escalationTargets: escalation } : {}),
+  };
   return details.users.map((user) => {
     const ready = prepared.get(user);
     prepared.delete(user);

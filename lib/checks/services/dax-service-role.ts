@@ -95,7 +95,11 @@ function dynamoDbPermissions(role: IamRole, auth: AuthorizationDetails): { polic
 
 export function evaluate(inventory: Inventory): Finding[] {
   const accountResource = allRolesArn(inventory);
-  const clusters = gatherRegional(inventory, (r) => r.dax, (d) => (d.available ? d.clusters : []));
+  const clusters = gatherRegional(
+    inventory,
+    (r) => r.dax,
+    (d) => (d.available ? d.clusters : []),
+  );
   const clusterArn = (c: (typeof clusters.items)[number]) =>
     c.arn ?? `arn:${inventory.partition}:dax:${c.region}:${inventory.accountId}:cache/${c.name}`;
   const findings: Finding[] = [];
@@ -103,14 +107,29 @@ export function evaluate(inventory: Inventory): Finding[] {
   // Regions whose clusters could not be listed: their clusters' roles are unchecked.
   for (const u of clusters.unread) {
     findings.push(
-      errorFinding(inventory, CATALOGUE['dax-service-role'], `arn:${inventory.partition}:dax:${u.region}:${inventory.accountId}:cache/*`, u, `DAX clusters in ${u.region} could not be listed`),
+      errorFinding(
+        inventory,
+        CATALOGUE['dax-service-role'],
+        `arn:${inventory.partition}:dax:${u.region}:${inventory.accountId}:cache/*`,
+        u,
+        `DAX clusters in ${u.region} could not be listed`,
+      ),
     );
   }
 
   const auth = inventory.authorizationDetails;
   if (auth.state !== 'read') {
     findings.push(errorFinding(inventory, CATALOGUE['dax-service-role'], accountResource, auth));
-    for (const c of clusters.items) findings.push(errorFinding(inventory, CATALOGUE['dax-service-role'], clusterArn(c), auth, `the role of DAX cluster ${c.name} could not be checked`));
+    for (const c of clusters.items)
+      findings.push(
+        errorFinding(
+          inventory,
+          CATALOGUE['dax-service-role'],
+          clusterArn(c),
+          auth,
+          `the role of DAX cluster ${c.name} could not be checked`,
+        ),
+      );
     return findings;
   }
 
@@ -182,7 +201,10 @@ export function evaluate(inventory: Inventory): Finding[] {
     rolesTrustingDax: rolesFound,
     serviceLinkedRole: serviceLinked.length > 0 ? serviceLinked : 'AWSServiceRoleForDAX not found (DAX creates it with the first cluster)',
     clusters: clusters.items.map((c) => ({ name: c.name, region: c.region, iamRoleArn: c.iamRoleArn })),
-    regions: inventory.regions.map((r) => ({ region: r.region, dax: r.dax.state === 'read' ? (r.dax.data.available ? 'read' : 'not available') : 'unread' })),
+    regions: inventory.regions.map((r) => ({
+      region: r.region,
+      dax: r.dax.state === 'read' ? (r.dax.data.available ? 'read' : 'not available') : 'unread',
+    })),
   };
   // Roles that would trust DAX but for an unconditional Deny: why they are not counted.
   const deniedTrust = auth.data.roles.flatMap((r) => {
@@ -191,22 +213,51 @@ export function evaluate(inventory: Inventory): Finding[] {
   });
   if (deniedTrust.length > 0) accountDetails.trustDeniedRoles = deniedTrust;
   if (unreadableTrust.length > 0) {
-    accountDetails.unreadableTrustPolicies = unreadableTrust.map((r) => ({ role: r.arn, error: (trust.get(r.arn) as { error: string }).error }));
+    accountDetails.unreadableTrustPolicies = unreadableTrust.map((r) => ({
+      role: r.arn,
+      error: (trust.get(r.arn) as { error: string }).error,
+    }));
   }
   const account = (fields: Pick<Finding, 'status' | 'severity' | 'title'>) =>
     makeFinding(inventory, ID, { resource: accountResource, ...fields, details: accountDetails });
 
   if (trusting.length > 0) {
-    findings.push(account({ status: 'PASS', severity: 'informational', title: `${trusting.length} role(s) trust ${DAX_SERVICE}: ${trusting.map((r) => r.name).join(', ')}` }));
+    findings.push(
+      account({
+        status: 'PASS',
+        severity: 'informational',
+        title: `${trusting.length} role(s) trust ${DAX_SERVICE}: ${trusting.map((r) => r.name).join(', ')}`,
+      }),
+    );
   } else if (unreadableTrust.length > 0) {
     // A role whose trust policy cannot be read might be the DAX role: never conclude "missing".
-    findings.push(account({ status: 'ERROR', severity: 'high', title: `no readable role trusts ${DAX_SERVICE}, and ${unreadableTrust.length} trust policy(ies) cannot be read` }));
+    findings.push(
+      account({
+        status: 'ERROR',
+        severity: 'high',
+        title: `no readable role trusts ${DAX_SERVICE}, and ${unreadableTrust.length} trust policy(ies) cannot be read`,
+      }),
+    );
   } else if (clusters.items.length > 0) {
-    findings.push(account({ status: 'FAIL', severity: 'high', title: `no role trusts ${DAX_SERVICE}, yet ${clusters.items.length} DAX cluster(s) exist` }));
+    findings.push(
+      account({
+        status: 'FAIL',
+        severity: 'high',
+        title: `no role trusts ${DAX_SERVICE}, yet ${clusters.items.length} DAX cluster(s) exist`,
+      }),
+    );
   } else if (clusters.unread.length > 0) {
-    findings.push(account({ status: 'ERROR', severity: 'high', title: `no role trusts ${DAX_SERVICE}, and DAX clusters could not be listed: ${describeUnread(clusters.unread)} failed` }));
+    findings.push(
+      account({
+        status: 'ERROR',
+        severity: 'high',
+        title: `no role trusts ${DAX_SERVICE}, and DAX clusters could not be listed: ${describeUnread(clusters.unread)} failed`,
+      }),
+    );
   } else {
-    findings.push(account({ status: 'WARN', severity: 'low', title: `no role trusts ${DAX_SERVICE}: create one before the first DAX cluster` }));
+    findings.push(
+      account({ status: 'WARN', severity: 'low', title: `no role trusts ${DAX_SERVICE}: create one before the first DAX cluster` }),
+    );
   }
   return findings;
 }

@@ -29,10 +29,14 @@ export function evaluate(inventory: Inventory): Finding[] {
     ];
   }
 
-  const clusters = gatherRegional(inventory, (r) => r.elastiCache, (d) => [
-    ...d.cacheClusters.map((c) => ({ kind: 'cache cluster', id: c.id })),
-    ...d.replicationGroups.map((g) => ({ kind: 'replication group', id: g.id })),
-  ]);
+  const clusters = gatherRegional(
+    inventory,
+    (r) => r.elastiCache,
+    (d) => [
+      ...d.cacheClusters.map((c) => ({ kind: 'cache cluster', id: c.id })),
+      ...d.replicationGroups.map((g) => ({ kind: 'replication group', id: g.id })),
+    ],
+  );
   const details: Record<string, unknown> = {
     expectedPath: SLR_PATH,
     regions: inventory.regions.map((r) => r.region),

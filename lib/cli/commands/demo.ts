@@ -27,7 +27,9 @@ async function demo(flags: { all?: boolean }, io: Io): Promise<number> {
     return await withStore(base, settings.historyTtlDays, async (opened) => {
       const first = await audit(base, DEMO_DIR, settings, opened, io);
       io.stdout(`# Night 1: examples/demo-account (${first.result.run.collectedAt})\n\n`);
-      io.stdout(`${renderTable(first.result, { all: flags.all ?? false, ...(io.columns ? { width: io.columns } : {}) })}\n${renderChanges(first, 'a temporary folder')}\n\n`);
+      io.stdout(
+        `${renderTable(first.result, { all: flags.all ?? false, ...(io.columns ? { width: io.columns } : {}) })}\n${renderChanges(first, 'a temporary folder')}\n\n`,
+      );
       const second = await audit(base, DEMO_NEXT_DIR, settings, opened, io);
       io.stdout(`# Night 2: examples/demo-account-next (${second.result.run.collectedAt}): what changed\n\n`);
       io.stdout(`${renderChanges(second, 'a temporary folder')}\n\n${renderAlert(second)}\n`);

@@ -8,7 +8,11 @@ export function findingsCommand(cli: Command, { io, done }: CommandContext): voi
     .addOption(new Option('--severity <severity>', 'only this severity').choices([...SEVERITIES]))
     .addOption(new Option('--check <id>', 'only this check').choices([...CHECK_IDS]))
     .option('--account <id>', 'the account (default: the only one in the state)')
-    .addOption(new Option('--format <format>', 'output format (asff, ocsf: the stored open findings as Security Hub or OCSF findings)').choices(['table', 'json', 'asff', 'ocsf']).default('table'))
+    .addOption(
+      new Option('--format <format>', 'output format (asff, ocsf: the stored open findings as Security Hub or OCSF findings)')
+        .choices(['table', 'json', 'asff', 'ocsf'])
+        .default('table'),
+    )
     .action((flags: ReadFlags & { severity?: Severity; check?: string }) => done(findings(flags, io)));
 }
 
@@ -24,8 +28,9 @@ async function findings(flags: ReadFlags & { severity?: Severity; check?: string
     if (flags.format === 'asff' || flags.format === 'ocsf') {
       const partition = found[0]?.resource.split(':')[1] || 'aws';
       const region = await hubRegion(flags, []);
-      if (flags.format === 'ocsf') return { json: null, table: () => '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
-      if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION (or the profile\'s region)');
+      if (flags.format === 'ocsf')
+        return { json: null, table: () => '', text: renderOcsf(storedExportItems(found), { partition, region, now: new Date() }) };
+      if (!region) throw new UsageError("--format asff needs a region for its ProductArn: set AWS_REGION (or the profile's region)");
       return { json: null, table: () => '', text: renderAsff(storedExportItems(found), { partition, region, now: new Date() }) };
     }
     return { json: found, table: () => renderOpenFindings(found, io.columns) };

@@ -2,7 +2,12 @@ import { type Command, Option } from 'commander';
 import { type CommandContext, type Io, type ReadFlags, stateOptions } from '../shared.ts';
 
 export function historyCommand(cli: Command, { io, done }: CommandContext): void {
-  stateOptions(cli.command('history').description('every change of status of one finding, oldest first').argument('<finding-id>', 'as `findings` lists it: <account>#<check>#<resource>'))
+  stateOptions(
+    cli
+      .command('history')
+      .description('every change of status of one finding, oldest first')
+      .argument('<finding-id>', 'as `findings` lists it: <account>#<check>#<resource>'),
+  )
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action((findingId: string, flags: ReadFlags) => done(history(findingId, flags, io)));
 }

@@ -9,7 +9,9 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
   stateOptions(
     cli
       .command('run')
-      .description('run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo)'),
+      .description(
+        'run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo)',
+      ),
   )
     .option('--region <name>', 'a region to audit for ElastiCache and DAX (repeatable; default: the SDK default region)', list)
     .option('--regions <list>', 'comma-separated regions to audit', list)
@@ -24,8 +26,15 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
     .option('--no-store', 'keep no state: nothing is compared with earlier runs')
     .option('--topic <arn>', 'publish the alert to this SNS topic when there is something to say')
     .option('--show-alert', 'print the alert (published or not) after the report')
-    .option('--security-hub', 'after the run is saved, import its FAIL/WARN/ERROR findings and those it resolved into Security Hub (your credentials, the SDK default region)')
-    .addOption(new Option('--format <format>', 'output format (asff: AWS Security Finding Format; ocsf: OCSF 1.1.0 Compliance Finding)').choices(['table', 'json', 'csv', 'asff', 'ocsf']).default('table'))
+    .option(
+      '--security-hub',
+      'after the run is saved, import its FAIL/WARN/ERROR findings and those it resolved into Security Hub (your credentials, the SDK default region)',
+    )
+    .addOption(
+      new Option('--format <format>', 'output format (asff: AWS Security Finding Format; ocsf: OCSF 1.1.0 Compliance Finding)')
+        .choices(['table', 'json', 'csv', 'asff', 'ocsf'])
+        .default('table'),
+    )
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 on a FAIL at or above this severity (none: never; ERROR still exits 2)')
         .choices([...SEVERITIES, 'none'])
@@ -47,65 +56,93 @@ async function run(flags: RunFlags, io: Io): Promise<number> {
   const settings = await settingsFrom(flags);
   const dir = flags.demo ? DEMO_DIR : flags.from;
   if (dir) {
-    const ignored = [flags.profile && !flags.table && !flags.topic && '--profile', flags.keyIdLookups !== undefined && '--key-id-lookups', flags.reportWait !== undefined && '--report-wait'].filter(Boolean);
-    if (ignored.length > 0 && !flags.quiet) io.stderr(`note: ${ignored.join(', ')} only apply to live audits; ignored with ${flags.demo ? '--demo' : '--from'}\n`);
+    const ignored = [
+      flags.profile && !flags.table && !flags.topic && '--profile',
+      flags.keyIdLookups !== undefined && '--key-id-lookups',
+      flags.reportWait !== undefined && '--report-wait',
+    ].filter(Boolean);
+    if (ignored.length > 0 && !flags.quiet)
+      io.stderr(`note: ${ignored.join(', ')} only apply to live audits; ignored with ${flags.demo ? '--demo' : '--from'}\n`);
   }
   const importing = flags.securityHub === true || settings.securityHub;
-  if (importing && flags.demo) throw new UsageError('--security-hub imports your own account\'s findings: not the demo account\'s');
+  if (importing && flags.demo) throw new UsageError("--security-hub imports your own account's findings: not the demo account's");
   if (importing && flags.store === false) {
-    throw new UsageError('--security-hub needs the state (drop --no-store): FirstObservedAt is the stored firstSeen, and only the state says what a run resolved');
+    throw new UsageError(
+      '--security-hub needs the state (drop --no-store): FirstObservedAt is the stored firstSeen, and only the state says what a run resolved',
+    );
   }
   let hub: SecurityHubClient | null = null;
   let region: string | null = null;
   if (importing) {
     region = await defaultRegion(flags.profile);
-    if (!region) throw new UsageError('--security-hub needs a region for Security Hub: set AWS_REGION (or the profile\'s region)');
+    if (!region) throw new UsageError("--security-hub needs a region for Security Hub: set AWS_REGION (or the profile's region)");
     const { SecurityHubClient } = await import('@aws-sdk/client-securityhub');
     hub = new SecurityHubClient({ region, ...(flags.profile ? { profile: flags.profile } : {}), ...awsRetryConfig(settings) });
   }
-  return withStore(flags, settings.historyTtlDays, async (opened) => {
-    let p: PipelineResult;
-    let saveError: unknown = null;
-    try {
-      p = await audit(flags, dir, settings, opened, io, hub, region);
-    } catch (error) {
-      // A save that failed still leaves an evaluated, alerted run: report it, then fail (exit 2).
-      const evaluated = unsavedRun(error);
-      if (!evaluated) throw error;
-      p = evaluated;
-      saveError = error;
-    }
-    let rendered: string;
-    if (flags.format === 'asff') {
-      const { renderAsff, runExportItems } = await import('#lib/report/formats.ts');
-      const asffRegion = region ?? (await hubRegion(flags, p.result.run.regions));
-      if (!asffRegion) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
-      rendered = renderAsff(runExportItems(p), { partition: p.result.run.partition, region: asffRegion, now: new Date() });
-    } else if (flags.format === 'ocsf') {
-      const { renderOcsf, runExportItems } = await import('#lib/report/formats.ts');
-      rendered = renderOcsf(runExportItems(p), { partition: p.result.run.partition, region: region ?? (await hubRegion(flags, p.result.run.regions)), now: new Date() });
-    } else if (flags.format === 'json') rendered = renderJson(p);
-    else if (flags.format === 'csv') rendered = renderCsv(p);
-    else {
-      rendered = [renderTable(p.result, { all: flags.all ?? false, ...(io.columns ? { width: io.columns } : {}) }), renderChanges(p, opened?.where ?? null)].join('\n');
-      if (flags.showAlert || p.alert.messageId) rendered += `\n\n${renderAlert(p)}`;
-    }
-    io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
-    // Machine formats keep stdout clean; the alert goes to stderr for them.
-    if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
-    if (saveError) throw saveError;
-    hub?.destroy();
-    if (p.securityHub) {
-      const s = p.securityHub;
-      const line = `Security Hub (${s.productArn}): ${s.imported} of ${s.selected} imported (${s.archived} archived, ${s.workflowNew} new)`;
-      if (s.failed.length === 0) {
-        if (!flags.quiet) io.stderr(`${line}\n`);
-      } else {
-        io.stderr(`${line}; ${s.failed.length} NOT imported:\n${s.failed.slice(0, 20).map((f) => `  - ${f.id}: ${f.code}: ${f.message}`).join('\n')}\n`);
-        // The run is saved and alerted; the import asked for did not complete.
-        return 2;
+  return withStore(
+    flags,
+    settings.historyTtlDays,
+    async (opened) => {
+      let p: PipelineResult;
+      let saveError: unknown = null;
+      try {
+        p = await audit(flags, dir, settings, opened, io, hub, region);
+      } catch (error) {
+        // A save that failed still leaves an evaluated, alerted run: report it, then fail (exit 2).
+        const evaluated = unsavedRun(error);
+        if (!evaluated) throw error;
+        p = evaluated;
+        saveError = error;
       }
-    }
-    return exitCodeFor(p.result, flags.failOn);
-  }, { mode: 'run', exitOnStoreFailure: io === processIo, ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }) });
+      let rendered: string;
+      if (flags.format === 'asff') {
+        const { renderAsff, runExportItems } = await import('#lib/report/formats.ts');
+        const asffRegion = region ?? (await hubRegion(flags, p.result.run.regions));
+        if (!asffRegion) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
+        rendered = renderAsff(runExportItems(p), { partition: p.result.run.partition, region: asffRegion, now: new Date() });
+      } else if (flags.format === 'ocsf') {
+        const { renderOcsf, runExportItems } = await import('#lib/report/formats.ts');
+        rendered = renderOcsf(runExportItems(p), {
+          partition: p.result.run.partition,
+          region: region ?? (await hubRegion(flags, p.result.run.regions)),
+          now: new Date(),
+        });
+      } else if (flags.format === 'json') rendered = renderJson(p);
+      else if (flags.format === 'csv') rendered = renderCsv(p);
+      else {
+        rendered = [
+          renderTable(p.result, { all: flags.all ?? false, ...(io.columns ? { width: io.columns } : {}) }),
+          renderChanges(p, opened?.where ?? null),
+        ].join('\n');
+        if (flags.showAlert || p.alert.messageId) rendered += `\n\n${renderAlert(p)}`;
+      }
+      io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
+      // Machine formats keep stdout clean; the alert goes to stderr for them.
+      if (flags.format !== 'table' && flags.showAlert) io.stderr(`${renderAlert(p)}\n`);
+      if (saveError) throw saveError;
+      hub?.destroy();
+      if (p.securityHub) {
+        const s = p.securityHub;
+        const line = `Security Hub (${s.productArn}): ${s.imported} of ${s.selected} imported (${s.archived} archived, ${s.workflowNew} new)`;
+        if (s.failed.length === 0) {
+          if (!flags.quiet) io.stderr(`${line}\n`);
+        } else {
+          io.stderr(
+            `${line}; ${s.failed.length} NOT imported:\n${s.failed
+              .slice(0, 20)
+              .map((f) => `  - ${f.id}: ${f.code}: ${f.message}`)
+              .join('\n')}\n`,
+          );
+          // The run is saved and alerted; the import asked for did not complete.
+          return 2;
+        }
+      }
+      return exitCodeFor(p.result, flags.failOn);
+    },
+    {
+      mode: 'run',
+      exitOnStoreFailure: io === processIo,
+      ...(flags.quiet ? {} : { progress: (message: string) => io.stderr(`… ${message}\n`) }),
+    },
+  );
 }

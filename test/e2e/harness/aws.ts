@@ -57,7 +57,10 @@ export function sqsClient(endpoint: string) {
   return {
     async createQueue(name: string): Promise<{ url: string; arn: string }> {
       const { QueueUrl } = await call<{ QueueUrl: string }>('CreateQueue', { QueueName: name });
-      const { Attributes } = await call<{ Attributes: { QueueArn: string } }>('GetQueueAttributes', { QueueUrl, AttributeNames: ['QueueArn'] });
+      const { Attributes } = await call<{ Attributes: { QueueArn: string } }>('GetQueueAttributes', {
+        QueueUrl,
+        AttributeNames: ['QueueArn'],
+      });
       return { url: QueueUrl, arn: Attributes.QueueArn };
     },
     /** Every message waiting in the queue, deleted as it is read. */
@@ -84,7 +87,11 @@ export function sqsClient(endpoint: string) {
  * moto's endpoint for every SDK client, explicit credentials, no config or credentials file, no
  * instance metadata. The parent's AWS_* variables never leak in.
  */
-export function childEnv(home: string, credentials: Credentials = DUMMY_CREDENTIALS, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(
+  home: string,
+  credentials: Credentials = DUMMY_CREDENTIALS,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: home,

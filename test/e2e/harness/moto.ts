@@ -29,7 +29,10 @@ export class MotoUnavailableError extends Error {
  * python3, or moto without its server extra (flask, werkzeug).
  */
 export function assertMotoAvailable(): string {
-  const probe = spawnSync(PYTHON, ['-c', 'import moto, moto.server, flask, werkzeug; print(moto.__version__)'], { encoding: 'utf8', timeout: 30_000 });
+  const probe = spawnSync(PYTHON, ['-c', 'import moto, moto.server, flask, werkzeug; print(moto.__version__)'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (probe.error) {
     throw new MotoUnavailableError(
       `the e2e tests need ${PYTHON} with moto's server (python3 -m moto.server), and ${PYTHON} could not be run: ${probe.error.message}. ` +
@@ -119,9 +122,13 @@ export async function startMoto(): Promise<MotoServer> {
 
 /** Refuses anything but a loopback endpoint: no test may reach real AWS. */
 export function assertLoopback(endpoint: string | undefined): string {
-  if (!endpoint) throw new Error('the e2e tests run only against moto: no endpoint was provided (run them through vitest, whose global setup starts moto)');
+  if (!endpoint)
+    throw new Error(
+      'the e2e tests run only against moto: no endpoint was provided (run them through vitest, whose global setup starts moto)',
+    );
   const url = new URL(endpoint);
-  if (url.hostname !== '127.0.0.1' || url.protocol !== 'http:') throw new Error(`refusing to run against ${endpoint}: the e2e tests only talk to moto on 127.0.0.1`);
+  if (url.hostname !== '127.0.0.1' || url.protocol !== 'http:')
+    throw new Error(`refusing to run against ${endpoint}: the e2e tests only talk to moto on 127.0.0.1`);
   return endpoint;
 }
 
@@ -142,19 +149,25 @@ export function motoControl(endpoint: string) {
     /** Forgets every account's state (users, tables, topics...). */
     reset: () => post(endpoint, '/moto-api/reset', '', 'text/plain'),
     /** IAM enforcement from the next request on (`0`), or never (`Infinity`). */
-    enforceIam: (afterRequests: number) => post(endpoint, '/moto-api/reset-auth', String(afterRequests === Infinity ? 'inf' : afterRequests), 'text/plain'),
+    enforceIam: (afterRequests: number) =>
+      post(endpoint, '/moto-api/reset-auth', String(afterRequests === Infinity ? 'inf' : afterRequests), 'text/plain'),
     /**
      * Whether moto answers as AWS does where it does not by itself: GetAccountAuthorizationDetails
      * naming managed policies (PolicyName, PolicyId), GetCredentialReport dating the report it
      * built. Plain moto (`false`) is what moto-quirks.test.ts audits.
      */
-    awsFidelity: (on: boolean) => post(endpoint, '/e2e/fidelity', JSON.stringify({ managedPolicyNames: on, reportGeneratedTime: on }), 'application/json'),
+    awsFidelity: (on: boolean) =>
+      post(endpoint, '/e2e/fidelity', JSON.stringify({ managedPolicyNames: on, reportGeneratedTime: on }), 'application/json'),
     /** Moves an access key's creation date `days` into the past. */
     backdateAccessKey: (userName: string, accessKeyId: string, days: number) =>
       post(endpoint, '/e2e/backdate-access-key', JSON.stringify({ userName, accessKeyId, days }), 'application/json'),
     /** Every message published to the topic, whole, as moto recorded it (oldest first). */
     published: async (topicArn: string) =>
-      (await post(endpoint, '/e2e/published', JSON.stringify({ topicArn }), 'application/json')) as { messageId: string; message: string; subject: string }[],
+      (await post(endpoint, '/e2e/published', JSON.stringify({ topicArn }), 'application/json')) as {
+        messageId: string;
+        message: string;
+        subject: string;
+      }[],
     startRecording: async () => {
       await post(endpoint, '/moto-api/recorder/reset-recording', '', 'text/plain');
       await post(endpoint, '/moto-api/recorder/start-recording', '', 'text/plain');
@@ -195,7 +208,11 @@ export async function recordedCalls(recordingFile: string): Promise<RecordedCall
       const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(headers.authorization ?? '')?.[1] ?? 'unknown';
       const body = r.body_encoded ? Buffer.from(r.body ?? '', 'base64').toString('utf8') : (r.body ?? '');
       const target = headers['x-amz-target'];
-      const action = target ? target.split('.').at(-1)! : (new URLSearchParams(body).get('Action') ?? new URL(r.url).searchParams.get('Action') ?? `${r.method} ${new URL(r.url).pathname}`);
+      const action = target
+        ? target.split('.').at(-1)!
+        : (new URLSearchParams(body).get('Action') ??
+          new URL(r.url).searchParams.get('Action') ??
+          `${r.method} ${new URL(r.url).pathname}`);
       return { service, action };
     });
 }

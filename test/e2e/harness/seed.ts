@@ -64,7 +64,11 @@ async function key(c: Clients, endpoint: string, user: string, ageDays: number, 
  * - us-east-1: ElastiCache cluster `sessions` and replication group `carts`; DAX `orders-dax` (role dax-to-dynamodb) and
  *   `legacy-dax` (a role that does not exist).
  */
-export async function seedAccount(c: Clients, endpoint: string, options: { elastiCacheServiceLinkedRole?: boolean } = {}): Promise<SeededAccount> {
+export async function seedAccount(
+  c: Clients,
+  endpoint: string,
+  options: { elastiCacheServiceLinkedRole?: boolean } = {},
+): Promise<SeededAccount> {
   const { iam } = c;
   for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) await iam.send(new CreateUserCommand({ UserName: name }));
 
@@ -72,22 +76,39 @@ export async function seedAccount(c: Clients, endpoint: string, options: { elast
 
   await iam.send(new CreateGroupCommand({ GroupName: 'developers' }));
   await iam.send(
-    new PutGroupPolicyCommand({ GroupName: 'developers', PolicyName: 's3-read', PolicyDocument: doc({ Effect: 'Allow', Action: ['s3:Get*', 's3:List*'], Resource: '*' }) }),
+    new PutGroupPolicyCommand({
+      GroupName: 'developers',
+      PolicyName: 's3-read',
+      PolicyDocument: doc({ Effect: 'Allow', Action: ['s3:Get*', 's3:List*'], Resource: '*' }),
+    }),
   );
   const cw = await iam.send(
-    new CreatePolicyCommand({ PolicyName: 'cloudwatch-read', PolicyDocument: doc({ Sid: 'Read', Effect: 'Allow', Action: ['cloudwatch:Get*', 'cloudwatch:List*'], Resource: '*' }) }),
+    new CreatePolicyCommand({
+      PolicyName: 'cloudwatch-read',
+      PolicyDocument: doc({ Sid: 'Read', Effect: 'Allow', Action: ['cloudwatch:Get*', 'cloudwatch:List*'], Resource: '*' }),
+    }),
   );
   await iam.send(new AttachGroupPolicyCommand({ GroupName: 'developers', PolicyArn: cw.Policy!.Arn! }));
   await iam.send(new AddUserToGroupCommand({ GroupName: 'developers', UserName: 'bob' }));
 
   await iam.send(
-    new PutUserPolicyCommand({ UserName: 'carol', PolicyName: 'almost-admin', PolicyDocument: doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*'], Resource: '*' }) }),
+    new PutUserPolicyCommand({
+      UserName: 'carol',
+      PolicyName: 'almost-admin',
+      PolicyDocument: doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*'], Resource: '*' }),
+    }),
   );
 
   await iam.send(new CreateGroupCommand({ GroupName: 'admins' }));
   await iam.send(new AttachGroupPolicyCommand({ GroupName: 'admins', PolicyArn: ADMIN_POLICY_ARN }));
   await iam.send(new AddUserToGroupCommand({ GroupName: 'admins', UserName: 'dave' }));
-  await iam.send(new PutUserPolicyCommand({ UserName: 'dave', PolicyName: 'deny-all', PolicyDocument: doc({ Effect: 'Deny', Action: '*', Resource: '*' }) }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: 'dave',
+      PolicyName: 'deny-all',
+      PolicyDocument: doc({ Effect: 'Deny', Action: '*', Resource: '*' }),
+    }),
+  );
 
   const keys: Record<string, string[]> = {
     alice: [await key(c, endpoint, 'alice', 0)],
@@ -111,26 +132,65 @@ export async function seedAccount(c: Clients, endpoint: string, options: { elast
   await iam.send(
     new CreateRoleCommand({
       RoleName: 'break-glass',
-      AssumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: arnOf.root() }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } }),
+      AssumeRolePolicyDocument: doc({
+        Effect: 'Allow',
+        Principal: { AWS: arnOf.root() },
+        Action: 'sts:AssumeRole',
+        Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
+      }),
     }),
   );
   await iam.send(new AttachRolePolicyCommand({ RoleName: 'break-glass', PolicyArn: ADMIN_POLICY_ARN }));
-  await iam.send(new PutUserPolicyCommand({ UserName: 'erin', PolicyName: 'assume-break-glass', PolicyDocument: doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: arnOf.role('break-glass') }) }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: 'erin',
+      PolicyName: 'assume-break-glass',
+      PolicyDocument: doc({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: arnOf.role('break-glass') }),
+    }),
+  );
   await iam.send(
     new CreateRoleCommand({
       RoleName: 'vendor-admin',
-      AssumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${VENDOR_ACCOUNT}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': 'vendor-4711' } } }),
+      AssumeRolePolicyDocument: doc({
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${VENDOR_ACCOUNT}:root` },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'sts:ExternalId': 'vendor-4711' } },
+      }),
     }),
   );
   await iam.send(new AttachRolePolicyCommand({ RoleName: 'vendor-admin', PolicyArn: ADMIN_POLICY_ARN }));
-  if (options.elastiCacheServiceLinkedRole ?? true) await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
+  if (options.elastiCacheServiceLinkedRole ?? true)
+    await iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'elasticache.amazonaws.com' }));
 
-  await c.elastiCache.send(new CreateCacheClusterCommand({ CacheClusterId: 'sessions', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheNodes: 1 }));
   await c.elastiCache.send(
-    new CreateReplicationGroupCommand({ ReplicationGroupId: 'carts', ReplicationGroupDescription: 'carts', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheClusters: 1 }),
+    new CreateCacheClusterCommand({ CacheClusterId: 'sessions', Engine: 'redis', CacheNodeType: 'cache.t3.micro', NumCacheNodes: 1 }),
   );
-  await c.dax.send(new CreateClusterCommand({ ClusterName: 'orders-dax', NodeType: 'dax.t3.small', ReplicationFactor: 1, IamRoleArn: arnOf.role('dax-to-dynamodb') }));
-  await c.dax.send(new CreateClusterCommand({ ClusterName: 'legacy-dax', NodeType: 'dax.t3.small', ReplicationFactor: 1, IamRoleArn: arnOf.role('deleted-dax-role') }));
+  await c.elastiCache.send(
+    new CreateReplicationGroupCommand({
+      ReplicationGroupId: 'carts',
+      ReplicationGroupDescription: 'carts',
+      Engine: 'redis',
+      CacheNodeType: 'cache.t3.micro',
+      NumCacheClusters: 1,
+    }),
+  );
+  await c.dax.send(
+    new CreateClusterCommand({
+      ClusterName: 'orders-dax',
+      NodeType: 'dax.t3.small',
+      ReplicationFactor: 1,
+      IamRoleArn: arnOf.role('dax-to-dynamodb'),
+    }),
+  );
+  await c.dax.send(
+    new CreateClusterCommand({
+      ClusterName: 'legacy-dax',
+      NodeType: 'dax.t3.small',
+      ReplicationFactor: 1,
+      IamRoleArn: arnOf.role('deleted-dax-role'),
+    }),
+  );
   return { keys };
 }
 

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateTableCommand, type CreateTableCommandInput, type DynamoDBClient, UpdateContinuousBackupsCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  UpdateContinuousBackupsCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { STACK_ID } from '../../../infra/auditor-app.ts';
 import { ACCOUNT_ID, REGION } from './moto.ts';
@@ -63,7 +69,8 @@ export function roleStatements(tpl: Json, physical: Physical): Json[] {
   const role = onlyResource(tpl, 'AWS::IAM::Role').properties;
   const policies = (role.Policies ?? []) as Json[];
   if (policies.length !== 1) throw new Error(`the audit role has ${policies.length} inline policies, expected 1`);
-  if ((role.ManagedPolicyArns ?? []).length > 0) throw new Error('the audit role has managed policies: least privilege is no longer read from its inline policy alone');
+  if ((role.ManagedPolicyArns ?? []).length > 0)
+    throw new Error('the audit role has managed policies: least privilege is no longer read from its inline policy alone');
   return resolve(policies[0].PolicyDocument.Statement, physical) as Json[];
 }
 
@@ -73,7 +80,11 @@ export function functionBundle(tpl: Json): { file: string; handler: string; envi
   const hash = /^([0-9a-f]{64})\.zip$/.exec(fn.Code?.S3Key ?? '')?.[1];
   if (!hash) throw new Error(`the function's code is not a staged asset: ${JSON.stringify(fn.Code)}`);
   const [fileBase, exportName] = (fn.Handler as string).split('.');
-  return { file: join(inject('cdkOut'), `asset.${hash}`, `${fileBase}.mjs`), handler: exportName!, environment: fn.Environment?.Variables ?? {} };
+  return {
+    file: join(inject('cdkOut'), `asset.${hash}`, `${fileBase}.mjs`),
+    handler: exportName!,
+    environment: fn.Environment?.Variables ?? {},
+  };
 }
 
 /** CreateTable input for the table as the template defines it. */

@@ -30,7 +30,11 @@ export function keyLookupCandidates(report: CredentialReport, lookups: LiveConte
 
 async function lookup(ctx: LiveContext, user: string): Promise<AccessKeyMetadata[]> {
   const iam = ctx.client(IAMClient);
-  const paginator = paginateListAccessKeys({ client: iam, withCommand: ownInput((input) => new ListAccessKeysCommand(input)) }, { UserName: user }, ctx.http);
+  const paginator = paginateListAccessKeys(
+    { client: iam, withCommand: ownInput((input) => new ListAccessKeysCommand(input)) },
+    { UserName: user },
+    ctx.http,
+  );
   // A page without the list is not "no keys": accessKeyMetadata names it.
   let list: RawAccessKey[] | undefined = [];
   for await (const page of budgetedPages(ctx, 'ListAccessKeys', paginator, (p) => (p.IsTruncated ? p.Marker : undefined))) {

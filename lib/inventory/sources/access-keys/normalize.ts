@@ -26,7 +26,8 @@ export function accessKeyMetadata(list: RawAccessKey[] | undefined, user: string
       throw new InventoryFormatError(`${where}: ${entry}: ${reason}`);
     };
     if (typeof k.AccessKeyId !== 'string' || k.AccessKeyId === '') fail('has no AccessKeyId');
-    if (k.Status !== 'Active' && k.Status !== 'Inactive') fail(`Status is ${JSON.stringify(k.Status)}; a key is exactly Active or Inactive`);
+    if (k.Status !== 'Active' && k.Status !== 'Inactive')
+      fail(`Status is ${JSON.stringify(k.Status)}; a key is exactly Active or Inactive`);
     if (k.UserName !== undefined && k.UserName !== user) fail(`is a key of user ${k.UserName}, not of ${user}`);
     if (!(k.CreateDate instanceof Date) && typeof k.CreateDate !== 'string') fail('has no CreateDate');
     const problem = dateProblem(k.CreateDate!, notAfter);

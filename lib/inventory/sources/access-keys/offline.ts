@@ -32,7 +32,8 @@ export async function read(ctx: OfflineContext): Promise<Record<string, Source<A
     const problem = await unreadableEntry(folder, error);
     const reason = `${ACCESS_KEYS_FOLDER}/: ${code === 'ENOTDIR' ? 'is not a folder' : problem.message}`;
     const report = await ctx.read('credentialReport');
-    const users = report.state === 'read' ? report.data.rows.filter((r) => !r.isRoot && r.keys.some((k) => k.active)).map((r) => r.user) : [];
+    const users =
+      report.state === 'read' ? report.data.rows.filter((r) => !r.isRoot && r.keys.some((k) => k.active)).map((r) => r.user) : [];
     return Object.fromEntries(users.map((user) => [user, unreadSource(`${ACCESS_KEYS_FOLDER}/`, reason, 'InvalidFile')]));
   }
   // Entries, then Object.fromEntries: `result[user] = ...` for a user named `__proto__` (a valid IAM
@@ -41,18 +42,21 @@ export async function read(ctx: OfflineContext): Promise<Record<string, Source<A
   for (const name of names.sort(numericOrder.compare)) {
     const user = name.slice(0, -'.json'.length);
     const call = `${ACCESS_KEYS_FOLDER}/${name}`;
-    result.push([user, await source(call, async () => {
-      const raw = await readJson(path.join(folder, name));
-      if (raw === MISSING) return notFound(call, ACCESS_KEYS_COMMAND);
-      const parsed = accessKeysSchema.safeParse(raw);
-      if (!parsed.success) throw shapeProblem(parsed.error, 'aws iam list-access-keys');
-      try {
-        // The user is named by the file name; keys of someone else would be attributed to the wrong user.
-        return accessKeyMetadata(parsed.data.AccessKeyMetadata, user, call, notAfter);
-      } catch (error) {
-        throw new FileProblem((error as Error).message.slice(call.length + 2), 'InvalidFile');
-      }
-    })]);
+    result.push([
+      user,
+      await source(call, async () => {
+        const raw = await readJson(path.join(folder, name));
+        if (raw === MISSING) return notFound(call, ACCESS_KEYS_COMMAND);
+        const parsed = accessKeysSchema.safeParse(raw);
+        if (!parsed.success) throw shapeProblem(parsed.error, 'aws iam list-access-keys');
+        try {
+          // The user is named by the file name; keys of someone else would be attributed to the wrong user.
+          return accessKeyMetadata(parsed.data.AccessKeyMetadata, user, call, notAfter);
+        } catch (error) {
+          throw new FileProblem((error as Error).message.slice(call.length + 2), 'InvalidFile');
+        }
+      }),
+    ]);
   }
   return Object.fromEntries(result);
 }

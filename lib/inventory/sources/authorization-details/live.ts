@@ -25,7 +25,9 @@ export async function read(ctx: LiveContext): Promise<Source<AuthorizationDetail
       ctx.http,
     );
     // IsTruncated, not the Marker alone, says whether more pages follow.
-    for await (const out of budgetedPages(ctx, 'GetAccountAuthorizationDetails', paginator, (page) => (page.IsTruncated ? page.Marker : undefined))) {
+    for await (const out of budgetedPages(ctx, 'GetAccountAuthorizationDetails', paginator, (page) =>
+      page.IsTruncated ? page.Marker : undefined,
+    )) {
       pages.push(out);
       counts.users += out.UserDetailList?.length ?? 0;
       counts.groups += out.GroupDetailList?.length ?? 0;

@@ -22,7 +22,10 @@ import type {
  * Per-entity policy lists are omitted by IAM when empty, so their absence means empty.
  */
 const dateLike = z.union([z.date(), z.string()]);
-const documentLike = z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().nullable();
+const documentLike = z
+  .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+  .optional()
+  .nullable();
 
 const inlineSchema = z.object({ PolicyName: z.string(), PolicyDocument: documentLike });
 const attachedSchema = z.object({ PolicyName: z.string(), PolicyArn: z.string() });
@@ -132,7 +135,9 @@ function attached(list: { PolicyName: string; PolicyArn: string }[] | null | und
   return (list ?? []).map((p) => ({ name: p.PolicyName, arn: p.PolicyArn }));
 }
 
-function boundary(b: { PermissionsBoundaryArn: string; PermissionsBoundaryType?: string | undefined } | null | undefined): PermissionsBoundaryRef | null {
+function boundary(
+  b: { PermissionsBoundaryArn: string; PermissionsBoundaryType?: string | undefined } | null | undefined,
+): PermissionsBoundaryRef | null {
   return b ? { arn: b.PermissionsBoundaryArn, type: b.PermissionsBoundaryType ?? 'Policy' } : null;
 }
 
@@ -192,14 +197,18 @@ export function normalizeAuthorizationDetails(
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const at = issue ? issue.path.join('.') : '';
-      throw new AuthorizationDetailsFormatError(`${name}: ${at ? `${at}: ` : ''}${issue?.message ?? 'unexpected shape'}`, options.pageNames?.[index]);
+      throw new AuthorizationDetailsFormatError(
+        `${name}: ${at ? `${at}: ` : ''}${issue?.message ?? 'unexpected shape'}`,
+        options.pageNames?.[index],
+      );
     }
     return parsed.data;
   });
 
   const creationDate = (value: Date | string, index: number, entry: string): string => {
     const problem = dateProblem(value, options.notAfter);
-    if (problem) throw new AuthorizationDetailsFormatError(`${pageName(index)}: ${entry}: CreateDate ${problem}`, options.pageNames?.[index]);
+    if (problem)
+      throw new AuthorizationDetailsFormatError(`${pageName(index)}: ${entry}: CreateDate ${problem}`, options.pageNames?.[index]);
     return new Date(value instanceof Date ? value.getTime() : Date.parse(value)).toISOString();
   };
 
@@ -229,41 +238,59 @@ export function normalizeAuthorizationDetails(
     const name = pageName(index);
     page.UserDetailList.forEach((u, i) => {
       const entry = `UserDetailList[${i}] (user ${u.UserName})`;
-      add('user', result.users, {
-        name: u.UserName,
-        arn: u.Arn,
-        id: u.UserId,
-        path: u.Path,
-        createDate: creationDate(u.CreateDate, index, entry),
-        groups: u.GroupList ?? [],
-        inlinePolicies: inline(u.UserPolicyList),
-        attachedPolicies: attached(u.AttachedManagedPolicies),
-        permissionsBoundary: boundary(u.PermissionsBoundary),
-      }, `${name} ${entry}`, index);
+      add(
+        'user',
+        result.users,
+        {
+          name: u.UserName,
+          arn: u.Arn,
+          id: u.UserId,
+          path: u.Path,
+          createDate: creationDate(u.CreateDate, index, entry),
+          groups: u.GroupList ?? [],
+          inlinePolicies: inline(u.UserPolicyList),
+          attachedPolicies: attached(u.AttachedManagedPolicies),
+          permissionsBoundary: boundary(u.PermissionsBoundary),
+        },
+        `${name} ${entry}`,
+        index,
+      );
     });
     page.GroupDetailList.forEach((g, i) => {
-      add('group', result.groups, {
-        name: g.GroupName,
-        arn: g.Arn,
-        id: g.GroupId,
-        path: g.Path,
-        inlinePolicies: inline(g.GroupPolicyList),
-        attachedPolicies: attached(g.AttachedManagedPolicies),
-      }, `${name} GroupDetailList[${i}] (group ${g.GroupName})`, index);
+      add(
+        'group',
+        result.groups,
+        {
+          name: g.GroupName,
+          arn: g.Arn,
+          id: g.GroupId,
+          path: g.Path,
+          inlinePolicies: inline(g.GroupPolicyList),
+          attachedPolicies: attached(g.AttachedManagedPolicies),
+        },
+        `${name} GroupDetailList[${i}] (group ${g.GroupName})`,
+        index,
+      );
     });
     page.RoleDetailList.forEach((r, i) => {
       const entry = `RoleDetailList[${i}] (role ${r.RoleName})`;
-      add('role', result.roles, {
-        name: r.RoleName,
-        arn: r.Arn,
-        id: r.RoleId,
-        path: r.Path,
-        createDate: creationDate(r.CreateDate, index, entry),
-        trustPolicy: decodePolicyDocument(r.AssumeRolePolicyDocument),
-        inlinePolicies: inline(r.RolePolicyList),
-        attachedPolicies: attached(r.AttachedManagedPolicies),
-        permissionsBoundary: boundary(r.PermissionsBoundary),
-      }, `${name} ${entry}`, index);
+      add(
+        'role',
+        result.roles,
+        {
+          name: r.RoleName,
+          arn: r.Arn,
+          id: r.RoleId,
+          path: r.Path,
+          createDate: creationDate(r.CreateDate, index, entry),
+          trustPolicy: decodePolicyDocument(r.AssumeRolePolicyDocument),
+          inlinePolicies: inline(r.RolePolicyList),
+          attachedPolicies: attached(r.AttachedManagedPolicies),
+          permissionsBoundary: boundary(r.PermissionsBoundary),
+        },
+        `${name} ${entry}`,
+        index,
+      );
     });
     page.Policies.forEach((p, i) => {
       const at = `${name} Policies[${i}]`;
@@ -302,16 +329,20 @@ export function normalizeAuthorizationDetails(
 function defaultDocument(p: Parsed['Policies'][number]): PolicyDocument {
   const flagged = p.PolicyVersionList.filter((v) => v.IsDefaultVersion);
   if (flagged.length > 1) {
-    return { ok: false, error: `the policy has ${flagged.length} versions flagged IsDefaultVersion (${flagged.map((v) => v.VersionId).join(' and ')}): IAM has one default version` };
+    return {
+      ok: false,
+      error: `the policy has ${flagged.length} versions flagged IsDefaultVersion (${flagged.map((v) => v.VersionId).join(' and ')}): IAM has one default version`,
+    };
   }
   const named = p.PolicyVersionList.filter((v) => v.VersionId === p.DefaultVersionId);
   const version = flagged[0];
   if (!version) {
     return {
       ok: false,
-      error: named.length > 0
-        ? `DefaultVersionId is ${p.DefaultVersionId} but that version is not flagged IsDefaultVersion`
-        : 'the default policy version is not in the authorization details',
+      error:
+        named.length > 0
+          ? `DefaultVersionId is ${p.DefaultVersionId} but that version is not flagged IsDefaultVersion`
+          : 'the default policy version is not in the authorization details',
     };
   }
   if (version.VersionId !== p.DefaultVersionId) {

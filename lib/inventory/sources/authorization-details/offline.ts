@@ -97,7 +97,10 @@ export async function read(ctx: OfflineContext): Promise<Source<AuthorizationDet
       const raw = await readJson(path.join(dir, file));
       if (raw === MISSING) return notFound(file, DETAILS_COMMAND);
       if (!isRecord(raw) || !DETAIL_LISTS.some((key: string) => key in raw)) {
-        throw new FileProblem(`has none of ${DETAIL_LISTS.join(', ')}: this is not the output of aws iam get-account-authorization-details`, 'InvalidFile');
+        throw new FileProblem(
+          `has none of ${DETAIL_LISTS.join(', ')}: this is not the output of aws iam get-account-authorization-details`,
+          'InvalidFile',
+        );
       }
       const more = continuation(raw);
       const isLast = index === files.length - 1;

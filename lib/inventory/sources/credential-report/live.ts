@@ -179,4 +179,3 @@ export async function read(ctx: LiveContext): Promise<Source<CredentialReport>> 
     return failure(phase === 'generate' ? 'iam:GenerateCredentialReport' : 'iam:GetCredentialReport', error);
   }
 }
-

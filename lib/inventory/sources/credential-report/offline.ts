@@ -25,7 +25,11 @@ export async function read(ctx: OfflineContext): Promise<Source<CredentialReport
   const hasJson = files.includes(REPORT_JSON);
   const hasCsv = files.includes(REPORT_CSV);
   if (hasJson && hasCsv) {
-    return unreadSource(REPORT_JSON, `both ${REPORT_JSON} and ${REPORT_CSV} are present: keep one, they may come from different reports`, 'InvalidFile');
+    return unreadSource(
+      REPORT_JSON,
+      `both ${REPORT_JSON} and ${REPORT_CSV} are present: keep one, they may come from different reports`,
+      'InvalidFile',
+    );
   }
   if (!hasJson && !hasCsv) {
     return unreadSource(

@@ -24,7 +24,10 @@ export function isMissingEndpoint(error: unknown, depth = 0): boolean {
   const hostname = typeof e.hostname === 'string' ? e.hostname : null;
   if (e.code === 'ENOTFOUND') return hostname === null || /(^|\.)dax\./.test(hostname);
   if (e.name === 'UnknownEndpoint' || e.Code === 'UnknownEndpoint') return true;
-  if (typeof e.message === 'string' && /getaddrinfo ENOTFOUND|Could not resolve endpoint|UnknownEndpoint|Inaccessible host/i.test(e.message)) {
+  if (
+    typeof e.message === 'string' &&
+    /getaddrinfo ENOTFOUND|Could not resolve endpoint|UnknownEndpoint|Inaccessible host/i.test(e.message)
+  ) {
     return true;
   }
   return isMissingEndpoint(e.cause, depth + 1);
@@ -72,7 +75,10 @@ async function daxSource(ctx: RegionContext, outcome: Outcome<SdkDaxCluster[]>):
   const { region } = ctx;
   if (outcome.ok) {
     try {
-      return { state: 'read', data: { available: true, clusters: normalizeDaxClusters({ Clusters: outcome.value }, `${call} in ${region}`) } };
+      return {
+        state: 'read',
+        data: { available: true, clusters: normalizeDaxClusters({ Clusters: outcome.value }, `${call} in ${region}`) },
+      };
     } catch (error) {
       return failure(call, error);
     }
@@ -80,7 +86,10 @@ async function daxSource(ctx: RegionContext, outcome: Outcome<SdkDaxCluster[]>):
   if (!isMissingEndpoint(outcome.error)) return failure(call, outcome.error);
   const detail = failure(call, outcome.error);
   if (await ctx.othersAnswered()) {
-    return { state: 'read', data: { available: false, reason: `DAX is not available in ${region} (${caught(call, outcome.error).reason})` } };
+    return {
+      state: 'read',
+      data: { available: false, reason: `DAX is not available in ${region} (${caught(call, outcome.error).reason})` },
+    };
   }
   return withReason(
     detail,

@@ -17,7 +17,12 @@ export const elastiCache = {
   file: CACHE_CLUSTERS_FILE,
   files: [
     { file: `<region>/${CACHE_CLUSTERS_FILE}`, command: CACHE_CLUSTERS_COMMAND, required: false, feeds: 'elasticache-service-linked-role' },
-    { file: `<region>/${REPLICATION_GROUPS_FILE}`, command: REPLICATION_GROUPS_COMMAND, required: false, feeds: 'elasticache-service-linked-role' },
+    {
+      file: `<region>/${REPLICATION_GROUPS_FILE}`,
+      command: REPLICATION_GROUPS_COMMAND,
+      required: false,
+      feeds: 'elasticache-service-linked-role',
+    },
   ],
   live: () => import('./live.ts'),
   offline: () => import('./offline.ts'),

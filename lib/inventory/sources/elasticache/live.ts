@@ -51,7 +51,11 @@ export async function read(ctx: RegionContext): Promise<RegionalRead<ElastiCache
   return { source: elastiCacheSource(ctx.region, clusters, groups), answered: answered(clusters) || answered(groups) };
 }
 
-function elastiCacheSource(region: string, clusters: Outcome<SdkCacheCluster[]>, groups: Outcome<SdkReplicationGroup[]>): Source<ElastiCacheInventory> {
+function elastiCacheSource(
+  region: string,
+  clusters: Outcome<SdkCacheCluster[]>,
+  groups: Outcome<SdkReplicationGroup[]>,
+): Source<ElastiCacheInventory> {
   if (!clusters.ok) return failure('elasticache:DescribeCacheClusters', clusters.error);
   if (!groups.ok) return failure('elasticache:DescribeReplicationGroups', groups.error);
   try {
@@ -59,7 +63,10 @@ function elastiCacheSource(region: string, clusters: Outcome<SdkCacheCluster[]>,
       state: 'read',
       data: {
         cacheClusters: normalizeCacheClusters({ CacheClusters: clusters.value }, `elasticache:DescribeCacheClusters in ${region}`),
-        replicationGroups: normalizeReplicationGroups({ ReplicationGroups: groups.value }, `elasticache:DescribeReplicationGroups in ${region}`),
+        replicationGroups: normalizeReplicationGroups(
+          { ReplicationGroups: groups.value },
+          `elasticache:DescribeReplicationGroups in ${region}`,
+        ),
       },
     };
   } catch (error) {
