@@ -359,11 +359,11 @@ if (args.json) {
   lambda.push([
     `${(bundle.bytes / 1024 / 1024).toFixed(2)} MB`,
     ms(bundle.importMedianMs),
-    bundle.importMs.map((v) => Math.round(v)).join(', ') + ' ms',
+    `${bundle.importMs.map((v) => Math.round(v)).join(', ')} ms`,
   ]);
   const startup = new Table({ ...PLAIN, head: ['CLI start-up', 'median', 'runs (spawn to exit)'] });
   for (const c of cli)
-    startup.push([`account-auditor ${c.command}`, ms(c.medianMs), c.wallMs.map((v) => Math.round(v)).join(', ') + ' ms']);
+    startup.push([`account-auditor ${c.command}`, ms(c.medianMs), `${c.wallMs.map((v) => Math.round(v)).join(', ')} ms`]);
   const verdicts = new Table({ ...PLAIN, head: ['target', 'actual', ''] });
   for (const t of targets) verdicts.push([t.target, t.actual, t.verdict]);
 

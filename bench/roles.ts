@@ -190,7 +190,10 @@ const userFindings = userFullAccess.evaluate(inventory, settings);
 const r2 = performance.now();
 
 const count = (findings: { status: string }[]) =>
-  findings.reduce<Record<string, number>>((acc, f) => ((acc[f.status] = (acc[f.status] ?? 0) + 1), acc), {});
+  findings.reduce<Record<string, number>>((acc, f) => {
+    acc[f.status] = (acc[f.status] ?? 0) + 1;
+    return acc;
+  }, {});
 const throughRoles = userFindings.filter((f) => f.title.includes('can become an administrator through role')).length;
 const out = {
   users: USERS,

@@ -67,7 +67,7 @@ function regionsList(scope: IConstruct): string[] | null {
   const value: unknown = scope.node.tryGetContext('regions');
   if (value === undefined || value === null) return null;
   const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
-  if (!list || !list.every((r): r is string => typeof r === 'string')) {
+  if (!list?.every((r): r is string => typeof r === 'string')) {
     throw new ConfigError(`context regions must be a comma-separated list of region names, got ${JSON.stringify(value)}`);
   }
   const regions = list.map((r) => r.trim()).filter((r) => r !== '');

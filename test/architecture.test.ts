@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
 }
 
 /** Every module specifier a file imports: static, re-exported and dynamic, type-only included. */
-export function importsOf(source: string): string[] {
+function importsOf(source: string): string[] {
   const found = new Set<string>();
   for (const m of source.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]/g)) found.add(m[1]!);
   for (const m of source.matchAll(/(?:^|[\s;])import\s*['"]([^'"]+)['"]/g)) found.add(m[1]!);

@@ -74,7 +74,12 @@ export async function openStore(
 ): Promise<OpenedStore | null> {
   if (flags.store === false) return null;
   const hooks = [options.progress ? saveProgress(options.progress) : null, killHook(process.env)].filter((h) => h !== null);
-  const onProgress = hooks.length > 0 ? (p: SaveProgress) => hooks.forEach((hook) => hook(p)) : undefined;
+  const onProgress =
+    hooks.length > 0
+      ? (p: SaveProgress) => {
+          for (const hook of hooks) hook(p);
+        }
+      : undefined;
   if (flags.table) {
     const client = new DynamoDBClient(flags.profile ? { profile: flags.profile } : {});
     return {

@@ -113,6 +113,7 @@ const COMPLIANCE_STATUS: Record<Status, AsffComplianceStatus> = {
  */
 export function asffText(value: string, max: number, fallback: string): string {
   let text = value
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
     .trim();
@@ -255,6 +256,7 @@ const RESOURCE_TYPES = new Set<string>([
   'Other',
 ]);
 const PRODUCT_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):securityhub:[a-z]{2}(-[a-z]+)+-\d+:(\d{12}):product\/(\d{12})\/default$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what ASFF refuses
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -363,7 +365,7 @@ export function validateAsff(finding: unknown): asserts finding is AsffFinding {
     const reqs = compliance!.RelatedRequirements;
     if (!Array.isArray(reqs) || reqs.length > ASFF_LIMITS.relatedRequirements)
       fail('Compliance.RelatedRequirements', `must be a list of at most ${ASFF_LIMITS.relatedRequirements}`);
-    (reqs as unknown[]).forEach((r, i) => text(`Compliance.RelatedRequirements[${i}]`, r, 256));
+    for (const [i, r] of (reqs as unknown[]).entries()) text(`Compliance.RelatedRequirements[${i}]`, r, 256);
   }
   if (
     compliance!.SecurityControlId !== undefined &&

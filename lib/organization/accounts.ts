@@ -5,7 +5,7 @@ import {
   paginateListAccounts,
   paginateListChildren,
 } from '@aws-sdk/client-organizations';
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type STSClient, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { GuardrailAccount } from './guardrails.ts';
 import type { OrganizationSettings } from './settings.ts';
@@ -122,7 +122,7 @@ async function managementCredentials(options: DiscoveryOptions, counter: CallCou
   if (roleArn === undefined) return undefined;
   if (!options.sts) throw new AuditorError('managementRoleArn is set but no STS client was given to assume it');
   counter.count('sts:AssumeRole');
-  let response;
+  let response: AssumeRoleCommandOutput;
   try {
     response = await options.sts.send(
       new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: roleSessionName(options.sessionName ?? 'account-auditor-discover') }),

@@ -129,7 +129,10 @@ const objectCache = new WeakMap<NormalizedStatement, Map<string, Compiled>>();
 
 function rememberByObject(statement: NormalizedStatement, scope: string, compiled: Compiled): void {
   let byScope = objectCache.get(statement);
-  if (!byScope) objectCache.set(statement, (byScope = new Map()));
+  if (!byScope) {
+    byScope = new Map();
+    objectCache.set(statement, byScope);
+  }
   byScope.set(scope, compiled);
 }
 const templateCache = new Map<string, string[]>();
@@ -362,7 +365,10 @@ const emptySets = new Map<number, ActionSet>();
 /** One shared empty set per catalogue size: read, never written. */
 function emptySet(size: number): ActionSet {
   let set = emptySets.get(size);
-  if (!set) emptySets.set(size, (set = new ActionSet(size)));
+  if (!set) {
+    set = new ActionSet(size);
+    emptySets.set(size, set);
+  }
   return set;
 }
 
@@ -375,6 +381,7 @@ function accountScopedServices(cat: Catalogue): Set<string> {
     for (const t of cat.templates) {
       const parts = t.split(':');
       const service = parts[2] ?? '';
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0001 is the catalogue's template variable (VARIABLE)
       if (/[*\u0001]/.test(service)) continue;
       verdict.set(service, (verdict.get(service) ?? true) && (parts[4] === '${Account}' || parts[4] === 'aws'));
     }
@@ -499,7 +506,10 @@ export class EffectiveAccess {
       const covers = new Map<string, ActionSet>();
       const cover = (gap: string) => {
         let c = covers.get(gap);
-        if (!c) covers.set(gap, (c = gapCover(s, allows, (o) => coversPattern(o, gap), this.cat.size)));
+        if (!c) {
+          c = gapCover(s, allows, (o) => coversPattern(o, gap), this.cat.size);
+          covers.set(gap, c);
+        }
         return c;
       };
       let starCover: ActionSet | undefined;
@@ -560,7 +570,10 @@ export class EffectiveAccess {
     if (!levels || this.guardrails.length === 0) return true;
     // The same levels bind every principal of the account: decided once per levels and account.
     let byScope = guardrailVerdicts.get(levels);
-    if (!byScope) guardrailVerdicts.set(levels, (byScope = new Map()));
+    if (!byScope) {
+      byScope = new Map();
+      guardrailVerdicts.set(levels, byScope);
+    }
     let verdict = byScope.get(this.scope);
     if (verdict === undefined) {
       const alone = new EffectiveAccess({ arn: this.principal.arn, identity: [ANY_POLICY], guardrails: levels }, this.partition, this.cat);
@@ -605,7 +618,10 @@ export class EffectiveAccess {
   mayAllowUnder(action: string, view: Omit<View, 'conditional'>): boolean {
     // Asked once per target of every user: kept by action as written, one slot per view.
     let slots = this.mayAllowCache.get(action);
-    if (!slots) this.mayAllowCache.set(action, (slots = new Int8Array(4)));
+    if (!slots) {
+      slots = new Int8Array(4);
+      this.mayAllowCache.set(action, slots);
+    }
     const slot = (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
     if (slots[slot] === 0) {
       const i = this.cat.indexOf.get(action.toLowerCase());
@@ -674,6 +690,7 @@ export class EffectiveAccess {
       // Templates that name their service; one whose service is a variable (AWS Backup's
       // recovery points of any service) says nothing about what "all actions on r" means.
       const relation = patternTemplates(this.cat, this.scope, resource);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0001 is the catalogue's template variable (VARIABLE)
       const hit = this.cat.templates.map((t, i) => !/[*\u0001]/.test(t.split(':')[2] ?? '*') && relation.overlap(i));
       for (let i = 0; i < this.cat.size; i++) if (this.cat.templatesOf[i]!.some((t) => hit[t])) set.add(i);
     }

@@ -3,7 +3,7 @@
  * that the statement-shape reading got wrong, each the smallest input that shows it.
  */
 import { describe, expect, it } from 'vitest';
-import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
+import type { AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { ACCOUNT } from '#test/account.ts';

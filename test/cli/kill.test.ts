@@ -49,7 +49,7 @@ function cli(args: string[], options: { env?: Record<string, string>; killOn?: R
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (options.killOn && options.killOn.test(stderr)) child.kill('SIGKILL');
+      if (options.killOn?.test(stderr)) child.kill('SIGKILL');
     });
     child.on('error', fail);
     child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));

@@ -77,8 +77,8 @@ describe('the demo account exercises every check as designed', () => {
       [`elasticache-service-linked-role ${A}:role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache`]: 'PASS',
 
       [`dax-service-role ${A}:role/*`]: 'PASS',
-      ['dax-service-role arn:aws:dax:us-east-1:123456789012:cache/orders-dax']: 'PASS',
-      ['dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax']: 'FAIL',
+      'dax-service-role arn:aws:dax:us-east-1:123456789012:cache/orders-dax': 'PASS',
+      'dax-service-role arn:aws:dax:eu-west-1:123456789012:cache/catalog-dax': 'FAIL',
 
       [`role-full-access ${A}:role/LegacyMigrationAdmin`]: 'FAIL',
       [`role-full-access ${A}:role/VendorMonitoring`]: 'FAIL',

@@ -138,7 +138,7 @@ async function folder(files: Record<string, unknown>): Promise<string> {
   for (const [name, content] of Object.entries(files)) {
     if (content === undefined) continue;
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), typeof content === 'string' ? content : JSON.stringify(content, null, 4) + '\n');
+    await writeFile(path.join(dir, name), typeof content === 'string' ? content : `${JSON.stringify(content, null, 4)}\n`);
   }
   return dir;
 }

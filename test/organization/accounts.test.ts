@@ -298,16 +298,14 @@ describe('a failed call is named', () => {
 
   it('the management role refusing AssumeRole names the role; Organizations is never called', async () => {
     serveOrganization(tree());
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({
-          name: 'AccessDenied',
-          $fault: 'client',
-          message: 'not authorized to perform: sts:AssumeRole',
-          $metadata: { httpStatusCode: 403 },
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: 'AccessDenied',
+        $fault: 'client',
+        message: 'not authorized to perform: sts:AssumeRole',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
     const error = await discoverAccounts(options({ managementRoleArn: MANAGEMENT_ROLE })).catch((e: unknown) => e);
     expect(error).toMatchObject({ call: 'sts:AssumeRole', target: MANAGEMENT_ROLE, code: 'AccessDenied' });
     expect(organizations.calls()).toHaveLength(0);

@@ -30,8 +30,8 @@ describe('IAM action catalogue', () => {
     expect(all.count()).toBe(size);
     const a = new ActionSet(size);
     const b = new ActionSet(size);
-    [1, 5, 33, 69].forEach((i) => a.add(i));
-    [5, 33, 40].forEach((i) => b.add(i));
+    for (const i of [1, 5, 33, 69]) a.add(i);
+    for (const i of [5, 33, 40]) b.add(i);
     expect([...a.clone().and(b).indexes()]).toEqual([5, 33]);
     expect([...a.clone().or(b).indexes()]).toEqual([1, 5, 33, 40, 69]);
     expect([...a.clone().andNot(b).indexes()]).toEqual([1, 69]);

@@ -20,7 +20,7 @@ if (process.env.CI) fc.configureGlobal({ seed: 20_261_201 });
 import { describe, expect, it } from 'vitest';
 import { daxServiceRole } from '#test/checks.ts';
 import { severityRank, type Finding } from '#lib/model/finding.ts';
-import { type AccessGrant } from '#lib/checks/iam/user-full-access.ts';
+import type { AccessGrant } from '#lib/checks/iam/user-full-access.ts';
 import { userFullAccess } from '#test/checks.ts';
 import { normalizeAuthorizationDetails } from '#lib/inventory/sources/authorization-details/normalize.ts';
 import { normalizeDaxClusters } from '#lib/inventory/sources/dax/normalize.ts';

@@ -186,7 +186,7 @@ function globRegex(parts: { text: string; literal: boolean }[], caseInsensitive:
       else source += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     }
   }
-  return new RegExp(source + '$', caseInsensitive ? 'si' : 's');
+  return new RegExp(`${source}$`, caseInsensitive ? 'si' : 's');
 }
 
 /** IAM action matching: case-insensitive glob. */

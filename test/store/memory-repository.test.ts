@@ -55,7 +55,15 @@ describe('MemoryFindingsRepository', () => {
     let clock = Date.parse('2026-11-05T00:00:00.000Z');
     const results = [];
     for (const { collect, settings } of nights) {
-      const result = await runAudit({ collect, settings, trigger: 'schedule', now: () => new Date((clock += 1000)) });
+      const result = await runAudit({
+        collect,
+        settings,
+        trigger: 'schedule',
+        now: () => {
+          clock += 1000;
+          return new Date(clock);
+        },
+      });
       const saved = [];
       for (const repository of [store, memory] satisfies FindingsRepository[]) {
         const lease = await repository.acquireLease(ACCOUNT, result.run.runId);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReconciledRun, StoredFinding } from '#lib/reconcile/types.ts';
 import type { LocalStore } from '#lib/store/local.ts';
 import { freshTable } from '#test/dynalite.ts';
-import { ensureTable, startLocalStore } from '#lib/store/local.ts';
+import { ensureTable } from '#lib/store/local.ts';
 import type { StoreOptions } from '#lib/store/store.ts';
 import { FindingsStore, StoreBusyError, StoreError, tableDefinition } from '#lib/store/store.ts';
 import {

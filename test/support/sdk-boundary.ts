@@ -97,7 +97,6 @@ export function serveUnderSdk(inject: Inject = () => undefined): Boundary {
     const fixture = stub.send as Send;
     const realSend = (Object.getPrototypeOf(proto) as { send: Send }).send;
     proto.send = function (this: unknown, command: unknown, options?: unknown) {
-      const client = this;
       const cmd = command as CommandLike;
       const call = ++calls;
       const middleware: Middleware = (_next, context) => async (args) => {
@@ -125,7 +124,7 @@ export function serveUnderSdk(inject: Inject = () => undefined): Boundary {
             });
           }
           if (fault) throw fault;
-          const output = (await fixture.call(client, command, options)) as Record<string, unknown> | undefined;
+          const output = (await fixture.call(this, command, options)) as Record<string, unknown> | undefined;
           return {
             output: { ...output, $metadata: { httpStatusCode: 200, requestId: `fixture-${call}-${attempt}` } },
             response: { statusCode: 200, headers: {} },
@@ -136,7 +135,7 @@ export function serveUnderSdk(inject: Inject = () => undefined): Boundary {
         }
       };
       cmd.middlewareStack.add(middleware, { step: 'deserialize', priority: 'high', name: 'fixtureWorldMiddleware', override: true });
-      return realSend.call(client, command, options);
+      return realSend.call(this, command, options);
     };
     restores.push(() => {
       proto.send = fixture;

@@ -49,17 +49,15 @@ export function serveSmallAccount(region = 'us-east-1'): void {
   iam.on(GenerateCredentialReportCommand).resolves({ State: 'COMPLETE' });
   iam.on(GetCredentialReportCommand).resolves(credentialReportResponse(report));
   iam.on(GetAccountAuthorizationDetailsCommand).callsFake((input) => authorizationDetailsPage(entities, input));
-  iam
-    .on(ListAccessKeysCommand)
-    .callsFake((input: { UserName: string }) =>
-      listAccessKeysResponse(input.UserName, [
-        {
-          id: `AKIA${input.UserName.toUpperCase().padEnd(16, '0')}`,
-          active: true,
-          createDate: daysBefore(input.UserName === 'bob' ? 200 : 10),
-        },
-      ]),
-    );
+  iam.on(ListAccessKeysCommand).callsFake((input: { UserName: string }) =>
+    listAccessKeysResponse(input.UserName, [
+      {
+        id: `AKIA${input.UserName.toUpperCase().padEnd(16, '0')}`,
+        active: true,
+        createDate: daysBefore(input.UserName === 'bob' ? 200 : 10),
+      },
+    ]),
+  );
   serveRegions({
     [region]: {
       cacheClusters: [],

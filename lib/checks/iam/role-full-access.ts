@@ -23,7 +23,6 @@ import {
 import { allRolesArn } from '#lib/model/arn.ts';
 import { errorFinding, lowerSeverity, makeFinding, type Finding, type Severity } from '#lib/model/finding.ts';
 import { CATALOGUE } from '#lib/checks/catalogue.ts';
-import { type CheckMetadata } from '../catalogue.ts';
 import type { EscalationTarget } from './user-full-access.ts';
 
 const STRICT: View = { conditional: false, boundary: true, guardrails: true };
@@ -705,7 +704,10 @@ const guardrailIds = new WeakMap<GuardrailReading, number>();
 let nextGuardrailId = 0;
 function guardrailsId(reading: GuardrailReading): number {
   let id = guardrailIds.get(reading);
-  if (id === undefined) guardrailIds.set(reading, (id = nextGuardrailId++));
+  if (id === undefined) {
+    id = nextGuardrailId++;
+    guardrailIds.set(reading, id);
+  }
   return id;
 }
 
@@ -724,7 +726,10 @@ function idOf(st: NormalizedStatement): number {
     id = contentIds.get(content);
     // Clearing forgets sharing only: ids are never reused.
     if (contentIds.size > 100_000) contentIds.clear();
-    if (id === undefined) contentIds.set(content, (id = nextId++));
+    if (id === undefined) {
+      id = nextId++;
+      contentIds.set(content, id);
+    }
     statementIds.set(st, id);
   }
   return id;
@@ -874,7 +879,10 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         if (node.generic || node.role.arn === arn) continue;
         const e = edgeTo(node, arn, kind, ea);
         if (!e) continue;
-        if (!copied) (protos = [...protos]), (copied = true);
+        if (!copied) {
+          protos = [...protos];
+          copied = true;
+        }
         protos.push(e);
       }
     }
@@ -888,7 +896,10 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     if (!tallies) {
       tallies = protos.map((p) => {
         let into = incoming.get(p.to);
-        if (!into) incoming.set(p.to, (into = { listed: [], users: 0, roles: 0 }));
+        if (!into) {
+          into = { listed: [], users: 0, roles: 0 };
+          incoming.set(p.to, into);
+        }
         return into;
       });
       talliesOf.set(protos, tallies);

@@ -1,5 +1,4 @@
 import type { Inventory } from '#lib/inventory/types.ts';
-import { CATALOGUE } from '#lib/checks/catalogue.ts';
 import type { Finding } from '#lib/model/finding.ts';
 import { makeFinding } from '#lib/model/finding.ts';
 import { rootArn } from '#lib/model/arn.ts';

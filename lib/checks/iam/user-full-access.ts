@@ -289,6 +289,7 @@ function boundaryEscapes(
 function grantsOfClasses(classes: AccessClass[], user: IamUser, ea: EffectiveAccess, conditional: boolean): AccessGrant[] {
   const lower = (s: Severity) => (conditional ? lowerSeverity(s) : s);
   const when = conditional ? 'conditionally ' : '';
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch covers every AccessClass kind, which the compiler checks
   return classes.map((c): AccessGrant => {
     switch (c.kind) {
       case 'full': {
@@ -531,16 +532,16 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
     ];
   }
   if (escapes.length > 0 && grants.length > 0) {
-    const escape = escapes.find((e) => e.decision === 'allow') ?? escapes[0]!;
-    const paths = ea.allowsFor(escape.action, escape.resource).map(pathEntry);
+    const way = escapes.find((e) => e.decision === 'allow') ?? escapes[0]!;
+    const paths = ea.allowsFor(way.action, way.resource).map(pathEntry);
     const escapeGrant: AccessGrant = {
       class: 'escalation',
-      severity: escape.decision === 'conditional' ? 'medium' : 'high',
-      conditional: escape.decision === 'conditional',
-      summary: `can remove its permissions boundary in one call: ${escape.action} on ${escape.resource}`,
+      severity: way.decision === 'conditional' ? 'medium' : 'high',
+      conditional: way.decision === 'conditional',
+      summary: `can remove its permissions boundary in one call: ${way.action} on ${way.resource}`,
       paths,
-      action: escape.action,
-      resource: escape.resource,
+      action: way.action,
+      resource: way.resource,
     };
     grants = [...grants, escapeGrant].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
   }

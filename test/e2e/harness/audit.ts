@@ -1,6 +1,6 @@
 import { vi } from 'vitest';
 import { runAudit } from '#lib/audit/run.ts';
-import { type AuditResult } from '#lib/model/run.ts';
+import type { AuditResult } from '#lib/model/run.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import { liveOptions } from '#lib/audit/collect.ts';
 import { parseSettings, type Settings } from '#lib/settings.ts';
