@@ -43,6 +43,8 @@ const ABOVE_EVALUATION = ['store', 'reconcile', 'notify', 'audit', 'cli', 'lambd
 const FORBIDDEN: Record<string, string[]> = {
   model: ['inventory', 'policy', 'checks', 'settings', ...ABOVE_EVALUATION],
   inventory: ['policy', 'checks', 'settings', ...ABOVE_EVALUATION],
+  // Organization mode's collection: accounts, OUs and SCPs, as the inventory's sources are read.
+  organization: ['policy', 'checks', 'settings', ...ABOVE_EVALUATION],
   policy: ['checks', 'settings', ...ABOVE_EVALUATION],
   checks: ABOVE_EVALUATION,
   reconcile: ['store', 'notify', 'audit', 'cli', 'lambda', 'report'],
