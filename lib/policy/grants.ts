@@ -64,9 +64,9 @@ function unreadableName(origin: Omit<PolicyOrigin, 'path'>, userName: string): s
 }
 
 /**
- * A managed policy by ARN, among the policies' own entries only. The ARN is text from the account
- * (or a hand-made export): `constructor` or `__proto__` used to find Object.prototype members, which
- * have no document, and a permissions boundary named so crashed user-full-access.
+ * A managed policy by ARN, among the policies' own entries only: the ARN is text from the account
+ * (or a hand-made export), and a name such as `constructor` or `__proto__` must find no
+ * Object.prototype member.
  */
 export function managedPolicy(details: AuthorizationDetails, arn: string): ManagedPolicy | undefined {
   return Object.hasOwn(details.policies, arn) ? details.policies[arn] : undefined;
