@@ -9,34 +9,9 @@ import { buildAlert } from '#lib/notify/alert.ts';
 import { publishAlert, snsPublisher } from '#lib/notify/sns.ts';
 import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import { StoreError } from '#lib/store/errors.ts';
-import { ACCOUNT, finding, fiveThousandNew, NEW, reconciledRun, TABLE, typicalRun } from '#test/notify.ts';
+import { fiveThousandNew, NEW, night, TABLE, typicalRun } from '#test/notify.ts';
 
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:account-auditor-alerts';
-const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
-
-/** The state-not-saved tests' night: two new FAILs, one regressed, one resolved. */
-function night() {
-  return reconciledRun([
-    finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('alice') }),
-    finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('bob')}#access_key_1` }),
-    finding({
-      change: 'regressed',
-      status: 'FAIL',
-      severity: 'high',
-      checkId: 'user-full-access',
-      resource: user('carol'),
-      previousStatus: 'PASS',
-    }),
-    finding({
-      change: 'resolved',
-      status: 'PASS',
-      severity: 'high',
-      checkId: 'user-full-access',
-      resource: user('dave'),
-      previousStatus: 'FAIL',
-    }),
-  ]);
-}
 
 const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());

@@ -8,34 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { SNS_MAX_BYTES } from '#lib/notify/alert.ts';
 import { buildStateNotSavedAlert, type StateNotSavedSummary } from '#lib/notify/state-not-saved.ts';
 import { StoreBusyError, StoreError } from '#lib/store/errors.ts';
-import { ACCOUNT, RUN_ID, finding, reconciledRun } from '#test/notify.ts';
+import { ACCOUNT, RUN_ID, TABLE, finding, night, reconciledRun } from '#test/notify.ts';
 
-const TABLE = 'account-auditor-findings';
 const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
-
-/** Two new FAILs, one regressed, one resolved. */
-function night() {
-  return reconciledRun([
-    finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('alice') }),
-    finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('bob')}#access_key_1` }),
-    finding({
-      change: 'regressed',
-      status: 'FAIL',
-      severity: 'high',
-      checkId: 'user-full-access',
-      resource: user('carol'),
-      previousStatus: 'PASS',
-    }),
-    finding({
-      change: 'resolved',
-      status: 'PASS',
-      severity: 'high',
-      checkId: 'user-full-access',
-      resource: user('dave'),
-      previousStatus: 'FAIL',
-    }),
-  ]);
-}
 
 function parse(message: string): { default: StateNotSavedSummary; email: string } {
   const outer = JSON.parse(message) as Record<string, unknown>;

@@ -201,3 +201,27 @@ export function fiveThousandNew(): ReconciledRun {
   );
   return reconciledRun(findings);
 }
+
+/** The state-not-saved night: two new FAILs, one regressed, one resolved. */
+export function night() {
+  return reconciledRun([
+    finding({ change: 'new', status: 'FAIL', severity: 'critical', checkId: 'user-full-access', resource: user('alice') }),
+    finding({ change: 'new', status: 'FAIL', severity: 'medium', checkId: 'access-key-age', resource: `${user('bob')}#access_key_1` }),
+    finding({
+      change: 'regressed',
+      status: 'FAIL',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('carol'),
+      previousStatus: 'PASS',
+    }),
+    finding({
+      change: 'resolved',
+      status: 'PASS',
+      severity: 'high',
+      checkId: 'user-full-access',
+      resource: user('dave'),
+      previousStatus: 'FAIL',
+    }),
+  ]);
+}
