@@ -57,5 +57,13 @@ if (stale) {
 // The SDK warns on every run under Node 20 that its 2027 releases will need Node 22; the lockfile
 // pins today's SDK, so the warning is noise among findings. A value set by the user wins.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// A reader that stops early (`account-auditor checks | head -1`) closes the pipe: that ends the
+// output, not the command with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 const { main } = await import(pathToFileURL(BUNDLE).href);
 process.exitCode = await main(process.argv);

@@ -2,7 +2,7 @@
  * bin/account-auditor.js runs the bundle in dist/cli, and never a bundle older than its sources:
  * the tests that spawn the command line must run the code they are testing.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, utimes } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +34,16 @@ describe('the command line as installed', () => {
     const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const out = spawnCli('--version');
     expect({ status: out.status, stdout: out.stdout }).toEqual({ status: 0, stdout: `${pkg.version}\n` });
+  });
+
+  it('a reader that closes the pipe early (| head -1) ends the output quietly, exit 0', async () => {
+    const child = spawn(process.execPath, [BIN, 'files'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
