@@ -1,6 +1,7 @@
 import type { App } from 'aws-cdk-lib';
 import { MemberRoleStack, MemberRoleStackSetStack } from './member-role-stack.ts';
 import { ACCOUNT_AUDIT_ROLE_NAME, readMemberRoleConfig, readOrganizationSettings } from './organization-config.ts';
+import { OrganizationReadRoleStack } from './organization-read-role-stack.ts';
 import { OrganizationAuditStack } from './organization-stack.ts';
 
 /** The stacks of organization mode, and the account each is deployed to. */
@@ -11,12 +12,18 @@ export const ORGANIZATION_STACK_IDS = {
   managementRole: 'AccountAuditorMemberRole',
   /** The management account (stackSetCallAs SELF) or a StackSets delegated administrator. */
   stackSet: 'AccountAuditorMemberRoleStackSet',
+  /**
+   * The management account: the Organizations read role the discovery assumes (`managementRoleArn`),
+   * unless the tooling account is a delegated administrator and discovers directly.
+   */
+  organizationRead: 'AccountAuditorOrganizationRead',
 } as const;
 
 export interface OrganizationStacks {
   audit: OrganizationAuditStack;
   managementRole: MemberRoleStack;
   stackSet: MemberRoleStackSetStack;
+  organizationRead: OrganizationReadRoleStack;
 }
 
 /** Adds organization mode's three stacks to the app, from its context (infra/organization-config.ts). */
@@ -36,6 +43,9 @@ export function addOrganizationStacks(app: App): OrganizationStacks {
       member,
       targets: memberConfig.targets,
       callAs: memberConfig.callAs,
+    }),
+    organizationRead: new OrganizationReadRoleStack(app, ORGANIZATION_STACK_IDS.organizationRead, {
+      auditorAccountId: memberConfig.auditorAccountId,
     }),
   };
 }

@@ -604,9 +604,16 @@ describe('cdk-nag AwsSolutions', () => {
         `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:…] ${a}/StateMachine/DistributedMapPolicy/Resource`,
         `AwsSolutions-SF2 ${a}/StateMachine/Resource`,
         `AwsSolutions-IAM5[Resource::*] ${ORGANIZATION_STACK_IDS.managementRole}/Role/Resource`,
+        `AwsSolutions-IAM5[Resource::*] ${ORGANIZATION_STACK_IDS.organizationRead}/Role/Resource`,
       ].sort(),
     );
-    for (const construct of [stacks.audit.audit.role, stacks.audit.discover.role, stacks.audit.stateMachine, stacks.managementRole.role]) {
+    for (const construct of [
+      stacks.audit.audit.role,
+      stacks.audit.discover.role,
+      stacks.audit.stateMachine,
+      stacks.managementRole.role,
+      stacks.organizationRead.role,
+    ]) {
       const reasons = construct.node.metadata
         .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
         .flatMap((m) => Object.values(m.data as Record<string, string>));
@@ -626,7 +633,7 @@ describe('cdk-nag AwsSolutions', () => {
   );
 
   it('CDK reports no error or warning on the stacks', () => {
-    for (const stack of [stacks.audit, stacks.managementRole, stacks.stackSet] as Stack[]) {
+    for (const stack of [stacks.audit, stacks.managementRole, stacks.stackSet, stacks.organizationRead] as Stack[]) {
       Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
       Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
     }
