@@ -79,7 +79,7 @@ function list(scope: IConstruct, key: string): string[] | undefined {
   const value = raw(scope, key);
   if (value === undefined) return undefined;
   const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
-  if (!items || !items.every((i): i is string => typeof i === 'string'))
+  if (!items?.every((i): i is string => typeof i === 'string'))
     throw new ConfigError(`context ${key} must be a comma-separated list, got ${JSON.stringify(value)}`);
   return items.map((i) => i.trim()).filter((i) => i !== '');
 }
