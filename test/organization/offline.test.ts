@@ -14,6 +14,7 @@ import {
   ORGANIZATION_FILES,
   OrganizationExportError,
 } from '#lib/organization/offline.ts';
+import { runCli } from '#test/cli.ts';
 
 const ORG = 'o-abcdefghij';
 const MANAGEMENT = '111111111111';
@@ -541,5 +542,15 @@ describe('the layout', () => {
       expect(readme, f.file).toContain(`\`${f.file}\``);
       if (f.command.startsWith('aws ')) expect(readme, f.command).toContain(`\`${f.command}\``);
     }
+  });
+
+  it('account-auditor files --org lists every file with its command; files alone, the single-account export', async () => {
+    const org = await runCli(['files', '--org']);
+    expect(org.code).toBe(0);
+    for (const f of ORGANIZATION_FILES) expect(org.stdout).toContain(`${f.file}\n    ${f.command}\n`);
+    expect(org.stdout).toContain('aws organizations list-policies-for-target --target-id <target-id> --filter SERVICE_CONTROL_POLICY');
+    const single = await runCli(['files']);
+    expect(single.stdout).not.toContain('aws organizations');
+    expect(single.stdout).toContain('aws iam get-account-authorization-details');
   });
 });
