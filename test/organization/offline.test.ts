@@ -13,6 +13,7 @@ import {
   loadOrganizationExport,
   ORGANIZATION_FILES,
   OrganizationExportError,
+  selectExportAccounts,
 } from '#lib/organization/offline.ts';
 import { runCli } from '#test/cli.ts';
 
@@ -518,6 +519,47 @@ describe('loadOrganizationExport: symbolic links', () => {
     expect(loaded.accountDirs.get(MEMBER)).toEqual({
       missing: expect.stringMatching(/^accounts\/222222222222 is a symbolic link to .*gone, which does not exist$/),
     });
+  });
+});
+
+describe('selectExportAccounts', () => {
+  const none = { includeAccounts: [], excludeAccounts: [], includeOus: [], excludeOus: [] };
+
+  it('without include or exclude settings, every ACTIVE account is audited', async () => {
+    const loaded = await loadOrganizationExport(await folder(withOu()));
+    expect(selectExportAccounts(loaded, none)).toMatchObject({
+      accounts: [{ id: MANAGEMENT }, { id: MEMBER }],
+      filteredOut: [],
+      undecided: [],
+    });
+  });
+
+  it('includeOus and excludeOus apply to the whole chain; includeAccounts not listed are missing', async () => {
+    const loaded = await loadOrganizationExport(await folder(withOu()));
+    const included = selectExportAccounts(loaded, { ...none, includeOus: [OU], includeAccounts: ['999999999999'] });
+    expect(included.accounts.map((a) => a.id)).toEqual([MEMBER]);
+    expect(included.filteredOut).toEqual([
+      { id: MANAGEMENT, name: `account ${MANAGEMENT}`, reason: 'neither in includeAccounts nor under an OU of includeOus' },
+    ]);
+    expect(included.missing).toEqual(['999999999999']);
+    const excluded = selectExportAccounts(loaded, { ...none, excludeOus: [OU] });
+    expect(excluded.accounts.map((a) => a.id)).toEqual([MANAGEMENT]);
+    expect(excluded.filteredOut).toEqual([{ id: MEMBER, name: `account ${MEMBER}`, reason: `under ${OU} (excludeOus)` }]);
+  });
+
+  it('an account whose OUs are unknown is undecided under OU settings, never dropped or audited against them', async () => {
+    const loaded = await loadOrganizationExport(await folder({ ...withOu(), [`organization/list-parents/${OU}.json`]: undefined }));
+    const selection = selectExportAccounts(loaded, { ...none, excludeOus: [OU] });
+    expect(selection.accounts.map((a) => a.id)).toEqual([MANAGEMENT]);
+    expect(selection.undecided).toEqual([
+      {
+        id: MEMBER,
+        name: `account ${MEMBER}`,
+        reason: expect.stringMatching(/^its OUs are unknown, so the OU settings cannot be applied: .*list-parents\/ou-ab12-aaaaaaaa.json/),
+      },
+    ]);
+    // Excluded by ID: the OUs do not matter.
+    expect(selectExportAccounts(loaded, { ...none, excludeOus: [OU], excludeAccounts: [MEMBER] }).undecided).toEqual([]);
   });
 });
 
