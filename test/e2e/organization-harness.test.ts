@@ -10,7 +10,7 @@ import { GetAccountAuthorizationDetailsCommand, GetRoleCommand, GetRolePolicyCom
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { discoverAccounts, type RoleCredentials } from '#lib/organization/accounts.ts';
 import { readGuardrails } from '#lib/organization/guardrails.ts';
@@ -23,7 +23,7 @@ import {
   orgClients,
   type SeededOrganization,
   seedOrganization,
-  setTrustCheck,
+  setFixes,
 } from './harness/organization.ts';
 
 let org: SeededOrganization;
@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await setTrustCheck(motoEndpoint(), false);
+  await setFixes(motoEndpoint(), false);
 });
 
 /** The IAM users an account's credentials see. */
@@ -65,18 +65,39 @@ describe('the seeded organization', () => {
 
   it("isolates the accounts: each account's users are seen with its own credentials only", async () => {
     expect(await usersSeenWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a']);
-    expect(await usersSeenWith(await org.adminCredentials(org.account('B').id))).toEqual(['admin-b']);
     expect(await usersSeenWith(await org.adminCredentials(org.account('C').id))).toEqual(['developer-c']);
     expect(await usersSeenWith(await org.adminCredentials(org.managementAccountId))).toEqual([]);
-    // The auditor's session in B's member role reads B, and only B.
-    const b = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('B').roleArn!);
-    expect(await usersSeenWith(b)).toEqual(['admin-b']);
-    expect((await orgClients(motoEndpoint(), b).sts.send(new GetCallerIdentityCommand({}))).Arn).toBe(
-      `arn:aws:sts::${org.account('B').id}:assumed-role/AccountAuditorMemberRole/e2e-organization-harness`,
+    // The auditor's session in A's member role reads A, and only A.
+    const a = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('A').roleArn!);
+    expect(await usersSeenWith(a)).toEqual(['admin-a']);
+    expect((await orgClients(motoEndpoint(), a).sts.send(new GetCallerIdentityCommand({}))).Arn).toBe(
+      `arn:aws:sts::${org.account('A').id}:assumed-role/AccountAuditorMemberRole/e2e-organization-harness`,
     );
+    // B's IAM is behind its SCP (next test); without the SCP fix, B's credentials see B's user only.
+    await org.fixes({ scps: false });
+    try {
+      expect(await usersSeenWith(await org.adminCredentials(org.account('B').id))).toEqual(['admin-b']);
+    } finally {
+      await org.fixes({ scps: true });
+    }
+  });
+
+  it('enforces the SCP denying iam:* in B (below Prod) only: every IAM call there is AccessDenied, the member role’s reads included', async () => {
+    const b = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('B').roleArn!);
+    await expect(usersSeenWith(b)).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining(
+        'iam:GetAccountAuthorizationDetails on resource: * with an explicit deny in a service control policy',
+      ),
+    });
+    await expect(usersSeenWith(await org.adminCredentials(org.account('B').id))).rejects.toMatchObject({ name: 'AccessDenied' });
+    // Calls other than IAM's are allowed there (FullAWSAccess at every level); other accounts are not capped.
+    expect((await orgClients(motoEndpoint(), b).sts.send(new GetCallerIdentityCommand({}))).Account).toBe(org.account('B').id);
+    expect(await usersSeenWith(await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('A').roleArn!))).toEqual(['admin-a']);
   });
 
   it("A's admin has a 120-day key, B's a fresh one", async () => {
+    await org.fixes({ scps: false });
     const ageDays = async (key: 'A' | 'B', user: string) => {
       const iam = orgClients(motoEndpoint(), await org.adminCredentials(org.account(key).id)).iam;
       const [only, ...more] = (await iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata!;
@@ -84,11 +105,17 @@ describe('the seeded organization', () => {
       expect(only!.AccessKeyId).toBe(org.account(key).users[user]![0]);
       return Math.round((Date.now() - only!.CreateDate!.getTime()) / 86_400_000);
     };
-    expect(await ageDays('A', 'admin-a')).toBe(120);
-    expect(await ageDays('B', 'admin-b')).toBe(0);
+    try {
+      expect(await ageDays('A', 'admin-a')).toBe(120);
+      expect(await ageDays('B', 'admin-b')).toBe(0);
+    } finally {
+      await org.fixes({ scps: true });
+    }
   });
 
   it("puts the MemberRoleStack's role in every account but C: its trust and exactly the collector's read actions", async () => {
+    await org.fixes({ scps: false });
+    onTestFinished(() => org.fixes({ scps: true }));
     for (const account of org.accounts.filter((a) => a.memberRole)) {
       const iam = orgClients(motoEndpoint(), await org.adminCredentials(account.id)).iam;
       const role = (await iam.send(new GetRoleCommand({ RoleName: org.memberRoleName }))).Role!;

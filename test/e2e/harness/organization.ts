@@ -45,11 +45,14 @@ import { createTableAsDefined, onlyResource, resolve, template } from './templat
  * in every account but C: the trust is the tooling account's root with aws:PrincipalArn = the
  * per-account function's role, the permissions exactly LIVE_READ_ACTIONS.
  *
- * moto gives credentials for any role ARN and checks no trust across accounts; AWS refuses both.
- * The harness therefore turns on the server's trust fix (`/e2e/fidelity` `assumeRoleTrust`, in
- * test/e2e/moto/server.py) once seeding is done: from then on AssumeRole into C's missing role,
- * or into a role whose trust does not admit the caller, is AccessDenied as in AWS. Turn it off
- * (`trustCheck(false)`) before handing moto to a file that expects plain moto.
+ * moto gives credentials for any role ARN, checks no trust across accounts and enforces no SCP;
+ * AWS does all three. The harness therefore turns on two fixes of the server
+ * (test/e2e/moto/server.py, `/e2e/fidelity`) once seeding is done: `assumeRoleTrust` (AssumeRole
+ * into C's missing role, or into a role whose trust does not admit the caller, is AccessDenied as
+ * in AWS) and `scps` (a call in a member account that its SCPs deny is AccessDenied, "with an
+ * explicit deny in a service control policy"). With DenyIam on Prod, that includes every IAM read
+ * of the member role in B, as in AWS. `fixes(false)` (or `setFixes`) hands back plain moto, which
+ * a file that expects it must do before it ends.
  */
 
 export const MEMBER_ROLE_NAME = DEFAULT_MEMBER_ROLE_NAME;
@@ -112,8 +115,8 @@ export interface SeededOrganization {
   queueUrl: string;
   /** Administrator credentials in an account (through OrganizationAccountAccessRole), to seed or inspect it. */
   adminCredentials(accountId: string): Promise<Credentials>;
-  /** Switches the server's AssumeRole trust fix (on after seeding). */
-  trustCheck(on: boolean): Promise<void>;
+  /** Switches the server's organization fixes (all on after seeding, unless the options said otherwise). */
+  fixes(on: Partial<OrganizationFixes> | boolean): Promise<void>;
 }
 
 const doc = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
@@ -122,12 +125,20 @@ function sdkConfig(endpoint: string, credentials: Credentials) {
   return { region: REGION, endpoint: assertLoopback(endpoint), credentials, maxAttempts: 1 };
 }
 
-/** Turns the server's AssumeRole trust fix on (AWS's answer) or off (plain moto). */
-export async function setTrustCheck(endpoint: string, on: boolean): Promise<void> {
+/** The server's organization fixes: AWS's answer (true) or plain moto's (false). */
+export interface OrganizationFixes {
+  /** AssumeRole refuses a missing role and a trust that does not admit the caller. */
+  assumeRoleTrust: boolean;
+  /** SCPs are enforced on the calls made in member accounts. */
+  scps: boolean;
+}
+
+export async function setFixes(endpoint: string, fixes: Partial<OrganizationFixes> | boolean): Promise<void> {
+  const body = typeof fixes === 'boolean' ? { assumeRoleTrust: fixes, scps: fixes } : fixes;
   const response = await fetch(`${assertLoopback(endpoint)}/e2e/fidelity`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ assumeRoleTrust: on }),
+    body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`moto /e2e/fidelity: HTTP ${response.status}: ${await response.text()}`);
 }
@@ -229,8 +240,8 @@ async function createAccount(org: OrganizationsClient, name: string, email: stri
 export interface SeedOrganizationOptions {
   /** Required by the member roles' trust and to be passed on AssumeRole (settings' externalId). */
   externalId?: string;
-  /** Leaves the trust fix off after seeding (plain moto). */
-  trustCheck?: boolean;
+  /** The server's fixes after seeding; default both on (AWS's answers). */
+  fixes?: Partial<OrganizationFixes>;
 }
 
 /**
@@ -243,7 +254,7 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
   await moto.reset();
   await moto.enforceIam(Infinity);
   await moto.awsFidelity(true);
-  await setTrustCheck(endpoint, false);
+  await setFixes(endpoint, false);
 
   const management = DUMMY_CREDENTIALS;
   const org = new OrganizationsClient(sdkConfig(endpoint, management));
@@ -413,7 +424,7 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     };
   });
 
-  if (options.trustCheck ?? true) await setTrustCheck(endpoint, true);
+  await setFixes(endpoint, { assumeRoleTrust: true, scps: true, ...options.fixes });
 
   return {
     endpoint,
@@ -436,7 +447,7 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     topicArn: TopicArn!,
     queueUrl: QueueUrl,
     adminCredentials,
-    trustCheck: (on) => setTrustCheck(endpoint, on),
+    fixes: (on) => setFixes(endpoint, on),
   };
 }
 

@@ -13,6 +13,11 @@
   AWS's message) unless the role exists in its account and its trust policy admits the caller
   (see `trust_admits`); moto 5.2 issues credentials for any role ARN, existing or not, and checks
   no trust across accounts. Off by default: the organization harness turns it on.
+- POST /e2e/fidelity {"scps": bool}: when true, a call made in a member account of an organization
+  whose root has SCPs enabled is AccessDenied ("with an explicit deny in a service control
+  policy") unless every level of its chain (root, each OU, the account) has an SCP allowing the
+  action and none denies it, as AWS evaluates SCPs (service-linked roles exempt); moto 5.2
+  stores SCPs and enforces none. Off by default: the organization harness turns it on.
 
 With MOTO_IAM_LOAD_MANAGED_POLICIES=true, E2E_AWS_MANAGED_POLICIES (comma-separated names) keeps
 only those AWS managed policies instead of moto's ~1,480, so each GetAccountAuthorizationDetails
@@ -29,18 +34,20 @@ import sys
 from datetime import timedelta
 
 import moto.iam.models as iam_models
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.iam.responses import IamResponse
 from moto.iam.models import ManagedPolicy, iam_backends
+from moto.organizations.models import organizations_backends
 from moto.sns.models import sns_backends
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-FIDELITY = {"managedPolicyNames": False, "reportGeneratedTime": False, "assumeRoleTrust": False}
+FIDELITY = {"managedPolicyNames": False, "reportGeneratedTime": False, "assumeRoleTrust": False, "scps": False}
 
 if os.environ.get("E2E_AWS_MANAGED_POLICIES"):
     keep = set(os.environ["E2E_AWS_MANAGED_POLICIES"].split(","))
@@ -176,6 +183,72 @@ def _assume_role(self):
 
 
 TokenResponse.assume_role = _assume_role
+
+
+def _statement_matches(statement, action, context):
+    if "NotAction" in statement:
+        concerned = not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _as_list(statement["NotAction"]))
+    else:
+        concerned = any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _as_list(statement.get("Action", [])))
+    if not concerned:
+        return False
+    conditions = statement.get("Condition", {})
+    return all(_condition_holds(op, key, value, context) for op, pairs in conditions.items() for key, value in pairs.items())
+
+
+def scp_denial(account, action, principal_arn):
+    """Why the SCPs of the account's chain refuse the action, or None (SPEC 3.3's rule, as AWS applies it)."""
+    owner = organizations_backends.master_accounts.get(account)
+    if owner is None or ":role/aws-service-role/" in principal_arn:
+        return None
+    backend = organizations_backends[owner[0]][owner[1]]
+    try:
+        entity = backend.get_account_by_id(account)
+    except Exception:
+        return None
+    chain = [entity]
+    by_id = {ou.id: ou for ou in backend.ou}
+    while getattr(chain[-1], "parent_id", None) in by_id:
+        chain.append(by_id[chain[-1].parent_id])
+    root = chain[-1]
+    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" for t in getattr(root, "policy_types", [])):
+        return None
+    context = {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": account}
+    for level in reversed(chain):
+        allowed = False
+        for policy in level.attached_policies:
+            if policy.type != "SERVICE_CONTROL_POLICY":
+                continue
+            for statement in _as_list(json.loads(policy.content).get("Statement", [])):
+                if _statement_matches(statement, action, context):
+                    if statement.get("Effect") == "Deny":
+                        return "with an explicit deny in a service control policy"
+                    allowed = True
+        if not allowed:
+            return "because no service control policy allows the action"
+    return None
+
+
+_moto_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+
+
+def _authorize(self, resource="*"):
+    _moto_authorize(self, resource)
+    if not FIDELITY["scps"]:
+        return
+    authorization = self.headers.get("Authorization") or ""
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in authorization else []
+    if len(scope) < 4:
+        return
+    account = self.get_current_account()
+    action = f"{scope[3]}:{self._get_action()}"
+    principal_arn, caller_arn = caller_principal(account, scope[0])
+    reason = scp_denial(account, action, principal_arn)
+    if reason is not None:
+        raise AccessDeniedError(caller_arn, f"{action} on resource: {resource} {reason}")
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _authorize
 
 
 def backdate(body):
