@@ -246,3 +246,28 @@ describe('the product reads the seeded organization', () => {
     expect(reading.calls['organizations:ListParents']).toBeGreaterThan(0);
   });
 });
+
+describe('seeded with an ExternalId', () => {
+  it('the member roles require it, as the MemberRoleStack trust says: AssumeRole without it or with another is AccessDenied', async () => {
+    const withId = await seedOrganization(motoEndpoint(), { externalId: 'org-4711' });
+    const role = withId.account('A').roleArn!;
+    await expect(assumeRole(motoEndpoint(), withId.auditorCredentials, role)).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(assumeRole(motoEndpoint(), withId.auditorCredentials, role, { externalId: 'other' })).rejects.toMatchObject({
+      name: 'AccessDenied',
+    });
+    await expect(assumeRole(motoEndpoint(), withId.auditorCredentials, role, { externalId: 'org-4711' })).resolves.toMatchObject({
+      sessionToken: expect.any(String),
+    });
+    // The map items carry it to every account but the auditor's own.
+    const items = withId.mapItems('20260101T030000000Z-e2e');
+    expect(items.map((i) => i.account.externalId)).toEqual(
+      withId.accounts.map((a) => (a.id === withId.auditorAccountId ? undefined : 'org-4711')),
+    );
+    expect(items.find((i) => i.account.id === withId.auditorAccountId)!.account.roleArn).toBeNull();
+    expect(withId.settings).toEqual({
+      managementRoleArn: withId.managementRoleArn,
+      memberRoleName: 'AccountAuditorMemberRole',
+      externalId: 'org-4711',
+    });
+  });
+});

@@ -23,7 +23,8 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { memberRoleTemplate } from '../../../infra/member-role-stack.ts';
 import { ACCOUNT_AUDIT_ROLE_NAME, DISCOVER_ROLE_NAME } from '../../../infra/organization-config.ts';
-import { DEFAULT_MEMBER_ROLE_NAME } from '#lib/organization/settings.ts';
+import { type MapItem, mapItemSchema } from '#lib/organization/contract.ts';
+import { DEFAULT_MEMBER_ROLE_NAME, type OrganizationSettingsInput } from '#lib/organization/settings.ts';
 import { DUMMY_CREDENTIALS, type Credentials } from './aws.ts';
 import { ACCOUNT_ID, assertLoopback, motoControl, REGION } from './moto.ts';
 import { ADMIN_POLICY_ARN } from './seed.ts';
@@ -99,6 +100,15 @@ export interface SeededOrganization {
   accounts: SeededOrgAccount[];
   account(key: AccountKey): SeededOrgAccount;
   memberRoleName: string;
+  /** The member roles' required ExternalId, when seeded with one. */
+  externalId?: string;
+  /** The organization settings of this deployment (managementRoleArn, memberRoleName, externalId). */
+  settings: OrganizationSettingsInput;
+  /**
+   * The Distributed Map's items for a run, as discover.ts builds them (roleArn null for the
+   * tooling account, ExternalId on the others when set), validated by the contract's schema.
+   */
+  mapItems(organizationRunId: string): MapItem[];
   auditorAccountId: string;
   /** The per-account function's role (ACCOUNT_AUDIT_ROLE_NAME) in the tooling account. */
   auditorRoleArn: string;
@@ -436,6 +446,24 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     accounts,
     account: (key) => accounts.find((a) => a.key === key)!,
     memberRoleName: MEMBER_ROLE_NAME,
+    ...(options.externalId !== undefined ? { externalId: options.externalId } : {}),
+    settings: {
+      managementRoleArn,
+      memberRoleName: MEMBER_ROLE_NAME,
+      ...(options.externalId !== undefined ? { externalId: options.externalId } : {}),
+    },
+    mapItems: (organizationRunId) =>
+      accounts.map((a) =>
+        mapItemSchema.parse({
+          organizationRunId,
+          account: {
+            id: a.id,
+            name: a.name,
+            roleArn: a.roleArn,
+            ...(options.externalId !== undefined && a.roleArn !== null ? { externalId: options.externalId } : {}),
+          },
+        }),
+      ),
     auditorAccountId,
     auditorRoleArn,
     auditorCredentials,
