@@ -1,4 +1,4 @@
-"""moto's own server application, unchanged, with two test-only endpoints under /e2e/.
+"""moto's own server application, with test-only endpoints under /e2e/ and the fidelity fixes they switch.
 
 - POST /e2e/backdate-access-key {"userName", "accessKeyId", "days"}: moves that key's creation
   date (and the user's, when it is later) `days` into the past. AWS has no API to create an old
