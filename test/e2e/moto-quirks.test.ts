@@ -4,15 +4,35 @@
  * listed in test/e2e/README.md.
  */
 import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
   GenerateCredentialReportCommand,
   GetAccountAuthorizationDetailsCommand,
   GetAccountSummaryCommand,
   GetCredentialReportCommand,
+  GetRoleCommand,
+  IAMClient,
+  PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
+import {
+  AttachPolicyCommand,
+  CreateAccountCommand,
+  CreateOrganizationCommand,
+  CreatePolicyCommand,
+  DescribePolicyCommand,
+  ListAccountsCommand,
+  ListParentsCommand,
+  ListPoliciesForTargetCommand,
+  ListRootsCommand,
+  OrganizationsClient,
+} from '@aws-sdk/client-organizations';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readGuardrails } from '#lib/organization/guardrails.ts';
 import { auditLive } from './harness/audit.ts';
-import { clients, motoEndpoint } from './harness/aws.ts';
-import { AWS_MANAGED_POLICIES, motoControl, recordedCalls } from './harness/moto.ts';
+import { clients, type Credentials, DUMMY_CREDENTIALS, motoEndpoint } from './harness/aws.ts';
+import { AWS_MANAGED_POLICIES, motoControl, REGION, recordedCalls } from './harness/moto.ts';
+import { assumeRole, type SeededOrganization, seedOrganization, setFixes } from './harness/organization.ts';
 import { arnOf, seedAccount } from './harness/seed.ts';
 
 const c = () => clients();
@@ -117,5 +137,196 @@ describe('moto quirks and how the auditor treats them', () => {
     }
     // The checks that do not read them still decide.
     expect(result.findings.filter((f) => !reading.includes(f.checkId) && f.status === 'ERROR')).toEqual([]);
+  });
+});
+
+/**
+ * Organization mode: what moto's Organizations and STS do differently from AWS, on the
+ * organization of harness/organization.ts with the server's fixes off (plain moto), and what the
+ * harness turns on instead (test/e2e/README.md, "organization mode").
+ */
+describe('moto quirks of organization mode', () => {
+  let org: SeededOrganization;
+  const endpoint = () => motoEndpoint();
+  const iamWith = (credentials: Credentials) => new IAMClient({ region: REGION, endpoint: endpoint(), credentials, maxAttempts: 1 });
+  const usersWith = async (credentials: Credentials) =>
+    ((await iamWith(credentials).send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'] }))).UserDetailList ?? []).map(
+      (u) => u.UserName,
+    );
+  /** A key of a new IAM user in the account, allowed `actions` on `*`. */
+  const userKey = async (accountId: string, name: string, actions: string[]): Promise<Credentials> => {
+    const iam = iamWith(await org.adminCredentials(accountId));
+    await iam.send(new CreateUserCommand({ UserName: name }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: name,
+        PolicyName: 'probe',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] }),
+      }),
+    );
+    const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: name }));
+    return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
+  };
+  const enforcing = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await moto().enforceIam(0);
+    try {
+      return await fn();
+    } finally {
+      await moto().enforceIam(Infinity);
+    }
+  };
+
+  beforeAll(async () => {
+    org = await seedOrganization(endpoint(), { fixes: { assumeRoleTrust: false, scps: false } });
+  });
+
+  afterAll(async () => {
+    await setFixes(endpoint(), false);
+    await moto().enforceIam(Infinity);
+  });
+
+  it('AssumeRole into a role that does not exist succeeds (AWS: AccessDenied): the harness’s trust fix refuses it as AWS does', async () => {
+    const missing = org.account('C').roleArn!;
+    const session = await assumeRole(endpoint(), org.auditorCredentials, missing);
+    const identity = await new STSClient({ region: REGION, endpoint: endpoint(), credentials: session, maxAttempts: 1 }).send(
+      new GetCallerIdentityCommand({}),
+    );
+    expect(identity).toMatchObject({
+      Account: org.account('C').id,
+      Arn: expect.stringContaining(':assumed-role/AccountAuditorMemberRole/'),
+    });
+    // And the session reads C: nothing tells an audit through it that the role is missing.
+    expect(await usersWith(session)).toEqual(['developer-c']);
+
+    await setFixes(endpoint(), { assumeRoleTrust: true });
+    try {
+      await expect(assumeRole(endpoint(), org.auditorCredentials, missing)).rejects.toMatchObject({
+        name: 'AccessDenied',
+        $metadata: { httpStatusCode: 403 },
+        message: `User: arn:aws:sts::${org.auditorAccountId}:assumed-role/AccountAuditorOrganizationAudit/account-auditor-audit is not authorized to perform: sts:AssumeRole on resource: ${missing}`,
+      });
+    } finally {
+      await setFixes(endpoint(), { assumeRoleTrust: false });
+    }
+  });
+
+  it('no trust policy is checked across accounts, even with IAM enforcement on: a caller the member role does not name gets in (AWS: AccessDenied)', async () => {
+    // Allowed sts:AssumeRole by its own policy, in the trusted account, but not the audit role.
+    const probe = await userKey(org.auditorAccountId, 'probe-assume', ['sts:AssumeRole']);
+    const target = org.account('A').roleArn!;
+    const session = await enforcing(() => assumeRole(endpoint(), probe, target));
+    expect(session.accessKeyId).toMatch(/^ASIA/);
+    // Nor is the discover role refused: it is in the trusted account, but the trust's
+    // aws:PrincipalArn condition names the audit role only.
+    await expect(assumeRole(endpoint(), org.discoverCredentials, target)).resolves.toMatchObject({ sessionToken: expect.any(String) });
+
+    await setFixes(endpoint(), { assumeRoleTrust: true });
+    try {
+      await expect(assumeRole(endpoint(), probe, target)).rejects.toMatchObject({ name: 'AccessDenied' });
+      await expect(assumeRole(endpoint(), org.discoverCredentials, target)).rejects.toMatchObject({ name: 'AccessDenied' });
+      await expect(assumeRole(endpoint(), org.auditorCredentials, target)).resolves.toMatchObject({ sessionToken: expect.any(String) });
+    } finally {
+      await setFixes(endpoint(), { assumeRoleTrust: false });
+    }
+  });
+
+  it('SCPs are stored, never enforced, even with IAM enforcement on: B’s administrator calls IAM under Deny iam:* (AWS: AccessDenied); the harness’s SCP fix denies it', async () => {
+    const admin = await userKey(org.account('B').id, 'probe-admin', ['*']);
+    expect(await enforcing(() => usersWith(admin))).toContain('probe-admin');
+
+    await setFixes(endpoint(), { scps: true });
+    try {
+      await expect(usersWith(admin)).rejects.toMatchObject({
+        name: 'AccessDenied',
+        message: expect.stringContaining('with an explicit deny in a service control policy'),
+      });
+      // A, under Workloads without the SCP, is not capped.
+      expect(await usersWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a']);
+    } finally {
+      await setFixes(endpoint(), { scps: false });
+    }
+  });
+
+  it('assumed-role sessions never expire: DurationSeconds 1 is accepted (AWS: at least 900) and the session works past its Expiration, even with IAM enforcement on', async () => {
+    const session = await assumeRole(endpoint(), org.auditorCredentials, org.account('A').roleArn!, { durationSeconds: 1 });
+    expect(Math.abs(session.expiration!.getTime() - (Date.now() + 1000))).toBeLessThan(5_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, session.expiration!.getTime() - Date.now()) + 1_100));
+    expect(session.expiration!.getTime()).toBeLessThan(Date.now());
+    expect(await enforcing(() => usersWith(session))).toEqual(['admin-a']);
+    // Without enforcement the session token is not even read: a wrong one is accepted.
+    expect(await usersWith({ ...session, sessionToken: 'not-the-token' } as Credentials)).toEqual(['admin-a']);
+  });
+
+  it('ListAccounts gives no Paths, and names the management account "master" (master@example.com): readGuardrails walks each chain with ListParents, each entity once', async () => {
+    const management = await assumeRole(endpoint(), DUMMY_CREDENTIALS, org.managementRoleArn);
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: management, maxAttempts: 1 });
+    const { Accounts = [] } = await client.send(new ListAccountsCommand({}));
+    expect(Accounts).toHaveLength(org.accounts.length);
+    for (const a of Accounts) expect(a.Paths).toBeUndefined();
+    expect(Accounts.find((a) => a.Id === org.managementAccountId)).toMatchObject({ Name: 'master', Email: 'master@example.com' });
+
+    const reading = await readGuardrails({
+      client,
+      accounts: Accounts.map((a) => ({ id: a.Id!, arn: a.Arn! })),
+    });
+    // Every member account and every OU above one, asked once: tooling, Security, A, Workloads, B, Prod, C.
+    const members = org.accounts.filter((a) => a.id !== org.managementAccountId);
+    const ous = new Set(members.flatMap((a) => a.ouPath.slice(1)));
+    expect(reading.calls['organizations:ListParents']).toBe(members.length + ous.size);
+  });
+
+  it('ListParents, ListPoliciesForTarget and DescribePolicy answer in AWS’s shapes; FullAWSAccess’s ARN carries the management account and organization (AWS: arn:aws:organizations::aws:policy/…)', async () => {
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    expect((await client.send(new ListParentsCommand({ ChildId: org.account('B').id }))).Parents).toEqual([
+      { Id: org.ous.prod, Type: 'ORGANIZATIONAL_UNIT' },
+    ]);
+    expect((await client.send(new ListParentsCommand({ ChildId: org.ous.workloads }))).Parents).toEqual([{ Id: org.rootId, Type: 'ROOT' }]);
+    const attached = (await client.send(new ListPoliciesForTargetCommand({ TargetId: org.ous.prod, Filter: 'SERVICE_CONTROL_POLICY' })))
+      .Policies!;
+    expect(attached.map((p) => [p.Name, p.AwsManaged, p.Type])).toEqual([
+      ['FullAWSAccess', true, 'SERVICE_CONTROL_POLICY'],
+      ['DenyIam', false, 'SERVICE_CONTROL_POLICY'],
+    ]);
+    const { Policy } = await client.send(new DescribePolicyCommand({ PolicyId: 'p-FullAWSAccess' }));
+    expect(JSON.parse(Policy!.Content!)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] });
+    expect(Policy!.PolicySummary!.Arn).toBe(
+      `arn:aws:organizations::${org.managementAccountId}:policy/${org.organizationId}/service_control_policy/p-FullAWSAccess`,
+    );
+    // moto also attaches it to the management account, which no SCP binds (the reader skips it).
+    const onManagement = await client.send(
+      new ListPoliciesForTargetCommand({ TargetId: org.managementAccountId, Filter: 'SERVICE_CONTROL_POLICY' }),
+    );
+    expect(onManagement.Policies!.map((p) => p.Name)).toEqual(['FullAWSAccess']);
+  });
+
+  it('CreateAccount is SUCCEEDED at once (AWS: IN_PROGRESS first) and makes OrganizationAccountAccessRole, trusting the management account', async () => {
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    const { CreateAccountStatus } = await client.send(new CreateAccountCommand({ AccountName: 'late', Email: 'late@example.com' }));
+    expect(CreateAccountStatus).toMatchObject({ State: 'SUCCEEDED', AccountId: expect.stringMatching(/^\d{12}$/) });
+    const iam = iamWith(await org.adminCredentials(CreateAccountStatus!.AccountId!));
+    const role = (await iam.send(new GetRoleCommand({ RoleName: 'OrganizationAccountAccessRole' }))).Role!;
+    expect(JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument!)).Statement[0].Principal).toEqual({
+      AWS: `arn:aws:iam::${org.managementAccountId}:root`,
+    });
+  });
+
+  it('SCPs act as enabled before EnablePolicyType: FullAWSAccess is on the root from CreateOrganization and AttachPolicy works (AWS: PolicyTypeNotEnabledException)', async () => {
+    await moto().reset();
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    await client.send(new CreateOrganizationCommand({ FeatureSet: 'ALL' }));
+    const root = (await client.send(new ListRootsCommand({}))).Roots![0]!;
+    expect(root.PolicyTypes).toEqual([]);
+    const onRoot = await client.send(new ListPoliciesForTargetCommand({ TargetId: root.Id!, Filter: 'SERVICE_CONTROL_POLICY' }));
+    expect(onRoot.Policies!.map((p) => p.Name)).toEqual(['FullAWSAccess']);
+    const { Policy } = await client.send(
+      new CreatePolicyCommand({
+        Name: 'DenyAll',
+        Description: 'x',
+        Type: 'SERVICE_CONTROL_POLICY',
+        Content: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] }),
+      }),
+    );
+    await expect(client.send(new AttachPolicyCommand({ PolicyId: Policy!.PolicySummary!.Id!, TargetId: root.Id! }))).resolves.toBeDefined();
+    // So readGuardrails never meets "SCPs not enabled" here: test/organization/guardrails.test.ts covers it.
   });
 });
