@@ -18,6 +18,7 @@ export const INTEGRATION = [
   // the CLI with state, or spawned as a process
   'test/cli/bin.test.ts',
   'test/cli/kill.test.ts',
+  'test/cli/organization.test.ts',
   'test/cli/permissions.test.ts',
   'test/cli/state.test.ts',
   'test/cli/store-failures.test.ts',
