@@ -7,6 +7,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { sectionPublisher } from '#lib/audit/organization-report.ts';
 import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
 import { auditMemberAccount } from '#lib/audit/member-audit.ts';
 import type { AlertPublisher } from '#lib/audit/ports.ts';
@@ -53,8 +54,8 @@ export interface AuditHandlerDeps {
    * run is saved: a crash between the two reports the account again next night rather than
    * losing it (SPEC 8, design item 4). `alert` is the single-account alert, selected as it
    * selects (new, regressed, resolved, ERROR); the pipeline's other alert of the account, "state
-   * not saved" (its `alertType` attribute says which), comes the same way. Until this is given,
-   * digest mode publishes each account's alert on its own, as per-account mode does, and logs it.
+   * not saved" (its `alertType` attribute says which), comes the same way. Default:
+   * sectionPublisher (lib/audit/organization-report.ts), the section into the findings table.
    */
   onAccountAudited?: (audited: AccountAudited) => Promise<{ messageId: string }>;
   /** Organization mode: the member role's credentials for a map item; memberCredentials by default. */
@@ -146,14 +147,18 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
     if (context.problems.length > 0)
       logger.warn('the organization context could not be read in full: the checks that need it say ERROR', { problems: context.problems });
 
-    let publisher: AlertPublisher;
-    if (orgSettings.alerts === 'digest' && deps.onAccountAudited) {
-      const onAccountAudited = deps.onAccountAudited;
+    // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
+    const store = new FindingsStore({
+      client: deps.dynamodb,
+      tableName: config.tableName,
+      historyTtlDays: request.settings.historyTtlDays,
+      leaseWaitMs: 20_000,
+    });
+    const topic = snsPublisher(deps.sns, config.topicArn);
+    let publisher: AlertPublisher = topic;
+    if (orgSettings.alerts === 'digest') {
+      const onAccountAudited = deps.onAccountAudited ?? sectionPublisher(store, topic);
       publisher = { publish: (alert) => onAccountAudited({ item, alert }) };
-    } else {
-      if (orgSettings.alerts === 'digest')
-        logger.warn('digest alerts are set but no digest section writer is wired: the account’s alert is published on its own');
-      publisher = snsPublisher(deps.sns, config.topicArn);
     }
     const credentialsFor =
       deps.credentialsFor ??
@@ -171,13 +176,7 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
       credentialsFor: () => credentialsFor(item),
       live: { onProgress: (message) => logger.debug(message), signal: budget.signal },
       ...(deps.collectMember ? { collect: deps.collectMember } : {}),
-      // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
-      store: new FindingsStore({
-        client: deps.dynamodb,
-        tableName: config.tableName,
-        historyTtlDays: request.settings.historyTtlDays,
-        leaseWaitMs: 20_000,
-      }),
+      store,
       publisher,
       tableName: config.tableName,
     });

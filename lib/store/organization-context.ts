@@ -19,12 +19,12 @@ import { unreadSource } from '#lib/inventory/failure.ts';
 import type { GuardrailLevel, Inventory, Source } from '#lib/inventory/types.ts';
 import { AuditorError } from '#lib/model/errors.ts';
 import { guardrailsKey, type OrganizationContext } from '#lib/organization/contract.ts';
-import { TTL_ATTRIBUTE } from './keys.ts';
+import { orgRunPk, TTL_ATTRIBUTE } from './keys.ts';
 import { ITEM_LIMIT_BYTES, jsonBytes } from './size.ts';
 import { describeError } from './table.ts';
 
-/** The partition of one organization run: its context here, the digest's account sections beside it. */
-export const organizationRunPk = (organizationRunId: string): string => `ORGRUN#${organizationRunId}`;
+/** The partition of one organization run (keys.ts): its context here, the digest's account sections beside it. */
+export const organizationRunPk = orgRunPk;
 export const CONTEXT_SK = 'CONTEXT';
 export const CONTEXT_ITEM_TYPE = 'organization-context';
 export const GUARDRAILS_ITEM_TYPE = 'organization-guardrails';

@@ -150,10 +150,15 @@ describe('a Distributed Map item', () => {
     expect(await store.latestRuns(ACCOUNT)).toHaveLength(1);
   });
 
-  it('digest alerts with no section writer wired: the alert is published on its own, never lost', async () => {
+  it('digest alerts by default: the account’s section is written to the findings table, nothing to SNS', async () => {
     await writeContext();
-    await handler('digest')(ITEM, context);
-    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+    const summary = await handler('digest')(ITEM, context);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    const sections = await store.querySections(RUN);
+    expect(sections.map((s) => JSON.stringify(s))).toHaveLength(1);
+    expect(JSON.stringify(sections[0])).toContain(ACCOUNT);
+    expect(summary.alert).toMatchObject({ published: true });
+    expect((await store.latestRuns(ACCOUNT)).map((r) => r.runId)).toEqual([summary.runId]);
   });
 
   it('no organization context in the table: the SCPs are unknown, so the full-access checks say ERROR naming why', async () => {
