@@ -4,6 +4,7 @@
  * thread, dynalite's request handling would be billed to the audit's persist stage as if it were
  * the auditor's own work. Started by bench/world.ts startStore.
  */
+import v8 from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { startLocalStore } from '#lib/store/local.ts';
 
@@ -11,6 +12,12 @@ const port = parentPort;
 if (!port) throw new Error('bench/store-worker.ts runs as a worker thread (bench/world.ts startStore)');
 const local = await startLocalStore(null);
 port.on('message', (message: unknown) => {
+  // The table lives in this thread's heap: its size, after a collection when one can be had.
+  if (message === 'heap') {
+    (globalThis as { gc?: () => void }).gc?.();
+    port.postMessage({ heapUsedBytes: v8.getHeapStatistics().used_heap_size });
+    return;
+  }
   if (message !== 'close') return;
   void local.close().then(() => port.postMessage('closed'));
 });

@@ -98,6 +98,10 @@ export interface BenchStore {
   client: DynamoDBClient;
   tableName: string;
   close: () => Promise<void>;
+  /** Milliseconds the store's worker thread has been busy (its event loop active); absent on the main thread. */
+  busyMs?: () => number;
+  /** The store thread's used heap in MB (the table dynalite keeps in memory); absent on the main thread. */
+  heapMb?: () => Promise<number>;
 }
 
 /**
@@ -118,6 +122,12 @@ export async function startStore(thread: 'worker' | 'main' = 'worker'): Promise<
   return {
     client,
     tableName,
+    busyMs: () => worker.performance.eventLoopUtilization().active,
+    heapMb: async () => {
+      worker.postMessage('heap');
+      const [reply] = (await once(worker, 'message')) as [{ heapUsedBytes: number }];
+      return reply.heapUsedBytes / 1024 / 1024;
+    },
     close: async () => {
       client.destroy();
       worker.postMessage('close');
