@@ -1,9 +1,11 @@
 /**
- * `npm run bench [-- --latency MS] [--json] [--sizes 100,1000,10000]`
+ * `npm run bench [-- --latency MS] [--json] [--sizes 100,1000,10000] [--org-accounts N]`
  *
  * The whole audit at 100, 1,000 and 10,000 IAM users, each size in a fresh child process
  * (bench/run-size.ts) so that peak RSS is per size; role-full-access alone at 10,000 users with
- * 2,000 roles (bench/roles.ts); then the Lambda bundle's size and its cold import time; then the
+ * 2,000 roles (bench/roles.ts); organization mode over N accounts (default 200; 0 skips it) as
+ * `run --org` runs it, in its own process too (bench/organization.ts); then the Lambda bundle's
+ * size and its cold import time; then the
  * command line's start-up, `checks` and `run --demo` as a user types them. Nothing leaves the machine: AWS is served by aws-sdk-client-mock, the store is
  * dynalite on loopback, and every process gets fake credentials and a socket guard.
  */
@@ -30,14 +32,18 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '100,1000,10000' },
     'import-runs': { type: 'string', default: '5' },
     'cli-runs': { type: 'string', default: '5' },
+    'org-accounts': { type: 'string', default: '200' },
   },
 });
 const LATENCY_MS = Number(args.latency);
 const SIZES = args.sizes.split(',').map((s) => Number(s.trim()));
 const IMPORT_RUNS = Number(args['import-runs']);
 const CLI_RUNS = Number(args['cli-runs']);
+const ORG_ACCOUNTS = Number(args['org-accounts']);
 if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--latency must be a number of milliseconds >= 0, got ${args.latency}`);
 if (SIZES.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--sizes must be positive integers, got ${args.sizes}`);
+if (!Number.isInteger(ORG_ACCOUNTS) || (ORG_ACCOUNTS !== 0 && ORG_ACCOUNTS < 3))
+  throw new Error(`--org-accounts must be 0 (skip organization mode) or a whole number of at least 3, got ${args['org-accounts']}`);
 
 /** Targets (issue 5). */
 const TARGET = {
@@ -50,6 +56,14 @@ const TARGET = {
   roleCheckMs: 1_000,
   cliChecksMs: 300,
   cliDemoMs: 1_000,
+  /** Organization mode's wall time, as a multiple of (accounts / concurrency) × one mean-size account alone. */
+  orgWallFactor: 1.5,
+  /**
+   * Organization mode's peak RSS: the whole organization in one `run --org` process should fit in
+   * what one audit function gets (1,024 MB, infra/constructs/audit-function.ts), the memory of a
+   * CloudShell session or a small CI runner.
+   */
+  orgRssMb: 1024,
 };
 
 interface SizeResult {
@@ -128,6 +142,76 @@ async function rolesFigure(): Promise<RolesResult> {
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_ROLES '));
   if (out.code !== 0 || !line) throw new Error(`the roles run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
   return JSON.parse(line.slice('BENCH_ROLES '.length)) as RolesResult;
+}
+
+interface OrgAccountCalls {
+  account: string;
+  entities: number;
+  calls: number;
+  bound: number;
+  byCommand: Record<string, number>;
+}
+
+/** One account audited alone, in the organization run's process: wall time and the process's CPU over it. */
+interface SingleAccount {
+  users: number;
+  wallMs: number;
+  cpuMs: number;
+  state: string;
+}
+
+interface OrgResult {
+  accounts: number;
+  concurrency: number;
+  latencyMs: number;
+  users: { min: number; max: number; mean: number };
+  wallMs: number;
+  stagesMs: { discovery: number; guardrails: number; audits: number };
+  cpuMs: number;
+  storeThreadBusyMs: number;
+  states: Record<string, number>;
+  failures: string[];
+  findings: number;
+  userFullAccessCriticalPerAccount: { sandbox: number; others: number };
+  iam: {
+    keyIdLookups: number;
+    maxPerAccount: OrgAccountCalls;
+    worstAgainstBound: OrgAccountCalls & { polls: number };
+    overBound: number;
+    total: number;
+    byCommand: Record<string, number>;
+  };
+  organizations: { byAction: Record<string, number>; total: number; policies: number; holdingOtherScp: number; strategy: string };
+  sts: Record<string, number>;
+  elastiCache: number;
+  dax: number;
+  dynamodbLocal: number;
+  peakRssMb: number;
+  heapMb: { atEnd: number; heldByResults: number; heldByFake: number; rest: number; storeThread: number | null };
+  fake: { generated: number; generateMs: number };
+  single: { large: SingleAccount; mean: SingleAccount };
+}
+
+/** Organization mode over ORG_ACCOUNTS accounts, as `run --org` runs it (bench/organization.ts). */
+async function orgFigure(): Promise<OrgResult> {
+  progress(`organization mode: ${ORG_ACCOUNTS} accounts at ${LATENCY_MS} ms per AWS call…`);
+  const out = await run(
+    process.execPath,
+    [
+      '--no-warnings',
+      '--import',
+      'tsx',
+      join(HERE, 'organization.ts'),
+      '--accounts',
+      String(ORG_ACCOUNTS),
+      '--latency',
+      String(LATENCY_MS),
+    ],
+    safeEnv(),
+  );
+  const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH_ORG '));
+  if (out.code !== 0 || !line) throw new Error(`the organization run failed (exit ${out.code}):\n${out.stderr}\n${out.stdout}`);
+  return JSON.parse(line.slice('BENCH_ORG '.length)) as OrgResult;
 }
 
 function median(values: number[]): number {
@@ -226,6 +310,7 @@ const started = performance.now();
 const results: SizeResult[] = [];
 for (const users of SIZES) results.push(await runSize(users));
 const roles = await rolesFigure();
+const org = ORG_ACCOUNTS > 0 ? await orgFigure() : null;
 const bundle = await bundleFigures();
 const cli = await cliFigures();
 const cliChecks = cli.find((c) => c.command === 'checks')!;
@@ -250,7 +335,7 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
       Math.max(0, (r.calls.iamByCommand.GetCredentialReport ?? 0) - 1);
     const counted = r.calls.iam - polls;
     return {
-      target: `IAM calls ≤ 3 + ⌈entities/1000⌉ (${Math.ceil(r.entities / 1000)}) + keyIdLookups (${r.keyIdLookups}) at ${r.users} users`,
+      target: `IAM calls ≤ 3 + ceil(IAM entities / 1000) + keyIdLookups, report polling bounded separately (SPEC 2), at ${r.users} users: 3 + ${Math.ceil(r.entities / 1000)} + ${r.keyIdLookups} = ${bound}`,
       actual: `${counted}${polls > 0 ? ` (+ ${polls} report polls)` : ''}`,
       verdict: okOver(counted <= bound),
     };
@@ -301,6 +386,7 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
     actual: ms(cliDemo.medianMs),
     verdict: okOver(cliDemo.medianMs < TARGET.cliDemoMs),
   },
+  ...(org ? orgTargets(org) : []),
   r1k && r10k
     ? {
         target: 'total wall 1,000 → 10,000 users ×≤ 4',
@@ -311,9 +397,61 @@ const targets: { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' 
 ];
 const benchMs = performance.now() - started;
 
+/**
+ * Organization mode's targets (issue 13). The Organizations bound of the issue,
+ * ceil(A/20) + 3 + P, assumes one call describes every SCP; Organizations has no batch describe
+ * or batch attachment call, so each SCP costs its DescribePolicy and its ListTargetsForPolicy:
+ * the achievable bound is ceil(A/20) + ceil(P/20) + 2·P + 1 + E (lib/organization/guardrails.ts),
+ * E the chain entities holding an SCP other than FullAWSAccess.
+ */
+function orgTargets(o: OrgResult): { target: string; actual: string; verdict: 'ok' | 'over' | 'n/a' }[] {
+  const a = o.accounts;
+  const p = o.organizations.policies;
+  const e = o.organizations.holdingOtherScp;
+  const issueBound = Math.ceil(a / 20) + 3 + p;
+  const achievable = Math.ceil(a / 20) + Math.ceil(p / 20) + 2 * p + 1 + e;
+  const w = o.iam.worstAgainstBound;
+  const wallBound = TARGET.orgWallFactor * (a / o.concurrency) * o.single.mean.wallMs;
+  const audited = o.states.complete ?? 0;
+  return [
+    {
+      target: `org, ${a} accounts: IAM calls per account ≤ 3 + ceil(IAM entities / 1000) + keyIdLookups (worst account ${w.account}: 3 + ${Math.ceil(w.entities / 1000)} + ${o.iam.keyIdLookups} = ${w.bound})`,
+      actual: `${w.calls}${w.polls > 0 ? ` (+ ${w.polls} report polls)` : ''}; ${o.iam.overBound} account(s) over`,
+      verdict: okOver(o.iam.overBound === 0),
+    },
+    {
+      target: `org: Organizations calls ≤ ceil(A/20) + 3 + P (issue 13) = ${Math.ceil(a / 20)} + 3 + ${p} = ${issueBound}`,
+      actual: String(o.organizations.total),
+      verdict: okOver(o.organizations.total <= issueBound),
+    },
+    {
+      target: `org: Organizations calls ≤ ceil(A/20) + ceil(P/20) + 2·P + 1 + E (achievable) = ${Math.ceil(a / 20)} + ${Math.ceil(p / 20)} + ${2 * p} + 1 + ${e} = ${achievable}`,
+      actual: String(o.organizations.total),
+      verdict: okOver(o.organizations.total <= achievable),
+    },
+    {
+      target: `org: wall ≤ 1.5 × (${a} / ${o.concurrency}) × one mean-size account alone (${o.single.mean.users} users, ${ms(o.single.mean.wallMs)}) = ${ms(wallBound)}`,
+      // The pool overlaps the round trips, not the work: one process's CPU bounds the wall from below.
+      actual: `${ms(o.wallMs)} (CPU ${ms(o.cpuMs)}; ${a} × one account's CPU alone, ${ms(o.single.mean.cpuMs)}, = ${ms(a * o.single.mean.cpuMs)})`,
+      // Relative to one account at the same latency: it holds at any --latency.
+      verdict: okOver(o.wallMs <= wallBound),
+    },
+    {
+      target: `org: peak RSS ≤ ${TARGET.orgRssMb} MB (one audit function's memory)`,
+      actual: `${Math.round(o.peakRssMb)} MB`,
+      verdict: okOver(o.peakRssMb <= TARGET.orgRssMb),
+    },
+    {
+      target: 'org: every account audited complete',
+      actual: `${audited} of ${a}${o.failures.length > 0 ? ` (${o.failures[0]})` : ''}`,
+      verdict: okOver(audited === a),
+    },
+  ];
+}
+
 if (args.json) {
   process.stdout.write(
-    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, roles, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, cli, targets, benchMs }, null, 2)}\n`,
+    `${JSON.stringify({ latencyMs: LATENCY_MS, sizes: results, roles, organization: org, bundle: { bytes: bundle.bytes, importMs: bundle.importMs, importMedianMs: bundle.importMedianMs, processMs: bundle.processMs }, cli, targets, benchMs }, null, 2)}\n`,
   );
 } else {
   const sizes = new Table({
@@ -387,6 +525,54 @@ if (args.json) {
       .map(([k, v]) => `${v} ${k}`)
       .join(', ')}), ` + `user-full-access after it ${ms(roles.userCheckMs)} (${roles.usersThroughRoles} users through a role)`,
   );
+  if (org) {
+    const orgTable = new Table({
+      ...PLAIN,
+      head: [
+        'accounts',
+        'at once',
+        'users',
+        'wall',
+        'discovery + SCPs',
+        'CPU',
+        'IAM calls/account (max)',
+        'Organizations',
+        'STS',
+        'peak RSS',
+        'alone: 1,000 users',
+        `alone: ${org.single.mean.users} users`,
+      ],
+    });
+    orgTable.push([
+      org.accounts,
+      org.concurrency,
+      `${org.users.min}–${org.users.max}`,
+      ms(org.wallMs),
+      `${ms(org.stagesMs.discovery)} + ${ms(org.stagesMs.guardrails)}`,
+      ms(org.cpuMs),
+      org.iam.maxPerAccount.calls,
+      org.organizations.total,
+      Object.values(org.sts).reduce((x, y) => x + y, 0),
+      `${Math.round(org.peakRssMb)} MB`,
+      ms(org.single.large.wallMs),
+      ms(org.single.mean.wallMs),
+    ]);
+    console.log(orgTable.toString());
+    const list = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .map(([k, v]) => `${k.replace(/^organizations:/, '')} ${v}`)
+        .join(', ');
+    console.log(
+      `  organization: Organizations ${list(org.organizations.byAction)} (SCPs by ${org.organizations.strategy}); STS ${list(org.sts)}; ` +
+        `IAM ${list(org.iam.byCommand)}; ${org.findings.toLocaleString('en-US')} findings; ` +
+        `critical user-full-access per account ${org.userFullAccessCriticalPerAccount.others} (none under the deny-iam:* SCP: ${org.userFullAccessCriticalPerAccount.sandbox}); ` +
+        `heap at the end ${Math.round(org.heapMb.atEnd)} MB (the results the pool returns ${Math.round(org.heapMb.heldByResults)} MB, the fake's accounts ${Math.round(org.heapMb.heldByFake)} MB), ` +
+        `the store thread's ${Math.round(org.heapMb.storeThread ?? 0)} MB; the fake generated ${org.fake.generated} accounts in ${ms(org.fake.generateMs)} (in the wall time)`,
+    );
+    console.log(
+      "  the issue's Organizations bound cannot hold: Organizations has no batch DescribePolicy or attachment listing, so every SCP costs its own DescribePolicy and ListTargetsForPolicy.",
+    );
+  }
   console.log(lambda.toString());
   console.log(startup.toString());
   console.log(verdicts.toString());

@@ -6,21 +6,11 @@
  *
  * Run by bench/bench.ts: `node --import tsx bench/run-size.ts --users 1000 --latency 50`.
  */
-import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseArgs } from 'node:util';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import {
-  type CacheCluster,
-  DescribeCacheClustersCommand,
-  DescribeReplicationGroupsCommand,
-  ElastiCacheClient,
-  type ReplicationGroup,
-} from '@aws-sdk/client-elasticache';
-import { type Cluster as DaxCluster, DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
+import { DescribeCacheClustersCommand, DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { DAXClient, DescribeClustersCommand } from '@aws-sdk/client-dax';
 import { mockClient } from 'aws-sdk-client-mock';
 import { collectLive } from '#lib/inventory/live.ts';
 import { liveOptions } from '#lib/audit/collect.ts';
@@ -29,19 +19,9 @@ import { runAudit } from '#lib/audit/run.ts';
 import { reconcile } from '#lib/reconcile/reconcile.ts';
 import { buildAlert, shouldAlert } from '#lib/notify/alert.ts';
 import { parseSettings } from '#lib/settings.ts';
-import { startLocalStore } from '#lib/store/local.ts';
 import { FindingsStore } from '#lib/store/store.ts';
-import {
-  cacheCluster,
-  callerIdentityResponse,
-  daxCluster,
-  FIXTURE_NOW,
-  generateAccount,
-  markerPage,
-  mockIam,
-  replicationGroup,
-  roleArn,
-} from '#test/aws.ts';
+import { callerIdentityResponse, FIXTURE_NOW, markerPage, mockIam } from '#test/aws.ts';
+import { benchAccount, countCalls, type RegionWorld, regionWorld, startStore, withLatency } from './world.ts';
 import { guardNetwork } from './safety.ts';
 
 guardNetwork();
@@ -58,51 +38,10 @@ const LATENCY_MS = Number(args.latency);
 const REGIONS = ['eu-west-1', 'us-east-1'];
 
 // ---------------------------------------------------------------------------------------------
-// The synthetic account (test/support/aws.ts generateAccount), scaled with the user count.
+// The synthetic account (bench/world.ts benchAccount), scaled with the user count.
 
-const account = generateAccount({
-  users: USERS,
-  groups: Math.max(10, Math.round(USERS / 100)),
-  roles: Math.max(20, Math.round(USERS / 50)),
-  customerPolicies: Math.max(10, Math.round(USERS / 200)),
-  adminUsers: Math.max(2, Math.round(USERS / 500)),
-  overAgeKeyRatio: 0.3,
-  inactiveOverAgeKeyRatio: 0.05,
-  secondKeyRatio: 0.15,
-  // 0-2 keys per user, aged 0-400 days.
-  keylessRatio: 0.2,
-  oldestKeyDays: 400,
-  rootAccessKey: 'inactive',
-  seed: 7,
-});
-
-interface RegionWorld {
-  cacheClusters: CacheCluster[];
-  replicationGroups: ReplicationGroup[];
-  daxClusters: DaxCluster[];
-}
-
-/** Regional resources grow with the account: a few pages of ElastiCache at 10,000 users. */
-function regionWorld(region: string): RegionWorld {
-  const groups = Math.max(1, Math.round(USERS / 200));
-  const replicationGroups = Array.from({ length: groups }, (_, i) => replicationGroup({ id: `rg-${region}-${i + 1}`, region }));
-  const members = replicationGroups.flatMap((g) =>
-    g.MemberClusters!.map((id) => cacheCluster({ id, region, replicationGroupId: g.ReplicationGroupId! })),
-  );
-  const standalone = Array.from({ length: Math.max(1, Math.round(USERS / 100)) }, (_, i) =>
-    cacheCluster({ id: `mc-${region}-${i + 1}`, region, engine: i % 3 === 0 ? 'memcached' : 'valkey' }),
-  );
-  const daxClusters = Array.from({ length: Math.max(1, Math.round(USERS / 1000)) }, (_, i) =>
-    daxCluster({
-      name: `dax-${region}-${i + 1}`,
-      region,
-      // Most use the DAX service role; every fourth an application role that does not trust DAX.
-      iamRoleArn: i % 4 === 3 ? roleArn('app-role-001') : roleArn('DAXServiceRole'),
-    }),
-  );
-  return { cacheClusters: [...members, ...standalone], replicationGroups, daxClusters };
-}
-const world = Object.fromEntries(REGIONS.map((r) => [r, regionWorld(r)]));
+const account = benchAccount(USERS);
+const world = Object.fromEntries(REGIONS.map((r) => [r, regionWorld(USERS, r)]));
 
 /** Resident set after each step (MB): where the peak comes from. The generated account itself stays resident. */
 const rssMb = (): number => Math.round(process.memoryUsage().rss / 1024 / 1024);
@@ -139,58 +78,14 @@ dax.on(DescribeClustersCommand).callsFake(async (input: { NextToken?: string; Ma
   return { Clusters: page.items, ...(page.next ? { NextToken: page.next } : {}) };
 });
 
-/**
- * mockClient stubs `send` on the client's prototype; wrapping that stub adds the round trip while
- * the stub still records every call (success or error) for the counts.
- */
-function withLatency(clientClass: { prototype: { send: (...a: never[]) => Promise<unknown> } }): void {
-  const stub = clientClass.prototype.send;
-  clientClass.prototype.send = async function (this: unknown, ...a: never[]) {
-    if (LATENCY_MS > 0) await delay(LATENCY_MS);
-    return stub.apply(this, a);
-  } as typeof stub;
-}
-for (const c of [IAMClient, STSClient, ElastiCacheClient, DAXClient]) withLatency(c as never);
+for (const c of [IAMClient, STSClient, ElastiCacheClient, DAXClient]) withLatency(c as never, LATENCY_MS);
 
 // ---------------------------------------------------------------------------------------------
 // The audit, stage by stage (auditAndRecord does not expose stage timings).
 
 const settings = parseSettings({ regions: REGIONS });
-/**
- * dynalite runs in a worker thread (bench/store-worker.ts): the table's own work is DynamoDB's in
- * production, so it must not queue behind the auditor's code on one thread. `--store-thread main`
- * puts it back on the main thread, to compare.
- */
-async function startStore(): Promise<{ client: DynamoDBClient; tableName: string; close: () => Promise<void> }> {
-  if (args['store-thread'] === 'main') return startLocalStore(null);
-  // Workers do not inherit the --import tsx hook: register it in the thread, then load the .ts file.
-  const entry = new URL('./store-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
-    eval: true,
-  });
-  const ready = (await once(worker, 'message')) as [{ endpoint: string; tableName: string }];
-  const { endpoint, tableName } = ready[0];
-  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  return {
-    client,
-    tableName,
-    close: async () => {
-      client.destroy();
-      worker.postMessage('close');
-      await once(worker, 'message');
-      await worker.terminate();
-    },
-  };
-}
-const local = await startStore();
-let ddbCalls = 0;
-local.client.middlewareStack.add(
-  (next) => (a) => {
-    ddbCalls++;
-    return next(a);
-  },
-  { step: 'initialize', name: 'benchCountCalls' },
-);
+const local = await startStore(args['store-thread'] === 'main' ? 'main' : 'worker');
+const ddb = countCalls(local.client);
 const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: settings.historyTtlDays });
 
 const sleeps: number[] = [];
@@ -244,7 +139,7 @@ const calls = {
   sts: sts.calls().length,
   elastiCache: elastiCache.calls().length,
   dax: dax.calls().length,
-  dynamodbLocal: ddbCalls,
+  dynamodbLocal: ddb.count,
 };
 const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
