@@ -256,7 +256,8 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
   return { accounts, listed: seen.size, active, filteredOut, missing, calls: counter.calls, guardrailAccounts };
 }
 
-function exclusion(
+/** Why the include/exclude rules leave an account out (discoverAccounts' rules; the organization export's too); null: audited. */
+export function exclusion(
   account: OrganizationAccount,
   rules: {
     include: ReadonlySet<string>;
