@@ -1,25 +1,27 @@
 /**
- * `run --org`: the organization mode of the command line (SPEC 8). The same per-account pipeline
- * as the Step Functions path, in-process over a bounded pool:
+ * `run --org`: the organization mode of the command line (SPEC 8). The per-account pipeline of
+ * the Step Functions path, in-process over a bounded pool (auditAccounts):
  *
- *   live      discover the accounts (your credentials, or --management-role-arn) and read their
- *             SCP chains once → each account through auditMemberAccount (AssumeRole into its
- *             member role; the account your credentials belong to with those credentials)
- *   offline   an organization export (--from DIR, or --demo: examples/demo-organization) → each
- *             account's folder through the offline collector, with its organization context
+ *   live      discover the accounts and read their SCP chains once (your credentials, or
+ *             --management-role-arn), then each account through auditMemberAccount: AssumeRole
+ *             into its member role, the account your credentials belong to with those
+ *   offline   an organization export (--from DIR, or --demo: examples/demo-organization): each
+ *             account's folder through the offline collector, with its organization context; a
+ *             failed AssumeRole the export recorded is that account's `organization` ERROR
  *
- * Each account's run is saved under its own account ID (the store's keys carry it), the
- * organization run record lists them all, and one digest (new, regressed, resolved, accounts in
- * ERROR) is the alert. Loaded only when `run --org` runs.
+ * Each account's run is saved under its own account ID (the store's keys carry it), then one
+ * organization run record lists them all (`runs --org`), and one digest is the alert. Loaded only
+ * when `run --org` runs.
  */
 import { randomBytes } from 'node:crypto';
-import type { PipelineResult } from '#lib/audit/pipeline.ts';
-import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
+import { auditMemberAccount, type MemberAuditOptions, type MemberAuditResult } from '#lib/audit/member-audit.ts';
+import { type PipelineResult, unsavedRun } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
-import { type CheckId, DEFAULT_CHECK_IDS } from '#lib/checks/catalogue.ts';
-import type { Inventory } from '#lib/inventory/types.ts';
+import { AuditorError } from '#lib/model/errors.ts';
 import { exclusion } from '#lib/organization/accounts.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
+import { organizationRunId as runIdOf } from '#lib/organization/discover.ts';
+import { type AccountResult, auditAccounts } from '#lib/organization/pool.ts';
 import {
   DEFAULT_MAX_CONCURRENCY,
   MAX_MAX_CONCURRENCY,
@@ -27,25 +29,26 @@ import {
   type OrganizationSettings,
   organizationSettingsSchema,
 } from '#lib/organization/settings.ts';
-import { auditAccounts, type AccountResult } from '#lib/organization/pool.ts';
+import type { AccountLine } from '#lib/organization/summary.ts';
 import type { AccountRun } from '#lib/report/organization.ts';
 import type { Settings } from '#lib/settings.ts';
+import type { OrganizationRunRecord } from '#lib/store/store.ts';
 import { settingsFrom, withStore } from './session.ts';
 import { DEMO_ORGANIZATION_DIR, type Io, type OrganizationFlags, processIo, type RunFlags, UsageError } from './shared.ts';
 import { type OpenedStore, topicPublisher } from './state.ts';
 
 type Flags = RunFlags & OrganizationFlags;
 
-/** Each flag of `run --org` by the organization setting it sets, for error messages in the user's terms. */
-const FLAG_OF: Record<string, string> = {
-  includeAccounts: '--accounts',
-  excludeAccounts: '--exclude-accounts',
-  includeOus: '--ous',
-  excludeOus: '--exclude-ous',
-  memberRoleName: '--role-name',
-  externalId: '--external-id',
-  managementRoleArn: '--management-role-arn',
-  maxConcurrency: '--concurrency',
+/** Each organization setting by the flag of `run --org` that sets it, for error messages in the user's terms. */
+const FLAGS: Record<string, { flag: string; key: keyof OrganizationFlags }> = {
+  includeAccounts: { flag: '--accounts', key: 'accounts' },
+  excludeAccounts: { flag: '--exclude-accounts', key: 'excludeAccounts' },
+  includeOus: { flag: '--ous', key: 'ous' },
+  excludeOus: { flag: '--exclude-ous', key: 'excludeOus' },
+  memberRoleName: { flag: '--role-name', key: 'roleName' },
+  externalId: { flag: '--external-id', key: 'externalId' },
+  managementRoleArn: { flag: '--management-role-arn', key: 'managementRoleArn' },
+  maxConcurrency: { flag: '--concurrency', key: 'concurrency' },
 };
 
 /** The organization settings the flags give, validated; a bad value is named by its flag. */
@@ -55,50 +58,24 @@ export function organizationSettingsFrom(flags: OrganizationFlags): Organization
       `--concurrency must be from 1 to ${MAX_MAX_CONCURRENCY} accounts at once (default ${DEFAULT_MAX_CONCURRENCY}), got ${flags.concurrency}`,
     );
   }
-  const parsed = organizationSettingsSchema.safeParse({
-    ...(flags.accounts ? { includeAccounts: flags.accounts } : {}),
-    ...(flags.excludeAccounts ? { excludeAccounts: flags.excludeAccounts } : {}),
-    ...(flags.ous ? { includeOus: flags.ous } : {}),
-    ...(flags.excludeOus ? { excludeOus: flags.excludeOus } : {}),
-    ...(flags.roleName !== undefined ? { memberRoleName: flags.roleName } : {}),
-    ...(flags.externalId !== undefined ? { externalId: flags.externalId } : {}),
-    ...(flags.managementRoleArn !== undefined ? { managementRoleArn: flags.managementRoleArn } : {}),
-    ...(flags.concurrency !== undefined ? { maxConcurrency: flags.concurrency } : {}),
-  });
+  const input = Object.fromEntries(
+    Object.entries(FLAGS).flatMap(([setting, { key }]) => (flags[key] === undefined ? [] : [[setting, flags[key]]])),
+  );
+  const parsed = organizationSettingsSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const [field, index] = issue.path;
-      const flag = FLAG_OF[String(field)] ?? String(field);
-      const values: unknown = field === undefined ? undefined : (flagValue(flags, String(field)) as unknown[] | undefined);
-      const given = typeof index === 'number' && Array.isArray(values) ? ` (${JSON.stringify(values[index])})` : '';
-      return `${flag}${given}: ${issue.message}`;
+      const [setting, index] = issue.path;
+      const named = FLAGS[String(setting)];
+      const value = named ? flags[named.key] : undefined;
+      const given = typeof index === 'number' && Array.isArray(value) ? ` ${JSON.stringify(value[index])}` : '';
+      return `${named?.flag ?? String(setting)}${given}: ${issue.message}`;
     });
     throw new UsageError(`invalid ${problems.join('; ')}`);
   }
   return parsed.data;
 }
 
-function flagValue(flags: OrganizationFlags, field: string): unknown {
-  const key = Object.entries({
-    includeAccounts: 'accounts',
-    excludeAccounts: 'excludeAccounts',
-    includeOus: 'ous',
-    excludeOus: 'excludeOus',
-  } as const).find(([f]) => f === field)?.[1];
-  return key ? flags[key] : undefined;
-}
-
-/** The ID of a command line organization run: sortable by time, unique, named as a local one. */
-export function localOrganizationRunId(at: Date): string {
-  return `${at.toISOString().replace(/[-:.]/g, '')}-local-${randomBytes(4).toString('hex')}`;
-}
-
-/** The checks of an audited member account: the settings' (or the default ones) and `organization`, its access. */
-function memberChecks(settings: Settings): CheckId[] {
-  return [...new Set<CheckId>([...(settings.checks.length > 0 ? settings.checks : DEFAULT_CHECK_IDS), 'organization'])];
-}
-
-/** How an account's run ended, from its result: not audited when the organization check says so. */
+/** How an account's run ended, and why it is in ERROR: not audited when its `organization` check says so. */
 export function accountStateOf(p: PipelineResult): Pick<AccountRun, 'state' | 'reason'> {
   const { findings, run } = p.result;
   const access = findings.find((f) => f.checkId === 'organization' && f.status === 'ERROR');
@@ -113,18 +90,21 @@ export function accountStateOf(p: PipelineResult): Pick<AccountRun, 'state' | 'r
     };
   }
   const unread = run.sources.filter((s) => s.state === 'unread');
-  return { state: 'incomplete', reason: `not every source was read: ${unread.map((s) => `${s.source} (${s.reason ?? s.call})`).join('; ')}` };
+  return {
+    state: 'incomplete',
+    reason: `not every source was read: ${unread.map((s) => `${s.source} (${s.reason ?? s.call ?? 'unread'})`).join('; ')}`,
+  };
 }
 
 /** One pool result as the report takes it; an audit that threw is an account not audited, with why. */
-function accountRunOf(result: AccountResult<PipelineResult>): AccountRun {
+function accountRunOf(result: AccountResult<MemberAuditResult>): AccountRun {
   const account = { id: result.account.id, name: result.account.name, roleArn: result.account.roleArn };
-  if (result.status === 'fulfilled') return { account, pipeline: result.value, ...accountStateOf(result.value) };
-  // A save that failed still leaves an evaluated run: it is reported, and the account is in ERROR.
+  if (result.status === 'fulfilled') return { account, pipeline: result.value.pipeline, ...accountStateOf(result.value.pipeline) };
+  // A save that failed still leaves an evaluated (and reported) run: the account is in ERROR with it.
   const evaluated = unsavedRun(result.reason);
   if (evaluated) return { account, pipeline: evaluated, ...accountStateOf(evaluated) };
   const error = result.reason;
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const reason = error instanceof AuditorError ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return { account, pipeline: null, state: 'failed', reason };
 }
 
@@ -137,29 +117,34 @@ export function progressLine(run: AccountRun, done: number, total: number): stri
   return `${head}: ${parts.join(', ')}`;
 }
 
-/** What both paths hand the run: the accounts, and how to audit one. */
+/** What either path hands the run: the accounts, and how to audit one. */
 interface Plan {
+  organizationRunId: string;
   accounts: MapAccount[];
-  auditOne: (account: MapAccount) => Promise<PipelineResult>;
-  /** Said once the plan is known (accounts discovered, left out). */
-  notes: string[];
+  /** ListAccounts' figures, for the organization run record. */
+  discovery: OrganizationRunRecord['discovery'];
+  auditOne: (account: MapAccount) => Promise<MemberAuditResult>;
 }
 
 interface PlanContext {
   flags: Flags;
   settings: Settings;
   organization: OrganizationSettings;
-  organizationRunId: string;
-  opened: OpenedStore | null;
+  /** The organization run's ID and start: the execution name and time of the Step Functions path. */
+  run: { executionName: string; executionStartTime: string };
+  pipeline: Pick<MemberAuditOptions, 'store' | 'tableName' | 'trigger'>;
   progress: (message: string) => void;
 }
+
+/** A thrown account whose export is unusable: its reason is the whole message. */
+class AccountNotExportedError extends AuditorError {}
 
 /** `run --org`: the organization run, its report on stdout, progress on stderr; the exit code. */
 export async function runOrganization(flags: Flags, io: Io): Promise<number> {
   if (flags.demo && flags.from) throw new UsageError('use either --demo or --from DIR, not both');
   if (flags.securityHub) {
     throw new UsageError(
-      '--security-hub is not available with --org: Security Hub takes the member accounts’ findings through its own administrator account',
+      "--security-hub is not available with --org: each member account's findings go to Security Hub through its own account",
     );
   }
   if (flags.topic && !/^arn:[^:]+:sns:[^:]+:\d{12}:.+$/.test(flags.topic)) {
@@ -168,7 +153,7 @@ export async function runOrganization(flags: Flags, io: Io): Promise<number> {
   const organization = organizationSettingsFrom(flags);
   const settings = await settingsFrom(flags);
   if (settings.checks.includes('organization')) {
-    throw new UsageError('--checks organization: that check is added to every account of `run --org` by itself');
+    throw new UsageError('--checks: `organization` is added to every account of `run --org` by itself; name only the other checks');
   }
   const dir = flags.demo ? DEMO_ORGANIZATION_DIR : flags.from;
   const progress = (message: string) => {
@@ -186,17 +171,28 @@ export async function runOrganization(flags: Flags, io: Io): Promise<number> {
       : []),
     flags.all && '--all',
   ].filter(Boolean);
-  if (ignored.length > 0 && !flags.quiet) io.stderr(`note: ${ignored.join(', ')} ignored with --org${dir ? (flags.demo ? ' --demo' : ' --from') : ''}\n`);
+  if (ignored.length > 0 && !flags.quiet) {
+    io.stderr(`note: ${ignored.join(', ')} ignored with --org${dir ? (flags.demo ? ' --demo' : ' --from') : ''}\n`);
+  }
 
   const started = new Date();
-  const organizationRunId = localOrganizationRunId(started);
+  const run = { executionName: `local-${randomBytes(4).toString('hex')}`, executionStartTime: started.toISOString() };
   return withStore(
     flags,
     settings.historyTtlDays,
     async (opened) => {
-      const context: PlanContext = { flags, settings, organization, organizationRunId, opened, progress };
+      const context: PlanContext = {
+        flags,
+        settings,
+        organization,
+        run,
+        pipeline: { trigger: 'local', store: opened?.store ?? null, ...(opened ? { tableName: opened.tableName } : {}) },
+        progress,
+      };
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
-      for (const note of plan.notes) progress(note);
+      progress(
+        `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${organization.maxConcurrency} at once`,
+      );
       const results = await auditAccounts(plan.accounts, {
         concurrency: organization.maxConcurrency,
         auditOne: plan.auditOne,
@@ -205,36 +201,64 @@ export async function runOrganization(flags: Flags, io: Io): Promise<number> {
         },
       });
       const runs = results.map(accountRunOf);
-      await report(runs, { flags, io, organizationRunId, startedAt: started.toISOString(), opened });
-      if (runs.some((r) => r.state !== 'complete')) return 2;
+      await report(runs, { flags, io, plan, startedAt: run.executionStartTime, opened });
+      if (runs.some((r) => r.state !== 'complete' || !r.pipeline)) return 2;
       return Math.max(0, ...runs.map((r) => exitCodeFor(r.pipeline!.result, flags.failOn)));
     },
-    {
-      mode: 'run',
-      exitOnStoreFailure: io === processIo,
-    },
+    { mode: 'run', exitOnStoreFailure: io === processIo },
   );
 }
 
-async function report(
-  runs: AccountRun[],
-  options: { flags: Flags; io: Io; organizationRunId: string; startedAt: string; opened: OpenedStore | null },
-): Promise<void> {
-  const { flags, io, organizationRunId } = options;
-  const { renderOrganizationCsv, renderOrganizationJson, renderOrganizationTable } = await import('#lib/report/organization.ts');
+interface ReportOptions {
+  flags: Flags;
+  io: Io;
+  plan: Plan;
+  startedAt: string;
+  opened: OpenedStore | null;
+}
+
+/**
+ * The report on stdout, then the digest (published with --topic when something is worth saying,
+ * printed with --show-alert or when published: after the table, or to stderr for machine
+ * formats), then the organization run record, which names the digest's message.
+ */
+async function report(runs: AccountRun[], options: ReportOptions): Promise<void> {
+  const { flags, io, plan } = options;
+  const { renderOrganizationCsv, renderOrganizationJson, renderOrganizationTable, renderDigest } = await import(
+    '#lib/report/organization.ts'
+  );
   let rendered: string;
-  if (flags.format === 'json') rendered = renderOrganizationJson(organizationRunId, runs);
+  if (flags.format === 'json') rendered = renderOrganizationJson(plan.organizationRunId, runs);
   else if (flags.format === 'csv') rendered = renderOrganizationCsv(runs);
   else if (flags.format === 'asff' || flags.format === 'ocsf') rendered = await exportDocument(runs, flags);
   else {
     rendered = renderOrganizationTable(runs, {
-      organizationRunId,
+      organizationRunId: plan.organizationRunId,
       where: options.opened?.where ?? null,
       ...(io.columns ? { width: io.columns } : {}),
     });
   }
   io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
-  await recordAndAlert(runs, options);
+
+  const digest = await organizationDigest(runs, options);
+  let messageId: string | null = null;
+  // Published before the record is written: a record never names a digest that was not sent.
+  if (flags.topic && digest.wanted) messageId = (await topicPublisher(flags.topic, flags.profile).publish(digest.alert)).messageId;
+  if (flags.showAlert || messageId) {
+    const text = renderDigest(digest, messageId, flags.topic ?? null);
+    if (flags.format === 'table') io.stdout(`\n${text}\n`);
+    else io.stderr(`${text}\n`);
+  }
+  if (options.opened) {
+    await options.opened.store.putOrganizationRun(
+      organizationRunRecord(runs, options, {
+        mode: 'digest',
+        wanted: digest.wanted,
+        messageId,
+        reason: digest.reason,
+      }),
+    );
+  }
 }
 
 /** `--format asff|ocsf`: every account's findings in one document; each names its own account. */
@@ -243,8 +267,9 @@ async function exportDocument(runs: AccountRun[], flags: Flags): Promise<string>
   const { hubRegion } = await import('./session.ts');
   const audited = runs.flatMap((r) => (r.pipeline ? [r.pipeline] : []));
   const items = audited.flatMap(runExportItems);
-  const partition = audited[0]?.result.run.partition ?? 'aws';
-  const region = await hubRegion(flags, audited[0]?.result.run.regions ?? []);
+  const first = audited[0]?.result.run;
+  const partition = first?.partition ?? 'aws';
+  const region = await hubRegion(flags, audited.flatMap((p) => p.result.run.regions));
   if (flags.format === 'asff') {
     if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
     return renderAsff(items, { partition, region, now: new Date() });
@@ -252,125 +277,210 @@ async function exportDocument(runs: AccountRun[], flags: Flags): Promise<string>
   return renderOcsf(items, { partition, region, now: new Date() });
 }
 
-/**
- * The organization run record (so `runs --org` lists it) and the digest: published with --topic
- * when something is worth saying, printed with --show-alert (to stderr for the machine formats).
- */
-async function recordAndAlert(
-  runs: AccountRun[],
-  options: { flags: Flags; io: Io; organizationRunId: string; startedAt: string; opened: OpenedStore | null },
-): Promise<void> {
-  const { flags, io } = options;
-  const digest = await organizationDigest(runs, options);
-  let messageId: string | null = null;
-  if (flags.topic && digest.wanted) messageId = (await topicPublisher(flags.topic, flags.profile).publish(digest.alert)).messageId;
-  if (options.opened) await saveOrganizationRun(runs, options, options.opened);
-  if (flags.showAlert || messageId) {
-    const text = `${digest.text}${messageId ? `\n(published to ${flags.topic}: message ${messageId})` : ''}`;
-    if (flags.format === 'table') io.stdout(`\n${text}\n`);
-    else io.stderr(`${text}\n`);
+/** The digest of the organization run: each account's section, the accounts not audited failed. */
+async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
+  const { buildDigest, failedSection, sectionFromRun, shouldPublishDigest } = await import('#lib/notify/digest.ts');
+  const sections = runs.map((r) => {
+    const account = { id: r.account.id, name: r.account.name };
+    if (!r.pipeline) return failedSection(account, r.reason ?? 'not audited');
+    const section = sectionFromRun(account, r.pipeline);
+    // The digest's states are this run's: an account whose member role could not be assumed is failed, with why.
+    return r.state === 'complete' ? section : { ...section, state: r.state, reason: r.reason };
+  });
+  const wanted = shouldPublishDigest(sections);
+  const alert = buildDigest({
+    organizationRunId: options.plan.organizationRunId,
+    startedAt: options.startedAt,
+    sections,
+    ...(options.opened ? { tableName: options.opened.tableName } : {}),
+  });
+  const reason = wanted
+    ? `${sections.filter((s) => s.state !== 'complete').length} account(s) in ERROR, ${sections.filter((s) => s.alert).length} with something to say`
+    : 'nothing new in any account, and no account in ERROR';
+  return { wanted, alert, reason, sections };
+}
+
+/** The organization run as `runs --org` lists it: each account's line, the accounts in ERROR (failed first), the totals. */
+function organizationRunRecord(runs: AccountRun[], options: ReportOptions, alert: OrganizationRunRecord['alert']): OrganizationRunRecord {
+  const perAccount: AccountLine[] = runs.map((r) => {
+    const counts = r.pipeline?.result.run.counts;
+    return {
+      id: r.account.id,
+      name: r.account.name,
+      state: r.state,
+      runId: r.pipeline?.result.run.runId ?? null,
+      counts: counts ? { total: counts.total, ...counts.byStatus } : null,
+      reason: r.reason,
+    };
+  });
+  const totals = { total: 0, PASS: 0, FAIL: 0, WARN: 0, ERROR: 0 };
+  for (const line of perAccount) {
+    if (!line.counts) continue;
+    for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += line.counts[key];
   }
+  const count = (state: AccountLine['state']) => perAccount.filter((l) => l.state === state).length;
+  const inError = perAccount
+    .filter((l) => l.state !== 'complete')
+    .sort((a, b) => (a.state === b.state ? a.id.localeCompare(b.id) : a.state === 'failed' ? -1 : 1));
+  return {
+    organizationRunId: options.plan.organizationRunId,
+    startedAt: options.startedAt,
+    summarizedAt: new Date().toISOString(),
+    discovery: options.plan.discovery,
+    accounts: perAccount.length,
+    complete: count('complete'),
+    incomplete: count('incomplete'),
+    failed: count('failed'),
+    totals,
+    perAccount,
+    inError,
+    alert,
+  };
 }
 
-/** @todo wired to lib/notify/digest.ts once it lands. */
-async function organizationDigest(
-  runs: AccountRun[],
-  options: { organizationRunId: string; startedAt: string },
-): Promise<{ wanted: boolean; alert: import('#lib/notify/alert.ts').Alert<unknown>; text: string }> {
-  void runs;
-  void options;
-  throw new Error('not wired yet');
-}
-
-/** @todo wired to lib/store/organization-runs.ts once it lands. */
-async function saveOrganizationRun(
-  runs: AccountRun[],
-  options: { organizationRunId: string; startedAt: string },
-  opened: OpenedStore,
-): Promise<void> {
-  void runs;
-  void options;
-  void opened;
-}
-
-/** The live plan: discovery and SCPs once, then each account through its member role. */
+/** The live plan: the accounts and their SCP chains once, then each account through its member role. */
 async function livePlan(context: PlanContext): Promise<Plan> {
-  void context;
-  throw new Error('not wired yet');
+  const [{ GetCallerIdentityCommand, STSClient }, { OrganizationsClient }, { discoverRun }, { memberCredentials }, { accountFromArn }] =
+    await Promise.all([
+      import('@aws-sdk/client-sts'),
+      import('@aws-sdk/client-organizations'),
+      import('#lib/organization/discover.ts'),
+      import('#lib/organization/member-credentials.ts'),
+      import('#lib/model/arn.ts'),
+    ]);
+  const { defaultRegion } = await import('./session.ts');
+  const { awsRetryConfig } = await import('#lib/settings.ts');
+  const { flags, settings, organization } = context;
+  // Organizations and STS answer in any region (Organizations through its global endpoint).
+  const region = (await defaultRegion(flags.profile)) ?? 'us-east-1';
+  const base = { region, ...(flags.profile ? { profile: flags.profile } : {}) };
+  const sts = new STSClient({ ...base, ...awsRetryConfig(settings) });
+  try {
+    const identity = await sts.send(new GetCallerIdentityCommand({}));
+    const caller = identity.Arn ? accountFromArn(identity.Arn) : null;
+    if (!identity.Account || !caller) {
+      throw new AuditorError(`sts:GetCallerIdentity named no account (${JSON.stringify({ Account: identity.Account, Arn: identity.Arn })})`);
+    }
+    const self = { accountId: identity.Account, partition: caller.partition };
+    context.progress(`… listing the organization's accounts and their SCPs (as ${identity.Arn})`);
+    const { output, discovery, context: found } = await discoverRun({
+      settings: organization,
+      input: context.run,
+      self,
+      organizations: (credentials) => new OrganizationsClient({ ...base, maxAttempts: 5, ...(credentials ? { credentials } : {}) }),
+      ...(organization.managementRoleArn ? { sts } : {}),
+      guardrails: true,
+    });
+    if (discovery.missing.length > 0) {
+      context.progress(`note: --accounts names accounts that are not ACTIVE members of the organization: ${discovery.missing.join(', ')}`);
+    }
+    const accountIds = found?.context.accountIds ?? discovery.accounts.map((a) => a.id);
+    const organizationId = found?.context.organizationId ?? null;
+    const chains = found?.reading.accounts;
+    return {
+      organizationRunId: output.organizationRunId,
+      accounts: output.accounts,
+      discovery: {
+        listed: discovery.listed,
+        active: discovery.active,
+        filteredOut: discovery.filteredOut.length,
+        missing: discovery.missing,
+      },
+      auditOne: (account) =>
+        auditMemberAccount({
+          ...context.pipeline,
+          organizationRunId: output.organizationRunId,
+          account,
+          organization: {
+            id: organizationId,
+            accountIds,
+            // An account the reading does not name: its SCPs are unknown, never "none".
+            guardrails: chains?.get(account.id) ?? {
+              state: 'unread',
+              call: 'organizations:ListPoliciesForTarget',
+              reason: `the SCPs of account ${account.id} were not read`,
+              kind: 'failed',
+            },
+          },
+          settings,
+          publisher: null,
+          credentialsFor: (a) => memberCredentials(a, { organizationRunId: output.organizationRunId, clientConfig: base }),
+          live: flags.profile ? { profile: flags.profile } : {},
+        }),
+    };
+  } finally {
+    sts.destroy();
+  }
 }
 
 /** The offline plan: an organization export, each account's folder through the offline collector. */
 async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
   const { loadOrganizationExport, loadAccountExport } = await import('#lib/organization/offline.ts');
-  const { flags, settings, organization, opened } = context;
+  const { settings, organization } = context;
   const exported = await loadOrganizationExport(dir);
+  const organizationRunId = runIdOf(context.run);
   const accountIds = exported.accounts.map((a) => a.id);
   const include = new Set(organization.includeAccounts);
   const exclude = new Set(organization.excludeAccounts);
   const filtering = include.size > 0 || organization.includeOus.length > 0;
   const usesOus = organization.includeOus.length > 0 || organization.excludeOus.length > 0;
-  const notes: string[] = [];
   const chosen = exported.accounts.filter((account) => {
     const chain = exported.chains.get(account.id);
     if (usesOus && chain?.state !== 'read') {
       throw new UsageError(
-        `cannot apply --ous/--exclude-ous to account ${account.id}: the export does not say which OUs it is under (${chain && chain.state !== 'read' ? chain.reason : 'no chain'})`,
+        `cannot apply --ous or --exclude-ous to account ${account.id}: the export does not say which OUs it is under (${chain ? chain.reason : 'no chain'})`,
       );
     }
-    const reason = exclusion(
-      { ...account, ous: chain?.state === 'read' ? chain.data : account.ous },
-      { include, exclude, includeOus: organization.includeOus, excludeOus: organization.excludeOus, filtering },
-    );
-    return reason === null;
+    // The chain is root first; the rules look for the named OUs in it.
+    const ous = chain?.state === 'read' ? chain.data : account.ous;
+    return exclusion({ ...account, ous }, { include, exclude, includeOus: organization.includeOus, excludeOus: organization.excludeOus, filtering }) === null;
   });
   const missing = organization.includeAccounts.filter((id) => !accountIds.includes(id));
-  if (missing.length > 0) {
-    throw new UsageError(`--accounts names accounts that are not ACTIVE members of the exported organization: ${missing.join(', ')}`);
+  if (missing.length > 0) context.progress(`note: --accounts names accounts that are not ACTIVE members of the exported organization: ${missing.join(', ')}`);
+  if (chosen.length === 0) {
+    throw new UsageError(
+      `no account to audit: the export lists ${accountIds.length} ACTIVE account${accountIds.length === 1 ? '' : 's'}, ${accountIds.length} left out by --accounts/--exclude-accounts/--ous/--exclude-ous`,
+    );
   }
-  if (chosen.length === 0) throw new UsageError(`no account to audit: the export holds ${accountIds.length} ACTIVE accounts, all left out by the filters`);
-  if (chosen.length < accountIds.length) notes.push(`${accountIds.length - chosen.length} of ${accountIds.length} accounts left out by the filters`);
-  const partition = 'aws';
-  const accounts: MapAccount[] = chosen.map((a) => ({ id: a.id, name: a.name, roleArn: memberRoleArn(partition, a.id, organization.memberRoleName) }));
   const origin = dir === DEMO_ORGANIZATION_DIR ? { origin: 'demo' } : {};
-  const store = { store: opened?.store ?? null, ...(opened ? { tableName: opened.tableName } : {}) };
-
-  const auditOne = async (account: MapAccount): Promise<PipelineResult> => {
-    const entry = exported.accountDirs.get(account.id) ?? { missing: 'not in the export' };
-    const base = { id: exported.organization.id, accountIds, guardrails: exported.guardrails.get(account.id) ?? unknownGuardrails(account.id) };
-    if ('dir' in entry) {
-      return auditAndRecord({
-        settings: { ...settings, checks: memberChecks(settings) },
-        trigger: 'local',
-        ...store,
-        publisher: null,
-        collect: async () => {
-          const inventory = await loadAccountExport(entry.dir, account.id, {
-            ...(settings.regions.length > 0 ? { regions: settings.regions } : {}),
-            ...origin,
-          });
-          return {
-            ...inventory,
-            organization: { ...base, access: { roleArn: account.roleArn, assumed: { state: 'read', data: { at: null } } } },
-          } satisfies Inventory;
-        },
-      });
-    }
-    const unread =
-      'assumeRoleError' in entry
-        ? { roleArn: account.roleArn, call: 'sts:AssumeRole', reason: entry.assumeRoleError.message, code: entry.assumeRoleError.code }
-        : { roleArn: null, call: `accounts/${account.id}/ of the export`, reason: entry.missing };
-    void unread;
-    void flags;
-    throw new Error('not wired yet');
-  };
-  return { accounts, auditOne, notes };
-}
-
-function unknownGuardrails(accountId: string) {
+  const regions = settings.regions.length > 0 ? { regions: settings.regions } : {};
+  // The export names no partition for an account it could not enter; the commercial one is the default.
+  const accounts: MapAccount[] = chosen.map((a) => ({ id: a.id, name: a.name, roleArn: memberRoleArn('aws', a.id, organization.memberRoleName) }));
   return {
-    state: 'unread',
-    call: 'organizations:ListPoliciesForTarget',
-    reason: `the export gives no SCP chain for account ${accountId}`,
-    kind: 'missing',
-  } as const;
+    organizationRunId,
+    accounts,
+    discovery: { listed: accountIds.length, active: accountIds.length, filteredOut: accountIds.length - chosen.length, missing },
+    auditOne: async (account) => {
+      const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
+      if ('missing' in entry) throw new AccountNotExportedError(`not audited: ${entry.missing}`);
+      return auditMemberAccount({
+        ...context.pipeline,
+        organizationRunId,
+        account,
+        organization: {
+          id: exported.organization.id,
+          accountIds,
+          guardrails: exported.guardrails.get(account.id) ?? {
+            state: 'unread',
+            call: 'organizations:ListPoliciesForTarget',
+            reason: `the export gives no SCP chain for account ${account.id}`,
+            kind: 'missing',
+          },
+        },
+        settings,
+        publisher: null,
+        // The export was made with the member role's credentials, or records the AssumeRole that failed.
+        credentialsFor: () =>
+          'assumeRoleError' in entry
+            ? async () => {
+                throw Object.assign(new Error(entry.assumeRoleError.message), { name: entry.assumeRoleError.code });
+              }
+            : null,
+        collect: async (request) => ({
+          ...(await loadAccountExport('dir' in entry ? entry.dir : dir, account.id, { ...regions, ...origin })),
+          ...(request.organization ? { organization: request.organization } : {}),
+        }),
+      });
+    },
+  };
 }

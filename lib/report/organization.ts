@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
+import type { Alert } from '#lib/notify/alert.ts';
 import type { AccountState } from '#lib/organization/summary.ts';
 import { CSV_COLUMNS, csvRows, jsonDocument } from './render.ts';
 
@@ -109,4 +110,19 @@ export function renderOrganizationJson(organizationRunId: string, runs: readonly
 /** `--format csv`: every account's findings under one header; each row names its account. */
 export function renderOrganizationCsv(runs: readonly AccountRun[]): string {
   return stringify([[...CSV_COLUMNS], ...runs.flatMap((r) => (r.pipeline ? csvRows(r.pipeline) : []))]);
+}
+
+/** The digest as it would be (or was) published, for the terminal. */
+export function renderDigest(
+  digest: { wanted: boolean; reason: string; alert: Pick<Alert<unknown>, 'subject' | 'email'> },
+  messageId: string | null,
+  topic: string | null,
+): string {
+  const head = messageId
+    ? `digest published to ${topic} (SNS message ${messageId}): ${digest.reason}`
+    : digest.wanted
+      ? `digest that would be published (no --topic): ${digest.reason}`
+      : `no digest: ${digest.reason}`;
+  if (!digest.wanted) return head;
+  return [head, `Subject: ${digest.alert.subject}`, '', digest.alert.email].join('\n');
 }
