@@ -256,7 +256,10 @@ export async function discoverAccounts(options: DiscoveryOptions): Promise<Disco
   return { accounts, listed: seen.size, active, filteredOut, missing, calls: counter.calls, guardrailAccounts };
 }
 
-/** Why the include/exclude rules leave an account out (discoverAccounts' rules; the organization export's too); null: audited. */
+/**
+ * Why the include/exclude settings leave an account out, or null when it is audited (the rules
+ * of discoverAccounts). The offline organization export applies the same rules.
+ */
 export function exclusion(
   account: OrganizationAccount,
   rules: {

@@ -13,15 +13,16 @@
  */
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import pMap from 'p-map';
 import { z } from 'zod';
 import { FileProblem, invalid, MISSING, notFound, readJson, shapeProblem, unreadableEntry } from '#lib/inventory/files.ts';
 import { unreadSource } from '#lib/inventory/failure.ts';
 import { loadOffline, type OfflineOptions } from '#lib/inventory/offline.ts';
 import type { GuardrailLevel, GuardrailPolicy, Inventory, PolicyDocument, Source, Unread } from '#lib/inventory/types.ts';
 import { AuditorError } from '#lib/model/errors.ts';
-import type { OrganizationAccount } from './accounts.ts';
+import { exclusion, type FilteredAccount, type OrganizationAccount } from './accounts.ts';
 import { accountArnParts, chainFromPath } from './guardrails.ts';
-import { ACCOUNT_ID, OU_ID, ROOT_ID } from './settings.ts';
+import { ACCOUNT_ID, OU_ID, type OrganizationSettings, ROOT_ID } from './settings.ts';
 
 export const ORGANIZATION_FOLDER = 'organization';
 export const ACCOUNTS_FOLDER = 'accounts';
@@ -121,6 +122,8 @@ const POLICY_ID = /^p-[0-9a-zA-Z_]{8,128}$/;
 /** Organizations nests OUs at most five deep under the root: a longer walk is a loop. */
 const MAX_DEPTH = 8;
 const ACTIVE = 'ACTIVE';
+/** Accounts read at once: thousands of accounts must not open thousands of files together. */
+const FILES_AT_ONCE = 16;
 
 /** A paged listing the CLI did not finish (`--max-items`): what is missing cannot be known. */
 const noNextToken = (value: { NextToken?: unknown }) => value.NextToken === undefined;
@@ -409,10 +412,17 @@ export async function loadOrganizationExport(dir: string): Promise<OrganizationE
   const accounts: OrganizationAccount[] = [];
   const chains = new Map<string, Source<string[]>>();
   const guardrails = new Map<string, Source<GuardrailLevel[]>>();
-  for (const entry of active) {
-    const chain = await chainOf(entry);
+  const read = await pMap(
+    active,
+    async (entry) => {
+      const chain = await chainOf(entry);
+      return { entry, chain, levels: await guardrailsOf(entry.Id, chain) };
+    },
+    { concurrency: FILES_AT_ONCE },
+  );
+  for (const { entry, chain, levels } of read) {
     chains.set(entry.Id, chain);
-    guardrails.set(entry.Id, await guardrailsOf(entry.Id, chain));
+    guardrails.set(entry.Id, levels);
     accounts.push({
       id: entry.Id,
       name: entry.Name ?? entry.Id,
@@ -466,8 +476,10 @@ async function readAccountFolders(
         : `not an account of ${LIST_ACCOUNTS}`;
     ignored.push({ entry: `${ACCOUNTS_FOLDER}/${name}`, reason });
   }
-  await Promise.all(activeIds.map(async (id) => accountDirs.set(id, await accountExport(folder, id, names.includes(id)))));
-  return { accountDirs: new Map(activeIds.map((id) => [id, accountDirs.get(id)!])), ignored };
+  const present = new Set(names);
+  const found = await pMap(activeIds, (id) => accountExport(folder, id, present.has(id)), { concurrency: FILES_AT_ONCE });
+  for (const [i, id] of activeIds.entries()) accountDirs.set(id, found[i]!);
+  return { accountDirs, ignored };
 }
 
 async function accountExport(folder: string, id: string, present: boolean): Promise<AccountExport> {
@@ -527,4 +539,53 @@ export async function loadAccountExport(dir: string, accountId: string, options:
     );
   }
   return inventory;
+}
+
+export interface ExportSelection {
+  /** The accounts to audit, in list-accounts order. */
+  accounts: OrganizationAccount[];
+  /** ACTIVE accounts the include/exclude settings leave out, and which setting did. */
+  filteredOut: FilteredAccount[];
+  /** Accounts named in includeAccounts that the export does not list as ACTIVE (a typo, a closed account). */
+  missing: string[];
+  /**
+   * Accounts the OU settings cannot be applied to, because the export does not say which OUs hold
+   * them (their chain is unread): neither audited nor silently dropped; the reason names the file.
+   */
+  undecided: FilteredAccount[];
+}
+
+/**
+ * Applies the include/exclude settings to an export's accounts, by the rules of discoverAccounts
+ * (an account excluded by ID or OU is never audited; with includes, only those included are).
+ * Unlike discovery, which walks the named OUs, the export gives each account's whole chain.
+ */
+export function selectExportAccounts(
+  loaded: Pick<OrganizationExport, 'accounts' | 'chains'>,
+  settings: Pick<OrganizationSettings, 'includeAccounts' | 'excludeAccounts' | 'includeOus' | 'excludeOus'>,
+): ExportSelection {
+  const { includeAccounts, excludeAccounts, includeOus, excludeOus } = settings;
+  const include = new Set(includeAccounts);
+  const exclude = new Set(excludeAccounts);
+  const filtering = include.size > 0 || includeOus.length > 0;
+  const selection: ExportSelection = { accounts: [], filteredOut: [], missing: [], undecided: [] };
+  for (const account of loaded.accounts) {
+    const chain = loaded.chains.get(account.id);
+    const ousMatter = !exclude.has(account.id) && (excludeOus.length > 0 || (includeOus.length > 0 && !include.has(account.id)));
+    if (ousMatter && chain?.state !== 'read') {
+      const why = chain?.state === 'unread' ? chain.reason : 'no chain was read';
+      selection.undecided.push({
+        id: account.id,
+        name: account.name,
+        reason: `its OUs are unknown, so the OU settings cannot be applied: ${why}`,
+      });
+      continue;
+    }
+    const reason = exclusion(account, { include, exclude, includeOus, excludeOus, filtering });
+    if (reason) selection.filteredOut.push({ id: account.id, name: account.name, reason });
+    else selection.accounts.push(account);
+  }
+  const listed = new Set(loaded.accounts.map((a) => a.id));
+  selection.missing = includeAccounts.filter((id) => !listed.has(id));
+  return selection;
 }

@@ -13,7 +13,9 @@ import {
   loadOrganizationExport,
   ORGANIZATION_FILES,
   OrganizationExportError,
+  selectExportAccounts,
 } from '#lib/organization/offline.ts';
+import { runCli } from '#test/cli.ts';
 
 const ORG = 'o-abcdefghij';
 const MANAGEMENT = '111111111111';
@@ -520,6 +522,47 @@ describe('loadOrganizationExport: symbolic links', () => {
   });
 });
 
+describe('selectExportAccounts', () => {
+  const none = { includeAccounts: [], excludeAccounts: [], includeOus: [], excludeOus: [] };
+
+  it('without include or exclude settings, every ACTIVE account is audited', async () => {
+    const loaded = await loadOrganizationExport(await folder(withOu()));
+    expect(selectExportAccounts(loaded, none)).toMatchObject({
+      accounts: [{ id: MANAGEMENT }, { id: MEMBER }],
+      filteredOut: [],
+      undecided: [],
+    });
+  });
+
+  it('includeOus and excludeOus apply to the whole chain; includeAccounts not listed are missing', async () => {
+    const loaded = await loadOrganizationExport(await folder(withOu()));
+    const included = selectExportAccounts(loaded, { ...none, includeOus: [OU], includeAccounts: ['999999999999'] });
+    expect(included.accounts.map((a) => a.id)).toEqual([MEMBER]);
+    expect(included.filteredOut).toEqual([
+      { id: MANAGEMENT, name: `account ${MANAGEMENT}`, reason: 'neither in includeAccounts nor under an OU of includeOus' },
+    ]);
+    expect(included.missing).toEqual(['999999999999']);
+    const excluded = selectExportAccounts(loaded, { ...none, excludeOus: [OU] });
+    expect(excluded.accounts.map((a) => a.id)).toEqual([MANAGEMENT]);
+    expect(excluded.filteredOut).toEqual([{ id: MEMBER, name: `account ${MEMBER}`, reason: `under ${OU} (excludeOus)` }]);
+  });
+
+  it('an account whose OUs are unknown is undecided under OU settings, never dropped or audited against them', async () => {
+    const loaded = await loadOrganizationExport(await folder({ ...withOu(), [`organization/list-parents/${OU}.json`]: undefined }));
+    const selection = selectExportAccounts(loaded, { ...none, excludeOus: [OU] });
+    expect(selection.accounts.map((a) => a.id)).toEqual([MANAGEMENT]);
+    expect(selection.undecided).toEqual([
+      {
+        id: MEMBER,
+        name: `account ${MEMBER}`,
+        reason: expect.stringMatching(/^its OUs are unknown, so the OU settings cannot be applied: .*list-parents\/ou-ab12-aaaaaaaa.json/),
+      },
+    ]);
+    // Excluded by ID: the OUs do not matter.
+    expect(selectExportAccounts(loaded, { ...none, excludeOus: [OU], excludeAccounts: [MEMBER] }).undecided).toEqual([]);
+  });
+});
+
 describe('loadAccountExport', () => {
   it("loads the folder's export, and refuses one whose files are another account's", async () => {
     const dir = await folder({
@@ -541,5 +584,15 @@ describe('the layout', () => {
       expect(readme, f.file).toContain(`\`${f.file}\``);
       if (f.command.startsWith('aws ')) expect(readme, f.command).toContain(`\`${f.command}\``);
     }
+  });
+
+  it('account-auditor files --org lists every file with its command; files alone, the single-account export', async () => {
+    const org = await runCli(['files', '--org']);
+    expect(org.code).toBe(0);
+    for (const f of ORGANIZATION_FILES) expect(org.stdout).toContain(`${f.file}\n    ${f.command}\n`);
+    expect(org.stdout).toContain('aws organizations list-policies-for-target --target-id <target-id> --filter SERVICE_CONTROL_POLICY');
+    const single = await runCli(['files']);
+    expect(single.stdout).not.toContain('aws organizations');
+    expect(single.stdout).toContain('aws iam get-account-authorization-details');
   });
 });
