@@ -18,7 +18,6 @@ import { auditMemberAccount, type MemberAuditOptions, type MemberAuditResult } f
 import { type PipelineResult, unsavedRun } from '#lib/audit/pipeline.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { AuditorError } from '#lib/model/errors.ts';
-import { exclusion } from '#lib/organization/accounts.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
 import { organizationRunId as runIdOf } from '#lib/organization/discover.ts';
 import { type AccountResult, auditAccounts } from '#lib/organization/pool.ts';
@@ -113,7 +112,12 @@ export function progressLine(run: AccountRun, done: number, total: number): stri
   const head = `[${done}/${total}] ${run.account.id} ${run.account.name}`;
   if (run.state === 'failed' || !run.pipeline) return `${head}: failed: ${run.reason ?? 'not audited'}`;
   const { byStatus, new: created, regressed } = run.pipeline.reconciled.run.counts;
-  const parts = [run.state, ...(byStatus.ERROR > 0 ? [`${byStatus.ERROR} ERROR`] : []), `${byStatus.FAIL} FAIL`, `${created + regressed} new`];
+  const parts = [
+    run.state,
+    ...(byStatus.ERROR > 0 ? [`${byStatus.ERROR} ERROR`] : []),
+    `${byStatus.FAIL} FAIL`,
+    `${created + regressed} new`,
+  ];
   return `${head}: ${parts.join(', ')}`;
 }
 
@@ -269,7 +273,10 @@ async function exportDocument(runs: AccountRun[], flags: Flags): Promise<string>
   const items = audited.flatMap(runExportItems);
   const first = audited[0]?.result.run;
   const partition = first?.partition ?? 'aws';
-  const region = await hubRegion(flags, audited.flatMap((p) => p.result.run.regions));
+  const region = await hubRegion(
+    flags,
+    audited.flatMap((p) => p.result.run.regions),
+  );
   if (flags.format === 'asff') {
     if (!region) throw new UsageError('--format asff needs a region for its ProductArn: set AWS_REGION or pass --region');
     return renderAsff(items, { partition, region, now: new Date() });
@@ -359,11 +366,17 @@ async function livePlan(context: PlanContext): Promise<Plan> {
     const identity = await sts.send(new GetCallerIdentityCommand({}));
     const caller = identity.Arn ? accountFromArn(identity.Arn) : null;
     if (!identity.Account || !caller) {
-      throw new AuditorError(`sts:GetCallerIdentity named no account (${JSON.stringify({ Account: identity.Account, Arn: identity.Arn })})`);
+      throw new AuditorError(
+        `sts:GetCallerIdentity named no account (${JSON.stringify({ Account: identity.Account, Arn: identity.Arn })})`,
+      );
     }
     const self = { accountId: identity.Account, partition: caller.partition };
     context.progress(`… listing the organization's accounts and their SCPs (as ${identity.Arn})`);
-    const { output, discovery, context: found } = await discoverRun({
+    const {
+      output,
+      discovery,
+      context: found,
+    } = await discoverRun({
       settings: organization,
       input: context.run,
       self,
@@ -415,42 +428,45 @@ async function livePlan(context: PlanContext): Promise<Plan> {
 
 /** The offline plan: an organization export, each account's folder through the offline collector. */
 async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
-  const { loadOrganizationExport, loadAccountExport } = await import('#lib/organization/offline.ts');
+  const { loadAccountExport, loadOrganizationExport, selectExportAccounts } = await import('#lib/organization/offline.ts');
   const { settings, organization } = context;
   const exported = await loadOrganizationExport(dir);
   const organizationRunId = runIdOf(context.run);
   const accountIds = exported.accounts.map((a) => a.id);
-  const include = new Set(organization.includeAccounts);
-  const exclude = new Set(organization.excludeAccounts);
-  const filtering = include.size > 0 || organization.includeOus.length > 0;
-  const usesOus = organization.includeOus.length > 0 || organization.excludeOus.length > 0;
-  const chosen = exported.accounts.filter((account) => {
-    const chain = exported.chains.get(account.id);
-    if (usesOus && chain?.state !== 'read') {
-      throw new UsageError(
-        `cannot apply --ous or --exclude-ous to account ${account.id}: the export does not say which OUs it is under (${chain ? chain.reason : 'no chain'})`,
-      );
-    }
-    // The chain is root first; the rules look for the named OUs in it.
-    const ous = chain?.state === 'read' ? chain.data : account.ous;
-    return exclusion({ ...account, ous }, { include, exclude, includeOus: organization.includeOus, excludeOus: organization.excludeOus, filtering }) === null;
-  });
-  const missing = organization.includeAccounts.filter((id) => !accountIds.includes(id));
-  if (missing.length > 0) context.progress(`note: --accounts names accounts that are not ACTIVE members of the exported organization: ${missing.join(', ')}`);
+  const selection = selectExportAccounts(exported, organization);
+  if (selection.missing.length > 0) {
+    context.progress(
+      `note: --accounts names accounts that are not ACTIVE members of the exported organization: ${selection.missing.join(', ')}`,
+    );
+  }
+  // An account the OU flags cannot be applied to is neither audited nor dropped: it is in ERROR, with why.
+  const undecided = new Map(selection.undecided.map((a) => [a.id, a.reason]));
+  const chosen = exported.accounts.filter((a) => undecided.has(a.id) || selection.accounts.some((s) => s.id === a.id));
   if (chosen.length === 0) {
     throw new UsageError(
-      `no account to audit: the export lists ${accountIds.length} ACTIVE account${accountIds.length === 1 ? '' : 's'}, ${accountIds.length} left out by --accounts/--exclude-accounts/--ous/--exclude-ous`,
+      `no account to audit: the export lists ${accountIds.length} ACTIVE account${accountIds.length === 1 ? '' : 's'}, all left out by --accounts/--exclude-accounts/--ous/--exclude-ous`,
     );
   }
   const origin = dir === DEMO_ORGANIZATION_DIR ? { origin: 'demo' } : {};
   const regions = settings.regions.length > 0 ? { regions: settings.regions } : {};
   // The export names no partition for an account it could not enter; the commercial one is the default.
-  const accounts: MapAccount[] = chosen.map((a) => ({ id: a.id, name: a.name, roleArn: memberRoleArn('aws', a.id, organization.memberRoleName) }));
+  const accounts: MapAccount[] = chosen.map((a) => ({
+    id: a.id,
+    name: a.name,
+    roleArn: memberRoleArn('aws', a.id, organization.memberRoleName),
+  }));
   return {
     organizationRunId,
     accounts,
-    discovery: { listed: accountIds.length, active: accountIds.length, filteredOut: accountIds.length - chosen.length, missing },
+    discovery: {
+      listed: accountIds.length,
+      active: accountIds.length,
+      filteredOut: selection.filteredOut.length,
+      missing: selection.missing,
+    },
     auditOne: async (account) => {
+      const why = undecided.get(account.id);
+      if (why !== undefined) throw new AccountNotExportedError(`not audited: ${why}`);
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
       if ('missing' in entry) throw new AccountNotExportedError(`not audited: ${entry.missing}`);
       return auditMemberAccount({

@@ -33,6 +33,12 @@ function countsOf(run: AccountRun) {
   return { ...byStatus, new: created + regressed, resolved };
 }
 
+/** The name column: as wide as the longest name, within what the terminal leaves. */
+function nameWidth(runs: readonly AccountRun[], width: number): number {
+  const longest = Math.max(4, ...runs.map((r) => r.account.name.length));
+  return Math.max(12, Math.min(longest + 2, width - 90, 52));
+}
+
 export interface OrganizationTableOptions {
   organizationRunId: string;
   /** Said to the user: which table or folder holds the state; null with --no-store. */
@@ -49,14 +55,14 @@ const REASONS_SHOWN = 50;
 export function renderOrganizationTable(runs: readonly AccountRun[], options: OrganizationTableOptions): string {
   const count = (state: AccountState) => runs.filter((r) => r.state === state).length;
   const out = [
-    `organization run ${options.organizationRunId} · ${runs.length} account${runs.length === 1 ? '' : 's'}: ${count('complete')} complete, ${count('incomplete')} incomplete, ${count('failed')} not audited`,
+    `organization run ${options.organizationRunId} · ${runs.length} account${runs.length === 1 ? '' : 's'}: ${count('complete')} complete, ${count('incomplete')} incomplete, ${count('failed')} failed (not audited)`,
     '',
   ];
   const table = new Table({
     head: ['Account', 'Name', 'State', 'PASS', 'FAIL', 'WARN', 'ERROR', 'New', 'Resolved'],
     style: { head: [], border: [], compact: true },
     wordWrap: true,
-    colWidths: [14, Math.max(12, Math.min(40, (options.width ?? 160) - 90)), 12, 6, 6, 6, 7, 5, 10],
+    colWidths: [14, nameWidth(runs, options.width ?? 160), 12, 6, 6, 6, 7, 5, 10],
   });
   const ordered = inErrorFirst(runs);
   for (const run of ordered) {
@@ -65,7 +71,7 @@ export function renderOrganizationTable(runs: readonly AccountRun[], options: Or
     table.push([
       run.account.id,
       run.account.name,
-      run.state === 'failed' ? 'NOT AUDITED' : run.state,
+      run.state,
       cell(c?.PASS),
       cell(c?.FAIL),
       cell(c?.WARN),

@@ -63,7 +63,10 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
     // it here would load zod for every command's --help.
     .option('--role-name <name>', 'with --org: the member role assumed in each account (default AccountAuditorMemberRole)')
     .option('--external-id <id>', 'with --org: the ExternalId of every AssumeRole into a member role')
-    .option('--management-role-arn <arn>', "with --org: a role in the management account to list the accounts with (default: your credentials')")
+    .option(
+      '--management-role-arn <arn>',
+      "with --org: a role in the management account to list the accounts with (default: your credentials')",
+    )
     .option('--concurrency <n>', 'with --org: accounts audited at once (default 20, 1 to 900)', integer)
     .action((flags: RunFlags & OrganizationFlags) => done(flags.org ? runOrganization(flags, io) : run(flags, io)));
 }
