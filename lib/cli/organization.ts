@@ -143,8 +143,11 @@ interface PlanContext {
 /** A thrown account whose export is unusable: its reason is the whole message. */
 class AccountNotExportedError extends AuditorError {}
 
-/** `run --org`: the organization run, its report on stdout, progress on stderr; the exit code. */
-export async function runOrganization(flags: Flags, io: Io): Promise<number> {
+/**
+ * `run --org`: the organization run, its report on stdout, progress on stderr; the exit code.
+ * `where` names the state's place in the report instead of its path (the demo's throw-away folder).
+ */
+export async function runOrganization(flags: Flags, io: Io, options: { where?: string } = {}): Promise<number> {
   if (flags.demo && flags.from) throw new UsageError('use either --demo or --from DIR, not both');
   if (flags.securityHub) {
     throw new UsageError(
@@ -205,7 +208,14 @@ export async function runOrganization(flags: Flags, io: Io): Promise<number> {
         },
       });
       const runs = results.map(accountRunOf);
-      await report(runs, { flags, io, plan, startedAt: run.executionStartTime, opened });
+      await report(runs, {
+        flags,
+        io,
+        plan,
+        startedAt: run.executionStartTime,
+        opened,
+        where: opened ? (options.where ?? opened.where) : null,
+      });
       if (runs.some((r) => r.state !== 'complete' || !r.pipeline)) return 2;
       return Math.max(0, ...runs.map((r) => exitCodeFor(r.pipeline!.result, flags.failOn)));
     },
@@ -219,6 +229,8 @@ interface ReportOptions {
   plan: Plan;
   startedAt: string;
   opened: OpenedStore | null;
+  /** Said to the user: where the state is; null with --no-store. */
+  where: string | null;
 }
 
 /**
@@ -238,7 +250,7 @@ async function report(runs: AccountRun[], options: ReportOptions): Promise<void>
   else {
     rendered = renderOrganizationTable(runs, {
       organizationRunId: plan.organizationRunId,
-      where: options.opened?.where ?? null,
+      where: options.where,
       ...(io.columns ? { width: io.columns } : {}),
     });
   }
@@ -301,9 +313,7 @@ async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
     sections,
     ...(options.opened ? { tableName: options.opened.tableName } : {}),
   });
-  const reason = wanted
-    ? `${sections.filter((s) => s.state !== 'complete').length} account(s) in ERROR, ${sections.filter((s) => s.alert).length} with something to say`
-    : 'nothing new in any account, and no account in ERROR';
+  const reason = wanted ? alert.summary.reason : 'nothing new in any account, and no account in ERROR';
   return { wanted, alert, reason, sections };
 }
 

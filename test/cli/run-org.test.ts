@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_ORGANIZATION_DIR } from '#lib/cli/main.ts';
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, MAX_MAX_CONCURRENCY } from '#lib/organization/settings.ts';
@@ -208,6 +210,44 @@ describe('run --org with state', () => {
     expect(digest).toMatch(/^digest that would be published \(no --topic\)/);
     expect(digest.indexOf(SANDBOX)).toBeLessThan(digest.indexOf(WORKLOADS));
     expect(digest).toContain('ACCOUNTS IN ERROR (1)');
+  });
+});
+
+describe('the digest and the demo', () => {
+  const sns = mockClient(SNSClient);
+  afterEach(() => sns.reset());
+
+  it('--topic publishes one digest for the whole organization, and the record names its message', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'digest-1' });
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    const { stdout } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet');
+    expect(stdout).toContain(`digest published to ${topic} (SNS message digest-1)`);
+    const calls = sns.commandCalls(PublishCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input).toMatchObject({ TopicArn: topic, MessageStructure: 'json' });
+    expect(input.Subject!.length).toBeLessThanOrEqual(100);
+    const message = JSON.parse(input.Message!) as { default: string; email: string };
+    expect(JSON.parse(message.default)).toMatchObject({ kind: 'organization-digest', counts: { accounts: 4, failed: 1 } });
+    const local = await startLocalStore(stateDir, { create: false, readOnly: true });
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      expect((await store.listOrganizationRuns({ limit: 1 }))[0]!.alert).toMatchObject({ wanted: true, messageId: 'digest-1' });
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('demo: the single-account nights as before, then the demo organization and its digest', async () => {
+    const { code, stdout } = await runCli(['demo']);
+    expect(code).toBe(0);
+    const org = stdout.indexOf('# The demo organization');
+    expect(stdout.indexOf('# Night 1')).toBe(0);
+    expect(org).toBeGreaterThan(stdout.indexOf('# Night 2'));
+    const part = stdout.slice(org);
+    expect(rows(part).map((r) => r.id)).toEqual([SANDBOX, MANAGEMENT, SHARED, WORKLOADS]);
+    expect(part).toContain('state in a temporary folder');
+    expect(part).toMatch(/digest that would be published \(no --topic\)[^\n]*\nSubject: account-auditor organization: /);
   });
 });
 

@@ -22,7 +22,7 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
     cli
       .command('run')
       .description(
-        'run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo)',
+        'run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo); --org: every account of the organization',
       ),
   )
     .option('--region <name>', 'a region to audit for ElastiCache and DAX (repeatable; default: the SDK default region)', list)
@@ -65,7 +65,7 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
     .option('--external-id <id>', 'with --org: the ExternalId of every AssumeRole into a member role')
     .option(
       '--management-role-arn <arn>',
-      "with --org: a role in the management account to list the accounts with (default: your credentials')",
+      'with --org: a role in the management account that lists the accounts and their SCPs (default: your own credentials)',
     )
     .option('--concurrency <n>', 'with --org: accounts audited at once (default 20, 1 to 900)', integer)
     .action((flags: RunFlags & OrganizationFlags) => done(flags.org ? runOrganization(flags, io) : run(flags, io)));
