@@ -443,6 +443,7 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
   const exported = await loadOrganizationExport(dir);
   const organizationRunId = runIdOf(context.run);
   const accountIds = exported.accounts.map((a) => a.id);
+  for (const { entry, reason } of exported.ignored) context.progress(`note: ${entry} is not audited: ${reason}`);
   const selection = selectExportAccounts(exported, organization);
   if (selection.missing.length > 0) {
     context.progress(
@@ -478,7 +479,6 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
       const why = undecided.get(account.id);
       if (why !== undefined) throw new AccountNotExportedError(`not audited: ${why}`);
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
-      if ('missing' in entry) throw new AccountNotExportedError(`not audited: ${entry.missing}`);
       return auditMemberAccount({
         ...context.pipeline,
         organizationRunId,
@@ -495,13 +495,18 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
         },
         settings,
         publisher: null,
-        // The export was made with the member role's credentials, or records the AssumeRole that failed.
-        credentialsFor: () =>
-          'assumeRoleError' in entry
-            ? async () => {
-                throw Object.assign(new Error(entry.assumeRoleError.message), { name: entry.assumeRoleError.code });
-              }
-            : null,
+        // The export was made with the member role's credentials, or records the AssumeRole that
+        // failed; an account it holds neither for is not audited either, and its check says why.
+        credentialsFor: () => {
+          if ('dir' in entry) return null;
+          const failure =
+            'assumeRoleError' in entry
+              ? { name: entry.assumeRoleError.code, message: entry.assumeRoleError.message }
+              : { name: 'NoExport', message: entry.missing };
+          return async () => {
+            throw Object.assign(new Error(failure.message), { name: failure.name });
+          };
+        },
         collect: async (request) => ({
           ...(await loadAccountExport('dir' in entry ? entry.dir : dir, account.id, { ...regions, ...origin })),
           ...(request.organization ? { organization: request.organization } : {}),

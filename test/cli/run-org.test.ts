@@ -5,7 +5,7 @@
  * filters, the flags' validation, progress on stderr, the state and the organization run record.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -141,6 +141,25 @@ describe('run --org --demo (the demo organization)', () => {
   it('--role-name names the member role in the ERROR of an account where it could not be assumed', async () => {
     const { stdout } = await noStore('--demo', '--accounts', SANDBOX, '--role-name', 'AuditRead', '--quiet');
     expect(stdout).toContain(`sts:AssumeRole into arn:aws:iam::${SANDBOX}:role/AuditRead failed`);
+  });
+});
+
+describe('run --org --from DIR (an organization export)', () => {
+  it('an ACTIVE account the export holds nothing for is not audited: its organization check says why; a stray folder is named', async () => {
+    const dir = join(stateDir, 'export');
+    await cp(DEMO_ORGANIZATION_DIR, dir, { recursive: true });
+    await rm(join(dir, 'accounts', WORKLOADS), { recursive: true });
+    await mkdir(join(dir, 'accounts', '555555555555'));
+    const { code, stdout, stderr } = await cli('--from', dir, '--no-store', '--format', 'json');
+    const parsed = JSON.parse(stdout) as OrgJson;
+    const workloads = parsed.accounts.find((a) => a.account.id === WORKLOADS)!;
+    expect(workloads.state).toBe('failed');
+    expect(workloads.findings).toMatchObject([
+      { checkId: 'organization', status: 'ERROR', title: expect.stringContaining(`no folder accounts/${WORKLOADS}/ in the export`) },
+    ]);
+    expect(parsed.accounts.find((a) => a.account.id === MANAGEMENT)!.state).toBe('complete');
+    expect(stderr).toContain('note: accounts/555555555555 is not audited');
+    expect(code).toBe(2);
   });
 });
 
