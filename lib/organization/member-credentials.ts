@@ -8,7 +8,7 @@ import { type FromTemporaryCredentialsOptions, fromTemporaryCredentials } from '
 import { errorCodes } from '#lib/inventory/calls.ts';
 import { unreadSource } from '#lib/inventory/failure.ts';
 import type { Unread } from '#lib/inventory/types.ts';
-import { roleSessionName } from './accounts.ts';
+import { roleSessionName } from './session-name.ts';
 import type { MapAccount } from './contract.ts';
 
 /** Temporary credentials as the SDK clients take them. */
