@@ -143,6 +143,9 @@ interface PlanContext {
 /** A thrown account whose export is unusable: its reason is the whole message. */
 class AccountNotExportedError extends AuditorError {}
 
+/** The digest's publish failed after every account's run was saved: the run reports it and exits 2. */
+export class DigestNotPublishedError extends AuditorError {}
+
 /**
  * `run --org`: the organization run, its report on stdout, progress on stderr; the exit code.
  * `where` names the state's place in the report instead of its path (the demo's throw-away folder).
@@ -258,23 +261,45 @@ async function report(runs: AccountRun[], options: ReportOptions): Promise<void>
 
   const digest = await organizationDigest(runs, options);
   let messageId: string | null = null;
-  // Published before the record is written: a record never names a digest that was not sent.
-  if (flags.topic && digest.wanted) messageId = (await topicPublisher(flags.topic, flags.profile).publish(digest.alert)).messageId;
-  if (flags.showAlert || messageId) {
-    const text = renderDigest(digest, messageId, flags.topic ?? null);
-    if (flags.format === 'table') io.stdout(`\n${text}\n`);
+  let failure: unknown = null;
+  // Published before the record is written, so the record says whether it was sent.
+  if (flags.topic && digest.wanted) {
+    try {
+      messageId = (await topicPublisher(flags.topic, flags.profile).publish(digest.alert)).messageId;
+    } catch (error) {
+      failure = error;
+    }
+  }
+  if (flags.showAlert || messageId || failure) {
+    const text = renderDigest(digest, {
+      topic: flags.topic ?? null,
+      messageId,
+      ...(failure ? { error: describe(failure) } : {}),
+    });
+    // A digest that could not be sent is still shown: its findings are saved as known now.
+    if (flags.format === 'table' && !failure) io.stdout(`\n${text}\n`);
     else io.stderr(`${text}\n`);
   }
+  const reason = failure
+    ? `the digest could not be published: ${describe(failure)}`
+    : digest.wanted && !flags.topic
+      ? `${digest.reason} (no topic: not published)`
+      : digest.reason;
   if (options.opened) {
     await options.opened.store.putOrganizationRun(
-      organizationRunRecord(runs, options, {
-        mode: 'digest',
-        wanted: digest.wanted,
-        messageId,
-        reason: digest.reason,
-      }),
+      organizationRunRecord(runs, options, { mode: 'digest', wanted: digest.wanted, messageId, reason }),
     );
   }
+  if (failure) {
+    throw new DigestNotPublishedError(
+      `the digest could not be published to ${flags.topic} (${describe(failure)}); every account's run is saved${options.opened ? ', and `account-auditor runs --org` shows the digest NOT published' : ''}: the digest is printed above`,
+      { cause: failure },
+    );
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** `--format asff|ocsf`: every account's findings in one document; each names its own account. */

@@ -121,14 +121,15 @@ export function renderOrganizationCsv(runs: readonly AccountRun[]): string {
 /** The digest as it would be (or was) published, for the terminal. */
 export function renderDigest(
   digest: { wanted: boolean; reason: string; alert: Pick<Alert<unknown>, 'subject' | 'email'> },
-  messageId: string | null,
-  topic: string | null,
+  outcome: { topic: string | null; messageId: string | null; error?: string },
 ): string {
-  const head = messageId
-    ? `digest published to ${topic} (SNS message ${messageId}): ${digest.reason}`
-    : digest.wanted
-      ? `digest that would be published (no --topic): ${digest.reason}`
-      : `no digest: ${digest.reason}`;
+  const head = outcome.messageId
+    ? `digest published to ${outcome.topic} (SNS message ${outcome.messageId}): ${digest.reason}`
+    : outcome.error
+      ? `digest NOT published to ${outcome.topic} (${outcome.error}): ${digest.reason}`
+      : digest.wanted
+        ? `digest that would be published (no --topic): ${digest.reason}`
+        : `no digest: ${digest.reason}`;
   if (!digest.wanted) return head;
   return [head, `Subject: ${digest.alert.subject}`, '', digest.alert.email].join('\n');
 }

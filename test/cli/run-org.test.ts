@@ -257,6 +257,28 @@ describe('the digest and the demo', () => {
     }
   });
 
+  it('a digest that cannot be published: printed on stderr, recorded as not published, exit 2 naming the topic', async () => {
+    sns.on(PublishCommand).rejects(Object.assign(new Error('Topic does not exist'), { name: 'NotFoundException' }));
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:gone';
+    const { code, stdout, stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet', '--format', 'json');
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout)).toMatchObject({ accounts: expect.any(Array) });
+    expect(stderr).toContain(`digest NOT published to ${topic} (NotFoundException: Topic does not exist)`);
+    expect(stderr).toContain('Subject: account-auditor organization: ');
+    expect(stderr).toContain(`account-auditor: the digest could not be published to ${topic}`);
+    const local = await startLocalStore(stateDir, { create: false, readOnly: true });
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      expect((await store.listOrganizationRuns({ limit: 1 }))[0]!.alert).toMatchObject({
+        wanted: true,
+        messageId: null,
+        reason: 'the digest could not be published: NotFoundException: Topic does not exist',
+      });
+    } finally {
+      await local.close();
+    }
+  });
+
   it('demo: the single-account nights as before, then the demo organization and its digest', async () => {
     const { code, stdout } = await runCli(['demo']);
     expect(code).toBe(0);
