@@ -120,6 +120,14 @@ describe('run --org --demo (the demo organization)', () => {
     expect([...accounts].sort()).toEqual([...AUDITED, SANDBOX].sort());
   });
 
+  it('--format asff and ocsf: one array of every account’s findings, each under its own account', async () => {
+    const asff = JSON.parse((await noStore('--demo', '--format', 'asff', '--quiet')).stdout) as { AwsAccountId: string; Id: string }[];
+    expect([...new Set(asff.map((f) => f.AwsAccountId))].sort()).toEqual([...AUDITED, SANDBOX].sort());
+    for (const f of asff) expect(f.Id.startsWith(`${f.AwsAccountId}#`)).toBe(true);
+    const ocsf = JSON.parse((await noStore('--demo', '--format', 'ocsf', '--quiet')).stdout) as { cloud: { account: { uid: string } } }[];
+    expect(ocsf).toHaveLength(asff.length);
+  });
+
   it('--accounts: only those accounts; the exit code is then the --fail-on rule over them', async () => {
     const only = await noStore('--demo', '--accounts', WORKLOADS, '--quiet');
     expect(rows(only.stdout)).toEqual([{ id: WORKLOADS, state: 'complete' }]);
