@@ -201,7 +201,7 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
       };
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
       progress(
-        `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${organization.maxConcurrency} at once`,
+        `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${Math.min(organization.maxConcurrency, plan.accounts.length)} at once`,
       );
       const results = await auditAccounts(plan.accounts, {
         concurrency: organization.maxConcurrency,
