@@ -110,7 +110,13 @@ function accountRunOf(result: AccountResult<MemberAuditResult>): AccountRun {
 /** The progress line of one finished account: `[3/200] 222222222222 payments-prod: complete, 2 FAIL, 1 new`. */
 export function progressLine(run: AccountRun, done: number, total: number): string {
   const head = `[${done}/${total}] ${run.account.id} ${run.account.name}`;
-  if (run.state === 'failed' || !run.pipeline) return `${head}: failed: ${run.reason ?? 'not audited'}`;
+  if (run.state === 'failed' || !run.pipeline) {
+    // The access finding's code and reason, without the title's restatement of the role.
+    const access = run.pipeline?.result.findings.find((f) => f.checkId === 'organization' && f.status === 'ERROR');
+    const { code, reason } = (access?.details ?? {}) as { code?: unknown; reason?: unknown };
+    if (typeof reason === 'string') return `${head}: failed: ${typeof code === 'string' ? `${code}: ` : ''}${reason}`;
+    return `${head}: failed: ${run.reason ?? 'not audited'}`;
+  }
   const { byStatus, new: created, regressed } = run.pipeline.reconciled.run.counts;
   const parts = [
     run.state,

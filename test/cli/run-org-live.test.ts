@@ -119,7 +119,7 @@ describe('run --org (live)', () => {
     expect(byId.get(FIXTURE_ACCOUNT_ID)!.state).toBe('complete');
     expect(byId.get(SANDBOX)!.state).toBe('failed');
 
-    expect(stderr).toMatch(new RegExp(`^\\[\\d/3\\] ${SANDBOX} sandbox: failed: .*AccessDenied`, 'm'));
+    expect(stderr).toMatch(new RegExp(`^\\[\\d/3\\] ${SANDBOX} sandbox: failed: AccessDenied: refused: `, 'm'));
     expect(stderr).toMatch(new RegExp(`^\\[\\d/3\\] ${PAYMENTS} payments-prod: complete, 0 FAIL, 0 new$`, 'm'));
     expect(code).toBe(2);
   });

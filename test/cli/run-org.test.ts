@@ -77,7 +77,9 @@ describe('run --org --demo (the demo organization)', () => {
     expect(lines).toHaveLength(4);
     expect(lines.map((l) => l.slice(0, 5)).sort()).toEqual(['[1/4]', '[2/4]', '[3/4]', '[4/4]']);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[\\d/4\\] ${WORKLOADS} Workloads Prod: complete, 1 FAIL, 3 new$`)));
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[\\d/4\\] ${SANDBOX} Sandbox: failed: .*AccessDenied`)));
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^\\[\\d/4\\] ${SANDBOX} Sandbox: failed: AccessDenied: refused: the member role does not exist`)),
+    );
     expect((await noStore('--demo', '--quiet')).stderr).toBe('');
   });
 
