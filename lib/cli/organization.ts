@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { auditMemberAccount, type MemberAuditOptions, type MemberAuditResult } from '#lib/audit/member-audit.ts';
 import { type PipelineResult, unsavedRun } from '#lib/audit/pipeline.ts';
+import type { AlertPublisher } from '#lib/audit/ports.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
@@ -142,8 +143,19 @@ interface PlanContext {
   organization: OrganizationSettings;
   /** The organization run's ID and start: the execution name and time of the Step Functions path. */
   run: { executionName: string; executionStartTime: string };
-  pipeline: Pick<MemberAuditOptions, 'store' | 'tableName' | 'trigger'>;
+  pipeline: Pick<MemberAuditOptions, 'store' | 'tableName' | 'trigger' | 'publisher'>;
   progress: (message: string) => void;
+}
+
+/**
+ * What an account's run publishes in organization mode: its findings alert goes into the digest
+ * instead (nothing is published for it), any other alert (its state not saved) to the topic as is.
+ */
+async function accountAlerts(topic: AlertPublisher): Promise<AlertPublisher> {
+  const { sectionFromAlert } = await import('#lib/notify/digest.ts');
+  return {
+    publish: async (alert) => (sectionFromAlert({ id: '', name: '' }, alert) === null ? topic.publish(alert) : { messageId: '' }),
+  };
 }
 
 /** A thrown account whose export is unusable: its reason is the whole message. */
@@ -202,7 +214,12 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
         settings,
         organization,
         run,
-        pipeline: { trigger: 'local', store: opened?.store ?? null, ...(opened ? { tableName: opened.tableName } : {}) },
+        pipeline: {
+          trigger: 'local',
+          store: opened?.store ?? null,
+          ...(opened ? { tableName: opened.tableName } : {}),
+          publisher: flags.topic ? await accountAlerts(topicPublisher(flags.topic, flags.profile)) : null,
+        },
         progress,
       };
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
@@ -457,7 +474,6 @@ async function livePlan(context: PlanContext): Promise<Plan> {
             },
           },
           settings,
-          publisher: null,
           credentialsFor: (a) => memberCredentials(a, { organizationRunId: output.organizationRunId, clientConfig: base }),
           live: flags.profile ? { profile: flags.profile } : {},
         }),
@@ -525,7 +541,6 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
           },
         },
         settings,
-        publisher: null,
         // The export was made with the member role's credentials, or records the AssumeRole that
         // failed; an account it holds neither for is not audited either, and its check says why.
         credentialsFor: () => {

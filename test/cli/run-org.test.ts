@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_ORGANIZATION_DIR } from '#lib/cli/main.ts';
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, MAX_MAX_CONCURRENCY } from '#lib/organization/settings.ts';
 import { startLocalStore } from '#lib/store/local.ts';
-import { FindingsStore } from '#lib/store/store.ts';
+import { FindingsStore, StoreError } from '#lib/store/store.ts';
 import { cliCommand, runCli } from '#test/cli.ts';
 
 const MANAGEMENT = '111111111111';
@@ -286,6 +286,33 @@ describe('the digest and the demo', () => {
       });
     } finally {
       await local.close();
+    }
+  });
+
+  it('an account whose state cannot be saved: reported, in ERROR, its state-not-saved alert published; the others saved', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'msg' });
+    const save = FindingsStore.prototype.saveRun;
+    const spy = vi.spyOn(FindingsStore.prototype, 'saveRun').mockImplementation(function (this: FindingsStore, reconciled, options) {
+      if (reconciled.run.accountId === WORKLOADS) return Promise.reject(new StoreError('injected: the table is unavailable'));
+      return save.call(this, reconciled, options);
+    });
+    try {
+      const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+      const { code, stdout } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet', '--format', 'json');
+      expect(code).toBe(2);
+      const parsed = JSON.parse(stdout) as OrgJson & { accounts: { stateNotSaved?: { message: string } }[] };
+      const workloads = parsed.accounts.find((a) => a.account.id === WORKLOADS)!;
+      expect(workloads).toMatchObject({ state: 'incomplete', stateNotSaved: { message: 'injected: the table is unavailable' } });
+      expect(workloads.reason).toContain('the state was not saved');
+      expect(workloads.findings.length).toBeGreaterThan(0);
+      expect(parsed.accounts.find((a) => a.account.id === MANAGEMENT)!.state).toBe('complete');
+      const subjects = sns.commandCalls(PublishCommand).map((c) => c.args[0].input.Subject ?? '');
+      // The account's own state-not-saved alert, then the one digest.
+      expect(subjects.filter((t) => t.includes(WORKLOADS))).toHaveLength(1);
+      expect(subjects.filter((t) => t.startsWith('account-auditor organization'))).toHaveLength(1);
+      expect(subjects).toHaveLength(2);
+    } finally {
+      spy.mockRestore();
     }
   });
 
