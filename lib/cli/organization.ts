@@ -158,8 +158,8 @@ async function accountAlerts(topic: AlertPublisher): Promise<AlertPublisher> {
   };
 }
 
-/** A thrown account whose export is unusable: its reason is the whole message. */
-class AccountNotExportedError extends AuditorError {}
+/** An account the run cannot audit at all (the OU flags cannot place it): its reason is the whole message. */
+class AccountNotAuditedError extends AuditorError {}
 
 /** The digest's publish failed after every account's run was saved: the run reports it and exits 2. */
 export class DigestNotPublishedError extends AuditorError {}
@@ -172,7 +172,7 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
   if (flags.demo && flags.from) throw new UsageError('use either --demo or --from DIR, not both');
   if (flags.securityHub) {
     throw new UsageError(
-      "--security-hub is not available with --org: each member account's findings go to Security Hub through its own account",
+      '--security-hub is not available with --org: import an account’s findings with `run --security-hub` in that account',
     );
   }
   if (flags.topic && !/^arn:[^:]+:sns:[^:]+:\d{12}:.+$/.test(flags.topic)) {
@@ -198,6 +198,7 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
         ]
       : []),
     flags.all && '--all',
+    settings.securityHub && 'the securityHub setting',
   ].filter(Boolean);
   if (ignored.length > 0 && !flags.quiet) {
     io.stderr(`note: ${ignored.join(', ')} ignored with --org${dir ? (flags.demo ? ' --demo' : ' --from') : ''}\n`);
@@ -524,7 +525,7 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
     },
     auditOne: async (account) => {
       const why = undecided.get(account.id);
-      if (why !== undefined) throw new AccountNotExportedError(`not audited: ${why}`);
+      if (why !== undefined) throw new AccountNotAuditedError(`not audited: ${why}`);
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
       return auditMemberAccount({
         ...context.pipeline,
