@@ -158,6 +158,9 @@ async function accountAlerts(topic: AlertPublisher): Promise<AlertPublisher> {
   };
 }
 
+/** What the organization run record says until the run has reported. */
+const UNFINISHED = 'the run has not finished (still running, or stopped before it reported)';
+
 /** An account the run cannot audit at all (the OU flags cannot place it): its reason is the whole message. */
 class AccountNotAuditedError extends AuditorError {}
 
@@ -226,6 +229,15 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
       progress(
         `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${Math.min(organization.maxConcurrency, plan.accounts.length)} at once`,
+      );
+      // Written before any account is, and replaced at the end: a run stopped in between stays
+      // listed by `runs --org`, its digest not published, rather than leaving no trace.
+      await opened?.store.putOrganizationRun(
+        organizationRunRecord(
+          plan.accounts.map((account) => ({ account, state: 'failed', pipeline: null, reason: UNFINISHED })),
+          { plan, startedAt: run.executionStartTime },
+          { mode: 'digest', wanted: true, messageId: null, reason: `${UNFINISHED}: its digest was not published` },
+        ),
       );
       const results = await auditAccounts(plan.accounts, {
         concurrency: organization.maxConcurrency,
@@ -367,7 +379,11 @@ async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
 }
 
 /** The organization run as `runs --org` lists it: each account's line, the accounts in ERROR (failed first), the totals. */
-function organizationRunRecord(runs: AccountRun[], options: ReportOptions, alert: OrganizationRunRecord['alert']): OrganizationRunRecord {
+function organizationRunRecord(
+  runs: readonly AccountRun[],
+  options: Pick<ReportOptions, 'plan' | 'startedAt'>,
+  alert: OrganizationRunRecord['alert'],
+): OrganizationRunRecord {
   const perAccount: AccountLine[] = runs.map((r) => {
     const counts = r.pipeline?.result.run.counts;
     return {

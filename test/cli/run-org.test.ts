@@ -330,6 +330,26 @@ describe('the digest and the demo', () => {
 });
 
 describe('the built command line', () => {
+  it('a run killed after an account was saved stays listed by runs --org: not finished, its digest not published', () => {
+    const [command, args] = cliCommand(['run', '--org', '--demo', '--state-dir', stateDir, '--quiet', '--concurrency', '1']);
+    const killed = spawnSync(command, args, {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ACCOUNT_AUDITOR_TEST_KILL_AT: 'committed:1' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const [listCommand, listArgs] = cliCommand(['runs', '--org', '--state-dir', stateDir, '--format', 'json']);
+    const listed = spawnSync(listCommand, listArgs, { encoding: 'utf8', timeout: 60_000 });
+    const records = JSON.parse(listed.stdout) as {
+      accounts: number;
+      failed: number;
+      alert: { messageId: string | null; reason: string };
+    }[];
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ accounts: 4, failed: 4, alert: { messageId: null } });
+    expect(records[0]!.alert.reason).toContain('the run has not finished');
+  });
+
   it('run --org --demo exits 2 and reports progress on stderr, the table on stdout', () => {
     const [command, args] = cliCommand(['run', '--org', '--demo', '--no-store']);
     const out = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
