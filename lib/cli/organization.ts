@@ -232,13 +232,24 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
       );
       // Written before any account is, and replaced at the end: a run stopped in between stays
       // listed by `runs --org`, its digest not published, rather than leaving no trace.
-      await opened?.store.putOrganizationRun(
-        organizationRunRecord(
-          plan.accounts.map((account) => ({ account, state: 'failed', pipeline: null, reason: UNFINISHED })),
-          { plan, startedAt: run.executionStartTime },
-          { mode: 'digest', wanted: true, messageId: null, reason: `${UNFINISHED}: its digest was not published` },
-        ),
-      );
+      if (opened) {
+        try {
+          await opened.store.putOrganizationRun(
+            organizationRunRecord(
+              plan.accounts.map((account) => ({ account, state: 'failed', pipeline: null, reason: UNFINISHED })),
+              { plan, startedAt: run.executionStartTime },
+              { mode: 'digest', wanted: true, messageId: null, reason: `${UNFINISHED}: its digest was not published` },
+            ),
+          );
+        } catch (error) {
+          throw new AuditorError(
+            `no account was audited: the organization run record could not be written in ${opened.where} (${describe(error)})`,
+            {
+              cause: error,
+            },
+          );
+        }
+      }
       const results = await auditAccounts(plan.accounts, {
         concurrency: organization.maxConcurrency,
         auditOne: plan.auditOne,
