@@ -21,6 +21,8 @@ export const INTEGRATION = [
   'test/cli/kill.test.ts',
   'test/cli/organization.test.ts',
   'test/cli/permissions.test.ts',
+  'test/cli/run-org.test.ts',
+  'test/cli/run-org-live.test.ts',
   'test/cli/state.test.ts',
   'test/cli/store-failures.test.ts',
   // AWS SDK clients mocked with aws-sdk-client-mock (#test/mock-aws.ts, #test/sdk-boundary.ts)
