@@ -33,6 +33,7 @@ export const INTEGRATION = [
   'test/organization/accounts.test.ts',
   'test/organization/discover.test.ts',
   'test/organization/guardrails.test.ts',
+  'test/organization/member-credentials.test.ts',
 ];
 export const INFRA = ['test/infra/**/*.test.ts'];
 export const PROPERTY = ['test/property/**/*.test.ts', 'test/reference/**/*.test.ts'];

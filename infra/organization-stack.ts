@@ -50,6 +50,9 @@ export const ORGANIZATIONS_READ_ACTIONS = [
   'organizations:DescribePolicy',
 ] as const;
 
+/** The discover step's writes to the findings table: the organization context's items (lib/store/organization-context.ts). */
+export const ORGANIZATION_CONTEXT_WRITE_ACTIONS = ['dynamodb:PutItem'] as const;
+
 /**
  * Errors of the Lambda service itself, not of the function: a throttle (another invocation holding
  * the reserved slots), a service fault. Retried with backoff; the function's own errors are not.
@@ -186,6 +189,8 @@ export class OrganizationAuditStack extends Stack {
         [ENV.tableName]: this.table.table.tableName,
         [ENV.topicArn]: this.topic.topic.topicArn,
         [ENV.settings]: this.toJsonString({ ...this.config.settings, regions: this.config.regions ?? [Aws.REGION] }),
+        // The alert mode (digest or per-account) of a map item's account.
+        [ORGANIZATION_ENV.settings]: JSON.stringify(this.settings),
       },
       statements: [
         new PolicyStatement({
@@ -200,6 +205,7 @@ export class OrganizationAuditStack extends Stack {
           actions: [...LIVE_READ_ACTIONS],
           resources: ['*'],
         }),
+        // The store's calls, and the organization context's GetItem (ORGRUN#<run> CONTEXT and GUARDRAILS#…).
         new PolicyStatement({ sid: 'FindingsTable', actions: [...TABLE_DATA_ACTIONS], resources: this.table.dataResources }),
         new PolicyStatement({ sid: 'AlertPublish', actions: ['sns:Publish'], resources: [this.topic.topic.topicArn] }),
         new PolicyStatement({
@@ -224,11 +230,23 @@ export class OrganizationAuditStack extends Stack {
       // 250 pages, well within five minutes with the SDK's backoff.
       memorySize: 512,
       timeout: Duration.minutes(5),
-      environment: { [ORGANIZATION_ENV.settings]: JSON.stringify(this.settings) },
+      environment: {
+        [ORGANIZATION_ENV.settings]: JSON.stringify(this.settings),
+        // Where the run's organization context goes, kept as long as the history (historyTtlDays).
+        [ENV.tableName]: this.table.table.tableName,
+        [ENV.settings]: this.toJsonString(this.config.settings),
+      },
       statements: [
         managementRoleArn !== undefined
           ? new PolicyStatement({ sid: 'AssumeManagementRole', actions: ['sts:AssumeRole'], resources: [managementRoleArn] })
           : new PolicyStatement({ sid: 'OrganizationsRead', actions: [...ORGANIZATIONS_READ_ACTIONS], resources: ['*'] }),
+        new PolicyStatement({
+          sid: 'OrganizationContextWrite',
+          actions: [...ORGANIZATION_CONTEXT_WRITE_ACTIONS],
+          resources: [this.table.table.tableArn],
+          // Only the organization runs' items: the findings, runs and leases are the per-account function's.
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*'] } },
+        }),
       ],
     });
   }

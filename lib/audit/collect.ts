@@ -1,4 +1,4 @@
-import { CHECK_IDS, inputsOf } from '#lib/checks/catalogue.ts';
+import { DEFAULT_CHECK_IDS, inputsOf } from '#lib/checks/catalogue.ts';
 import { ageInDays } from '#lib/checks/support/key-facts.ts';
 import type { LiveOptions } from '#lib/inventory/live.ts';
 import { awsRetryConfig, type Settings } from '#lib/settings.ts';
@@ -21,7 +21,7 @@ export function liveOptions({ settings, regions, maxAttempts, ...rest }: LiveReq
   const retry = awsRetryConfig(settings);
   return {
     ...rest,
-    inputs: inputsOf(settings.checks.length > 0 ? settings.checks : CHECK_IDS),
+    inputs: inputsOf(settings.checks.length > 0 ? settings.checks : DEFAULT_CHECK_IDS),
     regions: regions && regions.length > 0 ? regions : settings.regions,
     reportWaitSeconds: settings.reportWaitSeconds,
     keyLookups: {

@@ -33,6 +33,11 @@ interface Definition {
   inputs: readonly InventoryInput[];
   /** The check's logic, loaded on demand. */
   load: () => Promise<{ evaluate: Evaluate }>;
+  /**
+   * Organization mode only (SPEC 8): not selected when the settings name no checks, and it
+   * produces nothing on an inventory that organization mode did not collect.
+   */
+  organizationOnly?: true;
 }
 
 /** In the order reports list the checks. */
@@ -43,6 +48,7 @@ export const CHECK_IDS = [
   'elasticache-service-linked-role',
   'dax-service-role',
   'role-full-access',
+  'organization',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -198,11 +204,46 @@ const DEFINITIONS: Record<CheckId, Definition> = {
     inputs: ['authorizationDetails'],
     load: () => import('./iam/role-full-access.ts'),
   },
+  organization: {
+    title: 'The auditor could assume its member role in the account (organization mode only)',
+    severity: 'high',
+    rationale:
+      'In organization mode every account is audited through one read-only member role. An account whose role cannot be ' +
+      'assumed (the role is missing, its trust does not admit the auditor, a service control policy denies it, STS throttles ' +
+      'or times out) is not audited at all: its findings are unknown, which must never read as compliant. Organization mode only: ' +
+      'a single-account run neither selects this check nor gets a finding from it.',
+    remediation: {
+      text:
+        'Deploy the member role to the account (the StackSet deploys it to new accounts of its OUs; the management account needs its own ' +
+        'stack), make its trust admit the per-account function role by aws:PrincipalArn with the configured ExternalId, and lift any SCP ' +
+        'that denies sts:AssumeRole on it.',
+      command:
+        'aws iam get-role --role-name AccountAuditorMemberRole --query Role.AssumeRolePolicyDocument   # in the member account, to check it exists and whom it trusts',
+    },
+    references: {
+      cis: {},
+      securityHub: [],
+      awsConfig: [],
+      docs: [
+        'https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html',
+        'https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_roles.html',
+        'https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html',
+      ],
+    },
+    outcomes: ['high', 'informational'],
+    // The access comes with the organization context (inventory.organization.access), not from a source.
+    inputs: [],
+    load: () => import('./organization/member-access.ts'),
+    organizationOnly: true,
+  },
 };
 
 export interface CheckMetadata extends Omit<Definition, 'load'> {
   id: CheckId;
 }
+
+/** The checks a run selects when the settings name none: all but the organization-mode-only ones. */
+export const DEFAULT_CHECK_IDS: readonly CheckId[] = CHECK_IDS.filter((id) => !DEFINITIONS[id].organizationOnly);
 
 /** Every check's metadata by ID. */
 export const CATALOGUE: Readonly<Record<CheckId, CheckMetadata>> = Object.fromEntries(

@@ -33,6 +33,7 @@ export interface ClientConfig {
   maxAttempts: number;
   retryMode: RetryMode;
   profile?: string;
+  credentials?: LiveOptions['credentials'];
   retryStrategy?: ReturnType<NonNullable<LiveOptions['retryStrategy']>>;
 }
 

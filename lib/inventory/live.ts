@@ -36,6 +36,9 @@ export const NO_REGION_REASON = 'no region configured: pass --region or set AWS_
 /** A retry strategy as the SDK clients take it (`retryStrategy` in their configuration). */
 export type SdkRetryStrategy = NonNullable<IAMClientConfig['retryStrategy']>;
 
+/** Credentials as the SDK clients take them: in organization mode, a refreshing provider of the member role's. */
+export type SdkCredentials = NonNullable<IAMClientConfig['credentials']>;
+
 export interface LiveOptions {
   /**
    * What to read: the inputs of the selected checks. The sources they need are read too (see
@@ -56,6 +59,14 @@ export interface LiveOptions {
   retryMode: RetryMode;
   /** A named profile for every client; otherwise the SDK's default credential chain, untouched. */
   profile?: string;
+  /**
+   * The credentials of every client the collection builds, STS's GetCallerIdentity included: in
+   * organization mode the member role's (a provider that refreshes them before they expire).
+   * Absent: `profile`, or the SDK's default credential chain.
+   */
+  credentials?: SdkCredentials;
+  /** Copied onto the inventory as is: the organization context of organization mode (SPEC 8). */
+  organization?: Inventory['organization'];
   /** Progress lines for the slow steps (report generation, paging). */
   onProgress?: (message: string) => void;
   /** The credential report wait; it must stop when `signal` aborts (the default one does). */
@@ -80,6 +91,7 @@ interface ClientBase {
   maxAttempts: number;
   retryMode: RetryMode;
   profile?: string;
+  credentials?: SdkCredentials;
   retryStrategy?: LiveOptions['retryStrategy'];
 }
 
@@ -203,6 +215,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
     maxAttempts: options.maxAttempts,
     retryMode: options.retryMode,
     ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.retryStrategy ? { retryStrategy: options.retryStrategy } : {}),
   };
   const onAbort = (): void => progress('time budget exhausted: stopping; what was not read yet is reported as ERROR');
@@ -300,6 +313,7 @@ export async function collectLive(options: LiveOptions): Promise<Inventory> {
       ...sources,
       regions: regionInventories,
       ...(Object.fromEntries(userSources) as UserSourceFields),
+      ...(options.organization ? { organization: options.organization } : {}),
     };
   } finally {
     signal?.removeEventListener('abort', onAbort);

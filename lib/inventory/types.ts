@@ -199,7 +199,22 @@ export interface Inventory extends AccountSourceFields, UserSourceFields {
      * management account, or SCPs not enabled). Absent: not known, and no SCP is evaluated.
      */
     guardrails?: Source<GuardrailLevel[]>;
+    /**
+     * How the audit got into the account (SPEC 8). Absent outside organization mode.
+     */
+    access?: OrganizationAccess;
   };
+}
+
+/**
+ * The member role organization mode assumes in an account, and whether it could: `assumed` is
+ * read (with when) once the credentials were obtained, unread naming the sts:AssumeRole call and
+ * why (denied, role missing or trust refusing, throttled, timeout) when they could not be.
+ */
+export interface OrganizationAccess {
+  /** null: the auditor's own account, audited with its own role (`assumed.at` null too). */
+  roleArn: string | null;
+  assumed: Source<{ at: string | null }>;
 }
 
 /** One entity of the root → OUs → account chain, and the SCPs attached to it. */

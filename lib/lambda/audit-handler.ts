@@ -7,15 +7,22 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { liveOptions } from '#lib/audit/collect.ts';
+import { type LiveRequest, liveOptions } from '#lib/audit/collect.ts';
+import { auditMemberAccount } from '#lib/audit/member-audit.ts';
+import type { AlertPublisher } from '#lib/audit/ports.ts';
 import { auditAndRecord, unsavedRun } from '#lib/audit/pipeline.ts';
 import { collectLive } from '#lib/inventory/live.ts';
 import type { Inventory } from '#lib/inventory/types.ts';
+import type { Alert } from '#lib/notify/alert.ts';
 import { snsPublisher } from '#lib/notify/sns.ts';
+import { type MapItem, ORGANIZATION_ENV } from '#lib/organization/contract.ts';
+import { type CredentialProvider, memberCredentials } from '#lib/organization/member-credentials.ts';
+import { type OrganizationSettings, parseOrganizationSettings } from '#lib/organization/settings.ts';
+import { OrganizationContextStore } from '#lib/store/organization-context.ts';
 import { awsRetryConfig, type Settings } from '#lib/settings.ts';
 import { FindingsStore } from '#lib/store/store.ts';
 import { ConfigurationError, type DeployedConfig, loadConfig } from './config.ts';
-import { parseEvent, PayloadError } from './event.ts';
+import { type AuditRequest, parseEvent, PayloadError } from './event.ts';
 import { recordRunMetrics } from './metrics.ts';
 import { type AuditSummary, summarize } from './summary.ts';
 
@@ -40,6 +47,25 @@ export interface AuditHandlerDeps {
    * Default: 60 s, or a quarter of the time left when the function has less than 4 minutes.
    */
   reserveMs?: number;
+  /**
+   * Organization mode, digest alerts (the default): where one account's alert section goes
+   * instead of SNS. Called where the pipeline would publish the account's alert, so before its
+   * run is saved: a crash between the two reports the account again next night rather than
+   * losing it (SPEC 8, design item 4). `alert` is the single-account alert, selected as it
+   * selects (new, regressed, resolved, ERROR). Until this is given, digest mode publishes each
+   * account's alert on its own, as per-account mode does, and logs that it did.
+   */
+  onAccountAudited?: (audited: AccountAudited) => Promise<{ messageId: string }>;
+  /** Organization mode: the member role's credentials for a map item; memberCredentials by default. */
+  credentialsFor?: (item: MapItem) => CredentialProvider | null;
+  /** Organization mode: the collection of a member account; collectLive by default. */
+  collectMember?: (request: LiveRequest) => Promise<Inventory>;
+}
+
+/** One audited account of an organization run, handed to `onAccountAudited`. */
+export interface AccountAudited {
+  item: MapItem;
+  alert: Alert<unknown>;
 }
 
 const collectFromAws = (settings: Settings, progress: (message: string) => void, signal: AbortSignal): Promise<Inventory> =>
@@ -89,6 +115,87 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
     return { client: hubClient, region };
   };
 
+  let organizationSettings: OrganizationSettings | undefined;
+  const organizationSettingsOf = (): OrganizationSettings => {
+    if (organizationSettings) return organizationSettings;
+    const raw = env[ORGANIZATION_ENV.settings];
+    let value: unknown = {};
+    try {
+      if (raw !== undefined && raw.trim() !== '') value = JSON.parse(raw);
+      organizationSettings = parseOrganizationSettings(value);
+    } catch (error) {
+      throw new ConfigurationError(`configuration error: ${ORGANIZATION_ENV.settings}: ${(error as Error).message}`, { cause: error });
+    }
+    return organizationSettings;
+  };
+
+  /**
+   * One account of an organization run: its context from the table (CONTEXT and its chain item),
+   * then auditMemberAccount. Digest mode hands the account's alert to onAccountAudited; per-account
+   * mode publishes it. The summary keeps what the state machine's ResultSelector reads.
+   */
+  const auditMapItem = async (item: MapItem, request: AuditRequest, config: DeployedConfig, budget: ReturnType<typeof timeBudget>) => {
+    const orgSettings = organizationSettingsOf();
+    logger.appendKeys({ organizationRunId: item.organizationRunId, accountId: item.account.id });
+    const context = await new OrganizationContextStore({
+      client: deps.dynamodb,
+      tableName: config.tableName,
+      historyTtlDays: request.settings.historyTtlDays,
+    }).readMemberContext(item.organizationRunId, item.account.guardrails);
+    if (context.problems.length > 0)
+      logger.warn('the organization context could not be read in full: the checks that need it say ERROR', { problems: context.problems });
+
+    let publisher: AlertPublisher;
+    if (orgSettings.alerts === 'digest' && deps.onAccountAudited) {
+      const onAccountAudited = deps.onAccountAudited;
+      publisher = { publish: (alert) => onAccountAudited({ item, alert }) };
+    } else {
+      if (orgSettings.alerts === 'digest')
+        logger.warn('digest alerts are set but no digest section writer is wired: the account’s alert is published on its own');
+      publisher = snsPublisher(deps.sns, config.topicArn);
+    }
+    const credentialsFor =
+      deps.credentialsFor ??
+      ((i: MapItem) =>
+        memberCredentials(i.account, {
+          organizationRunId: i.organizationRunId,
+          ...(config.defaultRegion ? { clientConfig: { region: config.defaultRegion } } : {}),
+        }));
+    const result = await auditMemberAccount({
+      organizationRunId: item.organizationRunId,
+      account: item.account,
+      organization: context.organization,
+      settings: request.settings,
+      trigger: request.trigger,
+      credentialsFor: () => credentialsFor(item),
+      live: { onProgress: (message) => logger.debug(message), signal: budget.signal },
+      ...(deps.collectMember ? { collect: deps.collectMember } : {}),
+      // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
+      store: new FindingsStore({
+        client: deps.dynamodb,
+        tableName: config.tableName,
+        historyTtlDays: request.settings.historyTtlDays,
+        leaseWaitMs: 20_000,
+      }),
+      publisher,
+      tableName: config.tableName,
+    });
+    if (result.state === 'failed')
+      logger.error('the member role could not be assumed: the account is reported in ERROR', {
+        roleArn: item.account.roleArn,
+        access: result.access.assumed,
+      });
+    return {
+      pipeline: result.pipeline,
+      organization: {
+        organizationRunId: item.organizationRunId,
+        accountName: item.account.name,
+        state: result.state,
+        alerts: orgSettings.alerts,
+      } satisfies NonNullable<AuditSummary['organization']>,
+    };
+  };
+
   const audit = async (event: unknown, context: Context): Promise<AuditSummary> => {
     const budget = timeBudget(context, deps.reserveMs);
     budget.signal.addEventListener(
@@ -111,28 +218,34 @@ export function createAuditHandler(deps: AuditHandlerDeps) {
         ...(request.event ? { scheduledEvent: request.event } : {}),
       });
 
-      const pipeline = await auditAndRecord({
-        collect: () => collect(request.settings, (message) => logger.debug(message), budget.signal),
-        settings: request.settings,
-        trigger: request.trigger,
-        // A dry run still reads the state: what is new is the point of previewing.
-        // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
-        store: new FindingsStore({
-          client: deps.dynamodb,
-          tableName: config.tableName,
-          historyTtlDays: request.settings.historyTtlDays,
-          leaseWaitMs: 20_000,
-        }),
-        publisher: request.notify ? snsPublisher(deps.sns, config.topicArn) : null,
-        tableName: config.tableName,
-        dryRun: request.dryRun,
-        securityHub: securityHubFor(request.settings, config.defaultRegion),
-      });
+      let organization: AuditSummary['organization'];
+      const pipeline = request.mapItem
+        ? await auditMapItem(request.mapItem, request, config, budget).then((r) => {
+            organization = r.organization;
+            return r.pipeline;
+          })
+        : await auditAndRecord({
+            collect: () => collect(request.settings, (message) => logger.debug(message), budget.signal),
+            settings: request.settings,
+            trigger: request.trigger,
+            // A dry run still reads the state: what is new is the point of previewing.
+            // Waiting for an overlapping run's lease must not eat the time kept to save and alert.
+            store: new FindingsStore({
+              client: deps.dynamodb,
+              tableName: config.tableName,
+              historyTtlDays: request.settings.historyTtlDays,
+              leaseWaitMs: 20_000,
+            }),
+            publisher: request.notify ? snsPublisher(deps.sns, config.topicArn) : null,
+            tableName: config.tableName,
+            dryRun: request.dryRun,
+            securityHub: securityHubFor(request.settings, config.defaultRegion),
+          });
       const durationMs = Math.round(performance.now() - started);
 
       logger.appendKeys({ runId: pipeline.reconciled.run.runId });
       recordRunMetrics(metrics, pipeline, durationMs);
-      const summary = summarize(pipeline, request, durationMs);
+      const summary: AuditSummary = { ...summarize(pipeline, request, durationMs), ...(organization ? { organization } : {}) };
       const { counts, checksInError, complete, saved, alert, securityHub } = summary;
       logger.info('audit finished', { complete, counts, checksInError: checksInError.map((c) => c.checkId), saved, alert, securityHub });
       if (securityHub && securityHub.failedCount > 0)

@@ -37,12 +37,21 @@ function required(env: Record<string, string | undefined>, name: string, what: s
  * default) but not malformed: a typo there would otherwise audit with silently different limits.
  */
 export function loadConfig(env: Record<string, string | undefined>): DeployedConfig {
-  const tableName = required(env, ENV.tableName, 'the name of the findings table');
-  if (!TABLE_NAME.test(tableName))
-    throw new ConfigurationError(`configuration error: ${ENV.tableName} is not a DynamoDB table name: ${JSON.stringify(tableName)}`);
+  const { tableName, settings } = loadTableConfig(env);
   const topicArn = required(env, ENV.topicArn, 'the ARN of the alert topic');
   if (!TOPIC_ARN.test(topicArn))
     throw new ConfigurationError(`configuration error: ${ENV.topicArn} is not an SNS topic ARN: ${JSON.stringify(topicArn)}`);
+  return { tableName, topicArn, settings, defaultRegion: env.AWS_REGION?.trim() || null };
+}
+
+/**
+ * The table and the settings of the deployment, without the topic: what the organization's
+ * discover step needs to write the run's context (TABLE_NAME, AUDITOR_SETTINGS' historyTtlDays).
+ */
+export function loadTableConfig(env: Record<string, string | undefined>): { tableName: string; settings: Settings } {
+  const tableName = required(env, ENV.tableName, 'the name of the findings table');
+  if (!TABLE_NAME.test(tableName))
+    throw new ConfigurationError(`configuration error: ${ENV.tableName} is not a DynamoDB table name: ${JSON.stringify(tableName)}`);
 
   const raw = env[ENV.settings];
   let input: unknown = {};
@@ -64,5 +73,5 @@ export function loadConfig(env: Record<string, string | undefined>): DeployedCon
       throw new ConfigurationError(`configuration error: ${ENV.settings}: ${error.message}`, { cause: error });
     throw error;
   }
-  return { tableName, topicArn, settings, defaultRegion: env.AWS_REGION?.trim() || null };
+  return { tableName, settings };
 }

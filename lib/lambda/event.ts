@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
+import { CHECK_IDS, type CheckId, DEFAULT_CHECK_IDS } from '#lib/checks/catalogue.ts';
 import { AuditorError } from '#lib/model/errors.ts';
+import { type MapItem, mapItemSchema } from '#lib/organization/contract.ts';
 import { severityRank } from '#lib/model/finding.ts';
 import { parseSettings, settingsSchema, type Settings } from '#lib/settings.ts';
 import type { DeployedConfig } from './config.ts';
@@ -32,6 +33,15 @@ export interface AuditRequest {
   notify: boolean;
   /** The EventBridge event's id and time, to find the invocation from the rule's side. */
   event?: { id: string | undefined; time: string | undefined };
+  /** Organization mode: the Distributed Map item this invocation audits (one account of the run). */
+  mapItem?: MapItem;
+}
+
+/** Keys only a Distributed Map item has (lib/organization/contract.ts): an event with either is parsed as one. */
+const MAP_ITEM_KEYS = ['organizationRunId', 'account'] as const;
+
+function isMapItemShaped(event: unknown): event is Record<string, unknown> {
+  return typeof event === 'object' && event !== null && !Array.isArray(event) && MAP_ITEM_KEYS.some((key) => key in event);
 }
 
 /** The payload fields, and the settings a payload may narrow: everything else belongs to the deployment. */
@@ -123,7 +133,7 @@ function shown(value: unknown): string {
 function payloadSchema(deployed: DeployedConfig) {
   const base = settingsSchema.in.shape;
   const current = deployed.settings;
-  const deployedChecks: readonly CheckId[] = current.checks.length > 0 ? current.checks : CHECK_IDS;
+  const deployedChecks: readonly CheckId[] = current.checks.length > 0 ? current.checks : DEFAULT_CHECK_IDS;
   const regionName = base.regions.unwrap().element;
   const deployedRegions = current.regions.length > 0 ? current.regions : deployed.defaultRegion ? [deployed.defaultRegion] : [];
 
@@ -281,6 +291,8 @@ function narrow(current: Settings, payload: Payload): Settings {
  * reads (checks, regions, key lookups) and tighten how strict it is (key ages, alert mode and
  * severity); a looser threshold is accepted only with dryRun, as a preview. Where results go
  * (table, topic) and mutes (they hide findings) are never its to choose, dry run or not.
+ * In organization mode the state machine's Distributed Map hands over a map item
+ * `{ organizationRunId, account }` instead: one account of the run, with the deployed settings.
  */
 export function parseEvent(event: unknown, deployed: DeployedConfig): AuditRequest {
   if (isEventBridgeShaped(event)) {
@@ -306,6 +318,19 @@ export function parseEvent(event: unknown, deployed: DeployedConfig): AuditReque
       notify: true,
       event: { id: scheduled.data.id, time: scheduled.data.time },
     };
+  }
+  if (isMapItemShaped(event)) {
+    // The state machine's item: one account of the organization run, audited with the deployed settings.
+    const item = mapItemSchema.safeParse(event);
+    if (!item.success)
+      throw new PayloadError(
+        item.error.issues.map((issue) =>
+          issue.code === 'unrecognized_keys'
+            ? `${fieldName(issue.path) ? `${fieldName(issue.path)}.` : ''}${issue.keys.join(', ')}: not a field of a map item { organizationRunId, account: { id, name, roleArn, externalId?, guardrails? } }`
+            : `${fieldName(issue.path) || '(map item)'}: ${issue.message}`,
+        ),
+      );
+    return { trigger: 'schedule', settings: deployed.settings, dryRun: false, notify: true, mapItem: item.data };
   }
   // An invocation without a body reaches the handler as undefined: the same as `{}`.
   const body = event === undefined ? {} : event;

@@ -65,6 +65,13 @@ export interface AuditSummary {
     skipped: 'dry run' | 'notify: false' | null;
     subject: string;
   };
+  /** Organization mode: the run and account of the map item, and how the account's audit went. */
+  organization?: {
+    organizationRunId: string;
+    accountName: string;
+    state: 'complete' | 'incomplete' | 'failed';
+    alerts: 'digest' | 'per-account';
+  };
 }
 
 function clip(text: string): string {

@@ -8,6 +8,7 @@ import {
 import { AssumeRoleCommand, type STSClient, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { GuardrailAccount } from './guardrails.ts';
+import { roleSessionName } from './session-name.ts';
 import type { OrganizationSettings } from './settings.ts';
 
 /** One account of the organization, as the discovery keeps it. */
@@ -103,11 +104,7 @@ function errorCode(error: unknown): string | undefined {
   return typeof name === 'string' && name !== 'Error' ? name : undefined;
 }
 
-/** A role session name STS accepts (2 to 64 of `\w+=,.@-`), from any text. */
-export function roleSessionName(text: string): string {
-  const cleaned = text.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
-  return cleaned.length >= 2 ? cleaned : `${cleaned}--`.slice(0, 2);
-}
+export { roleSessionName } from './session-name.ts';
 
 class CallCounter {
   readonly calls: Record<string, number> = {};

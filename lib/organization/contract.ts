@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { GuardrailLevel, Source } from '#lib/inventory/types.ts';
 import { ACCOUNT_ID, EXTERNAL_ID, ROLE_ARN } from './settings.ts';
 
 /**
@@ -13,6 +15,9 @@ import { ACCOUNT_ID, EXTERNAL_ID, ROLE_ARN } from './settings.ts';
 
 /** The environment variable holding the organization settings as JSON (lib/organization/settings.ts). */
 export const ORGANIZATION_ENV = { settings: 'ORGANIZATION_SETTINGS' } as const;
+
+/** The sort key of one guardrail chain item of an organization run's context. */
+export const GUARDRAILS_KEY = /^GUARDRAILS#[0-9a-f]{16}$/;
 
 /** The ID of one organization run: every account's run in it names it. */
 export const organizationRunIdSchema = z.string().regex(/^[\w.:+=@-]{1,128}$/, 'must be 1 to 128 of letters, digits and .:+=@_-');
@@ -29,6 +34,13 @@ export const mapAccountSchema = z
     roleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').nullable(),
     /** Passed as the AssumeRole ExternalId when the member roles require one. */
     externalId: z.string().regex(EXTERNAL_ID).optional(),
+    /**
+     * The sort key of the account's guardrail chain item in the organization context
+     * (`GUARDRAILS#<16 hex>`, lib/store/organization-context.ts); null when no SCP applies (the
+     * management account, or SCPs not enabled). Absent: the discovery read no guardrails, and
+     * the account's SCPs are unknown. Kept to a key so that the map's state stays small.
+     */
+    guardrails: z.string().regex(GUARDRAILS_KEY, 'must be GUARDRAILS# and 16 hex digits').nullable().optional(),
   })
   .strict();
 
@@ -123,4 +135,32 @@ export interface SummarizeInput {
   discovery: DiscoveryOutput['discovery'];
   /** One AccountOutcome per account; unknown shapes are counted as failed, never dropped. */
   accounts: unknown[];
+}
+
+/**
+ * What the per-account audits of one organization run share, read once by the discover step
+ * (SPEC 8, design item 3): the organization, its management account and its accounts (inside for
+ * role trust, SPEC 3.6). Each account's guardrail chain is stored apart, once per distinct chain.
+ */
+export interface OrganizationContext {
+  organizationRunId: string;
+  organizationId: string | null;
+  managementAccountId: string | null;
+  /** The organization's ACTIVE accounts, audited or left out by the settings. */
+  accountIds: string[];
+}
+
+/**
+ * The key of a guardrail chain: `GUARDRAILS#` and the first 16 hex digits of the SHA-256 of the
+ * chain's JSON (levels root first, policies with their documents), so that accounts under the
+ * same OUs share one item. An unread chain has its own key too (its call and reason).
+ */
+export function guardrailsKey(chain: Source<GuardrailLevel[]>): string {
+  return `GUARDRAILS#${createHash('sha256').update(JSON.stringify(chain)).digest('hex').slice(0, 16)}`;
+}
+
+/** Where the discover step writes the run's context (the findings table: lib/store/organization-context.ts). */
+export interface OrganizationContextWriter {
+  /** The context and each distinct chain by its key; resolves once every item is written. */
+  writeContext(context: OrganizationContext, chains: ReadonlyMap<string, Source<GuardrailLevel[]>>): Promise<void>;
 }

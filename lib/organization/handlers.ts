@@ -4,7 +4,14 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { RoleCredentials } from './accounts.ts';
-import { discoverInputSchema, type DiscoveryOutput, ORGANIZATION_ENV, organizationRunIdSchema, type SummarizeInput } from './contract.ts';
+import {
+  discoverInputSchema,
+  type DiscoveryOutput,
+  ORGANIZATION_ENV,
+  type OrganizationContextWriter,
+  organizationRunIdSchema,
+  type SummarizeInput,
+} from './contract.ts';
 import { discoverRun, selfFromFunctionArn } from './discover.ts';
 import { parseOrganizationSettings, type OrganizationSettings } from './settings.ts';
 import { assertAudited, compactSummary, summarizeOrganizationRun, type OrganizationSummary } from './summary.ts';
@@ -46,22 +53,57 @@ export interface DiscoverHandlerDeps {
   organizations: (credentials: RoleCredentials | undefined) => OrganizationsClient;
   /** Made only when the settings name a management role. */
   sts: () => STSClient;
+  /**
+   * Where the run's organization context goes (the findings table, lib/store/organization-context.ts),
+   * made on the first invocation from the environment, so that a misconfigured one fails naming it.
+   */
+  context: (env: Record<string, string | undefined>) => OrganizationContextWriter;
   env?: Record<string, string | undefined>;
 }
 
-/** The discover step: lists the organization's accounts and returns the map's items. */
+/**
+ * The discover step: lists the organization's accounts, reads their SCP chains once, writes the
+ * run's organization context (design item 3) and returns the map's items, each naming its chain.
+ * The context is written before the items are returned: no account's audit starts without it.
+ */
 export function createDiscoverHandler(deps: DiscoverHandlerDeps) {
   let settings: OrganizationSettings | undefined;
+  let writer: OrganizationContextWriter | undefined;
   return async (event: unknown, context: FunctionContext): Promise<DiscoveryOutput> => {
-    settings ??= settingsFrom(deps.env ?? process.env);
+    const env = deps.env ?? process.env;
+    settings ??= settingsFrom(env);
+    writer ??= deps.context(env);
     const input = parseInput(discoverInputSchema, event, 'discover');
-    const { output, discovery } = await discoverRun({
+    const {
+      output,
+      discovery,
+      context: organization,
+    } = await discoverRun({
       settings,
       input,
       self: selfFromFunctionArn(context.invokedFunctionArn),
       organizations: deps.organizations,
       ...(settings.managementRoleArn !== undefined ? { sts: deps.sts() } : {}),
+      guardrails: true,
     });
+    if (organization) {
+      await writer.writeContext(organization.context, organization.chains);
+      const unread = [...organization.reading.accounts].filter(([, chain]) => chain.state !== 'read');
+      deps.logger.info('organization context written', {
+        organizationRunId: output.organizationRunId,
+        organizationId: organization.context.organizationId,
+        managementAccountId: organization.context.managementAccountId,
+        guardrailChains: organization.chains.size,
+        attachments: organization.reading.strategy,
+      });
+      if (unread.length > 0)
+        deps.logger.warn('the SCPs of some accounts could not be read: their full-access checks will say ERROR', {
+          accounts: unread.length,
+          first: unread
+            .slice(0, 20)
+            .map(([id, chain]) => ({ id, ...(chain.state === 'unread' ? { call: chain.call, reason: chain.reason } : {}) })),
+        });
+    }
     if (discovery.missing.length > 0)
       deps.logger.warn('includeAccounts names accounts that are not ACTIVE members of the organization', { missing: discovery.missing });
     deps.logger.info('accounts discovered', {

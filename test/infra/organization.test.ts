@@ -18,7 +18,7 @@ import { TABLE_DATA_ACTIONS } from '../../infra/constructs/findings-table.ts';
 import { MEMBER_ROLE_STACK_SET_NAME } from '../../infra/member-role-stack.ts';
 import { ORGANIZATION_STACK_IDS, type OrganizationStacks } from '../../infra/organization-app.ts';
 import { ACCOUNT_AUDIT_ROLE_NAME, DISCOVER_ROLE_NAME } from '../../infra/organization-config.ts';
-import { LAMBDA_TRANSIENT_ERRORS, ORGANIZATIONS_READ_ACTIONS } from '../../infra/organization-stack.ts';
+import { LAMBDA_TRANSIENT_ERRORS, ORGANIZATION_CONTEXT_WRITE_ACTIONS, ORGANIZATIONS_READ_ACTIONS } from '../../infra/organization-stack.ts';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { ENV } from '#lib/lambda/contract.ts';
 import { mapItemSchema, ORGANIZATION_ENV } from '#lib/organization/contract.ts';
@@ -70,6 +70,14 @@ function roleStatements(template: Template, roleId: string): Json[] {
   }
   return role.Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement);
 }
+/** The discover role's one table grant: PutItem of the organization runs' items only. */
+const contextWrite = (table: string): Json => ({
+  Sid: 'OrganizationContextWrite',
+  Effect: 'Allow',
+  Action: ORGANIZATION_CONTEXT_WRITE_ACTIONS.length === 1 ? ORGANIZATION_CONTEXT_WRITE_ACTIONS[0] : [...ORGANIZATION_CONTEXT_WRITE_ACTIONS],
+  Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+  Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*'] } },
+});
 const actionsOf = (s: Json): string[] => [s.Action].flat();
 const resourcesOf = (s: Json): Json[] => [s.Resource].flat();
 const roleIdOf = (template: Template, roleName: string) => only(template, 'AWS::IAM::Role', { Properties: { RoleName: roleName } }).id;
@@ -241,6 +249,16 @@ describe('the per-account function', () => {
     expect(fn.Properties.Environment.Variables[ENV.settings]).toEqual({
       'Fn::Join': ['', ['{"regions":["', { Ref: 'AWS::Region' }, '"]}']],
     });
+    // A map item's alert mode (digest or per-account) comes with the organization settings.
+    expect(JSON.parse(fn.Properties.Environment.Variables[ORGANIZATION_ENV.settings])).toEqual(parseOrganizationSettings({}));
+  });
+
+  it('the organization context store calls only what its readers and writer are granted', async () => {
+    const text = await readFile(join(PROJECT_ROOT, 'lib/store/organization-context.ts'), 'utf8');
+    const used = [...text.matchAll(/new (Get|Put|Query|Delete|Update|BatchWrite|BatchGet)Command\(/g)].map((m) => `dynamodb:${m[1]}Item`);
+    expect([...new Set(used)].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(TABLE_DATA_ACTIONS).toContain('dynamodb:GetItem');
+    expect(ORGANIZATION_CONTEXT_WRITE_ACTIONS).toEqual(['dynamodb:PutItem']);
   });
 
   it('its role: a fixed name, sts:AssumeRole on the member role name only, the reads for its own account, the table, topic and logs', () => {
@@ -306,9 +324,15 @@ describe('the discover and summarize functions', () => {
   it('discover: a fixed role name; Organizations reads when no management role is set; its settings in ORGANIZATION_SETTINGS', () => {
     const roleId = roleIdOf(audit, DISCOVER_ROLE_NAME);
     const statements = roleStatements(audit, roleId).filter((s) => s.Sid !== 'Logs');
-    expect(statements).toEqual([{ Sid: 'OrganizationsRead', Effect: 'Allow', Action: [...ORGANIZATIONS_READ_ACTIONS], Resource: '*' }]);
+    const table = only(audit, 'AWS::DynamoDB::Table').id;
+    expect(statements).toEqual([
+      { Sid: 'OrganizationsRead', Effect: 'Allow', Action: [...ORGANIZATIONS_READ_ACTIONS], Resource: '*' },
+      contextWrite(table),
+    ]);
     const fn = functionOf(audit, roleId).resource;
     expect(JSON.parse(fn.Properties.Environment.Variables[ORGANIZATION_ENV.settings])).toEqual(parseOrganizationSettings({}));
+    // The run's organization context goes to the findings table, kept as long as the history.
+    expect(fn.Properties.Environment.Variables).toMatchObject({ [ENV.tableName]: { Ref: table }, [ENV.settings]: '{}' });
   });
 
   it(
@@ -324,6 +348,7 @@ describe('the discover and summarize functions', () => {
       const roleId = roleIdOf(t, DISCOVER_ROLE_NAME);
       expect(roleStatements(t, roleId).filter((s) => s.Sid !== 'Logs')).toEqual([
         { Sid: 'AssumeManagementRole', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: managementRoleArn },
+        contextWrite(only(t, 'AWS::DynamoDB::Table').id),
       ]);
       const settings = JSON.parse(functionOf(t, roleId).resource.Properties.Environment.Variables[ORGANIZATION_ENV.settings]);
       expect(settings).toMatchObject({

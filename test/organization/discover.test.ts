@@ -6,12 +6,14 @@ import { discoverRun, mapAccounts, NoAccountsError, organizationRunId, selfFromF
 import { createDiscoverHandler, createSummarizeHandler, StepInputError } from '#lib/organization/handlers.ts';
 import { parseOrganizationSettings } from '#lib/organization/settings.ts';
 import { OrganizationRunError } from '#lib/organization/summary.ts';
-import { account, resetOrganizations, serveOrganization, sts } from '#test/mock-organizations.ts';
+import { AccessDeniedException, ListParentsCommand } from '@aws-sdk/client-organizations';
+import { account, organizations as organizationsMock, resetOrganizations, serveOrganization, sts } from '#test/mock-organizations.ts';
 
 const SELF = { accountId: '999999999999', partition: 'aws' };
 const INPUT = { executionName: 'nightly-8f2e', executionStartTime: '2026-11-01T03:00:00.123Z' };
 const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:999999999999:function:AccountAuditorOrganization-Discover';
 const organizations = () => new OrganizationsClient({ region: 'us-east-1', maxAttempts: 1 });
+const contextWriter = { writeContext: vi.fn(async () => undefined) };
 
 beforeEach(() => {
   resetOrganizations();
@@ -94,6 +96,7 @@ describe('the discover handler', () => {
       logger,
       organizations,
       sts: makeSts,
+      context: () => contextWriter,
       env: { [ORGANIZATION_ENV.settings]: '{"memberRoleName":"R"}' },
     });
     const output = await direct(INPUT, { invokedFunctionArn: FUNCTION_ARN });
@@ -104,6 +107,7 @@ describe('the discover handler', () => {
       logger,
       organizations,
       sts: makeSts,
+      context: () => contextWriter,
       env: { [ORGANIZATION_ENV.settings]: '{"managementRoleArn":"arn:aws:iam::111111111111:role/Read"}' },
     });
     await viaRole(INPUT, { invokedFunctionArn: FUNCTION_ARN });
@@ -111,15 +115,57 @@ describe('the discover handler', () => {
     expect(sts.calls()).toHaveLength(1);
   });
 
+  it('reads the SCP chains once and writes the run’s context before returning the items, each naming its chain', async () => {
+    organizationsMock.on(ListParentsCommand).rejects(new AccessDeniedException({ message: 'no ListParents', $metadata: {} }));
+    const writes: unknown[][] = [];
+    const handler = createDiscoverHandler({
+      logger,
+      organizations,
+      sts: () => new STSClient({}),
+      context: () => ({ writeContext: async (...args: unknown[]) => void writes.push(args) }),
+      env: {},
+    });
+    const output = await handler(INPUT, { invokedFunctionArn: FUNCTION_ARN });
+    expect(writes).toHaveLength(1);
+    const [context, chains] = writes[0] as [unknown, Map<string, { state: string; call?: string }>];
+    expect(context).toEqual({
+      organizationRunId: output.organizationRunId,
+      organizationId: 'o-abcdefghij',
+      managementAccountId: '111111111111',
+      accountIds: ['111111111111', '999999999999'],
+    });
+    // The management account: no SCP applies (null); the auditor's account: its chain unread, stored under its key.
+    const [management, tooling] = output.accounts;
+    expect(management!.guardrails).toBeNull();
+    expect(tooling!.guardrails).toMatch(/^GUARDRAILS#[0-9a-f]{16}$/);
+    expect([...chains.keys()]).toEqual([tooling!.guardrails]);
+    expect(chains.get(tooling!.guardrails!)).toMatchObject({ state: 'unread', call: 'organizations:ListParents' });
+    expect(output.discovery.calls['organizations:ListParents']).toBeGreaterThan(0);
+    for (const a of output.accounts)
+      expect(mapItemSchema.parse({ organizationRunId: output.organizationRunId, account: a }).account).toEqual(a);
+  });
+
+  it('a context that cannot be written fails the step: no account is audited without its SCPs', async () => {
+    const handler = createDiscoverHandler({
+      logger,
+      organizations,
+      sts: () => new STSClient({}),
+      context: () => ({ writeContext: async () => Promise.reject(new Error('PutItem refused')) }),
+      env: {},
+    });
+    await expect(handler(INPUT, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow('PutItem refused');
+  });
+
   it('refuses bad settings and bad input, naming them', async () => {
     const bad = createDiscoverHandler({
       logger,
       organizations,
       sts: () => new STSClient({}),
+      context: () => contextWriter,
       env: { [ORGANIZATION_ENV.settings]: '{"maxConcurrency":0}' },
     });
     await expect(bad(INPUT, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(/maxConcurrency/);
-    const good = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), env: {} });
+    const good = createDiscoverHandler({ logger, organizations, sts: () => new STSClient({}), context: () => contextWriter, env: {} });
     await expect(good({ executionName: '' }, { invokedFunctionArn: FUNCTION_ARN })).rejects.toThrow(StepInputError);
   });
 });
