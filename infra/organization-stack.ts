@@ -120,15 +120,7 @@ export class OrganizationAuditStack extends Stack {
     this.topic = new AlertTopic(this, 'Alerts', { alertEmail: this.config.alertEmail });
     this.audit = this.accountAuditFunction();
     this.discover = this.discoverFunction();
-    this.summarize = new OrganizationFunction(this, 'Summarize', {
-      entry: 'functions/organization-summarize.ts',
-      handler: 'handler',
-      description: 'account-auditor: summarizes an organization run',
-      statements: [],
-      memorySize: 512,
-      timeout: Duration.minutes(1),
-      environment: {},
-    });
+    this.summarize = this.summarizeFunction();
 
     this.stateMachineLogs = new LogGroup(this, 'StateMachineLogs', {
       // The vended-logs prefix keeps Step Functions from growing the account's log resource policy.
@@ -248,6 +240,41 @@ export class OrganizationAuditStack extends Stack {
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*'] } },
         }),
       ],
+    });
+  }
+
+  /**
+   * The summarize function: reads the run's digest sections (Query), checks and writes the
+   * organization run record (GetItem, PutItem) and publishes the one digest. The sections are up
+   * to 64 KB per account: memory and time for thousands of them.
+   */
+  private summarizeFunction(): OrganizationFunction {
+    const { region } = Stack.of(this);
+    return new OrganizationFunction(this, 'Summarize', {
+      entry: 'functions/organization-summarize.ts',
+      handler: 'handler',
+      description: 'account-auditor: summarizes an organization run, records it and publishes its digest',
+      statements: [
+        new PolicyStatement({
+          sid: 'OrganizationRuns',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+          resources: [this.table.table.tableArn],
+        }),
+        new PolicyStatement({ sid: 'AlertPublish', actions: ['sns:Publish'], resources: [this.topic.topic.topicArn] }),
+        new PolicyStatement({
+          sid: 'AlertTopicKey',
+          actions: [...TOPIC_KEY_ACTIONS],
+          resources: [this.topic.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
+        }),
+      ],
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      environment: {
+        [ENV.tableName]: this.table.table.tableName,
+        [ENV.topicArn]: this.topic.topic.topicArn,
+        [ORGANIZATION_ENV.settings]: JSON.stringify(this.settings),
+      },
     });
   }
 

@@ -55,7 +55,8 @@ export function numberAttribute(value: number): MessageAttributeValue {
   return { DataType: 'Number', StringValue: String(value) };
 }
 
-function attributeBytes(attributes: Record<string, MessageAttributeValue>): number {
+/** What message attributes add to SNS's size accounting: names, types and values, in UTF-8. */
+export function attributeBytes(attributes: Record<string, MessageAttributeValue>): number {
   let bytes = 0;
   for (const [name, value] of Object.entries(attributes)) {
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? '');

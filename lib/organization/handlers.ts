@@ -132,16 +132,34 @@ const summarizeInputSchema = z.object({
 /** Per-account lines per log entry: a CloudWatch Logs event holds 256 KB. */
 export const ACCOUNT_LINES_PER_LOG_ENTRY = 200;
 
+/** What reporting the run returned: whether a message was due, and its SNS message ID when published. */
+export interface SummarizeReport {
+  wanted: boolean;
+  messageId: string | null;
+  /** A retried step found the run already reported and published nothing. */
+  repeated: boolean;
+}
+
 export interface SummarizeHandlerDeps {
   logger: Pick<Logger, 'info' | 'error'>;
+  /**
+   * Records the run and publishes its message (the digest, or in per-account mode the accounts
+   * that failed outright): lib/audit/organization-report.ts over the table and the topic, wired in
+   * functions/organization-summarize.ts, since the store and the alerts are downstream of this stage.
+   */
+  report: (summary: OrganizationSummary, settings: OrganizationSettings) => Promise<SummarizeReport>;
+  env?: Record<string, string | undefined>;
 }
 
 /**
- * The summarize step: the organization summary, logged in full (per-account lines in chunks) and
- * returned compact. Throws when no account was audited, which fails the execution.
+ * The summarize step: the organization summary, logged in full (per-account lines in chunks),
+ * recorded and alerted (report), and returned compact. Throws when no account was audited, which
+ * fails the execution, after the run is recorded and its accounts alerted.
  */
 export function createSummarizeHandler(deps: SummarizeHandlerDeps) {
-  return async (event: unknown): Promise<ReturnType<typeof compactSummary>> => {
+  let settings: OrganizationSettings | undefined;
+  return async (event: unknown): Promise<ReturnType<typeof compactSummary> & { alert: SummarizeReport }> => {
+    settings ??= settingsFrom(deps.env ?? process.env);
     const input = parseInput(summarizeInputSchema, event, 'summarize');
     const summary: OrganizationSummary = summarizeOrganizationRun(input);
     const compact = compactSummary(summary);
@@ -153,12 +171,23 @@ export function createSummarizeHandler(deps: SummarizeHandlerDeps) {
         accounts: summary.perAccount.slice(i, i + ACCOUNT_LINES_PER_LOG_ENTRY),
       });
     }
+    let alert: SummarizeReport;
+    try {
+      alert = await deps.report(summary, settings);
+    } catch (error) {
+      deps.logger.error('organization run not reported', {
+        organizationRunId: summary.organizationRunId,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      throw error;
+    }
+    deps.logger.info('organization run reported', { organizationRunId: summary.organizationRunId, mode: settings.alerts, ...alert });
     try {
       assertAudited(summary);
     } catch (error) {
       deps.logger.error('organization run failed', { organizationRunId: summary.organizationRunId, error: (error as Error).message });
       throw error;
     }
-    return compact;
+    return { ...compact, alert };
   };
 }

@@ -13,7 +13,7 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 /** The table name of local mode. */
 export const LOCAL_TABLE_NAME = 'account-auditor';
 
-export type ItemType = 'finding' | 'run' | 'account' | 'history' | 'lease' | 'observed';
+export type ItemType = 'finding' | 'run' | 'account' | 'history' | 'lease' | 'observed' | 'section' | 'organization-run';
 
 /** Attributes the store adds for keys and bookkeeping, stripped when items are read back. */
 export const KEY_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
@@ -26,6 +26,17 @@ export const HISTORY_PREFIX = 'HISTORY#';
 export const LEASE_SK = 'LEASE';
 /** Per scope (check, or check in a region), the latest observation a stored run covered. */
 export const OBSERVED_SK = 'OBSERVED';
+
+/**
+ * Organization mode (SPEC 8): one partition per organization run holds each account's digest
+ * section (and the run's context, written by discover); one partition lists the organization
+ * runs, newest last by start time.
+ */
+export const ORGRUNS_PK = 'ORGRUNS';
+export const SECTION_PREFIX = 'ACCOUNT#';
+export const orgRunPk = (organizationRunId: string): string => `ORGRUN#${organizationRunId}`;
+export const sectionSk = (accountId: string): string => `${SECTION_PREFIX}${accountId}`;
+export const orgRunSk = (startedAt: string, organizationRunId: string): string => `${startedAt}#${organizationRunId}`;
 
 export const accountPk = (accountId: string): string => `ACCOUNT#${accountId}`;
 export const findingSk = (checkId: string, resource: string): string => `${FINDING_PREFIX}${checkId}#${resource}`;

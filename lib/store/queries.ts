@@ -42,7 +42,7 @@ export interface StoredAccount {
 }
 
 /** One logical Query, followed across pages (1 MB each) until done or `limit` items. */
-async function queryAll(table: Table, input: Omit<QueryCommandInput, 'TableName'>, limit?: number): Promise<Item[]> {
+export async function queryAll(table: Table, input: Omit<QueryCommandInput, 'TableName'>, limit?: number): Promise<Item[]> {
   const items: Item[] = [];
   const pages = paginateQuery(
     { client: table.doc, ...(limit !== undefined ? { pageSize: limit } : {}) },

@@ -10,13 +10,15 @@ import type { Known } from './queries.ts';
 import * as queries from './queries.ts';
 import type { SaveContext, SaveProgress, SaveResult } from './save.ts';
 import { saveRun } from './save.ts';
+import type { OrganizationRunRecord, SectionLike, StoredSection } from './organization-runs.ts';
+import * as organizationRuns from './organization-runs.ts';
 import type { Table } from './table.ts';
 import { defaultSleep, equalJitter } from './table.ts';
 
 export { StoreBusyError, StoreError } from './errors.ts';
 export { LOCAL_TABLE_NAME, OPEN_INDEX, TTL_ATTRIBUTE } from './keys.ts';
 export { tableDefinition } from './table.ts';
-export type { AccountEntry, Known, Lease, SaveProgress, SaveResult };
+export type { AccountEntry, Known, Lease, OrganizationRunRecord, SaveProgress, SaveResult, StoredSection };
 
 export interface StoreOptions {
   client: DynamoDBClient;
@@ -55,6 +57,8 @@ export class FindingsStore {
   private readonly table: Table;
   private readonly lease: LeasePolicy;
   private readonly save: SaveContext;
+  private readonly historyTtlDays: number;
+  private readonly now: () => number;
 
   constructor(options: StoreOptions) {
     this.table = {
@@ -71,6 +75,8 @@ export class FindingsStore {
       exclusive: options.exclusive ?? false,
       now: options.now ?? Date.now,
     };
+    this.historyTtlDays = options.historyTtlDays;
+    this.now = options.now ?? Date.now;
     this.save = { table: this.table, lease: this.lease, historyTtlDays: options.historyTtlDays, onProgress: options.onProgress };
   }
 
@@ -125,5 +131,30 @@ export class FindingsStore {
   /** Accounts with at least one stored run, with their latest run. */
   accounts(): Promise<AccountEntry[]> {
     return queries.accounts(this.table);
+  }
+
+  /** Organization mode: one account's digest section of an organization run, kept `historyTtlDays`. */
+  putAccountSection(organizationRunId: string, section: SectionLike): Promise<void> {
+    return organizationRuns.putAccountSection(this.table, this.historyTtlDays, organizationRunId, section, this.now);
+  }
+
+  /** Every account section of an organization run (one paged Query), unvalidated. */
+  querySections(organizationRunId: string): Promise<StoredSection[]> {
+    return organizationRuns.querySections(this.table, organizationRunId);
+  }
+
+  /** The organization run's record (cut under DynamoDB's item limit); writing it again is harmless. */
+  putOrganizationRun(record: OrganizationRunRecord): Promise<void> {
+    return organizationRuns.putOrganizationRun(this.table, record);
+  }
+
+  /** One organization run's record, or null. */
+  getOrganizationRun(startedAt: string, organizationRunId: string): Promise<OrganizationRunRecord | null> {
+    return organizationRuns.getOrganizationRun(this.table, startedAt, organizationRunId);
+  }
+
+  /** The latest organization runs, newest first. */
+  listOrganizationRuns(options: { limit?: number } = {}): Promise<OrganizationRunRecord[]> {
+    return organizationRuns.listOrganizationRuns(this.table, options);
   }
 }

@@ -390,13 +390,34 @@ describe('the discover and summarize functions', () => {
     expect([...used].filter((a) => !(ORGANIZATIONS_READ_ACTIONS as readonly string[]).includes(a))).toEqual([]);
   });
 
-  it('summarize: no permission but its logs', () => {
+  it('summarize: Query, GetItem and PutItem on the table, sns:Publish on the topic, its table, topic and settings in the environment', () => {
     const summarize = Object.entries(audit.findResources('AWS::IAM::Role')).filter(
       ([, r]: [string, Json]) =>
         !r.Properties.RoleName && r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service === 'lambda.amazonaws.com',
     );
     expect(summarize).toHaveLength(1);
-    expect(roleStatements(audit, summarize[0]![0]).flatMap(actionsOf).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    const roleId = summarize[0]![0];
+    const statements = roleStatements(audit, roleId).filter((s) => s.Sid !== 'Logs');
+    const table = only(audit, 'AWS::DynamoDB::Table').id;
+    const topic = only(audit, 'AWS::SNS::Topic').id;
+    expect(statements.find((s) => s.Sid === 'OrganizationRuns')).toEqual({
+      Sid: 'OrganizationRuns',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      // The table only: the sections and records are read by key, never through the open index.
+      Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+    });
+    expect(statements.find((s) => s.Sid === 'AlertPublish')).toEqual({
+      Sid: 'AlertPublish',
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Resource: { Ref: topic },
+    });
+    expect(statements.map((s) => s.Sid).sort()).toEqual(['AlertPublish', 'AlertTopicKey', 'OrganizationRuns']);
+    const variables = functionOf(audit, roleId).resource.Properties.Environment.Variables;
+    expect(variables[ENV.tableName]).toEqual({ Ref: table });
+    expect(variables[ENV.topicArn]).toEqual({ Ref: topic });
+    expect(JSON.parse(variables[ORGANIZATION_ENV.settings])).toMatchObject({ alerts: 'digest' });
   });
 
   it(

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mapItemSchema, ORGANIZATION_ENV } from '#lib/organization/contract.ts';
 import { discoverRun, mapAccounts, NoAccountsError, organizationRunId, selfFromFunctionArn } from '#lib/organization/discover.ts';
 import { createDiscoverHandler, createSummarizeHandler, StepInputError } from '#lib/organization/handlers.ts';
-import { parseOrganizationSettings } from '#lib/organization/settings.ts';
-import { OrganizationRunError } from '#lib/organization/summary.ts';
+import { type OrganizationSettings, parseOrganizationSettings } from '#lib/organization/settings.ts';
+import { OrganizationRunError, type OrganizationSummary } from '#lib/organization/summary.ts';
 import { AccessDeniedException, ListParentsCommand } from '@aws-sdk/client-organizations';
 import { account, organizations as organizationsMock, resetOrganizations, serveOrganization, sts } from '#test/mock-organizations.ts';
 
@@ -178,14 +178,52 @@ describe('the summarize handler', () => {
     discovery: { listed: 1, active: 1, filteredOut: 0, missing: [], calls: {} },
   };
 
-  it('fails the execution when no account was audited', async () => {
-    const summarize = createSummarizeHandler({ logger });
+  const reported = () =>
+    vi.fn(async (_summary: OrganizationSummary, _settings: OrganizationSettings) => ({
+      wanted: true,
+      messageId: 'msg-1',
+      repeated: false,
+    }));
+
+  it('fails the execution when no account was audited, after recording and alerting the run', async () => {
+    const report = reported();
+    const summarize = createSummarizeHandler({ logger, report, env: {} });
     const failed = { outcome: 'failed', account: { id: '111111111111', name: 'a' }, error: 'Lambda.Unknown', cause: 'boom' };
     await expect(summarize({ ...base, accounts: [failed] })).rejects.toThrow(OrganizationRunError);
+    expect(report).toHaveBeenCalledOnce();
+    expect(report.mock.calls[0]![0]).toMatchObject({ failed: 1, inError: [{ id: '111111111111', reason: 'Lambda.Unknown: boom' }] });
     expect(logger.error).toHaveBeenCalledWith('organization run failed', expect.objectContaining({ organizationRunId: 'r1' }));
   });
 
+  it('reports the run with the alert mode of ORGANIZATION_SETTINGS, and returns what it published', async () => {
+    const report = reported();
+    const summarize = createSummarizeHandler({ logger, report, env: { [ORGANIZATION_ENV.settings]: '{"alerts":"per-account"}' } });
+    const audited = {
+      outcome: 'audited',
+      account: { id: '111111111111', name: 'a' },
+      run: { runId: 'run-1', complete: true, counts: { total: 1, byStatus: { PASS: 1, FAIL: 0, WARN: 0, ERROR: 0 } } },
+    };
+    const out = await summarize({ ...base, accounts: [audited] });
+    expect(report.mock.calls[0]![1]).toMatchObject({ alerts: 'per-account' });
+    expect(out).toMatchObject({ complete: 1, alert: { wanted: true, messageId: 'msg-1' } });
+  });
+
+  it('a report that fails (the topic or the table) fails the step, logged', async () => {
+    const report = vi.fn(async () => {
+      throw new Error('sns down');
+    });
+    const audited = {
+      outcome: 'audited',
+      account: { id: '111111111111', name: 'a' },
+      run: { runId: 'run-1', complete: true, counts: { total: 1, byStatus: { PASS: 1, FAIL: 0, WARN: 0, ERROR: 0 } } },
+    };
+    await expect(createSummarizeHandler({ logger, report, env: {} })({ ...base, accounts: [audited] })).rejects.toThrow('sns down');
+    expect(logger.error).toHaveBeenCalledWith('organization run not reported', expect.objectContaining({ error: 'Error: sns down' }));
+  });
+
   it('refuses an input without the accounts', async () => {
-    await expect(createSummarizeHandler({ logger })(base)).rejects.toThrow(/invalid summarize input: accounts/);
+    await expect(createSummarizeHandler({ logger, report: reported(), env: {} })(base)).rejects.toThrow(
+      /invalid summarize input: accounts/,
+    );
   });
 });
