@@ -52,8 +52,9 @@ export interface AuditHandlerDeps {
    * instead of SNS. Called where the pipeline would publish the account's alert, so before its
    * run is saved: a crash between the two reports the account again next night rather than
    * losing it (SPEC 8, design item 4). `alert` is the single-account alert, selected as it
-   * selects (new, regressed, resolved, ERROR). Until this is given, digest mode publishes each
-   * account's alert on its own, as per-account mode does, and logs that it did.
+   * selects (new, regressed, resolved, ERROR); the pipeline's other alert of the account, "state
+   * not saved" (its `alertType` attribute says which), comes the same way. Until this is given,
+   * digest mode publishes each account's alert on its own, as per-account mode does, and logs it.
    */
   onAccountAudited?: (audited: AccountAudited) => Promise<{ messageId: string }>;
   /** Organization mode: the member role's credentials for a map item; memberCredentials by default. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHECK_IDS, type CheckId, DEFAULT_CHECK_IDS } from '#lib/checks/catalogue.ts';
+import { CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
 import { AuditorError } from '#lib/model/errors.ts';
 import { type MapItem, mapItemSchema } from '#lib/organization/contract.ts';
 import { severityRank } from '#lib/model/finding.ts';
@@ -133,7 +133,7 @@ function shown(value: unknown): string {
 function payloadSchema(deployed: DeployedConfig) {
   const base = settingsSchema.in.shape;
   const current = deployed.settings;
-  const deployedChecks: readonly CheckId[] = current.checks.length > 0 ? current.checks : DEFAULT_CHECK_IDS;
+  const deployedChecks: readonly CheckId[] = current.checks.length > 0 ? current.checks : CHECK_IDS;
   const regionName = base.regions.unwrap().element;
   const deployedRegions = current.regions.length > 0 ? current.regions : deployed.defaultRegion ? [deployed.defaultRegion] : [];
 

@@ -124,9 +124,11 @@ describe('files and checks', () => {
     expect(stdout).toContain('aws iam get-credential-report');
   });
 
-  it('checks lists the six checks', async () => {
+  it('checks lists the six checks, and the organization mode one', async () => {
     const { stdout } = await cli('checks');
-    expect(stdout.trim().split('\n')).toHaveLength(6);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(7);
+    expect(lines[6]).toMatch(/^organization \[high\] .*\(organization mode only\)$/);
   });
 });
 

@@ -826,3 +826,19 @@ describe('collectLive: key ID lookups', () => {
     expect(peak).toBe(KEY_LOOKUP_CONCURRENCY);
   });
 });
+
+describe('collectLive: organization mode', () => {
+  it('every client, STS GetCallerIdentity included, signs with the given credentials; the organization context is copied', async () => {
+    const credentials = vi.fn(async () => ({ accessKeyId: 'ASIAMEMBER', secretAccessKey: 's', sessionToken: 't' }));
+    const organization = { id: 'o-abcdefghij', accountIds: [FIXTURE_ACCOUNT_ID], guardrails: { state: 'read' as const, data: [] } };
+    const inv = await collect(options({ credentials, organization }));
+    expect(inv.organization).toBe(organization);
+    const calls = [...iam.calls(), ...sts.calls(), ...elastiCache.calls(), ...dax.calls()];
+    expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(1);
+    expect(calls.length).toBeGreaterThan(4);
+    for (const call of calls) {
+      const client = call.thisValue as { config: { credentials: () => Promise<{ accessKeyId: string }> } };
+      expect((await client.config.credentials()).accessKeyId).toBe('ASIAMEMBER');
+    }
+  });
+});
