@@ -11,6 +11,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const INTEGRATION = [
   // dynalite: a table per test on the worker's server (#test/dynalite.ts), or the CLI's own store on disk
   'test/audit/pipeline-store.test.ts',
+  'test/audit/organization-report-store.test.ts',
   'test/export/asff-ocsf.test.ts',
   'test/functions/*.test.ts',
   'test/securityhub/*.test.ts',
@@ -18,6 +19,7 @@ export const INTEGRATION = [
   // the CLI with state, or spawned as a process
   'test/cli/bin.test.ts',
   'test/cli/kill.test.ts',
+  'test/cli/organization.test.ts',
   'test/cli/permissions.test.ts',
   'test/cli/state.test.ts',
   'test/cli/store-failures.test.ts',

@@ -116,6 +116,24 @@ export async function accountOf(opened: OpenedStore, flags: ReadFlags): Promise<
   throw new UsageError(`${opened.where} holds several accounts (${accounts.map((a) => a.accountId).join(', ')}): pass --account`);
 }
 
+const ACCOUNT_ID = /^\d{12}$/;
+
+/**
+ * The accounts to read: those given (each must have runs stored: an unknown ID is refused, not
+ * read as an account without findings), or the only one the store knows.
+ */
+export async function accountsOf(opened: OpenedStore, given: readonly string[] | undefined): Promise<string[]> {
+  if (!given || given.length === 0) return [await accountOf(opened, {} as ReadFlags)];
+  const wanted = [...new Set(given)];
+  const bad = wanted.filter((id) => !ACCOUNT_ID.test(id));
+  if (bad.length > 0)
+    throw new UsageError(`--account must be 12-digit AWS account IDs, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+  const known = new Set((await opened.store.accounts()).map((a) => a.accountId));
+  const unknown = wanted.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new UsageError(`no runs stored in ${opened.where} for account ${unknown.join(', ')}`);
+  return wanted;
+}
+
 /** `table` is rendered only for --format table: laying out thousands of rows takes seconds. */
 export async function readState(
   flags: ReadFlags,

@@ -128,24 +128,85 @@ export function sectionFromRun(account: { id: string; name: string }, source: Se
     },
     omitted: zeroCounts(),
   };
-  // Items are rendered only while they fit: a 60,000-finding account pays for the few hundred kept.
+  return fill(section, lists, (f) => toItem(f, SECTION_LIMITS));
+}
+
+/**
+ * The section's lists filled in order of urgency while they fit SECTION_MAX_BYTES, each item made
+ * only when it is kept (a 60,000-finding account pays for the few hundred kept); `omitted` counts
+ * the rest of each list's total.
+ */
+function fill<T>(section: AccountSection, lists: Record<ListKey, readonly T[]>, item: (t: T) => AlertItem): AccountSection {
   let room = SECTION_MAX_BYTES - SECTION_MARGIN_BYTES - jsonBytes(section);
   let full = false;
   for (const key of LIST_KEYS) {
     for (const f of lists[key]) {
       if (full) break;
-      const item = toItem(f, SECTION_LIMITS);
-      const cost = jsonBytes(item) + 1;
+      const made = item(f);
+      const cost = jsonBytes(made) + 1;
       if (cost > room) {
         full = true;
         break;
       }
-      section.changes[key].push(item);
+      section.changes[key].push(made);
       room -= cost;
     }
     section.omitted[key] = section.totals[key] - section.changes[key].length;
   }
   return section;
+}
+
+/**
+ * One account's section from the alert its pipeline built (what the pipeline hands its publisher,
+ * before the run is saved): the same selection as sectionFromRun, from the alert's lists and
+ * counts. Under alertOn `new` the alert's still-open list is kept to its ERROR findings; those the
+ * alert itself left out are counted as omitted whatever their status. Null for any other kind of
+ * alert (state-not-saved, security-hub-failed): those are published as they are.
+ */
+export function sectionFromAlert(account: { id: string; name: string }, alert: Alert<unknown>): AccountSection | null {
+  const summary = alert.summary as AlertSummary | null;
+  if (!summary || summary.kind !== 'findings') return null;
+  const { counts } = summary;
+  const { PASS, FAIL, WARN, ERROR } = counts.byStatus;
+  const complete = summary.complete && ERROR === 0;
+  const stillOpen = summary.alertOn === 'new' ? summary.stillOpen.filter((i) => i.status === 'ERROR') : summary.stillOpen;
+  const lists: Record<ListKey, AlertItem[]> = { new: summary.new, regressed: summary.regressed, stillOpen, resolved: summary.resolved };
+  const first = summary.checksInError[0];
+  const reason = complete
+    ? null
+    : first
+      ? clip(
+          `checks in ERROR: ${summary.checksInError.map((c) => c.checkId).join(', ')}${first.reasons[0] ? `: ${first.reasons[0]}` : ''}`,
+          TEXT_CHARS,
+        )
+      : ERROR > 0
+        ? `${plural(ERROR, 'finding')} in ERROR`
+        : summary.unreadSources.length > 0
+          ? clip(`sources not read: ${summary.unreadSources.map((u) => u.source).join(', ')}`, TEXT_CHARS)
+          : 'the run did not read every source';
+  const section: AccountSection = {
+    schemaVersion: 1,
+    account: { id: account.id, name: clip(account.name, NAME_CHARS) },
+    state: complete ? 'complete' : 'incomplete',
+    runId: summary.runId,
+    collectedAt: summary.collectedAt,
+    counts: { total: PASS + FAIL + WARN + ERROR, PASS, FAIL, WARN, ERROR },
+    reason,
+    alert: summary.alert,
+    highestSeverity: summary.highestSeverity,
+    newlyFailingBySeverity: { ...counts.newlyFailingBySeverity },
+    checksInError: summary.checksInError.map((c) => c.checkId),
+    unreadSources: summary.unreadSources.slice(0, SECTION_LIMITS.sources).map((u) => clip(u.source, NAME_CHARS)),
+    changes: emptyLists(),
+    totals: {
+      new: counts.new,
+      regressed: counts.regressed,
+      stillOpen: stillOpen.length + summary.omitted.stillOpen,
+      resolved: counts.resolved,
+    },
+    omitted: zeroCounts(),
+  };
+  return fill(section, lists, (i) => i);
 }
 
 /** An account that has no section of its own: the map says its invocation failed (Step Functions' error and cause). */
@@ -183,7 +244,9 @@ function failedOver(section: AccountSection, reason: string): AccountSection {
  * The accounts of an organization run as the digest lists them: each account's stored section,
  * with the map's outcome over it. A failed invocation is a failed section (its stored section, if
  * it wrote one before failing, keeps its changes: they may be saved as known already). An audited
- * account without a section is in ERROR: its run may have saved findings no digest will list.
+ * account writes its section where its pipeline would publish its alert, so a complete one
+ * without a section had nothing to say; an incomplete one always alerts, so without a section it
+ * stays in ERROR, saying its findings are not listed.
  */
 export function mergeSections(stored: readonly AccountSection[], lines: readonly AccountLine[]): AccountSection[] {
   const byId = new Map(stored.map((s) => [s.account.id, s]));
@@ -198,6 +261,17 @@ export function mergeSections(stored: readonly AccountSection[], lines: readonly
       out.push(section ? failedOver(section, reason) : failedSection({ id: line.id, name: line.name }, reason));
     } else if (section) {
       out.push(section);
+    } else if (line.state === 'complete') {
+      // The per-account run writes its section where it would publish its alert: none means it had nothing to say.
+      out.push({
+        ...failedSection({ id: line.id, name: line.name }, ''),
+        state: 'complete',
+        runId: line.runId,
+        counts: line.counts,
+        reason: null,
+        alert: false,
+        highestSeverity: 'none',
+      });
     } else {
       out.push({
         ...failedSection({ id: line.id, name: line.name }, ''),
@@ -205,7 +279,7 @@ export function mergeSections(stored: readonly AccountSection[], lines: readonly
         runId: line.runId,
         counts: line.counts,
         reason: clip(
-          `${line.reason ? `${line.reason}; ` : ''}no digest section was stored for run ${line.runId ?? '(unknown)'}: its changes are not listed here (\`${FINDINGS_COMMAND} --account ${line.id}\`)`,
+          `${line.reason ? `${line.reason}; ` : ''}no digest section was stored for run ${line.runId ?? '(unknown)'}: its findings are not listed here (\`${FINDINGS_COMMAND} --account ${line.id}\`)`,
           TEXT_CHARS,
         ),
       });
@@ -415,7 +489,7 @@ const LIST_TITLES: Record<ListKey, string> = {
 };
 
 /** The readable text: the run, the accounts in ERROR, then the accounts with changes, each with its lists. */
-function renderEmail(summary: DigestSummary, lines: Map<AlertItem, string>): string {
+function renderEmail(summary: DigestSummary, lineOf: (item: AlertItem, key: ListKey) => string): string {
   const { counts } = summary;
   const out: string[] = [];
   out.push(`account-auditor: organization run ${summary.organizationRunId}, started ${summary.startedAt}`);
@@ -439,7 +513,7 @@ function renderEmail(summary: DigestSummary, lines: Map<AlertItem, string>): str
       for (const key of LIST_KEYS) {
         if (s.totals[key] === 0) continue;
         out.push(`  ${LIST_TITLES[key]} (${s.totals[key]})`);
-        for (const item of s.changes[key]) out.push(lines.get(item) ?? '');
+        for (const item of s.changes[key]) out.push(lineOf(item, key));
         if (s.omitted[key] > 0) out.push(`    … and ${s.omitted[key]} more: \`${FINDINGS_COMMAND} --account ${s.account.id}\``);
       }
     }
@@ -537,6 +611,7 @@ function compose(kind: DigestKind, input: DigestInput, all: readonly AccountSect
     complete: stringAttribute(String(counts.inError === 0)),
   };
   const fixedBytes = attributeBytes(attributes);
+  // Rendered when first shown, then reused while the size limit is searched.
   const lines = new Map<AlertItem, string>();
   const lineOf = (item: AlertItem, key: ListKey) => {
     let line = lines.get(item);
@@ -549,7 +624,6 @@ function compose(kind: DigestKind, input: DigestInput, all: readonly AccountSect
     }
     return line;
   };
-  for (const s of listed) for (const key of LIST_KEYS) for (const item of s.changes[key]) lineOf(item, key);
 
   const build = (accounts: number, shownItems: (index: number) => number): Alert<DigestSummary> => {
     const shown = listed.slice(0, accounts).map((s, i) => cutSection(s, shownItems(i)));
@@ -571,7 +645,7 @@ function compose(kind: DigestKind, input: DigestInput, all: readonly AccountSect
       },
       fullList: { table: input.tableName ?? null, findings: `${FINDINGS_COMMAND} --account <id>`, runs: ORGANIZATION_COMMAND },
     };
-    const email = renderEmail(summary, lines);
+    const email = renderEmail(summary, lineOf);
     return {
       subject: renderSubject(summary),
       message: JSON.stringify({ default: JSON.stringify(summary), email }),

@@ -4,6 +4,7 @@ import type { AuditResult } from '#lib/model/run.ts';
 import { deniedPermissions, missingPermission } from '#lib/checks/inputs.ts';
 import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import type { HistoryEntry, ReconciledFinding, RunRecord, StoredFinding } from '#lib/reconcile/types.ts';
+import type { OrganizationRunRecord } from '#lib/store/organization-runs.ts';
 import type { Finding, Status } from '#lib/model/finding.ts';
 import { severityRank, STATUSES } from '#lib/model/finding.ts';
 import { CHECKS, type CheckMetadata } from '#lib/checks/catalogue.ts';
@@ -187,12 +188,12 @@ export function renderAlert(p: PipelineResult): string {
   return [head, `Subject: ${alert.alert.subject}`, '', alert.alert.email].join('\n');
 }
 
-function simpleTable(head: string[], rows: string[][], width: number): string {
+function simpleTable(head: string[], rows: string[][], width: number, colWidths = fitColumns(head.length, width)): string {
   const table = new Table({
     head,
     style: { head: [], border: [], compact: true },
     wordWrap: true,
-    colWidths: fitColumns(head.length, width),
+    colWidths,
   });
   for (const r of rows) table.push(r);
   return table.toString();
@@ -242,6 +243,44 @@ export function renderRuns(runs: RunRecord[], width = 160): string {
       `${r.counts.new} new, ${r.counts.regressed} regressed, ${r.counts.resolved} resolved, ${r.counts.open} open · ${r.counts.byStatus.FAIL} FAIL, ${r.counts.byStatus.ERROR} ERROR`,
     ]),
     width,
+  );
+}
+
+/** The first few account IDs of a list, and how many more (the record itself may hold fewer than it counts). */
+function someAccounts(ids: readonly string[], total: number, max = 5): string {
+  const shown = ids.slice(0, max).join(', ');
+  return total > Math.min(ids.length, max) ? `${shown}${shown ? ' ' : ''}and ${total - Math.min(ids.length, max)} more` : shown;
+}
+
+/** `account-auditor runs --org`: the latest organization runs, newest first. */
+export function renderOrganizationRuns(runs: OrganizationRunRecord[], width = 160): string {
+  if (runs.length === 0) return 'no organization runs stored yet';
+  // Timestamps and run IDs whole; the accounts in ERROR take the rest.
+  const fixed = [26, 32, 10, 14, 30];
+  const rest = Math.max(30, Math.max(100, Math.min(width, 220)) - fixed.length - 2 - fixed.reduce((a, b) => a + b, 0));
+  return simpleTable(
+    ['Started', 'Organization run', 'Accounts', 'Complete / incomplete / failed', 'Alert', 'Accounts in ERROR'],
+    runs.map((r) => {
+      const inError = r.incomplete + r.failed;
+      const alert = r.alert.messageId
+        ? `${r.alert.mode}: published (${r.alert.messageId})`
+        : `${r.alert.mode}: ${r.alert.wanted ? 'NOT published: ' : ''}${r.alert.reason}`;
+      return [
+        r.startedAt,
+        r.organizationRunId,
+        String(r.accounts),
+        `${r.complete} / ${r.incomplete} / ${r.failed}`,
+        alert,
+        inError === 0
+          ? 'none'
+          : someAccounts(
+              r.inError.map((l) => `${l.id} (${l.state})`),
+              inError,
+            ),
+      ];
+    }),
+    width,
+    [...fixed, rest],
   );
 }
 

@@ -151,11 +151,15 @@ describe('reportOrganizationRun, digest mode', () => {
     expect(report.record.alert).toMatchObject({ wanted: false, messageId: null, reason: expect.stringMatching(/^nothing to report/) });
   });
 
-  it('an audited account whose section is missing or damaged is an account in ERROR in the digest', async () => {
+  it('a damaged section, or an incomplete account without one, is an account in ERROR in the digest', async () => {
     const { store } = memoryStore([{ accountId: '111111111111', section: '{not json' }]);
     const sns = publisher();
+    const incomplete: AccountOutcome = {
+      ...audited('222222222222'),
+      run: { runId: 'run-222222222222', complete: false, counts },
+    } as AccountOutcome;
     await reportOrganizationRun({
-      summary: summaryOf([audited('111111111111'), audited('222222222222')]),
+      summary: summaryOf([audited('111111111111'), incomplete, audited('333333333333')]),
       mode: 'digest',
       store,
       publisher: sns,
@@ -168,6 +172,8 @@ describe('reportOrganizationRun, digest mode', () => {
     ]);
     expect(accounts[0]!.reason).toMatch(/stored digest section cannot be read/);
     expect(accounts[1]!.reason).toMatch(/no digest section was stored for run run-222222222222/);
+    // A complete account without a section had nothing to say: counted, not listed.
+    expect(sns.published[0]!.summary.counts).toMatchObject({ accounts: 3, quiet: 1 });
   });
 });
 

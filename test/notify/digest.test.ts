@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildAlert } from '#lib/notify/alert.ts';
+import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import {
   buildDigest,
   buildFailedAccountsAlert,
@@ -8,6 +9,7 @@ import {
   mergeSections,
   parseSection,
   SECTION_MAX_BYTES,
+  sectionFromAlert,
   sectionFromRun,
   shouldPublishDigest,
 } from '#lib/notify/digest.ts';
@@ -63,6 +65,26 @@ describe('sectionFromRun', () => {
   });
 });
 
+describe('sectionFromAlert (what the pipeline hands its publisher)', () => {
+  it('the same section as from the pipeline result, under alertOn new and open', () => {
+    for (const settings of [NEW, { alertOn: 'open', minAlertSeverity: 'low' } as const]) {
+      const reconciled = typicalRun();
+      const alert = buildAlert(reconciled, settings);
+      expect(sectionFromAlert(ACCOUNT_REF, alert)).toEqual(sectionFromRun(ACCOUNT_REF, { reconciled, alert: { alert } }));
+    }
+  });
+
+  it('5,000 new findings: cut under 64 KB, every one shown or counted', () => {
+    const s = sectionFromAlert(ACCOUNT_REF, buildAlert(fiveThousandNew(), NEW))!;
+    expect(jsonBytes(s)).toBeLessThanOrEqual(SECTION_MAX_BYTES);
+    expect(s.changes.new.length + s.omitted.new).toBe(5000);
+  });
+
+  it('any other kind of alert is no section: it is published as it is', () => {
+    expect(sectionFromAlert(ACCOUNT_REF, buildStateNotSavedAlert(typicalRun(), new Error('throttled')))).toBeNull();
+  });
+});
+
 describe('shouldPublishDigest', () => {
   it('nothing to say and no account in ERROR: no digest; one account in ERROR or with news: a digest', () => {
     expect(shouldPublishDigest([])).toBe(false);
@@ -96,10 +118,15 @@ describe('mergeSections', () => {
     expect(merged[1]!.reason).toMatch(/^Lambda\.Unknown; the changes listed were found before it failed/);
   });
 
-  it('an audited account without a section is in ERROR, never quiet: its news may be saved as known', () => {
-    const [s] = mergeSections([], [line('333333333333', 'complete')]);
-    expect(s).toMatchObject({ state: 'incomplete', runId: 'run-333333333333', alert: true });
-    expect(s!.reason).toContain('no digest section was stored');
+  it('a complete account without a section had nothing to say; an incomplete one stays in ERROR, saying why', () => {
+    const [quiet, incomplete] = mergeSections(
+      [],
+      [line('333333333333', 'complete'), line('444444444444', 'incomplete', '2 findings in ERROR')],
+    );
+    expect(quiet).toMatchObject({ state: 'complete', runId: 'run-333333333333', alert: false, reason: null });
+    expect(shouldPublishDigest([quiet!])).toBe(false);
+    expect(incomplete).toMatchObject({ state: 'incomplete', runId: 'run-444444444444', alert: true });
+    expect(incomplete!.reason).toMatch(/^2 findings in ERROR; no digest section was stored for run run-444444444444/);
   });
 });
 
