@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { reportOrganizationRun } from '#lib/audit/organization-report.ts';
+import { ConfigurationError } from '#lib/lambda/config.ts';
 import { ENV, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { snsPublisher } from '#lib/notify/sns.ts';
 import { createSummarizeHandler } from '#lib/organization/handlers.ts';
@@ -15,7 +16,7 @@ const sns = new SNSClient({});
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: the stack sets it on this function`);
+  if (!value) throw new ConfigurationError(`configuration error: ${name} is not set (the stack sets it on this function)`);
   return value;
 }
 

@@ -1,6 +1,13 @@
 import type { Alert } from '#lib/notify/alert.ts';
 import type { AccountSection, DigestSummary } from '#lib/notify/digest.ts';
-import { buildDigest, buildFailedAccountsAlert, mergeSections, parseSection, shouldPublishDigest } from '#lib/notify/digest.ts';
+import {
+  buildDigest,
+  buildFailedAccountsAlert,
+  mergeSections,
+  parseSection,
+  sectionFromAlert,
+  shouldPublishDigest,
+} from '#lib/notify/digest.ts';
 import type { OrganizationAlertMode } from '#lib/organization/settings.ts';
 import type { OrganizationSummary } from '#lib/organization/summary.ts';
 import type { OrganizationRunRecord, StoredSection } from '#lib/store/organization-runs.ts';
@@ -98,4 +105,31 @@ export async function reportOrganizationRun(options: ReportOrganizationRunOption
   const written = record(messageId, wanted && !options.publisher ? `${reason} (no topic: not published)` : reason);
   await store.putOrganizationRun(written);
   return { record: written, alert, repeated: false };
+}
+
+/** Where a per-account run of an organization run in digest mode sends its alert (the handler's onAccountAudited). */
+export interface SectionSink {
+  putAccountSection(organizationRunId: string, section: AccountSection): Promise<void>;
+}
+
+/**
+ * Digest mode's stand-in for the account's alert publisher: the account's findings alert becomes
+ * its digest section in the table (written where the pipeline publishes, so before the run is
+ * saved); any other alert (state not saved, Security Hub) is published on the topic as it is,
+ * being about this account's run, not its findings. The message ID of a section is empty: nothing
+ * was published.
+ */
+export function sectionPublisher(
+  store: SectionSink,
+  topic: AlertPublisher,
+): (audited: {
+  item: { organizationRunId: string; account: { id: string; name: string } };
+  alert: Alert<unknown>;
+}) => Promise<{ messageId: string }> {
+  return async ({ item, alert }) => {
+    const section = sectionFromAlert(item.account, alert);
+    if (!section) return topic.publish(alert);
+    await store.putAccountSection(item.organizationRunId, section);
+    return { messageId: '' };
+  };
 }

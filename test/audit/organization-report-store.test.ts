@@ -6,7 +6,8 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reportOrganizationRun } from '#lib/audit/organization-report.ts';
+import { reportOrganizationRun, sectionPublisher } from '#lib/audit/organization-report.ts';
+import { buildStateNotSavedAlert } from '#lib/notify/state-not-saved.ts';
 import { buildAlert } from '#lib/notify/alert.ts';
 import { type DigestSummary, sectionFromAlert } from '#lib/notify/digest.ts';
 import { snsPublisher } from '#lib/notify/sns.ts';
@@ -89,5 +90,18 @@ describe('reportOrganizationRun over the table and the topic', () => {
     const retry = await reportOrganizationRun(options);
     expect(retry.repeated).toBe(true);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
+  it('sectionPublisher: a findings alert becomes the account’s section, any other alert goes to the topic', async () => {
+    const publish = sectionPublisher(store, snsPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC));
+    const item = { organizationRunId: 'org-8', account: { id: ACCOUNT, name: 'payments-prod' } };
+    expect(await publish({ item, alert: buildAlert(typicalRun(), NEW) })).toEqual({ messageId: '' });
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    const [stored] = await store.querySections('org-8');
+    expect(stored).toMatchObject({ accountId: ACCOUNT, section: { state: 'incomplete', totals: { new: 2, resolved: 1 } } });
+    expect(await publish({ item, alert: buildStateNotSavedAlert(typicalRun(), new Error('throttled')) })).toEqual({
+      messageId: 'msg-digest',
+    });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.MessageAttributes!.alertType!.StringValue).toBe('state-not-saved');
   });
 });
