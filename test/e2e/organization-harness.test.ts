@@ -75,7 +75,7 @@ describe('the seeded organization', () => {
   it("isolates the accounts: each account's users are seen with its own credentials only", async () => {
     expect(await usersSeenWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a']);
     expect(await usersSeenWith(await org.adminCredentials(org.account('C').id))).toEqual(['developer-c']);
-    expect(await usersSeenWith(await org.adminCredentials(org.managementAccountId))).toEqual([]);
+    expect(await usersSeenWith(await org.adminCredentials(org.managementAccountId))).toEqual(['ops-management']);
     // The auditor's session in A's member role reads A, and only A.
     const a = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('A').roleArn!);
     expect(await usersSeenWith(a)).toEqual(['admin-a']);
