@@ -310,6 +310,27 @@ describe('moto quirks of organization mode', () => {
     });
   });
 
+  it('an account without IAM users gets a credential report of the header alone (AWS: the root row is always there): refused, access-key-age ERROR naming the call, never PASS', async () => {
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    const { CreateAccountStatus } = await client.send(new CreateAccountCommand({ AccountName: 'empty', Email: 'empty@example.com' }));
+    const admin = await org.adminCredentials(CreateAccountStatus!.AccountId!);
+    const iam = iamWith(admin);
+    await iam.send(new GenerateCredentialReportCommand({}));
+    const csv = new TextDecoder().decode((await iam.send(new GetCredentialReportCommand({}))).Content).trim();
+    expect(csv.split('\n')).toHaveLength(1);
+    expect(csv).toMatch(/^user,arn,/);
+
+    const result = await auditLive(admin);
+    expect(result.run.sources.find((s) => s.input === 'credentialReport')).toMatchObject({
+      state: 'unread',
+      call: 'iam:GetCredentialReport',
+      reason: expect.stringContaining('credential report has no rows'),
+    });
+    const keys = result.findings.filter((f) => f.checkId === 'access-key-age');
+    expect(keys.map((f) => f.status)).toEqual(['ERROR']);
+    expect(keys[0]!.title).toContain('iam:GetCredentialReport');
+  });
+
   it('SCPs act as enabled before EnablePolicyType: FullAWSAccess is on the root from CreateOrganization and AttachPolicy works (AWS: PolicyTypeNotEnabledException)', async () => {
     await moto().reset();
     const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
