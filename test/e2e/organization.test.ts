@@ -241,6 +241,8 @@ beforeAll(async () => {
   // 3. Summarize: the discovery's state with the map's outcomes at its ResultPath.
   const resultPath = /^\$\.(\w+)$/.exec(map.ResultPath)![1]!;
   const summarizeTask = asl.States[map.Next];
+  // The summarize role has no fixed name to seed: the tooling account's administrator stands in
+  // (moto does not enforce the grants; test/infra/organization.test.ts asserts them).
   const tooling = await org.adminCredentials(org.auditorAccountId);
   run.summarized = await asFunction(env.summarize, tooling, async () => {
     const { handler } = await import('../../functions/organization-summarize.ts');
@@ -431,6 +433,11 @@ describe('the organization run, summarized', () => {
       expect.objectContaining({ checkId: 'organization', status: 'ERROR', title: expect.stringContaining(org.account('C').roleArn!) }),
     ]);
     expect(c.changes.new[0].title).toContain('AccessDenied');
+    // A's and B's sections list their new admin findings, each under its own account.
+    const newIn = (key: AccountKey) =>
+      digest.accounts.find((s: Json) => s.account.id === idOf(key))?.changes.new.map((i: Json) => [i.checkId, i.resource, i.severity]);
+    expect(newIn('A')).toContainEqual(['user-full-access', `arn:aws:iam::${idOf('A')}:user/admin-a`, 'critical']);
+    expect(newIn('B')).toContainEqual(['user-full-access', `arn:aws:iam::${idOf('B')}:user/admin-b`, 'high']);
   });
 
   it('records the organization run (`runs --org`): every account, C and D in ERROR', async () => {
