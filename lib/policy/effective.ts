@@ -23,7 +23,7 @@ import {
   wildcardMatch,
   type NormalizedStatement,
 } from './statements.ts';
-import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
+import { resolvePolicyVariables, statementCovers, statementCoversResource, type PolicyVariables } from './grants.ts';
 
 /** Where a statement comes from, as a finding names it. */
 export interface StatementOrigin {
@@ -63,6 +63,8 @@ export type Decision = 'allow' | 'conditional' | 'denied' | 'implicit';
 export { STAR_RESOURCE };
 
 interface Compiled {
+  /** One number per distinct compiled statement (copies for other sources keep it). */
+  id: number;
   source: SourcedStatement;
   allow: boolean;
   conditional: boolean;
@@ -125,6 +127,8 @@ function hasVariables(statement: NormalizedStatement): boolean {
  * many users' inline policies repeat it.
  */
 const compileCache = new Map<string, Compiled>();
+/** Ids are never reused, even when the caches are cleared. */
+let nextCompiledId = 0;
 const objectCache = new WeakMap<NormalizedStatement, Map<string, Compiled>>();
 
 function rememberByObject(statement: NormalizedStatement, scope: string, compiled: Compiled): void {
@@ -275,6 +279,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     if (types.some(touchesTemplate)) touched.add(i);
   }
   const compiled: Compiled = {
+    id: nextCompiledId++,
     source,
     allow: statement.effect === 'Allow',
     conditional: statement.condition !== null,
@@ -420,15 +425,64 @@ const ANY_POLICY: SourcedStatement = {
   },
 };
 
+/** An access class with its contributors as positions in the principal's identity statements. */
+type ClassShape =
+  | { kind: 'full'; contributors: number[] }
+  | { kind: 'all-except'; excluded: ActionSummary; exceptResources: string[]; contributors: number[] }
+  | { kind: 'on-resources'; resources: Array<Omit<ResourceGrant, 'contributors'> & { contributors: number[] }> };
+
+/**
+ * What principals with the same compiled statements share: everything decided from the
+ * statements alone. Sources (which name each principal's own paths) are kept as positions.
+ */
+interface Shared {
+  views: Map<string, ActionSet>;
+  mayAllow: Map<string, Int8Array>;
+  classes: Map<string, ClassShape[]>;
+  effectiveDenies: Map<string, number[]>;
+  /** Point decisions by layers, action and resource. */
+  decisions: Map<string, Decision>;
+  allowsFor: Map<string, number[]>;
+}
+
+/** By catalogue, then by signature (`partition|account` and the compiled statements of each layer). */
+const sharedStates = new WeakMap<Catalogue, Map<string, Shared>>();
+
+function sharedState(cat: Catalogue, signature: string): Shared {
+  let bySignature = sharedStates.get(cat);
+  if (!bySignature) {
+    bySignature = new Map();
+    sharedStates.set(cat, bySignature);
+  }
+  let shared = bySignature.get(signature);
+  if (!shared) {
+    shared = {
+      views: new Map(),
+      mayAllow: new Map(),
+      classes: new Map(),
+      effectiveDenies: new Map(),
+      decisions: new Map(),
+      allowsFor: new Map(),
+    };
+    if (bySignature.size > 20_000) bySignature.clear();
+    bySignature.set(signature, shared);
+  }
+  return shared;
+}
+
+const viewKey = (view: View): string => `${view.conditional}|${view.boundary}|${view.guardrails}`;
+
 export class EffectiveAccess {
   readonly cat: Catalogue;
   private readonly identity: Compiled[];
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
-  private readonly views = new Map<string, ActionSet>();
-  private readonly mayAllowCache = new Map<string, Int8Array>();
+  /** Shared by every principal whose layers compile to the same statements, in the same order. */
+  private readonly shared: Shared;
   /** `partition|account` the templates are filled with. */
   private readonly scope: string;
+  /** Position of each source among identity, boundary and guardrail statements, in that order. */
+  private positions?: Map<SourcedStatement, number>;
 
   constructor(
     readonly principal: PrincipalPolicies,
@@ -441,6 +495,37 @@ export class EffectiveAccess {
     this.identity = principal.identity.map(c);
     this.boundary = principal.boundary ? principal.boundary.statements.map(c) : null;
     this.guardrails = (principal.guardrails ?? []).map((level) => level.statements.map(c));
+    const ids = (list: Compiled[]) => list.map((s) => s.id).join(',');
+    const signature = `${this.scope}#${ids(this.identity)}#${this.boundary ? ids(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(ids).join(';')}`;
+    this.shared = sharedState(cat, signature);
+  }
+
+  /** Point answers are kept per request: bounded, as every principal adds its own ARN's. */
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    if (map.size > 50_000) map.clear();
+    map.set(key, value);
+  }
+
+  /** Every statement of the principal, in the order positions count them. */
+  private allStatements(): Compiled[] {
+    return [this.identity, this.boundary ?? [], ...this.guardrails].flat();
+  }
+
+  private positionOf(source: SourcedStatement): number {
+    if (!this.positions) {
+      this.positions = new Map();
+      this.allStatements().forEach((s, i) => {
+        if (!this.positions!.has(s.source)) this.positions!.set(s.source, i);
+      });
+    }
+    const i = this.positions.get(source);
+    if (i === undefined) throw new Error(`statement ${statementLabel(source.statement)} is not one of the principal's`);
+    return i;
+  }
+
+  private sourcesAt(positions: number[]): SourcedStatement[] {
+    const all = positions.some((i) => i >= this.identity.length) ? this.allStatements() : this.identity;
+    return positions.map((i) => all[i]!.source);
   }
 
   get hasBoundary(): boolean {
@@ -468,8 +553,8 @@ export class EffectiveAccess {
 
   /** Actions allowed on every resource they are authorized against, under the view. */
   everywhere(view: View): ActionSet {
-    const key = `${view.conditional}|${view.boundary}|${view.guardrails}`;
-    let set = this.views.get(key);
+    const key = viewKey(view);
+    let set = this.shared.views.get(key);
     if (set) return set;
     // Views are read, never written: an unchanged single statement's set is returned as it is.
     set = this.unionEverywhere(this.grants(this.identity, view));
@@ -480,7 +565,7 @@ export class EffectiveAccess {
       for (const layer of layers) set.and(this.unionEverywhere(this.grants(layer, view)));
       for (const d of denies) set.andNot(d.touched);
     }
-    this.views.set(key, set);
+    this.shared.views.set(key, set);
     return set;
   }
 
@@ -592,6 +677,16 @@ export class EffectiveAccess {
 
   /** Denies (unconditional) that take away something an identity Allow grants. */
   effectiveDenies(view: View): SourcedStatement[] {
+    const key = viewKey(view);
+    let positions = this.shared.effectiveDenies.get(key);
+    if (!positions) {
+      positions = this.findEffectiveDenies(view).map((s) => this.positionOf(s));
+      this.shared.effectiveDenies.set(key, positions);
+    }
+    return this.sourcesAt(positions);
+  }
+
+  private findEffectiveDenies(view: View): SourcedStatement[] {
     if (!this.denies(view).length) return [];
     const granted = new ActionSet(this.cat.size);
     for (const s of this.grants(this.identity, { ...view, conditional: true })) granted.or(s.actions);
@@ -617,10 +712,10 @@ export class EffectiveAccess {
    */
   mayAllowUnder(action: string, view: Omit<View, 'conditional'>): boolean {
     // Asked once per target of every user: kept by action as written, one slot per view.
-    let slots = this.mayAllowCache.get(action);
+    let slots = this.shared.mayAllow.get(action);
     if (!slots) {
       slots = new Int8Array(4);
-      this.mayAllowCache.set(action, slots);
+      this.shared.mayAllow.set(action, slots);
     }
     const slot = (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
     if (slots[slot] === 0) {
@@ -642,40 +737,87 @@ export class EffectiveAccess {
    * does not limit such a grant. Denies are `decide`'s.
    */
   guardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
+    const key = `g|${action}|${resource}`;
+    let decision = this.shared.decisions.get(key);
+    if (decision === undefined) {
+      decision = this.findGuardrailDecision(action, resource);
+      this.remember(this.shared.decisions, key, decision);
+    }
+    return decision as 'allow' | 'conditional' | 'implicit';
+  }
+
+  private findGuardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
     const i = this.cat.indexOf.get(action.toLowerCase());
     const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
     let conditional = false;
     for (const level of this.guardrails) {
-      const allows = level.filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables));
-      if (allows.length === 0) return 'implicit';
-      if (allows.every((s) => s.conditional)) conditional = true;
+      const reach = this.allowReach(level, i, action, target);
+      if (reach === 0) return 'implicit';
+      if (reach === 1) conditional = true;
     }
     return conditional ? 'conditional' : 'allow';
   }
 
+  /** How a layer's Allows cover one request: 0 none, 1 only conditionally, 2 unconditionally. */
+  private allowReach(layer: Compiled[], i: number | undefined, action: string, target: string): 0 | 1 | 2 {
+    let reach: 0 | 1 | 2 = 0;
+    for (const s of layer) {
+      if (!s.allow || !this.covers(s, i, action, target)) continue;
+      if (!s.conditional) return 2;
+      reach = 1;
+    }
+    return reach;
+  }
+
+  /**
+   * Whether a statement covers one request. A catalogue action is matched by its index in the
+   * statement's action set (which the same patterns built); any other by the patterns themselves.
+   */
+  private covers(s: Compiled, i: number | undefined, action: string, target: string): boolean {
+    if (i === undefined) return statementCovers(s.source.statement, action, target, this.principal.variables);
+    return s.actions.has(i) && statementCoversResource(s.source.statement, target, this.principal.variables);
+  }
+
   /** Point evaluation of one request, through every layer of the view. */
   decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
+    const key = `${view.boundary ? 'b' : '-'}${view.guardrails ? 'g' : '-'}|${action}|${resource}`;
+    let decision = this.shared.decisions.get(key);
+    if (decision === undefined) {
+      decision = this.findDecision(action, resource, view);
+      this.remember(this.shared.decisions, key, decision);
+    }
+    return decision;
+  }
+
+  private findDecision(action: string, resource: string, view: Omit<View, 'conditional'>): Decision {
     const i = this.cat.indexOf.get(action.toLowerCase());
     const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-    const covers = (s: Compiled) => statementCovers(s.source.statement, action, target, this.principal.variables);
     const all = [this.identity, ...this.layers({ ...view, conditional: true })];
-    if (all.flat().some((s) => !s.allow && !s.conditional && covers(s))) return 'denied';
+    for (const layer of all) for (const s of layer) if (!s.allow && !s.conditional && this.covers(s, i, action, target)) return 'denied';
     let conditional = false;
     for (const layer of all) {
-      const allows = layer.filter((s) => s.allow && covers(s));
-      if (allows.length === 0) return 'implicit';
-      if (allows.every((s) => s.conditional)) conditional = true;
+      const reach = this.allowReach(layer, i, action, target);
+      if (reach === 0) return 'implicit';
+      if (reach === 1) conditional = true;
     }
     return conditional ? 'conditional' : 'allow';
   }
 
   /** The identity Allows that cover one request (for naming the path of an escalation). */
   allowsFor(action: string, resource: string): SourcedStatement[] {
-    const i = this.cat.indexOf.get(action.toLowerCase());
-    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-    return this.identity
-      .filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables))
-      .map((s) => s.source);
+    const key = `${action}|${resource}`;
+    let positions = this.shared.allowsFor.get(key);
+    if (!positions) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+      positions = [];
+      for (let k = 0; k < this.identity.length; k++) {
+        const s = this.identity[k]!;
+        if (s.allow && this.covers(s, i, action, target)) positions.push(k);
+      }
+      this.remember(this.shared.allowsFor, key, positions);
+    }
+    return positions.map((k) => this.identity[k]!.source);
   }
 
   /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */
@@ -751,6 +893,33 @@ export class EffectiveAccess {
    * except a list; all actions on resources narrower than `*`. Escalation paths are the caller's.
    */
   classes(view: View): AccessClass[] {
+    const key = viewKey(view);
+    let shapes = this.shared.classes.get(key);
+    if (!shapes) {
+      const at = (list: SourcedStatement[]) => list.map((s) => this.positionOf(s));
+      shapes = this.findClasses(view).map((c): ClassShape => {
+        if (c.kind === 'on-resources')
+          return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: at(r.contributors) })) };
+        return { ...c, contributors: at(c.contributors) };
+      });
+      this.shared.classes.set(key, shapes);
+    }
+    // Fresh objects for every caller: findings hold them.
+    return shapes.map((c): AccessClass => {
+      if (c.kind === 'on-resources')
+        return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: this.sourcesAt(r.contributors) })) };
+      if (c.kind === 'all-except')
+        return {
+          ...c,
+          excluded: { ...c.excluded, items: [...c.excluded.items] },
+          exceptResources: [...c.exceptResources],
+          contributors: this.sourcesAt(c.contributors),
+        };
+      return { ...c, contributors: this.sourcesAt(c.contributors) };
+    });
+  }
+
+  private findClasses(view: View): AccessClass[] {
     const everywhere = this.everywhere(view);
     if (everywhere.isAll()) return [{ kind: 'full', contributors: this.contributors(everywhere, view) }];
     if (isMostActions(everywhere, this.cat)) {

@@ -250,19 +250,29 @@ export function resolvePolicyVariables(pattern: string, variables: PolicyVariabl
 export function statementCovers(statement: NormalizedStatement, action: string, resource: string, variables?: PolicyVariables): boolean {
   const a = action.toLowerCase();
   const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.toLowerCase(), a);
-  const resourceMatches = (pattern: string) => wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
 
   const actionOk = statement.actions
     ? statement.actions.some(actionMatches)
     : statement.notActions
       ? !statement.notActions.some(actionMatches)
       : false;
-  if (!actionOk) return false;
+  return actionOk && statementCoversResource(statement, resource, variables);
+}
+
+/** The Resource/NotResource half of statementCovers: whether the statement reaches one resource. */
+export function statementCoversResource(statement: NormalizedStatement, resource: string, variables?: PolicyVariables): boolean {
   // The resource `*` of the actions without resource types, read on the side that reports more.
   if (resource === STAR_RESOURCE && (statement.resources || statement.notResources)) {
     return coversStarResource(statement.resources, statement.notResources, statement.effect === 'Allow');
   }
-  if (statement.resources) return statement.resources.some(resourceMatches);
-  if (statement.notResources) return !statement.notResources.some(resourceMatches);
+  if (statement.resources) return anyMatches(statement.resources, resource, variables);
+  if (statement.notResources) return !anyMatches(statement.notResources, resource, variables);
   return statement.effect === 'Allow';
+}
+
+function anyMatches(patterns: string[], resource: string, variables: PolicyVariables | undefined): boolean {
+  for (const pattern of patterns) {
+    if (wildcardMatch(variables && pattern.includes('${') ? resolvePolicyVariables(pattern, variables) : pattern, resource)) return true;
+  }
+  return false;
 }
