@@ -826,6 +826,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     list.push(node);
   }
   const open = list.filter((n) => n.openToAccount);
+  /** Open roles whose trust also depends on who asks: decided per principal. */
+  const openNamed = open.filter((n) => !n.generic);
 
   const admission = (node: RoleNode, arn: string, kind: 'user' | 'role') => {
     const trust = node.trust as TrustReading;
@@ -875,8 +877,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       }
       protos = kind === 'role' && nodes.get(arn)?.openToAccount && nodes.get(arn)?.generic ? shared.filter((e) => e.to !== arn) : shared;
       let copied = false;
-      for (const node of open) {
-        if (node.generic || node.role.arn === arn) continue;
+      for (const node of openNamed) {
+        if (node.role.arn === arn) continue;
         const e = edgeTo(node, arn, kind, ea);
         if (!e) continue;
         if (!copied) {
@@ -962,15 +964,26 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
   const words = Math.ceil(list.length / 32) || 1;
   const reach: Uint32Array[] = list.map(() => new Uint32Array(words));
   const stamp = new Int32Array(list.length).fill(-1);
+  // Each role's calls as role indexes, once per list of calls (many roles share one).
+  const indexesOf = new Map<EdgeProto[], Int32Array>();
+  const outgoingIndexes = outgoing.map((protos) => {
+    let indexes = indexesOf.get(protos);
+    if (!indexes) {
+      indexes = Int32Array.from(protos, (e) => indexOf(e.to));
+      indexesOf.set(protos, indexes);
+    }
+    return indexes;
+  });
   for (const node of list) {
     const bits = reach[node.index]!;
     let level = [node.index];
     stamp[node.index] = node.index;
     for (let depth = 1; depth < MAX_HOPS && level.length > 0; depth++) {
       const next: number[] = [];
-      for (const r of level) {
-        for (const e of outgoing[r]!) {
-          const t = indexOf(e.to);
+      for (let l = 0; l < level.length; l++) {
+        const calls = outgoingIndexes[level[l]!]!;
+        for (let c = 0; c < calls.length; c++) {
+          const t = calls[c]!;
           if (stamp[t] === node.index) continue;
           stamp[t] = node.index;
           bits[t >>> 5]! |= 1 << (t & 31);
@@ -1000,19 +1013,21 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     return yes;
   };
   const groupByName = new Map(details.groups.map((g) => [g.name, g]));
+  const anyGrants = (inline: IamUser['inlinePolicies'], attached: IamUser['attachedPolicies']): boolean => {
+    for (const p of inline) if (docGrants(p.document)) return true;
+    for (const r of attached) if (docGrants(managedPolicy(details, r.arn)?.document)) return true;
+    return false;
+  };
   const mayAssume = (user: IamUser): boolean => {
     if (byArn.has(user.arn)) return true;
-    const docs = [
-      ...user.inlinePolicies.map((p) => p.document),
-      ...user.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document),
-    ];
+    if (anyGrants(user.inlinePolicies, user.attachedPolicies)) return true;
     for (const name of user.groups) {
       const g = groupByName.get(name);
-      if (!g) continue;
-      docs.push(...g.inlinePolicies.map((p) => p.document), ...g.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document));
+      if (g && anyGrants(g.inlinePolicies, g.attachedPolicies)) return true;
     }
-    return docs.some(docGrants);
+    return false;
   };
+  const targetsCache = new Map<EdgeProto[], EscalationTarget[]>();
   const waysCache = new Map<EdgeProto[], Array<{ e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } }>>();
   for (const user of details.users) {
     if (!mayAssume(user)) continue;
@@ -1047,8 +1062,16 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       );
       waysCache.set(first, ways);
     }
+    // Principals with the same calls get the same targets, unless a trust names the user itself.
+    const shortest = ways.slice(0, MAX_TARGETS);
+    const personal = shortest.some(({ e }) => e.byArn);
+    const known = personal ? undefined : targetsCache.get(first);
+    if (known) {
+      if (known.length > 0) targets.set(user.arn, known);
+      continue;
+    }
     const userTargets: EscalationTarget[] = [];
-    for (const { e, way } of ways.slice(0, MAX_TARGETS)) {
+    for (const { e, way } of shortest) {
       const chain: string[] = [e.to];
       for (let step = way.next; step !== null; step = toAdmin.get(step)!.next) chain.push(list[step]!.role.arn);
       const names = chain.map((r) => nodes.get(r)!.role.name);
@@ -1071,9 +1094,12 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         chain,
       });
     }
+    if (!personal) targetsCache.set(first, userTargets);
     if (userTargets.length > 0) targets.set(user.arn, userTargets);
   }
 
+  /** The users that reach some role, as an array: every failing role scans them all. */
+  let reached: Array<{ user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }> | undefined;
   /** Backward from one role: each predecessor's shortest way to it, for naming chains. */
   const usersThrough = (roleArn: string, limit: number) => {
     const target = nodes.get(roleArn);
@@ -1096,8 +1122,11 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     const listed: ChainedUser[] = [];
     let total = 0;
     const chainOf = new Map<EdgeProto[], { through: string[]; conditional: boolean } | null>();
-    for (const { user, first, direct, bits } of userReach.values()) {
+    reached ??= [...userReach.values()];
+    for (let u = 0; u < reached.length; u++) {
+      const { direct, bits } = reached[u]!;
       if (has(direct, t) || !has(bits, t)) continue;
+      const { user, first } = reached[u]!;
       total++;
       if (listed.length >= limit) continue;
       let chain = chainOf.get(first);
@@ -1140,9 +1169,21 @@ export function roleEscalations(
 // ---------------------------------------------------------------------------------------------
 // Findings
 
+/** The last path segment of an ARN (a user's or role's name), kept: every role lists the same principals. */
+const lastSegments = new Map<string, string>();
+function lastSegment(arn: string): string {
+  let name = lastSegments.get(arn);
+  if (name === undefined) {
+    name = arn.split('/').pop()!;
+    if (lastSegments.size > 100_000) lastSegments.clear();
+    lastSegments.set(arn, name);
+  }
+  return name;
+}
+
 function assumers(graph: Reachability, node: RoleNode) {
   const arn = node.role.arn;
-  const name = (a: string) => a.split('/').pop()!;
+  const name = lastSegment;
   const direct = graph.incoming.get(arn) ?? { listed: [], users: 0, roles: 0 };
   const users = direct.listed
     .filter((e) => e.fromKind === 'user')
@@ -1245,9 +1286,15 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
     ? who.counts.users + who.counts.roles + who.counts.usersThroughRoles
     : who.users.length + who.roles.length + who.usersThroughRoles.length;
   const inside = trust.admissions.map((a) => a.why);
+  // The first five named, in the order users, roles, users through roles.
+  const firstFive = [
+    ...who.users.slice(0, 5).map((u) => u.user),
+    ...who.roles.slice(0, 5).map((r) => `role ${r.role}`),
+    ...who.usersThroughRoles.slice(0, 5).map((u) => `${u.user} (through ${u.through.map(lastSegment).join(', ')})`),
+  ].slice(0, 5);
   const assumable =
     count > 0
-      ? `assumable by ${[...who.users.map((u) => u.user), ...who.roles.map((r) => `role ${r.role}`), ...who.usersThroughRoles.map((u) => `${u.user} (through ${u.through.map((r) => r.split('/').pop()).join(', ')})`)].slice(0, 5).join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}`
+      ? `assumable by ${firstFive.join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}`
       : 'assumable by no user or role of the account';
   if (access.fails) {
     return finding(

@@ -196,25 +196,26 @@ function groupArns(details: AuthorizationDetails): Map<string, string> {
   return index;
 }
 
+/** The calls of the one-step escalations: only calls some Allow names can work; most users are allowed none of them. */
+const ESCALATION_ACTIONS = [
+  'iam:PutUserPolicy',
+  'iam:AttachUserPolicy',
+  'iam:PutGroupPolicy',
+  'iam:AttachGroupPolicy',
+  'iam:CreatePolicyVersion',
+  'iam:SetDefaultPolicyVersion',
+  'iam:AddUserToGroup',
+  'iam:CreateAccessKey',
+  'iam:CreateLoginProfile',
+  'iam:UpdateLoginProfile',
+];
+
 /** The one-step escalations SPEC 3.3 lists, as (action, resource) pairs to decide for the user. */
 function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading, ea: EffectiveAccess): EscalationTarget[] {
   const { details, inventory } = ctx;
   const targets: EscalationTarget[] = [];
-  // Only calls some Allow names can work; most users are allowed none of them.
-  const any = [
-    'iam:PutUserPolicy',
-    'iam:AttachUserPolicy',
-    'iam:PutGroupPolicy',
-    'iam:AttachGroupPolicy',
-    'iam:CreatePolicyVersion',
-    'iam:SetDefaultPolicyVersion',
-    'iam:AddUserToGroup',
-    'iam:CreateAccessKey',
-    'iam:CreateLoginProfile',
-    'iam:UpdateLoginProfile',
-  ];
   // A call no identity Allow names is never decided: its targets are left out from the start.
-  const allowed = new Set(any.filter((a) => ea.mayAllow(a)));
+  const allowed = new Set(ESCALATION_ACTIONS.filter((a) => ea.mayAllow(a)));
   if (!ctx.escalationTargets && allowed.size === 0) return targets;
   const push = (target: EscalationTarget) => {
     if (allowed.has(target.action)) targets.push(target);
