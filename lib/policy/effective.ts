@@ -158,7 +158,14 @@ function partitionTemplates(cat: Catalogue, scope: string): string[] {
 
 /** `partition|account`: what the templates are filled with. */
 function scopeOf(partition: string, principalArn: string): string {
-  const account = principalArn.split(':')[4] ?? '';
+  // The fifth field of the ARN, found without splitting the whole string.
+  let start = 0;
+  for (let field = 0; field < 4 && start >= 0; field++) {
+    const colon = principalArn.indexOf(':', start);
+    start = colon < 0 ? -1 : colon + 1;
+  }
+  const end = start < 0 ? -1 : principalArn.indexOf(':', start);
+  const account = start < 0 ? '' : principalArn.slice(start, end < 0 ? undefined : end);
   return `${partition}|${/^\d{12}$/.test(account) ? account : ''}`;
 }
 
@@ -438,6 +445,7 @@ type ClassShape =
 interface Shared {
   views: Map<string, ActionSet>;
   mayAllow: Map<string, Int8Array>;
+  mayAllowAny: Map<string, boolean>;
   classes: Map<string, ClassShape[]>;
   effectiveDenies: Map<string, number[]>;
   /** Point decisions by layers, action and resource. */
@@ -459,6 +467,7 @@ function sharedState(cat: Catalogue, signature: string): Shared {
     shared = {
       views: new Map(),
       mayAllow: new Map(),
+      mayAllowAny: new Map(),
       classes: new Map(),
       effectiveDenies: new Map(),
       decisions: new Map(),
@@ -700,9 +709,13 @@ export class EffectiveAccess {
    * a cheap filter in front of `decide`. Actions outside the catalogue are not filtered.
    */
   mayAllow(action: string): boolean {
-    const i = this.cat.indexOf.get(action.toLowerCase());
-    if (i === undefined) return true;
-    return this.identity.some((s) => s.allow && s.actions.has(i));
+    let may = this.shared.mayAllowAny.get(action);
+    if (may === undefined) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      may = i === undefined || this.identity.some((s) => s.allow && s.actions.has(i));
+      this.shared.mayAllowAny.set(action, may);
+    }
+    return may;
   }
 
   /**
@@ -893,19 +906,8 @@ export class EffectiveAccess {
    * except a list; all actions on resources narrower than `*`. Escalation paths are the caller's.
    */
   classes(view: View): AccessClass[] {
-    const key = viewKey(view);
-    let shapes = this.shared.classes.get(key);
-    if (!shapes) {
-      const at = (list: SourcedStatement[]) => list.map((s) => this.positionOf(s));
-      shapes = this.findClasses(view).map((c): ClassShape => {
-        if (c.kind === 'on-resources')
-          return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: at(r.contributors) })) };
-        return { ...c, contributors: at(c.contributors) };
-      });
-      this.shared.classes.set(key, shapes);
-    }
     // Fresh objects for every caller: findings hold them.
-    return shapes.map((c): AccessClass => {
+    return this.shapesOf(view).map((c): AccessClass => {
       if (c.kind === 'on-resources')
         return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: this.sourcesAt(r.contributors) })) };
       if (c.kind === 'all-except')
@@ -917,6 +919,26 @@ export class EffectiveAccess {
         };
       return { ...c, contributors: this.sourcesAt(c.contributors) };
     });
+  }
+
+  /** The kind of the worst class that holds under the view (`classes(view)[0]?.kind`). */
+  topClass(view: View): AccessClass['kind'] | undefined {
+    return this.shapesOf(view)[0]?.kind;
+  }
+
+  private shapesOf(view: View): ClassShape[] {
+    const key = viewKey(view);
+    let shapes = this.shared.classes.get(key);
+    if (!shapes) {
+      const at = (list: SourcedStatement[]) => list.map((s) => this.positionOf(s));
+      shapes = this.findClasses(view).map((c): ClassShape => {
+        if (c.kind === 'on-resources')
+          return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: at(r.contributors) })) };
+        return { ...c, contributors: at(c.contributors) };
+      });
+      this.shared.classes.set(key, shapes);
+    }
+    return shapes;
   }
 
   private findClasses(view: View): AccessClass[] {

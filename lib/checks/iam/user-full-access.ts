@@ -216,7 +216,10 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
   const targets: EscalationTarget[] = [];
   // A call no identity Allow names is never decided: its targets are left out from the start.
   const allowed = new Set(ESCALATION_ACTIONS.filter((a) => ea.mayAllow(a)));
-  if (!ctx.escalationTargets && allowed.size === 0) return targets;
+  if (allowed.size === 0) {
+    if (inventory.partition && ctx.escalationTargets) targets.push(...ctx.escalationTargets(user));
+    return targets;
+  }
   const push = (target: EscalationTarget) => {
     if (allowed.has(target.action)) targets.push(target);
   };
@@ -634,6 +637,12 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
   });
 }
 
+/** Taking over a user with all actions but a few is one call to that much access too. */
+function isWide(ea: EffectiveAccess, view: View): boolean {
+  const kind = ea.topClass(view);
+  return kind === 'full' || kind === 'all-except';
+}
+
 /**
  * Evaluates every user. Escalations through other principals need their verdicts first: which
  * users have full access (CreateAccessKey on them is a takeover) and which groups do.
@@ -652,17 +661,16 @@ export function evaluateUsers(
     const reading = readUser(user, details, guardrails);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     prepared.set(user, { reading, ea });
-    // Taking over a user with all actions but a few is one call to that much access too.
-    const wide = (view: typeof CAPPED) => ['full', 'all-except'].includes(ea.classes(view)[0]?.kind ?? '');
-    const full = wide(CAPPED) || (ea.hasBoundary && wide({ ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
+    const full =
+      isWide(ea, CAPPED) || (ea.hasBoundary && isWide(ea, { ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
     if (full) fullAccessUsers.push(user);
   }
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
   const ACCESS = { full: 'full access', 'all-except': 'all actions but a few', 'on-resources': 'all actions on some resources' } as const;
   for (const group of details.groups) {
     const ea = groupAccess(group, details, inventory.partition, guardrails);
-    const strict = ea.classes(CAPPED)[0]?.kind;
-    const loose = strict ? undefined : ea.classes(CAPPED_IF)[0]?.kind;
+    const strict = ea.topClass(CAPPED);
+    const loose = strict ? undefined : ea.topClass(CAPPED_IF);
     if (strict) fullAccessGroups.push({ group, access: ACCESS[strict], conditional: false });
     else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }
