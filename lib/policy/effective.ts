@@ -448,9 +448,12 @@ interface Shared {
   mayAllowAny: Map<string, boolean>;
   classes: Map<string, ClassShape[]>;
   effectiveDenies: Map<string, number[]>;
-  /** Point decisions by layers, action and resource. */
-  decisions: Map<string, Decision>;
-  allowsFor: Map<string, number[]>;
+  /** Point decisions by action, then view slot (GUARDRAIL_SLOT: the guardrails alone), then resource. */
+  decisions: Map<string, Array<Map<string, Decision> | undefined>>;
+  /** By catalogue action: the statements that name it. */
+  relevant: Map<number, { key: string; identity: number[] }>;
+  /** The identity Allows covering a request, by action, then resource (see allowsFor). */
+  allowsFor: Map<string, Map<string, number[]>>;
 }
 
 /** By catalogue, then by signature (`partition|account` and the compiled statements of each layer). */
@@ -471,12 +474,43 @@ function sharedState(cat: Catalogue, signature: string): Shared {
       classes: new Map(),
       effectiveDenies: new Map(),
       decisions: new Map(),
+      relevant: new Map(),
       allowsFor: new Map(),
     };
     if (bySignature.size > 20_000) bySignature.clear();
     bySignature.set(signature, shared);
   }
   return shared;
+}
+
+interface RequestAnswers {
+  decisions: Map<string, Map<string, Decision>>;
+  allowsFor: Map<string, Map<string, number[]>>;
+}
+
+/** Point answers by the statements that name the action (EffectiveAccess.decisionsOf), per catalogue. */
+const answersByCatalogue = new WeakMap<Catalogue, RequestAnswers>();
+
+const GUARDRAIL_SLOT = 4;
+
+/** The answers kept under one key, by resource; bounded like the other caches. */
+function sharedAnswers<T>(all: Map<string, Map<string, T>>, key: string): Map<string, T> {
+  let answers = all.get(key);
+  if (!answers) {
+    answers = new Map();
+    if (all.size > 20_000) all.clear();
+    all.set(key, answers);
+  }
+  return answers;
+}
+
+function requestAnswers(cat: Catalogue): RequestAnswers {
+  let answers = answersByCatalogue.get(cat);
+  if (!answers) {
+    answers = { decisions: new Map(), allowsFor: new Map() };
+    answersByCatalogue.set(cat, answers);
+  }
+  return answers;
 }
 
 const viewKey = (view: View): string => `${view.conditional}|${view.boundary}|${view.guardrails}`;
@@ -511,7 +545,7 @@ export class EffectiveAccess {
 
   /** Point answers are kept per request: bounded, as every principal adds its own ARN's. */
   private remember<T>(map: Map<string, T>, key: string, value: T): void {
-    if (map.size > 50_000) map.clear();
+    if (map.size > 100_000) map.clear();
     map.set(key, value);
   }
 
@@ -750,11 +784,11 @@ export class EffectiveAccess {
    * does not limit such a grant. Denies are `decide`'s.
    */
   guardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
-    const key = `g|${action}|${resource}`;
-    let decision = this.shared.decisions.get(key);
+    const decisions = this.decisionsOf(action, GUARDRAIL_SLOT);
+    let decision = decisions.get(resource);
     if (decision === undefined) {
       decision = this.findGuardrailDecision(action, resource);
-      this.remember(this.shared.decisions, key, decision);
+      this.remember(decisions, resource, decision);
     }
     return decision as 'allow' | 'conditional' | 'implicit';
   }
@@ -793,13 +827,55 @@ export class EffectiveAccess {
 
   /** Point evaluation of one request, through every layer of the view. */
   decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
-    const key = `${view.boundary ? 'b' : '-'}${view.guardrails ? 'g' : '-'}|${action}|${resource}`;
-    let decision = this.shared.decisions.get(key);
+    const decisions = this.decisionsOf(action, (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0));
+    let decision = decisions.get(resource);
     if (decision === undefined) {
       decision = this.findDecision(action, resource, view);
-      this.remember(this.shared.decisions, key, decision);
+      this.remember(decisions, resource, decision);
     }
     return decision;
+  }
+
+  /**
+   * Where the decisions of one action under one view are kept, by resource. A point decision
+   * reads only the statements whose actions hold the requested one (and which layers there are):
+   * for a catalogue action, every principal with the same such statements shares them. Other
+   * actions are kept per signature.
+   */
+  private decisionsOf(action: string, slot: number): Map<string, Decision> {
+    let slots = this.shared.decisions.get(action);
+    if (!slots) {
+      slots = [];
+      this.shared.decisions.set(action, slots);
+    }
+    let decisions = slots[slot];
+    if (!decisions) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      decisions =
+        i === undefined ? new Map() : sharedAnswers(requestAnswers(this.cat).decisions, `${this.relevantTo(i).key}|${slot}|${action}`);
+      slots[slot] = decisions;
+    }
+    return decisions;
+  }
+
+  /** The statements whose actions hold catalogue action `i`: their signature, and their positions in the identity list. */
+  private relevantTo(i: number): { key: string; identity: number[] } {
+    let relevant = this.shared.relevant.get(i);
+    if (!relevant) {
+      const ids = (list: Compiled[]) =>
+        list
+          .filter((s) => s.actions.has(i))
+          .map((s) => s.id)
+          .join(',');
+      const identity: number[] = [];
+      this.identity.forEach((s, k) => {
+        if (s.actions.has(i)) identity.push(k);
+      });
+      const key = `${this.scope}#${ids(this.identity)}#${this.boundary ? ids(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(ids).join(';')}`;
+      relevant = { key, identity };
+      this.shared.relevant.set(i, relevant);
+    }
+    return relevant;
   }
 
   private findDecision(action: string, resource: string, view: Omit<View, 'conditional'>): Decision {
@@ -818,19 +894,28 @@ export class EffectiveAccess {
 
   /** The identity Allows that cover one request (for naming the path of an escalation). */
   allowsFor(action: string, resource: string): SourcedStatement[] {
-    const key = `${action}|${resource}`;
-    let positions = this.shared.allowsFor.get(key);
-    if (!positions) {
-      const i = this.cat.indexOf.get(action.toLowerCase());
-      const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-      positions = [];
-      for (let k = 0; k < this.identity.length; k++) {
-        const s = this.identity[k]!;
-        if (s.allow && this.covers(s, i, action, target)) positions.push(k);
-      }
-      this.remember(this.shared.allowsFor, key, positions);
+    let answers = this.shared.allowsFor.get(action);
+    const i = this.cat.indexOf.get(action.toLowerCase());
+    // Catalogue actions: ranks among the statements that name the action, shared like decisions;
+    // others: positions in this signature's identity statements.
+    const relevant = i === undefined ? null : this.relevantTo(i);
+    if (!answers) {
+      answers = relevant ? sharedAnswers(requestAnswers(this.cat).allowsFor, `${relevant.key}|${action}`) : new Map();
+      this.shared.allowsFor.set(action, answers);
     }
-    return positions.map((k) => this.identity[k]!.source);
+    const at = (r: number) => (relevant ? relevant.identity[r]! : r);
+    let ranks = answers.get(resource);
+    if (!ranks) {
+      const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+      const count = relevant ? relevant.identity.length : this.identity.length;
+      ranks = [];
+      for (let r = 0; r < count; r++) {
+        const s = this.identity[at(r)]!;
+        if (s.allow && this.covers(s, i, action, target)) ranks.push(r);
+      }
+      this.remember(answers, resource, ranks);
+    }
+    return ranks.map((r) => this.identity[at(r)]!.source);
   }
 
   /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */

@@ -747,6 +747,35 @@ function signatureOf(p: PrincipalPolicies): string {
 
 type EdgeProto = Omit<AssumeEdge, 'from' | 'fromKind'>;
 
+/** In place: `into` ∪ `from`, as bit sets of equal length. */
+function orInto(into: Uint32Array, from: Uint32Array): void {
+  for (let w = 0; w < into.length; w++) into[w]! |= from[w]!;
+}
+
+/**
+ * The roles `start` reaches in at most MAX_HOPS - 1 calls, into `bits`. `stamp` marks the roles
+ * seen from `start` (one BFS per start; `queue` is reused across them).
+ */
+function reachFrom(start: number, calls: Int32Array[], stamp: Int32Array, queue: Int32Array, bits: Uint32Array): void {
+  stamp[start] = start;
+  let head = 0;
+  let tail = 0;
+  queue[tail++] = start;
+  for (let depth = 1; depth < MAX_HOPS && head < tail; depth++) {
+    const end = tail;
+    for (; head < end; head++) {
+      const out = calls[queue[head]!]!;
+      for (let c = 0; c < out.length; c++) {
+        const t = out[c]!;
+        if (stamp[t] === start) continue;
+        stamp[t] = start;
+        bits[t >>> 5]! |= 1 << (t & 31);
+        queue[tail++] = t;
+      }
+    }
+  }
+}
+
 /**
  * The Resource patterns of the identity Allows that name sts:AssumeRole, when they are all a
  * principal's grants of it: no role outside them can be allowed, so no decision is needed there.
@@ -974,25 +1003,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     }
     return indexes;
   });
-  for (const node of list) {
-    const bits = reach[node.index]!;
-    let level = [node.index];
-    stamp[node.index] = node.index;
-    for (let depth = 1; depth < MAX_HOPS && level.length > 0; depth++) {
-      const next: number[] = [];
-      for (let l = 0; l < level.length; l++) {
-        const calls = outgoingIndexes[level[l]!]!;
-        for (let c = 0; c < calls.length; c++) {
-          const t = calls[c]!;
-          if (stamp[t] === node.index) continue;
-          stamp[t] = node.index;
-          bits[t >>> 5]! |= 1 << (t & 31);
-          next.push(t);
-        }
-      }
-      level = next;
-    }
-  }
+  const queue = new Int32Array(list.length);
+  for (const node of list) reachFrom(node.index, outgoingIndexes, stamp, queue, reach[node.index]!);
 
   const targets = new Map<string, EscalationTarget[]>();
   const userReach = new Map<string, { user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }>();
@@ -1043,8 +1055,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         const t = indexOf(e.to);
         direct[t >>> 5]! |= 1 << (t & 31);
         bits[t >>> 5]! |= 1 << (t & 31);
-        const further = reach[t]!;
-        for (let w = 0; w < words; w++) bits[w]! |= further[w]!;
+        orInto(bits, reach[t]!);
       }
       sets = { direct, bits };
       reachCache.set(first, sets);
@@ -1098,6 +1109,17 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     if (userTargets.length > 0) targets.set(user.arn, userTargets);
   }
 
+  /** Each list of calls by target role (the first call to it, as `find` would give). */
+  const callsByTarget = new Map<EdgeProto[], Map<string, EdgeProto>>();
+  const firstCallTo = (first: EdgeProto[]): Map<string, EdgeProto> => {
+    let byTarget = callsByTarget.get(first);
+    if (!byTarget) {
+      byTarget = new Map();
+      for (const e of first) if (!byTarget.has(e.to)) byTarget.set(e.to, e);
+      callsByTarget.set(first, byTarget);
+    }
+    return byTarget;
+  };
   /** The users that reach some role, as an array: every failing role scans them all. */
   let reached: Array<{ user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }> | undefined;
   /** Backward from one role: each predecessor's shortest way to it, for naming chains. */
@@ -1135,7 +1157,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         let best: { to: number; calls: number; conditional: boolean } | null = null;
         for (const [p, w] of way) {
           if (!has(direct, p)) continue;
-          const e = first.find((x) => x.to === list[p]!.role.arn);
+          const e = firstCallTo(first).get(list[p]!.role.arn);
           best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
           break;
         }
