@@ -747,6 +747,74 @@ function signatureOf(p: PrincipalPolicies): string {
 
 type EdgeProto = Omit<AssumeEdge, 'from' | 'fromKind'>;
 
+type RoleIncoming = Array<Array<{ from: number; conditional: boolean }>>;
+
+/** Each role's callers, in the order of the roles and of their calls. */
+function incomingOf(outgoing: EdgeProto[][], indexes: Int32Array[]): RoleIncoming {
+  const incoming: RoleIncoming = outgoing.map(() => []);
+  for (let r = 0; r < outgoing.length; r++) {
+    const protos = outgoing[r]!;
+    const to = indexes[r]!;
+    for (let c = 0; c < protos.length; c++) incoming[to[c]!]!.push({ from: r, conditional: protos[c]!.conditional });
+  }
+  return incoming;
+}
+
+/** Backward from the administrator roles: each role's shortest way to one (itself counts as one call). */
+function waysToAdmin(
+  list: RoleNode[],
+  roleIncoming: RoleIncoming,
+): Map<number, { calls: number; next: number | null; conditional: boolean }> {
+  const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
+  let frontier: number[] = [];
+  for (const node of list) {
+    if (node.access?.admin) {
+      toAdmin.set(node.index, { calls: 1, next: null, conditional: false });
+      frontier.push(node.index);
+    }
+  }
+  for (let calls = 2; calls <= MAX_HOPS && frontier.length > 0; calls++) {
+    const next: number[] = [];
+    for (let f = 0; f < frontier.length; f++) {
+      const r = frontier[f]!;
+      const after = toAdmin.get(r)!;
+      const callers = roleIncoming[r]!;
+      for (let c = 0; c < callers.length; c++) {
+        const e = callers[c]!;
+        const from = e.from;
+        const known = toAdmin.get(from);
+        if (known && (known.calls < calls || !known.conditional || e.conditional || after.conditional)) continue;
+        toAdmin.set(from, { calls, next: r, conditional: e.conditional || after.conditional });
+        if (!known) next.push(from);
+      }
+    }
+    frontier = next;
+  }
+  return toAdmin;
+}
+
+/** Backward from one role: each predecessor's shortest way to it (nearest first), for naming chains. */
+function waysTo(t: number, roleIncoming: RoleIncoming): Map<number, { next: number; calls: number; conditional: boolean }> {
+  const way = new Map<number, { next: number; calls: number; conditional: boolean }>();
+  let level = [t];
+  for (let calls = 2; calls <= MAX_HOPS && level.length > 0; calls++) {
+    const next: number[] = [];
+    for (let l = 0; l < level.length; l++) {
+      const r = level[l]!;
+      const callers = roleIncoming[r]!;
+      for (let c = 0; c < callers.length; c++) {
+        const e = callers[c]!;
+        const from = e.from;
+        if (from === t || way.has(from)) continue;
+        way.set(from, { next: r, calls, conditional: e.conditional || (way.get(r)?.conditional ?? false) });
+        next.push(from);
+      }
+    }
+    level = next;
+  }
+  return way;
+}
+
 /** In place: `into` ∪ `from`, as bit sets of equal length. */
 function orInto(into: Uint32Array, from: Uint32Array): void {
   for (let w = 0; w < into.length; w++) into[w]! |= from[w]!;
@@ -961,38 +1029,6 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     outgoing[node.index] = edgesFrom(node.role.arn, 'role', ea.principal, ea);
   }
   const indexOf = (arn: string) => nodes.get(arn)!.index;
-  const roleIncoming: Array<Array<{ from: number; conditional: boolean }>> = list.map(() => []);
-  for (const node of list)
-    for (const e of outgoing[node.index]!) roleIncoming[indexOf(e.to)]!.push({ from: node.index, conditional: e.conditional });
-
-  // Backward from the administrator roles: each role's shortest way to one (itself counts as one call).
-  const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
-  let frontier: number[] = [];
-  for (const node of list) {
-    if (node.access?.admin) {
-      toAdmin.set(node.index, { calls: 1, next: null, conditional: false });
-      frontier.push(node.index);
-    }
-  }
-  for (let calls = 2; calls <= MAX_HOPS && frontier.length > 0; calls++) {
-    const next: number[] = [];
-    for (const r of frontier) {
-      const after = toAdmin.get(r)!;
-      for (const e of roleIncoming[r]!) {
-        const from = e.from;
-        const known = toAdmin.get(from);
-        if (known && (known.calls < calls || !known.conditional || e.conditional || after.conditional)) continue;
-        toAdmin.set(from, { calls, next: r, conditional: e.conditional || after.conditional });
-        if (!known) next.push(from);
-      }
-    }
-    frontier = next;
-  }
-
-  // Which roles each role reaches in at most MAX_HOPS - 1 further calls, as bit sets.
-  const words = Math.ceil(list.length / 32) || 1;
-  const reach: Uint32Array[] = list.map(() => new Uint32Array(words));
-  const stamp = new Int32Array(list.length).fill(-1);
   // Each role's calls as role indexes, once per list of calls (many roles share one).
   const indexesOf = new Map<EdgeProto[], Int32Array>();
   const outgoingIndexes = outgoing.map((protos) => {
@@ -1003,6 +1039,15 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     }
     return indexes;
   });
+  const roleIncoming = incomingOf(outgoing, outgoingIndexes);
+
+  // Backward from the administrator roles: each role's shortest way to one (itself counts as one call).
+  const toAdmin = waysToAdmin(list, roleIncoming);
+
+  // Which roles each role reaches in at most MAX_HOPS - 1 further calls, as bit sets.
+  const words = Math.ceil(list.length / 32) || 1;
+  const reach: Uint32Array[] = list.map(() => new Uint32Array(words));
+  const stamp = new Int32Array(list.length).fill(-1);
   const queue = new Int32Array(list.length);
   for (const node of list) reachFrom(node.index, outgoingIndexes, stamp, queue, reach[node.index]!);
 
@@ -1127,20 +1172,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     const target = nodes.get(roleArn);
     if (!target) return { listed: [], total: 0 };
     const t = target.index;
-    const way = new Map<number, { next: number; calls: number; conditional: boolean }>();
-    let level = [t];
-    for (let calls = 2; calls <= MAX_HOPS && level.length > 0; calls++) {
-      const next: number[] = [];
-      for (const r of level) {
-        for (const e of roleIncoming[r]!) {
-          const from = e.from;
-          if (from === t || way.has(from)) continue;
-          way.set(from, { next: r, calls, conditional: e.conditional || (way.get(r)?.conditional ?? false) });
-          next.push(from);
-        }
-      }
-      level = next;
-    }
+    // Built when a chain is first named: most roles are reached through none.
+    let way: Map<number, { next: number; calls: number; conditional: boolean }> | undefined;
     const listed: ChainedUser[] = [];
     let total = 0;
     const chainOf = new Map<EdgeProto[], { through: string[]; conditional: boolean } | null>();
@@ -1155,6 +1188,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (chain === undefined) {
         // `way` holds the predecessors nearest first: the first one the user assumes directly is a shortest way.
         let best: { to: number; calls: number; conditional: boolean } | null = null;
+        way ??= waysTo(t, roleIncoming);
         for (const [p, w] of way) {
           if (!has(direct, p)) continue;
           const e = firstCallTo(first).get(list[p]!.role.arn);
