@@ -903,19 +903,21 @@ export class EffectiveAccess {
       answers = relevant ? sharedAnswers(requestAnswers(this.cat).allowsFor, `${relevant.key}|${action}`) : new Map();
       this.shared.allowsFor.set(action, answers);
     }
-    const at = (r: number) => (relevant ? relevant.identity[r]! : r);
+    const positions = relevant?.identity;
     let ranks = answers.get(resource);
     if (!ranks) {
       const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-      const count = relevant ? relevant.identity.length : this.identity.length;
+      const count = positions ? positions.length : this.identity.length;
       ranks = [];
       for (let r = 0; r < count; r++) {
-        const s = this.identity[at(r)]!;
+        const s = this.identity[positions ? positions[r]! : r]!;
         if (s.allow && this.covers(s, i, action, target)) ranks.push(r);
       }
       this.remember(answers, resource, ranks);
     }
-    return ranks.map((r) => this.identity[at(r)]!.source);
+    const sources: SourcedStatement[] = [];
+    for (const r of ranks) sources.push(this.identity[positions ? positions[r]! : r]!.source);
+    return sources;
   }
 
   /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */
