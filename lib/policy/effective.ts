@@ -477,7 +477,8 @@ function sharedState(cat: Catalogue, signature: string): Shared {
       relevant: new Map(),
       allowsFor: new Map(),
     };
-    if (bySignature.size > 20_000) bySignature.clear();
+    // Kept across runs (a warm Lambda): a few thousand signatures, each holding some action sets.
+    if (bySignature.size > 5_000) bySignature.clear();
     bySignature.set(signature, shared);
   }
   return shared;
