@@ -747,17 +747,30 @@ function signatureOf(p: PrincipalPolicies): string {
 
 type EdgeProto = Omit<AssumeEdge, 'from' | 'fromKind'>;
 
-type RoleIncoming = Array<Array<{ from: number; conditional: boolean }>>;
+/** Per role, its callers (role indexes) and whether each call is conditional (1), in parallel. */
+interface RoleIncoming {
+  from: Int32Array[];
+  conditional: Uint8Array[];
+}
 
 /** Each role's callers, in the order of the roles and of their calls. */
 function incomingOf(outgoing: EdgeProto[][], indexes: Int32Array[]): RoleIncoming {
-  const incoming: RoleIncoming = outgoing.map(() => []);
+  const counts = new Int32Array(outgoing.length);
+  for (const to of indexes) for (let c = 0; c < to.length; c++) counts[to[c]!]!++;
+  const from = Array.from(counts, (n) => new Int32Array(n));
+  const conditional = Array.from(counts, (n) => new Uint8Array(n));
+  const filled = new Int32Array(outgoing.length);
   for (let r = 0; r < outgoing.length; r++) {
     const protos = outgoing[r]!;
     const to = indexes[r]!;
-    for (let c = 0; c < protos.length; c++) incoming[to[c]!]!.push({ from: r, conditional: protos[c]!.conditional });
+    for (let c = 0; c < protos.length; c++) {
+      const t = to[c]!;
+      const k = filled[t]!++;
+      from[t]![k] = r;
+      conditional[t]![k] = protos[c]!.conditional ? 1 : 0;
+    }
   }
-  return incoming;
+  return { from, conditional };
 }
 
 /** Backward from the administrator roles: each role's shortest way to one (itself counts as one call). */
@@ -778,13 +791,14 @@ function waysToAdmin(
     for (let f = 0; f < frontier.length; f++) {
       const r = frontier[f]!;
       const after = toAdmin.get(r)!;
-      const callers = roleIncoming[r]!;
+      const callers = roleIncoming.from[r]!;
+      const conditionals = roleIncoming.conditional[r]!;
       for (let c = 0; c < callers.length; c++) {
-        const e = callers[c]!;
-        const from = e.from;
+        const from = callers[c]!;
+        const conditional = conditionals[c] === 1;
         const known = toAdmin.get(from);
-        if (known && (known.calls < calls || !known.conditional || e.conditional || after.conditional)) continue;
-        toAdmin.set(from, { calls, next: r, conditional: e.conditional || after.conditional });
+        if (known && (known.calls < calls || !known.conditional || conditional || after.conditional)) continue;
+        toAdmin.set(from, { calls, next: r, conditional: conditional || after.conditional });
         if (!known) next.push(from);
       }
     }
@@ -801,18 +815,24 @@ function waysTo(t: number, roleIncoming: RoleIncoming): Map<number, { next: numb
     const next: number[] = [];
     for (let l = 0; l < level.length; l++) {
       const r = level[l]!;
-      const callers = roleIncoming[r]!;
+      const callers = roleIncoming.from[r]!;
+      const conditionals = roleIncoming.conditional[r]!;
       for (let c = 0; c < callers.length; c++) {
-        const e = callers[c]!;
-        const from = e.from;
+        const from = callers[c]!;
         if (from === t || way.has(from)) continue;
-        way.set(from, { next: r, calls, conditional: e.conditional || (way.get(r)?.conditional ?? false) });
+        way.set(from, { next: r, calls, conditional: conditionals[c] === 1 || (way.get(r)?.conditional ?? false) });
         next.push(from);
       }
     }
     level = next;
   }
   return way;
+}
+
+/** Whether one of the patterns matches the value. */
+function matchesAny(patterns: string[], value: string): boolean {
+  for (const p of patterns) if (wildcardMatch(p, value)) return true;
+  return false;
 }
 
 /** In place: `into` ∪ `from`, as bit sets of equal length. */
@@ -966,7 +986,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         shared = [];
         const within = assumeScope(principal);
         for (const node of open) {
-          if (!node.generic || (within && !within.some((p) => wildcardMatch(p, node.role.arn)))) continue;
+          if (!node.generic || (within && !matchesAny(within, node.role.arn))) continue;
           const e = edgeTo(node, arn, kind, ea);
           if (e) shared.push(e);
         }
