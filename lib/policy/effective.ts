@@ -443,11 +443,12 @@ type ClassShape =
  * statements alone. Sources (which name each principal's own paths) are kept as positions.
  */
 interface Shared {
-  views: Map<string, ActionSet>;
+  /** By view slot (viewSlot). */
+  views: Array<ActionSet | undefined>;
   mayAllow: Map<string, Int8Array>;
   mayAllowAny: Map<string, boolean>;
-  classes: Map<string, ClassShape[]>;
-  effectiveDenies: Map<string, number[]>;
+  classes: Array<ClassShape[] | undefined>;
+  effectiveDenies: Array<number[] | undefined>;
   /** Point decisions by action, then view slot (GUARDRAIL_SLOT: the guardrails alone), then resource. */
   decisions: Map<string, Array<Map<string, Decision> | undefined>>;
   /** By catalogue action: the statements that name it. */
@@ -468,11 +469,11 @@ function sharedState(cat: Catalogue, signature: string): Shared {
   let shared = bySignature.get(signature);
   if (!shared) {
     shared = {
-      views: new Map(),
+      views: [],
       mayAllow: new Map(),
       mayAllowAny: new Map(),
-      classes: new Map(),
-      effectiveDenies: new Map(),
+      classes: [],
+      effectiveDenies: [],
       decisions: new Map(),
       relevant: new Map(),
       allowsFor: new Map(),
@@ -514,7 +515,8 @@ function requestAnswers(cat: Catalogue): RequestAnswers {
   return answers;
 }
 
-const viewKey = (view: View): string => `${view.conditional}|${view.boundary}|${view.guardrails}`;
+/** A view as a slot number, 0 to 7. */
+const viewSlot = (view: View): number => (view.conditional ? 4 : 0) + (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
 
 export class EffectiveAccess {
   readonly cat: Catalogue;
@@ -597,8 +599,8 @@ export class EffectiveAccess {
 
   /** Actions allowed on every resource they are authorized against, under the view. */
   everywhere(view: View): ActionSet {
-    const key = viewKey(view);
-    let set = this.shared.views.get(key);
+    const key = viewSlot(view);
+    let set = this.shared.views[key];
     if (set) return set;
     // Views are read, never written: an unchanged single statement's set is returned as it is.
     set = this.unionEverywhere(this.grants(this.identity, view));
@@ -609,7 +611,7 @@ export class EffectiveAccess {
       for (const layer of layers) set.and(this.unionEverywhere(this.grants(layer, view)));
       for (const d of denies) set.andNot(d.touched);
     }
-    this.shared.views.set(key, set);
+    this.shared.views[key] = set;
     return set;
   }
 
@@ -721,11 +723,11 @@ export class EffectiveAccess {
 
   /** Denies (unconditional) that take away something an identity Allow grants. */
   effectiveDenies(view: View): SourcedStatement[] {
-    const key = viewKey(view);
-    let positions = this.shared.effectiveDenies.get(key);
+    const key = viewSlot(view);
+    let positions = this.shared.effectiveDenies[key];
     if (!positions) {
       positions = this.findEffectiveDenies(view).map((s) => this.positionOf(s));
-      this.shared.effectiveDenies.set(key, positions);
+      this.shared.effectiveDenies[key] = positions;
     }
     return this.sourcesAt(positions);
   }
@@ -1015,8 +1017,8 @@ export class EffectiveAccess {
   }
 
   private shapesOf(view: View): ClassShape[] {
-    const key = viewKey(view);
-    let shapes = this.shared.classes.get(key);
+    const key = viewSlot(view);
+    let shapes = this.shared.classes[key];
     if (!shapes) {
       const at = (list: SourcedStatement[]) => list.map((s) => this.positionOf(s));
       shapes = this.findClasses(view).map((c): ClassShape => {
@@ -1024,7 +1026,7 @@ export class EffectiveAccess {
           return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: at(r.contributors) })) };
         return { ...c, contributors: at(c.contributors) };
       });
-      this.shared.classes.set(key, shapes);
+      this.shared.classes[key] = shapes;
     }
     return shapes;
   }
