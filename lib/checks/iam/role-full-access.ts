@@ -807,14 +807,29 @@ function waysToAdmin(
   return toAdmin;
 }
 
-/** Backward from one role: each predecessor's shortest way to it (nearest first), for naming chains. */
-function waysTo(t: number, roleIncoming: RoleIncoming): Map<number, { next: number; calls: number; conditional: boolean }> {
-  const way = new Map<number, { next: number; calls: number; conditional: boolean }>();
-  let level = [t];
-  for (let calls = 2; calls <= MAX_HOPS && level.length > 0; calls++) {
+/**
+ * Backward from one role: each predecessor's shortest way to it (nearest first, in the order
+ * found), for naming chains. Built a level at a time, as far as a search needs.
+ */
+class WaysTo {
+  readonly way = new Map<number, { next: number; calls: number; conditional: boolean }>();
+  private level: number[];
+  private calls = 2;
+
+  constructor(
+    private readonly t: number,
+    private readonly roleIncoming: RoleIncoming,
+  ) {
+    this.level = [t];
+  }
+
+  /** Adds the next level of predecessors; false when there is none. */
+  grow(): boolean {
+    if (this.calls > MAX_HOPS || this.level.length === 0) return false;
+    const { way, t, roleIncoming, calls } = this;
     const next: number[] = [];
-    for (let l = 0; l < level.length; l++) {
-      const r = level[l]!;
+    for (let l = 0; l < this.level.length; l++) {
+      const r = this.level[l]!;
       const callers = roleIncoming.from[r]!;
       const conditionals = roleIncoming.conditional[r]!;
       for (let c = 0; c < callers.length; c++) {
@@ -824,9 +839,10 @@ function waysTo(t: number, roleIncoming: RoleIncoming): Map<number, { next: numb
         next.push(from);
       }
     }
-    level = next;
+    this.level = next;
+    this.calls++;
+    return true;
   }
-  return way;
 }
 
 /** Whether one of the patterns matches the value. */
@@ -952,6 +968,16 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     node.genericAdmission ??= admitsInAccount(trust, { arn, kind }, scope);
     return node.genericAdmission;
   };
+  // One entry per statement: many calls are allowed by the same one.
+  const pathsOf = new WeakMap<SourcedStatement, AssumeEdge['paths'][number]>();
+  const pathOf = (s: SourcedStatement): AssumeEdge['paths'][number] => {
+    let path = pathsOf.get(s);
+    if (!path) {
+      path = { path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) };
+      pathsOf.set(s, path);
+    }
+    return path;
+  };
   // Shared edges are computed for a signature, not a principal: a role is left out of its own later.
   const edgeTo = (node: RoleNode, arn: string, kind: 'user' | 'role', ea: EffectiveAccess): EdgeProto | null => {
     if ('error' in node.trust) return null;
@@ -968,9 +994,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       byArn: admitted.byArn,
       mfa: admitted.mfa,
       trustStatement: admitted.statement ?? '',
-      paths: ea
-        .allowsFor('sts:AssumeRole', node.role.arn)
-        .map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
+      paths: ea.allowsFor('sts:AssumeRole', node.role.arn).map(pathOf),
     };
   };
   // The calls to roles open to the account, for principals of one signature; then those that name the principal.
@@ -1193,7 +1217,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     if (!target) return { listed: [], total: 0 };
     const t = target.index;
     // Built when a chain is first named: most roles are reached through none.
-    let way: Map<number, { next: number; calls: number; conditional: boolean }> | undefined;
+    let ways: WaysTo | undefined;
     const listed: ChainedUser[] = [];
     let total = 0;
     const chainOf = new Map<EdgeProto[], { through: string[]; conditional: boolean } | null>();
@@ -1208,12 +1232,19 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (chain === undefined) {
         // `way` holds the predecessors nearest first: the first one the user assumes directly is a shortest way.
         let best: { to: number; calls: number; conditional: boolean } | null = null;
-        way ??= waysTo(t, roleIncoming);
-        for (const [p, w] of way) {
-          if (!has(direct, p)) continue;
-          const e = firstCallTo(first).get(list[p]!.role.arn);
-          best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
-          break;
+        ways ??= new WaysTo(t, roleIncoming);
+        const way = ways.way;
+        let scanned = 0;
+        search: for (;;) {
+          let k = 0;
+          for (const [p, w] of way) {
+            if (k++ < scanned || !has(direct, p)) continue;
+            const e = firstCallTo(first).get(list[p]!.role.arn);
+            best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
+            break search;
+          }
+          scanned = way.size;
+          if (!ways.grow()) break;
         }
         const through: string[] = [];
         if (best)
