@@ -337,7 +337,11 @@ export function describeSummary(summary: ActionSummary): string {
 /** Services whose every action the set holds. */
 export function wholeServices(set: ActionSet, cat: Catalogue = catalogue()): number {
   let n = 0;
-  for (const [start, end] of cat.serviceRange) if (end > start && set.hasRange(start, end)) n++;
+  const ranges = cat.serviceRange;
+  for (let s = 0; s < ranges.length; s++) {
+    const [start, end] = ranges[s]!;
+    if (end > start && set.hasRange(start, end)) n++;
+  }
   return n;
 }
 
@@ -811,7 +815,8 @@ export class EffectiveAccess {
   /** How a layer's Allows cover one request: 0 none, 1 only conditionally, 2 unconditionally. */
   private allowReach(layer: Compiled[], i: number | undefined, action: string, target: string): 0 | 1 | 2 {
     let reach: 0 | 1 | 2 = 0;
-    for (const s of layer) {
+    for (let k = 0; k < layer.length; k++) {
+      const s = layer[k]!;
       if (!s.allow || !this.covers(s, i, action, target)) continue;
       if (!s.conditional) return 2;
       reach = 1;
@@ -885,10 +890,16 @@ export class EffectiveAccess {
     const i = this.cat.indexOf.get(action.toLowerCase());
     const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
     const all = [this.identity, ...this.layers({ ...view, conditional: true })];
-    for (const layer of all) for (const s of layer) if (!s.allow && !s.conditional && this.covers(s, i, action, target)) return 'denied';
+    for (let l = 0; l < all.length; l++) {
+      const layer = all[l]!;
+      for (let k = 0; k < layer.length; k++) {
+        const s = layer[k]!;
+        if (!s.allow && !s.conditional && this.covers(s, i, action, target)) return 'denied';
+      }
+    }
     let conditional = false;
-    for (const layer of all) {
-      const reach = this.allowReach(layer, i, action, target);
+    for (let l = 0; l < all.length; l++) {
+      const reach = this.allowReach(all[l]!, i, action, target);
       if (reach === 0) return 'implicit';
       if (reach === 1) conditional = true;
     }
@@ -919,7 +930,7 @@ export class EffectiveAccess {
       this.remember(answers, resource, ranks);
     }
     const sources: SourcedStatement[] = [];
-    for (const r of ranks) sources.push(this.identity[positions ? positions[r]! : r]!.source);
+    for (let k = 0; k < ranks.length; k++) sources.push(this.identity[positions ? positions[ranks[k]!]! : ranks[k]!]!.source);
     return sources;
   }
 

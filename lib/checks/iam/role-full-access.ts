@@ -1009,7 +1009,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (!shared) {
         shared = [];
         const within = assumeScope(principal);
-        for (const node of open) {
+        for (let n = 0; n < open.length; n++) {
+          const node = open[n]!;
           if (!node.generic || (within && !matchesAny(within, node.role.arn))) continue;
           const e = edgeTo(node, arn, kind, ea);
           if (e) shared.push(e);
@@ -1018,7 +1019,8 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       }
       protos = kind === 'role' && nodes.get(arn)?.openToAccount && nodes.get(arn)?.generic ? shared.filter((e) => e.to !== arn) : shared;
       let copied = false;
-      for (const node of openNamed) {
+      for (let n = 0; n < openNamed.length; n++) {
+        const node = openNamed[n]!;
         if (node.role.arn === arn) continue;
         const e = edgeTo(node, arn, kind, ea);
         if (!e) continue;
