@@ -44,6 +44,18 @@ const ASSUME_ACTIONS = ['sts:assumerole', 'sts:assumerolewithwebidentity', 'sts:
 
 /** The assume actions a statement's Action/NotAction covers. */
 function assumeActions(s: NormalizedStatement): string[] {
+  let actions = assumeActionsCache.get(s);
+  if (!actions) {
+    actions = readAssumeActions(s);
+    assumeActionsCache.set(s, actions);
+  }
+  return actions;
+}
+
+/** Per statement, read once: identity statements are shared by many principals. Never mutated. */
+const assumeActionsCache = new WeakMap<NormalizedStatement, string[]>();
+
+function readAssumeActions(s: NormalizedStatement): string[] {
   const covers = (a: string) => (p: string) => isAllActions(p) || wildcardMatch(p.toLowerCase(), a);
   if (s.actions) return ASSUME_ACTIONS.filter((a) => s.actions!.some(covers(a)));
   if (s.notActions) return ASSUME_ACTIONS.filter((a) => !s.notActions!.some(covers(a)));
@@ -60,8 +72,21 @@ interface ConditionEntry {
   ifExists: boolean;
 }
 
+/** Read once per condition block (trust statements are read for every principal): never mutated. */
+const conditionCache = new WeakMap<Record<string, unknown>, ConditionEntry[]>();
+const NO_ENTRIES: ConditionEntry[] = [];
+
 function conditionEntries(condition: Record<string, unknown> | null): ConditionEntry[] {
-  if (!condition) return [];
+  if (!condition) return NO_ENTRIES;
+  let out = conditionCache.get(condition);
+  if (!out) {
+    out = readConditionEntries(condition);
+    conditionCache.set(condition, out);
+  }
+  return out;
+}
+
+function readConditionEntries(condition: Record<string, unknown>): ConditionEntry[] {
   const out: ConditionEntry[] = [];
   for (const [operator, block] of Object.entries(condition)) {
     const base = operator.replace(/^For(Any|All)Value:/i, '');
@@ -171,10 +196,20 @@ export interface InsideScope {
   accounts: Set<string>;
 }
 
+/** Read once per Principal element: never mutated. */
+const principalCache = new WeakMap<object, Array<{ type: string; value: string }>>();
+const NO_PRINCIPALS: Array<{ type: string; value: string }> = [];
+const EVERYONE = [{ type: 'AWS', value: '*' }];
+
 function principalEntries(p: NormalizedStatement['principal']): Array<{ type: string; value: string }> {
-  if (p === null) return [];
-  if (p === '*') return [{ type: 'AWS', value: '*' }];
-  return Object.entries(p).flatMap(([type, values]) => values.map((value) => ({ type, value: value.trim() })));
+  if (p === null) return NO_PRINCIPALS;
+  if (p === '*') return EVERYONE;
+  let out = principalCache.get(p);
+  if (!out) {
+    out = Object.entries(p).flatMap(([type, values]) => values.map((value) => ({ type, value: value.trim() })));
+    principalCache.set(p, out);
+  }
+  return out;
 }
 
 /** An account principal: `123456789012` or `arn:<partition>:iam::123456789012:root`. */
