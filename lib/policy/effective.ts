@@ -118,7 +118,12 @@ function actionSetOf(cat: Catalogue, statement: NormalizedStatement): ActionSet 
 }
 
 function hasVariables(statement: NormalizedStatement): boolean {
-  return [...(statement.resources ?? []), ...(statement.notResources ?? [])].some((r) => r.includes('${'));
+  return someHasVariable(statement.resources) || someHasVariable(statement.notResources);
+}
+
+function someHasVariable(patterns: string[] | null): boolean {
+  if (patterns) for (let k = 0; k < patterns.length; k++) if (patterns[k]!.includes('${')) return true;
+  return false;
 }
 
 /**
@@ -519,6 +524,19 @@ function requestAnswers(cat: Catalogue): RequestAnswers {
   return answers;
 }
 
+function compileAll(cat: Catalogue, sources: SourcedStatement[], scope: string, variables: PolicyVariables | undefined): Compiled[] {
+  const out: Compiled[] = new Array(sources.length);
+  for (let k = 0; k < sources.length; k++) out[k] = compile(cat, sources[k]!, scope, variables);
+  return out;
+}
+
+/** The compiled statements' ids, in order: one part of a signature. */
+function idsOf(list: Compiled[]): string {
+  let ids = '';
+  for (let k = 0; k < list.length; k++) ids += k === 0 ? `${list[k]!.id}` : `,${list[k]!.id}`;
+  return ids;
+}
+
 /** A view as a slot number, 0 to 7. */
 const viewSlot = (view: View): number => (view.conditional ? 4 : 0) + (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
 
@@ -541,12 +559,11 @@ export class EffectiveAccess {
   ) {
     this.cat = cat;
     this.scope = scopeOf(partition, principal.arn);
-    const c = (s: SourcedStatement) => compile(cat, s, this.scope, principal.variables);
-    this.identity = principal.identity.map(c);
-    this.boundary = principal.boundary ? principal.boundary.statements.map(c) : null;
-    this.guardrails = (principal.guardrails ?? []).map((level) => level.statements.map(c));
-    const ids = (list: Compiled[]) => list.map((s) => s.id).join(',');
-    const signature = `${this.scope}#${ids(this.identity)}#${this.boundary ? ids(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(ids).join(';')}`;
+    const { variables } = principal;
+    this.identity = compileAll(cat, principal.identity, this.scope, variables);
+    this.boundary = principal.boundary ? compileAll(cat, principal.boundary.statements, this.scope, variables) : null;
+    this.guardrails = (principal.guardrails ?? []).map((level) => compileAll(cat, level.statements, this.scope, variables));
+    const signature = `${this.scope}#${idsOf(this.identity)}#${this.boundary ? idsOf(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(idsOf).join(';')}`;
     this.shared = sharedState(cat, signature);
   }
 
