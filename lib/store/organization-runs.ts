@@ -41,6 +41,11 @@ export interface OrganizationRunAlert {
   /** The SNS message ID; null when nothing was published. */
   messageId: string | null;
   reason: string;
+  /**
+   * The run had no topic to publish to (`run --org` without `--topic`): its message was never
+   * meant to go out, so no later run publishes it.
+   */
+  noTopic?: true;
 }
 
 /** One organization run as `runs --org` lists it: how every account ended, and its alert. */
@@ -48,6 +53,11 @@ export interface OrganizationRunRecord extends Omit<OrganizationSummary, 'discov
   summarizedAt: string;
   discovery: { listed: number; active: number; filteredOut: number; missing: string[] };
   alert: OrganizationRunAlert;
+  /**
+   * false on the record written when the run starts, before any account is audited (its
+   * `perAccount` lines say so): the run has not reported. Absent once it has.
+   */
+  finished?: false;
   /** Accounts left out of `perAccount` / `inError` to fit DynamoDB's item limit. */
   perAccountOmitted?: number;
   inErrorOmitted?: number;
