@@ -63,6 +63,49 @@ export interface OrganizationRunRecord extends Omit<OrganizationSummary, 'discov
   inErrorOmitted?: number;
 }
 
+/** What the record of an organization run says of its accounts until the run has reported. */
+export const UNFINISHED_RUN = 'the run has not finished (still running, or stopped before it reported)';
+
+/**
+ * The record of an organization run written before any account is audited (the discover step):
+ * every account failed with UNFINISHED_RUN, its message wanted and not published, `finished`
+ * false. The summarize step replaces it; publishPendingDigests finds it if it never does.
+ */
+export function pendingOrganizationRun(
+  run: {
+    organizationRunId: string;
+    startedAt: string;
+    accounts: readonly { id: string; name: string }[];
+    discovery: OrganizationRunRecord['discovery'];
+    alerts: OrganizationAlertMode;
+  },
+  at: string,
+): OrganizationRunRecord {
+  const perAccount: AccountLine[] = run.accounts.map((a) => ({
+    id: a.id,
+    name: a.name,
+    state: 'failed',
+    runId: null,
+    counts: null,
+    reason: UNFINISHED_RUN,
+  }));
+  return {
+    organizationRunId: run.organizationRunId,
+    startedAt: run.startedAt,
+    summarizedAt: at,
+    discovery: run.discovery,
+    accounts: perAccount.length,
+    complete: 0,
+    incomplete: 0,
+    failed: perAccount.length,
+    totals: { total: 0, PASS: 0, FAIL: 0, WARN: 0, ERROR: 0 },
+    perAccount,
+    inError: perAccount,
+    alert: { mode: run.alerts, wanted: true, messageId: null, reason: `${UNFINISHED_RUN}: its message was not published` },
+    finished: false,
+  };
+}
+
 /** The longest prefix of `list` whose JSON fits `budget` bytes. */
 function fitList<T>(list: readonly T[], budget: number): T[] {
   const kept: T[] = [];
