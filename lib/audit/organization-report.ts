@@ -167,11 +167,13 @@ export interface PendingDigest {
 
 /**
  * Whether a record's digest is due and was never published: a digest-mode run whose message was
- * wanted (a run that has not finished always counts as wanting one) and has no message ID, unless
- * the run had no topic to publish to.
+ * wanted (a run that has not finished always counts as wanting one) and has no message ID. A run
+ * that finished without a topic reported on its output, by choice unpublished; one that never
+ * finished reported nowhere, topic or not, so its digest is due.
  */
 export function digestPending(record: OrganizationRunRecord): boolean {
-  return record.alert.mode === 'digest' && record.alert.wanted && record.alert.messageId === null && record.alert.noTopic !== true;
+  const { alert } = record;
+  return alert.mode === 'digest' && alert.wanted && alert.messageId === null && (record.finished === false || alert.noTopic !== true);
 }
 
 /** What a record that has not finished says of the accounts without a section: nobody knows whether they were audited. */

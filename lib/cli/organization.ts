@@ -274,7 +274,6 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
                 wanted: true,
                 messageId: null,
                 reason: `${UNFINISHED}: its digest was not published`,
-                ...(flags.topic ? {} : { noTopic: true as const }),
               },
             ),
             finished: false,

@@ -42,8 +42,8 @@ export interface OrganizationRunAlert {
   messageId: string | null;
   reason: string;
   /**
-   * The run had no topic to publish to (`run --org` without `--topic`): its message was never
-   * meant to go out, so no later run publishes it.
+   * The run had no topic to publish to (`run --org` without `--topic`): once it reported (on its
+   * output), its message was never meant to go out, so no later run publishes it.
    */
   noTopic?: true;
 }

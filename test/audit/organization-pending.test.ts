@@ -117,6 +117,11 @@ describe('publishPendingDigests', () => {
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
 
+  it('a run without a topic that stopped before it reported: it reported nowhere, so its digest is due', async () => {
+    await store.putOrganizationRun(pending('org-killed', '2026-11-01T03:00:00.000Z', { noTopic: true }));
+    expect((await publishPendingDigests({ store, publisher: topic() })).map((l) => l.organizationRunId)).toEqual(['org-killed']);
+  });
+
   it('a publish that fails leaves the run pending, and the next call publishes it', async () => {
     await store.putOrganizationRun(pending('org-killed', '2026-11-01T03:00:00.000Z'));
     failNext = true;
@@ -130,9 +135,10 @@ describe('publishPendingDigests', () => {
     expect(second[0]!.error).toBeUndefined();
   });
 
-  it('not pending: a published digest, a run without a topic, per-account mode, one not wanted, the caller’s own run', async () => {
+  it('not pending: a published digest, a finished run without a topic, per-account mode, one not wanted, the caller’s own run', async () => {
     await store.putOrganizationRun(pending('org-published', '2026-11-01T03:00:00.000Z', { messageId: 'old-msg' }));
-    await store.putOrganizationRun(pending('org-no-topic', '2026-11-02T03:00:00.000Z', { noTopic: true }));
+    const { finished: _unfinished, ...reported } = pending('org-no-topic', '2026-11-02T03:00:00.000Z', { noTopic: true });
+    await store.putOrganizationRun(reported);
     await store.putOrganizationRun(pending('org-per-account', '2026-11-03T03:00:00.000Z', { mode: 'per-account' }));
     await store.putOrganizationRun(pending('org-quiet', '2026-11-04T03:00:00.000Z', { wanted: false }));
     await store.putOrganizationRun(pending('org-now', '2026-11-05T03:00:00.000Z'));

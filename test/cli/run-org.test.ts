@@ -4,14 +4,17 @@
  * one run per account, the sandbox's `organization` ERROR, the exit code, the formats, the
  * filters, the flags' validation, progress on stderr, the state and the organization run record.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_ORGANIZATION_DIR } from '#lib/cli/main.ts';
+import type { DigestSummary } from '#lib/notify/digest.ts';
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, MAX_MAX_CONCURRENCY } from '#lib/organization/settings.ts';
 import { startLocalStore } from '#lib/store/local.ts';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
@@ -348,6 +351,86 @@ describe('the built command line', () => {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ accounts: 4, failed: 4, alert: { messageId: null } });
     expect(records[0]!.alert.reason).toContain('the run has not finished');
+  });
+
+  it('killed after the first account was saved: the next run --org --topic publishes the late digest with its new findings', async () => {
+    const [command, args] = cliCommand(['run', '--org', '--demo', '--state-dir', stateDir, '--quiet', '--concurrency', '1']);
+    const killed = spawnSync(command, args, {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ACCOUNT_AUDITOR_TEST_KILL_AT: 'committed:1' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+
+    // SNS over HTTP (the Query protocol), answered by a stub the bin reaches through AWS_ENDPOINT_URL_SNS.
+    const published: URLSearchParams[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+      });
+      request.on('end', () => {
+        published.push(new URLSearchParams(body));
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(
+          `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>stub-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    try {
+      const [next, nextArgs] = cliCommand(['run', '--org', '--demo', '--state-dir', stateDir, '--topic', topic]);
+      const out = await new Promise<{ stderr: string }>((resolve) => {
+        execFile(
+          next,
+          nextArgs,
+          {
+            encoding: 'utf8',
+            timeout: 60_000,
+            env: {
+              ...process.env,
+              AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${port}`,
+              AWS_ACCESS_KEY_ID: 'test',
+              AWS_SECRET_ACCESS_KEY: 'test',
+              AWS_REGION: 'eu-west-1',
+            },
+          },
+          (_error, _stdout, stderr) => resolve({ stderr }),
+        );
+      });
+      const digests = published.map((p) => ({
+        subject: p.get('Subject') ?? '',
+        digest: JSON.parse((JSON.parse(p.get('Message') ?? '{}') as { default: string }).default) as DigestSummary,
+      }));
+      expect(digests).toHaveLength(2);
+      const [late, own] = digests;
+      expect(late!.subject).toMatch(/^account-auditor organization, late digest of the run of \d{4}-\d\d-\d\dT\d\d:\d\dZ: /);
+      expect(late!.digest.late).toContain('stopped before it reported');
+      expect(out.stderr).toContain(`note: published the late digest of organization run ${late!.digest.organizationRunId}`);
+      // The one account the killed run saved stored its section first: the late digest carries its findings.
+      const saved = late!.digest.accounts.filter((a) => a.runId !== null);
+      expect(saved).toHaveLength(1);
+      const account = saved[0]!.account.id;
+      expect(saved[0]!.totals.new).toBeGreaterThan(0);
+      // Its findings are known now: this run's own digest does not call them new, so the late one is their only alert.
+      expect(own!.digest.late).toBeUndefined();
+      expect(own!.digest.organizationRunId).not.toBe(late!.digest.organizationRunId);
+      expect(own!.digest.accounts.find((a) => a.account.id === account)?.totals.new ?? 0).toBe(0);
+
+      const [listCommand, listArgs] = cliCommand(['runs', '--org', '--state-dir', stateDir, '--format', 'json']);
+      const records = JSON.parse(spawnSync(listCommand, listArgs, { encoding: 'utf8', timeout: 60_000 }).stdout) as {
+        organizationRunId: string;
+        alert: { messageId: string | null };
+      }[];
+      expect(records.map((r) => [r.organizationRunId, r.alert.messageId])).toEqual([
+        [own!.digest.organizationRunId, 'stub-2'],
+        [late!.digest.organizationRunId, 'stub-1'],
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   it('run --org --demo exits 2 and reports progress on stderr, the table on stdout', () => {
