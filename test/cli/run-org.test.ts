@@ -236,6 +236,40 @@ describe('run --org with state', () => {
     }
   });
 
+  it('each account’s digest section is stored before its run is saved, and the digest is built from the stored sections', async () => {
+    const order: string[] = [];
+    const put = FindingsStore.prototype.putAccountSection;
+    const save = FindingsStore.prototype.saveRun;
+    const query = FindingsStore.prototype.querySections;
+    const puts = vi.spyOn(FindingsStore.prototype, 'putAccountSection').mockImplementation(function (this: FindingsStore, id, section) {
+      order.push(`section ${section.account.id}`);
+      return put.call(this, id, section);
+    });
+    const saves = vi.spyOn(FindingsStore.prototype, 'saveRun').mockImplementation(function (this: FindingsStore, reconciled, options) {
+      order.push(`save ${reconciled.run.accountId}`);
+      return save.call(this, reconciled, options);
+    });
+    // What the digest reads: a section changed in the store after it was written shows in the digest.
+    const queries = vi.spyOn(FindingsStore.prototype, 'querySections').mockImplementation(async function (this: FindingsStore, id) {
+      order.push('query');
+      const stored = await query.call(this, id);
+      return stored.map((s) =>
+        s.accountId === WORKLOADS ? { ...s, section: { ...(s.section as object), account: { id: WORKLOADS, name: 'as stored' } } } : s,
+      );
+    });
+    try {
+      const { stderr } = await cli('--demo', '--state-dir', stateDir, '--show-alert', '--quiet', '--format', 'json', '--concurrency', '1');
+      for (const id of AUDITED) expect(order.indexOf(`section ${id}`)).toBeLessThan(order.indexOf(`save ${id}`));
+      expect(order.indexOf(`section ${SANDBOX}`)).toBeLessThan(order.indexOf(`save ${SANDBOX}`));
+      expect(order.at(-1)).toBe('query');
+      expect(stderr).toContain(`== ${WORKLOADS} (as stored)`);
+    } finally {
+      puts.mockRestore();
+      saves.mockRestore();
+      queries.mockRestore();
+    }
+  });
+
   it('--show-alert prints the digest: the account in ERROR first, then the accounts with changes', async () => {
     const { stdout } = await noStore('--demo', '--show-alert', '--quiet');
     const digest = stdout.slice(stdout.indexOf('digest that would be published'));
