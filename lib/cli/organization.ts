@@ -255,9 +255,10 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
         publisherFor: await accountAlerts(opened, topic, flags, io),
         progress,
       };
+      // Earlier runs that stopped before their digest went out: theirs first, rebuilt from their
+      // stored sections, before anything of this run can fail.
+      if (opened && topic) await publishLate(opened, topic, io, flags);
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
-      // Earlier runs stopped before their digest went out: theirs first, rebuilt from their stored sections.
-      if (opened && topic) await publishLate(opened, topic, plan.organizationRunId, io, flags);
       progress(
         `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${Math.min(organization.maxConcurrency, plan.accounts.length)} at once`,
       );
@@ -314,11 +315,12 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
  * The late digests of the earlier runs whose digest never went out (publishPendingDigests): each
  * published one is named on stderr, and one that could not be published too (it stays pending).
  */
-async function publishLate(opened: OpenedStore, topic: AlertPublisher, organizationRunId: string, io: Io, flags: Flags): Promise<void> {
+async function publishLate(opened: OpenedStore, topic: AlertPublisher, io: Io, flags: Flags): Promise<void> {
   const { publishPendingDigests } = await import('#lib/audit/organization-report.ts');
   let late: Awaited<ReturnType<typeof publishPendingDigests>>;
   try {
-    late = await publishPendingDigests({ store: opened.store, publisher: topic, exclude: organizationRunId, tableName: opened.tableName });
+    // This run has written nothing yet: every pending record is an earlier run's.
+    late = await publishPendingDigests({ store: opened.store, publisher: topic, tableName: opened.tableName });
   } catch (error) {
     io.stderr(
       `warning: the earlier organization runs could not be listed, so their late digests were not looked for (${describe(error)})\n`,

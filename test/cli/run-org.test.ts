@@ -14,11 +14,14 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_ORGANIZATION_DIR } from '#lib/cli/main.ts';
-import type { DigestSummary } from '#lib/notify/digest.ts';
+import { buildAlert } from '#lib/notify/alert.ts';
+import { type DigestSummary, sectionFromAlert } from '#lib/notify/digest.ts';
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, MAX_MAX_CONCURRENCY } from '#lib/organization/settings.ts';
 import { startLocalStore } from '#lib/store/local.ts';
+import { pendingOrganizationRun } from '#lib/store/organization-runs.ts';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
 import { cliCommand, runCli } from '#test/cli.ts';
+import { NEW, typicalRun } from '#test/notify.ts';
 
 const MANAGEMENT = '111111111111';
 const SHARED = '123456789012';
@@ -350,6 +353,77 @@ describe('the digest and the demo', () => {
       expect(subjects).toHaveLength(2);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  /** A run that stopped before it reported, as its record and one account's section are left in the state. */
+  async function interruptedRun(): Promise<void> {
+    const local = await startLocalStore(stateDir);
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      const startedAt = '2026-11-01T03:00:00.000Z';
+      const accounts = [
+        { id: WORKLOADS, name: 'Workloads' },
+        { id: SHARED, name: 'Shared' },
+      ];
+      await store.putOrganizationRun(
+        pendingOrganizationRun(
+          {
+            organizationRunId: 'org-killed',
+            startedAt,
+            accounts,
+            discovery: { listed: 2, active: 2, filteredOut: 0, missing: [] },
+            alerts: 'digest',
+          },
+          startedAt,
+        ),
+      );
+      await store.putAccountSection('org-killed', sectionFromAlert(accounts[0]!, buildAlert(typicalRun(), NEW))!);
+    } finally {
+      await local.close();
+    }
+  }
+
+  it('--topic: the late digest of a run that stopped before it reported goes out first, then this run’s', async () => {
+    await interruptedRun();
+    let n = 0;
+    sns.on(PublishCommand).callsFake(() => ({ MessageId: `msg-${++n}` }));
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic);
+    expect(stderr).toContain('note: published the late digest of organization run org-killed (started 2026-11-01T03:00:00.000Z)');
+    expect(stderr.search(/organization run \S+: 4 accounts/)).toBeGreaterThan(stderr.indexOf('note: published the late digest'));
+    const subjects = sns.commandCalls(PublishCommand).map((c) => c.args[0].input.Subject ?? '');
+    expect(subjects).toHaveLength(2);
+    expect(subjects[0]).toMatch(/^account-auditor organization, late digest of the run of 2026-11-01T03:00Z: 2 new/);
+    expect(subjects[1]).toMatch(/^account-auditor organization: /);
+    // Once: the next run finds nothing pending.
+    await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet');
+    expect(
+      sns
+        .commandCalls(PublishCommand)
+        .map((c) => c.args[0].input.Subject ?? '')
+        .filter((t) => t.includes('late digest')),
+    ).toHaveLength(1);
+  });
+
+  it('a late digest that cannot be published is named on stderr and stays pending for the next run', async () => {
+    await interruptedRun();
+    let n = 0;
+    sns.on(PublishCommand).callsFake(() => {
+      if (++n === 1) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' });
+      return { MessageId: `msg-${n}` };
+    });
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet');
+    expect(stderr).toContain(
+      `warning: the late digest of organization run org-killed (started 2026-11-01T03:00:00.000Z) could not be published to ${topic} (ThrottledException: Rate exceeded); the next run tries again`,
+    );
+    const local = await startLocalStore(stateDir, { create: false, readOnly: true });
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      expect((await store.getOrganizationRun('2026-11-01T03:00:00.000Z', 'org-killed'))!.alert.messageId).toBeNull();
+    } finally {
+      await local.close();
     }
   });
 
