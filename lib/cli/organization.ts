@@ -33,6 +33,7 @@ import type { AccountLine } from '#lib/organization/summary.ts';
 import type { AccountRun } from '#lib/report/organization.ts';
 import type { Settings } from '#lib/settings.ts';
 import type { AccountSection } from '#lib/notify/digest.ts';
+import { UNFINISHED_RUN } from '#lib/store/organization-runs.ts';
 import type { OrganizationRunRecord } from '#lib/store/store.ts';
 import { settingsFrom, withStore } from './session.ts';
 import { DEMO_ORGANIZATION_DIR, type Io, type OrganizationFlags, processIo, type RunFlags, UsageError } from './shared.ts';
@@ -186,8 +187,8 @@ async function accountAlerts(
   return () => publisher;
 }
 
-/** What the organization run record says until the run has reported. */
-const UNFINISHED = 'the run has not finished (still running, or stopped before it reported)';
+/** What the organization run record says until the run has reported (as the discover step's says). */
+const UNFINISHED = UNFINISHED_RUN;
 
 /** An account the run cannot audit at all (the OU flags cannot place it): its reason is the whole message. */
 class AccountNotAuditedError extends AuditorError {}
