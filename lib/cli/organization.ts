@@ -334,7 +334,7 @@ async function publishLate(opened: OpenedStore, topic: AlertPublisher, io: Io, f
       io.stderr(`warning: the late digest of ${run} could not be published to ${flags.topic} (${l.error}); the next run tries again\n`);
     else if (!flags.quiet || l.error) {
       io.stderr(
-        `note: published the late digest of ${run}, which stopped before its digest went out (SNS message ${l.messageId})${l.error ? `; ${l.error}` : ''}\n`,
+        `note: published the late digest of ${run}, whose own digest never went out (SNS message ${l.messageId})${l.error ? `; ${l.error}` : ''}\n`,
       );
     }
   }
@@ -453,9 +453,25 @@ async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
   // The digest's states are this run's: an account whose member role could not be assumed is failed, with why.
   const asRun = (r: AccountRun, section: AccountSection): AccountSection =>
     r.pipeline && r.state !== 'complete' ? { ...section, state: r.state, reason: r.reason } : section;
+  const inMemory = () =>
+    runs.map((r) => {
+      const account = { id: r.account.id, name: r.account.name };
+      if (!r.pipeline) return failedSection(account, r.reason ?? 'not audited');
+      return asRun(r, sectionFromRun(account, r.pipeline));
+    });
   let sections: AccountSection[];
+  let stored: Awaited<ReturnType<OpenedStore['store']['querySections']>> | null = null;
   if (options.opened) {
-    const stored = await options.opened.store.querySections(options.plan.organizationRunId);
+    try {
+      stored = await options.opened.store.querySections(options.plan.organizationRunId);
+    } catch (error) {
+      // The same sections, from the runs in memory: the digest still goes out, and the record says it did.
+      options.io.stderr(
+        `warning: the stored digest sections could not be read (${describe(error)}): the digest is built from this run's results\n`,
+      );
+    }
+  }
+  if (stored) {
     const lines = organizationRunRecord(runs, options, { mode: 'digest', wanted: true, messageId: null, reason: '' }).perAccount;
     const merged = mergeSections(
       stored.map((s) => parseSection(s.section, s.accountId)),
@@ -468,11 +484,7 @@ async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
       return r ? asRun(r, s) : s;
     });
   } else {
-    sections = runs.map((r) => {
-      const account = { id: r.account.id, name: r.account.name };
-      if (!r.pipeline) return failedSection(account, r.reason ?? 'not audited');
-      return asRun(r, sectionFromRun(account, r.pipeline));
-    });
+    sections = inMemory();
   }
   const wanted = shouldPublishDigest(sections);
   const alert = buildDigest({

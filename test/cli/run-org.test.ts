@@ -406,6 +406,23 @@ describe('the digest and the demo', () => {
     ).toHaveLength(1);
   });
 
+  it('the stored sections cannot be read back: the digest is built from the runs in memory and still published', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'digest-1' });
+    const spy = vi.spyOn(FindingsStore.prototype, 'querySections').mockRejectedValue(new Error('Query refused'));
+    try {
+      const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+      const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet', '--format', 'json');
+      expect(stderr).toContain('warning: the stored digest sections could not be read (Error: Query refused)');
+      const calls = sns.commandCalls(PublishCommand);
+      expect(calls).toHaveLength(1);
+      const digest = JSON.parse((JSON.parse(calls[0]!.args[0].input.Message!) as { default: string }).default) as DigestSummary;
+      expect(digest.counts).toMatchObject({ accounts: 4, failed: 1 });
+      expect(digest.counts.new).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('a late digest that cannot be published is named on stderr and stays pending for the next run', async () => {
     await interruptedRun();
     let n = 0;
