@@ -12,6 +12,7 @@ export const INTEGRATION = [
   // dynalite: a table per test on the worker's server (#test/dynalite.ts), or the CLI's own store on disk
   'test/audit/pipeline-store.test.ts',
   'test/audit/organization-report-store.test.ts',
+  'test/audit/organization-pending.test.ts',
   'test/export/asff-ocsf.test.ts',
   'test/functions/*.test.ts',
   'test/securityhub/*.test.ts',

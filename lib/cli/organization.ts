@@ -9,9 +9,9 @@
  *             account's folder through the offline collector, with its organization context; a
  *             failed AssumeRole the export recorded is that account's `organization` ERROR
  *
- * Each account's run is saved under its own account ID (the store's keys carry it), then one
- * organization run record lists them all (`runs --org`), and one digest is the alert. Loaded only
- * when `run --org` runs.
+ * Each account's run is saved under its own account ID (the store's keys carry it), its digest
+ * section stored before that save; one organization run record lists them all (`runs --org`),
+ * and one digest, built from the stored sections, is the alert. Loaded only when `run --org` runs.
  */
 import { randomBytes } from 'node:crypto';
 import { auditMemberAccount, type MemberAuditOptions, type MemberAuditResult } from '#lib/audit/member-audit.ts';
@@ -32,6 +32,8 @@ import {
 import type { AccountLine } from '#lib/organization/summary.ts';
 import type { AccountRun } from '#lib/report/organization.ts';
 import type { Settings } from '#lib/settings.ts';
+import type { AccountSection } from '#lib/notify/digest.ts';
+import { UNFINISHED_RUN } from '#lib/store/organization-runs.ts';
 import type { OrganizationRunRecord } from '#lib/store/store.ts';
 import { settingsFrom, withStore } from './session.ts';
 import { DEMO_ORGANIZATION_DIR, type Io, type OrganizationFlags, processIo, type RunFlags, UsageError } from './shared.ts';
@@ -143,23 +145,50 @@ interface PlanContext {
   organization: OrganizationSettings;
   /** The organization run's ID and start: the execution name and time of the Step Functions path. */
   run: { executionName: string; executionStartTime: string };
-  pipeline: Pick<MemberAuditOptions, 'store' | 'tableName' | 'trigger' | 'publisher'>;
+  pipeline: Pick<MemberAuditOptions, 'store' | 'tableName' | 'trigger'>;
+  /** Where an account's alerts go (accountAlerts). */
+  publisherFor: (organizationRunId: string, account: MapAccount) => AlertPublisher | null;
   progress: (message: string) => void;
 }
 
 /**
  * What an account's run publishes in organization mode: its findings alert goes into the digest
- * instead (nothing is published for it), any other alert (its state not saved) to the topic as is.
+ * instead, any other alert (its state not saved) to the topic as is (printed on stderr with
+ * --show-alert when there is none). With a store, the findings alert is the account's digest
+ * section, written into the store where the pipeline publishes, so before the account's run is
+ * saved, as the Lambda writes it (sectionPublisher): the digest is then built from the stored
+ * sections, and a run killed before it reported leaves them for the next run to publish
+ * (publishPendingDigests). Without a store nothing is saved, so the digest is built in memory.
  */
-async function accountAlerts(topic: AlertPublisher): Promise<AlertPublisher> {
-  const { sectionFromAlert } = await import('#lib/notify/digest.ts');
-  return {
+async function accountAlerts(
+  opened: OpenedStore | null,
+  topic: AlertPublisher | null,
+  flags: Flags,
+  io: Io,
+): Promise<PlanContext['publisherFor']> {
+  const [{ sectionFromAlert }, { sectionPublisher }] = await Promise.all([
+    import('#lib/notify/digest.ts'),
+    import('#lib/audit/organization-report.ts'),
+  ]);
+  const other: AlertPublisher = topic ?? {
+    publish: async (alert) => {
+      if (flags.showAlert) io.stderr(`Subject: ${alert.subject}\n${alert.email}\n`);
+      return { messageId: '' };
+    },
+  };
+  if (opened) {
+    const publish = sectionPublisher(opened.store, other);
+    return (organizationRunId, account) => ({ publish: (alert) => publish({ item: { organizationRunId, account }, alert }) });
+  }
+  if (!topic) return () => null;
+  const publisher: AlertPublisher = {
     publish: async (alert) => (sectionFromAlert({ id: '', name: '' }, alert) === null ? topic.publish(alert) : { messageId: '' }),
   };
+  return () => publisher;
 }
 
-/** What the organization run record says until the run has reported. */
-const UNFINISHED = 'the run has not finished (still running, or stopped before it reported)';
+/** What the organization run record says until the run has reported (as the discover step's says). */
+const UNFINISHED = UNFINISHED_RUN;
 
 /** An account the run cannot audit at all (the OU flags cannot place it): its reason is the whole message. */
 class AccountNotAuditedError extends AuditorError {}
@@ -213,6 +242,7 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
     flags,
     settings.historyTtlDays,
     async (opened) => {
+      const topic = flags.topic ? topicPublisher(flags.topic, flags.profile) : null;
       const context: PlanContext = {
         flags,
         settings,
@@ -222,25 +252,34 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
           trigger: 'local',
           store: opened?.store ?? null,
           ...(opened ? { tableName: opened.tableName } : {}),
-          publisher: flags.topic ? await accountAlerts(topicPublisher(flags.topic, flags.profile)) : null,
         },
+        publisherFor: await accountAlerts(opened, topic, flags, io),
         progress,
       };
+      // Earlier runs that stopped before their digest went out: theirs first, rebuilt from their
+      // stored sections, before anything of this run can fail.
+      if (opened && topic) await publishLate(opened, topic, io, flags);
       const plan = dir ? await offlinePlan(dir, context) : await livePlan(context);
       progress(
         `organization run ${plan.organizationRunId}: ${plan.accounts.length} account${plan.accounts.length === 1 ? '' : 's'}, ${Math.min(organization.maxConcurrency, plan.accounts.length)} at once`,
       );
       // Written before any account is, and replaced at the end: a run stopped in between stays
-      // listed by `runs --org`, its digest not published, rather than leaving no trace.
+      // listed by `runs --org`, its digest pending, and the next run with --topic publishes it.
       if (opened) {
         try {
-          await opened.store.putOrganizationRun(
-            organizationRunRecord(
+          await opened.store.putOrganizationRun({
+            ...organizationRunRecord(
               plan.accounts.map((account) => ({ account, state: 'failed', pipeline: null, reason: UNFINISHED })),
               { plan, startedAt: run.executionStartTime },
-              { mode: 'digest', wanted: true, messageId: null, reason: `${UNFINISHED}: its digest was not published` },
+              {
+                mode: 'digest',
+                wanted: true,
+                messageId: null,
+                reason: `${UNFINISHED}: its digest was not published`,
+              },
             ),
-          );
+            finished: false,
+          });
         } catch (error) {
           throw new AuditorError(
             `no account was audited: the organization run record could not be written in ${opened.where} (${describe(error)})`,
@@ -271,6 +310,34 @@ export async function runOrganization(flags: Flags, io: Io, options: { where?: s
     },
     { mode: 'run', exitOnStoreFailure: io === processIo },
   );
+}
+
+/**
+ * The late digests of the earlier runs whose digest never went out (publishPendingDigests): each
+ * published one is named on stderr, and one that could not be published too (it stays pending).
+ */
+async function publishLate(opened: OpenedStore, topic: AlertPublisher, io: Io, flags: Flags): Promise<void> {
+  const { publishPendingDigests } = await import('#lib/audit/organization-report.ts');
+  let late: Awaited<ReturnType<typeof publishPendingDigests>>;
+  try {
+    // This run has written nothing yet: every pending record is an earlier run's.
+    late = await publishPendingDigests({ store: opened.store, publisher: topic, tableName: opened.tableName });
+  } catch (error) {
+    io.stderr(
+      `warning: the earlier organization runs could not be listed, so their late digests were not looked for (${describe(error)})\n`,
+    );
+    return;
+  }
+  for (const l of late) {
+    const run = `organization run ${l.organizationRunId} (started ${l.startedAt})`;
+    if (l.messageId === null)
+      io.stderr(`warning: the late digest of ${run} could not be published to ${flags.topic} (${l.error}); the next run tries again\n`);
+    else if (!flags.quiet || l.error) {
+      io.stderr(
+        `note: published the late digest of ${run}, whose own digest never went out (SNS message ${l.messageId})${l.error ? `; ${l.error}` : ''}\n`,
+      );
+    }
+  }
 }
 
 interface ReportOptions {
@@ -334,7 +401,13 @@ async function report(runs: AccountRun[], options: ReportOptions): Promise<void>
       : digest.reason;
   if (options.opened) {
     await options.opened.store.putOrganizationRun(
-      organizationRunRecord(runs, options, { mode: 'digest', wanted: digest.wanted, messageId, reason }),
+      organizationRunRecord(runs, options, {
+        mode: 'digest',
+        wanted: digest.wanted,
+        messageId,
+        reason,
+        ...(flags.topic ? {} : { noTopic: true as const }),
+      }),
     );
   }
   if (failure) {
@@ -368,16 +441,51 @@ async function exportDocument(runs: AccountRun[], flags: Flags): Promise<string>
   return renderOcsf(items, { partition, region, now: new Date() });
 }
 
-/** The digest of the organization run: each account's section, the accounts not audited failed. */
+/**
+ * The digest of the organization run: each account's section, the accounts not audited failed.
+ * With a store, the sections are those the accounts stored (read back as the summarize step reads
+ * them, mergeSections over each account's line); without one, each from its run in memory.
+ */
 async function organizationDigest(runs: AccountRun[], options: ReportOptions) {
-  const { buildDigest, failedSection, sectionFromRun, shouldPublishDigest } = await import('#lib/notify/digest.ts');
-  const sections = runs.map((r) => {
-    const account = { id: r.account.id, name: r.account.name };
-    if (!r.pipeline) return failedSection(account, r.reason ?? 'not audited');
-    const section = sectionFromRun(account, r.pipeline);
-    // The digest's states are this run's: an account whose member role could not be assumed is failed, with why.
-    return r.state === 'complete' ? section : { ...section, state: r.state, reason: r.reason };
-  });
+  const { buildDigest, failedSection, mergeSections, parseSection, sectionFromRun, shouldPublishDigest } = await import(
+    '#lib/notify/digest.ts'
+  );
+  // The digest's states are this run's: an account whose member role could not be assumed is failed, with why.
+  const asRun = (r: AccountRun, section: AccountSection): AccountSection =>
+    r.pipeline && r.state !== 'complete' ? { ...section, state: r.state, reason: r.reason } : section;
+  const inMemory = () =>
+    runs.map((r) => {
+      const account = { id: r.account.id, name: r.account.name };
+      if (!r.pipeline) return failedSection(account, r.reason ?? 'not audited');
+      return asRun(r, sectionFromRun(account, r.pipeline));
+    });
+  let sections: AccountSection[];
+  let stored: Awaited<ReturnType<OpenedStore['store']['querySections']>> | null = null;
+  if (options.opened) {
+    try {
+      stored = await options.opened.store.querySections(options.plan.organizationRunId);
+    } catch (error) {
+      // The same sections, from the runs in memory: the digest still goes out, and the record says it did.
+      options.io.stderr(
+        `warning: the stored digest sections could not be read (${describe(error)}): the digest is built from this run's results\n`,
+      );
+    }
+  }
+  if (stored) {
+    const lines = organizationRunRecord(runs, options, { mode: 'digest', wanted: true, messageId: null, reason: '' }).perAccount;
+    const merged = mergeSections(
+      stored.map((s) => parseSection(s.section, s.accountId)),
+      // An account audited (its state in its run) is merged as such; only one not audited at all is failed here.
+      lines.map((l, i) => (runs[i]!.pipeline && l.state === 'failed' ? { ...l, state: 'incomplete' as const } : l)),
+    );
+    const byId = new Map(runs.map((r) => [r.account.id, r]));
+    sections = merged.map((s) => {
+      const r = byId.get(s.account.id);
+      return r ? asRun(r, s) : s;
+    });
+  } else {
+    sections = inMemory();
+  }
   const wanted = shouldPublishDigest(sections);
   const alert = buildDigest({
     organizationRunId: options.plan.organizationRunId,
@@ -488,6 +596,7 @@ async function livePlan(context: PlanContext): Promise<Plan> {
       auditOne: (account) =>
         auditMemberAccount({
           ...context.pipeline,
+          publisher: context.publisherFor(output.organizationRunId, account),
           organizationRunId: output.organizationRunId,
           account,
           organization: {
@@ -556,6 +665,7 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
       return auditMemberAccount({
         ...context.pipeline,
+        publisher: context.publisherFor(organizationRunId, account),
         organizationRunId,
         account,
         organization: {

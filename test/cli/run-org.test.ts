@@ -4,18 +4,24 @@
  * one run per account, the sandbox's `organization` ERROR, the exit code, the formats, the
  * filters, the flags' validation, progress on stderr, the state and the organization run record.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_ORGANIZATION_DIR } from '#lib/cli/main.ts';
+import { buildAlert } from '#lib/notify/alert.ts';
+import { type DigestSummary, sectionFromAlert } from '#lib/notify/digest.ts';
 import { DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMBER_ROLE_NAME, MAX_MAX_CONCURRENCY } from '#lib/organization/settings.ts';
 import { startLocalStore } from '#lib/store/local.ts';
+import { pendingOrganizationRun } from '#lib/store/organization-runs.ts';
 import { FindingsStore, StoreError } from '#lib/store/store.ts';
 import { cliCommand, runCli } from '#test/cli.ts';
+import { NEW, typicalRun } from '#test/notify.ts';
 
 const MANAGEMENT = '111111111111';
 const SHARED = '123456789012';
@@ -233,6 +239,40 @@ describe('run --org with state', () => {
     }
   });
 
+  it('each account’s digest section is stored before its run is saved, and the digest is built from the stored sections', async () => {
+    const order: string[] = [];
+    const put = FindingsStore.prototype.putAccountSection;
+    const save = FindingsStore.prototype.saveRun;
+    const query = FindingsStore.prototype.querySections;
+    const puts = vi.spyOn(FindingsStore.prototype, 'putAccountSection').mockImplementation(function (this: FindingsStore, id, section) {
+      order.push(`section ${section.account.id}`);
+      return put.call(this, id, section);
+    });
+    const saves = vi.spyOn(FindingsStore.prototype, 'saveRun').mockImplementation(function (this: FindingsStore, reconciled, options) {
+      order.push(`save ${reconciled.run.accountId}`);
+      return save.call(this, reconciled, options);
+    });
+    // What the digest reads: a section changed in the store after it was written shows in the digest.
+    const queries = vi.spyOn(FindingsStore.prototype, 'querySections').mockImplementation(async function (this: FindingsStore, id) {
+      order.push('query');
+      const stored = await query.call(this, id);
+      return stored.map((s) =>
+        s.accountId === WORKLOADS ? { ...s, section: { ...(s.section as object), account: { id: WORKLOADS, name: 'as stored' } } } : s,
+      );
+    });
+    try {
+      const { stderr } = await cli('--demo', '--state-dir', stateDir, '--show-alert', '--quiet', '--format', 'json', '--concurrency', '1');
+      for (const id of AUDITED) expect(order.indexOf(`section ${id}`)).toBeLessThan(order.indexOf(`save ${id}`));
+      expect(order.indexOf(`section ${SANDBOX}`)).toBeLessThan(order.indexOf(`save ${SANDBOX}`));
+      expect(order.at(-1)).toBe('query');
+      expect(stderr).toContain(`== ${WORKLOADS} (as stored)`);
+    } finally {
+      puts.mockRestore();
+      saves.mockRestore();
+      queries.mockRestore();
+    }
+  });
+
   it('--show-alert prints the digest: the account in ERROR first, then the accounts with changes', async () => {
     const { stdout } = await noStore('--demo', '--show-alert', '--quiet');
     const digest = stdout.slice(stdout.indexOf('digest that would be published'));
@@ -316,6 +356,94 @@ describe('the digest and the demo', () => {
     }
   });
 
+  /** A run that stopped before it reported, as its record and one account's section are left in the state. */
+  async function interruptedRun(): Promise<void> {
+    const local = await startLocalStore(stateDir);
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      const startedAt = '2026-11-01T03:00:00.000Z';
+      const accounts = [
+        { id: WORKLOADS, name: 'Workloads' },
+        { id: SHARED, name: 'Shared' },
+      ];
+      await store.putOrganizationRun(
+        pendingOrganizationRun(
+          {
+            organizationRunId: 'org-killed',
+            startedAt,
+            accounts,
+            discovery: { listed: 2, active: 2, filteredOut: 0, missing: [] },
+            alerts: 'digest',
+          },
+          startedAt,
+        ),
+      );
+      await store.putAccountSection('org-killed', sectionFromAlert(accounts[0]!, buildAlert(typicalRun(), NEW))!);
+    } finally {
+      await local.close();
+    }
+  }
+
+  it('--topic: the late digest of a run that stopped before it reported goes out first, then this run’s', async () => {
+    await interruptedRun();
+    let n = 0;
+    sns.on(PublishCommand).callsFake(() => ({ MessageId: `msg-${++n}` }));
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic);
+    expect(stderr).toContain('note: published the late digest of organization run org-killed (started 2026-11-01T03:00:00.000Z)');
+    expect(stderr.search(/organization run \S+: 4 accounts/)).toBeGreaterThan(stderr.indexOf('note: published the late digest'));
+    const subjects = sns.commandCalls(PublishCommand).map((c) => c.args[0].input.Subject ?? '');
+    expect(subjects).toHaveLength(2);
+    expect(subjects[0]).toMatch(/^account-auditor organization, late digest of the run of 2026-11-01T03:00Z: 2 new/);
+    expect(subjects[1]).toMatch(/^account-auditor organization: /);
+    // Once: the next run finds nothing pending.
+    await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet');
+    expect(
+      sns
+        .commandCalls(PublishCommand)
+        .map((c) => c.args[0].input.Subject ?? '')
+        .filter((t) => t.includes('late digest')),
+    ).toHaveLength(1);
+  });
+
+  it('the stored sections cannot be read back: the digest is built from the runs in memory and still published', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'digest-1' });
+    const spy = vi.spyOn(FindingsStore.prototype, 'querySections').mockRejectedValue(new Error('Query refused'));
+    try {
+      const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+      const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet', '--format', 'json');
+      expect(stderr).toContain('warning: the stored digest sections could not be read (Error: Query refused)');
+      const calls = sns.commandCalls(PublishCommand);
+      expect(calls).toHaveLength(1);
+      const digest = JSON.parse((JSON.parse(calls[0]!.args[0].input.Message!) as { default: string }).default) as DigestSummary;
+      expect(digest.counts).toMatchObject({ accounts: 4, failed: 1 });
+      expect(digest.counts.new).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a late digest that cannot be published is named on stderr and stays pending for the next run', async () => {
+    await interruptedRun();
+    let n = 0;
+    sns.on(PublishCommand).callsFake(() => {
+      if (++n === 1) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' });
+      return { MessageId: `msg-${n}` };
+    });
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    const { stderr } = await cli('--demo', '--state-dir', stateDir, '--topic', topic, '--quiet');
+    expect(stderr).toContain(
+      `warning: the late digest of organization run org-killed (started 2026-11-01T03:00:00.000Z) could not be published to ${topic} (ThrottledException: Rate exceeded); the next run tries again`,
+    );
+    const local = await startLocalStore(stateDir, { create: false, readOnly: true });
+    try {
+      const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: 400 });
+      expect((await store.getOrganizationRun('2026-11-01T03:00:00.000Z', 'org-killed'))!.alert.messageId).toBeNull();
+    } finally {
+      await local.close();
+    }
+  });
+
   it('demo: the single-account nights as before, then the demo organization and its digest', async () => {
     const { code, stdout } = await runCli(['demo']);
     expect(code).toBe(0);
@@ -348,6 +476,86 @@ describe('the built command line', () => {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ accounts: 4, failed: 4, alert: { messageId: null } });
     expect(records[0]!.alert.reason).toContain('the run has not finished');
+  });
+
+  it('killed after the first account was saved: the next run --org --topic publishes the late digest with its new findings', async () => {
+    const [command, args] = cliCommand(['run', '--org', '--demo', '--state-dir', stateDir, '--quiet', '--concurrency', '1']);
+    const killed = spawnSync(command, args, {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ACCOUNT_AUDITOR_TEST_KILL_AT: 'committed:1' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+
+    // SNS over HTTP (the Query protocol), answered by a stub the bin reaches through AWS_ENDPOINT_URL_SNS.
+    const published: URLSearchParams[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+      });
+      request.on('end', () => {
+        published.push(new URLSearchParams(body));
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(
+          `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>stub-${published.length}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const topic = 'arn:aws:sns:eu-west-1:999999999999:audit-alerts';
+    try {
+      const [next, nextArgs] = cliCommand(['run', '--org', '--demo', '--state-dir', stateDir, '--topic', topic]);
+      const out = await new Promise<{ stderr: string }>((resolve) => {
+        execFile(
+          next,
+          nextArgs,
+          {
+            encoding: 'utf8',
+            timeout: 60_000,
+            env: {
+              ...process.env,
+              AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${port}`,
+              AWS_ACCESS_KEY_ID: 'test',
+              AWS_SECRET_ACCESS_KEY: 'test',
+              AWS_REGION: 'eu-west-1',
+            },
+          },
+          (_error, _stdout, stderr) => resolve({ stderr }),
+        );
+      });
+      const digests = published.map((p) => ({
+        subject: p.get('Subject') ?? '',
+        digest: JSON.parse((JSON.parse(p.get('Message') ?? '{}') as { default: string }).default) as DigestSummary,
+      }));
+      expect(digests).toHaveLength(2);
+      const [late, own] = digests;
+      expect(late!.subject).toMatch(/^account-auditor organization, late digest of the run of \d{4}-\d\d-\d\dT\d\d:\d\dZ: /);
+      expect(late!.digest.late).toContain('stopped before it reported');
+      expect(out.stderr).toContain(`note: published the late digest of organization run ${late!.digest.organizationRunId}`);
+      // The one account the killed run saved stored its section first: the late digest carries its findings.
+      const saved = late!.digest.accounts.filter((a) => a.runId !== null);
+      expect(saved).toHaveLength(1);
+      const account = saved[0]!.account.id;
+      expect(saved[0]!.totals.new).toBeGreaterThan(0);
+      // Its findings are known now: this run's own digest does not call them new, so the late one is their only alert.
+      expect(own!.digest.late).toBeUndefined();
+      expect(own!.digest.organizationRunId).not.toBe(late!.digest.organizationRunId);
+      expect(own!.digest.accounts.find((a) => a.account.id === account)?.totals.new ?? 0).toBe(0);
+
+      const [listCommand, listArgs] = cliCommand(['runs', '--org', '--state-dir', stateDir, '--format', 'json']);
+      const records = JSON.parse(spawnSync(listCommand, listArgs, { encoding: 'utf8', timeout: 60_000 }).stdout) as {
+        organizationRunId: string;
+        alert: { messageId: string | null };
+      }[];
+      expect(records.map((r) => [r.organizationRunId, r.alert.messageId])).toEqual([
+        [own!.digest.organizationRunId, 'stub-2'],
+        [late!.digest.organizationRunId, 'stub-1'],
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   it('run --org --demo exits 2 and reports progress on stderr, the table on stdout', () => {
