@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { SecurityHubClient } from '@aws-sdk/client-securityhub';
@@ -85,6 +86,8 @@ function timeBudget(
   reserveMs: number | undefined,
 ): { signal: AbortSignal; stopsInMs: number | null; dispose: () => void } {
   const controller = new AbortController();
+  // Every AWS call in flight listens to the budget: the collector's concurrency, not a leak.
+  setMaxListeners(100, controller.signal);
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.NaN;
   if (!Number.isFinite(remaining)) return { signal: controller.signal, stopsInMs: null, dispose: () => {} };
   const reserve = reserveMs ?? Math.min(DEFAULT_RESERVE_MS, remaining / 4);
