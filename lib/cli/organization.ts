@@ -29,7 +29,7 @@ import {
   type OrganizationSettings,
   organizationSettingsSchema,
 } from '#lib/organization/settings.ts';
-import type { AccountLine } from '#lib/organization/summary.ts';
+import { type AccountLine, summaryOfLines } from '#lib/organization/summary.ts';
 import type { AccountRun } from '#lib/report/organization.ts';
 import type { Settings } from '#lib/settings.ts';
 import type { AccountSection } from '#lib/notify/digest.ts';
@@ -514,29 +514,11 @@ function organizationRunRecord(
       reason: r.reason,
     };
   });
-  const totals = { total: 0, PASS: 0, FAIL: 0, WARN: 0, ERROR: 0 };
-  for (const line of perAccount) {
-    if (!line.counts) continue;
-    for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += line.counts[key];
-  }
-  const count = (state: AccountLine['state']) => perAccount.filter((l) => l.state === state).length;
-  const inError = perAccount
-    .filter((l) => l.state !== 'complete')
-    .sort((a, b) => (a.state === b.state ? a.id.localeCompare(b.id) : a.state === 'failed' ? -1 : 1));
-  return {
-    organizationRunId: options.plan.organizationRunId,
-    startedAt: options.startedAt,
-    summarizedAt: new Date().toISOString(),
-    discovery: options.plan.discovery,
-    accounts: perAccount.length,
-    complete: count('complete'),
-    incomplete: count('incomplete'),
-    failed: count('failed'),
-    totals,
+  const summary = summaryOfLines(
+    { organizationRunId: options.plan.organizationRunId, startedAt: options.startedAt, discovery: options.plan.discovery },
     perAccount,
-    inError,
-    alert,
-  };
+  );
+  return { ...summary, summarizedAt: new Date().toISOString(), alert };
 }
 
 /** The live plan: the accounts and their SCP chains once, then each account through its member role. */

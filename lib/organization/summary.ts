@@ -85,7 +85,14 @@ function lineOf(raw: unknown, index: number): AccountLine {
  * cannot read counts as a failed account, never as a clean one.
  */
 export function summarizeOrganizationRun(input: SummarizeInput): OrganizationSummary {
-  const perAccount = input.accounts.map(lineOf);
+  return summaryOfLines(input, input.accounts.map(lineOf));
+}
+
+/** The organization summary of accounts' lines: the totals, the counts by state, the accounts in ERROR (failed first, then by ID). */
+export function summaryOfLines<D>(
+  run: { organizationRunId: string; startedAt: string; discovery: D },
+  perAccount: AccountLine[],
+): Omit<OrganizationSummary, 'discovery'> & { discovery: D } {
   const totals = { total: 0, PASS: 0, FAIL: 0, WARN: 0, ERROR: 0 };
   for (const line of perAccount) {
     if (!line.counts) continue;
@@ -96,9 +103,9 @@ export function summarizeOrganizationRun(input: SummarizeInput): OrganizationSum
     .filter((l) => l.state !== 'complete')
     .sort((a, b) => (a.state === b.state ? a.id.localeCompare(b.id) : a.state === 'failed' ? -1 : 1));
   return {
-    organizationRunId: input.organizationRunId,
-    startedAt: input.startedAt,
-    discovery: input.discovery,
+    organizationRunId: run.organizationRunId,
+    startedAt: run.startedAt,
+    discovery: run.discovery,
     accounts: perAccount.length,
     complete: count('complete'),
     incomplete: count('incomplete'),

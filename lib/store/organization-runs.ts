@@ -5,7 +5,7 @@ import { StoreError } from './errors.ts';
 import { DAY_SECONDS } from './items.ts';
 import { KEY_ATTRIBUTES, type ItemType, ORGRUNS_PK, orgRunPk, orgRunSk, SECTION_PREFIX, sectionSk, TTL_ATTRIBUTE } from './keys.ts';
 import { queryAll } from './queries.ts';
-import { ITEM_LIMIT_BYTES, jsonBytes } from './size.ts';
+import { fitList, ITEM_LIMIT_BYTES, jsonBytes } from './size.ts';
 import type { Item, Table } from './table.ts';
 import { describeError } from './table.ts';
 
@@ -104,19 +104,6 @@ export function pendingOrganizationRun(
     alert: { mode: run.alerts, wanted: true, messageId: null, reason: `${UNFINISHED_RUN}: its message was not published` },
     finished: false,
   };
-}
-
-/** The longest prefix of `list` whose JSON fits `budget` bytes. */
-function fitList<T>(list: readonly T[], budget: number): T[] {
-  const kept: T[] = [];
-  let used = 2;
-  for (const entry of list) {
-    const size = jsonBytes(entry) + 1;
-    if (used + size > budget) break;
-    kept.push(entry);
-    used += size;
-  }
-  return kept;
 }
 
 /**

@@ -113,7 +113,7 @@ export function fitDetails(details: Record<string, unknown>, budget: number = DE
 }
 
 /** The longest prefix of `list` whose JSON fits `budget` bytes. */
-function fitList<T>(list: readonly T[], budget: number): T[] {
+export function fitList<T>(list: readonly T[], budget: number): T[] {
   const kept: T[] = [];
   let used = 2;
   for (const entry of list) {
