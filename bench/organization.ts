@@ -215,7 +215,7 @@ interface AccountWorld {
   iam: GeneratedAccount;
   regions: Record<string, RegionWorld>;
 }
-const CACHE_SIZE = 2 * CONCURRENCY + 4;
+const CACHE_SIZE = CONCURRENCY + 4;
 const worlds = new Map<string, AccountWorld>();
 /** The fake's own work on the auditor's thread: every mocked call's answer (ms, generation included) and the accounts generated. */
 const fake = { ms: 0, generateMs: 0, generated: 0 };
