@@ -12,6 +12,7 @@ export const INTEGRATION = [
   // dynalite: a table per test on the worker's server (#test/dynalite.ts), or the CLI's own store on disk
   'test/audit/pipeline-store.test.ts',
   'test/audit/organization-report-store.test.ts',
+  'test/audit/organization-pending.test.ts',
   'test/export/asff-ocsf.test.ts',
   'test/functions/*.test.ts',
   'test/securityhub/*.test.ts',
@@ -21,6 +22,8 @@ export const INTEGRATION = [
   'test/cli/kill.test.ts',
   'test/cli/organization.test.ts',
   'test/cli/permissions.test.ts',
+  'test/cli/run-org.test.ts',
+  'test/cli/run-org-live.test.ts',
   'test/cli/state.test.ts',
   'test/cli/store-failures.test.ts',
   // AWS SDK clients mocked with aws-sdk-client-mock (#test/mock-aws.ts, #test/sdk-boundary.ts)

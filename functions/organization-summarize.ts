@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { reportOrganizationRun } from '#lib/audit/organization-report.ts';
+import { reportWithPending } from '#lib/audit/organization-report.ts';
 import { ConfigurationError } from '#lib/lambda/config.ts';
 import { ENV, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { snsPublisher } from '#lib/notify/sns.ts';
@@ -22,7 +22,8 @@ function required(name: string): string {
 
 /**
  * The organization state machine's last step: the run's summary (lib/organization/summary.ts),
- * its record in the table and its digest on the topic (lib/audit/organization-report.ts).
+ * its record in the table and its digest on the topic (lib/audit/organization-report.ts), after
+ * the late digests of earlier runs that stopped before theirs went out.
  */
 export const handler = createSummarizeHandler({
   logger,
@@ -30,13 +31,21 @@ export const handler = createSummarizeHandler({
     const tableName = required(ENV.tableName);
     // The summarize step writes no finding or history: the history TTL is that of the sections, which it only reads.
     const store = new FindingsStore({ client: dynamodb, tableName, historyTtlDays: parseSettings({}).historyTtlDays });
-    const { record, repeated } = await reportOrganizationRun({
+    // The digests of earlier runs that never went out first (stopped, or their publish failed), then this run's.
+    const { record, repeated, pending, pendingError } = await reportWithPending({
       summary,
       mode: settings.alerts,
       store,
       publisher: snsPublisher(sns, required(ENV.topicArn)),
       tableName,
     });
+    for (const late of pending) {
+      if (late.messageId === null || late.error)
+        logger.error('the late digest of an earlier organization run was not published', { ...late });
+      else logger.info('published the late digest of an earlier organization run', { ...late });
+    }
+    if (pendingError)
+      logger.error('the earlier organization runs could not be listed: their late digests were not looked for', { error: pendingError });
     return { wanted: record.alert.wanted, messageId: record.alert.messageId, repeated };
   },
 });

@@ -236,8 +236,9 @@ export class OrganizationAuditStack extends Stack {
           sid: 'OrganizationContextWrite',
           actions: [...ORGANIZATION_CONTEXT_WRITE_ACTIONS],
           resources: [this.table.table.tableArn],
-          // Only the organization runs' items: the findings, runs and leases are the per-account function's.
-          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*'] } },
+          // Only the organization runs' items (each run's partition, and the run's record, not finished,
+          // in the list of runs): the findings, runs and leases are the per-account function's.
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*', 'ORGRUNS'] } },
         }),
       ],
     });

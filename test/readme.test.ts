@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { OFFLINE_FILES } from '#lib/inventory/registry.ts';
 import { ALL_CHECKS } from '#test/checks.ts';
+import { runCli } from '#test/cli.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
@@ -24,6 +25,14 @@ describe('README', () => {
 
   it('documents every check', () => {
     for (const c of ALL_CHECKS) expect(readme).toContain(`\`${c.id}\``);
+  });
+
+  it('documents every option of run, the organization ones included', async () => {
+    const help = (await runCli(['run', '--help'])).stdout;
+    const options = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!).filter((o) => o !== '--help');
+    expect(options).toContain('--org');
+    expect(options).toContain('--concurrency');
+    for (const option of options) expect(readme, option).toContain(`\`${option}`);
   });
 
   it('the quick start commands exist', () => {

@@ -9,7 +9,7 @@ import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { type CommandContext, type Io, processIo } from './shared.ts';
 
-export { DEMO_DIR, DEMO_NEXT_DIR, type Io } from './shared.ts';
+export { DEMO_DIR, DEMO_NEXT_DIR, DEMO_ORGANIZATION_DIR, type Io } from './shared.ts';
 
 /** The commands, in the order `--help` lists them: each file in commands/ defines one. */
 const COMMANDS = [runCommand, findingsCommand, runsCommand, historyCommand, demoCommand, filesCommand, checksCommand];

@@ -16,6 +16,8 @@ import type { StateFlags } from './state.ts';
  */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/demo-account', import.meta.url));
 export const DEMO_NEXT_DIR = fileURLToPath(new URL('../../examples/demo-account-next', import.meta.url));
+/** The bundled demo organization (an organization export: `run --org --demo`). */
+export const DEMO_ORGANIZATION_DIR = fileURLToPath(new URL('../../examples/demo-organization', import.meta.url));
 
 /** Bad usage: exits 2, like an audit that could not complete, and never prints findings. */
 export class UsageError extends Error {
@@ -82,6 +84,31 @@ export interface RunFlags extends StateFlags {
   all?: boolean;
   quiet?: boolean;
 }
+
+/** `run --org`'s own options: what to audit in the organization, and how. */
+export interface OrganizationFlags {
+  org?: boolean;
+  accounts?: string[];
+  excludeAccounts?: string[];
+  ous?: string[];
+  excludeOus?: string[];
+  roleName?: string;
+  externalId?: string;
+  managementRoleArn?: string;
+  concurrency?: number;
+}
+
+/** The options that mean something only with --org, as the user spells them. */
+export const ORGANIZATION_FLAGS: readonly [keyof OrganizationFlags, string][] = [
+  ['accounts', '--accounts'],
+  ['excludeAccounts', '--exclude-accounts'],
+  ['ous', '--ous'],
+  ['excludeOus', '--exclude-ous'],
+  ['roleName', '--role-name'],
+  ['externalId', '--external-id'],
+  ['managementRoleArn', '--management-role-arn'],
+  ['concurrency', '--concurrency'],
+];
 
 export interface ReadFlags extends StateFlags {
   account?: string;

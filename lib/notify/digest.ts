@@ -389,6 +389,8 @@ export interface DigestSummary {
   startedAt: string;
   /** Why this message was sent. */
   reason: string;
+  /** Set on a digest published by a later run for a run that stopped before it reported: why it is late. */
+  late?: string;
   highestSeverity: Severity | 'none';
   /** Full counts over every account, whatever the size limit left in `accounts`. */
   counts: {
@@ -430,6 +432,11 @@ export interface DigestInput {
   tableName?: string;
   /** The limit to fit under; SNS's 256 KiB by default. */
   maxBytes?: number;
+  /**
+   * A digest published after the fact, by a later run (publishPendingDigests): why this run's own
+   * digest was not published. The subject and the first lines name the run and its start.
+   */
+  late?: string;
 }
 
 /** `failedAccounts` over `sections`: a section of a failed account keeps its changes and becomes failed. */
@@ -449,7 +456,9 @@ const SHORT: Record<Severity, string> = { critical: 'crit', high: 'high', medium
 
 function renderSubject(summary: DigestSummary): string {
   const { counts } = summary;
-  const prefix = 'account-auditor organization: ';
+  const prefix = summary.late
+    ? `account-auditor organization, late digest of the run of ${summary.startedAt.slice(0, 16)}Z: `
+    : 'account-auditor organization: ';
   if (summary.kind === 'organization-failed-accounts') {
     return fitSubject(prefix, [`${plural(counts.failed, 'account')} could not be audited`, `${counts.failed} accounts failed`]);
   }
@@ -493,6 +502,7 @@ function renderEmail(summary: DigestSummary, lineOf: (item: AlertItem, key: List
   const { counts } = summary;
   const out: string[] = [];
   out.push(`account-auditor: organization run ${summary.organizationRunId}, started ${summary.startedAt}`);
+  if (summary.late) out.push(`LATE DIGEST: ${summary.late}`);
   out.push(`Why this message: ${summary.reason}`);
   out.push(
     `Accounts: ${counts.accounts} (${counts.complete} complete, ${counts.incomplete} incomplete, ${counts.failed} not audited). ` +
@@ -635,6 +645,7 @@ function compose(kind: DigestKind, input: DigestInput, all: readonly AccountSect
       organizationRunId: input.organizationRunId,
       startedAt: input.startedAt,
       reason: reasons.join('; '),
+      ...(input.late ? { late: input.late } : {}),
       highestSeverity: highest,
       counts,
       accounts: shown,

@@ -161,6 +161,17 @@ export function guardrailsKey(chain: Source<GuardrailLevel[]>): string {
 
 /** Where the discover step writes the run's context (the findings table: lib/store/organization-context.ts). */
 export interface OrganizationContextWriter {
-  /** The context and each distinct chain by its key; resolves once every item is written. */
-  writeContext(context: OrganizationContext, chains: ReadonlyMap<string, Source<GuardrailLevel[]>>): Promise<void>;
+  /**
+   * The context and each distinct chain by its key; resolves once every item is written. With
+   * `run`, then the organization run's record as it stands before any account is audited (not
+   * finished, its message pending), so that a run whose summarize step never runs is still found
+   * and its digest published by a later one.
+   */
+  writeContext(context: OrganizationContext, chains: ReadonlyMap<string, Source<GuardrailLevel[]>>, run?: PendingRun): Promise<void>;
+}
+
+/** What the record of an organization run that has not reported says: when it started, its accounts, its alert mode. */
+export interface PendingRun extends Pick<DiscoveryOutput, 'startedAt' | 'accounts'> {
+  discovery: Omit<DiscoveryOutput['discovery'], 'calls'>;
+  alerts: 'digest' | 'per-account';
 }

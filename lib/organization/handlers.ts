@@ -87,7 +87,13 @@ export function createDiscoverHandler(deps: DiscoverHandlerDeps) {
       guardrails: true,
     });
     if (organization) {
-      await writer.writeContext(organization.context, organization.chains);
+      const { calls: _calls, ...counted } = output.discovery;
+      await writer.writeContext(organization.context, organization.chains, {
+        startedAt: output.startedAt,
+        accounts: output.accounts,
+        discovery: counted,
+        alerts: settings.alerts,
+      });
       const unread = [...organization.reading.accounts].filter(([, chain]) => chain.state !== 'read');
       deps.logger.info('organization context written', {
         organizationRunId: output.organizationRunId,

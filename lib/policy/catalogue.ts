@@ -49,6 +49,7 @@ function load(raw: RawCatalogue): Catalogue {
   const templateIds = new Map<string, number>();
   const templatesOf: number[][] = [];
   const serviceIds: number[] = [];
+  const indexOf = new Map<string, number>();
   for (const [service, entry] of Object.entries(raw.services)) {
     const local = entry.t.map((raw) => {
       const t = raw.replaceAll('{}', VARIABLE);
@@ -65,8 +66,12 @@ function load(raw: RawCatalogue): Catalogue {
     services.push(service);
     for (const item of entry.a === '' ? [] : entry.a.split(';')) {
       const [name, types] = item.split('=') as [string, string | undefined];
-      names.push(`${service}:${name}`);
-      actions.push(`${service}:${name}`.toLowerCase());
+      const spelled = `${service}:${name}`;
+      const action = spelled.toLowerCase();
+      names.push(spelled);
+      // As `new Map(actions.map((a, i) => [a, i]))`: a repeated name keeps its last index.
+      indexOf.set(action, actions.length);
+      actions.push(action);
       templatesOf.push(types ? types.split(',').map((i) => local[Number(i)]!) : []);
       serviceIds.push(serviceId);
     }
@@ -81,7 +86,7 @@ function load(raw: RawCatalogue): Catalogue {
     serviceOfAction: Uint16Array.from(serviceIds),
     templates,
     templatesOf,
-    indexOf: new Map(actions.map((a, i) => [a, i])),
+    indexOf,
     size: actions.length,
   };
 }

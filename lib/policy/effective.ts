@@ -23,7 +23,7 @@ import {
   wildcardMatch,
   type NormalizedStatement,
 } from './statements.ts';
-import { resolvePolicyVariables, statementCovers, type PolicyVariables } from './grants.ts';
+import { resolvePolicyVariables, statementCovers, statementCoversResource, type PolicyVariables } from './grants.ts';
 
 /** Where a statement comes from, as a finding names it. */
 export interface StatementOrigin {
@@ -63,6 +63,8 @@ export type Decision = 'allow' | 'conditional' | 'denied' | 'implicit';
 export { STAR_RESOURCE };
 
 interface Compiled {
+  /** One number per distinct compiled statement (copies for other sources keep it). */
+  id: number;
   source: SourcedStatement;
   allow: boolean;
   conditional: boolean;
@@ -116,7 +118,12 @@ function actionSetOf(cat: Catalogue, statement: NormalizedStatement): ActionSet 
 }
 
 function hasVariables(statement: NormalizedStatement): boolean {
-  return [...(statement.resources ?? []), ...(statement.notResources ?? [])].some((r) => r.includes('${'));
+  return someHasVariable(statement.resources) || someHasVariable(statement.notResources);
+}
+
+function someHasVariable(patterns: string[] | null): boolean {
+  if (patterns) for (let k = 0; k < patterns.length; k++) if (patterns[k]!.includes('${')) return true;
+  return false;
 }
 
 /**
@@ -125,6 +132,8 @@ function hasVariables(statement: NormalizedStatement): boolean {
  * many users' inline policies repeat it.
  */
 const compileCache = new Map<string, Compiled>();
+/** Ids are never reused, even when the caches are cleared. */
+let nextCompiledId = 0;
 const objectCache = new WeakMap<NormalizedStatement, Map<string, Compiled>>();
 
 function rememberByObject(statement: NormalizedStatement, scope: string, compiled: Compiled): void {
@@ -154,7 +163,14 @@ function partitionTemplates(cat: Catalogue, scope: string): string[] {
 
 /** `partition|account`: what the templates are filled with. */
 function scopeOf(partition: string, principalArn: string): string {
-  const account = principalArn.split(':')[4] ?? '';
+  // The fifth field of the ARN, found without splitting the whole string.
+  let start = 0;
+  for (let field = 0; field < 4 && start >= 0; field++) {
+    const colon = principalArn.indexOf(':', start);
+    start = colon < 0 ? -1 : colon + 1;
+  }
+  const end = start < 0 ? -1 : principalArn.indexOf(':', start);
+  const account = start < 0 ? '' : principalArn.slice(start, end < 0 ? undefined : end);
   return `${partition}|${/^\d{12}$/.test(account) ? account : ''}`;
 }
 
@@ -275,6 +291,7 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
     if (types.some(touchesTemplate)) touched.add(i);
   }
   const compiled: Compiled = {
+    id: nextCompiledId++,
     source,
     allow: statement.effect === 'Allow',
     conditional: statement.condition !== null,
@@ -325,7 +342,11 @@ export function describeSummary(summary: ActionSummary): string {
 /** Services whose every action the set holds. */
 export function wholeServices(set: ActionSet, cat: Catalogue = catalogue()): number {
   let n = 0;
-  for (const [start, end] of cat.serviceRange) if (end > start && set.hasRange(start, end)) n++;
+  const ranges = cat.serviceRange;
+  for (let s = 0; s < ranges.length; s++) {
+    const [start, end] = ranges[s]!;
+    if (end > start && set.hasRange(start, end)) n++;
+  }
   return n;
 }
 
@@ -420,15 +441,116 @@ const ANY_POLICY: SourcedStatement = {
   },
 };
 
+/** An access class with its contributors as positions in the principal's identity statements. */
+type ClassShape =
+  | { kind: 'full'; contributors: number[] }
+  | { kind: 'all-except'; excluded: ActionSummary; exceptResources: string[]; contributors: number[] }
+  | { kind: 'on-resources'; resources: Array<Omit<ResourceGrant, 'contributors'> & { contributors: number[] }> };
+
+/**
+ * What principals with the same compiled statements share: everything decided from the
+ * statements alone. Sources (which name each principal's own paths) are kept as positions.
+ */
+interface Shared {
+  /** By view slot (viewSlot). */
+  views: Array<ActionSet | undefined>;
+  mayAllow: Map<string, Int8Array>;
+  mayAllowAny: Map<string, boolean>;
+  classes: Array<ClassShape[] | undefined>;
+  effectiveDenies: Array<number[] | undefined>;
+  /** Point decisions by action, then view slot (GUARDRAIL_SLOT: the guardrails alone), then resource. */
+  decisions: Map<string, Array<Map<string, Decision> | undefined>>;
+  /** By catalogue action: the statements that name it. */
+  relevant: Map<number, { key: string; identity: number[] }>;
+  /** The identity Allows covering a request, by action, then resource (see allowsFor). */
+  allowsFor: Map<string, Map<string, number[]>>;
+}
+
+/** By catalogue, then by signature (`partition|account` and the compiled statements of each layer). */
+const sharedStates = new WeakMap<Catalogue, Map<string, Shared>>();
+
+function sharedState(cat: Catalogue, signature: string): Shared {
+  let bySignature = sharedStates.get(cat);
+  if (!bySignature) {
+    bySignature = new Map();
+    sharedStates.set(cat, bySignature);
+  }
+  let shared = bySignature.get(signature);
+  if (!shared) {
+    shared = {
+      views: [],
+      mayAllow: new Map(),
+      mayAllowAny: new Map(),
+      classes: [],
+      effectiveDenies: [],
+      decisions: new Map(),
+      relevant: new Map(),
+      allowsFor: new Map(),
+    };
+    // Kept across runs (a warm Lambda): a few thousand signatures, each holding some action sets.
+    if (bySignature.size > 5_000) bySignature.clear();
+    bySignature.set(signature, shared);
+  }
+  return shared;
+}
+
+interface RequestAnswers {
+  decisions: Map<string, Map<string, Decision>>;
+  allowsFor: Map<string, Map<string, number[]>>;
+}
+
+/** Point answers by the statements that name the action (EffectiveAccess.decisionsOf), per catalogue. */
+const answersByCatalogue = new WeakMap<Catalogue, RequestAnswers>();
+
+const GUARDRAIL_SLOT = 4;
+
+/** The answers kept under one key, by resource; bounded like the other caches. */
+function sharedAnswers<T>(all: Map<string, Map<string, T>>, key: string): Map<string, T> {
+  let answers = all.get(key);
+  if (!answers) {
+    answers = new Map();
+    if (all.size > 20_000) all.clear();
+    all.set(key, answers);
+  }
+  return answers;
+}
+
+function requestAnswers(cat: Catalogue): RequestAnswers {
+  let answers = answersByCatalogue.get(cat);
+  if (!answers) {
+    answers = { decisions: new Map(), allowsFor: new Map() };
+    answersByCatalogue.set(cat, answers);
+  }
+  return answers;
+}
+
+function compileAll(cat: Catalogue, sources: SourcedStatement[], scope: string, variables: PolicyVariables | undefined): Compiled[] {
+  const out: Compiled[] = new Array(sources.length);
+  for (let k = 0; k < sources.length; k++) out[k] = compile(cat, sources[k]!, scope, variables);
+  return out;
+}
+
+/** The compiled statements' ids, in order: one part of a signature. */
+function idsOf(list: Compiled[]): string {
+  let ids = '';
+  for (let k = 0; k < list.length; k++) ids += k === 0 ? `${list[k]!.id}` : `,${list[k]!.id}`;
+  return ids;
+}
+
+/** A view as a slot number, 0 to 7. */
+const viewSlot = (view: View): number => (view.conditional ? 4 : 0) + (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
+
 export class EffectiveAccess {
   readonly cat: Catalogue;
   private readonly identity: Compiled[];
   private readonly boundary: Compiled[] | null;
   private readonly guardrails: Compiled[][];
-  private readonly views = new Map<string, ActionSet>();
-  private readonly mayAllowCache = new Map<string, Int8Array>();
+  /** Shared by every principal whose layers compile to the same statements, in the same order. */
+  private readonly shared: Shared;
   /** `partition|account` the templates are filled with. */
   private readonly scope: string;
+  /** Position of each source among identity, boundary and guardrail statements, in that order. */
+  private positions?: Map<SourcedStatement, number>;
 
   constructor(
     readonly principal: PrincipalPolicies,
@@ -437,10 +559,40 @@ export class EffectiveAccess {
   ) {
     this.cat = cat;
     this.scope = scopeOf(partition, principal.arn);
-    const c = (s: SourcedStatement) => compile(cat, s, this.scope, principal.variables);
-    this.identity = principal.identity.map(c);
-    this.boundary = principal.boundary ? principal.boundary.statements.map(c) : null;
-    this.guardrails = (principal.guardrails ?? []).map((level) => level.statements.map(c));
+    const { variables } = principal;
+    this.identity = compileAll(cat, principal.identity, this.scope, variables);
+    this.boundary = principal.boundary ? compileAll(cat, principal.boundary.statements, this.scope, variables) : null;
+    this.guardrails = (principal.guardrails ?? []).map((level) => compileAll(cat, level.statements, this.scope, variables));
+    const signature = `${this.scope}#${idsOf(this.identity)}#${this.boundary ? idsOf(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(idsOf).join(';')}`;
+    this.shared = sharedState(cat, signature);
+  }
+
+  /** Point answers are kept per request: bounded, as every principal adds its own ARN's. */
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    if (map.size > 100_000) map.clear();
+    map.set(key, value);
+  }
+
+  /** Every statement of the principal, in the order positions count them. */
+  private allStatements(): Compiled[] {
+    return [this.identity, this.boundary ?? [], ...this.guardrails].flat();
+  }
+
+  private positionOf(source: SourcedStatement): number {
+    if (!this.positions) {
+      this.positions = new Map();
+      this.allStatements().forEach((s, i) => {
+        if (!this.positions!.has(s.source)) this.positions!.set(s.source, i);
+      });
+    }
+    const i = this.positions.get(source);
+    if (i === undefined) throw new Error(`statement ${statementLabel(source.statement)} is not one of the principal's`);
+    return i;
+  }
+
+  private sourcesAt(positions: number[]): SourcedStatement[] {
+    const all = positions.some((i) => i >= this.identity.length) ? this.allStatements() : this.identity;
+    return positions.map((i) => all[i]!.source);
   }
 
   get hasBoundary(): boolean {
@@ -468,8 +620,8 @@ export class EffectiveAccess {
 
   /** Actions allowed on every resource they are authorized against, under the view. */
   everywhere(view: View): ActionSet {
-    const key = `${view.conditional}|${view.boundary}|${view.guardrails}`;
-    let set = this.views.get(key);
+    const key = viewSlot(view);
+    let set = this.shared.views[key];
     if (set) return set;
     // Views are read, never written: an unchanged single statement's set is returned as it is.
     set = this.unionEverywhere(this.grants(this.identity, view));
@@ -480,7 +632,7 @@ export class EffectiveAccess {
       for (const layer of layers) set.and(this.unionEverywhere(this.grants(layer, view)));
       for (const d of denies) set.andNot(d.touched);
     }
-    this.views.set(key, set);
+    this.shared.views[key] = set;
     return set;
   }
 
@@ -592,6 +744,16 @@ export class EffectiveAccess {
 
   /** Denies (unconditional) that take away something an identity Allow grants. */
   effectiveDenies(view: View): SourcedStatement[] {
+    const key = viewSlot(view);
+    let positions = this.shared.effectiveDenies[key];
+    if (!positions) {
+      positions = this.findEffectiveDenies(view).map((s) => this.positionOf(s));
+      this.shared.effectiveDenies[key] = positions;
+    }
+    return this.sourcesAt(positions);
+  }
+
+  private findEffectiveDenies(view: View): SourcedStatement[] {
     if (!this.denies(view).length) return [];
     const granted = new ActionSet(this.cat.size);
     for (const s of this.grants(this.identity, { ...view, conditional: true })) granted.or(s.actions);
@@ -605,9 +767,13 @@ export class EffectiveAccess {
    * a cheap filter in front of `decide`. Actions outside the catalogue are not filtered.
    */
   mayAllow(action: string): boolean {
-    const i = this.cat.indexOf.get(action.toLowerCase());
-    if (i === undefined) return true;
-    return this.identity.some((s) => s.allow && s.actions.has(i));
+    let may = this.shared.mayAllowAny.get(action);
+    if (may === undefined) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      may = i === undefined || this.identity.some((s) => s.allow && s.actions.has(i));
+      this.shared.mayAllowAny.set(action, may);
+    }
+    return may;
   }
 
   /**
@@ -617,10 +783,10 @@ export class EffectiveAccess {
    */
   mayAllowUnder(action: string, view: Omit<View, 'conditional'>): boolean {
     // Asked once per target of every user: kept by action as written, one slot per view.
-    let slots = this.mayAllowCache.get(action);
+    let slots = this.shared.mayAllow.get(action);
     if (!slots) {
       slots = new Int8Array(4);
-      this.mayAllowCache.set(action, slots);
+      this.shared.mayAllow.set(action, slots);
     }
     const slot = (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0);
     if (slots[slot] === 0) {
@@ -642,40 +808,147 @@ export class EffectiveAccess {
    * does not limit such a grant. Denies are `decide`'s.
    */
   guardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
+    const decisions = this.decisionsOf(action, GUARDRAIL_SLOT);
+    let decision = decisions.get(resource);
+    if (decision === undefined) {
+      decision = this.findGuardrailDecision(action, resource);
+      this.remember(decisions, resource, decision);
+    }
+    return decision as 'allow' | 'conditional' | 'implicit';
+  }
+
+  private findGuardrailDecision(action: string, resource: string): 'allow' | 'conditional' | 'implicit' {
     const i = this.cat.indexOf.get(action.toLowerCase());
     const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
     let conditional = false;
     for (const level of this.guardrails) {
-      const allows = level.filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables));
-      if (allows.length === 0) return 'implicit';
-      if (allows.every((s) => s.conditional)) conditional = true;
+      const reach = this.allowReach(level, i, action, target);
+      if (reach === 0) return 'implicit';
+      if (reach === 1) conditional = true;
     }
     return conditional ? 'conditional' : 'allow';
   }
 
+  /** How a layer's Allows cover one request: 0 none, 1 only conditionally, 2 unconditionally. */
+  private allowReach(layer: Compiled[], i: number | undefined, action: string, target: string): 0 | 1 | 2 {
+    let reach: 0 | 1 | 2 = 0;
+    for (let k = 0; k < layer.length; k++) {
+      const s = layer[k]!;
+      if (!s.allow || !this.covers(s, i, action, target)) continue;
+      if (!s.conditional) return 2;
+      reach = 1;
+    }
+    return reach;
+  }
+
+  /**
+   * Whether a statement covers one request. A catalogue action is matched by its index in the
+   * statement's action set (which the same patterns built); any other by the patterns themselves.
+   */
+  private covers(s: Compiled, i: number | undefined, action: string, target: string): boolean {
+    if (i === undefined) return statementCovers(s.source.statement, action, target, this.principal.variables);
+    return s.actions.has(i) && statementCoversResource(s.source.statement, target, this.principal.variables);
+  }
+
   /** Point evaluation of one request, through every layer of the view. */
   decide(action: string, resource: string, view: Omit<View, 'conditional'> = { boundary: true, guardrails: true }): Decision {
+    const decisions = this.decisionsOf(action, (view.boundary ? 2 : 0) + (view.guardrails ? 1 : 0));
+    let decision = decisions.get(resource);
+    if (decision === undefined) {
+      decision = this.findDecision(action, resource, view);
+      this.remember(decisions, resource, decision);
+    }
+    return decision;
+  }
+
+  /**
+   * Where the decisions of one action under one view are kept, by resource. A point decision
+   * reads only the statements whose actions hold the requested one (and which layers there are):
+   * for a catalogue action, every principal with the same such statements shares them. Other
+   * actions are kept per signature.
+   */
+  private decisionsOf(action: string, slot: number): Map<string, Decision> {
+    let slots = this.shared.decisions.get(action);
+    if (!slots) {
+      slots = [];
+      this.shared.decisions.set(action, slots);
+    }
+    let decisions = slots[slot];
+    if (!decisions) {
+      const i = this.cat.indexOf.get(action.toLowerCase());
+      decisions =
+        i === undefined ? new Map() : sharedAnswers(requestAnswers(this.cat).decisions, `${this.relevantTo(i).key}|${slot}|${action}`);
+      slots[slot] = decisions;
+    }
+    return decisions;
+  }
+
+  /** The statements whose actions hold catalogue action `i`: their signature, and their positions in the identity list. */
+  private relevantTo(i: number): { key: string; identity: number[] } {
+    let relevant = this.shared.relevant.get(i);
+    if (!relevant) {
+      const ids = (list: Compiled[]) =>
+        list
+          .filter((s) => s.actions.has(i))
+          .map((s) => s.id)
+          .join(',');
+      const identity: number[] = [];
+      this.identity.forEach((s, k) => {
+        if (s.actions.has(i)) identity.push(k);
+      });
+      const key = `${this.scope}#${ids(this.identity)}#${this.boundary ? ids(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(ids).join(';')}`;
+      relevant = { key, identity };
+      this.shared.relevant.set(i, relevant);
+    }
+    return relevant;
+  }
+
+  private findDecision(action: string, resource: string, view: Omit<View, 'conditional'>): Decision {
     const i = this.cat.indexOf.get(action.toLowerCase());
     const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-    const covers = (s: Compiled) => statementCovers(s.source.statement, action, target, this.principal.variables);
     const all = [this.identity, ...this.layers({ ...view, conditional: true })];
-    if (all.flat().some((s) => !s.allow && !s.conditional && covers(s))) return 'denied';
+    for (let l = 0; l < all.length; l++) {
+      const layer = all[l]!;
+      for (let k = 0; k < layer.length; k++) {
+        const s = layer[k]!;
+        if (!s.allow && !s.conditional && this.covers(s, i, action, target)) return 'denied';
+      }
+    }
     let conditional = false;
-    for (const layer of all) {
-      const allows = layer.filter((s) => s.allow && covers(s));
-      if (allows.length === 0) return 'implicit';
-      if (allows.every((s) => s.conditional)) conditional = true;
+    for (let l = 0; l < all.length; l++) {
+      const reach = this.allowReach(all[l]!, i, action, target);
+      if (reach === 0) return 'implicit';
+      if (reach === 1) conditional = true;
     }
     return conditional ? 'conditional' : 'allow';
   }
 
   /** The identity Allows that cover one request (for naming the path of an escalation). */
   allowsFor(action: string, resource: string): SourcedStatement[] {
+    let answers = this.shared.allowsFor.get(action);
     const i = this.cat.indexOf.get(action.toLowerCase());
-    const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
-    return this.identity
-      .filter((s) => s.allow && statementCovers(s.source.statement, action, target, this.principal.variables))
-      .map((s) => s.source);
+    // Catalogue actions: ranks among the statements that name the action, shared like decisions;
+    // others: positions in this signature's identity statements.
+    const relevant = i === undefined ? null : this.relevantTo(i);
+    if (!answers) {
+      answers = relevant ? sharedAnswers(requestAnswers(this.cat).allowsFor, `${relevant.key}|${action}`) : new Map();
+      this.shared.allowsFor.set(action, answers);
+    }
+    const positions = relevant?.identity;
+    let ranks = answers.get(resource);
+    if (!ranks) {
+      const target = i !== undefined && this.cat.templatesOf[i]!.length === 0 ? STAR_RESOURCE : resource;
+      const count = positions ? positions.length : this.identity.length;
+      ranks = [];
+      for (let r = 0; r < count; r++) {
+        const s = this.identity[positions ? positions[r]! : r]!;
+        if (s.allow && this.covers(s, i, action, target)) ranks.push(r);
+      }
+      this.remember(answers, resource, ranks);
+    }
+    const sources: SourcedStatement[] = [];
+    for (let k = 0; k < ranks.length; k++) sources.push(this.identity[positions ? positions[ranks[k]!]! : ranks[k]!]!.source);
+    return sources;
   }
 
   /** Actions that can be authorized against a resource pattern (`*`: those with no resource types). */
@@ -751,6 +1024,42 @@ export class EffectiveAccess {
    * except a list; all actions on resources narrower than `*`. Escalation paths are the caller's.
    */
   classes(view: View): AccessClass[] {
+    // Fresh objects for every caller: findings hold them.
+    return this.shapesOf(view).map((c): AccessClass => {
+      if (c.kind === 'on-resources')
+        return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: this.sourcesAt(r.contributors) })) };
+      if (c.kind === 'all-except')
+        return {
+          ...c,
+          excluded: { ...c.excluded, items: [...c.excluded.items] },
+          exceptResources: [...c.exceptResources],
+          contributors: this.sourcesAt(c.contributors),
+        };
+      return { ...c, contributors: this.sourcesAt(c.contributors) };
+    });
+  }
+
+  /** The kind of the worst class that holds under the view (`classes(view)[0]?.kind`). */
+  topClass(view: View): AccessClass['kind'] | undefined {
+    return this.shapesOf(view)[0]?.kind;
+  }
+
+  private shapesOf(view: View): ClassShape[] {
+    const key = viewSlot(view);
+    let shapes = this.shared.classes[key];
+    if (!shapes) {
+      const at = (list: SourcedStatement[]) => list.map((s) => this.positionOf(s));
+      shapes = this.findClasses(view).map((c): ClassShape => {
+        if (c.kind === 'on-resources')
+          return { kind: c.kind, resources: c.resources.map((r) => ({ ...r, contributors: at(r.contributors) })) };
+        return { ...c, contributors: at(c.contributors) };
+      });
+      this.shared.classes[key] = shapes;
+    }
+    return shapes;
+  }
+
+  private findClasses(view: View): AccessClass[] {
     const everywhere = this.everywhere(view);
     if (everywhere.isAll()) return [{ kind: 'full', contributors: this.contributors(everywhere, view) }];
     if (isMostActions(everywhere, this.cat)) {

@@ -108,44 +108,15 @@ function groupsByName(details: AuthorizationDetails): Map<string, AuthorizationD
  * "unknown" for "grants nothing".
  */
 export function policiesReachingUser(user: IamUser, details: AuthorizationDetails): ReachingPolicies {
-  const statements: ReachingStatement[] = [];
-  const unreadable: UnreadablePolicy[] = [];
-
-  const add = (base: Omit<PolicyOrigin, 'path'>, document: PolicyDocument | undefined, missing?: string) => {
-    const origin: PolicyOrigin = { ...base, path: describe(base, user.name) };
-    const result = document ? readDocument(document) : { ok: false as const, error: missing ?? 'not found' };
-    if (!result.ok) {
-      unreadable.push({
-        what: unreadableName(origin, user.name),
-        policy: origin.policy,
-        ...(origin.policyArn ? { policyArn: origin.policyArn } : {}),
-        via: origin.via,
-        ...(origin.group ? { group: origin.group } : {}),
-        path: origin.path,
-        reason: result.error,
-      });
-      return;
-    }
-    for (const statement of result.statements) statements.push({ origin, statement });
-  };
-
-  const addManaged = (ref: { name: string; arn: string }, via: 'user' | 'group', group?: string) => {
-    const policy = managedPolicy(details, ref.arn);
-    add(
-      { policy: ref.name, policyArn: ref.arn, via, ...(group ? { group } : {}), inline: false },
-      policy?.document,
-      'not in the GetAccountAuthorizationDetails policies',
-    );
-  };
-
-  for (const inline of user.inlinePolicies) add({ policy: inline.name, via: 'user', inline: true }, inline.document);
-  for (const ref of user.attachedPolicies) addManaged(ref, 'user');
+  const into: ReachingPolicies = { statements: [], unreadable: [] };
+  for (const inline of user.inlinePolicies) addPolicy(into, user, { policy: inline.name, via: 'user', inline: true }, inline.document);
+  for (const ref of user.attachedPolicies) addManaged(into, user, details, ref, 'user');
 
   const groups = groupsByName(details);
   for (const groupName of user.groups) {
     const group = groups.get(groupName);
     if (!group) {
-      unreadable.push({
+      into.unreadable.push({
         what: `group ${groupName}`,
         via: 'group',
         group: groupName,
@@ -155,11 +126,53 @@ export function policiesReachingUser(user: IamUser, details: AuthorizationDetail
       continue;
     }
     for (const inline of group.inlinePolicies) {
-      add({ policy: inline.name, via: 'group', group: group.name, inline: true }, inline.document);
+      addPolicy(into, user, { policy: inline.name, via: 'group', group: group.name, inline: true }, inline.document);
     }
-    for (const ref of group.attachedPolicies) addManaged(ref, 'group', group.name);
+    for (const ref of group.attachedPolicies) addManaged(into, user, details, ref, 'group', group.name);
   }
-  return { statements, unreadable };
+  return into;
+}
+
+function addPolicy(
+  into: ReachingPolicies,
+  user: IamUser,
+  base: Omit<PolicyOrigin, 'path'>,
+  document: PolicyDocument | undefined,
+  missing?: string,
+): void {
+  const origin: PolicyOrigin = { ...base, path: describe(base, user.name) };
+  const result = document ? readDocument(document) : { ok: false as const, error: missing ?? 'not found' };
+  if (!result.ok) {
+    into.unreadable.push({
+      what: unreadableName(origin, user.name),
+      policy: origin.policy,
+      ...(origin.policyArn ? { policyArn: origin.policyArn } : {}),
+      via: origin.via,
+      ...(origin.group ? { group: origin.group } : {}),
+      path: origin.path,
+      reason: result.error,
+    });
+    return;
+  }
+  for (const statement of result.statements) into.statements.push({ origin, statement });
+}
+
+function addManaged(
+  into: ReachingPolicies,
+  user: IamUser,
+  details: AuthorizationDetails,
+  ref: { name: string; arn: string },
+  via: 'user' | 'group',
+  group?: string,
+): void {
+  const policy = managedPolicy(details, ref.arn);
+  addPolicy(
+    into,
+    user,
+    { policy: ref.name, policyArn: ref.arn, via, ...(group ? { group } : {}), inline: false },
+    policy?.document,
+    'not in the GetAccountAuthorizationDetails policies',
+  );
 }
 
 /**
@@ -250,19 +263,29 @@ export function resolvePolicyVariables(pattern: string, variables: PolicyVariabl
 export function statementCovers(statement: NormalizedStatement, action: string, resource: string, variables?: PolicyVariables): boolean {
   const a = action.toLowerCase();
   const actionMatches = (pattern: string) => isAllActions(pattern) || wildcardMatch(pattern.toLowerCase(), a);
-  const resourceMatches = (pattern: string) => wildcardMatch(variables ? resolvePolicyVariables(pattern, variables) : pattern, resource);
 
   const actionOk = statement.actions
     ? statement.actions.some(actionMatches)
     : statement.notActions
       ? !statement.notActions.some(actionMatches)
       : false;
-  if (!actionOk) return false;
+  return actionOk && statementCoversResource(statement, resource, variables);
+}
+
+/** The Resource/NotResource half of statementCovers: whether the statement reaches one resource. */
+export function statementCoversResource(statement: NormalizedStatement, resource: string, variables?: PolicyVariables): boolean {
   // The resource `*` of the actions without resource types, read on the side that reports more.
   if (resource === STAR_RESOURCE && (statement.resources || statement.notResources)) {
     return coversStarResource(statement.resources, statement.notResources, statement.effect === 'Allow');
   }
-  if (statement.resources) return statement.resources.some(resourceMatches);
-  if (statement.notResources) return !statement.notResources.some(resourceMatches);
+  if (statement.resources) return anyMatches(statement.resources, resource, variables);
+  if (statement.notResources) return !anyMatches(statement.notResources, resource, variables);
   return statement.effect === 'Allow';
+}
+
+function anyMatches(patterns: string[], resource: string, variables: PolicyVariables | undefined): boolean {
+  for (const pattern of patterns) {
+    if (wildcardMatch(variables && pattern.includes('${') ? resolvePolicyVariables(pattern, variables) : pattern, resource)) return true;
+  }
+  return false;
 }

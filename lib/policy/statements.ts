@@ -288,5 +288,8 @@ const iamSymbol = (p: string, v: string): boolean => p === '?' || p === v;
  * case-sensitive for ARNs (IAM is), so callers lowercase actions themselves. Linear: see starMatch.
  */
 export function wildcardMatch(pattern: string, value: string): boolean {
+  // Most patterns are `*` or literal ARNs: equality decides those without the scan.
+  if (pattern === '*') return true;
+  if (!pattern.includes('*') && !pattern.includes('?')) return pattern === value;
   return starMatch(pattern, value, iamSymbol);
 }

@@ -122,6 +122,11 @@ function resolvedByAbsence(p: PipelineResult): ReconciledFinding[] {
  * each with its change, and the findings resolved by absence. Nothing else goes to stdout.
  */
 export function renderJson(p: PipelineResult): string {
+  return JSON.stringify(jsonDocument(p), null, 2);
+}
+
+/** The object `--format json` prints for one run (renderJson); organization mode prints one per account. */
+export function jsonDocument(p: PipelineResult) {
   const resolved = resolvedByAbsence(p).map((r) => ({
     id: r.state.id,
     checkId: r.state.checkId,
@@ -132,14 +137,19 @@ export function renderJson(p: PipelineResult): string {
   }));
   const notSaved = p.notSaved ? { stateNotSaved: { name: p.notSaved.name, message: p.notSaved.message } } : {};
   const securityHub = p.securityHub ? { securityHub: p.securityHub } : {};
-  return JSON.stringify({ run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved, ...securityHub }, null, 2);
+  return { run: p.reconciled.run, findings: findingsWithChanges(p), resolved, ...notSaved, ...securityHub };
 }
 
-const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change', 'resource', 'title', 'details'] as const;
+export const CSV_COLUMNS = ['id', 'accountId', 'checkId', 'status', 'severity', 'change', 'resource', 'title', 'details'] as const;
 
 /** `--format csv`: one row per finding of this run, details as a JSON cell. */
 export function renderCsv(p: PipelineResult): string {
-  const rows = findingsWithChanges(p).map((f) => [
+  return stringify([[...CSV_COLUMNS], ...csvRows(p)]);
+}
+
+/** The rows of renderCsv, without the header (organization mode writes one header for every account). */
+export function csvRows(p: PipelineResult): string[][] {
+  return findingsWithChanges(p).map((f) => [
     f.id,
     f.accountId,
     f.checkId,
@@ -150,7 +160,6 @@ export function renderCsv(p: PipelineResult): string {
     f.title,
     JSON.stringify(f.details),
   ]);
-  return stringify([[...CSV_COLUMNS], ...rows]);
 }
 
 const CHANGE_LINES_SHOWN = 20;

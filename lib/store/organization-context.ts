@@ -18,8 +18,9 @@ import { z } from 'zod';
 import { unreadSource } from '#lib/inventory/failure.ts';
 import type { GuardrailLevel, Inventory, Source } from '#lib/inventory/types.ts';
 import { AuditorError } from '#lib/model/errors.ts';
-import { guardrailsKey, type OrganizationContext } from '#lib/organization/contract.ts';
-import { orgRunPk, TTL_ATTRIBUTE } from './keys.ts';
+import { guardrailsKey, type OrganizationContext, type PendingRun } from '#lib/organization/contract.ts';
+import { ORGRUNS_PK, orgRunPk, orgRunSk, TTL_ATTRIBUTE } from './keys.ts';
+import { fitOrganizationRun, pendingOrganizationRun } from './organization-runs.ts';
 import { ITEM_LIMIT_BYTES, jsonBytes } from './size.ts';
 import { describeError } from './table.ts';
 
@@ -103,7 +104,7 @@ export class OrganizationContextStore {
    * A chain too large for an item is stored as an unread chain naming its size (its accounts'
    * full-access checks then say ERROR). Idempotent: a retried discover step writes the same items.
    */
-  async writeContext(context: OrganizationContext, chains: ReadonlyMap<string, Source<GuardrailLevel[]>>): Promise<void> {
+  async writeContext(context: OrganizationContext, chains: ReadonlyMap<string, Source<GuardrailLevel[]>>, run?: PendingRun): Promise<void> {
     const pk = organizationRunPk(context.organizationRunId);
     const expiresAt = Math.floor(this.now() / 1000) + this.historyTtlDays * DAY_SECONDS;
     const put = async (item: Record<string, unknown>, what: string): Promise<void> => {
@@ -125,6 +126,31 @@ export class OrganizationContextStore {
         `the organization context of ${context.accountIds.length} accounts is over DynamoDB's 400 KB item limit (${jsonBytes(item)} bytes)`,
       );
     await put(item, 'CONTEXT item');
+    if (run) await this.writePendingRun(context.organizationRunId, run);
+  }
+
+  /**
+   * The organization run's record before any account is audited: not finished, its message
+   * pending. Conditional on no record yet, so a retried discover step never replaces one the
+   * summarize step wrote. Keyed and shaped as putOrganizationRun writes it (organization-runs.ts).
+   */
+  private async writePendingRun(organizationRunId: string, run: PendingRun): Promise<void> {
+    const record = fitOrganizationRun(pendingOrganizationRun({ organizationRunId, ...run }, new Date(this.now()).toISOString()));
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...record, PK: ORGRUNS_PK, SK: orgRunSk(run.startedAt, organizationRunId), type: 'organization-run' },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return;
+      throw new OrganizationContextError(
+        `could not write the organization run's record (dynamodb:PutItem on ${this.tableName}): ${describeError(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /**

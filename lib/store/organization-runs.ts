@@ -41,6 +41,11 @@ export interface OrganizationRunAlert {
   /** The SNS message ID; null when nothing was published. */
   messageId: string | null;
   reason: string;
+  /**
+   * The run had no topic to publish to (`run --org` without `--topic`): once it reported (on its
+   * output), its message was never meant to go out, so no later run publishes it.
+   */
+  noTopic?: true;
 }
 
 /** One organization run as `runs --org` lists it: how every account ended, and its alert. */
@@ -48,9 +53,57 @@ export interface OrganizationRunRecord extends Omit<OrganizationSummary, 'discov
   summarizedAt: string;
   discovery: { listed: number; active: number; filteredOut: number; missing: string[] };
   alert: OrganizationRunAlert;
+  /**
+   * false on the record written when the run starts, before any account is audited (its
+   * `perAccount` lines say so): the run has not reported. Absent once it has.
+   */
+  finished?: false;
   /** Accounts left out of `perAccount` / `inError` to fit DynamoDB's item limit. */
   perAccountOmitted?: number;
   inErrorOmitted?: number;
+}
+
+/** What the record of an organization run says of its accounts until the run has reported. */
+export const UNFINISHED_RUN = 'the run has not finished (still running, or stopped before it reported)';
+
+/**
+ * The record of an organization run written before any account is audited (the discover step):
+ * every account failed with UNFINISHED_RUN, its message wanted and not published, `finished`
+ * false. The summarize step replaces it; publishPendingDigests finds it if it never does.
+ */
+export function pendingOrganizationRun(
+  run: {
+    organizationRunId: string;
+    startedAt: string;
+    accounts: readonly { id: string; name: string }[];
+    discovery: OrganizationRunRecord['discovery'];
+    alerts: OrganizationAlertMode;
+  },
+  at: string,
+): OrganizationRunRecord {
+  const perAccount: AccountLine[] = run.accounts.map((a) => ({
+    id: a.id,
+    name: a.name,
+    state: 'failed',
+    runId: null,
+    counts: null,
+    reason: UNFINISHED_RUN,
+  }));
+  return {
+    organizationRunId: run.organizationRunId,
+    startedAt: run.startedAt,
+    summarizedAt: at,
+    discovery: run.discovery,
+    accounts: perAccount.length,
+    complete: 0,
+    incomplete: 0,
+    failed: perAccount.length,
+    totals: { total: 0, PASS: 0, FAIL: 0, WARN: 0, ERROR: 0 },
+    perAccount,
+    inError: perAccount,
+    alert: { mode: run.alerts, wanted: true, messageId: null, reason: `${UNFINISHED_RUN}: its message was not published` },
+    finished: false,
+  };
 }
 
 /** The longest prefix of `list` whose JSON fits `budget` bytes. */

@@ -230,8 +230,8 @@ describe('moto quirks of organization mode', () => {
     }
   });
 
-  it('SCPs are stored, never enforced, even with IAM enforcement on: B’s administrator calls IAM under Deny iam:* (AWS: AccessDenied); the harness’s SCP fix denies it', async () => {
-    const admin = await userKey(org.account('B').id, 'probe-admin', ['*']);
+  it('SCPs are stored, never enforced, even with IAM enforcement on: D’s administrator calls IAM under Deny iam:* (AWS: AccessDenied); the harness’s SCP fix denies it', async () => {
+    const admin = await userKey(org.account('D').id, 'probe-admin', ['*']);
     expect(await enforcing(() => usersWith(admin))).toContain('probe-admin');
 
     await setFixes(endpoint(), { scps: true });
@@ -240,7 +240,7 @@ describe('moto quirks of organization mode', () => {
         name: 'AccessDenied',
         message: expect.stringContaining('with an explicit deny in a service control policy'),
       });
-      // A, under Workloads without the SCP, is not capped.
+      // A, under Workloads without an SCP of its own, is not capped.
       expect(await usersWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a']);
     } finally {
       await setFixes(endpoint(), { scps: false });
@@ -269,7 +269,7 @@ describe('moto quirks of organization mode', () => {
       client,
       accounts: Accounts.map((a) => ({ id: a.Id!, arn: a.Arn! })),
     });
-    // Every member account and every OU above one, asked once: tooling, Security, A, Workloads, B, Prod, C.
+    // Every member account and every OU above one, asked once: tooling, Security, A, Workloads, B, Prod, C, D, Restricted.
     const members = org.accounts.filter((a) => a.id !== org.managementAccountId);
     const ous = new Set(members.flatMap((a) => a.ouPath.slice(1)));
     expect(reading.calls['organizations:ListParents']).toBe(members.length + ous.size);
@@ -283,9 +283,9 @@ describe('moto quirks of organization mode', () => {
     expect((await client.send(new ListParentsCommand({ ChildId: org.ous.workloads }))).Parents).toEqual([{ Id: org.rootId, Type: 'ROOT' }]);
     const attached = (await client.send(new ListPoliciesForTargetCommand({ TargetId: org.ous.prod, Filter: 'SERVICE_CONTROL_POLICY' })))
       .Policies!;
-    expect(attached.map((p) => [p.Name, p.AwsManaged, p.Type])).toEqual([
+    expect(attached.map((p) => [p.Name, p.AwsManaged, p.Type]).sort()).toEqual([
+      ['DenyIamWrites', false, 'SERVICE_CONTROL_POLICY'],
       ['FullAWSAccess', true, 'SERVICE_CONTROL_POLICY'],
-      ['DenyIam', false, 'SERVICE_CONTROL_POLICY'],
     ]);
     const { Policy } = await client.send(new DescribePolicyCommand({ PolicyId: 'p-FullAWSAccess' }));
     expect(JSON.parse(Policy!.Content!)).toEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] });
@@ -308,6 +308,27 @@ describe('moto quirks of organization mode', () => {
     expect(JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument!)).Statement[0].Principal).toEqual({
       AWS: `arn:aws:iam::${org.managementAccountId}:root`,
     });
+  });
+
+  it('an account without IAM users gets a credential report of the header alone (AWS: the root row is always there): refused, access-key-age ERROR naming the call, never PASS', async () => {
+    const client = new OrganizationsClient({ region: REGION, endpoint: endpoint(), credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
+    const { CreateAccountStatus } = await client.send(new CreateAccountCommand({ AccountName: 'empty', Email: 'empty@example.com' }));
+    const admin = await org.adminCredentials(CreateAccountStatus!.AccountId!);
+    const iam = iamWith(admin);
+    await iam.send(new GenerateCredentialReportCommand({}));
+    const csv = new TextDecoder().decode((await iam.send(new GetCredentialReportCommand({}))).Content).trim();
+    expect(csv.split('\n')).toHaveLength(1);
+    expect(csv).toMatch(/^user,arn,/);
+
+    const result = await auditLive(admin);
+    expect(result.run.sources.find((s) => s.input === 'credentialReport')).toMatchObject({
+      state: 'unread',
+      call: 'iam:GetCredentialReport',
+      reason: expect.stringContaining('credential report has no rows'),
+    });
+    const keys = result.findings.filter((f) => f.checkId === 'access-key-age');
+    expect(keys.map((f) => f.status)).toEqual(['ERROR']);
+    expect(keys[0]!.title).toContain('iam:GetCredentialReport');
   });
 
   it('SCPs act as enabled before EnablePolicyType: FullAWSAccess is on the root from CreateOrganization and AttachPolicy works (AWS: PolicyTypeNotEnabledException)', async () => {

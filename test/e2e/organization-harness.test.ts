@@ -6,7 +6,13 @@
  * listing the accounts through the management role.
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetAccountAuthorizationDetailsCommand, GetRoleCommand, GetRolePolicyCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import {
+  CreateUserCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAccessKeysCommand,
+} from '@aws-sdk/client-iam';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -19,7 +25,9 @@ import { REGION } from './harness/moto.ts';
 import {
   assumeRole,
   DENY_IAM_SCP,
+  DENY_IAM_WRITES_SCP,
   drainQueue,
+  IAM_WRITE_ACTIONS,
   orgClients,
   type SeededOrganization,
   seedOrganization,
@@ -49,15 +57,16 @@ async function usersSeenWith(credentials: { accessKeyId: string; secretAccessKey
 }
 
 describe('the seeded organization', () => {
-  it('has the management account, the tooling account and three members, each a distinct 12-digit ID, in the OU tree', () => {
+  it('has the management account, the tooling account and four members, each a distinct 12-digit ID, in the OU tree', () => {
     const ids = org.accounts.map((a) => a.id);
-    expect(new Set(ids).size).toBe(5);
+    expect(new Set(ids).size).toBe(6);
     for (const id of ids) expect(id).toMatch(/^\d{12}$/);
     expect(org.managementAccountId).toBe('123456789012');
     expect(org.organizationId).toMatch(/^o-[a-z0-9]{10}$/);
     expect(org.account('B').ouPath).toEqual([org.rootId, org.ous.workloads, org.ous.prod]);
     expect(org.account('A').ou).toBe(org.ous.workloads);
     expect(org.account('C').ou).toBe(org.rootId);
+    expect(org.account('D').ouPath).toEqual([org.rootId, org.ous.restricted]);
     expect(org.accounts.filter((a) => !a.memberRole).map((a) => a.key)).toEqual(['C']);
     expect(org.account('tooling').roleArn).toBeNull();
     expect(org.auditorRoleArn).toBe(`arn:aws:iam::${org.auditorAccountId}:role/AccountAuditorOrganizationAudit`);
@@ -66,34 +75,56 @@ describe('the seeded organization', () => {
   it("isolates the accounts: each account's users are seen with its own credentials only", async () => {
     expect(await usersSeenWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a']);
     expect(await usersSeenWith(await org.adminCredentials(org.account('C').id))).toEqual(['developer-c']);
-    expect(await usersSeenWith(await org.adminCredentials(org.managementAccountId))).toEqual([]);
+    expect(await usersSeenWith(await org.adminCredentials(org.managementAccountId))).toEqual(['ops-management']);
     // The auditor's session in A's member role reads A, and only A.
     const a = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('A').roleArn!);
     expect(await usersSeenWith(a)).toEqual(['admin-a']);
     expect((await orgClients(motoEndpoint(), a).sts.send(new GetCallerIdentityCommand({}))).Arn).toBe(
       `arn:aws:sts::${org.account('A').id}:assumed-role/AccountAuditorMemberRole/e2e-organization-harness`,
     );
-    // B's IAM is behind its SCP (next test); without the SCP fix, B's credentials see B's user only.
+    // B's IAM reads pass its SCP, which denies writes only.
+    expect(await usersSeenWith(await org.adminCredentials(org.account('B').id))).toEqual(['admin-b']);
+    // D's IAM is behind its SCP (next test); without the SCP fix, D's credentials see D's user only.
     await org.fixes({ scps: false });
     try {
-      expect(await usersSeenWith(await org.adminCredentials(org.account('B').id))).toEqual(['admin-b']);
+      expect(await usersSeenWith(await org.adminCredentials(org.account('D').id))).toEqual(['admin-d']);
     } finally {
       await org.fixes({ scps: true });
     }
   });
 
-  it('enforces the SCP denying iam:* in B (below Prod) only: every IAM call there is AccessDenied, the member role’s reads included', async () => {
-    const b = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('B').roleArn!);
-    await expect(usersSeenWith(b)).rejects.toMatchObject({
+  it('enforces the SCP denying iam:* in D (below Restricted) only: every IAM call there is AccessDenied, the member role’s reads included', async () => {
+    const d = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('D').roleArn!);
+    await expect(usersSeenWith(d)).rejects.toMatchObject({
       name: 'AccessDenied',
       message: expect.stringContaining(
         'iam:GetAccountAuthorizationDetails on resource: * with an explicit deny in a service control policy',
       ),
     });
-    await expect(usersSeenWith(await org.adminCredentials(org.account('B').id))).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(usersSeenWith(await org.adminCredentials(org.account('D').id))).rejects.toMatchObject({ name: 'AccessDenied' });
     // Calls other than IAM's are allowed there (FullAWSAccess at every level); other accounts are not capped.
-    expect((await orgClients(motoEndpoint(), b).sts.send(new GetCallerIdentityCommand({}))).Account).toBe(org.account('B').id);
+    expect((await orgClients(motoEndpoint(), d).sts.send(new GetCallerIdentityCommand({}))).Account).toBe(org.account('D').id);
     expect(await usersSeenWith(await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('A').roleArn!))).toEqual(['admin-a']);
+  });
+
+  it('enforces the SCP denying IAM writes in B (below Prod): its administrator cannot create a user, the member role reads IAM', async () => {
+    const b = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account('B').roleArn!);
+    expect(await usersSeenWith(b)).toEqual(['admin-b']);
+    const admin = orgClients(motoEndpoint(), await org.adminCredentials(org.account('B').id)).iam;
+    await expect(admin.send(new CreateUserCommand({ UserName: 'intruder' }))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('iam:CreateUser on resource: * with an explicit deny in a service control policy'),
+    });
+    // Without Prod's SCP, A's administrator can.
+    const a = orgClients(motoEndpoint(), await org.adminCredentials(org.account('A').id)).iam;
+    await expect(a.send(new CreateUserCommand({ UserName: 'probe-a' }))).resolves.toBeDefined();
+    await org.fixes({ scps: false });
+    try {
+      expect(await usersSeenWith(await org.adminCredentials(org.account('B').id))).toEqual(['admin-b']);
+      expect(await usersSeenWith(await org.adminCredentials(org.account('A').id))).toEqual(['admin-a', 'probe-a']);
+    } finally {
+      await org.fixes({ scps: true });
+    }
   });
 
   it("A's admin has a 120-day key, B's a fresh one", async () => {
@@ -137,7 +168,7 @@ describe('the seeded organization', () => {
   });
 
   it("AssumeRole as AWS answers it: the auditor gets into A, B and the management account; C's missing role and a caller the trust does not name are AccessDenied", async () => {
-    for (const key of ['A', 'B', 'management'] as const) {
+    for (const key of ['A', 'B', 'D', 'management'] as const) {
       const session = await assumeRole(motoEndpoint(), org.auditorCredentials, org.account(key).roleArn!);
       expect(session.sessionToken).not.toBe('');
     }
@@ -190,7 +221,7 @@ describe('the product reads the seeded organization', () => {
     const all = await discoverAccounts({ settings: base, organizations, sts, sessionName: 'e2e-discover' });
     expect(all.accounts.map((a) => a.id).sort()).toEqual(org.accounts.map((a) => a.id).sort());
     expect(all.accounts.find((a) => a.id === org.account('B').id)).toMatchObject({ name: 'workload-b', email: 'b@example.com', ous: [] });
-    expect(all).toMatchObject({ listed: 5, active: 5, filteredOut: [], missing: [] });
+    expect(all).toMatchObject({ listed: 6, active: 6, filteredOut: [], missing: [] });
     expect(all.calls).toEqual({ 'sts:AssumeRole': 1, 'organizations:ListAccounts': 1 });
 
     const workloads = await discoverAccounts({ settings: { ...base, includeOus: [org.ous.workloads] }, organizations, sts });
@@ -199,11 +230,11 @@ describe('the product reads the seeded organization', () => {
       [org.account('B').id, [org.ous.workloads, org.ous.prod]],
     ]);
     expect(workloads.filteredOut.map((a) => a.id).sort()).toEqual(
-      [org.managementAccountId, org.auditorAccountId, org.account('C').id].sort(),
+      [org.managementAccountId, org.auditorAccountId, org.account('C').id, org.account('D').id].sort(),
     );
   });
 
-  it('readGuardrails finds the SCP denying iam:* on B’s OU only, FullAWSAccess on every level, and no SCP on the management account', async () => {
+  it('readGuardrails finds the SCP denying IAM writes on B’s OU, the one denying iam:* on D’s, FullAWSAccess on every level, and no SCP on the management account', async () => {
     const sts = orgClients(motoEndpoint(), org.discoverCredentials).sts;
     const discovery = await discoverAccounts({
       settings: { managementRoleArn: org.managementRoleArn, includeAccounts: [], excludeAccounts: [], includeOus: [], excludeOus: [] },
@@ -214,17 +245,23 @@ describe('the product reads the seeded organization', () => {
     const reading = await readGuardrails({ client: new OrganizationsClient(config(management)), accounts: discovery.guardrailAccounts });
     expect(reading).toMatchObject({ organizationId: org.organizationId, managementAccountId: org.managementAccountId });
 
-    const levels = (key: 'management' | 'tooling' | 'A' | 'B' | 'C') => {
+    const levels = (key: 'management' | 'tooling' | 'A' | 'B' | 'C' | 'D') => {
       const source = reading.accounts.get(org.account(key).id)!;
       if (source.state !== 'read') throw new Error(`${key}: guardrails unread: ${JSON.stringify(source)}`);
-      return source.data.map((l) => ({ kind: l.kind, target: l.target, policies: l.policies.map((p) => p.name) }));
+      // Policies in name order: ListPoliciesForTarget's order follows moto's random policy IDs.
+      return source.data.map((l) => ({ kind: l.kind, target: l.target, policies: l.policies.map((p) => p.name).sort() }));
     };
     expect(levels('management')).toEqual([]);
     expect(levels('B')).toEqual([
       { kind: 'root', target: org.rootId, policies: ['FullAWSAccess'] },
       { kind: 'ou', target: org.ous.workloads, policies: ['FullAWSAccess'] },
-      { kind: 'ou', target: org.ous.prod, policies: ['FullAWSAccess', DENY_IAM_SCP] },
+      { kind: 'ou', target: org.ous.prod, policies: [DENY_IAM_WRITES_SCP, 'FullAWSAccess'] },
       { kind: 'account', target: org.account('B').id, policies: ['FullAWSAccess'] },
+    ]);
+    expect(levels('D')).toEqual([
+      { kind: 'root', target: org.rootId, policies: ['FullAWSAccess'] },
+      { kind: 'ou', target: org.ous.restricted, policies: [DENY_IAM_SCP, 'FullAWSAccess'] },
+      { kind: 'account', target: org.account('D').id, policies: ['FullAWSAccess'] },
     ]);
     expect(levels('A')).toEqual([
       { kind: 'root', target: org.rootId, policies: ['FullAWSAccess'] },
@@ -236,8 +273,18 @@ describe('the product reads the seeded organization', () => {
       { kind: 'account', target: org.account('C').id, policies: ['FullAWSAccess'] },
     ]);
     const b = reading.accounts.get(org.account('B').id)!;
-    const deny = b.state === 'read' ? b.data[2]!.policies.find((p) => p.name === DENY_IAM_SCP)! : undefined;
-    expect(deny).toMatchObject({ id: org.scp.id, arn: org.scp.arn, awsManaged: false, target: org.ous.prod });
+    const denyWrites = b.state === 'read' ? b.data[2]!.policies.find((p) => p.name === DENY_IAM_WRITES_SCP)! : undefined;
+    expect(denyWrites).toMatchObject({ id: org.scps.iamWrites.id, arn: org.scps.iamWrites.arn, awsManaged: false, target: org.ous.prod });
+    expect(denyWrites!.document).toEqual({
+      ok: true,
+      document: {
+        Version: '2012-10-17',
+        Statement: [{ Sid: 'DenyIamWrites', Effect: 'Deny', Action: [...IAM_WRITE_ACTIONS], Resource: '*' }],
+      },
+    });
+    const d = reading.accounts.get(org.account('D').id)!;
+    const deny = d.state === 'read' ? d.data[1]!.policies.find((p) => p.name === DENY_IAM_SCP)! : undefined;
+    expect(deny).toMatchObject({ id: org.scps.iam.id, arn: org.scps.iam.arn, awsManaged: false, target: org.ous.restricted });
     expect(deny!.document).toEqual({
       ok: true,
       document: { Version: '2012-10-17', Statement: [{ Sid: 'DenyIam', Effect: 'Deny', Action: 'iam:*', Resource: '*' }] },

@@ -76,7 +76,7 @@ const contextWrite = (table: string): Json => ({
   Effect: 'Allow',
   Action: ORGANIZATION_CONTEXT_WRITE_ACTIONS.length === 1 ? ORGANIZATION_CONTEXT_WRITE_ACTIONS[0] : [...ORGANIZATION_CONTEXT_WRITE_ACTIONS],
   Resource: { 'Fn::GetAtt': [table, 'Arn'] },
-  Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*'] } },
+  Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ORGRUN#*', 'ORGRUNS'] } },
 });
 const actionsOf = (s: Json): string[] => [s.Action].flat();
 const resourcesOf = (s: Json): Json[] => [s.Resource].flat();

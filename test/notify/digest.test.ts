@@ -185,6 +185,22 @@ describe('buildDigest', () => {
     });
   });
 
+  it('a late digest names the run and why it is late in its subject and first lines; an on-time one does not', () => {
+    const sections = [section('111111111111', { items: { new: 2 } }), section('222222222222', { state: 'failed' })];
+    const late = buildDigest({ ...run, sections, late: 'organization run org-20261102 stopped before it reported' });
+    expect(late.subject).toMatch(/^account-auditor organization, late digest of the run of 2026-11-02T03:00Z: 2 new/);
+    expect(late.subject.length).toBeLessThanOrEqual(100);
+    expect(late.email.split('\n').slice(0, 2)).toEqual([
+      'account-auditor: organization run org-20261102, started 2026-11-02T03:00:00.000Z',
+      'LATE DIGEST: organization run org-20261102 stopped before it reported',
+    ]);
+    expect(late.summary.late).toBe('organization run org-20261102 stopped before it reported');
+    const onTime = buildDigest({ ...run, sections });
+    expect(onTime.subject).toMatch(/^account-auditor organization: 2 new/);
+    expect(onTime.email).not.toContain('LATE DIGEST');
+    expect('late' in onTime.summary).toBe(false);
+  });
+
   it('deterministic: the same accounts in any order give the same message', () => {
     const sections = ['9', '1', '5', '3', '7'].map((d, i) =>
       section(d.repeat(12), { items: { new: i }, state: i === 2 ? 'failed' : 'complete' }),

@@ -127,7 +127,14 @@ describe('the discover handler', () => {
     });
     const output = await handler(INPUT, { invokedFunctionArn: FUNCTION_ARN });
     expect(writes).toHaveLength(1);
-    const [context, chains] = writes[0] as [unknown, Map<string, { state: string; call?: string }>];
+    const [context, chains, run] = writes[0] as [unknown, Map<string, { state: string; call?: string }>, unknown];
+    // The run's record before any account is audited: a run whose summarize never runs is still found.
+    expect(run).toEqual({
+      startedAt: output.startedAt,
+      accounts: output.accounts,
+      discovery: { listed: output.discovery.listed, active: output.discovery.active, filteredOut: 0, missing: [] },
+      alerts: 'digest',
+    });
     expect(context).toEqual({
       organizationRunId: output.organizationRunId,
       organizationId: 'o-abcdefghij',

@@ -44,6 +44,18 @@ const ASSUME_ACTIONS = ['sts:assumerole', 'sts:assumerolewithwebidentity', 'sts:
 
 /** The assume actions a statement's Action/NotAction covers. */
 function assumeActions(s: NormalizedStatement): string[] {
+  let actions = assumeActionsCache.get(s);
+  if (!actions) {
+    actions = readAssumeActions(s);
+    assumeActionsCache.set(s, actions);
+  }
+  return actions;
+}
+
+/** Per statement, read once: identity statements are shared by many principals. Never mutated. */
+const assumeActionsCache = new WeakMap<NormalizedStatement, string[]>();
+
+function readAssumeActions(s: NormalizedStatement): string[] {
   const covers = (a: string) => (p: string) => isAllActions(p) || wildcardMatch(p.toLowerCase(), a);
   if (s.actions) return ASSUME_ACTIONS.filter((a) => s.actions!.some(covers(a)));
   if (s.notActions) return ASSUME_ACTIONS.filter((a) => !s.notActions!.some(covers(a)));
@@ -60,8 +72,21 @@ interface ConditionEntry {
   ifExists: boolean;
 }
 
+/** Read once per condition block (trust statements are read for every principal): never mutated. */
+const conditionCache = new WeakMap<Record<string, unknown>, ConditionEntry[]>();
+const NO_ENTRIES: ConditionEntry[] = [];
+
 function conditionEntries(condition: Record<string, unknown> | null): ConditionEntry[] {
-  if (!condition) return [];
+  if (!condition) return NO_ENTRIES;
+  let out = conditionCache.get(condition);
+  if (!out) {
+    out = readConditionEntries(condition);
+    conditionCache.set(condition, out);
+  }
+  return out;
+}
+
+function readConditionEntries(condition: Record<string, unknown>): ConditionEntry[] {
   const out: ConditionEntry[] = [];
   for (const [operator, block] of Object.entries(condition)) {
     const base = operator.replace(/^For(Any|All)Value:/i, '');
@@ -171,10 +196,20 @@ export interface InsideScope {
   accounts: Set<string>;
 }
 
+/** Read once per Principal element: never mutated. */
+const principalCache = new WeakMap<object, Array<{ type: string; value: string }>>();
+const NO_PRINCIPALS: Array<{ type: string; value: string }> = [];
+const EVERYONE = [{ type: 'AWS', value: '*' }];
+
 function principalEntries(p: NormalizedStatement['principal']): Array<{ type: string; value: string }> {
-  if (p === null) return [];
-  if (p === '*') return [{ type: 'AWS', value: '*' }];
-  return Object.entries(p).flatMap(([type, values]) => values.map((value) => ({ type, value: value.trim() })));
+  if (p === null) return NO_PRINCIPALS;
+  if (p === '*') return EVERYONE;
+  let out = principalCache.get(p);
+  if (!out) {
+    out = Object.entries(p).flatMap(([type, values]) => values.map((value) => ({ type, value: value.trim() })));
+    principalCache.set(p, out);
+  }
+  return out;
 }
 
 /** An account principal: `123456789012` or `arn:<partition>:iam::123456789012:root`. */
@@ -747,6 +782,139 @@ function signatureOf(p: PrincipalPolicies): string {
 
 type EdgeProto = Omit<AssumeEdge, 'from' | 'fromKind'>;
 
+/** Per role, its callers (role indexes) and whether each call is conditional (1), in parallel. */
+interface RoleIncoming {
+  from: Int32Array[];
+  conditional: Uint8Array[];
+}
+
+/** Each role's callers, in the order of the roles and of their calls. */
+function incomingOf(outgoing: EdgeProto[][], indexes: Int32Array[]): RoleIncoming {
+  const counts = new Int32Array(outgoing.length);
+  for (const to of indexes) for (let c = 0; c < to.length; c++) counts[to[c]!]!++;
+  const from = Array.from(counts, (n) => new Int32Array(n));
+  const conditional = Array.from(counts, (n) => new Uint8Array(n));
+  const filled = new Int32Array(outgoing.length);
+  for (let r = 0; r < outgoing.length; r++) {
+    const protos = outgoing[r]!;
+    const to = indexes[r]!;
+    for (let c = 0; c < protos.length; c++) {
+      const t = to[c]!;
+      const k = filled[t]!++;
+      from[t]![k] = r;
+      conditional[t]![k] = protos[c]!.conditional ? 1 : 0;
+    }
+  }
+  return { from, conditional };
+}
+
+/** Backward from the administrator roles: each role's shortest way to one (itself counts as one call). */
+function waysToAdmin(
+  list: RoleNode[],
+  roleIncoming: RoleIncoming,
+): Map<number, { calls: number; next: number | null; conditional: boolean }> {
+  const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
+  let frontier: number[] = [];
+  for (const node of list) {
+    if (node.access?.admin) {
+      toAdmin.set(node.index, { calls: 1, next: null, conditional: false });
+      frontier.push(node.index);
+    }
+  }
+  for (let calls = 2; calls <= MAX_HOPS && frontier.length > 0; calls++) {
+    const next: number[] = [];
+    for (let f = 0; f < frontier.length; f++) {
+      const r = frontier[f]!;
+      const after = toAdmin.get(r)!;
+      const callers = roleIncoming.from[r]!;
+      const conditionals = roleIncoming.conditional[r]!;
+      for (let c = 0; c < callers.length; c++) {
+        const from = callers[c]!;
+        const conditional = conditionals[c] === 1;
+        const known = toAdmin.get(from);
+        if (known && (known.calls < calls || !known.conditional || conditional || after.conditional)) continue;
+        toAdmin.set(from, { calls, next: r, conditional: conditional || after.conditional });
+        if (!known) next.push(from);
+      }
+    }
+    frontier = next;
+  }
+  return toAdmin;
+}
+
+/**
+ * Backward from one role: each predecessor's shortest way to it (nearest first, in the order
+ * found), for naming chains. Built a level at a time, as far as a search needs.
+ */
+class WaysTo {
+  readonly way = new Map<number, { next: number; calls: number; conditional: boolean }>();
+  private level: number[];
+  private calls = 2;
+
+  constructor(
+    private readonly t: number,
+    private readonly roleIncoming: RoleIncoming,
+  ) {
+    this.level = [t];
+  }
+
+  /** Adds the next level of predecessors; false when there is none. */
+  grow(): boolean {
+    if (this.calls > MAX_HOPS || this.level.length === 0) return false;
+    const { way, t, roleIncoming, calls } = this;
+    const next: number[] = [];
+    for (let l = 0; l < this.level.length; l++) {
+      const r = this.level[l]!;
+      const callers = roleIncoming.from[r]!;
+      const conditionals = roleIncoming.conditional[r]!;
+      for (let c = 0; c < callers.length; c++) {
+        const from = callers[c]!;
+        if (from === t || way.has(from)) continue;
+        way.set(from, { next: r, calls, conditional: conditionals[c] === 1 || (way.get(r)?.conditional ?? false) });
+        next.push(from);
+      }
+    }
+    this.level = next;
+    this.calls++;
+    return true;
+  }
+}
+
+/** Whether one of the patterns matches the value. */
+function matchesAny(patterns: string[], value: string): boolean {
+  for (const p of patterns) if (wildcardMatch(p, value)) return true;
+  return false;
+}
+
+/** In place: `into` ∪ `from`, as bit sets of equal length. */
+function orInto(into: Uint32Array, from: Uint32Array): void {
+  for (let w = 0; w < into.length; w++) into[w]! |= from[w]!;
+}
+
+/**
+ * The roles `start` reaches in at most MAX_HOPS - 1 calls, into `bits`. `stamp` marks the roles
+ * seen from `start` (one BFS per start; `queue` is reused across them).
+ */
+function reachFrom(start: number, calls: Int32Array[], stamp: Int32Array, queue: Int32Array, bits: Uint32Array): void {
+  stamp[start] = start;
+  let head = 0;
+  let tail = 0;
+  queue[tail++] = start;
+  for (let depth = 1; depth < MAX_HOPS && head < tail; depth++) {
+    const end = tail;
+    for (; head < end; head++) {
+      const out = calls[queue[head]!]!;
+      for (let c = 0; c < out.length; c++) {
+        const t = out[c]!;
+        if (stamp[t] === start) continue;
+        stamp[t] = start;
+        bits[t >>> 5]! |= 1 << (t & 31);
+        queue[tail++] = t;
+      }
+    }
+  }
+}
+
 /**
  * The Resource patterns of the identity Allows that name sts:AssumeRole, when they are all a
  * principal's grants of it: no role outside them can be allowed, so no decision is needed there.
@@ -826,12 +994,24 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     list.push(node);
   }
   const open = list.filter((n) => n.openToAccount);
+  /** Open roles whose trust also depends on who asks: decided per principal. */
+  const openNamed = open.filter((n) => !n.generic);
 
   const admission = (node: RoleNode, arn: string, kind: 'user' | 'role') => {
     const trust = node.trust as TrustReading;
     if (!node.generic) return admitsInAccount(trust, { arn, kind }, scope);
     node.genericAdmission ??= admitsInAccount(trust, { arn, kind }, scope);
     return node.genericAdmission;
+  };
+  // One entry per statement: many calls are allowed by the same one.
+  const pathsOf = new WeakMap<SourcedStatement, AssumeEdge['paths'][number]>();
+  const pathOf = (s: SourcedStatement): AssumeEdge['paths'][number] => {
+    let path = pathsOf.get(s);
+    if (!path) {
+      path = { path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) };
+      pathsOf.set(s, path);
+    }
+    return path;
   };
   // Shared edges are computed for a signature, not a principal: a role is left out of its own later.
   const edgeTo = (node: RoleNode, arn: string, kind: 'user' | 'role', ea: EffectiveAccess): EdgeProto | null => {
@@ -849,9 +1029,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       byArn: admitted.byArn,
       mfa: admitted.mfa,
       trustStatement: admitted.statement ?? '',
-      paths: ea
-        .allowsFor('sts:AssumeRole', node.role.arn)
-        .map((s) => ({ path: s.origin.path, statement: labelOf(s), ...(s.origin.policyArn ? { policyArn: s.origin.policyArn } : {}) })),
+      paths: ea.allowsFor('sts:AssumeRole', node.role.arn).map(pathOf),
     };
   };
   // The calls to roles open to the account, for principals of one signature; then those that name the principal.
@@ -866,8 +1044,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       if (!shared) {
         shared = [];
         const within = assumeScope(principal);
-        for (const node of open) {
-          if (!node.generic || (within && !within.some((p) => wildcardMatch(p, node.role.arn)))) continue;
+        for (let n = 0; n < open.length; n++) {
+          const node = open[n]!;
+          if (!node.generic || (within && !matchesAny(within, node.role.arn))) continue;
           const e = edgeTo(node, arn, kind, ea);
           if (e) shared.push(e);
         }
@@ -875,8 +1054,9 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       }
       protos = kind === 'role' && nodes.get(arn)?.openToAccount && nodes.get(arn)?.generic ? shared.filter((e) => e.to !== arn) : shared;
       let copied = false;
-      for (const node of open) {
-        if (node.generic || node.role.arn === arn) continue;
+      for (let n = 0; n < openNamed.length; n++) {
+        const node = openNamed[n]!;
+        if (node.role.arn === arn) continue;
         const e = edgeTo(node, arn, kind, ea);
         if (!e) continue;
         if (!copied) {
@@ -930,56 +1110,27 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     outgoing[node.index] = edgesFrom(node.role.arn, 'role', ea.principal, ea);
   }
   const indexOf = (arn: string) => nodes.get(arn)!.index;
-  const roleIncoming: Array<Array<{ from: number; conditional: boolean }>> = list.map(() => []);
-  for (const node of list)
-    for (const e of outgoing[node.index]!) roleIncoming[indexOf(e.to)]!.push({ from: node.index, conditional: e.conditional });
+  // Each role's calls as role indexes, once per list of calls (many roles share one).
+  const indexesOf = new Map<EdgeProto[], Int32Array>();
+  const outgoingIndexes = outgoing.map((protos) => {
+    let indexes = indexesOf.get(protos);
+    if (!indexes) {
+      indexes = Int32Array.from(protos, (e) => indexOf(e.to));
+      indexesOf.set(protos, indexes);
+    }
+    return indexes;
+  });
+  const roleIncoming = incomingOf(outgoing, outgoingIndexes);
 
   // Backward from the administrator roles: each role's shortest way to one (itself counts as one call).
-  const toAdmin = new Map<number, { calls: number; next: number | null; conditional: boolean }>();
-  let frontier: number[] = [];
-  for (const node of list) {
-    if (node.access?.admin) {
-      toAdmin.set(node.index, { calls: 1, next: null, conditional: false });
-      frontier.push(node.index);
-    }
-  }
-  for (let calls = 2; calls <= MAX_HOPS && frontier.length > 0; calls++) {
-    const next: number[] = [];
-    for (const r of frontier) {
-      const after = toAdmin.get(r)!;
-      for (const e of roleIncoming[r]!) {
-        const from = e.from;
-        const known = toAdmin.get(from);
-        if (known && (known.calls < calls || !known.conditional || e.conditional || after.conditional)) continue;
-        toAdmin.set(from, { calls, next: r, conditional: e.conditional || after.conditional });
-        if (!known) next.push(from);
-      }
-    }
-    frontier = next;
-  }
+  const toAdmin = waysToAdmin(list, roleIncoming);
 
   // Which roles each role reaches in at most MAX_HOPS - 1 further calls, as bit sets.
   const words = Math.ceil(list.length / 32) || 1;
   const reach: Uint32Array[] = list.map(() => new Uint32Array(words));
   const stamp = new Int32Array(list.length).fill(-1);
-  for (const node of list) {
-    const bits = reach[node.index]!;
-    let level = [node.index];
-    stamp[node.index] = node.index;
-    for (let depth = 1; depth < MAX_HOPS && level.length > 0; depth++) {
-      const next: number[] = [];
-      for (const r of level) {
-        for (const e of outgoing[r]!) {
-          const t = indexOf(e.to);
-          if (stamp[t] === node.index) continue;
-          stamp[t] = node.index;
-          bits[t >>> 5]! |= 1 << (t & 31);
-          next.push(t);
-        }
-      }
-      level = next;
-    }
-  }
+  const queue = new Int32Array(list.length);
+  for (const node of list) reachFrom(node.index, outgoingIndexes, stamp, queue, reach[node.index]!);
 
   const targets = new Map<string, EscalationTarget[]>();
   const userReach = new Map<string, { user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }>();
@@ -1000,19 +1151,21 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
     return yes;
   };
   const groupByName = new Map(details.groups.map((g) => [g.name, g]));
+  const anyGrants = (inline: IamUser['inlinePolicies'], attached: IamUser['attachedPolicies']): boolean => {
+    for (const p of inline) if (docGrants(p.document)) return true;
+    for (const r of attached) if (docGrants(managedPolicy(details, r.arn)?.document)) return true;
+    return false;
+  };
   const mayAssume = (user: IamUser): boolean => {
     if (byArn.has(user.arn)) return true;
-    const docs = [
-      ...user.inlinePolicies.map((p) => p.document),
-      ...user.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document),
-    ];
+    if (anyGrants(user.inlinePolicies, user.attachedPolicies)) return true;
     for (const name of user.groups) {
       const g = groupByName.get(name);
-      if (!g) continue;
-      docs.push(...g.inlinePolicies.map((p) => p.document), ...g.attachedPolicies.map((r) => managedPolicy(details, r.arn)?.document));
+      if (g && anyGrants(g.inlinePolicies, g.attachedPolicies)) return true;
     }
-    return docs.some(docGrants);
+    return false;
   };
+  const targetsCache = new Map<EdgeProto[], EscalationTarget[]>();
   const waysCache = new Map<EdgeProto[], Array<{ e: EdgeProto; way: { calls: number; next: number | null; conditional: boolean } }>>();
   for (const user of details.users) {
     if (!mayAssume(user)) continue;
@@ -1028,8 +1181,7 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         const t = indexOf(e.to);
         direct[t >>> 5]! |= 1 << (t & 31);
         bits[t >>> 5]! |= 1 << (t & 31);
-        const further = reach[t]!;
-        for (let w = 0; w < words; w++) bits[w]! |= further[w]!;
+        orInto(bits, reach[t]!);
       }
       sets = { direct, bits };
       reachCache.set(first, sets);
@@ -1047,8 +1199,16 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
       );
       waysCache.set(first, ways);
     }
+    // Principals with the same calls get the same targets, unless a trust names the user itself.
+    const shortest = ways.slice(0, MAX_TARGETS);
+    const personal = shortest.some(({ e }) => e.byArn);
+    const known = personal ? undefined : targetsCache.get(first);
+    if (known) {
+      if (known.length > 0) targets.set(user.arn, known);
+      continue;
+    }
     const userTargets: EscalationTarget[] = [];
-    for (const { e, way } of ways.slice(0, MAX_TARGETS)) {
+    for (const { e, way } of shortest) {
       const chain: string[] = [e.to];
       for (let step = way.next; step !== null; step = toAdmin.get(step)!.next) chain.push(list[step]!.role.arn);
       const names = chain.map((r) => nodes.get(r)!.role.name);
@@ -1071,44 +1231,57 @@ export function reachability(inventory: Inventory, details: AuthorizationDetails
         chain,
       });
     }
+    if (!personal) targetsCache.set(first, userTargets);
     if (userTargets.length > 0) targets.set(user.arn, userTargets);
   }
 
+  /** Each list of calls by target role (the first call to it, as `find` would give). */
+  const callsByTarget = new Map<EdgeProto[], Map<string, EdgeProto>>();
+  const firstCallTo = (first: EdgeProto[]): Map<string, EdgeProto> => {
+    let byTarget = callsByTarget.get(first);
+    if (!byTarget) {
+      byTarget = new Map();
+      for (const e of first) if (!byTarget.has(e.to)) byTarget.set(e.to, e);
+      callsByTarget.set(first, byTarget);
+    }
+    return byTarget;
+  };
+  /** The users that reach some role, as an array: every failing role scans them all. */
+  let reached: Array<{ user: IamUser; first: EdgeProto[]; direct: Uint32Array; bits: Uint32Array }> | undefined;
   /** Backward from one role: each predecessor's shortest way to it, for naming chains. */
   const usersThrough = (roleArn: string, limit: number) => {
     const target = nodes.get(roleArn);
     if (!target) return { listed: [], total: 0 };
     const t = target.index;
-    const way = new Map<number, { next: number; calls: number; conditional: boolean }>();
-    let level = [t];
-    for (let calls = 2; calls <= MAX_HOPS && level.length > 0; calls++) {
-      const next: number[] = [];
-      for (const r of level) {
-        for (const e of roleIncoming[r]!) {
-          const from = e.from;
-          if (from === t || way.has(from)) continue;
-          way.set(from, { next: r, calls, conditional: e.conditional || (way.get(r)?.conditional ?? false) });
-          next.push(from);
-        }
-      }
-      level = next;
-    }
+    // Built when a chain is first named: most roles are reached through none.
+    let ways: WaysTo | undefined;
     const listed: ChainedUser[] = [];
     let total = 0;
     const chainOf = new Map<EdgeProto[], { through: string[]; conditional: boolean } | null>();
-    for (const { user, first, direct, bits } of userReach.values()) {
+    reached ??= [...userReach.values()];
+    for (let u = 0; u < reached.length; u++) {
+      const { direct, bits } = reached[u]!;
       if (has(direct, t) || !has(bits, t)) continue;
+      const { user, first } = reached[u]!;
       total++;
       if (listed.length >= limit) continue;
       let chain = chainOf.get(first);
       if (chain === undefined) {
         // `way` holds the predecessors nearest first: the first one the user assumes directly is a shortest way.
         let best: { to: number; calls: number; conditional: boolean } | null = null;
-        for (const [p, w] of way) {
-          if (!has(direct, p)) continue;
-          const e = first.find((x) => x.to === list[p]!.role.arn);
-          best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
-          break;
+        ways ??= new WaysTo(t, roleIncoming);
+        const way = ways.way;
+        let scanned = 0;
+        search: for (;;) {
+          let k = 0;
+          for (const [p, w] of way) {
+            if (k++ < scanned || !has(direct, p)) continue;
+            const e = firstCallTo(first).get(list[p]!.role.arn);
+            best = { to: p, calls: w.calls, conditional: (e?.conditional ?? false) || w.conditional };
+            break search;
+          }
+          scanned = way.size;
+          if (!ways.grow()) break;
         }
         const through: string[] = [];
         if (best)
@@ -1140,9 +1313,21 @@ export function roleEscalations(
 // ---------------------------------------------------------------------------------------------
 // Findings
 
+/** The last path segment of an ARN (a user's or role's name), kept: every role lists the same principals. */
+const lastSegments = new Map<string, string>();
+function lastSegment(arn: string): string {
+  let name = lastSegments.get(arn);
+  if (name === undefined) {
+    name = arn.split('/').pop()!;
+    if (lastSegments.size > 100_000) lastSegments.clear();
+    lastSegments.set(arn, name);
+  }
+  return name;
+}
+
 function assumers(graph: Reachability, node: RoleNode) {
   const arn = node.role.arn;
-  const name = (a: string) => a.split('/').pop()!;
+  const name = lastSegment;
   const direct = graph.incoming.get(arn) ?? { listed: [], users: 0, roles: 0 };
   const users = direct.listed
     .filter((e) => e.fromKind === 'user')
@@ -1245,9 +1430,15 @@ function evaluateRole(inventory: Inventory, graph: Reachability, node: RoleNode)
     ? who.counts.users + who.counts.roles + who.counts.usersThroughRoles
     : who.users.length + who.roles.length + who.usersThroughRoles.length;
   const inside = trust.admissions.map((a) => a.why);
+  // The first five named, in the order users, roles, users through roles.
+  const firstFive = [
+    ...who.users.slice(0, 5).map((u) => u.user),
+    ...who.roles.slice(0, 5).map((r) => `role ${r.role}`),
+    ...who.usersThroughRoles.slice(0, 5).map((u) => `${u.user} (through ${u.through.map(lastSegment).join(', ')})`),
+  ].slice(0, 5);
   const assumable =
     count > 0
-      ? `assumable by ${[...who.users.map((u) => u.user), ...who.roles.map((r) => `role ${r.role}`), ...who.usersThroughRoles.map((u) => `${u.user} (through ${u.through.map((r) => r.split('/').pop()).join(', ')})`)].slice(0, 5).join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}`
+      ? `assumable by ${firstFive.join(', ')}${count > 5 ? ` and ${count - 5} more` : ''}`
       : 'assumable by no user or role of the account';
   if (access.fails) {
     return finding(

@@ -184,38 +184,59 @@ function groupAccess(group: IamGroup, details: AuthorizationDetails, partition: 
   );
 }
 
+const groupArnIndex = new WeakMap<AuthorizationDetails, Map<string, string>>();
+
+/** Group ARNs by name, built once per authorization details. */
+function groupArns(details: AuthorizationDetails): Map<string, string> {
+  let index = groupArnIndex.get(details);
+  if (!index) {
+    index = new Map(details.groups.map((g) => [g.name, g.arn]));
+    groupArnIndex.set(details, index);
+  }
+  return index;
+}
+
+/** The calls of the one-step escalations: only calls some Allow names can work; most users are allowed none of them. */
+const ESCALATION_ACTIONS = [
+  'iam:PutUserPolicy',
+  'iam:AttachUserPolicy',
+  'iam:PutGroupPolicy',
+  'iam:AttachGroupPolicy',
+  'iam:CreatePolicyVersion',
+  'iam:SetDefaultPolicyVersion',
+  'iam:AddUserToGroup',
+  'iam:CreateAccessKey',
+  'iam:CreateLoginProfile',
+  'iam:UpdateLoginProfile',
+];
+
 /** The one-step escalations SPEC 3.3 lists, as (action, resource) pairs to decide for the user. */
 function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading, ea: EffectiveAccess): EscalationTarget[] {
   const { details, inventory } = ctx;
   const targets: EscalationTarget[] = [];
-  // Only calls some Allow names can work; most users are allowed none of them.
-  const any = [
-    'iam:PutUserPolicy',
-    'iam:AttachUserPolicy',
-    'iam:PutGroupPolicy',
-    'iam:AttachGroupPolicy',
-    'iam:CreatePolicyVersion',
-    'iam:SetDefaultPolicyVersion',
-    'iam:AddUserToGroup',
-    'iam:CreateAccessKey',
-    'iam:CreateLoginProfile',
-    'iam:UpdateLoginProfile',
-  ];
-  if (!ctx.escalationTargets && !any.some((a) => ea.mayAllow(a))) return targets;
-  const self = (action: string, outcome: string) => targets.push({ action, resource: user.arn, outcome, needsUncapped: true });
+  // A call no identity Allow names is never decided: its targets are left out from the start.
+  const allowed = new Set(ESCALATION_ACTIONS.filter((a) => ea.mayAllow(a)));
+  if (allowed.size === 0) {
+    if (inventory.partition && ctx.escalationTargets) targets.push(...ctx.escalationTargets(user));
+    return targets;
+  }
+  const push = (target: EscalationTarget) => {
+    if (allowed.has(target.action)) targets.push(target);
+  };
+  const self = (action: string, outcome: string) => push({ action, resource: user.arn, outcome, needsUncapped: true });
   self('iam:PutUserPolicy', 'writes itself an inline policy that allows anything');
   self('iam:AttachUserPolicy', 'attaches any managed policy, AdministratorAccess included, to itself');
-  const groupArn = new Map(details.groups.map((g) => [g.name, g.arn]));
-  for (const name of user.groups) {
+  const groupArn = groupArns(details);
+  for (const name of allowed.has('iam:PutGroupPolicy') || allowed.has('iam:AttachGroupPolicy') ? user.groups : []) {
     const arn = groupArn.get(name);
     if (!arn) continue;
-    targets.push({
+    push({
       action: 'iam:PutGroupPolicy',
       resource: arn,
       outcome: `writes an inline policy that allows anything into its group ${name}`,
       needsUncapped: true,
     });
-    targets.push({
+    push({
       action: 'iam:AttachGroupPolicy',
       resource: arn,
       outcome: `attaches any managed policy to its group ${name}`,
@@ -223,27 +244,28 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
     });
   }
   const customer = new Set<string>();
-  for (const source of reading.principal.identity) {
+  const rewrites = allowed.has('iam:CreatePolicyVersion') || allowed.has('iam:SetDefaultPolicyVersion');
+  for (const source of rewrites ? reading.principal.identity : []) {
     const arn = source.origin.policyArn;
     if (arn && !customer.has(arn) && managedPolicy(details, arn)?.awsManaged === false) customer.add(arn);
   }
   for (const arn of customer) {
-    targets.push({
+    push({
       action: 'iam:CreatePolicyVersion',
       resource: arn,
       outcome: `rewrites the customer managed policy ${arn} that reaches it`,
       needsUncapped: true,
     });
-    targets.push({
+    push({
       action: 'iam:SetDefaultPolicyVersion',
       resource: arn,
       outcome: `switches the customer managed policy ${arn} that reaches it to another version`,
       needsUncapped: true,
     });
   }
-  for (const { group, access, conditional } of ctx.fullAccessGroups) {
+  for (const { group, access, conditional } of allowed.has('iam:AddUserToGroup') ? ctx.fullAccessGroups : []) {
     if (user.groups.includes(group.name)) continue;
-    targets.push({
+    push({
       action: 'iam:AddUserToGroup',
       resource: group.arn,
       outcome: `adds itself to group ${group.name}, which has ${access}`,
@@ -251,9 +273,10 @@ function escalationTargets(user: IamUser, ctx: AccountContext, reading: Reading,
       conditional,
     });
   }
-  for (const other of ctx.fullAccessUsers) {
+  const takeovers = ['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile'].filter((a) => allowed.has(a));
+  for (const other of takeovers.length > 0 ? ctx.fullAccessUsers : []) {
     if (other.arn === user.arn) continue;
-    for (const action of ['iam:CreateAccessKey', 'iam:CreateLoginProfile', 'iam:UpdateLoginProfile']) {
+    for (const action of takeovers) {
       targets.push({ action, resource: other.arn, outcome: `takes over user ${other.name}, who has full access`, needsUncapped: false });
     }
   }
@@ -614,6 +637,12 @@ function evaluateUser(user: IamUser, ctx: AccountContext, ready?: { reading: Rea
   });
 }
 
+/** Taking over a user with all actions but a few is one call to that much access too. */
+function isWide(ea: EffectiveAccess, view: View): boolean {
+  const kind = ea.topClass(view);
+  return kind === 'full' || kind === 'all-except';
+}
+
 /**
  * Evaluates every user. Escalations through other principals need their verdicts first: which
  * users have full access (CreateAccessKey on them is a takeover) and which groups do.
@@ -632,17 +661,16 @@ export function evaluateUsers(
     const reading = readUser(user, details, guardrails);
     const ea = new EffectiveAccess(reading.principal, inventory.partition);
     prepared.set(user, { reading, ea });
-    // Taking over a user with all actions but a few is one call to that much access too.
-    const wide = (view: typeof CAPPED) => ['full', 'all-except'].includes(ea.classes(view)[0]?.kind ?? '');
-    const full = wide(CAPPED) || (ea.hasBoundary && wide({ ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
+    const full =
+      isWide(ea, CAPPED) || (ea.hasBoundary && isWide(ea, { ...CAPPED, boundary: false }) && boundaryEscapes(user, ea, reading).length > 0);
     if (full) fullAccessUsers.push(user);
   }
   const fullAccessGroups: AccountContext['fullAccessGroups'] = [];
   const ACCESS = { full: 'full access', 'all-except': 'all actions but a few', 'on-resources': 'all actions on some resources' } as const;
   for (const group of details.groups) {
     const ea = groupAccess(group, details, inventory.partition, guardrails);
-    const strict = ea.classes(CAPPED)[0]?.kind;
-    const loose = strict ? undefined : ea.classes(CAPPED_IF)[0]?.kind;
+    const strict = ea.topClass(CAPPED);
+    const loose = strict ? undefined : ea.topClass(CAPPED_IF);
     if (strict) fullAccessGroups.push({ group, access: ACCESS[strict], conditional: false });
     else if (loose) fullAccessGroups.push({ group, access: `conditionally ${ACCESS[loose]}`, conditional: true });
   }

@@ -3,14 +3,26 @@ import type { PipelineResult } from '#lib/audit/pipeline.ts';
 import { CHECK_IDS } from '#lib/checks/catalogue.ts';
 import { SEVERITIES } from '#lib/model/finding.ts';
 import type { SecurityHubClient } from '@aws-sdk/client-securityhub';
-import { type CommandContext, DEMO_DIR, type Io, integer, list, processIo, type RunFlags, stateOptions, UsageError } from '../shared.ts';
+import {
+  type CommandContext,
+  DEMO_DIR,
+  type Io,
+  integer,
+  list,
+  ORGANIZATION_FLAGS,
+  type OrganizationFlags,
+  processIo,
+  type RunFlags,
+  stateOptions,
+  UsageError,
+} from '../shared.ts';
 
 export function runCommand(cli: Command, { io, done }: CommandContext): void {
   stateOptions(
     cli
       .command('run')
       .description(
-        'run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo)',
+        'run the audit: live with the default AWS credential chain, or offline from AWS CLI exports (--from), or on the demo account (--demo); --org: every account of the organization',
       ),
   )
     .option('--region <name>', 'a region to audit for ElastiCache and DAX (repeatable; default: the SDK default region)', list)
@@ -42,10 +54,32 @@ export function runCommand(cli: Command, { io, done }: CommandContext): void {
     )
     .option('--all', 'list every PASS finding in the table')
     .option('--quiet', 'no progress lines on stderr')
-    .action((flags: RunFlags) => done(run(flags, io)));
+    .option('--org', 'audit every account of the organization (live; --from DIR: an organization export; --demo: the demo organization)')
+    .option('--accounts <list>', 'with --org: only these account IDs', list)
+    .option('--exclude-accounts <list>', 'with --org: never these account IDs', list)
+    .option('--ous <list>', 'with --org: only the accounts under these OUs (at any depth)', list)
+    .option('--exclude-ous <list>', 'with --org: never the accounts under these OUs', list)
+    // The defaults are lib/organization/settings.ts's (test/cli/run-org.test.ts compares): importing
+    // it here would load zod for every command's --help.
+    .option('--role-name <name>', 'with --org: the member role assumed in each account (default AccountAuditorMemberRole)')
+    .option('--external-id <id>', 'with --org: the ExternalId of every AssumeRole into a member role')
+    .option(
+      '--management-role-arn <arn>',
+      'with --org: a role in the management account that lists the accounts and their SCPs (default: your own credentials)',
+    )
+    .option('--concurrency <n>', 'with --org: accounts audited at once (default 20, 1 to 900)', integer)
+    .action((flags: RunFlags & OrganizationFlags) => done(flags.org ? runOrganization(flags, io) : run(flags, io)));
 }
 
-async function run(flags: RunFlags, io: Io): Promise<number> {
+/** Loaded only for `run --org`. */
+async function runOrganization(flags: RunFlags & OrganizationFlags, io: Io): Promise<number> {
+  const { runOrganization: organizationRun } = await import('../organization.ts');
+  return organizationRun(flags, io);
+}
+
+async function run(flags: RunFlags & OrganizationFlags, io: Io): Promise<number> {
+  const orgOnly = ORGANIZATION_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, name]) => name);
+  if (orgOnly.length > 0) throw new UsageError(`${orgOnly.join(', ')} only apply with --org`);
   // Imported here, not at the top, so that the other commands and --help never load them.
   const { unsavedRun } = await import('#lib/audit/pipeline.ts');
   const { exitCodeFor } = await import('#lib/audit/run.ts');

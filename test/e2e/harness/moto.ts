@@ -187,6 +187,8 @@ export interface RecordedRequest {
 export interface RecordedCall {
   service: string;
   action: string;
+  /** The access key that signed the call (its SigV4 credential scope): which account and session made it. */
+  accessKeyId: string;
 }
 
 /** Reads moto's request log and names each call by its SigV4 service and its operation. */
@@ -205,7 +207,8 @@ export async function recordedCalls(recordingFile: string): Promise<RecordedCall
     .filter((r) => !new URL(r.url).pathname.startsWith('/moto-api/') && !new URL(r.url).pathname.startsWith('/e2e/'))
     .map((r) => {
       const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v]));
-      const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(headers.authorization ?? '')?.[1] ?? 'unknown';
+      const scope = /Credential=([^/]+)\/[^/]+\/[^/]+\/([^/]+)\//.exec(headers.authorization ?? '');
+      const service = scope?.[2] ?? 'unknown';
       const body = r.body_encoded ? Buffer.from(r.body ?? '', 'base64').toString('utf8') : (r.body ?? '');
       const target = headers['x-amz-target'];
       const action = target
@@ -213,6 +216,6 @@ export async function recordedCalls(recordingFile: string): Promise<RecordedCall
         : (new URLSearchParams(body).get('Action') ??
           new URL(r.url).searchParams.get('Action') ??
           `${r.method} ${new URL(r.url).pathname}`);
-      return { service, action };
+      return { service, action, accessKeyId: scope?.[1] ?? 'unknown' };
     });
 }

@@ -34,13 +34,14 @@ import { createTableAsDefined, onlyResource, resolve, template } from './templat
  * An organization seeded in moto through the real SDK, for organization mode's end-to-end tests:
  * the management account (moto's default account, which the dummy keys reach), a security
  * tooling account holding the auditor (its roles, the findings table, the alert topic and an SQS
- * subscriber) and three member accounts seeded differently, in an OU tree with an SCP:
+ * subscriber) and four member accounts seeded differently, in an OU tree with two SCPs:
  *
  *   r-…  (FullAWSAccess)
- *   ├── Security               tooling: the auditor's account
- *   ├── Workloads              A: admin user with a 120-day key
- *   │   └── Prod (DenyIam)     B: admin user, capped by the SCP denying iam:*
- *   └── (root)                 C: no member role
+ *   ├── Security                    tooling: the auditor's account
+ *   ├── Workloads                   A: admin user with a 120-day key
+ *   │   └── Prod (DenyIamWrites)    B: admin user with a fresh key, capped by the SCP denying IAM writes
+ *   ├── Restricted (DenyIam)        D: admin user, every IAM call denied by the SCP (reads included)
+ *   └── (root)                      C: no member role
  *
  * The member role is the MemberRoleStack's own template (synthesized here, intrinsics resolved),
  * in every account but C: the trust is the tooling account's root with aws:PrincipalArn = the
@@ -51,8 +52,9 @@ import { createTableAsDefined, onlyResource, resolve, template } from './templat
  * (test/e2e/moto/server.py, `/e2e/fidelity`) once seeding is done: `assumeRoleTrust` (AssumeRole
  * into C's missing role, or into a role whose trust does not admit the caller, is AccessDenied as
  * in AWS) and `scps` (a call in a member account that its SCPs deny is AccessDenied, "with an
- * explicit deny in a service control policy"). With DenyIam on Prod, that includes every IAM read
- * of the member role in B, as in AWS. `fixes(false)` (or `setFixes`) hands back plain moto, which
+ * explicit deny in a service control policy"). DenyIamWrites on Prod denies IAM's writes by action
+ * and leaves the member role's reads in B allowed; DenyIam on Restricted is a literal Deny iam:*,
+ * which denies every IAM read of the member role in D too, as in AWS. `fixes(false)` (or `setFixes`) hands back plain moto, which
  * a file that expects it must do before it ends.
  */
 
@@ -61,7 +63,42 @@ export const MEMBER_ROLE_NAME = DEFAULT_MEMBER_ROLE_NAME;
 export const MANAGEMENT_READ_ROLE_NAME = 'AccountAuditorOrganizationRead';
 export const TABLE_NAME = 'account-auditor-findings';
 export const TOPIC_NAME = 'account-auditor-alerts';
+/** The literal `Deny iam:*` SCP, on Restricted (D's OU). */
 export const DENY_IAM_SCP = 'DenyIam';
+/** The SCP denying IAM's writes by action, on Prod (B's OU): what an organization caps production with. */
+export const DENY_IAM_WRITES_SCP = 'DenyIamWrites';
+/**
+ * DenyIamWrites' actions: every IAM action that changes something, by verb, and iam:PassRole.
+ * No read the auditor makes (Get*, List*, Generate*) matches one.
+ */
+export const IAM_WRITE_ACTIONS = [
+  'iam:Add*',
+  'iam:Attach*',
+  'iam:Change*',
+  'iam:Create*',
+  'iam:Deactivate*',
+  'iam:Delete*',
+  'iam:Detach*',
+  'iam:Enable*',
+  'iam:PassRole',
+  'iam:Put*',
+  'iam:Remove*',
+  'iam:Resync*',
+  'iam:Set*',
+  'iam:Tag*',
+  'iam:Untag*',
+  'iam:Update*',
+  'iam:Upload*',
+] as const;
+
+export interface SeededScp {
+  id: string;
+  arn: string;
+  name: string;
+  /** The OU it is attached to. */
+  target: string;
+  document: object;
+}
 
 /** Temporary credentials as AssumeRole issues them. */
 export interface SessionCredentials extends Credentials {
@@ -69,7 +106,7 @@ export interface SessionCredentials extends Credentials {
   expiration?: Date;
 }
 
-export type AccountKey = 'management' | 'tooling' | 'A' | 'B' | 'C';
+export type AccountKey = 'management' | 'tooling' | 'A' | 'B' | 'C' | 'D';
 
 export interface SeededOrgAccount {
   key: AccountKey;
@@ -94,9 +131,9 @@ export interface SeededOrganization {
   organizationId: string;
   rootId: string;
   managementAccountId: string;
-  ous: { security: string; workloads: string; prod: string };
-  /** The SCP denying iam:*, and the OU it is attached to (B's). */
-  scp: { id: string; arn: string; name: string; target: string };
+  ous: { security: string; workloads: string; prod: string; restricted: string };
+  /** The two SCPs and the OU each is attached to: IAM writes denied on Prod (B's), iam:* on Restricted (D's). */
+  scps: { iamWrites: SeededScp; iam: SeededScp };
   accounts: SeededOrgAccount[];
   account(key: AccountKey): SeededOrgAccount;
   memberRoleName: string;
@@ -282,12 +319,14 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
   const security = await ou('Security', rootId);
   const workloads = await ou('Workloads', rootId);
   const prod = await ou('Prod', workloads);
+  const restricted = await ou('Restricted', rootId);
 
   const ids = {
     tooling: await createAccount(org, 'security-tooling', 'tooling@example.com'),
     A: await createAccount(org, 'workload-a', 'a@example.com'),
     B: await createAccount(org, 'workload-b', 'b@example.com'),
     C: await createAccount(org, 'sandbox-c', 'c@example.com'),
+    D: await createAccount(org, 'restricted-d', 'd@example.com'),
   };
   const parents: Record<AccountKey, string[]> = {
     management: [rootId],
@@ -295,20 +334,29 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     A: [rootId, workloads],
     B: [rootId, workloads, prod],
     C: [rootId],
+    D: [rootId, restricted],
   };
-  for (const key of ['tooling', 'A', 'B'] as const)
+  for (const key of ['tooling', 'A', 'B', 'D'] as const)
     await org.send(new MoveAccountCommand({ AccountId: ids[key], SourceParentId: rootId, DestinationParentId: parents[key].at(-1)! }));
 
-  const denyIam = await org.send(
-    new CreatePolicyCommand({
-      Name: DENY_IAM_SCP,
-      Description: 'No IAM in production',
-      Type: 'SERVICE_CONTROL_POLICY',
-      Content: doc({ Sid: 'DenyIam', Effect: 'Deny', Action: 'iam:*', Resource: '*' }),
-    }),
-  );
-  const scp = denyIam.Policy!.PolicySummary!;
-  await org.send(new AttachPolicyCommand({ PolicyId: scp.Id!, TargetId: prod }));
+  const attachScp = async (name: string, description: string, statement: object, target: string): Promise<SeededScp> => {
+    const document = { Version: '2012-10-17', Statement: [statement] };
+    const created = await org.send(
+      new CreatePolicyCommand({ Name: name, Description: description, Type: 'SERVICE_CONTROL_POLICY', Content: JSON.stringify(document) }),
+    );
+    const summary = created.Policy!.PolicySummary!;
+    await org.send(new AttachPolicyCommand({ PolicyId: summary.Id!, TargetId: target }));
+    return { id: summary.Id!, arn: summary.Arn!, name, target, document };
+  };
+  const scps = {
+    iamWrites: await attachScp(
+      DENY_IAM_WRITES_SCP,
+      'No IAM changes in production',
+      { Sid: 'DenyIamWrites', Effect: 'Deny', Action: [...IAM_WRITE_ACTIONS], Resource: '*' },
+      prod,
+    ),
+    iam: await attachScp(DENY_IAM_SCP, 'No IAM at all', { Sid: 'DenyIam', Effect: 'Deny', Action: 'iam:*', Resource: '*' }, restricted),
+  };
 
   // Into each member account as its administrator, through the role Organizations creates there.
   const adminCredentials = async (accountId: string): Promise<Credentials> =>
@@ -367,7 +415,7 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
 
   // The member role in every account but C (the StackSet, and the plain stack in the management account).
   const memberRole = memberRoleDefinition(auditorAccountId, options.externalId);
-  const withMemberRole: AccountKey[] = ['management', 'tooling', 'A', 'B'];
+  const withMemberRole: AccountKey[] = ['management', 'tooling', 'A', 'B', 'D'];
   const idOf = (key: AccountKey) => (key === 'management' ? managementAccountId : ids[key]);
   for (const key of withMemberRole) {
     const iam = await iamIn(idOf(key));
@@ -377,7 +425,7 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
   }
 
   // What each member account holds.
-  const users: Record<AccountKey, Record<string, string[]>> = { management: {}, tooling: {}, A: {}, B: {}, C: {} };
+  const users: Record<AccountKey, Record<string, string[]>> = { management: {}, tooling: {}, A: {}, B: {}, C: {}, D: {} };
   const adminUser = async (key: AccountKey, name: string, keyAgeDays: number | null) => {
     const iam = await iamIn(idOf(key));
     await iam.send(new CreateUserCommand({ UserName: name }));
@@ -391,9 +439,16 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
   };
   await adminUser('A', 'admin-a', 120);
   await adminUser('B', 'admin-b', 0);
-  const cIam = await iamIn(ids.C);
-  await cIam.send(new CreateUserCommand({ UserName: 'developer-c' }));
-  users.C['developer-c'] = [];
+  await adminUser('D', 'admin-d', null);
+  // A user without policies where no other is: moto's credential report lacks the root row, so
+  // an account without users has an empty report, which the auditor refuses (README, quirks).
+  const plainUser = async (key: AccountKey, name: string) => {
+    await (await iamIn(idOf(key))).send(new CreateUserCommand({ UserName: name }));
+    users[key][name] = [];
+  };
+  await plainUser('C', 'developer-c');
+  await plainUser('management', 'ops-management');
+  await plainUser('tooling', 'ops-tooling');
 
   // The tooling account's table (as the stack defines it), topic and SQS subscriber.
   const toolingCredentials = await adminCredentials(auditorAccountId);
@@ -419,8 +474,9 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     A: { name: 'workload-a', email: 'a@example.com' },
     B: { name: 'workload-b', email: 'b@example.com' },
     C: { name: 'sandbox-c', email: 'c@example.com' },
+    D: { name: 'restricted-d', email: 'd@example.com' },
   };
-  const accounts: SeededOrgAccount[] = (['management', 'tooling', 'A', 'B', 'C'] as const).map((key) => {
+  const accounts: SeededOrgAccount[] = (['management', 'tooling', 'A', 'B', 'C', 'D'] as const).map((key) => {
     const id = idOf(key);
     return {
       key,
@@ -441,8 +497,8 @@ export async function seedOrganization(endpoint: string, options: SeedOrganizati
     organizationId,
     rootId,
     managementAccountId,
-    ous: { security, workloads, prod },
-    scp: { id: scp.Id!, arn: scp.Arn!, name: DENY_IAM_SCP, target: prod },
+    ous: { security, workloads, prod, restricted },
+    scps,
     accounts,
     account: (key) => accounts.find((a) => a.key === key)!,
     memberRoleName: MEMBER_ROLE_NAME,
