@@ -81,6 +81,12 @@ describe('parseCredentialReport: plain and quoted text read alike', () => {
     expect(parseCredentialReport(quoted(csv), null)).toEqual(plain);
   });
 
+  it('whitespace csv-parse trims off the end of a field (a no-break space) is trimmed as before', () => {
+    const csv = report().replace('\nann,', '\nann\u00a0,');
+    expect(csv).toContain('ann\u00a0,');
+    expect(parseCredentialReport(csv, null).rows.map((r) => r.user)).toContain('ann');
+  });
+
   it('a line with a field too many is refused the same, plain or quoted', () => {
     const csv = `${report()},extra`;
     expect(formatError(csv).message).toBe(formatError(quoted(csv)).message);

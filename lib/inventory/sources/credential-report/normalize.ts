@@ -88,14 +88,15 @@ function uniqueColumns(header: string[]): string[] {
 }
 
 /**
- * The records of a report as IAM writes it: no quotes, no carriage returns, nothing csv-parse's
- * `trim` would remove (spaces, tabs, form feeds), no blank line, a header of plain column names,
+ * The records of a report as IAM writes it: no quotes, no carriage returns, no whitespace (which
+ * csv-parse's `trim` would remove), no blank line, a header of plain column names,
  * every line as many fields as the header. Such text reads the same split on commas and newlines
  * as through csv-parse, at a fraction of the cost over an organization's reports; anything else
  * (null) is csv-parse's to read, and to word the error of.
  */
 function plainRecords(text: string): Record<string, string>[] | null {
-  if (/["\r\f \t]/.test(text)) return null;
+  // csv-parse's trim takes any whitespace off a field's end (JavaScript's, U+FEFF and U+00A0 too).
+  if (/["\r]|[^\S\n]/.test(text)) return null;
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0 || lines.includes('')) return null;
