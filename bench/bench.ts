@@ -157,6 +157,8 @@ interface SingleAccount {
   users: number;
   wallMs: number;
   cpuMs: number;
+  /** The fakes' answers on the auditor's thread (bench/organization.ts: not the auditor's). */
+  fakeMs: number;
   state: string;
 }
 
@@ -168,7 +170,8 @@ interface OrgResult {
   wallMs: number;
   stagesMs: { discovery: number; guardrails: number; audits: number };
   cpuMs: number;
-  storeThreadBusyMs: number;
+  mainThreadBusyMs: number;
+  storeBusyMs: number;
   states: Record<string, number>;
   failures: string[];
   findings: number;
@@ -187,8 +190,8 @@ interface OrgResult {
   dax: number;
   dynamodbLocal: number;
   peakRssMb: number;
-  heapMb: { atEnd: number; heldByResults: number; heldByFake: number; rest: number; storeThread: number | null };
-  fake: { generated: number; generateMs: number };
+  heapMb: { atEnd: number; heldByResults: number; heldByFake: number; rest: number; store: number | null };
+  fake: { ms: number; generated: number; generateMs: number };
   single: { large: SingleAccount; mean: SingleAccount };
 }
 
@@ -411,7 +414,12 @@ function orgTargets(o: OrgResult): { target: string; actual: string; verdict: 'o
   const issueBound = Math.ceil(a / 20) + 3 + p;
   const achievable = Math.ceil(a / 20) + Math.ceil(p / 20) + 2 * p + 1 + e;
   const w = o.iam.worstAgainstBound;
-  const wallBound = TARGET.orgWallFactor * (a / o.concurrency) * o.single.mean.wallMs;
+  // The fakes' answers run on the auditor's thread but are not its work: off both sides alike.
+  const singleMs = o.single.mean.wallMs - o.single.mean.fakeMs;
+  const wallMs = o.wallMs - o.fake.ms;
+  const wallBound = TARGET.orgWallFactor * (a / o.concurrency) * singleMs;
+  // The auditor's thread busy over the run, the fakes' answers taken off: the wall can be no shorter.
+  const workMs = o.mainThreadBusyMs - o.fake.ms;
   const audited = o.states.complete ?? 0;
   return [
     {
@@ -430,11 +438,15 @@ function orgTargets(o: OrgResult): { target: string; actual: string; verdict: 'o
       verdict: okOver(o.organizations.total <= achievable),
     },
     {
-      target: `org: wall ≤ 1.5 × (${a} / ${o.concurrency}) × one mean-size account alone (${o.single.mean.users} users, ${ms(o.single.mean.wallMs)}) = ${ms(wallBound)}`,
-      // The pool overlaps the round trips, not the work: one process's CPU bounds the wall from below.
-      actual: `${ms(o.wallMs)} (CPU ${ms(o.cpuMs)}; ${a} × one account's CPU alone, ${ms(o.single.mean.cpuMs)}, = ${ms(a * o.single.mean.cpuMs)})`,
+      target: `org: wall ≤ 1.5 × (${a} / ${o.concurrency}) × one mean-size account alone (${o.single.mean.users} users, ${ms(singleMs)}) = ${ms(wallBound)} (the fakes' answers off both)`,
+      // The pool overlaps the round trips, not the work: one thread's busy time bounds the wall from below.
+      actual:
+        `${ms(wallMs)} (wall ${ms(o.wallMs)} less the fakes' ${ms(o.fake.ms)}; the auditor's thread busy ${ms(workMs)}, ${ms(workMs / a)} per account)` +
+        (wallMs > wallBound && workMs > wallBound
+          ? `; over: CPU-bound on one thread, the bound leaves ${ms(wallBound / a)} of work per account (1.5 × one account's wall / ${o.concurrency}), an account alone takes ${ms(o.single.mean.cpuMs - o.single.mean.fakeMs)} of CPU`
+          : ''),
       // Relative to one account at the same latency: it holds at any --latency.
-      verdict: okOver(o.wallMs <= wallBound),
+      verdict: okOver(wallMs <= wallBound),
     },
     {
       target: `org: peak RSS ≤ ${TARGET.orgRssMb} MB (one audit function's memory)`,
@@ -566,8 +578,9 @@ if (args.json) {
       `  organization: Organizations ${list(org.organizations.byAction)} (SCPs by ${org.organizations.strategy}); STS ${list(org.sts)}; ` +
         `IAM ${list(org.iam.byCommand)}; ${org.findings.toLocaleString('en-US')} findings; ` +
         `critical user-full-access per account ${org.userFullAccessCriticalPerAccount.others} (none under the deny-iam:* SCP: ${org.userFullAccessCriticalPerAccount.sandbox}); ` +
-        `heap at the end ${Math.round(org.heapMb.atEnd)} MB (the results the pool returns ${Math.round(org.heapMb.heldByResults)} MB, the fake's accounts ${Math.round(org.heapMb.heldByFake)} MB), ` +
-        `the store thread's ${Math.round(org.heapMb.storeThread ?? 0)} MB; the fake generated ${org.fake.generated} accounts in ${ms(org.fake.generateMs)} (in the wall time)`,
+        `heap at the end ${Math.round(org.heapMb.atEnd)} MB (the accounts' summaries the pool keeps ${Math.round(org.heapMb.heldByResults)} MB, the fake's accounts ${Math.round(org.heapMb.heldByFake)} MB), ` +
+        `the store process's ${Math.round(org.heapMb.store ?? 0)} MB (not in the peak RSS); the fakes' answers ${ms(org.fake.ms)} on the auditor's thread ` +
+        `(${org.fake.generated} accounts generated in ${ms(org.fake.generateMs)}), taken off the wall times the target compares`,
     );
     console.log(
       "  the issue's Organizations bound cannot hold: Organizations has no batch DescribePolicy or attachment listing, so every SCP costs its own DescribePolicy and ListTargetsForPolicy.",

@@ -18,6 +18,21 @@
  * credentials' AccessKeyId, and each IAM, STS, ElastiCache and DAX call resolves its client's
  * credentials to find the account it is made in.
  *
+ * What is measured, and what is not:
+ * - Measured: the auditor's own work in this process: collection (the SDK clients' middleware,
+ *   credentials and paging; the normalizers, the credential report's CSV), evaluation,
+ *   reconcile, the alert, and the store's client side (FindingsStore, the DynamoDB client's
+ *   marshalling, signing and HTTP), as `run --org` does them in one Node process on this machine.
+ *   The pool keeps a summary of each account (`keep`), as a command line reporting from
+ *   summaries would, so the peak RSS is the audits in flight and not every account's findings.
+ * - Not charged to the auditor: the fakes' answers on the auditor's thread (sinon's recording,
+ *   building each response, generating the accounts; timed at the stub: `fake.ms`), taken off
+ *   the organization's wall time and the single accounts' alike before the wall target compares
+ *   them; the store, dynalite in a child process (bench/store-worker.ts): DynamoDB's own work and
+ *   memory in production, so neither its CPU nor its table is in this process's figures.
+ * - Not simulated: the SDK's response parsing (the mocks answer with objects, not XML or JSON on
+ *   the wire), network variance, throttling.
+ *
  * Run by bench/bench.ts: `node --import tsx bench/organization.ts --accounts 200 --latency 50`.
  */
 import { parseArgs } from 'node:util';
@@ -67,7 +82,7 @@ import { guardNetwork, SAFE_ENV } from './safety.ts';
 import { benchAccount, countCalls, type MockedClientClass, type RegionWorld, regionWorld, startStore, withLatency } from './world.ts';
 
 guardNetwork();
-// Garbage collection on demand, for the heap figures at the end (here and in the store's thread).
+// Garbage collection on demand, for the heap figures at the end (the store's process has its own flag).
 v8.setFlagsFromString('--expose-gc');
 
 const { values: args } = parseArgs({
@@ -200,9 +215,10 @@ interface AccountWorld {
   iam: GeneratedAccount;
   regions: Record<string, RegionWorld>;
 }
-const CACHE_SIZE = 2 * CONCURRENCY + 4;
+const CACHE_SIZE = CONCURRENCY + 4;
 const worlds = new Map<string, AccountWorld>();
-const fake = { generateMs: 0, generated: 0 };
+/** The fake's own work on the auditor's thread: every mocked call's answer (ms, generation included) and the accounts generated. */
+const fake = { ms: 0, generateMs: 0, generated: 0 };
 /** Each account's IAM entity count, kept past the cache: SPEC 2's bound is computed from it. */
 const entitiesOf = new Map<string, number>();
 function usersOf(account: string): number {
@@ -244,7 +260,23 @@ async function accountOfClient(client: unknown): Promise<string> {
   if (!m) throw new Error(`benchmark: credentials ${accessKeyId} belong to no account of the organization`);
   return m[1]!;
 }
-const accountOf = (getClient: () => unknown) => accountOfClient(getClient());
+/**
+ * Each call's account and region, resolved from its client before the round trip (the SDK's
+ * credential provider and region are the auditor's side), so that the fakes answer synchronously
+ * and their whole answer is timed as the fake's (withLatency's `fake`).
+ */
+const callerOf = new WeakMap<object, { account: string; region: string }>();
+async function resolveCaller(client: unknown): Promise<string> {
+  const account = await accountOfClient(client);
+  callerOf.set(client as object, { account, region: await (client as ConfiguredClient).config.region() });
+  return account;
+}
+function caller(getClient: () => unknown): { account: string; region: string } {
+  const known = callerOf.get(getClient() as object);
+  if (!known) throw new Error('benchmark: a call whose client was not resolved before its round trip');
+  return known;
+}
+const accountOf = (getClient: () => unknown): string => caller(getClient).account;
 
 // ---------------------------------------------------------------------------------------------
 // The SDK boundary
@@ -365,44 +397,37 @@ nestedSts.on(AssumeRoleCommand).callsFake(async (input: { RoleArn: string }) => 
     AssumedRoleUser: { AssumedRoleId: `AROABENCH${m[1]}:session`, Arn: `arn:aws:sts::${m[1]}:assumed-role/${m[2]}/session` },
   };
 });
-sts
-  .on(GetCallerIdentityCommand)
-  .callsFake(async (_input: unknown, getClient: () => unknown) => callerIdentityResponse(await accountOf(getClient)));
+sts.on(GetCallerIdentityCommand).callsFake((_input: unknown, getClient: () => unknown) => callerIdentityResponse(accountOf(getClient)));
 
 // As test/support/aws.ts mockIam, each account answered from its own generated account.
-const iamOf = async (getClient: () => unknown) => worldOf(await accountOf(getClient)).iam;
-iam.on(GetAccountSummaryCommand).callsFake(async (_i: unknown, getClient: () => unknown) => (await iamOf(getClient)).summary);
+const iamOf = (getClient: () => unknown) => worldOf(accountOf(getClient)).iam;
+iam.on(GetAccountSummaryCommand).callsFake((_i: unknown, getClient: () => unknown) => iamOf(getClient).summary);
 iam.on(GenerateCredentialReportCommand).resolves({ State: 'COMPLETE' });
-iam.on(GetCredentialReportCommand).callsFake(async (_i: unknown, getClient: () => unknown) => (await iamOf(getClient)).credentialReport());
+iam.on(GetCredentialReportCommand).callsFake((_i: unknown, getClient: () => unknown) => iamOf(getClient).credentialReport());
 iam
   .on(GetAccountAuthorizationDetailsCommand)
-  .callsFake(async (input: { MaxItems?: number; Marker?: string }, getClient: () => unknown) =>
-    (await iamOf(getClient)).authorizationDetailsPage(input),
-  );
+  .callsFake((input: { MaxItems?: number; Marker?: string }, getClient: () => unknown) => iamOf(getClient).authorizationDetailsPage(input));
 iam
   .on(ListAccessKeysCommand)
-  .callsFake(async (input: { UserName?: string }, getClient: () => unknown) =>
-    (await iamOf(getClient)).listAccessKeys(input.UserName ?? ''),
-  );
+  .callsFake((input: { UserName?: string }, getClient: () => unknown) => iamOf(getClient).listAccessKeys(input.UserName ?? ''));
 
 /** Each regional call answered from the account's world in the region its client was built for. */
-async function regionOf(getClient: () => unknown): Promise<RegionWorld> {
-  const client = getClient() as ConfiguredClient;
-  const region = await client.config.region();
-  const w = worldOf(await accountOfClient(client)).regions[region];
+function regionOf(getClient: () => unknown): RegionWorld {
+  const { account, region } = caller(getClient);
+  const w = worldOf(account).regions[region];
   if (!w) throw new Error(`benchmark world has no region ${region}`);
   return w;
 }
-elastiCache.on(DescribeCacheClustersCommand).callsFake(async (input: { Marker?: string; MaxRecords?: number }, getClient) => {
-  const page = markerPage((await regionOf(getClient)).cacheClusters, input.Marker, Math.min(input.MaxRecords ?? 100, 100));
+elastiCache.on(DescribeCacheClustersCommand).callsFake((input: { Marker?: string; MaxRecords?: number }, getClient) => {
+  const page = markerPage(regionOf(getClient).cacheClusters, input.Marker, Math.min(input.MaxRecords ?? 100, 100));
   return { CacheClusters: page.items, ...(page.next ? { Marker: page.next } : {}) };
 });
-elastiCache.on(DescribeReplicationGroupsCommand).callsFake(async (input: { Marker?: string; MaxRecords?: number }, getClient) => {
-  const page = markerPage((await regionOf(getClient)).replicationGroups, input.Marker, Math.min(input.MaxRecords ?? 100, 100));
+elastiCache.on(DescribeReplicationGroupsCommand).callsFake((input: { Marker?: string; MaxRecords?: number }, getClient) => {
+  const page = markerPage(regionOf(getClient).replicationGroups, input.Marker, Math.min(input.MaxRecords ?? 100, 100));
   return { ReplicationGroups: page.items, ...(page.next ? { Marker: page.next } : {}) };
 });
-dax.on(DescribeClustersCommand).callsFake(async (input: { NextToken?: string; MaxResults?: number }, getClient) => {
-  const page = markerPage((await regionOf(getClient)).daxClusters, input.NextToken, Math.min(input.MaxResults ?? 100, 100));
+dax.on(DescribeClustersCommand).callsFake((input: { NextToken?: string; MaxResults?: number }, getClient) => {
+  const page = markerPage(regionOf(getClient).daxClusters, input.NextToken, Math.min(input.MaxResults ?? 100, 100));
   return { Clusters: page.items, ...(page.next ? { NextToken: page.next } : {}) };
 });
 
@@ -410,29 +435,38 @@ dax.on(DescribeClustersCommand).callsFake(async (input: { NextToken?: string; Ma
 const commandName = (command: unknown): string => (command as { constructor: { name: string } }).constructor.name.replace(/Command$/, '');
 const iamCalls = new Map<string, Record<string, number>>();
 const byAction: Record<string, Record<string, number>> = { organizations: {}, sts: {}, elasticache: {}, dax: {} };
-const countAction = (service: string) => (_client: unknown, command: unknown) => {
-  const counts = byAction[service]!;
-  const name = commandName(command);
-  counts[name] = (counts[name] ?? 0) + 1;
-};
-withLatency(IAMClient as unknown as MockedClientClass, LATENCY_MS, async (client, command) => {
-  const account = await accountOfClient(client);
-  const counts = iamCalls.get(account) ?? {};
-  const name = commandName(command);
-  counts[name] = (counts[name] ?? 0) + 1;
-  iamCalls.set(account, counts);
-});
-withLatency(OrganizationsClient as unknown as MockedClientClass, LATENCY_MS, countAction('organizations'));
-withLatency(STSClient as unknown as MockedClientClass, LATENCY_MS, countAction('sts'));
-withLatency(NestedSTSClient as unknown as MockedClientClass, LATENCY_MS, countAction('sts'));
-withLatency(ElastiCacheClient as unknown as MockedClientClass, LATENCY_MS, countAction('elasticache'));
-withLatency(DAXClient as unknown as MockedClientClass, LATENCY_MS, countAction('dax'));
+/** Counted by action; `resolve`: the fakes answer from the caller's account and region (resolveCaller). */
+const countAction =
+  (service: string, resolve = false) =>
+  async (client: unknown, command: unknown) => {
+    if (resolve) await resolveCaller(client);
+    const counts = byAction[service]!;
+    const name = commandName(command);
+    counts[name] = (counts[name] ?? 0) + 1;
+  };
+withLatency(
+  IAMClient as unknown as MockedClientClass,
+  LATENCY_MS,
+  async (client, command) => {
+    const account = await resolveCaller(client);
+    const counts = iamCalls.get(account) ?? {};
+    const name = commandName(command);
+    counts[name] = (counts[name] ?? 0) + 1;
+    iamCalls.set(account, counts);
+  },
+  fake,
+);
+withLatency(OrganizationsClient as unknown as MockedClientClass, LATENCY_MS, countAction('organizations'), fake);
+withLatency(STSClient as unknown as MockedClientClass, LATENCY_MS, countAction('sts', true), fake);
+withLatency(NestedSTSClient as unknown as MockedClientClass, LATENCY_MS, countAction('sts'), fake);
+withLatency(ElastiCacheClient as unknown as MockedClientClass, LATENCY_MS, countAction('elasticache', true), fake);
+withLatency(DAXClient as unknown as MockedClientClass, LATENCY_MS, countAction('dax', true), fake);
 
 // ---------------------------------------------------------------------------------------------
 // The audit, as `run --org` runs it
 
 const settings = parseSettings({ regions: REGIONS });
-const local = await startStore('worker');
+const local = await startStore('process');
 const ddb = countCalls(local.client);
 const store = new FindingsStore({ client: local.client, tableName: local.tableName, historyTtlDays: settings.historyTtlDays });
 const organizationRunId = `bench-${FIXTURE_NOW.toISOString().replace(/[:.]/g, '-')}`;
@@ -470,6 +504,7 @@ function chainFor(id: string, like: Source<GuardrailLevel[]> | undefined): Sourc
 
 async function single(id: string, guardrails: Source<GuardrailLevel[]> | undefined, accountIds: string[]) {
   const c0 = process.cpuUsage();
+  const f0 = fake.ms;
   const t0 = performance.now();
   const out = await auditOne(mapAccount(id, `single-${id}`), {
     id: ORGANIZATION_ID,
@@ -482,6 +517,7 @@ async function single(id: string, guardrails: Source<GuardrailLevel[]> | undefin
     users: usersOf(id),
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    fakeMs: fake.ms - f0,
     state: out.state,
     findings: out.pipeline.result.findings.length,
   };
@@ -511,7 +547,7 @@ const fakeBefore = { ...fake };
 
 const cpu0 = process.cpuUsage();
 const elu0 = performance.eventLoopUtilization();
-const storeBusy0 = local.busyMs?.() ?? 0;
+const storeBusy0 = (await local.busyMs?.()) ?? 0;
 const t0 = performance.now();
 const discovery = await discoverAccounts({
   settings: { includeAccounts: [], excludeAccounts: [], includeOus: [], excludeOus: [] },
@@ -529,15 +565,37 @@ const context = (id: string): OrganizationContextOf => {
   const chain = guardrails.accounts.get(id);
   return { id: guardrails.organizationId ?? ORGANIZATION_ID, accountIds, ...(chain ? { guardrails: chain } : {}) };
 };
+/**
+ * What the run keeps of each account, as a command line reporting from summaries would: its
+ * state, its findings by status, its user-full-access critical FAILs, and why it is not complete.
+ */
+interface AccountSummary {
+  state: MemberAuditResult['state'];
+  findings: number;
+  byStatus: Record<string, number>;
+  fullAccessFails: number;
+  unread: string[];
+}
+function summarize(r: MemberAuditResult): AccountSummary {
+  const byStatus: Record<string, number> = {};
+  let fullAccessFails = 0;
+  for (const f of r.pipeline.result.findings) {
+    byStatus[f.status] = (byStatus[f.status] ?? 0) + 1;
+    if (f.checkId === 'user-full-access' && f.status === 'FAIL' && f.severity === 'critical') fullAccessFails++;
+  }
+  const unread = r.pipeline.result.run.sources.filter((s) => s.state === 'unread').map((s) => `${s.source}: ${s.reason}`);
+  return { state: r.state, findings: r.pipeline.result.findings.length, byStatus, fullAccessFails, unread };
+}
 const states: Record<string, number> = {};
 const results = await auditAccounts(
   discovery.accounts.map((a) => mapAccount(a.id, a.name)),
-  { concurrency: CONCURRENCY, auditOne: (account) => auditOne(account, context(account.id)).finally(dropHistory) },
+  { concurrency: CONCURRENCY, auditOne: (account) => auditOne(account, context(account.id)).finally(dropHistory), keep: summarize },
 );
 const t3 = performance.now();
+const fakeRunMs = fake.ms - fakeBefore.ms;
 const cpu = process.cpuUsage(cpu0);
 const mainBusyMs = performance.eventLoopUtilization(elu0).active;
-const storeBusyMs = (local.busyMs?.() ?? 0) - storeBusy0;
+const storeBusyMs = ((await local.busyMs?.()) ?? 0) - storeBusy0;
 rssAfter.audits = rssMb();
 const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
@@ -565,15 +623,13 @@ for (const r of results) {
   const state = r.status === 'fulfilled' ? r.value.state : 'rejected';
   states[state] = (states[state] ?? 0) + 1;
   if (r.status === 'fulfilled') {
-    findings += r.value.pipeline.result.findings.length;
-    for (const f of r.value.pipeline.result.findings) byStatus[f.status] = (byStatus[f.status] ?? 0) + 1;
+    findings += r.value.findings;
+    for (const [status, n] of Object.entries(r.value.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + n;
     const where = parentOf.get(r.account.id)?.id === OU.sandbox ? fullAccess.sandbox : fullAccess.others;
     where.accounts++;
-    where.fails += r.value.pipeline.result.findings.filter(
-      (f) => f.checkId === 'user-full-access' && f.status === 'FAIL' && f.severity === 'critical',
-    ).length;
+    where.fails += r.value.fullAccessFails;
     if (r.value.state !== 'complete' && failures.length < 5) {
-      const unread = r.value.pipeline.result.run.sources.filter((s) => s.state === 'unread').map((s) => `${s.source}: ${s.reason}`);
+      const { unread } = r.value;
       failures.push(`${r.account.id}: ${r.value.state}${unread.length > 0 ? ` (${unread.join('; ')})` : ''}`);
     }
   } else if (failures.length < 5) failures.push(`${r.account.id}: ${describe(r.reason)}`);
@@ -612,8 +668,8 @@ for (const a of discovery.accounts) {
 const policies = SCPS.length;
 const holdingOther = [...chainEntities].filter((e) => SCPS.some((s) => s.summary.Name !== 'FullAWSAccess' && s.targets.includes(e))).length;
 
-// What the run holds at its end, by garbage-collected heap: every account's result (the pool returns
-// them all, and the command line keeps them for its report and digest), then the fake's own accounts.
+// What the run holds at its end, by garbage-collected heap: every account's summary (what the pool
+// keeps of each result, `keep`), then the fake's own accounts.
 const gc = runInNewContext('gc') as () => void;
 /** After the current job ends (a resumed await holds its promises until then), collected. */
 const heapMb = async (): Promise<number> => {
@@ -638,10 +694,10 @@ const out = {
   users: { min: Math.min(...perAccount.map((a) => a.users)), max: Math.max(...perAccount.map((a) => a.users)), mean: MEAN_USERS },
   wallMs: t3 - t0,
   stagesMs: { discovery: t1 - t0, guardrails: t2 - t1, audits: t3 - t2 },
-  /** The process's CPU over the run (every thread); the main thread's busy time; the store thread's. */
+  /** The process's CPU over the run (the store's process not included); the main thread's busy time; the store process's. */
   cpuMs: (cpu.user + cpu.system) / 1000,
   mainThreadBusyMs: mainBusyMs,
-  storeThreadBusyMs: storeBusyMs,
+  storeBusyMs,
   states,
   failures,
   findings,
@@ -685,9 +741,16 @@ const out = {
     heldByResults: heapAtEnd - heapWithoutResults,
     heldByFake: heapWithoutResults - heapWithoutFake,
     rest: heapWithoutFake,
-    storeThread: storeHeapMb,
+    /** The store process's heap (dynalite's in-memory table): not in peakRssMb. */
+    store: storeHeapMb,
   },
-  fake: { generated: fake.generated - fakeBefore.generated, generateMs: fake.generateMs - fakeBefore.generateMs, cacheSize: CACHE_SIZE },
+  fake: {
+    /** The fakes' answers on the auditor's thread over the run (sinon's recording, the responses, the generation). */
+    ms: fakeRunMs,
+    generated: fake.generated - fakeBefore.generated,
+    generateMs: fake.generateMs - fakeBefore.generateMs,
+    cacheSize: CACHE_SIZE,
+  },
   single: { large: singleLarge, mean: singleMean },
 };
 process.stdout.write(`BENCH_ORG ${JSON.stringify(out)}\n`);

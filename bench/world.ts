@@ -4,6 +4,7 @@
  * around every mocked SDK call, and the store (dynalite in a worker thread). Used by
  * bench/run-size.ts (one account) and bench/organization.ts (an organization of them).
  */
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -79,18 +80,27 @@ export type MockedClientClass = { prototype: { send: (...a: never[]) => Promise<
 /**
  * mockClient stubs `send` on the client's prototype; wrapping that stub adds the round trip while
  * the stub still records every call (success or error) for the counts. `onCall` sees the client
- * and the command before the round trip (to count calls per account).
+ * and the command before the round trip (to count calls per account). With `fake`, the time the
+ * stub takes until it returns (sinon's recording and the fake's answer, all of it when the fake
+ * answers synchronously) is added to `fake.ms`: the fake's own work on the auditor's thread.
  */
 export function withLatency(
   clientClass: MockedClientClass,
   latencyMs: number,
   onCall?: (client: unknown, command: unknown) => void | Promise<void>,
+  fake?: { ms: number },
 ): void {
   const stub = clientClass.prototype.send;
   clientClass.prototype.send = async function (this: unknown, ...a: never[]) {
     if (onCall) await onCall(this, a[0]);
     if (latencyMs > 0) await delay(latencyMs);
-    return stub.apply(this, a);
+    if (!fake) return stub.apply(this, a);
+    const t = performance.now();
+    try {
+      return stub.apply(this, a);
+    } finally {
+      fake.ms += performance.now() - t;
+    }
   } as typeof stub;
 }
 
@@ -98,19 +108,22 @@ export interface BenchStore {
   client: DynamoDBClient;
   tableName: string;
   close: () => Promise<void>;
-  /** Milliseconds the store's worker thread has been busy (its event loop active); absent on the main thread. */
-  busyMs?: () => number;
+  /** Milliseconds the store's thread or process has been busy (its event loop active); absent on the main thread. */
+  busyMs?: () => Promise<number>;
   /** The store thread's used heap in MB (the table dynalite keeps in memory); absent on the main thread. */
   heapMb?: () => Promise<number>;
 }
 
 /**
  * dynalite runs in a worker thread (bench/store-worker.ts): the table's own work is DynamoDB's in
- * production, so it must not queue behind the auditor's code on one thread. `main` puts it back
- * on the main thread, to compare.
+ * production, so it must not queue behind the auditor's code on one thread. `process` runs it in a
+ * child process, so that neither its CPU nor its in-memory table counts in the benchmark process's
+ * figures (the organization's peak RSS is the auditor's); `main` puts it back on the main thread,
+ * to compare. The auditor's side is the same in each: a DynamoDBClient over HTTP.
  */
-export async function startStore(thread: 'worker' | 'main' = 'worker'): Promise<BenchStore> {
+export async function startStore(thread: 'worker' | 'process' | 'main' = 'worker'): Promise<BenchStore> {
   if (thread === 'main') return startLocalStore(null);
+  if (thread === 'process') return startStoreProcess();
   // Workers do not inherit the --import tsx hook: register it in the thread, then load the .ts file.
   const entry = new URL('./store-worker.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
@@ -122,7 +135,7 @@ export async function startStore(thread: 'worker' | 'main' = 'worker'): Promise<
   return {
     client,
     tableName,
-    busyMs: () => worker.performance.eventLoopUtilization().active,
+    busyMs: async () => worker.performance.eventLoopUtilization().active,
     heapMb: async () => {
       worker.postMessage('heap');
       const [reply] = (await once(worker, 'message')) as [{ heapUsedBytes: number }];
@@ -133,6 +146,38 @@ export async function startStore(thread: 'worker' | 'main' = 'worker'): Promise<
       worker.postMessage('close');
       await once(worker, 'message');
       await worker.terminate();
+    },
+  };
+}
+
+async function startStoreProcess(): Promise<BenchStore> {
+  const child = fork(new URL('./store-worker.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc', '--no-warnings'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ask = async <T>(message: string): Promise<T> => {
+    child.send(message);
+    const [reply] = (await once(child, 'message')) as [T];
+    return reply;
+  };
+  const [ready] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`the store process exited (code ${code}) before it served`);
+    }),
+  ])) as [{ endpoint: string; tableName: string }];
+  const { endpoint, tableName } = ready;
+  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  return {
+    client,
+    tableName,
+    busyMs: async () => (await ask<{ busyMs: number }>('busy')).busyMs,
+    heapMb: async () => (await ask<{ heapUsedBytes: number }>('heap')).heapUsedBytes / 1024 / 1024,
+    close: async () => {
+      client.destroy();
+      await ask('close');
+      child.disconnect();
+      if (child.exitCode === null) await once(child, 'exit');
     },
   };
 }

@@ -17,21 +17,29 @@ export type PoolProgress<T> =
   | { event: 'started'; account: MapAccount; index: number; total: number; running: number }
   | { event: 'finished'; result: AccountResult<T>; index: number; total: number; done: number; running: number };
 
-export interface PoolOptions<T> {
+export interface PoolOptions<T, K = T> {
   /** Accounts audited at once (the settings' maxConcurrency, or `--concurrency`). */
   concurrency: number;
   /** One account's audit (auditMemberAccount in organization mode). Its rejection is that account's result. */
   auditOne: (account: MapAccount, index: number) => Promise<T>;
   /** Must not throw: a progress line is not worth an account's result. */
   onProgress?: (progress: PoolProgress<T>) => void;
+  /**
+   * What is kept of a fulfilled audit once its progress is told: the value itself by default. An
+   * organization's worth of full results (every finding of every account) outweighs the audits in
+   * flight, so a caller that reports from a summary keeps the summary. A throw here is that
+   * account's rejection. A rejection's reason is kept as it is.
+   */
+  keep?: (value: T, account: MapAccount) => K;
   now?: () => number;
 }
 
 /**
  * Audits every account with `auditOne`, at most `concurrency` at once, and returns one result per
- * account in input order, fulfilled or rejected; it never rejects itself for an account's failure.
+ * account in input order, fulfilled (with what `keep` keeps of its value) or rejected; it never
+ * rejects itself for an account's failure.
  */
-export async function auditAccounts<T>(accounts: readonly MapAccount[], options: PoolOptions<T>): Promise<AccountResult<T>[]> {
+export async function auditAccounts<T, K = T>(accounts: readonly MapAccount[], options: PoolOptions<T, K>): Promise<AccountResult<K>[]> {
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
     throw new RangeError(`concurrency must be a whole number of at least 1, got ${options.concurrency}`);
   const now = options.now ?? (() => performance.now());
@@ -47,7 +55,7 @@ export async function auditAccounts<T>(accounts: readonly MapAccount[], options:
   };
   const settled = await pMapSettled(
     accounts,
-    async (account, index): Promise<AccountResult<T>> => {
+    async (account, index): Promise<AccountResult<K>> => {
       running++;
       progress({ event: 'started', account, index, total, running });
       const started = now();
@@ -61,7 +69,7 @@ export async function auditAccounts<T>(accounts: readonly MapAccount[], options:
       running--;
       done++;
       progress({ event: 'finished', result, index, total, done, running });
-      return result;
+      return kept(result, options.keep);
     },
     { concurrency: options.concurrency },
   );
@@ -69,4 +77,14 @@ export async function auditAccounts<T>(accounts: readonly MapAccount[], options:
   return settled.map((s, i) =>
     s.status === 'fulfilled' ? s.value : { account: accounts[i]!, status: 'rejected', reason: s.reason, durationMs: 0 },
   );
+}
+
+/** The result as the pool returns it: the value through `keep` (the value itself without one). */
+function kept<T, K>(result: AccountResult<T>, keep: ((value: T, account: MapAccount) => K) | undefined): AccountResult<K> {
+  if (result.status === 'rejected' || !keep) return result as AccountResult<unknown> as AccountResult<K>;
+  try {
+    return { ...result, value: keep(result.value, result.account) };
+  } catch (reason) {
+    return { account: result.account, status: 'rejected', reason, durationMs: result.durationMs };
+  }
 }

@@ -127,11 +127,37 @@ function someHasVariable(patterns: string[] | null): boolean {
 }
 
 /**
- * Compiled statements by what decides them (effect, elements, whether conditional, partition,
- * and the principal when its policy variables appear): one copy per distinct statement, however
- * many users' inline policies repeat it.
+ * What is kept for one `partition|account` scope: its filled templates, its resource patterns'
+ * relations to them, its compiled statements and its principals' shared states. An organization
+ * run passes through hundreds of accounts, a few dozen at a time: the oldest scope goes first
+ * once SCOPES_KEPT are held, so the caches hold the accounts in flight, not every account
+ * audited. A scope asked for again is filled again, the same (the caches are memos).
  */
-const compileCache = new Map<string, Compiled>();
+interface ScopeCaches {
+  templates: string[] | null;
+  relations: Map<string, TemplateRelation>;
+  /**
+   * Compiled statements by what decides them (effect, elements, whether conditional, and the
+   * principal when its policy variables appear): one copy per distinct statement, however many
+   * users' inline policies repeat it.
+   */
+  compiled: Map<string, Compiled>;
+  /** By catalogue, then by signature (the compiled statements of each layer). */
+  shared: WeakMap<Catalogue, Map<string, Shared>>;
+}
+/** More than an organization run audits at once by default (20), far fewer than it passes through. */
+const SCOPES_KEPT = 64;
+const scopes = new Map<string, ScopeCaches>();
+
+function scopeCaches(scope: string): ScopeCaches {
+  let caches = scopes.get(scope);
+  if (!caches) {
+    if (scopes.size >= SCOPES_KEPT) scopes.delete(scopes.keys().next().value!);
+    caches = { templates: null, relations: new Map(), compiled: new Map(), shared: new WeakMap() };
+    scopes.set(scope, caches);
+  }
+  return caches;
+}
 /** Ids are never reused, even when the caches are cleared. */
 let nextCompiledId = 0;
 const objectCache = new WeakMap<NormalizedStatement, Map<string, Compiled>>();
@@ -144,7 +170,6 @@ function rememberByObject(statement: NormalizedStatement, scope: string, compile
   }
   byScope.set(scope, compiled);
 }
-const templateCache = new Map<string, string[]>();
 
 /**
  * The templates in the audited account: its partition, and its account ID where the template
@@ -152,13 +177,12 @@ const templateCache = new Map<string, string[]>();
  * need that account's resource policies as well.
  */
 function partitionTemplates(cat: Catalogue, scope: string): string[] {
-  let list = templateCache.get(scope);
-  if (!list) {
+  const caches = scopeCaches(scope);
+  if (!caches.templates) {
     const [partition, account] = scope.split('|') as [string, string];
-    list = cat.templates.map((t) => t.replace('${Partition}', partition).replace('${Account}', account || VARIABLE));
-    templateCache.set(scope, list);
+    caches.templates = cat.templates.map((t) => t.replace('${Partition}', partition).replace('${Account}', account || VARIABLE));
   }
-  return list;
+  return caches.templates;
 }
 
 /** `partition|account`: what the templates are filled with. */
@@ -199,12 +223,10 @@ interface TemplateRelation {
   overlap: (t: number) => boolean;
 }
 
-const relationCache = new Map<string, TemplateRelation>();
-
 /** One resource pattern against every template of the catalogue, decided lazily and kept. */
 function patternTemplates(cat: Catalogue, scope: string, pattern: string): TemplateRelation {
-  const key = `${scope}|${pattern}`;
-  let relation = relationCache.get(key);
+  const relations = scopeCaches(scope).relations;
+  let relation = relations.get(pattern);
   if (relation) return relation;
   const templates = partitionTemplates(cat, scope);
   const coverMemo = new Int8Array(templates.length);
@@ -225,8 +247,8 @@ function patternTemplates(cat: Catalogue, scope: string, pattern: string): Templ
       return overlapMemo[t] === 1;
     },
   };
-  if (relationCache.size > 20_000) relationCache.clear();
-  relationCache.set(key, relation);
+  if (relations.size > 20_000) relations.clear();
+  relations.set(pattern, relation);
   return relation;
 }
 
@@ -236,8 +258,8 @@ function compile(cat: Catalogue, source: SourcedStatement, scope: string, variab
   // Documents read once are shared by every principal they reach: the statement object is key enough.
   const byObject = personal ? undefined : objectCache.get(statement)?.get(scope);
   if (byObject) return byObject.source === source ? byObject : { ...byObject, source };
+  const compileCache = scopeCaches(scope).compiled;
   const key = JSON.stringify([
-    scope,
     personal ? [variables.username, variables.userid] : null,
     statement.effect,
     statement.condition !== null,
@@ -466,10 +488,8 @@ interface Shared {
   allowsFor: Map<string, Map<string, number[]>>;
 }
 
-/** By catalogue, then by signature (`partition|account` and the compiled statements of each layer). */
-const sharedStates = new WeakMap<Catalogue, Map<string, Shared>>();
-
-function sharedState(cat: Catalogue, signature: string): Shared {
+function sharedState(cat: Catalogue, scope: string, signature: string): Shared {
+  const sharedStates = scopeCaches(scope).shared;
   let bySignature = sharedStates.get(cat);
   if (!bySignature) {
     bySignature = new Map();
@@ -564,7 +584,7 @@ export class EffectiveAccess {
     this.boundary = principal.boundary ? compileAll(cat, principal.boundary.statements, this.scope, variables) : null;
     this.guardrails = (principal.guardrails ?? []).map((level) => compileAll(cat, level.statements, this.scope, variables));
     const signature = `${this.scope}#${idsOf(this.identity)}#${this.boundary ? idsOf(this.boundary) : '-'}#${this.guardrails.length}:${this.guardrails.map(idsOf).join(';')}`;
-    this.shared = sharedState(cat, signature);
+    this.shared = sharedState(cat, this.scope, signature);
   }
 
   /** Point answers are kept per request: bounded, as every principal adds its own ARN's. */

@@ -230,6 +230,31 @@ describe('auditAccounts: the command line’s bounded pool', () => {
     expect(events.filter((e) => e.startsWith('end'))).toHaveLength(4);
   });
 
+  it('keeps what `keep` maps each fulfilled value to; progress still sees the full value; a throwing keep rejects that account alone', async () => {
+    const told: unknown[] = [];
+    const results = await auditAccounts(accounts, {
+      concurrency: 2,
+      auditOne: async (account) => {
+        if (account.id === '444444444444') throw new Error('not audited');
+        return { id: account.id, findings: [1, 2, 3] };
+      },
+      keep: (value, account) => {
+        if (account.id === '333333333333') throw new Error('no summary');
+        return { id: value.id, findings: value.findings.length };
+      },
+      onProgress: (p) => {
+        if (p.event === 'finished' && p.result.status === 'fulfilled') told.push(p.result.value);
+      },
+    });
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      { id: '111111111111', findings: 3 },
+      { id: '222222222222', findings: 3 },
+      'no summary',
+      'not audited',
+    ]);
+    expect(told).toContainEqual({ id: '333333333333', findings: [1, 2, 3] });
+  });
+
   it('refuses a concurrency below 1', async () => {
     await expect(auditAccounts(accounts, { concurrency: 0, auditOne: async () => 1 })).rejects.toThrow(
       /concurrency must be a whole number/,

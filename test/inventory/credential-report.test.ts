@@ -47,3 +47,48 @@ describe('parseCredentialReport: duplicate columns', () => {
     expect(error.message).toContain('column user appears twice');
   });
 });
+
+describe('parseCredentialReport: plain and quoted text read alike', () => {
+  /** The same report with every field quoted, CRLF line ends and blanks around the fields: csv-parse reads it. */
+  const quoted = (csv: string): string =>
+    csv
+      .split('\n')
+      .map((line) =>
+        line === ''
+          ? line
+          : line
+              .split(',')
+              .map((field) => ` "${field}"\t`)
+              .join(','),
+      )
+      .join('\r\n');
+
+  it('a report as IAM writes it and the same report quoted give the same rows', () => {
+    const csv = `${credentialReportCsv([
+      rootReportRow(),
+      userReportRow({ name: 'ann', keys: [{ active: true, lastRotated: daysBefore(200) }] }),
+      userReportRow({
+        name: 'bob',
+        mfa: true,
+        keys: [
+          { active: false, lastRotated: daysBefore(30) },
+          { active: true, lastRotated: daysBefore(500) },
+        ],
+      }),
+    ])}\n`;
+    const plain = parseCredentialReport(csv, null);
+    expect(plain.rows.map((r) => r.user)).toEqual(['<root_account>', 'ann', 'bob']);
+    expect(parseCredentialReport(quoted(csv), null)).toEqual(plain);
+  });
+
+  it('whitespace csv-parse trims off the end of a field (a no-break space) is trimmed as before', () => {
+    const csv = report().replace('\nann,', '\nann\u00a0,');
+    expect(csv).toContain('ann\u00a0,');
+    expect(parseCredentialReport(csv, null).rows.map((r) => r.user)).toContain('ann');
+  });
+
+  it('a line with a field too many is refused the same, plain or quoted', () => {
+    const csv = `${report()},extra`;
+    expect(formatError(csv).message).toBe(formatError(quoted(csv)).message);
+  });
+});

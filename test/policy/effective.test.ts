@@ -219,3 +219,37 @@ function summarizeSet(prefixes: string[]): ActionSet {
   });
   return set;
 }
+
+describe('effective access across many accounts', () => {
+  /** Alice in `account`, allowed to pass her account's deploy role and to read a bucket. */
+  const inAccount = (account: string): EffectiveAccess =>
+    new EffectiveAccess(
+      {
+        arn: `arn:aws:iam::${account}:user/alice`,
+        variables: { username: 'alice', userid: 'AIDAALICE' },
+        identity: sourced(
+          'user',
+          { Effect: 'Allow', Action: 'iam:PassRole', Resource: `arn:aws:iam::${account}:role/deploy` },
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::logs', 'arn:aws:s3:::logs/*'] },
+        ),
+      },
+      'aws',
+    );
+  const answers = (account: string) => {
+    const a = inAccount(account);
+    return {
+      classes: a.classes(STRICT),
+      everywhere: [...a.everywhere(STRICT).indexes()],
+      passRole: a.decide('iam:PassRole', `arn:aws:iam::${account}:role/deploy`),
+      otherRole: a.decide('iam:PassRole', `arn:aws:iam::${account}:role/admin`),
+    };
+  };
+
+  it('an account decided again after a hundred others (its caches gone, filled again) gets the same answers', () => {
+    const first = answers(ACCOUNT);
+    expect(first.passRole).toBe('allow');
+    expect(first.otherRole).toBe('implicit');
+    for (let i = 0; i < 100; i++) answers(String(300_000_000_000 + i));
+    expect(answers(ACCOUNT)).toEqual(first);
+  });
+});

@@ -87,6 +87,33 @@ function uniqueColumns(header: string[]): string[] {
   return header;
 }
 
+/**
+ * The records of a report as IAM writes it: no quotes, no carriage returns, no whitespace (which
+ * csv-parse's `trim` would remove), no blank line, a header of plain column names,
+ * every line as many fields as the header. Such text reads the same split on commas and newlines
+ * as through csv-parse, at a fraction of the cost over an organization's reports; anything else
+ * (null) is csv-parse's to read, and to word the error of.
+ */
+function plainRecords(text: string): Record<string, string>[] | null {
+  // csv-parse's trim takes any whitespace off a field's end (JavaScript's, U+FEFF and U+00A0 too).
+  if (/["\r]|[^\S\n]/.test(text)) return null;
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0 || lines.includes('')) return null;
+  const header = lines[0]!.split(',');
+  if (!header.every((name) => /^\w+$/.test(name))) return null;
+  const columns = uniqueColumns(header);
+  const records: Record<string, string>[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const fields = lines[i]!.split(',');
+    if (fields.length !== columns.length) return null;
+    const record: Record<string, string> = {};
+    for (let j = 0; j < columns.length; j++) record[columns[j]!] = fields[j]!;
+    records.push(record);
+  }
+  return records;
+}
+
 export interface ParseReportOptions {
   /** No date of the report may be after this (epoch ms, from integrity.dateBound). */
   notAfter?: number;
@@ -101,11 +128,14 @@ export interface ParseReportOptions {
 export function parseCredentialReport(csv: string, generatedAt: string | null, options: ParseReportOptions = {}): CredentialReport {
   let records: Record<string, string>[];
   try {
-    records = parse(csv.replace(/^\uFEFF/, ''), {
-      columns: uniqueColumns,
-      skip_empty_lines: true,
-      trim: true,
-    }) as Record<string, string>[];
+    const text = csv.replace(/^\uFEFF/, '');
+    records =
+      plainRecords(text) ??
+      (parse(text, {
+        columns: uniqueColumns,
+        skip_empty_lines: true,
+        trim: true,
+      }) as Record<string, string>[]);
   } catch (error) {
     if (error instanceof CredentialReportFormatError) throw error;
     throw new CredentialReportFormatError(`credential report is not valid CSV: ${(error as Error).message}`);
