@@ -13,7 +13,7 @@ rm -rf "$out"
 mkdir -p "$out"
 today=$(date -u +%Y-%m-%d)
 norm() {
-  sed -E -e 's/[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}/RUNID/g' \
+  sed -E -e 's/[0-9]{8}T[0-9]{9}Z-local-[0-9a-f]{8}/ORGRUNID/g' -e 's/[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}/RUNID/g' \
     -e "s/${today}T[0-9:.]+Z/NOW/g" -e 's/[0-9]{8}T[0-9]*…/RUNID…/g' -e "s/${today}T[0-9:]*…/NOW…/g" \
     -e 's/"time": [0-9]{13}/"time": N/g' -e 's/"durationMs": [0-9]+/"durationMs": N/g' \
     -e 's/(in |took )[0-9.]+ ?(ms|s)\b/\1T/g' -e 's#/tmp/rec-[A-Za-z0-9]+#STATE#g'
