@@ -15,7 +15,9 @@ import { DEFAULT_CHECK_IDS, type CheckId } from '#lib/checks/catalogue.ts';
 import { collectLive, type SdkCredentials } from '#lib/inventory/live.ts';
 import { isAccountSource, isUserSource } from '#lib/inventory/definition.ts';
 import { SOURCES } from '#lib/inventory/registry.ts';
-import type { Inventory, OrganizationAccess, Source } from '#lib/inventory/types.ts';
+import { unreadSource } from '#lib/inventory/failure.ts';
+import type { Inventory, OrganizationAccess, Source, Unread } from '#lib/inventory/types.ts';
+import { AuditorError } from '#lib/model/errors.ts';
 import { accountFromArn } from '#lib/model/arn.ts';
 import type { Trigger } from '#lib/model/run.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
@@ -99,30 +101,55 @@ export async function auditMemberAccount(options: MemberAuditOptions): Promise<M
     ...(options.now ? { now: options.now } : {}),
   };
 
-  if (assumed.state !== 'read') {
-    const settings: Settings = { ...options.settings, checks: ['organization'] };
+  const unaudited = async (failed: Unread): Promise<MemberAuditResult> => {
+    const denied: OrganizationAccess = { roleArn: account.roleArn, assumed: failed };
     const pipeline = await auditAndRecord({
       ...pipelineBase,
-      settings,
-      collect: async () => unauditedInventory(account, organization, now()),
+      settings: { ...options.settings, checks: ['organization'] },
+      collect: async () => unauditedInventory(account, { ...options.organization, access: denied }, now()),
     });
-    return { pipeline, state: 'failed', access };
-  }
+    return { pipeline, state: 'failed', access: denied };
+  };
+  if (assumed.state !== 'read') return unaudited(assumed);
 
   const settings: Settings = { ...options.settings, checks: memberChecks(options.settings) };
   const collect = options.collect ?? ((request: LiveRequest) => collectLive(liveOptions(request)));
-  const pipeline = await auditAndRecord({
-    ...pipelineBase,
-    settings,
-    collect: () =>
-      collect({
-        ...options.live,
-        settings,
-        organization,
-        ...(credentials ? { credentials: credentials as SdkCredentials } : {}),
-      }),
-  });
-  return { pipeline, state: pipeline.result.run.complete ? 'complete' : 'incomplete', access };
+  try {
+    const pipeline = await auditAndRecord({
+      ...pipelineBase,
+      settings,
+      collect: async () =>
+        ofAccount(
+          account,
+          await collect({
+            ...options.live,
+            settings,
+            organization,
+            ...(credentials ? { credentials: credentials as SdkCredentials } : {}),
+          }),
+        ),
+    });
+    return { pipeline, state: pipeline.result.run.complete ? 'complete' : 'incomplete', access };
+  } catch (error) {
+    // Nothing was saved: the collection is the pipeline's first step.
+    if (error instanceof OtherAccountError) return unaudited(unreadSource('sts:GetCallerIdentity', error.message, 'OtherAccount'));
+    throw error;
+  }
+}
+
+/** The credentials handed over for one account belong to another: auditing them would store findings under the wrong account. */
+export class OtherAccountError extends AuditorError {}
+
+/**
+ * The collected inventory, checked to be the map item's account: the item is authoritative when
+ * the collection could not tell (`unknown`), and an inventory of another account is refused.
+ */
+function ofAccount(account: MapAccount, inventory: Inventory): Inventory {
+  if (inventory.accountId === account.id) return inventory;
+  if (inventory.accountId === 'unknown') return { ...inventory, accountId: account.id };
+  throw new OtherAccountError(
+    `the credentials for account ${account.id}${account.roleArn ? ` (${account.roleArn})` : ''} belong to account ${inventory.accountId}: nothing of either account was audited`,
+  );
 }
 
 /**

@@ -101,6 +101,28 @@ describe('auditMemberAccount', () => {
     for (const [id, finding] of before.state) if (finding.checkId !== 'organization') expect(after.state.get(id)).toEqual(finding);
   });
 
+  it('credentials that belong to another account: one ERROR organization finding under the map item’s account, nothing stored for the other', async () => {
+    const OTHER = '999999999999';
+    const { pipeline, state, access } = await auditMemberAccount(
+      options({ collect: async () => ({ ...(await loadOffline(DEMO_DIR)), accountId: OTHER }) }),
+    );
+    expect(state).toBe('failed');
+    expect(access.assumed).toMatchObject({ state: 'unread', call: 'sts:GetCallerIdentity', code: 'OtherAccount' });
+    expect(pipeline.result.findings).toMatchObject([{ checkId: 'organization', status: 'ERROR', accountId: DEMO }]);
+    expect(pipeline.result.findings[0]!.title).toContain(`belong to account ${OTHER}`);
+    expect((await store.loadKnown(OTHER)).state.size).toBe(0);
+  });
+
+  it('an account the collection could not identify is the map item’s', async () => {
+    const { pipeline } = await auditMemberAccount(
+      options({
+        collect: async (request) => ({ ...(await loadOffline(DEMO_DIR)), accountId: 'unknown', organization: request.organization! }),
+      }),
+    );
+    expect(pipeline.result.run.accountId).toBe(DEMO);
+    expect(pipeline.result.findings.find((f) => f.checkId === 'organization')).toMatchObject({ status: 'PASS', accountId: DEMO });
+  });
+
   it('the auditor’s own account (roleArn null): its own credentials, organization PASS', async () => {
     const credentialsFor = vi.fn(() => null);
     const { pipeline, access } = await auditMemberAccount(
