@@ -306,6 +306,8 @@ export class OrganizationAuditStack extends Stack {
         runId: JsonPath.stringAt('$.Payload.runId'),
         complete: JsonPath.stringAt('$.Payload.complete'),
         counts: JsonPath.objectAt('$.Payload.counts'),
+        // failed: the member role could not be assumed, so the account was not audited at all.
+        accountState: JsonPath.stringAt('$.Payload.organization.state'),
       },
       resultPath: '$.run',
     }).addRetry(LAMBDA_RETRY);

@@ -88,6 +88,16 @@ function incompleteReason(run: RunRecord): string {
 }
 
 /**
+ * Why the audit could not enter the account, or null: the `organization` check is in ERROR only
+ * when the member role could not be assumed, and then the account was not audited at all (the
+ * digest's "failed", as the command line and the run record say).
+ */
+function notEntered(checksInError: readonly { checkId: string; reasons: readonly string[] }[]): string | null {
+  const entry = checksInError.find((c) => c.checkId === 'organization');
+  return entry ? clip(entry.reasons[0] ?? 'the member role could not be assumed', TEXT_CHARS) : null;
+}
+
+/**
  * One account's section from its single-account pipeline result: its alert selection under the
  * settings its alert was built with, cut (most urgent kept) to SECTION_MAX_BYTES with what was
  * left out counted.
@@ -106,14 +116,15 @@ export function sectionFromRun(account: { id: string; name: string }, source: Se
   };
   const { PASS, FAIL, WARN, ERROR } = run.run.counts.byStatus;
   const complete = run.run.complete && ERROR === 0;
+  const entry = notEntered(run.run.checksInError);
   const section: AccountSection = {
     schemaVersion: 1,
     account: { id: account.id, name: clip(account.name, NAME_CHARS) },
-    state: complete ? 'complete' : 'incomplete',
+    state: entry ? 'failed' : complete ? 'complete' : 'incomplete',
     runId: run.run.runId,
     collectedAt: run.run.collectedAt,
     counts: { total: run.run.counts.total, PASS, FAIL, WARN, ERROR },
-    reason: complete ? null : incompleteReason(run.run),
+    reason: entry ?? (complete ? null : incompleteReason(run.run)),
     alert: decide(run, selection, settings).alert,
     highestSeverity: highestSeverity(run, selection, settings),
     newlyFailingBySeverity: countBySeverity([...selection.new, ...selection.regressed]),
@@ -165,7 +176,7 @@ function fill<T>(section: AccountSection, lists: Record<ListKey, readonly T[]>, 
  */
 export function sectionFromAlert(account: { id: string; name: string }, alert: Alert<unknown>): AccountSection | null {
   const summary = alert.summary as AlertSummary | null;
-  if (!summary || summary.kind !== 'findings') return null;
+  if (summary?.kind !== 'findings') return null;
   const { counts } = summary;
   const { PASS, FAIL, WARN, ERROR } = counts.byStatus;
   const complete = summary.complete && ERROR === 0;
@@ -184,14 +195,15 @@ export function sectionFromAlert(account: { id: string; name: string }, alert: A
         : summary.unreadSources.length > 0
           ? clip(`sources not read: ${summary.unreadSources.map((u) => u.source).join(', ')}`, TEXT_CHARS)
           : 'the run did not read every source';
+  const entry = notEntered(summary.checksInError);
   const section: AccountSection = {
     schemaVersion: 1,
     account: { id: account.id, name: clip(account.name, NAME_CHARS) },
-    state: complete ? 'complete' : 'incomplete',
+    state: entry ? 'failed' : complete ? 'complete' : 'incomplete',
     runId: summary.runId,
     collectedAt: summary.collectedAt,
     counts: { total: PASS + FAIL + WARN + ERROR, PASS, FAIL, WARN, ERROR },
-    reason,
+    reason: entry ?? reason,
     alert: summary.alert,
     highestSeverity: summary.highestSeverity,
     newlyFailingBySeverity: { ...counts.newlyFailingBySeverity },
@@ -258,7 +270,14 @@ export function mergeSections(stored: readonly AccountSection[], lines: readonly
     const section = byId.get(line.id);
     if (line.state === 'failed') {
       const reason = line.reason ?? 'the invocation failed';
-      out.push(section ? failedOver(section, reason) : failedSection({ id: line.id, name: line.name }, reason));
+      // A section that says why the account was not entered says it best; any other was cut short by the failure.
+      out.push(
+        section
+          ? section.state === 'failed'
+            ? section
+            : failedOver(section, reason)
+          : failedSection({ id: line.id, name: line.name }, reason),
+      );
     } else if (section) {
       out.push(section);
     } else if (line.state === 'complete') {

@@ -105,7 +105,7 @@ const outcomeAccountSchema = z.looseObject({ id: z.string(), name: z.string() })
 
 /**
  * One map item's result, as the item processor shapes it: `audited` when the per-account function
- * returned its run summary (ResultSelector keeps `runId`, `complete` and `counts`), `failed` when
+ * returned its run summary (ResultSelector keeps `runId`, `complete`, `counts` and `accountState`), `failed` when
  * it did not (an error, a timeout, a throttle past the retries), with Step Functions' error name
  * and the start of its cause.
  */
@@ -113,7 +113,13 @@ export const accountOutcomeSchema = z.discriminatedUnion('outcome', [
   z.looseObject({
     outcome: z.literal('audited'),
     account: outcomeAccountSchema,
-    run: z.looseObject({ runId: z.string(), complete: z.boolean(), counts: countsSchema }),
+    run: z.looseObject({
+      runId: z.string(),
+      complete: z.boolean(),
+      counts: countsSchema,
+      /** The per-account function's state (its summary's organization.state); failed: the member role could not be assumed. */
+      accountState: z.enum(['complete', 'incomplete', 'failed']).optional(),
+    }),
   }),
   z.looseObject({
     outcome: z.literal('failed'),

@@ -68,9 +68,11 @@ function lineOf(raw: unknown, index: number): AccountLine {
       reason: clip(reason, OUTCOME_CAUSE_CHARS),
     };
   }
-  const { runId, complete, counts } = outcome.run;
+  const { runId, complete, counts, accountState } = outcome.run;
   const { PASS, FAIL, WARN, ERROR } = counts.byStatus;
   const line = { id: outcome.account.id, name: outcome.account.name, runId, counts: { total: counts.total, PASS, FAIL, WARN, ERROR } };
+  if (accountState === 'failed')
+    return { ...line, state: 'failed', reason: 'not audited: the member role could not be assumed (its organization finding says why)' };
   if (complete && ERROR === 0) return { ...line, state: 'complete', reason: null };
   return {
     ...line,

@@ -302,7 +302,7 @@ describe('the state machine’s steps, as the template defines them', () => {
       alerts: 'digest',
     });
     expect(run.outcomes.map((o) => [o.account.id, o.outcome]).sort()).toEqual(org.accounts.map((a) => [a.id, 'audited']).sort());
-    for (const outcome of run.outcomes) expect(Object.keys(outcome.run).sort()).toEqual(['complete', 'counts', 'runId']);
+    for (const outcome of run.outcomes) expect(Object.keys(outcome.run).sort()).toEqual(['accountState', 'complete', 'counts', 'runId']);
   });
 });
 
@@ -423,10 +423,10 @@ describe('the organization run, summarized', () => {
     expect(states.slice(firstComplete).every((s: string) => s === 'complete')).toBe(true);
     const inError = digest.accounts.slice(0, firstComplete).map((s: Json) => s.account.id);
     expect(inError.sort()).toEqual([idOf('C'), idOf('D')].sort());
-    // Within the accounts in ERROR, the worst news first: D's unread IAM (critical checks in ERROR), then C's refused AssumeRole (high).
-    expect(digest.accounts.slice(0, 2).map((s: Json) => [s.account.id, s.highestSeverity])).toEqual([
-      [idOf('D'), 'critical'],
-      [idOf('C'), 'high'],
+    // Not audited at all first (C: the member role refused), then audited with checks in ERROR (D: IAM denied by the SCP).
+    expect(digest.accounts.slice(0, 2).map((s: Json) => [s.account.id, s.state])).toEqual([
+      [idOf('C'), 'failed'],
+      [idOf('D'), 'incomplete'],
     ]);
     const c = digest.accounts.find((s: Json) => s.account.id === idOf('C'));
     expect(c.changes.new).toEqual([
@@ -444,7 +444,13 @@ describe('the organization run, summarized', () => {
     const [record] = await store().listOrganizationRuns({ limit: 5 });
     expect(record).toMatchObject({ organizationRunId: run.discovery.organizationRunId, startedAt: run.discovery.startedAt });
     expect(record!.perAccount.map((l) => l.id).sort()).toEqual(org.accounts.map((a) => a.id).sort());
-    expect(record!.inError.map((l) => l.id).sort(), JSON.stringify(record!.inError)).toEqual([idOf('C'), idOf('D')].sort());
+    expect(
+      record!.inError.map((l) => [l.id, l.state]),
+      JSON.stringify(record!.inError),
+    ).toEqual([
+      [idOf('C'), 'failed'],
+      [idOf('D'), 'incomplete'],
+    ]);
     expect(record!.alert).toMatchObject({ mode: 'digest', wanted: true, messageId: expect.any(String) });
     expect(run.summarized.alert).toMatchObject({ wanted: true, repeated: false });
   });

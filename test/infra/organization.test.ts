@@ -164,6 +164,7 @@ describe('the state machine: discover → Distributed Map over the accounts → 
       'runId.$': '$.Payload.runId',
       'complete.$': '$.Payload.complete',
       'counts.$': '$.Payload.counts',
+      'accountState.$': '$.Payload.organization.state',
     });
     expect(task.Next).toBe('Account audited');
     expect(item.States['Account audited'].Parameters).toEqual({
