@@ -56,6 +56,19 @@ describe('sectionFromRun', () => {
     expect(shouldPublishDigest([s])).toBe(false);
   });
 
+  it('an account the audit could not enter (the organization check in ERROR) is failed, not incomplete, with its reason; alike from the alert', () => {
+    const why = 'sts:AssumeRole into arn:aws:iam::123456789012:role/AccountAuditorMemberRole failed (AccessDenied)';
+    const entered = reconciledRun(
+      [finding({ change: 'new', status: 'ERROR', severity: 'high', checkId: 'organization', resource: `arn:aws:iam::${ACCOUNT}:root` })],
+      { checksInError: [{ checkId: 'organization', reasons: [why] }] },
+    );
+    const s = sectionFromRun(ACCOUNT_REF, result(entered));
+    expect(s).toMatchObject({ state: 'failed', reason: why, alert: true });
+    expect(sectionFromAlert(ACCOUNT_REF, buildAlert(entered, NEW))).toMatchObject({ state: 'failed', reason: why });
+    // Another check in ERROR is an audited account that could not read everything.
+    expect(sectionFromRun(ACCOUNT_REF, result(typicalRun())).state).toBe('incomplete');
+  });
+
   it('an account with 5,000 new findings is cut under 64 KB, the cut counted', () => {
     const s = sectionFromRun(ACCOUNT_REF, result(fiveThousandNew()));
     expect(jsonBytes(s)).toBeLessThanOrEqual(SECTION_MAX_BYTES);
