@@ -111,7 +111,7 @@ describe('run --org --demo (the demo organization)', () => {
       expect(a.run?.checks).toContain('organization');
       expect(a.findings.filter((f) => f.checkId === 'organization').map((f) => f.status)).toEqual(['PASS']);
     }
-    // The SCP denying iam:* caps the workload admin, naming the SCP (SPEC 3.3).
+    // The SCP denying IAM's writes caps the workload admin, naming the SCP (SPEC 3.3).
     const workloads = parsed.accounts.find((a) => a.account.id === WORKLOADS)!;
     expect(workloads.findings.find((f) => f.checkId === 'user-full-access')).toMatchObject({
       status: 'FAIL',
