@@ -17,6 +17,7 @@ import { isAccountSource, isUserSource } from '#lib/inventory/definition.ts';
 import { SOURCES } from '#lib/inventory/registry.ts';
 import type { Inventory, OrganizationAccess, Source } from '#lib/inventory/types.ts';
 import { accountFromArn } from '#lib/model/arn.ts';
+import { AuditorError } from '#lib/model/errors.ts';
 import type { Trigger } from '#lib/model/run.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
 import { assumeRoleFailure, type CredentialProvider, memberCredentials } from '#lib/organization/member-credentials.ts';
@@ -60,6 +61,9 @@ export interface MemberAuditResult {
   /** How the audit got into the account: the `organization` check's input. */
   access: OrganizationAccess;
 }
+
+/** The credentials of an account's audit reached another account (a map item whose role or own account is wrong). */
+export class MemberAccountMismatchError extends AuditorError {}
 
 /** The checks of an account's audit: the settings' (their default when none) and `organization`. */
 export function memberChecks(settings: Settings): CheckId[] {
@@ -114,13 +118,21 @@ export async function auditMemberAccount(options: MemberAuditOptions): Promise<M
   const pipeline = await auditAndRecord({
     ...pipelineBase,
     settings,
-    collect: () =>
-      collect({
+    collect: async () => {
+      const inventory = await collect({
         ...options.live,
         settings,
         organization,
         ...(credentials ? { credentials: credentials as SdkCredentials } : {}),
-      }),
+      });
+      // Findings are keyed by the inventory's account: another account's would pass for the item's.
+      if (/^\d{12}$/.test(inventory.accountId) && inventory.accountId !== account.id) {
+        throw new MemberAccountMismatchError(
+          `the audit of account ${account.id} collected account ${inventory.accountId}: its findings would be filed under the wrong account`,
+        );
+      }
+      return inventory;
+    },
   });
   return { pipeline, state: pipeline.result.run.complete ? 'complete' : 'incomplete', access };
 }

@@ -111,6 +111,13 @@ describe('auditMemberAccount', () => {
     expect(pipeline.result.findings.find((f) => f.checkId === 'organization')).toMatchObject({ status: 'PASS' });
   });
 
+  it('an inventory of another account than the item’s is refused, never filed under the item’s account', async () => {
+    const other = { id: '222222222222', name: 'payments', roleArn: null };
+    await expect(auditMemberAccount(options({ account: other, credentialsFor: () => null }))).rejects.toThrow(
+      `the audit of account 222222222222 collected account ${DEMO}: its findings would be filed under the wrong account`,
+    );
+  });
+
   it('resolves the credentials once before collecting: the AssumeRole check', async () => {
     const provider = vi.fn(async () => CREDENTIALS);
     await auditMemberAccount(
