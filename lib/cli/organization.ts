@@ -643,8 +643,20 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
     },
     auditOne: async (account) => {
       const why = undecided.get(account.id);
-      if (why !== undefined) throw new AccountNotAuditedError(`not audited: ${why}`);
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
+      // An account not audited (its OUs unknown, its folder unloadable) is its organization ERROR, as a
+      // failed AssumeRole is: a finding every format reports and the store keeps under the account.
+      let refused: { name: string; message: string } | null = null;
+      let loaded: Awaited<ReturnType<typeof loadAccountExport>> | null = null;
+      if (why !== undefined) refused = { name: 'NotAudited', message: `not audited: ${why}` };
+      else if ('dir' in entry) {
+        try {
+          loaded = await loadAccountExport(entry.dir, account.id, { ...regions, ...origin });
+        } catch (error) {
+          if (!(error instanceof AuditorError)) throw error;
+          refused = { name: 'InvalidExport', message: error.message };
+        }
+      }
       return auditMemberAccount({
         ...context.pipeline,
         publisher: context.publisherFor(organizationRunId, account),
@@ -664,19 +676,20 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
         // The export was made with the member role's credentials, or records the AssumeRole that
         // failed; an account it holds neither for is not audited either, and its check says why.
         credentialsFor: () => {
-          if ('dir' in entry) return null;
+          if (loaded) return null;
           const failure =
-            'assumeRoleError' in entry
+            refused ??
+            ('assumeRoleError' in entry
               ? { name: entry.assumeRoleError.code, message: entry.assumeRoleError.message }
-              : { name: 'NoExport', message: entry.missing };
+              : { name: 'NoExport', message: 'missing' in entry ? entry.missing : `account ${account.id} has no export` });
           return async () => {
             throw Object.assign(new Error(failure.message), { name: failure.name });
           };
         },
-        collect: async (request) => ({
-          ...(await loadAccountExport('dir' in entry ? entry.dir : dir, account.id, { ...regions, ...origin })),
-          ...(request.organization ? { organization: request.organization } : {}),
-        }),
+        collect: async (request) => {
+          if (!loaded) throw new AccountNotAuditedError(`account ${account.id}: no export was loaded`);
+          return { ...loaded, ...(request.organization ? { organization: request.organization } : {}) };
+        },
       });
     },
   };

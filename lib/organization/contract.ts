@@ -42,7 +42,18 @@ export const mapAccountSchema = z
      */
     guardrails: z.string().regex(GUARDRAILS_KEY, 'must be GUARDRAILS# and 16 hex digits').nullable().optional(),
   })
-  .strict();
+  .strict()
+  // The audit files its findings under the account it assumed the role in: that must be the item's.
+  .superRefine((account, ctx) => {
+    const roleAccount = account.roleArn?.split(':')[4];
+    if (roleAccount !== undefined && roleAccount !== account.id) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roleArn'],
+        message: `names account ${roleAccount}, not the item’s account ${account.id}`,
+      });
+    }
+  });
 
 export type MapAccount = z.output<typeof mapAccountSchema>;
 

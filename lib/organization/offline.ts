@@ -281,6 +281,12 @@ export async function loadOrganizationExport(dir: string): Promise<OrganizationE
     }
     if (state === ACTIVE) active.push(entry);
   }
+  // ListAccounts always lists the management account: without it the listing is cut or another organization's.
+  if (!byId.has(managementAccountId)) {
+    throw new OrganizationExportError(
+      `${dir}: ${LIST_ACCOUNTS}: the management account ${managementAccountId} of ${DESCRIBE_ORGANIZATION} is not listed: the listing is incomplete or of another organization`,
+    );
+  }
 
   // The files of the chains are shared by the accounts below the same OUs: each is read once.
   const cache = new Map<string, Promise<Read<unknown>>>();

@@ -133,6 +133,14 @@ describe('auditMemberAccount', () => {
     expect(pipeline.result.findings.find((f) => f.checkId === 'organization')).toMatchObject({ status: 'PASS' });
   });
 
+  it('an inventory of another account than the item’s is refused, never filed under the item’s account', async () => {
+    const other = { id: '222222222222', name: 'payments', roleArn: null };
+    const { state, pipeline } = await auditMemberAccount(options({ account: other, credentialsFor: () => null }));
+    expect(state).toBe('failed');
+    expect(pipeline.result.findings).toMatchObject([{ checkId: 'organization', status: 'ERROR', accountId: '222222222222' }]);
+    expect((await store.loadKnown(DEMO)).state.size).toBe(0);
+  });
+
   it('resolves the credentials once before collecting: the AssumeRole check', async () => {
     const provider = vi.fn(async () => CREDENTIALS);
     await auditMemberAccount(

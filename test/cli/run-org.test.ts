@@ -5,7 +5,7 @@
  * filters, the flags' validation, progress on stderr, the state and the organization run record.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -176,6 +176,69 @@ describe('run --org --from DIR (an organization export)', () => {
     expect(parsed.accounts.find((a) => a.account.id === MANAGEMENT)!.state).toBe('complete');
     expect(stderr).toContain('note: accounts/555555555555 is not audited');
     expect(code).toBe(2);
+  });
+
+  it('an account folder that cannot be loaded (another account’s export, a malformed file) is its organization ERROR, in every format', async () => {
+    const dir = join(stateDir, 'export');
+    await cp(DEMO_ORGANIZATION_DIR, dir, { recursive: true });
+    await rm(join(dir, 'accounts', WORKLOADS), { recursive: true });
+    await cp(join(dir, 'accounts', MANAGEMENT), join(dir, 'accounts', WORKLOADS), { recursive: true });
+    await writeFile(join(dir, 'accounts', SHARED, 'caller-identity.json'), '{');
+    const { code, stdout } = await cli('--from', dir, '--no-store', '--format', 'json', '--quiet');
+    const parsed = JSON.parse(stdout) as OrgJson;
+    const of = (id: string) => parsed.accounts.find((a) => a.account.id === id)!;
+    expect(of(WORKLOADS).state).toBe('failed');
+    expect(of(WORKLOADS).findings).toMatchObject([
+      {
+        accountId: WORKLOADS,
+        checkId: 'organization',
+        status: 'ERROR',
+        title: expect.stringContaining(`its files are from account ${MANAGEMENT}`),
+      },
+    ]);
+    expect(of(SHARED).state).toBe('failed');
+    expect(of(SHARED).findings).toMatchObject([
+      {
+        accountId: SHARED,
+        checkId: 'organization',
+        status: 'ERROR',
+        title: expect.stringContaining('caller-identity.json: not valid JSON'),
+      },
+    ]);
+    expect(code).toBe(2);
+    const csv = await cli('--from', dir, '--no-store', '--format', 'csv', '--quiet');
+    const errors = csv.stdout.split('\n').filter((l) => l.includes(',organization,ERROR,'));
+    expect(errors.map((l) => l.split(',')[1]).sort()).toEqual([SHARED, WORKLOADS, SANDBOX].sort());
+  });
+
+  it('an account the OU flags cannot be applied to is its organization ERROR, saved under the account', async () => {
+    const dir = join(stateDir, 'export');
+    await cp(DEMO_ORGANIZATION_DIR, dir, { recursive: true });
+    await rm(join(dir, 'organization', 'list-parents', `${WORKLOADS}.json`));
+    const state = join(stateDir, 'state');
+    const { code, stdout } = await cli(
+      '--from',
+      dir,
+      '--state-dir',
+      state,
+      '--exclude-ous',
+      'ou-a1b2-platform',
+      '--format',
+      'json',
+      '--quiet',
+    );
+    const workloads = (JSON.parse(stdout) as OrgJson).accounts.find((a) => a.account.id === WORKLOADS)!;
+    expect(workloads.state).toBe('failed');
+    expect(workloads.findings).toMatchObject([
+      {
+        checkId: 'organization',
+        status: 'ERROR',
+        title: expect.stringContaining('its OUs are unknown, so the OU settings cannot be applied'),
+      },
+    ]);
+    expect(code).toBe(2);
+    const saved = await runCli(['findings', '--account', WORKLOADS, '--state-dir', state, '--format', 'json']);
+    expect(saved.stdout).toContain('its OUs are unknown');
   });
 });
 

@@ -166,6 +166,14 @@ describe('loadOrganizationExport: the organization files', () => {
     ).rejects.toThrow(/list-accounts.json: has a NextToken: the listing is incomplete/);
   });
 
+  it('list-accounts.json without the management account stops the import: ListAccounts always lists it', async () => {
+    await expect(
+      loadOrganizationExport(await folder({ ...minimal(), 'organization/list-accounts.json': { Accounts: [account(MEMBER)] } })),
+    ).rejects.toThrow(
+      `list-accounts.json: the management account ${MANAGEMENT} of organization/describe-organization.json is not listed: the listing is incomplete or of another organization`,
+    );
+  });
+
   it('an account listed twice: the same entry is merged, a different one stops the import naming both', async () => {
     const same = await loadOrganizationExport(
       await folder({

@@ -101,4 +101,14 @@ describe('the map item contract', () => {
   ])('refuses %j', (bad) => {
     expect(mapItemSchema.safeParse(bad).success).toBe(false);
   });
+
+  it('refuses a member role in another account than the item’s: its findings would be filed under the wrong account', () => {
+    const other = { ...item, account: { ...item.account, roleArn: 'arn:aws:iam::333333333333:role/AccountAuditorMemberRole' } };
+    const parsed = mapItemSchema.safeParse(other);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]).toMatchObject({
+      path: ['account', 'roleArn'],
+      message: 'names account 333333333333, not the item’s account 222222222222',
+    });
+  });
 });
