@@ -45,6 +45,11 @@ export interface MemberAuditOptions {
    * RoleSessionName naming the run, the account's ExternalId, one hour, refreshed before expiry).
    */
   credentialsFor?: (account: MapAccount) => CredentialProvider | null;
+  /**
+   * Why the account cannot be audited before any credential is asked for (an offline export that
+   * holds nothing readable for it): the `organization` check's ERROR names this call and reason.
+   */
+  notAudited?: Unread;
   /** The collection's other options (progress, time budget, profile, retry strategy); the settings give the rest. */
   live?: Omit<LiveRequest, 'settings' | 'credentials' | 'organization'>;
   /** Produces the inventory; collectLive by default. Tests and the offline reader substitute it. */
@@ -77,10 +82,11 @@ export async function auditMemberAccount(options: MemberAuditOptions): Promise<M
   const now = options.now ?? (() => new Date());
   const credentialsFor =
     options.credentialsFor ?? ((a: MapAccount) => memberCredentials(a, { organizationRunId: options.organizationRunId }));
-  const credentials = credentialsFor(account);
+  const credentials = options.notAudited ? null : credentialsFor(account);
 
   let assumed: Source<{ at: string | null }>;
-  if (credentials === null) assumed = { state: 'read', data: { at: null } };
+  if (options.notAudited) assumed = options.notAudited;
+  else if (credentials === null) assumed = { state: 'read', data: { at: null } };
   else {
     const at = now().toISOString();
     try {

@@ -18,6 +18,8 @@ import { auditMemberAccount, type MemberAuditOptions, type MemberAuditResult } f
 import { type PipelineResult, unsavedRun } from '#lib/audit/pipeline.ts';
 import type { AlertPublisher } from '#lib/audit/ports.ts';
 import { exitCodeFor } from '#lib/audit/run.ts';
+import { unreadSource } from '#lib/inventory/failure.ts';
+import type { Unread } from '#lib/inventory/types.ts';
 import { AuditorError } from '#lib/model/errors.ts';
 import type { MapAccount } from '#lib/organization/contract.ts';
 import { organizationRunId as runIdOf } from '#lib/organization/discover.ts';
@@ -646,17 +648,18 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
       const entry = exported.accountDirs.get(account.id) ?? { missing: `account ${account.id} has no entry in the export` };
       // An account not audited (its OUs unknown, its folder unloadable) is its organization ERROR, as a
       // failed AssumeRole is: a finding every format reports and the store keeps under the account.
-      let refused: { name: string; message: string } | null = null;
+      const folder = `the export's accounts/${account.id}`;
+      let refused: Unread | null = null;
       let loaded: Awaited<ReturnType<typeof loadAccountExport>> | null = null;
-      if (why !== undefined) refused = { name: 'NotAudited', message: `not audited: ${why}` };
+      if (why !== undefined) refused = unreadSource('the organization export', why, 'NotAudited');
       else if ('dir' in entry) {
         try {
           loaded = await loadAccountExport(entry.dir, account.id, { ...regions, ...origin });
         } catch (error) {
           if (!(error instanceof AuditorError)) throw error;
-          refused = { name: 'InvalidExport', message: error.message };
+          refused = unreadSource(folder, error.message, 'InvalidExport');
         }
-      }
+      } else if ('missing' in entry) refused = unreadSource(folder, entry.missing, 'NoExport');
       return auditMemberAccount({
         ...context.pipeline,
         publisher: context.publisherFor(organizationRunId, account),
@@ -675,13 +678,13 @@ async function offlinePlan(dir: string, context: PlanContext): Promise<Plan> {
         settings,
         // The export was made with the member role's credentials, or records the AssumeRole that
         // failed; an account it holds neither for is not audited either, and its check says why.
+        ...(refused ? { notAudited: refused } : {}),
         credentialsFor: () => {
           if (loaded) return null;
           const failure =
-            refused ??
-            ('assumeRoleError' in entry
+            'assumeRoleError' in entry
               ? { name: entry.assumeRoleError.code, message: entry.assumeRoleError.message }
-              : { name: 'NoExport', message: 'missing' in entry ? entry.missing : `account ${account.id} has no export` });
+              : { name: 'NoExport', message: `account ${account.id} has no export` };
           return async () => {
             throw Object.assign(new Error(failure.message), { name: failure.name });
           };

@@ -30,7 +30,7 @@ export function evaluate(inventory: Inventory): Finding[] {
       }),
     ];
   }
-  const into = roleArn ? ` into ${roleArn}` : '';
+  const into = roleArn && assumed.call === 'sts:AssumeRole' ? ` into ${roleArn}` : '';
   return [
     makeFinding(inventory, ID, {
       resource,
