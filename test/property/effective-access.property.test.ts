@@ -28,7 +28,7 @@
  * random). The four properties share the seed, so each case is evaluated once and reused.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { userFullAccess } from '#test/checks.ts';
 import { severityRank, type Finding } from '#lib/model/finding.ts';
 import { ACCOUNT, settings } from '#test/build-inventory.ts';
@@ -262,5 +262,39 @@ describe(`user-full-access against the reference evaluator (${RUNS} cases, seed 
       const without = findingWithoutScps(o.set);
       return without.status === 'FAIL' && severityRank(without.severity) >= severityRank(o.finding.severity);
     });
+  });
+});
+
+/**
+ * Counterexamples of (f) found by random seeds and not fixed yet, replayed on every run. The
+ * effective access is the same with and without the SCPs; only the classification differs: "all
+ * actions on <resources>" takes its candidate resources from the wide statements (`*`, NotAction)
+ * of the identity policies and of the boundary or SCP layers, so an SCP that names the resource a
+ * narrower boundary statement already limits the user to adds the candidate, and with it a FAIL
+ * high the same access without the SCP is not (it is WARN, capped by the boundary). Neither side is
+ * a PASS. `it.fails` turns red the day the classification no longer depends on the SCP.
+ */
+describe('(f) known gap: a candidate resource only an SCP names', () => {
+  const all: Doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+  const groups = `arn:aws:iam::${ACCOUNT}:group/*`;
+  const set: PolicySet = {
+    inline: [],
+    attached: [],
+    groups: [{ inline: [], attached: [{ customer: all }], member: true }],
+    boundary: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: groups }] },
+    scps: [[{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: groups }] }], [all], [all]],
+  };
+
+  it('both verdicts are known (seed 890984416, shrunk): FAIL high under the SCP, WARN high without it', () => {
+    const under = outcome(set).finding;
+    const without = findingWithoutScps(set);
+    expect([under.status, under.severity]).toEqual(['FAIL', 'high']);
+    expect([without.status, without.severity]).toEqual(['WARN', 'high']);
+  });
+
+  it.fails('SCPs only take away here too', () => {
+    const under = outcome(set).finding;
+    const without = findingWithoutScps(set);
+    expect(without.status === 'FAIL' && severityRank(without.severity) >= severityRank(under.severity)).toBe(true);
   });
 });
