@@ -31,6 +31,7 @@ import fnmatch
 import json
 import os
 import sys
+import threading
 from datetime import timedelta
 
 import moto.iam.models as iam_models
@@ -38,6 +39,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.moto_api._internal.recorder.models import Recorder
 from moto.iam.responses import IamResponse
 from moto.iam.models import ManagedPolicy, iam_backends
 from moto.organizations.models import organizations_backends
@@ -84,6 +86,19 @@ def _get_credential_report(self):
 
 
 IamResponse.get_credential_report = _get_credential_report
+
+# moto's request recorder appends each entry through a buffered file in pieces, so entries of
+# concurrent requests (one account's audit per thread) can interleave on one line: one at a time.
+_record_lock = threading.Lock()
+_moto_record_request = Recorder._record_request
+
+
+def _record_request(self, request, body=None):
+    with _record_lock:
+        return _moto_record_request(self, request, body)
+
+
+Recorder._record_request = _record_request
 
 
 def _as_list(value):
