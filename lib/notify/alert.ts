@@ -26,6 +26,22 @@ export interface Alert<S = AlertSummary> {
   summary: S;
 }
 
+/**
+ * An alert as SNS takes it: `summary` as the JSON of every protocol's `default`, `email` as the
+ * text email subscribers receive (messageStructure json).
+ */
+export function snsAlert<S>(parts: Pick<Alert<S>, 'subject' | 'attributes' | 'email' | 'summary'>): Alert<S> {
+  const { subject, attributes, email, summary } = parts;
+  return {
+    subject,
+    message: JSON.stringify({ default: JSON.stringify(summary), email }),
+    messageStructure: 'json',
+    attributes,
+    email,
+    summary,
+  };
+}
+
 export interface BuildAlertOptions {
   /** Named in the alert as where the full list is. */
   tableName?: string;
@@ -220,14 +236,7 @@ export function buildAlert(run: ReconciledRun, settings: AlertSettings, options:
       stillOpen: prepared.lines.stillOpen.slice(0, shown.stillOpen),
       resolved: prepared.lines.resolved.slice(0, shown.resolved),
     });
-    return {
-      subject: renderSubject(summary),
-      message: JSON.stringify({ default: JSON.stringify(summary), email }),
-      messageStructure: 'json',
-      attributes,
-      email,
-      summary,
-    };
+    return snsAlert({ subject: renderSubject(summary), attributes, email, summary });
   };
   const size = (alert: Alert): number => Buffer.byteLength(alert.message) + Buffer.byteLength(alert.subject) + fixedBytes;
 

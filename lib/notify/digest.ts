@@ -5,7 +5,7 @@ import { SEVERITIES, severityRank } from '#lib/model/finding.ts';
 import type { ReconciledFinding, ReconciledRun, RunRecord } from '#lib/reconcile/types.ts';
 import { OUTCOME_CAUSE_CHARS } from '#lib/organization/contract.ts';
 import type { AccountLine, AccountState } from '#lib/organization/summary.ts';
-import { type Alert, attributeBytes, numberAttribute, SNS_MAX_BYTES, stringAttribute } from './alert.ts';
+import { type Alert, attributeBytes, numberAttribute, SNS_MAX_BYTES, snsAlert, stringAttribute } from './alert.ts';
 import type { AlertItem, AlertSummary, Limits, ListKey } from './format.ts';
 import { asciiSafe, clip, emailLines, FINDINGS_COMMAND, fitSubject, LIST_KEYS, toItem } from './format.ts';
 import type { AlertSettings } from './select.ts';
@@ -676,14 +676,7 @@ function compose(kind: DigestKind, input: DigestInput, all: readonly AccountSect
       fullList: { table: input.tableName ?? null, findings: `${FINDINGS_COMMAND} --account <id>`, runs: ORGANIZATION_COMMAND },
     };
     const email = renderEmail(summary, lineOf);
-    return {
-      subject: renderSubject(summary),
-      message: JSON.stringify({ default: JSON.stringify(summary), email }),
-      messageStructure: 'json',
-      attributes,
-      email,
-      summary,
-    };
+    return snsAlert({ subject: renderSubject(summary), attributes, email, summary });
   };
   const size = (alert: Alert<DigestSummary>) => Buffer.byteLength(alert.message) + Buffer.byteLength(alert.subject) + fixedBytes;
   const fits = (alert: Alert<DigestSummary>, within = budget) => size(alert) <= within;

@@ -1,7 +1,7 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { ReconciledRun } from '#lib/reconcile/types.ts';
 import type { SecurityHubSyncResult } from '#lib/securityhub/sync.ts';
-import { type Alert, numberAttribute, stringAttribute } from './alert.ts';
+import { type Alert, numberAttribute, snsAlert, stringAttribute } from './alert.ts';
 import { clip, fitSubject, subjectPrefix } from './format.ts';
 import { plural } from './select.ts';
 
@@ -72,15 +72,13 @@ export function buildSecurityHubFailedAlert(run: ReconciledRun, sync: SecurityHu
     highestSeverity: stringAttribute('high'),
     failedCount: numberAttribute(summary.failedCount),
   };
-  return {
+  return snsAlert({
     subject: fitSubject(subjectPrefix(summary.accountId), [
       `${summary.failedCount} findings NOT imported into Security Hub`,
       'Security Hub import failed',
     ]),
-    message: JSON.stringify({ default: JSON.stringify(summary), email }),
-    messageStructure: 'json',
     attributes,
     email,
     summary,
-  };
+  });
 }

@@ -1,6 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import type { ReconciledRun } from '#lib/reconcile/types.ts';
-import { type Alert, numberAttribute, stringAttribute } from './alert.ts';
+import { type Alert, numberAttribute, snsAlert, stringAttribute } from './alert.ts';
 import { clip, FINDINGS_COMMAND, fitSubject, subjectPrefix } from './format.ts';
 import { plural } from './select.ts';
 
@@ -154,12 +154,5 @@ export function buildStateNotSavedAlert(
     complete: stringAttribute(String(record.complete)),
   };
 
-  return {
-    subject,
-    message: JSON.stringify({ default: JSON.stringify(summary), email }),
-    messageStructure: 'json',
-    attributes,
-    email,
-    summary,
-  };
+  return snsAlert({ subject, attributes, email, summary });
 }
