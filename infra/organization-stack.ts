@@ -27,7 +27,7 @@ import { ENV, HANDLER_ENTRY, HANDLER_EXPORT } from '#lib/lambda/contract.ts';
 import { ORGANIZATION_ENV, OUTCOME_CAUSE_CHARS } from '#lib/organization/contract.ts';
 import type { OrganizationSettings } from '#lib/organization/settings.ts';
 import { ConfigError, readConfig, type AuditorConfig } from './config.ts';
-import { AlertTopic, TOPIC_KEY_ACTIONS } from './constructs/alert-topic.ts';
+import { AlertTopic } from './constructs/alert-topic.ts';
 import { LOG_RETENTION, MEMORY_MB, TIMEOUT } from './constructs/audit-function.ts';
 import { FindingsTable, TABLE_DATA_ACTIONS } from './constructs/findings-table.ts';
 import { OrganizationFunction } from './constructs/organization-function.ts';
@@ -168,7 +168,6 @@ export class OrganizationAuditStack extends Stack {
    * work for a slot, and the function never runs more accounts at once than the map asks.
    */
   private accountAuditFunction(): OrganizationFunction {
-    const { region } = Stack.of(this);
     return new OrganizationFunction(this, 'AccountAudit', {
       entry: HANDLER_ENTRY,
       handler: HANDLER_EXPORT,
@@ -199,13 +198,7 @@ export class OrganizationAuditStack extends Stack {
         }),
         // The store's calls, and the organization context's GetItem (ORGRUN#<run> CONTEXT and GUARDRAILS#…).
         new PolicyStatement({ sid: 'FindingsTable', actions: [...TABLE_DATA_ACTIONS], resources: this.table.dataResources }),
-        new PolicyStatement({ sid: 'AlertPublish', actions: ['sns:Publish'], resources: [this.topic.topic.topicArn] }),
-        new PolicyStatement({
-          sid: 'AlertTopicKey',
-          actions: [...TOPIC_KEY_ACTIONS],
-          resources: [this.topic.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
-        }),
+        ...this.topic.publishStatements(),
       ],
     });
   }
@@ -250,7 +243,6 @@ export class OrganizationAuditStack extends Stack {
    * to 64 KB per account: memory and time for thousands of them.
    */
   private summarizeFunction(): OrganizationFunction {
-    const { region } = Stack.of(this);
     return new OrganizationFunction(this, 'Summarize', {
       entry: 'functions/organization-summarize.ts',
       handler: 'handler',
@@ -261,13 +253,7 @@ export class OrganizationAuditStack extends Stack {
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
           resources: [this.table.table.tableArn],
         }),
-        new PolicyStatement({ sid: 'AlertPublish', actions: ['sns:Publish'], resources: [this.topic.topic.topicArn] }),
-        new PolicyStatement({
-          sid: 'AlertTopicKey',
-          actions: [...TOPIC_KEY_ACTIONS],
-          resources: [this.topic.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
-        }),
+        ...this.topic.publishStatements(),
       ],
       memorySize: 1024,
       timeout: Duration.minutes(5),

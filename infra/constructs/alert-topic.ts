@@ -56,4 +56,18 @@ export class AlertTopic extends Construct {
 
     if (props.alertEmail) this.topic.addSubscription(new EmailSubscription(props.alertEmail));
   }
+
+  /** What a function that publishes alerts needs: sns:Publish on this topic, and its key through SNS only. */
+  publishStatements(): PolicyStatement[] {
+    return [
+      new PolicyStatement({ sid: 'AlertPublish', actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
+      new PolicyStatement({
+        sid: 'AlertTopicKey',
+        actions: [...TOPIC_KEY_ACTIONS],
+        resources: [this.key.keyArn],
+        // Only through SNS, for this region: the key serves the topic, not arbitrary decrypts.
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    ];
+  }
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -11,7 +11,7 @@ import { LIVE_READ_ACTIONS } from '#lib/inventory/registry.ts';
 import { BUNDLE, LAMBDA_NODE_MAJOR, PROJECT_ROOT } from '../bundling.ts';
 import { ENV, HANDLER_ENTRY, HANDLER_EXPORT, METRICS_NAMESPACE, SERVICE_NAME } from '#lib/lambda/contract.ts';
 import { TABLE_DATA_ACTIONS, type FindingsTable } from './findings-table.ts';
-import { TOPIC_KEY_ACTIONS, type AlertTopic } from './alert-topic.ts';
+import type { AlertTopic } from './alert-topic.ts';
 
 /**
  * From `npm run bench`: a 10,000-user audit peaks at about 330-410 MB resident, and that figure
@@ -145,7 +145,6 @@ export class AuditFunction extends Construct {
   }
 
   private policy({ table, topic, securityHub }: AuditFunctionProps): PolicyDocument {
-    const { region } = Stack.of(this);
     return new PolicyDocument({
       statements: [
         new PolicyStatement({
@@ -160,18 +159,7 @@ export class AuditFunction extends Construct {
           actions: [...TABLE_DATA_ACTIONS],
           resources: table.dataResources,
         }),
-        new PolicyStatement({
-          sid: 'AlertPublish',
-          actions: ['sns:Publish'],
-          resources: [topic.topic.topicArn],
-        }),
-        new PolicyStatement({
-          sid: 'AlertTopicKey',
-          actions: [...TOPIC_KEY_ACTIONS],
-          resources: [topic.key.keyArn],
-          // Only through SNS, for this region: the key serves the topic, not arbitrary decrypts.
-          conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
-        }),
+        ...topic.publishStatements(),
         ...(securityHub
           ? [
               new PolicyStatement({
